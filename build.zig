@@ -1,0 +1,187 @@
+//! Builds libipc. Steps:
+//!   zig build            libipc.so (linked with -z nodelete) and libipc.a in zig-out/lib, ipc.h in
+//!                        zig-out/include, the demo's C program in zig-out/bin
+//!   zig build test       Zig unit tests and the ipc.h test (header vs. implementation)
+//!   zig build ctest      C tests using only ipc.h, each linked against the shared and the static library
+//!   zig build helpers    C programs the multi-process tests and benchmarks run (zig-out/bin)
+//!   zig build cross      compiles libipc for aarch64-linux, x86_64-macos, aarch64-macos, x86_64-windows
+//!
+//! The shared library is linked by running `zig build-lib` directly because std.Build has no option
+//! for `-z nodelete`, which libipc needs: Deno unloads FFI libraries at exit, and a library thread
+//! still running then would crash the process (see DEVELOPERS.md).
+
+const std = @import("std");
+
+const c_flags = &.{ "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic" };
+
+pub fn build(b: *std.Build) void {
+    const target = b.standardTargetOptions(.{});
+    // ReleaseSafe by default: fast, and it keeps the assertions that guard internal invariants.
+    const optimize = b.option(std.builtin.OptimizeMode, "optimize", "Optimization mode (default: ReleaseSafe)") orelse .ReleaseSafe;
+
+    const test_step = b.step("test", "Run the Zig unit tests and the ipc.h test");
+    const ctest_step = b.step("ctest", "Run the C tests against the shared and the static library");
+    const helpers_step = b.step("helpers", "Build the C programs used by the multi-process tests and benchmarks");
+    const cross_step = b.step("cross", "Compile libipc for aarch64-linux, x86_64-macos, aarch64-macos and x86_64-windows");
+
+    const header = b.path("zig/ipc.h");
+    b.getInstallStep().dependOn(&b.addInstallHeaderFile(header, "ipc.h").step);
+
+    const shared = sharedLibrary(b, target, optimize);
+    b.getInstallStep().dependOn(&b.addInstallLibFile(shared.path, shared.file_name).step);
+    const static = staticLibrary(b, target, optimize);
+    b.installArtifact(static);
+
+    // The demo's C part is installed with the library: `npm run demo` runs it.
+    const demo = cProgram(b, "ipc-demo", "demo/segment.c", target, optimize, .{ .static = static });
+    b.installArtifact(demo);
+
+    // Zig unit tests live beside the code they test; root.zig pulls them all in.
+    const core = b.createModule(.{
+        .root_source_file = b.path("zig/root.zig"),
+        .target = target,
+        .optimize = optimize,
+        .link_libc = true,
+    });
+    const unit = b.addTest(.{ .root_module = core });
+    test_step.dependOn(&b.addRunArtifact(unit).step);
+
+    // ipc.h against the implementation: the header is translated and compared symbol by symbol.
+    const translated = b.addTranslateC(.{
+        .root_source_file = header,
+        .target = target,
+        .optimize = optimize,
+        .link_libc = true,
+    });
+    const header_test = b.addTest(.{
+        .name = "ipc_h_test",
+        .root_module = b.createModule(.{
+            .root_source_file = b.path("zig/ipc_h_test.zig"),
+            .target = target,
+            .optimize = optimize,
+            .link_libc = true,
+            .imports = &.{
+                .{ .name = "ipc_h", .module = translated.createModule() },
+                .{ .name = "libipc", .module = core },
+            },
+        }),
+    });
+    test_step.dependOn(&b.addRunArtifact(header_test).step);
+
+    // C tests: each program links once against libipc.so and once against libipc.a.
+    const c_tests = [_][]const u8{ "segment", "names", "errors" };
+    for (c_tests) |name| {
+        const source = b.fmt("tests/c/test_{s}.c", .{name});
+        const dynamic = cProgram(b, b.fmt("test_{s}_shared", .{name}), source, target, optimize, .{ .shared = shared.path });
+        const linked = cProgram(b, b.fmt("test_{s}_static", .{name}), source, target, optimize, .{ .static = static });
+        for ([_]*std.Build.Step.Compile{ dynamic, linked }) |exe| {
+            const run = b.addRunArtifact(exe);
+            run.expectExitCode(0);
+            ctest_step.dependOn(&run.step);
+        }
+    }
+
+    // Programs the multi-process tests and benchmarks spawn.
+    const helpers = [_][2][]const u8{
+        .{ "ipc-child-segment", "tests/c/child_segment.c" },
+        .{ "ipc-bench-segment", "bench/segment.c" },
+    };
+    for (helpers) |helper| {
+        const exe = cProgram(b, helper[0], helper[1], target, optimize, .{ .static = static });
+        helpers_step.dependOn(&b.addInstallArtifact(exe, .{}).step);
+    }
+
+    const cross_targets = [_][]const u8{ "aarch64-linux-gnu", "x86_64-macos", "aarch64-macos", "x86_64-windows-gnu" };
+    for (cross_targets) |triple| {
+        const query = std.Target.Query.parse(.{ .arch_os_abi = triple }) catch unreachable;
+        const cross_target = b.resolveTargetQuery(query);
+        const cross_static = staticLibrary(b, cross_target, optimize);
+        const cross_shared = sharedLibrary(b, cross_target, optimize);
+        const dir: std.Build.InstallDir = .{ .custom = b.fmt("cross/{s}", .{triple}) };
+        cross_step.dependOn(&b.addInstallArtifact(cross_static, .{ .dest_dir = .{ .override = dir } }).step);
+        cross_step.dependOn(&b.addInstallFileWithDir(cross_shared.path, dir, cross_shared.file_name).step);
+    }
+}
+
+const Shared = struct { path: std.Build.LazyPath, file_name: []const u8 };
+
+/// libipc as a shared library, linked by `zig build-lib` with `-z nodelete` on ELF targets and a
+/// version script that exports only ipc_* symbols.
+fn sharedLibrary(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode) Shared {
+    const t = target.result;
+    const file_name = switch (t.os.tag) {
+        .windows => "ipc.dll",
+        .macos, .ios => "libipc.dylib",
+        else => "libipc.so",
+    };
+    const run = b.addSystemCommand(&.{ b.graph.zig_exe, "build-lib", "-dynamic", "-lc", "--name", "ipc" });
+    run.addArgs(&.{ "-O", @tagName(optimize) });
+    if (!target.query.isNative()) {
+        run.addArgs(&.{ "-target", t.zigTriple(b.allocator) catch @panic("OOM"), "-mcpu", "baseline" });
+    }
+    if (t.ofmt == .elf) {
+        run.addArgs(&.{ "-z", "nodelete" });
+        run.addArg("--version-script");
+        run.addFileArg(b.path("zig/libipc.map"));
+    }
+    run.addArg("-fno-emit-h");
+    const out = run.addPrefixedOutputFileArg("-femit-bin=", file_name);
+    run.addFileArg(b.path("zig/root.zig"));
+    // The command reads every Zig source; list them so the step reruns when one changes.
+    addZigInputs(b, run, "zig");
+    return .{ .path = out, .file_name = file_name };
+}
+
+fn addZigInputs(b: *std.Build, run: *std.Build.Step.Run, dir_path: []const u8) void {
+    var dir = b.build_root.handle.openDir(dir_path, .{ .iterate = true }) catch @panic("cannot open zig/");
+    defer dir.close();
+    var walker = dir.walk(b.allocator) catch @panic("OOM");
+    defer walker.deinit();
+    while (walker.next() catch @panic("cannot walk zig/")) |entry| {
+        if (entry.kind != .file) continue;
+        run.addFileInput(b.path(b.pathJoin(&.{ dir_path, entry.path })));
+    }
+}
+
+fn staticLibrary(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode) *std.Build.Step.Compile {
+    const lib = b.addLibrary(.{
+        .name = "ipc",
+        .linkage = .static,
+        .root_module = b.createModule(.{
+            .root_source_file = b.path("zig/root.zig"),
+            .target = target,
+            .optimize = optimize,
+            .link_libc = true,
+            .pic = true,
+        }),
+    });
+    lib.bundle_compiler_rt = true;
+    return lib;
+}
+
+const Link = union(enum) { shared: std.Build.LazyPath, static: *std.Build.Step.Compile };
+
+/// A C program that includes only ipc.h and links libipc one way or the other.
+fn cProgram(
+    b: *std.Build,
+    name: []const u8,
+    source: []const u8,
+    target: std.Build.ResolvedTarget,
+    optimize: std.builtin.OptimizeMode,
+    link: Link,
+) *std.Build.Step.Compile {
+    const exe = b.addExecutable(.{
+        .name = name,
+        .root_module = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true }),
+    });
+    exe.root_module.addCSourceFile(.{ .file = b.path(source), .flags = c_flags });
+    exe.root_module.addIncludePath(b.path("zig"));
+    switch (link) {
+        .shared => |path| {
+            exe.root_module.addObjectFile(path);
+            exe.root_module.addRPath(path.dirname());
+        },
+        .static => |lib| exe.root_module.linkLibrary(lib),
+    }
+    return exe;
+}

@@ -1,0 +1,178 @@
+/*
+ * libipc: shared memory and process-shared synchronization for C, Bun and Deno.
+ *
+ * Conventions (every function below follows them):
+ * - Functions return int32_t: 0 (IPC_OK) on success, a negative IPC_E* code on failure, and a
+ *   positive value only where documented (a count, or IPC_OWNER_DIED). Codes have the same values
+ *   on every OS; ipc_errname() and ipc_strerror() turn them into static strings.
+ * - Out-parameters come last and are written only on success (handles are set to NULL on failure).
+ * - No function needs a language runtime or per-thread setup: each may be passed as a raw function
+ *   pointer. Unless a function says otherwise it is safe to call from any thread and any process;
+ *   a handle must not be used by one thread while another closes it.
+ * - Nothing here blocks unless its description says so.
+ * - Functions that are not implemented on an OS return IPC_ENOTSUP there (Linux is implemented).
+ *
+ * This header is checked against the Zig implementation by zig/ipc_h_test.zig: every constant,
+ * size and prototype here must match.
+ */
+#ifndef IPC_H
+#define IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Version ----------------------------------------------------------------------------------- */
+
+#define IPC_VERSION_MAJOR 0
+#define IPC_VERSION_MINOR 1
+#define IPC_VERSION_PATCH 0
+/* (major << 16) | (minor << 8) | patch, as returned by ipc_version(). */
+#define IPC_VERSION ((IPC_VERSION_MAJOR << 16) | (IPC_VERSION_MINOR << 8) | IPC_VERSION_PATCH)
+/* Layout version of everything libipc places in shared memory. A process attaches only to segments
+ * of its own ABI version; others are refused with IPC_EVERSION. */
+#define IPC_ABI_VERSION 1
+
+/* The version of the loaded library, encoded like IPC_VERSION. */
+uint32_t ipc_version(void);
+/* The version of the loaded library as "major.minor.patch"; a static string. */
+const char *ipc_version_string(void);
+/* The ABI version of the loaded library; compare with IPC_ABI_VERSION. */
+uint32_t ipc_abi_version(void);
+
+/* ---- Result codes ------------------------------------------------------------------------------ */
+
+#define IPC_OK 0
+/* Positive: a lock was acquired, but its previous owner died holding it. */
+#define IPC_OWNER_DIED 1
+#define IPC_EINVAL (-1)          /* invalid argument */
+#define IPC_ENOMEM (-2)          /* out of memory or address space */
+#define IPC_ENOSPC (-3)          /* not enough space: larger than the system allows */
+#define IPC_EEXIST (-4)          /* already exists */
+#define IPC_ENOENT (-5)          /* no such object */
+#define IPC_EACCES (-6)          /* permission denied */
+#define IPC_ENAMETOOLONG (-7)    /* name too long */
+#define IPC_EPROTO (-8)          /* not a libipc object, or its header is corrupt */
+#define IPC_EVERSION (-9)        /* made by a libipc of another ABI version */
+#define IPC_ERANGE (-10)         /* offset or size out of range */
+#define IPC_EALIGN (-11)         /* offset not aligned as required */
+#define IPC_ENOTSUP (-12)        /* not supported on this platform */
+#define IPC_EMFILE (-13)         /* too many open files */
+#define IPC_ECLOSED (-14)        /* object is closed */
+#define IPC_ETIMEDOUT (-15)      /* timed out */
+#define IPC_ECANCELED (-16)      /* wait canceled */
+#define IPC_EBUSY (-17)          /* busy: would have to wait */
+#define IPC_EPERM (-18)          /* not the owner */
+#define IPC_EDEADLK (-19)        /* already held by the caller */
+#define IPC_ENOTRECOVERABLE (-20) /* an owner died and the state was not repaired */
+#define IPC_EBROKEN (-21)        /* broken: another party timed out, aborted or died */
+#define IPC_EIO (-22)            /* unexpected operating system error */
+#define IPC_EKIND (-23)          /* object is of another kind */
+
+/* A static description of `code` ("invalid argument"); "unknown result code" for other values. */
+const char *ipc_strerror(int32_t code);
+/* The static name of `code` without the IPC_ prefix ("EINVAL", "OK", "OWNER_DIED"); "EUNKNOWN" for
+ * other values. */
+const char *ipc_errname(int32_t code);
+
+/* ---- Names ------------------------------------------------------------------------------------- */
+
+/* Longest name in bytes including the leading '/' and excluding the NUL (macOS's limit). */
+#define IPC_NAME_MAX 31
+
+/* A name is an optional '/' followed by 1-30 characters from [A-Za-z0-9._-], the first not '.' or
+ * '-'. "seg" and "/seg" name the same object. Names starting with "ipc." are reserved for generated
+ * names. Returns IPC_OK, IPC_EINVAL (bad character, empty, reserved prefix) or IPC_ENAMETOOLONG. */
+int32_t ipc_name_validate(const char *name);
+
+/* Writes a fresh unique name, "/ipc.<pid>.<start>.<random>" in base 36, NUL-terminated, into `buf`
+ * of `buf_len` >= IPC_NAME_MAX + 1 bytes (else IPC_ERANGE). The name carries this process's pid and
+ * start time: only this process may create a segment with it, and ipc_segment_sweep() removes it
+ * once this process has died. */
+int32_t ipc_name_generate(char *buf, uint32_t buf_len);
+
+/* ---- Segments ---------------------------------------------------------------------------------- */
+
+/* A mapping of shared memory. Opaque; one per ipc_segment_create/open call, freed by
+ * ipc_segment_close. */
+typedef struct ipc_segment ipc_segment_t;
+
+/* Bytes of libipc header before the user data of every segment. */
+#define IPC_SEGMENT_HEADER_SIZE 128
+/* Largest user size of a segment in bytes (2^47). */
+#define IPC_SEGMENT_SIZE_MAX 140737488355328ULL
+
+/* ipc_segment_create flags. */
+/* Give the segment a generated unique name (pass name == NULL); see ipc_name_generate. */
+#define IPC_SEGMENT_UNIQUE_NAME 0x1u
+/* Allocate all backing memory now: running out is IPC_ENOSPC here instead of SIGBUS when a page is
+ * first touched. Without it pages cost memory only once touched, so segments may be sized
+ * generously. */
+#define IPC_SEGMENT_RESERVE 0x2u
+
+/* Creates a segment with `size_bytes` (1..IPC_SEGMENT_SIZE_MAX) of zero-filled user data.
+ *   name: NULL for an anonymous segment (a memfd on Linux: shared only by fd, never visible in
+ *         /dev/shm, freed when the last process closes it), or a name (see ipc_name_validate), or
+ *         NULL with IPC_SEGMENT_UNIQUE_NAME for a generated one.
+ *   mode: permission bits of a named segment, 0 for the default 0600 (owner only); up to 0777.
+ *   flags: IPC_SEGMENT_UNIQUE_NAME, IPC_SEGMENT_RESERVE.
+ * The name appears only once the segment is fully initialized, so a concurrent ipc_segment_open
+ * either fails with IPC_ENOENT or sees a complete segment. A named segment exists until
+ * ipc_segment_unlink, even after every process closed it.
+ * Returns IPC_OK, IPC_EINVAL, IPC_ENAMETOOLONG, IPC_ERANGE (size above the maximum), IPC_ENOSPC
+ * (more than /dev/shm, or RAM plus swap for anonymous segments, can ever hold, or with
+ * IPC_SEGMENT_RESERVE more than is free now), IPC_EEXIST, IPC_EACCES, IPC_EMFILE, IPC_ENOMEM. */
+int32_t ipc_segment_create(const char *name, uint64_t size_bytes, uint32_t mode, uint32_t flags,
+                           ipc_segment_t **segment_out);
+
+/* Opens the segment called `name`. `flags` must be 0.
+ * Returns IPC_OK, IPC_ENOENT, IPC_EACCES, IPC_EINVAL/IPC_ENAMETOOLONG (bad name), IPC_EPROTO (the
+ * file is not a libipc segment, or is damaged or truncated), IPC_EVERSION (another ABI version),
+ * IPC_EMFILE, IPC_ENOMEM. */
+int32_t ipc_segment_open(const char *name, uint32_t flags, ipc_segment_t **segment_out);
+
+/* Opens the segment behind the file descriptor `fd`, for example one a parent process passed to
+ * this one. The fd is duplicated (close-on-exec): the caller keeps owning `fd`. `flags` must be 0.
+ * Returns the codes of ipc_segment_open, and IPC_EINVAL when `fd` is not an open descriptor. */
+int32_t ipc_segment_open_fd(int32_t fd, uint32_t flags, ipc_segment_t **segment_out);
+
+/* Unmaps the segment and closes its fd; `segment` is freed. Does not remove its name. NULL is
+ * IPC_OK. Pointers into the segment are invalid afterwards. */
+int32_t ipc_segment_close(ipc_segment_t *segment);
+
+/* The first byte of user data (IPC_SEGMENT_HEADER_SIZE bytes into the mapping, so aligned to at
+ * least 128 bytes). The same memory in every process, at a different address in each: store offsets
+ * in shared memory, never pointers. NULL for a NULL or closed handle. */
+void *ipc_segment_base(const ipc_segment_t *segment);
+/* The user size in bytes, as given to ipc_segment_create. 0 for a NULL or closed handle. */
+uint64_t ipc_segment_size(const ipc_segment_t *segment);
+/* The segment's fd (close-on-exec; owned by the segment: do not close it). Pass it to a child
+ * process, which opens the segment with ipc_segment_open_fd. IPC_ECLOSED for a NULL or closed
+ * handle. */
+int32_t ipc_segment_fd(const ipc_segment_t *segment);
+/* The kind of object the segment holds; 1 for a plain segment. */
+uint32_t ipc_segment_kind(const ipc_segment_t *segment);
+/* The canonical name ("/name"), or "" for an anonymous segment. Valid until ipc_segment_close. */
+const char *ipc_segment_name(const ipc_segment_t *segment);
+/* The pid of the creating process and its start time (an opaque OS-specific stamp that tells a
+ * reused pid apart). Either out-parameter may be NULL. */
+int32_t ipc_segment_creator(const ipc_segment_t *segment, int32_t *pid_out, uint64_t *start_out);
+
+/* Removes the name of a libipc segment. Processes that have it open keep using it; its memory is
+ * freed when the last one closes it. Returns IPC_OK, IPC_ENOENT, IPC_EACCES, IPC_EINVAL /
+ * IPC_ENAMETOOLONG (bad name), IPC_EPROTO (a file that is not a libipc segment is never removed). */
+int32_t ipc_segment_unlink(const char *name);
+
+/* Removes every generated name (see ipc_name_generate) whose creator process has died, among the
+ * segments this user owns that were created in this pid namespace. Returns how many were removed
+ * (>= 0), or a negative code. Reads /dev/shm and /proc; does not block otherwise. */
+int32_t ipc_segment_sweep(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IPC_H */

@@ -1,0 +1,366 @@
+//! Linux implementation of the platform layer: shared-memory files, mappings, process identity and
+//! liveness, randomness. Raw syscalls only (no libc calls), so every errno is seen and mapped here, in
+//! `fromErrno`, and nowhere else.
+//!
+//! Named segments live in /dev/shm (what glibc's shm_open uses). They are created unnamed with
+//! O_TMPFILE, filled, and only then given their name with linkat, so no process can ever open a
+//! half-initialized segment. Anonymous segments are memfds sealed against shrinking, so a peer holding
+//! the fd cannot truncate the file under other processes' mappings (which would raise SIGBUS there).
+//! Every fd is created close-on-exec. Syscalls interrupted by a signal are retried a bounded number
+//! of times.
+
+const std = @import("std");
+const builtin = @import("builtin");
+const linux = std.os.linux;
+const abi = @import("../abi.zig");
+const Error = abi.Error;
+
+pub const supported = true;
+pub const Fd = i32;
+
+const shm_dir = "/dev/shm";
+const eintr_retries_max = 64;
+
+// fcntl commands and seals; the same numbers on every Linux architecture.
+const F_DUPFD_CLOEXEC = 1030;
+const F_ADD_SEALS = 1033;
+const F_SEAL_SEAL = 0x0001;
+const F_SEAL_SHRINK = 0x0002;
+
+/// The errno carried by a raw syscall return value, or null on success.
+fn errnoOf(rc: usize) ?linux.E {
+    const signed: isize = @bitCast(rc);
+    if (signed > -4096 and signed < 0) return @enumFromInt(-signed);
+    return null;
+}
+
+/// The one mapping from Linux errno values to libipc errors.
+pub fn fromErrno(e: linux.E) Error {
+    return switch (e) {
+        .INVAL, .BADF, .NOTDIR, .ISDIR, .LOOP => error.Invalid,
+        .NOMEM => error.NoMemory,
+        .NOSPC, .FBIG, .DQUOT, .OVERFLOW => error.NoSpace,
+        .EXIST => error.Exists,
+        .NOENT => error.NotFound,
+        .ACCES, .PERM, .ROFS, .TXTBSY => error.Access,
+        .NAMETOOLONG => error.NameTooLong,
+        .MFILE, .NFILE => error.TooManyFiles,
+        .NOSYS, .OPNOTSUPP => error.NotSupported,
+        .TIMEDOUT => error.TimedOut,
+        .BUSY, .AGAIN => error.Busy,
+        else => error.Io,
+    };
+}
+
+/// Calls `f` until it does not fail with EINTR, at most `eintr_retries_max` times.
+fn retry(comptime f: anytype, args: anytype) Error!usize {
+    var attempt: u32 = 0;
+    while (true) : (attempt += 1) {
+        const rc = @call(.auto, f, args);
+        const e = errnoOf(rc) orelse return rc;
+        if (e != .INTR or attempt == eintr_retries_max) return fromErrno(e);
+    }
+}
+
+/// Builds "/dev/shm/<name without its leading '/'>" as a NUL-terminated path in `buf`.
+fn shmPath(buf: *[shm_dir.len + abi.name_max + 1]u8, name: []const u8) [:0]const u8 {
+    std.debug.assert(name.len >= 2 and name.len <= abi.name_max and name[0] == '/');
+    @memcpy(buf[0..shm_dir.len], shm_dir);
+    @memcpy(buf[shm_dir.len..][0..name.len], name);
+    buf[shm_dir.len + name.len] = 0;
+    return buf[0 .. shm_dir.len + name.len :0];
+}
+
+/// Creates an unnamed shared-memory file of `size` bytes. `anonymous` makes a sealed memfd that can
+/// only be shared by fd; otherwise an O_TMPFILE in /dev/shm with permission bits `mode` that
+/// `publish` can later give a name. With `reserve`, the backing memory is allocated now, so running
+/// out of it is an error here rather than a SIGBUS on first touch.
+pub fn createFile(size: u64, mode: u32, anonymous: bool, reserve: bool) Error!Fd {
+    const fd: Fd = if (anonymous) blk: {
+        const rc = try retry(linux.memfd_create, .{ "libipc", linux.MFD.CLOEXEC | linux.MFD.ALLOW_SEALING });
+        break :blk @intCast(rc);
+    } else blk: {
+        const flags: linux.O = .{ .ACCMODE = .RDWR, .CLOEXEC = true, .TMPFILE = true, .DIRECTORY = true };
+        const rc = retry(linux.open, .{ shm_dir, flags, @as(linux.mode_t, @intCast(mode)) }) catch |err| {
+            // Kernels or file systems without O_TMPFILE report EISDIR or EOPNOTSUPP.
+            return if (err == error.Invalid) error.NotSupported else err;
+        };
+        break :blk @intCast(rc);
+    };
+    errdefer close(fd);
+    if (!anonymous) {
+        // O_TMPFILE applies the umask; set exactly the requested bits.
+        _ = try retry(linux.fchmod, .{ fd, @as(linux.mode_t, @intCast(mode)) });
+    }
+    _ = try retry(linux.ftruncate, .{ fd, @as(i64, @intCast(size)) });
+    if (reserve) {
+        _ = try retry(linux.fallocate, .{ fd, 0, 0, @as(i64, @intCast(size)) });
+    }
+    if (anonymous) {
+        _ = try retry(linux.fcntl, .{ fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL });
+    }
+    return fd;
+}
+
+/// Gives the unnamed file `fd` (from `createFile`, not anonymous) its name. Fails with
+/// error.Exists when the name is taken; the file stays unnamed then.
+pub fn publish(fd: Fd, name: []const u8) Error!void {
+    var proc_buf: [32]u8 = undefined;
+    const proc_path = std.fmt.bufPrintZ(&proc_buf, "/proc/self/fd/{d}", .{fd}) catch unreachable;
+    var path_buf: [shm_dir.len + abi.name_max + 1]u8 = undefined;
+    const path = shmPath(&path_buf, name);
+    _ = retry(linux.linkat, .{ linux.AT.FDCWD, proc_path, linux.AT.FDCWD, path, linux.AT.SYMLINK_FOLLOW }) catch |err| {
+        // Without /proc mounted the link cannot be made.
+        return if (err == error.NotFound) error.NotSupported else err;
+    };
+}
+
+pub fn openNamed(name: []const u8) Error!Fd {
+    var path_buf: [shm_dir.len + abi.name_max + 1]u8 = undefined;
+    const path = shmPath(&path_buf, name);
+    const flags: linux.O = .{ .ACCMODE = .RDWR, .CLOEXEC = true, .NOFOLLOW = true };
+    const rc = try retry(linux.open, .{ path, flags, @as(linux.mode_t, 0) });
+    return @intCast(rc);
+}
+
+pub fn unlinkNamed(name: []const u8) Error!void {
+    var path_buf: [shm_dir.len + abi.name_max + 1]u8 = undefined;
+    const path = shmPath(&path_buf, name);
+    _ = try retry(linux.unlink, .{path});
+}
+
+/// A duplicate of `fd`, close-on-exec. A closed or invalid fd is error.Invalid.
+pub fn dup(fd: Fd) Error!Fd {
+    if (fd < 0) return error.Invalid;
+    const rc = try retry(linux.fcntl, .{ fd, F_DUPFD_CLOEXEC, 0 });
+    return @intCast(rc);
+}
+
+pub fn close(fd: Fd) void {
+    // Linux closes the fd even when close reports EINTR; never retry.
+    _ = linux.close(fd);
+}
+
+pub const FileInfo = struct { size: u64, regular: bool, uid: u32 };
+
+pub fn fileInfo(fd: Fd) Error!FileInfo {
+    var st: linux.Stat = undefined;
+    _ = try retry(linux.fstat, .{ fd, &st });
+    return .{ .size = @intCast(@max(st.size, 0)), .regular = linux.S.ISREG(st.mode), .uid = st.uid };
+}
+
+/// Reads up to `buf.len` bytes at `offset`; returns how many were read.
+pub fn readAt(fd: Fd, buf: []u8, offset: u64) Error!usize {
+    return try retry(linux.pread, .{ fd, buf.ptr, buf.len, @as(i64, @intCast(offset)) });
+}
+
+pub fn map(fd: Fd, len: usize) Error![*]align(std.heap.page_size_min) u8 {
+    const rc = linux.mmap(null, len, linux.PROT.READ | linux.PROT.WRITE, .{ .TYPE = .SHARED }, fd, 0);
+    if (errnoOf(rc)) |e| return fromErrno(e);
+    return @ptrFromInt(rc);
+}
+
+pub fn unmap(ptr: [*]align(std.heap.page_size_min) u8, len: usize) void {
+    const rc = linux.munmap(ptr, len);
+    std.debug.assert(errnoOf(rc) == null);
+}
+
+/// The most bytes a segment can hold here: the total size of /dev/shm for named segments (a file
+/// larger than its file system could never be filled), and RAM plus swap for anonymous ones.
+pub fn capacity(anonymous: bool) Error!u64 {
+    if (anonymous) {
+        var info: linux.Sysinfo = undefined;
+        const rc = linux.sysinfo(&info);
+        if (errnoOf(rc)) |e| return fromErrno(e);
+        const unit: u64 = if (info.mem_unit == 0) 1 else info.mem_unit;
+        return (@as(u64, info.totalram) +| @as(u64, info.totalswap)) *| unit;
+    }
+    const dir = try retry(linux.open, .{ shm_dir, linux.O{ .ACCMODE = .RDONLY, .CLOEXEC = true, .DIRECTORY = true }, @as(linux.mode_t, 0) });
+    defer close(@intCast(dir));
+    var st: Statfs = undefined;
+    _ = try retry(fstatfs, .{ @as(Fd, @intCast(dir)), &st });
+    return @as(u64, @intCast(st.blocks)) *| @as(u64, @intCast(st.bsize));
+}
+
+/// struct statfs of the 64-bit Linux ABIs (x86_64, aarch64 and the other generic ones).
+const Statfs = extern struct {
+    type: isize,
+    bsize: isize,
+    blocks: u64,
+    bfree: u64,
+    bavail: u64,
+    files: u64,
+    ffree: u64,
+    fsid: [2]i32,
+    namelen: isize,
+    frsize: isize,
+    flags: isize,
+    spare: [4]isize,
+};
+
+comptime {
+    if (@sizeOf(usize) == 8) std.debug.assert(@sizeOf(Statfs) == 120);
+}
+
+fn fstatfs(fd: Fd, buf: *Statfs) usize {
+    if (@sizeOf(usize) != 8) return @bitCast(-@as(isize, @intFromEnum(linux.E.NOSYS)));
+    return linux.syscall2(.fstatfs, @as(usize, @bitCast(@as(isize, fd))), @intFromPtr(buf));
+}
+
+pub fn randomBytes(buf: []u8) void {
+    var filled: usize = 0;
+    var attempt: u32 = 0;
+    while (filled < buf.len and attempt < eintr_retries_max) : (attempt += 1) {
+        const rc = linux.getrandom(buf[filled..].ptr, buf.len - filled, 0);
+        if (errnoOf(rc) == null) filled += rc;
+    }
+    if (filled < buf.len) {
+        // getrandom cannot fail on kernels with it once the pool is initialized; mix the clock in
+        // rather than return predictable bytes if it ever does.
+        var ts: linux.timespec = undefined;
+        _ = linux.clock_gettime(.MONOTONIC, &ts);
+        var seed = std.hash.Wyhash.hash(@intCast(ts.nsec), std.mem.asBytes(&ts));
+        for (buf[filled..]) |*b| {
+            seed = std.hash.Wyhash.hash(seed, "libipc");
+            b.* = @truncate(seed);
+        }
+    }
+}
+
+/// Who a process is: its pid, its start time (clock ticks after boot, field 22 of /proc/<pid>/stat;
+/// a pid that was reused has a different start time) and the inode of its pid namespace (pids of
+/// other namespaces name other processes).
+pub const Stamp = struct { pid: i32, start: u64, pidns: u64 };
+
+var self_stamp: ?Stamp = null;
+var self_stamp_lock: std.Thread.Mutex = .{};
+
+pub fn selfStamp() Error!Stamp {
+    const pid = linux.getpid();
+    self_stamp_lock.lock();
+    defer self_stamp_lock.unlock();
+    // The cache is keyed by pid so that a forked child computes its own stamp.
+    if (self_stamp) |stamp| {
+        if (stamp.pid == pid) return stamp;
+    }
+    const stamp: Stamp = .{
+        .pid = pid,
+        .start = try startTime(pid),
+        .pidns = pidNamespace() catch 0,
+    };
+    self_stamp = stamp;
+    return stamp;
+}
+
+fn pidNamespace() Error!u64 {
+    var st: linux.Stat = undefined;
+    const rc = linux.fstatat(linux.AT.FDCWD, "/proc/self/ns/pid", &st, 0);
+    if (errnoOf(rc)) |e| return fromErrno(e);
+    return st.ino;
+}
+
+/// The start time of process `pid`, or error.NotFound when there is no such process.
+pub fn startTime(pid: i32) Error!u64 {
+    var path_buf: [32]u8 = undefined;
+    const path = std.fmt.bufPrintZ(&path_buf, "/proc/{d}/stat", .{pid}) catch unreachable;
+    const fd: Fd = @intCast(try retry(linux.open, .{ path, linux.O{ .ACCMODE = .RDONLY, .CLOEXEC = true }, @as(linux.mode_t, 0) }));
+    defer close(fd);
+    var buf: [1024]u8 = undefined;
+    const len = try retry(linux.read, .{ fd, &buf, buf.len });
+    return parseStartTime(buf[0..len]) orelse error.Io;
+}
+
+/// Field 22 of a /proc/<pid>/stat line. The command name (field 2) is in parentheses and may itself
+/// contain spaces and parentheses, so fields are counted from the last ')'.
+fn parseStartTime(stat: []const u8) ?u64 {
+    const close_paren = std.mem.lastIndexOfScalar(u8, stat, ')') orelse return null;
+    var fields = std.mem.tokenizeScalar(u8, stat[close_paren + 1 ..], ' ');
+    var field: u32 = 3;
+    while (fields.next()) |token| : (field += 1) {
+        if (field == 22) return std.fmt.parseInt(u64, token, 10) catch null;
+    }
+    return null;
+}
+
+/// Whether the process `pid` that started at `start` is still running. When in doubt (no
+/// permission to look), it is considered alive: a sweep must never remove a live process's segment.
+pub fn processAlive(pid: i32, start: u64) bool {
+    if (pid <= 0) return false;
+    const rc = linux.kill(pid, 0);
+    if (errnoOf(rc)) |e| {
+        if (e == .SRCH) return false;
+    }
+    const actual = startTime(pid) catch |err| return err != error.NotFound;
+    return actual == start;
+}
+
+/// The effective uid of this process.
+pub fn effectiveUid() u32 {
+    return linux.geteuid();
+}
+
+/// Iterates the names in /dev/shm (with a leading '/', as libipc spells names), at most
+/// `entries_max` of them.
+pub const NameIterator = struct {
+    dir: Fd,
+    buf: [4096]u8 align(8) = undefined,
+    pos: usize = 0,
+    end: usize = 0,
+    seen: u32 = 0,
+    name_buf: [abi.name_max + 1]u8 = undefined,
+
+    pub const entries_max: u32 = 1 << 20;
+
+    pub fn init() Error!NameIterator {
+        const rc = try retry(linux.open, .{ shm_dir, linux.O{ .ACCMODE = .RDONLY, .CLOEXEC = true, .DIRECTORY = true }, @as(linux.mode_t, 0) });
+        return .{ .dir = @intCast(rc) };
+    }
+
+    pub fn deinit(it: *NameIterator) void {
+        close(it.dir);
+    }
+
+    /// The next name that fits libipc's length limit, or null at the end.
+    pub fn next(it: *NameIterator) Error!?[]const u8 {
+        while (it.seen < entries_max) {
+            if (it.pos >= it.end) {
+                const len = try retry(linux.getdents64, .{ it.dir, &it.buf, it.buf.len });
+                if (len == 0) return null;
+                it.pos = 0;
+                it.end = len;
+            }
+            const entry: *align(1) const linux.dirent64 = @ptrCast(&it.buf[it.pos]);
+            it.pos += entry.reclen;
+            it.seen += 1;
+            const name = std.mem.sliceTo(@as([*:0]const u8, @ptrCast(&entry.name)), 0);
+            if (name.len == 0 or name.len + 1 > abi.name_max) continue;
+            it.name_buf[0] = '/';
+            @memcpy(it.name_buf[1..][0..name.len], name);
+            return it.name_buf[0 .. name.len + 1];
+        }
+        return null;
+    }
+};
+
+test "parseStartTime counts fields after the last parenthesis" {
+    const line = "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+    try std.testing.expectEqual(@as(?u64, 987654), parseStartTime(line));
+    try std.testing.expectEqual(@as(?u64, null), parseStartTime("12 (x) S 1"));
+    try std.testing.expectEqual(@as(?u64, null), parseStartTime("no paren"));
+}
+
+test "selfStamp names this process and it is alive" {
+    const stamp = try selfStamp();
+    try std.testing.expectEqual(linux.getpid(), stamp.pid);
+    try std.testing.expect(stamp.start > 0);
+    try std.testing.expect(processAlive(stamp.pid, stamp.start));
+    try std.testing.expect(!processAlive(stamp.pid, stamp.start + 1));
+    try std.testing.expect(!processAlive(0, 0));
+}
+
+test "anonymous files are sealed against shrinking" {
+    const fd = try createFile(8192, 0o600, true, false);
+    defer close(fd);
+    try std.testing.expectEqual(@as(u64, 8192), (try fileInfo(fd)).size);
+    try std.testing.expectError(error.Access, retry(linux.ftruncate, .{ fd, @as(i64, 0) }));
+}

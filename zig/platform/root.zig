@@ -1,0 +1,36 @@
+//! The platform layer: the only code that differs between operating systems. Every other file calls
+//! the OS through this one. Linux is implemented; on other systems the same functions exist and fail
+//! with error.NotSupported, so the library compiles everywhere and says plainly what it cannot do.
+
+const builtin = @import("builtin");
+
+pub const impl = switch (builtin.os.tag) {
+    .linux => @import("linux.zig"),
+    else => @import("unsupported.zig"),
+};
+
+pub const supported = impl.supported;
+pub const Fd = impl.Fd;
+pub const Stamp = impl.Stamp;
+pub const FileInfo = impl.FileInfo;
+pub const NameIterator = impl.NameIterator;
+
+pub const createFile = impl.createFile;
+pub const publish = impl.publish;
+pub const openNamed = impl.openNamed;
+pub const unlinkNamed = impl.unlinkNamed;
+pub const dup = impl.dup;
+pub const close = impl.close;
+pub const fileInfo = impl.fileInfo;
+pub const readAt = impl.readAt;
+pub const map = impl.map;
+pub const unmap = impl.unmap;
+pub const capacity = impl.capacity;
+pub const randomBytes = impl.randomBytes;
+pub const selfStamp = impl.selfStamp;
+pub const processAlive = impl.processAlive;
+pub const effectiveUid = impl.effectiveUid;
+
+test {
+    _ = impl;
+}

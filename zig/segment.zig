@@ -1,0 +1,344 @@
+//! Shared-memory segments: a mapping of a shared file that starts with a versioned header, followed
+//! by the user's bytes.
+//!
+//! Invariants:
+//! - Every segment starts with a `Header` written once by its creator before any other process can
+//!   reach it (named segments are published by name only after the header is written; anonymous ones
+//!   are reachable only through an fd the creator hands out). The header never changes afterwards.
+//! - A header read from a file is input, not truth: `validate` checks magic, ABI version, checksum,
+//!   layout and size against the file before anything is mapped, and the process keeps its own
+//!   validated copy of every field it needs; nothing is re-read from shared memory afterwards.
+//! - The process-local `Segment` owns one fd (close-on-exec) and one mapping, both released by
+//!   `close`, which is the only way a Segment is freed.
+
+const std = @import("std");
+const abi = @import("abi.zig");
+const name_ = @import("name.zig");
+const platform = @import("platform/root.zig");
+const Error = abi.Error;
+const Name = name_.Name;
+
+pub const magic = "libipc\x00\x01".*;
+
+/// The first 128 bytes of every segment. Offsets 0 (magic) and 8 (abi_version) are frozen across all
+/// ABI versions, so any libipc can tell a segment of another version from a foreign file.
+pub const Header = extern struct {
+    magic: [8]u8,
+    abi_version: u32,
+    kind: u32,
+    header_size: u32,
+    flags: u32,
+    size_bytes: u64,
+    creator_pid: i32,
+    reserved0: u32,
+    creator_start: u64,
+    creator_pidns: u64,
+    reserved1: u32,
+    /// CRC-32 of the bytes before this field.
+    checksum: u32,
+    /// Room for state later ABI versions keep here; zero in this version.
+    reserved2: [64]u8,
+
+    pub const flag_anonymous: u32 = 1 << 0;
+    const checksummed_len = @offsetOf(Header, "checksum");
+
+    fn computeChecksum(h: *const Header) u32 {
+        return std.hash.Crc32.hash(std.mem.asBytes(h)[0..checksummed_len]);
+    }
+};
+
+comptime {
+    std.debug.assert(@sizeOf(Header) == abi.segment_header_size);
+    std.debug.assert(@offsetOf(Header, "abi_version") == 8);
+    std.debug.assert(@offsetOf(Header, "checksum") == 60);
+}
+
+const live_marker: u32 = 0x5e9_1bc1;
+
+pub const Segment = struct {
+    live: u32,
+    kind: abi.Kind,
+    fd: platform.Fd,
+    mapping: [*]align(std.heap.page_size_min) u8,
+    mapping_len: usize,
+    size: u64,
+    creator_pid: i32,
+    creator_start: u64,
+    name: Name,
+
+    /// The first byte of user data.
+    pub fn data(seg: *const Segment) [*]u8 {
+        return seg.mapping + abi.segment_header_size;
+    }
+
+    pub fn isLive(seg: *const Segment) bool {
+        return seg.live == live_marker;
+    }
+};
+
+pub const Naming = union(enum) {
+    anonymous,
+    unique,
+    named: Name,
+};
+
+const allocator = std.heap.c_allocator;
+const unique_name_attempts_max = 16;
+
+/// Creates a segment with `size` bytes of user data, zero-filled.
+pub fn create(naming: Naming, size: u64, mode: u32, reserve: bool, kind: abi.Kind) Error!*Segment {
+    if (size == 0) return error.Invalid;
+    if (size > abi.segment_size_max) return error.Range;
+    if (mode > 0o777) return error.Invalid;
+    const anonymous = naming == .anonymous;
+    const total = size + abi.segment_header_size;
+    if (total > try platform.capacity(anonymous)) return error.NoSpace;
+    const stamp = try platform.selfStamp();
+
+    if (naming == .named) {
+        // A generated name claims its creator; only that process may create it.
+        if (name_.parseGenerated(naming.named.slice())) |creator| {
+            if (creator.pid != stamp.pid or creator.start != stamp.start) return error.Invalid;
+        }
+    }
+
+    const fd = try platform.createFile(total, if (mode == 0) abi.segment_mode_default else mode, anonymous, reserve);
+    errdefer platform.close(fd);
+    const mapping = try platform.map(fd, @intCast(total));
+    errdefer platform.unmap(mapping, @intCast(total));
+
+    const header: *Header = @ptrCast(mapping);
+    header.* = .{
+        .magic = magic,
+        .abi_version = abi.abi_version,
+        .kind = @intFromEnum(kind),
+        .header_size = abi.segment_header_size,
+        .flags = if (anonymous) Header.flag_anonymous else 0,
+        .size_bytes = size,
+        .creator_pid = stamp.pid,
+        .reserved0 = 0,
+        .creator_start = stamp.start,
+        .creator_pidns = stamp.pidns,
+        .reserved1 = 0,
+        .checksum = 0,
+        .reserved2 = [_]u8{0} ** 64,
+    };
+    header.checksum = header.computeChecksum();
+
+    var name: Name = .{};
+    switch (naming) {
+        .anonymous => {},
+        .named => |n| {
+            try platform.publish(fd, n.slice());
+            name = n;
+        },
+        .unique => {
+            var attempt: u32 = 0;
+            while (true) : (attempt += 1) {
+                var random: [8]u8 = undefined;
+                platform.randomBytes(&random);
+                const n = name_.generate(.{ .pid = stamp.pid, .start = stamp.start }, std.mem.readInt(u64, &random, .little));
+                if (platform.publish(fd, n.slice())) {
+                    name = n;
+                    break;
+                } else |err| {
+                    if (err != error.Exists or attempt + 1 == unique_name_attempts_max) return err;
+                }
+            }
+        },
+    }
+    errdefer if (name.len > 0) platform.unlinkNamed(name.slice()) catch {};
+
+    const seg = allocator.create(Segment) catch return error.NoMemory;
+    seg.* = .{
+        .live = live_marker,
+        .kind = kind,
+        .fd = fd,
+        .mapping = mapping,
+        .mapping_len = @intCast(total),
+        .size = size,
+        .creator_pid = stamp.pid,
+        .creator_start = stamp.start,
+        .name = name,
+    };
+    return seg;
+}
+
+/// Opens the segment called `name`. With `kind` given, a segment of another kind is error.Kind.
+pub fn open(name: Name, kind: ?abi.Kind) Error!*Segment {
+    const fd = try platform.openNamed(name.slice());
+    errdefer platform.close(fd);
+    return attach(fd, name, kind);
+}
+
+/// Opens the segment behind `fd` (for example one inherited from a parent). The fd is duplicated;
+/// the caller keeps and still owns `fd`.
+pub fn openFd(fd: platform.Fd, kind: ?abi.Kind) Error!*Segment {
+    const own = try platform.dup(fd);
+    errdefer platform.close(own);
+    return attach(own, .{}, kind);
+}
+
+/// Validates the header in `fd` and maps the segment. Takes ownership of `fd` on success only.
+fn attach(fd: platform.Fd, name: Name, kind: ?abi.Kind) Error!*Segment {
+    const info = try platform.fileInfo(fd);
+    if (!info.regular) return error.Protocol;
+    var header: Header = undefined;
+    if (info.size < @sizeOf(Header)) return error.Protocol;
+    const read = try platform.readAt(fd, std.mem.asBytes(&header), 0);
+    if (read < @sizeOf(Header)) return error.Protocol;
+    try validate(&header, info.size);
+    if (kind) |k| {
+        if (header.kind != @intFromEnum(k)) return error.Kind;
+    }
+
+    const total: usize = @intCast(header.size_bytes + header.header_size);
+    const mapping = try platform.map(fd, total);
+    errdefer platform.unmap(mapping, total);
+    const seg = allocator.create(Segment) catch return error.NoMemory;
+    seg.* = .{
+        .live = live_marker,
+        .kind = @enumFromInt(header.kind),
+        .fd = fd,
+        .mapping = mapping,
+        .mapping_len = total,
+        .size = header.size_bytes,
+        .creator_pid = header.creator_pid,
+        .creator_start = header.creator_start,
+        .name = name,
+    };
+    return seg;
+}
+
+/// Checks a header copied out of a file of `file_size` bytes.
+pub fn validate(header: *const Header, file_size: u64) Error!void {
+    if (!std.mem.eql(u8, &header.magic, &magic)) return error.Protocol;
+    if (header.abi_version != abi.abi_version) return error.Version;
+    if (header.checksum != header.computeChecksum()) return error.Protocol;
+    if (header.header_size != abi.segment_header_size) return error.Protocol;
+    if (header.size_bytes == 0 or header.size_bytes > abi.segment_size_max) return error.Protocol;
+    if (header.size_bytes + header.header_size > file_size) return error.Protocol;
+}
+
+pub fn close(seg: *Segment) void {
+    std.debug.assert(seg.isLive());
+    seg.live = 0;
+    platform.unmap(seg.mapping, seg.mapping_len);
+    platform.close(seg.fd);
+    allocator.destroy(seg);
+}
+
+/// Removes the name of a libipc segment. Processes that have it open keep using it; the memory is
+/// freed when the last of them closes it. A file that is not a libipc segment is left alone.
+pub fn unlink(name: Name) Error!void {
+    const fd = try platform.openNamed(name.slice());
+    defer platform.close(fd);
+    var got: [8]u8 = undefined;
+    const read = try platform.readAt(fd, &got, 0);
+    if (read < got.len or !std.mem.eql(u8, &got, &magic)) return error.Protocol;
+    try platform.unlinkNamed(name.slice());
+}
+
+/// Removes every generated name whose creator process is dead, and returns how many were removed.
+/// Only segments owned by this user and made in this pid namespace are considered: a pid only
+/// identifies a process within its namespace.
+pub fn sweep() Error!u32 {
+    const self = try platform.selfStamp();
+    const uid = platform.effectiveUid();
+    var it = try platform.NameIterator.init();
+    defer it.deinit();
+    var removed: u32 = 0;
+    while (try it.next()) |entry| {
+        const creator = name_.parseGenerated(entry) orelse continue;
+        if (platform.processAlive(creator.pid, creator.start)) continue;
+        const name = name_.parse(entry) catch continue;
+        if (!sweepable(name, self, uid)) continue;
+        platform.unlinkNamed(name.slice()) catch continue;
+        removed += 1;
+    }
+    return removed;
+}
+
+fn sweepable(name: Name, self: platform.Stamp, uid: u32) bool {
+    const fd = platform.openNamed(name.slice()) catch return false;
+    defer platform.close(fd);
+    const info = platform.fileInfo(fd) catch return false;
+    if (info.uid != uid or !info.regular) return false;
+    var header: Header = undefined;
+    const read = platform.readAt(fd, std.mem.asBytes(&header), 0) catch return false;
+    if (read < @sizeOf(Header)) return false;
+    validate(&header, info.size) catch return false;
+    return header.creator_pidns == self.pidns;
+}
+
+const testing = std.testing;
+
+test "create, open by name, see each other's writes, unlink" {
+    const n = try name_.parse("ipctest-zig-segment");
+    platform.unlinkNamed(n.slice()) catch {};
+    const a = try create(.{ .named = n }, 1000, 0, false, .segment);
+    defer close(a);
+    try testing.expectEqual(@as(u64, 1000), a.size);
+    try testing.expectEqual(@as(u8, 0), a.data()[999]);
+    a.data()[0] = 42;
+    const b = try open(n, .segment);
+    defer close(b);
+    try testing.expectEqual(@as(u8, 42), b.data()[0]);
+    b.data()[999] = 7;
+    try testing.expectEqual(@as(u8, 7), a.data()[999]);
+    try testing.expectError(error.Exists, create(.{ .named = n }, 10, 0, false, .segment));
+    try unlink(n);
+    try testing.expectError(error.NotFound, open(n, null));
+}
+
+test "anonymous segments are shared through their fd" {
+    const a = try create(.anonymous, 64, 0, false, .segment);
+    defer close(a);
+    try testing.expectEqual(@as(usize, 0), a.name.len);
+    const b = try openFd(a.fd, .segment);
+    defer close(b);
+    a.data()[63] = 9;
+    try testing.expectEqual(@as(u8, 9), b.data()[63]);
+    try testing.expectError(error.Kind, openFd(a.fd, @enumFromInt(99)));
+}
+
+test "bad sizes and modes are refused" {
+    try testing.expectError(error.Invalid, create(.anonymous, 0, 0, false, .segment));
+    try testing.expectError(error.Range, create(.anonymous, abi.segment_size_max + 1, 0, false, .segment));
+    try testing.expectError(error.NoSpace, create(.unique, abi.segment_size_max, 0, false, .segment));
+    try testing.expectError(error.Invalid, create(.unique, 10, 0o1777, false, .segment));
+}
+
+test "a damaged header is refused" {
+    var h: Header = undefined;
+    const s = try create(.anonymous, 16, 0, false, .segment);
+    defer close(s);
+    h = @as(*const Header, @ptrCast(s.mapping)).*;
+    try validate(&h, 144);
+    try testing.expectError(error.Protocol, validate(&h, 143));
+    var bad = h;
+    bad.magic[0] = 'X';
+    try testing.expectError(error.Protocol, validate(&bad, 144));
+    bad = h;
+    bad.abi_version += 1;
+    try testing.expectError(error.Version, validate(&bad, 144));
+    bad = h;
+    bad.size_bytes += 1;
+    try testing.expectError(error.Protocol, validate(&bad, 1 << 20));
+}
+
+test "generated names belong to their creator and are swept after it dies" {
+    const s = try create(.unique, 16, 0, false, .segment);
+    defer close(s);
+    const creator = name_.parseGenerated(s.name.slice()).?;
+    const self = try platform.selfStamp();
+    try testing.expectEqual(self.pid, creator.pid);
+    // A live creator's segment survives a sweep.
+    _ = try sweep();
+    const again = try open(s.name, null);
+    close(again);
+    try unlink(s.name);
+    // Another process's generated name cannot be created here.
+    const foreign = name_.generate(.{ .pid = self.pid, .start = self.start + 1 }, 1);
+    try testing.expectError(error.Invalid, create(.{ .named = foreign }, 16, 0, false, .segment));
+}
