@@ -33,7 +33,7 @@ pub fn build(b: *std.Build) void {
     b.installArtifact(static);
 
     // The demo's C part is installed with the library: `npm run demo` runs it.
-    const demo = cProgram(b, "ipc-demo", "demo/segment.c", target, optimize, .{ .static = static });
+    const demo = cProgram(b, "ipc-demo", &.{"demo/segment.c"}, target, optimize, .{ .static = static });
     b.installArtifact(demo);
 
     // Zig unit tests live beside the code they test; root.zig pulls them all in.
@@ -71,7 +71,7 @@ pub fn build(b: *std.Build) void {
     // C tests: each program links once against libipc.so and once against libipc.a.
     const c_tests = [_][]const u8{ "segment", "names", "errors" };
     for (c_tests) |name| {
-        const source = b.fmt("tests/c/test_{s}.c", .{name});
+        const source: []const []const u8 = &.{b.fmt("tests/c/test_{s}.c", .{name})};
         const dynamic = cProgram(b, b.fmt("test_{s}_shared", .{name}), source, target, optimize, .{ .shared = shared.path });
         const linked = cProgram(b, b.fmt("test_{s}_static", .{name}), source, target, optimize, .{ .static = static });
         for ([_]*std.Build.Step.Compile{ dynamic, linked }) |exe| {
@@ -82,12 +82,12 @@ pub fn build(b: *std.Build) void {
     }
 
     // Programs the multi-process tests and benchmarks spawn.
-    const helpers = [_][2][]const u8{
-        .{ "ipc-child-segment", "tests/c/child_segment.c" },
-        .{ "ipc-bench-segment", "bench/segment.c" },
+    const helpers = [_]struct { name: []const u8, sources: []const []const u8 }{
+        .{ .name = "ipc-child", .sources = &.{ "tests/c/child.c", "tests/c/child_segment.c" } },
+        .{ .name = "ipc-bench-segment", .sources = &.{"bench/segment.c"} },
     };
     for (helpers) |helper| {
-        const exe = cProgram(b, helper[0], helper[1], target, optimize, .{ .static = static });
+        const exe = cProgram(b, helper.name, helper.sources, target, optimize, .{ .static = static });
         helpers_step.dependOn(&b.addInstallArtifact(exe, .{}).step);
     }
 
@@ -165,7 +165,7 @@ const Link = union(enum) { shared: std.Build.LazyPath, static: *std.Build.Step.C
 fn cProgram(
     b: *std.Build,
     name: []const u8,
-    source: []const u8,
+    sources: []const []const u8,
     target: std.Build.ResolvedTarget,
     optimize: std.builtin.OptimizeMode,
     link: Link,
@@ -174,7 +174,7 @@ fn cProgram(
         .name = name,
         .root_module = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true }),
     });
-    exe.root_module.addCSourceFile(.{ .file = b.path(source), .flags = c_flags });
+    for (sources) |source| exe.root_module.addCSourceFile(.{ .file = b.path(source), .flags = c_flags });
     exe.root_module.addIncludePath(b.path("zig"));
     switch (link) {
         .shared => |path| {

@@ -9,7 +9,7 @@
 // `node scripts/zig.mjs --path` prints the path of the Zig it would run.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -50,7 +50,17 @@ function install(version, target) {
   process.stderr.write(`libipc: installing Zig ${version} from PyPI into ${target}\n`);
   const result = spawnSync(
     python,
-    ["-m", "pip", "install", "--disable-pip-version-check", "--root-user-action=ignore", "--no-deps", "--target", target, `ziglang==${version}`],
+    [
+      "-m",
+      "pip",
+      "install",
+      "--disable-pip-version-check",
+      "--root-user-action=ignore",
+      "--no-deps",
+      "--target",
+      target,
+      `ziglang==${version}`,
+    ],
     { stdio: ["ignore", "inherit", "inherit"] },
   );
   if (result.status !== 0) throw new Error(`pip install ziglang==${version} failed (exit ${result.status})`);

@@ -161,6 +161,11 @@ const char *ipc_segment_name(const ipc_segment_t *segment);
  * reused pid apart). Either out-parameter may be NULL. */
 int32_t ipc_segment_creator(const ipc_segment_t *segment, int32_t *pid_out, uint64_t *start_out);
 
+/* The largest size_bytes ipc_segment_create accepts here: what /dev/shm can hold in total for named
+ * segments (`anonymous` = 0), or RAM plus swap for anonymous ones (`anonymous` = 1), capped at
+ * IPC_SEGMENT_SIZE_MAX. Not a promise that this much is free now. */
+int32_t ipc_segment_capacity(uint32_t anonymous, uint64_t *bytes_out);
+
 /* Removes the name of a libipc segment. Processes that have it open keep using it; its memory is
  * freed when the last one closes it. Returns IPC_OK, IPC_ENOENT, IPC_EACCES, IPC_EINVAL /
  * IPC_ENAMETOOLONG (bad name), IPC_EPROTO (a file that is not a libipc segment is never removed). */

@@ -156,6 +156,14 @@ pub export fn ipc_segment_creator(handle: ?*const ipc_segment_t, pid_out: ?*i32,
     return abi.ok;
 }
 
+pub export fn ipc_segment_capacity(anonymous: u32, bytes_out: ?*u64) i32 {
+    const out = bytes_out orelse return abi.code(error.Invalid);
+    if (anonymous > 1) return abi.code(error.Invalid);
+    const total = platform.capacity(anonymous == 1) catch |err| return result(err);
+    out.* = @min(total -| abi.segment_header_size, abi.segment_size_max);
+    return abi.ok;
+}
+
 pub export fn ipc_segment_unlink(name: ?[*:0]const u8) i32 {
     const n = name_.parseC(name orelse return abi.code(error.Invalid)) catch |err| return result(err);
     segment.unlink(n) catch |err| return result(err);

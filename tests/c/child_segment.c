@@ -1,10 +1,9 @@
-/* A C participant for the multi-process segment tests. Usage:
- *   ipc-child-segment write <name|fd:N> <offset> <text>   attach, write text (with its NUL) at offset,
- *                                                         print the segment's size and exit
- *   ipc-child-segment read <name|fd:N> <offset>           attach and print the string at offset
- *   ipc-child-segment hold                                create a segment with a generated name,
- *                                                         print the name, then wait to be killed
- * Errors print "error <ERRNAME>" and exit 2. */
+/* The segment commands of ipc-child (see child.c):
+ *   segment write <name|fd:N> <offset> <text>   attach, write text (with its NUL) at offset, print
+ *                                               "size <bytes>"
+ *   segment read <name|fd:N> <offset>           attach and print the string at offset
+ *   segment hold                                create a segment with a generated name, print the
+ *                                               name, then wait to be killed */
 #define _POSIX_C_SOURCE 200809L
 #include "ipc.h"
 
@@ -13,17 +12,14 @@
 #include <string.h>
 #include <unistd.h>
 
-static int fail(int32_t rc) {
-  printf("error %s\n", ipc_errname(rc));
-  return 2;
-}
+#include "child.h"
 
 static int32_t attach(const char *spec, ipc_segment_t **seg) {
   if (strncmp(spec, "fd:", 3) == 0) return ipc_segment_open_fd(atoi(spec + 3), 0, seg);
   return ipc_segment_open(spec, 0, seg);
 }
 
-int main(int argc, char **argv) {
+int child_segment(int argc, char **argv) {
   if (argc >= 5 && strcmp(argv[1], "write") == 0) {
     ipc_segment_t *seg = NULL;
     int32_t rc = attach(argv[2], &seg);
@@ -53,6 +49,5 @@ int main(int argc, char **argv) {
     fflush(stdout);
     for (;;) pause();
   }
-  fprintf(stderr, "usage: ipc-child-segment write|read|hold ...\n");
-  return 64;
+  return usage("segment write|read|hold ...");
 }

@@ -1,0 +1,46 @@
+/**
+ * The Bun entry point: finds libipc, binds it with bun:ffi, and exports the library.
+ *
+ * @module
+ */
+
+import { CString, dlopen, type FFIFunction, FFIType, type Pointer as BunPointer, toArrayBuffer } from "bun:ffi";
+import { bind, libraryCandidates, loadFirst, type Pointer } from "./lib/native.ts";
+import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symbols.ts";
+
+const types: Record<ArgType | ReturnType, FFIType> = {
+  i32: FFIType.i32,
+  u32: FFIType.u32,
+  u64: FFIType.u64,
+  ptr: FFIType.ptr,
+  buf: FFIType.ptr,
+  void: FFIType.void,
+};
+
+const definitions = Object.fromEntries(
+  Object.entries(symbols).map(([name, spec]) => [
+    name,
+    { args: spec.args.map((t) => types[t]), returns: types[spec.returns] } satisfies FFIFunction,
+  ]),
+);
+
+const os = process.platform === "win32" ? "windows" : process.platform;
+const { path, library } = loadFirst(
+  libraryCandidates(process.env.LIBIPC_PATH, import.meta.dirname, os),
+  (candidate) => dlopen(candidate, definitions),
+);
+
+bind({
+  runtime: `bun ${Bun.version}`,
+  path,
+  symbols: library.symbols as unknown as Symbols,
+  // JavaScriptCore refuses larger external ArrayBuffers ("Out of memory"; measured with Bun 1.4.5).
+  maxArrayBufferBytes: 2 ** 32,
+  arrayBuffer: (pointer: Pointer, byteOffset: number, byteLength: number): ArrayBuffer =>
+    toArrayBuffer(pointer as unknown as BunPointer, byteOffset, byteLength),
+  readPointer: (cell: BigUint64Array): Pointer | null =>
+    cell[0] === 0n ? null : (Number(cell[0]) as unknown as Pointer),
+  cstring: (pointer: Pointer): string => new CString(pointer as unknown as BunPointer).toString(),
+});
+
+export * from "./lib/index.ts";

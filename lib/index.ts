@@ -1,0 +1,37 @@
+/**
+ * libipc: shared memory and process-shared synchronization for Bun, Deno and C.
+ *
+ * Import it from `libipc` (npm: the "bun" and "deno" conditions pick the binding) or from
+ * `jsr:@libipc/libipc` in Deno.
+ *
+ * @module
+ */
+
+import { native } from "./native.ts";
+
+export { ABI_VERSION, NAME_MAX, RESULT_CODES, type ResultCode, SEGMENT_HEADER_SIZE, SEGMENT_SIZE_MAX } from "./abi.ts";
+export { type ErrorCode, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
+export { uniqueName } from "./names.ts";
+export { type SegmentCreator, SharedMemory, type SharedMemoryOptions, type TypedArrayConstructor } from "./segment.ts";
+
+/** What is loaded: the library's version and ABI version, its path, and the runtime. */
+export interface LibraryInfo {
+  version: string;
+  abiVersion: number;
+  path: string;
+  runtime: string;
+  /** The largest ArrayBuffer this runtime can make over shared memory (`SharedMemory.buffer`). */
+  maxArrayBufferBytes: number;
+}
+
+/** Describes the loaded native library. */
+export function libraryInfo(): LibraryInfo {
+  const n = native();
+  return {
+    version: n.cstring(n.symbols.ipc_version_string()!),
+    abiVersion: n.symbols.ipc_abi_version(),
+    path: n.path,
+    runtime: n.runtime,
+    maxArrayBufferBytes: n.maxArrayBufferBytes,
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * The adapter contract: what a JS runtime must provide for lib/ to work. bun.ts and mod.ts each
+ * implement it in a few lines and call `bind` once; everything else in lib/ goes through `native()`.
+ * Differences between runtimes are expressed here as data (such as `maxArrayBufferBytes`), never as
+ * runtime checks inside lib/.
+ *
+ * @module
+ */
+
+import { ABI_VERSION } from "./abi.ts";
+import { IpcError } from "./errors.ts";
+import type { Pointer, Symbols } from "./symbols.ts";
+
+export type { Pointer, Symbols } from "./symbols.ts";
+
+/** What a runtime binding provides. */
+export interface Native {
+  /** The runtime and its version, such as "bun 1.4.5". */
+  readonly runtime: string;
+  /** The path libipc was loaded from. */
+  readonly path: string;
+  /** The bound C functions. */
+  readonly symbols: Symbols;
+  /** The largest ArrayBuffer this runtime can create over external memory. */
+  readonly maxArrayBufferBytes: number;
+  /** A zero-copy ArrayBuffer over `byteLength` bytes at `pointer + byteOffset`. */
+  arrayBuffer(pointer: Pointer, byteOffset: number, byteLength: number): ArrayBuffer;
+  /** The pointer stored in `cell[0]` (written by a C out-parameter), or null. */
+  readPointer(cell: BigUint64Array): Pointer | null;
+  /** The NUL-terminated string at `pointer`, decoded as UTF-8. */
+  cstring(pointer: Pointer): string;
+}
+
+let bound: Native | undefined;
+
+/** Installs the runtime binding. Called once, by bun.ts or mod.ts. */
+export function bind(adapter: Native): void {
+  const abi = adapter.symbols.ipc_abi_version();
+  if (abi !== ABI_VERSION) {
+    throw new IpcError(
+      "load",
+      "EVERSION",
+      `libipc at ${adapter.path} has ABI version ${abi}, but this binding expects ${ABI_VERSION}; ` +
+        `rebuild it (npm install) or point LIBIPC_PATH at a matching build`,
+    );
+  }
+  bound = adapter;
+}
+
+/** The bound runtime adapter. */
+export function native(): Native {
+  if (bound === undefined) {
+    throw new Error("libipc is not bound to a runtime: import it from bun.ts (Bun) or mod.ts (Deno)");
+  }
+  return bound;
+}
+
+/** Where to look for the library, in order: `LIBIPC_PATH`, then the build output beside `moduleDir`. */
+export function libraryCandidates(envPath: string | undefined, moduleDir: string, os: string): string[] {
+  const file = os === "windows" ? "ipc.dll" : os === "darwin" ? "libipc.dylib" : "libipc.so";
+  const candidates: string[] = [];
+  if (envPath) candidates.push(envPath);
+  const sep = os === "windows" ? "\\" : "/";
+  candidates.push([moduleDir, "zig-out", "lib", file].join(sep));
+  return candidates;
+}
+
+/**
+ * Tries each candidate with `open` and returns the first that loads. When none does, the error lists
+ * every path tried with its reason, and names the variable that fixes it.
+ */
+export function loadFirst<T>(
+  candidates: readonly string[],
+  open: (path: string) => T,
+  envNote = "",
+): { path: string; library: T } {
+  const failures: string[] = [];
+  let lastError: unknown;
+  for (const path of candidates) {
+    try {
+      return { path, library: open(path) };
+    } catch (error) {
+      lastError = error;
+      failures.push(`  ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  throw new Error(
+    `libipc: could not load the native library. Tried:\n${failures.join("\n")}\n` +
+      `Build it with \`npm install\` (or \`node scripts/zig.mjs build\`), or set LIBIPC_PATH to the ` +
+      `path of libipc.so.${envNote}`,
+    { cause: lastError },
+  );
+}

@@ -1,0 +1,336 @@
+/**
+ * SharedMemory: a segment of shared memory that Bun, Deno and C processes can create, find by name
+ * or receive by fd, and read and write through zero-copy views.
+ *
+ * Lifetime: `close()` detaches every ArrayBuffer this object handed out before the memory is
+ * unmapped, so a stale view reads as empty instead of crashing the process. A segment that is
+ * garbage-collected without `close()` is closed by a FinalizationRegistry, but only once no buffer
+ * or view of it is reachable either.
+ *
+ * @module
+ */
+
+import { SEGMENT_RESERVE, SEGMENT_SIZE_MAX, SEGMENT_UNIQUE_NAME } from "./abi.ts";
+import { checked, cString, pointerOut, takePointer } from "./call.ts";
+import { checkInteger, describe, type ErrorCode, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
+import { explainName, uniqueName } from "./names.ts";
+import { native, type Pointer } from "./native.ts";
+
+/** Options of `SharedMemory.create`. */
+export interface SharedMemoryOptions {
+  /** Bytes of user data: an integer from 1 to 2^47. The memory starts zero-filled. */
+  size: number;
+  /**
+   * A name other processes can open it by (see `SharedMemory.open`); `true` for a generated unique
+   * name that is swept once this process has died; absent or `false` for an anonymous segment,
+   * shared only by passing its `fd` to a child, which can never leak a name.
+   */
+  name?: string | boolean;
+  /** Permission bits of a named segment; default 0o600 (this user only). */
+  mode?: number;
+  /** Allocate all memory now, failing with ENOSPC here rather than crashing later if it runs out. */
+  reserve?: boolean;
+}
+
+/** Who created a segment. */
+export interface SegmentCreator {
+  pid: number;
+  /** The OS's start-time stamp of that process; with the pid it identifies the process. */
+  startTime: bigint;
+}
+
+/** A constructor of typed arrays, such as Int32Array. */
+export interface TypedArrayConstructor<T> {
+  new (buffer: ArrayBuffer, byteOffset?: number, length?: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+  readonly name: string;
+}
+
+const finalizer = new FinalizationRegistry<Pointer>((handle) => {
+  native().symbols.ipc_segment_close(handle);
+});
+// Keeps a segment reachable while any buffer of it is, so the finalizer never unmaps memory that a
+// live view still points into.
+const owners = new WeakMap<ArrayBuffer, SharedMemory>();
+const windowsMax = 64;
+
+function detach(buffer: ArrayBuffer | undefined): void {
+  if (buffer !== undefined && !buffer.detached) buffer.transfer(0);
+}
+
+/** A segment of shared memory. */
+export class SharedMemory implements Disposable {
+  #handle: Pointer | null;
+  readonly #base: Pointer;
+  readonly #size: number;
+  readonly #name: string | null;
+  readonly #fd: number;
+  #buffer: ArrayBuffer | undefined;
+  #windows: WeakRef<ArrayBuffer>[] = [];
+
+  private constructor(handle: Pointer) {
+    const s = native().symbols;
+    this.#handle = handle;
+    this.#base = s.ipc_segment_base(handle)!;
+    this.#size = Number(s.ipc_segment_size(handle));
+    this.#fd = s.ipc_segment_fd(handle);
+    const name = native().cstring(s.ipc_segment_name(handle)!);
+    this.#name = name === "" ? null : name;
+    finalizer.register(this, handle, this);
+  }
+
+  /** Creates a segment. See `SharedMemoryOptions`. */
+  static create(options: SharedMemoryOptions): SharedMemory {
+    const op = "SharedMemory.create";
+    if (typeof options !== "object" || options === null) {
+      throw new IpcTypeError(op, `options must be an object such as { size: 4096 }, got ${describe(options)}`);
+    }
+    const size = checkInteger(op, "size", options.size, 1, SEGMENT_SIZE_MAX);
+    const mode = options.mode === undefined ? 0 : checkInteger(op, "mode", options.mode, 0, 0o777);
+    if (options.reserve !== undefined && typeof options.reserve !== "boolean") {
+      throw new IpcTypeError(op, `reserve must be a boolean, got ${describe(options.reserve)}`);
+    }
+    const name = options.name;
+    let flags = options.reserve ? SEGMENT_RESERVE : 0;
+    let nameBuf: Uint8Array | null = null;
+    if (name === true) flags |= SEGMENT_UNIQUE_NAME;
+    else if (typeof name === "string") nameBuf = cString(op, "name", name);
+    else if (name !== undefined && name !== false) {
+      throw new IpcTypeError(op, `name must be a string or a boolean, got ${describe(name)}`);
+    }
+    const anonymous = name === undefined || name === false;
+    const cell = pointerOut();
+    const rc = native().symbols.ipc_segment_create(nameBuf, BigInt(size), mode, flags, cell);
+    checked(op, rc, (code) => explainCreate(code, name, size, anonymous));
+    return new SharedMemory(takePointer(op, cell));
+  }
+
+  /** Opens the segment called `name`, created by any process (Bun, Deno, C) of this user. */
+  static open(name: string): SharedMemory {
+    const op = "SharedMemory.open";
+    const nameBuf = cString(op, "name", name);
+    const cell = pointerOut();
+    checked(op, native().symbols.ipc_segment_open(nameBuf, 0, cell), (code) => explainOpen(code, name));
+    return new SharedMemory(takePointer(op, cell));
+  }
+
+  /**
+   * Opens the segment behind file descriptor `fd`, typically one a parent passed to this process
+   * (a Bun.spawn or node:child_process stdio slot of 3 or more). The fd is duplicated; the caller
+   * keeps owning `fd`.
+   */
+  static fromFd(fd: number): SharedMemory {
+    const op = "SharedMemory.fromFd";
+    checkInteger(op, "fd", fd, 0, 0x7fffffff);
+    const cell = pointerOut();
+    checked(op, native().symbols.ipc_segment_open_fd(fd, 0, cell), (code) => explainOpen(code, `fd ${fd}`));
+    return new SharedMemory(takePointer(op, cell));
+  }
+
+  /**
+   * Removes the name `name`. Processes that have the segment open keep using it; its memory is
+   * freed when the last one closes it. Files that are not libipc segments are never removed.
+   */
+  static unlink(name: string): void {
+    const op = "SharedMemory.unlink";
+    const nameBuf = cString(op, "name", name);
+    checked(op, native().symbols.ipc_segment_unlink(nameBuf), (code) => explainOpen(code, name));
+  }
+
+  /**
+   * Removes the generated names (see `name: true`) of segments whose creator process has died, and
+   * returns how many it removed. Only this user's segments from this pid namespace are considered.
+   */
+  static sweep(): number {
+    return checked("SharedMemory.sweep", native().symbols.ipc_segment_sweep());
+  }
+
+  /** A fresh generated name for this process; see `SharedMemoryOptions.name`. */
+  static uniqueName(): string {
+    return uniqueName();
+  }
+
+  /** The canonical name ("/name"), or null for an anonymous segment. */
+  get name(): string | null {
+    return this.#name;
+  }
+
+  /** Bytes of user data. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#handle === null;
+  }
+
+  /** The segment's file descriptor, to hand to a child process. Owned by the segment. */
+  get fd(): number {
+    this.#live("SharedMemory.fd");
+    return this.#fd;
+  }
+
+  /** The process that created the segment. */
+  get creator(): SegmentCreator {
+    const handle = this.#live("SharedMemory.creator");
+    const pid = new Int32Array(1);
+    const start = new BigUint64Array(1);
+    checked("SharedMemory.creator", native().symbols.ipc_segment_creator(handle, pid, start));
+    return { pid: pid[0], startTime: start[0] };
+  }
+
+  /**
+   * A zero-copy ArrayBuffer over all user bytes. Writes are seen by every process at once. The same
+   * object is returned on every call; it is detached (length 0) by `close()`.
+   */
+  get buffer(): ArrayBuffer {
+    this.#live("SharedMemory.buffer");
+    if (this.#buffer === undefined) {
+      const max = native().maxArrayBufferBytes;
+      if (this.#size > max) {
+        throw new IpcRangeError(
+          "SharedMemory.buffer",
+          "ERANGE",
+          `the segment's ${this.#size} bytes exceed the ${max}-byte limit of one ArrayBuffer in ` +
+            `${native().runtime}; use view(), bytes() or dataView() with an offset and a length`,
+        );
+      }
+      this.#buffer = native().arrayBuffer(this.#base, 0, this.#size);
+      owners.set(this.#buffer, this);
+    }
+    return this.#buffer;
+  }
+
+  /**
+   * A typed array of `length` elements (default: as many as fit) at `byteOffset`, which must be a
+   * multiple of the element size.
+   */
+  view<T>(type: TypedArrayConstructor<T>, byteOffset = 0, length?: number): T {
+    const op = "SharedMemory.view";
+    this.#live(op);
+    if (typeof type !== "function" || typeof type.BYTES_PER_ELEMENT !== "number") {
+      throw new IpcTypeError(op, `type must be a typed array constructor such as Int32Array, got ${describe(type)}`);
+    }
+    const unit = type.BYTES_PER_ELEMENT;
+    checkInteger(op, "byteOffset", byteOffset, 0, this.#size);
+    if (byteOffset % unit !== 0) {
+      throw new IpcRangeError(
+        op,
+        "EALIGN",
+        `byteOffset ${byteOffset} is not a multiple of ${unit}, the element size of ${type.name}`,
+      );
+    }
+    const fit = Math.floor((this.#size - byteOffset) / unit);
+    const count = length === undefined ? fit : checkInteger(op, "length", length, 0, Number.MAX_SAFE_INTEGER);
+    if (count > fit) {
+      throw new IpcRangeError(
+        op,
+        "ERANGE",
+        `${count} elements of ${type.name} at byteOffset ${byteOffset} end at byte ` +
+          `${byteOffset + count * unit}, past the segment's ${this.#size} bytes`,
+      );
+    }
+    const [buffer, start] = this.#region(op, byteOffset, count * unit);
+    return new type(buffer, start, count);
+  }
+
+  /** A Uint8Array over `length` bytes (default: the rest) at `byteOffset`. */
+  bytes(byteOffset = 0, length?: number): Uint8Array {
+    return this.view(Uint8Array, byteOffset, length);
+  }
+
+  /** A DataView over `byteLength` bytes (default: the rest) at `byteOffset`. */
+  dataView(byteOffset = 0, byteLength?: number): DataView {
+    const bytes = this.view(Uint8Array, byteOffset, byteLength);
+    return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** Removes this segment's name; see `SharedMemory.unlink`. An anonymous segment has none. */
+  unlink(): void {
+    if (this.#name === null) {
+      throw new IpcError("SharedMemory.unlink", "EINVAL", "an anonymous segment has no name to unlink");
+    }
+    SharedMemory.unlink(this.#name);
+  }
+
+  /**
+   * Detaches every buffer and view of this segment, then unmaps it and closes its fd. Idempotent.
+   * The name, if any, stays until `unlink()`.
+   */
+  close(): void {
+    const handle = this.#handle;
+    if (handle === null) return;
+    this.#handle = null;
+    finalizer.unregister(this);
+    detach(this.#buffer);
+    this.#buffer = undefined;
+    for (const ref of this.#windows) detach(ref.deref());
+    this.#windows = [];
+    checked("SharedMemory.close", native().symbols.ipc_segment_close(handle));
+  }
+
+  /** Same as `close()`, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #live(op: string): Pointer {
+    if (this.#handle === null) throw new IpcError(op, "ECLOSED", "the segment is closed");
+    return this.#handle;
+  }
+
+  /** An ArrayBuffer and the offset in it where `byteLength` bytes at `byteOffset` of user data start. */
+  #region(op: string, byteOffset: number, byteLength: number): [ArrayBuffer, number] {
+    const max = native().maxArrayBufferBytes;
+    if (this.#size <= max) return [this.buffer, byteOffset];
+    if (byteLength > max) {
+      throw new IpcRangeError(
+        op,
+        "ERANGE",
+        `a view of ${byteLength} bytes exceeds the ${max}-byte limit of one ArrayBuffer in ${native().runtime}`,
+      );
+    }
+    const window = native().arrayBuffer(this.#base, byteOffset, byteLength);
+    owners.set(window, this);
+    if (this.#windows.length >= windowsMax) this.#windows = this.#windows.filter((ref) => ref.deref());
+    this.#windows.push(new WeakRef(window));
+    return [window, 0];
+  }
+}
+
+function explainCreate(code: ErrorCode, name: unknown, size: number, anonymous: boolean): string | undefined {
+  switch (code) {
+    case "EEXIST":
+      return `a segment named ${describe(name)} already exists`;
+    case "ENOSPC": {
+      const cell = new BigUint64Array(1);
+      const where = anonymous ? "RAM plus swap" : "/dev/shm";
+      if (native().symbols.ipc_segment_capacity(anonymous ? 1 : 0, cell) !== 0) {
+        return `size ${size} bytes is more than ${where} can hold`;
+      }
+      return `size ${size} bytes is more than the ${cell[0]} bytes ${where} can hold`;
+    }
+    case "EACCES":
+      return `permission denied creating ${describe(name)}`;
+    default:
+      return explainName(code, name);
+  }
+}
+
+function explainOpen(code: ErrorCode, what: string): string | undefined {
+  switch (code) {
+    case "ENOENT":
+      return `no segment named ${describe(what)}`;
+    case "EACCES":
+      return `permission denied for ${describe(what)}`;
+    case "EPROTO":
+      return `${describe(what)} is not a libipc segment, or its header is damaged or truncated`;
+    case "EVERSION":
+      return `${describe(what)} was made by a libipc of another ABI version`;
+    case "EINVAL":
+      return what.startsWith("fd ") ? `${what} is not an open file descriptor` : explainName(code, what);
+    default:
+      return explainName(code, what);
+  }
+}

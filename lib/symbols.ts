@@ -1,0 +1,78 @@
+/**
+ * The C functions libipc's TypeScript layer calls, with their signatures in a neutral vocabulary
+ * that bun.ts and mod.ts translate to bun:ffi and Deno.dlopen types. tests/cases/abi.ts checks this
+ * table against zig/ipc.h, which zig/ipc_h_test.zig checks against the implementation.
+ *
+ * Types: "i32"/"u32" are JS numbers; "u64" is a bigint (both runtimes return BigInt for 64-bit
+ * results, and Deno takes BigInt arguments on its fast path); "ptr" is an opaque native pointer;
+ * "buf" is a TypedArray (or null) whose memory is passed by address.
+ *
+ * @module
+ */
+
+/** Argument types. */
+export type ArgType = "i32" | "u32" | "u64" | "ptr" | "buf";
+/** Result types. */
+export type ReturnType = "i32" | "u32" | "u64" | "ptr" | "void";
+
+/** One C function's signature. */
+export interface SymbolSpec {
+  readonly args: readonly ArgType[];
+  readonly returns: ReturnType;
+}
+
+/** Every libipc function the TypeScript layer binds. */
+export const symbols = {
+  ipc_version: { args: [], returns: "u32" },
+  ipc_version_string: { args: [], returns: "ptr" },
+  ipc_abi_version: { args: [], returns: "u32" },
+  ipc_strerror: { args: ["i32"], returns: "ptr" },
+  ipc_errname: { args: ["i32"], returns: "ptr" },
+  ipc_name_validate: { args: ["buf"], returns: "i32" },
+  ipc_name_generate: { args: ["buf", "u32"], returns: "i32" },
+  ipc_segment_create: { args: ["buf", "u64", "u32", "u32", "buf"], returns: "i32" },
+  ipc_segment_open: { args: ["buf", "u32", "buf"], returns: "i32" },
+  ipc_segment_open_fd: { args: ["i32", "u32", "buf"], returns: "i32" },
+  ipc_segment_close: { args: ["ptr"], returns: "i32" },
+  ipc_segment_base: { args: ["ptr"], returns: "ptr" },
+  ipc_segment_size: { args: ["ptr"], returns: "u64" },
+  ipc_segment_fd: { args: ["ptr"], returns: "i32" },
+  ipc_segment_kind: { args: ["ptr"], returns: "u32" },
+  ipc_segment_name: { args: ["ptr"], returns: "ptr" },
+  ipc_segment_creator: { args: ["ptr", "buf", "buf"], returns: "i32" },
+  ipc_segment_capacity: { args: ["u32", "buf"], returns: "i32" },
+  ipc_segment_unlink: { args: ["buf"], returns: "i32" },
+  ipc_segment_sweep: { args: [], returns: "i32" },
+} as const;
+
+// Every entry is a valid signature.
+const checkedSymbols: Readonly<Record<string, SymbolSpec>> = symbols;
+void checkedSymbols;
+
+/** The name of a bound libipc function. */
+export type SymbolName = keyof typeof symbols;
+
+declare const pointerBrand: unique symbol;
+/** A native pointer: a number in Bun, a pointer object in Deno. Only native code looks inside. */
+export type Pointer = { readonly [pointerBrand]: true };
+
+/** The JS type of an argument of type T. */
+export type ArgValue<T extends ArgType> = T extends "i32" | "u32" ? number
+  : T extends "u64" ? bigint
+  : T extends "ptr" ? Pointer
+  : ArrayBufferView | null;
+
+/** The JS type of a result of type T. */
+export type ReturnValue<T extends ReturnType> = T extends "i32" | "u32" ? number
+  : T extends "u64" ? bigint
+  : T extends "ptr" ? Pointer | null
+  : void;
+
+type Args<A extends readonly ArgType[]> = { -readonly [I in keyof A]: ArgValue<A[I]> };
+
+/** The bound functions, typed from the table. */
+export type Symbols = {
+  readonly [K in SymbolName]: (
+    ...args: Args<(typeof symbols)[K]["args"]>
+  ) => ReturnValue<(typeof symbols)[K]["returns"]>;
+};

@@ -1,0 +1,54 @@
+/**
+ * The Deno entry point: finds libipc, binds it with Deno.dlopen, and exports the library.
+ * Needs --allow-ffi, and --allow-env to honour LIBIPC_PATH.
+ *
+ * @module
+ */
+
+import { bind, libraryCandidates, loadFirst, type Pointer } from "./lib/native.ts";
+import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symbols.ts";
+
+const types: Record<ArgType | ReturnType, Deno.NativeType | "void"> = {
+  i32: "i32",
+  u32: "u32",
+  u64: "u64",
+  ptr: "pointer",
+  buf: "buffer",
+  void: "void",
+};
+
+const definitions = Object.fromEntries(
+  Object.entries(symbols).map(([name, spec]) => [
+    name,
+    { parameters: spec.args.map((t) => types[t]), result: types[spec.returns] },
+  ]),
+) as Deno.ForeignLibraryInterface;
+
+let envPath: string | undefined;
+let envNote = "";
+try {
+  envPath = Deno.env.get("LIBIPC_PATH");
+} catch {
+  envNote = " (LIBIPC_PATH could not be read: run deno with --allow-env=LIBIPC_PATH)";
+}
+
+const { path, library } = loadFirst(
+  libraryCandidates(envPath, import.meta.dirname!, Deno.build.os),
+  (candidate) => Deno.dlopen(candidate, definitions),
+  envNote,
+);
+
+bind({
+  runtime: `deno ${Deno.version.deno}`,
+  path,
+  symbols: library.symbols as unknown as Symbols,
+  // V8 wraps external memory of up to 2^53 - 1 bytes (64 GiB measured with Deno 2.9.6).
+  maxArrayBufferBytes: Number.MAX_SAFE_INTEGER,
+  arrayBuffer: (pointer: Pointer, byteOffset: number, byteLength: number): ArrayBuffer =>
+    Deno.UnsafePointerView.getArrayBuffer(pointer as unknown as Deno.PointerObject, byteLength, byteOffset),
+  readPointer: (cell: BigUint64Array): Pointer | null =>
+    Deno.UnsafePointer.create(cell[0]) as unknown as Pointer | null,
+  cstring: (pointer: Pointer): string => Deno.UnsafePointerView.getCString(pointer as unknown as Deno.PointerObject),
+});
+
+export * from "./lib/index.ts";

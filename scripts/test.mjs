@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// `npm test`: builds libipc and runs every test, each step under a hard timeout, then checks that
+// the run left no libipc segment in /dev/shm. Prints a summary and exits non-zero if any step failed.
+//
+//   node scripts/test.mjs            every step
+//   node scripts/test.mjs bun mp     only the named steps (the build always runs first)
+
+import { spawn } from "node:child_process";
+import { closeSync, openSync, readdirSync, readSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const zig = ["node", join(root, "scripts", "zig.mjs")];
+const deno = [bin("deno"), "test", "--allow-all", "--v8-flags=--expose-gc"];
+const minutes = 60_000;
+
+const steps = [
+  { name: "build", argv: [...zig, "build", "install", "helpers"], timeout: 15 * minutes },
+  { name: "zig", argv: [...zig, "build", "test"], timeout: 10 * minutes },
+  { name: "c", argv: [...zig, "build", "ctest"], timeout: 10 * minutes },
+  { name: "types", argv: [bin("tsc"), "-p", root], timeout: 5 * minutes },
+  { name: "lint", argv: [bin("deno"), "lint"], timeout: 5 * minutes },
+  { name: "fmt", argv: [bin("deno"), "fmt", "--check"], timeout: 5 * minutes },
+  { name: "bun", argv: [bin("bun"), "test", "tests/bun.test.ts"], timeout: 10 * minutes },
+  { name: "deno", argv: [...deno, "tests/deno.test.ts"], timeout: 10 * minutes },
+  { name: "mp-bun", argv: [bin("bun"), "test", "tests/mp/bun.test.ts"], timeout: 15 * minutes },
+  { name: "mp-deno", argv: [...deno, "tests/mp/deno.test.ts"], timeout: 15 * minutes },
+];
+
+const magic = Buffer.from("libipc\x00\x01", "latin1");
+
+/** Names in /dev/shm that hold a libipc segment (by header magic) or look like one of ours. */
+function libipcEntries() {
+  let names;
+  try {
+    names = readdirSync("/dev/shm");
+  } catch {
+    return new Set();
+  }
+  const found = new Set();
+  for (const name of names) {
+    if (name.startsWith("ipc.") || name.startsWith("ipctest") || name.startsWith("ipcbench")) {
+      found.add(name);
+      continue;
+    }
+    try {
+      const fd = openSync(join("/dev/shm", name), "r");
+      const head = Buffer.alloc(8);
+      const n = readSync(fd, head, 0, 8, 0);
+      closeSync(fd);
+      if (n === 8 && head.equals(magic)) found.add(name);
+    } catch {
+      // Not readable by us: not ours.
+    }
+  }
+  return found;
+}
+
+function runStep(step) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(step.argv[0], step.argv.slice(1), { cwd: root, stdio: "inherit" });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, step.timeout);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const outcome = timedOut
+        ? `timed out after ${step.timeout / 1000} s`
+        : code === 0
+        ? "ok"
+        : `failed (${code ?? signal})`;
+      resolve({ name: step.name, ok: code === 0 && !timedOut, outcome, seconds });
+    });
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      resolve({ name: step.name, ok: false, outcome: `could not start: ${error.message}`, seconds: "0.0" });
+    });
+  });
+}
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !steps.some((step) => step.name === name));
+if (unknown.length > 0) {
+  console.error(`unknown step(s): ${unknown.join(", ")}; steps are ${steps.map((s) => s.name).join(", ")}`);
+  process.exit(2);
+}
+
+const before = libipcEntries();
+if (before.size > 0) console.log(`note: /dev/shm already held ${[...before].join(", ")} before the tests`);
+
+const results = [];
+for (const step of steps) {
+  if (wanted.length > 0 && step.name !== "build" && !wanted.includes(step.name)) continue;
+  console.log(`\n=== ${step.name}: ${step.argv.map((a) => a.replace(root + "/", "")).join(" ")}`);
+  const result = await runStep(step);
+  results.push(result);
+  if (step.name === "build" && !result.ok) break;
+}
+
+const left = [...libipcEntries()].filter((name) => !before.has(name));
+results.push({
+  name: "leaks",
+  ok: left.length === 0,
+  outcome: left.length === 0 ? "ok: no libipc segment left in /dev/shm" : `left in /dev/shm: ${left.join(", ")}`,
+  seconds: "0.0",
+});
+
+console.log("\n=== summary");
+for (const r of results) {
+  console.log(`${r.ok ? "PASS" : "FAIL"}  ${r.name.padEnd(8)} ${r.seconds.padStart(6)} s  ${r.outcome}`);
+}
+process.exit(results.every((r) => r.ok) ? 0 : 1);

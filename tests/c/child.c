@@ -1,0 +1,12 @@
+/* ipc-child: the C participant of the multi-process tests. It takes the same arguments as the
+ * TypeScript participant (tests/mp/child.ts), so a test can run any mix of C, Bun and Deno:
+ *   ipc-child <concept> <command> ...
+ * Errors print "error <ERRNAME>" on stdout and exit with 2. */
+#include <string.h>
+
+#include "child.h"
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "segment") == 0) return child_segment(argc - 1, argv + 1);
+  return usage("segment ...");
+}

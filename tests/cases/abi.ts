@@ -1,0 +1,91 @@
+/**
+ * The TypeScript tables against zig/ipc.h (which zig/ipc_h_test.zig checks against Zig): constants,
+ * result codes and every bound signature; version numbers in every manifest; and the built library
+ * exports exactly the header's functions and is marked NODELETE.
+ */
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as abi from "../../lib/abi.ts";
+import { symbols } from "../../lib/symbols.ts";
+import type { Harness } from "../harness.ts";
+import { readElfDynamic } from "../support/elf.ts";
+
+interface Prototype {
+  returns: string;
+  params: string[];
+}
+
+/** `#define IPC_X value` lines with literal values, evaluated. */
+function headerConstants(header: string): Map<string, number> {
+  const constants = new Map<string, number>();
+  for (const match of header.matchAll(/^#define IPC_(\w+) +([^/\n]+?)\s*(?:\/\*.*)?$/gm)) {
+    const literal = match[2].replace(/[()]/g, "").replace(/(?<=[0-9a-fA-F])(ULL|UL|U|u|ull)$/, "");
+    if (/^-?(0x[0-9a-fA-F]+|\d+)$/.test(literal)) constants.set(match[1], Number(literal));
+  }
+  return constants;
+}
+
+/** Every `ipc_*` prototype in the header, with C types reduced to the neutral vocabulary. */
+function headerPrototypes(header: string): Map<string, Prototype> {
+  const types: Record<string, string> = { int32_t: "i32", uint32_t: "u32", uint64_t: "u64", void: "void" };
+  const kind = (decl: string): string => {
+    if (decl.includes("*")) return "pointer";
+    const type = decl.trim().split(/\s+/).filter((word) => word !== "const")[0];
+    return types[type] ?? `unknown(${decl})`;
+  };
+  const protos = new Map<string, Prototype>();
+  for (const match of header.matchAll(/^(\w[\w ]*?\**)\s*\b(ipc_\w+)\(([^)]*)\);/gm)) {
+    const params = match[3].trim() === "void" ? [] : match[3].split(",").map(kind);
+    protos.set(match[2], { returns: kind(match[1]), params });
+  }
+  return protos;
+}
+
+function neutral(t: string): string {
+  return t === "ptr" || t === "buf" ? "pointer" : t;
+}
+
+export default function abiCase(h: Harness): void {
+  const root = h.paths.root;
+  const header = readFileSync(`${root}/zig/ipc.h`, "utf8");
+
+  h.test("abi: lib/abi.ts constants and result codes equal the #defines of ipc.h", () => {
+    const defines = headerConstants(header);
+    assert.equal(abi.ABI_VERSION, defines.get("ABI_VERSION"));
+    assert.equal(abi.NAME_MAX, defines.get("NAME_MAX"));
+    assert.equal(abi.SEGMENT_HEADER_SIZE, defines.get("SEGMENT_HEADER_SIZE"));
+    assert.equal(abi.SEGMENT_SIZE_MAX, defines.get("SEGMENT_SIZE_MAX"));
+    assert.equal(abi.SEGMENT_UNIQUE_NAME, defines.get("SEGMENT_UNIQUE_NAME"));
+    assert.equal(abi.SEGMENT_RESERVE, defines.get("SEGMENT_RESERVE"));
+    const headerCodes = [...defines].filter(([name]) => /^(OK|OWNER_DIED|E[A-Z]+)$/.test(name));
+    assert.deepEqual(Object.fromEntries(headerCodes), abi.RESULT_CODES);
+  });
+
+  h.test("abi: the symbol table binds every ipc.h function with its exact signature", () => {
+    const protos = headerPrototypes(header);
+    assert.ok(protos.size >= 20, `parsed only ${protos.size} prototypes`);
+    assert.deepEqual([...protos.keys()].sort(), Object.keys(symbols).sort());
+    for (const [name, spec] of Object.entries(symbols)) {
+      const proto = protos.get(name)!;
+      assert.deepEqual(spec.args.map(neutral), proto.params, `${name} parameters`);
+      assert.equal(neutral(spec.returns), proto.returns, `${name} result`);
+    }
+  });
+
+  h.test("abi: one version in package.json, deno.json, build.zig.zon, ipc.h and the loaded library", () => {
+    const version = JSON.parse(readFileSync(`${root}/package.json`, "utf8")).version;
+    assert.equal(JSON.parse(readFileSync(`${root}/deno.json`, "utf8")).version, version);
+    assert.match(readFileSync(`${root}/build.zig.zon`, "utf8"), new RegExp(`\\.version = "${version}"`));
+    const d = headerConstants(header);
+    assert.equal(`${d.get("VERSION_MAJOR")}.${d.get("VERSION_MINOR")}.${d.get("VERSION_PATCH")}`, version);
+    assert.equal(h.ipc.libraryInfo().version, version);
+    assert.equal(h.ipc.libraryInfo().abiVersion, abi.ABI_VERSION);
+  });
+
+  h.test("abi: libipc.so exports exactly the ipc.h functions and is linked with -z nodelete", () => {
+    const elf = readElfDynamic(readFileSync(`${root}/zig-out/lib/libipc.so`));
+    assert.deepEqual(elf.exported.sort(), [...headerPrototypes(header).keys()].sort());
+    assert.ok(elf.nodelete, "DT_FLAGS_1 lacks DF_1_NODELETE");
+  });
+}

@@ -1,0 +1,9 @@
+/** The single-process test cases, in the order they run. */
+import type { Harness } from "../harness.ts";
+import abi from "./abi.ts";
+import errors from "./errors.ts";
+import load from "./load.ts";
+import segment from "./segment.ts";
+import segmentInputs from "./segment_inputs.ts";
+
+export const cases: ((h: Harness) => void)[] = [abi, errors, load, segment, segmentInputs];

@@ -1,0 +1,56 @@
+/**
+ * A TypeScript participant for the multi-process tests, run under Bun (child.bun.ts) or Deno
+ * (child.deno.ts). It takes the same arguments as the C participant (tests/c/child.c):
+ *   segment write <name|fd:N> <offset> <text>   attach, write text and a NUL at offset, print "size N"
+ *   segment read <name|fd:N> <offset>           attach, print the NUL-terminated string at offset
+ *   segment hold                                create a segment with a generated name, print the
+ *                                               name, then wait to be killed
+ *   info                                        print the loaded library's path
+ * Errors print "error <CODE>" and return 2.
+ */
+
+import type { IpcModule } from "../harness.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export async function main(ipc: IpcModule, args: string[]): Promise<number> {
+  const attach = (spec: string) =>
+    spec.startsWith("fd:") ? ipc.SharedMemory.fromFd(Number(spec.slice(3))) : ipc.SharedMemory.open(spec);
+  try {
+    switch (`${args[0]} ${args[1] ?? ""}`.trim()) {
+      case "segment write": {
+        using seg = attach(args[2]);
+        const text = encoder.encode(args[4] + "\0");
+        seg.bytes(Number(args[3]), text.length).set(text);
+        console.log(`size ${seg.size}`);
+        return 0;
+      }
+      case "segment read": {
+        using seg = attach(args[2]);
+        const bytes = seg.bytes(Number(args[3]));
+        const end = bytes.indexOf(0);
+        console.log(decoder.decode(bytes.slice(0, end < 0 ? bytes.length : end)));
+        return 0;
+      }
+      case "segment hold": {
+        const seg = ipc.SharedMemory.create({ size: 4096, name: true });
+        console.log(seg.name);
+        await new Promise(() => setInterval(() => {}, 1 << 30));
+        return 0;
+      }
+      case "info":
+        console.log(ipc.libraryInfo().path);
+        return 0;
+      default:
+        console.error(`unknown command ${args.join(" ")}`);
+        return 64;
+    }
+  } catch (error) {
+    if (error instanceof ipc.IpcError) {
+      console.log(`error ${(error as { code: string }).code}`);
+      return 2;
+    }
+    throw error;
+  }
+}

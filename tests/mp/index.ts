@@ -1,0 +1,6 @@
+/** The multi-process test cases, in the order they run. */
+import type { Harness } from "../harness.ts";
+import load from "./load.ts";
+import segment from "./segment.ts";
+
+export const cases: ((h: Harness) => void)[] = [segment, load];

@@ -1,0 +1,18 @@
+/** The harness for Bun: bun:test registration and Bun.spawn children. */
+
+import { resolve } from "node:path";
+import { test } from "bun:test";
+import * as ipc from "../../bun.ts";
+import type { Harness } from "../harness.ts";
+import { spawnBun } from "./spawn_bun.ts";
+
+const root = resolve(import.meta.dirname!, "../..");
+
+export const harness: Harness = {
+  runtime: "bun",
+  ipc,
+  paths: { root, bun: process.execPath, deno: `${root}/node_modules/.bin/deno` },
+  test: (name, fn, options) => test(name, fn, options?.timeoutMs ?? 30_000),
+  spawn: spawnBun,
+  gc: () => Bun.gc(true),
+};
