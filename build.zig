@@ -1,9 +1,9 @@
 //! Builds libipc. Steps:
 //!   zig build            libipc.so (linked with -z nodelete) and libipc.a in zig-out/lib, ipc.h in
-//!                        zig-out/include, the demo's C program in zig-out/bin
+//!                        zig-out/include: all a user of the library needs
 //!   zig build test       Zig unit tests and the ipc.h test (header vs. implementation)
 //!   zig build ctest      C tests using only ipc.h, each linked against the shared and the static library
-//!   zig build helpers    C programs the multi-process tests and benchmarks run (zig-out/bin)
+//!   zig build helpers    the C programs the demo, the multi-process tests and the benchmarks run (zig-out/bin)
 //!   zig build cross      compiles libipc for aarch64-linux, x86_64-macos, aarch64-macos, x86_64-windows
 //!
 //! The shared library is linked by running `zig build-lib` directly because std.Build has no option
@@ -21,7 +21,7 @@ pub fn build(b: *std.Build) void {
 
     const test_step = b.step("test", "Run the Zig unit tests and the ipc.h test");
     const ctest_step = b.step("ctest", "Run the C tests against the shared and the static library");
-    const helpers_step = b.step("helpers", "Build the C programs used by the multi-process tests and benchmarks");
+    const helpers_step = b.step("helpers", "Build the C programs the demo, the multi-process tests and the benchmarks run");
     const cross_step = b.step("cross", "Compile libipc for aarch64-linux, x86_64-macos, aarch64-macos and x86_64-windows");
 
     const header = b.path("zig/ipc.h");
@@ -31,10 +31,6 @@ pub fn build(b: *std.Build) void {
     b.getInstallStep().dependOn(&b.addInstallLibFile(shared.path, shared.file_name).step);
     const static = staticLibrary(b, target, optimize);
     b.installArtifact(static);
-
-    // The demo's C part is installed with the library: `npm run demo` runs it.
-    const demo = cProgram(b, "ipc-demo", &.{"demo/segment.c"}, target, optimize, .{ .static = static });
-    b.installArtifact(demo);
 
     // Zig unit tests live beside the code they test; root.zig pulls them all in.
     const core = b.createModule(.{
@@ -81,8 +77,9 @@ pub fn build(b: *std.Build) void {
         }
     }
 
-    // Programs the multi-process tests and benchmarks spawn.
+    // Programs the demo, the multi-process tests and the benchmarks spawn.
     const helpers = [_]struct { name: []const u8, sources: []const []const u8 }{
+        .{ .name = "ipc-demo", .sources = &.{"demo/segment.c"} },
         .{ .name = "ipc-child", .sources = &.{ "tests/c/child.c", "tests/c/child_segment.c" } },
         .{ .name = "ipc-bench-segment", .sources = &.{"bench/segment.c"} },
     };

@@ -20,8 +20,9 @@ static double now_us(void) {
   return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-static void report(const char *name, const char *tool, double us_per_op) {
-  printf("{\"case\":\"%s\",\"tool\":\"%s\",\"unit\":\"us/op\",\"value\":%.4f}\n", name, tool, us_per_op);
+static void report(const char *name, const char *tool, double us_per_op, int peer) {
+  printf("{\"case\":\"%s\",\"tool\":\"%s\",\"unit\":\"us/op\",\"value\":%.4f,\"peer\":%s}\n", name, tool,
+         us_per_op, peer ? "true" : "false");
 }
 
 static void die(const char *what, int32_t rc) {
@@ -43,7 +44,7 @@ int main(int argc, char **argv) {
     ((char *)ipc_segment_base(s))[0] = 1;
     ipc_segment_close(s);
   }
-  report("segment create+map+close, anonymous 4 KiB", "C libipc", (now_us() - t) / n);
+  report("segment create+map+close, anonymous 4 KiB", "C libipc", (now_us() - t) / n, 0);
 
   t = now_us();
   for (int i = 0; i < n; i++) {
@@ -54,7 +55,7 @@ int main(int argc, char **argv) {
     ipc_segment_unlink(name);
     ipc_segment_close(s);
   }
-  report("segment create+map+unlink+close, named 4 KiB", "C libipc", (now_us() - t) / n);
+  report("segment create+map+unlink+close, named 4 KiB", "C libipc", (now_us() - t) / n, 0);
 
   ipc_segment_t *keep;
   int32_t rc = ipc_segment_create(name, SIZE, 0, 0, &keep);
@@ -66,7 +67,7 @@ int main(int argc, char **argv) {
     if (rc) die("open", rc);
     ipc_segment_close(s);
   }
-  report("segment open+map+close, named 4 KiB", "C libipc", (now_us() - t) / n);
+  report("segment open+map+close, named 4 KiB", "C libipc", (now_us() - t) / n, 0);
   ipc_segment_unlink(name);
   ipc_segment_close(keep);
 
@@ -80,7 +81,7 @@ int main(int argc, char **argv) {
     munmap(p, SIZE);
     close(fd);
   }
-  report("segment create+map+close, anonymous 4 KiB", "C memfd_create+mmap (raw, no header)", (now_us() - t) / n);
+  report("segment create+map+close, anonymous 4 KiB", "C memfd_create+mmap (raw, no header)", (now_us() - t) / n, 1);
 
   t = now_us();
   for (int i = 0; i < n; i++) {
@@ -93,6 +94,6 @@ int main(int argc, char **argv) {
     munmap(p, SIZE);
     close(fd);
   }
-  report("segment create+map+unlink+close, named 4 KiB", "C shm_open+mmap (raw, no header)", (now_us() - t) / n);
+  report("segment create+map+unlink+close, named 4 KiB", "C shm_open+mmap (raw, no header)", (now_us() - t) / n, 1);
   return 0;
 }

@@ -20,6 +20,7 @@ const steps = [
   { name: "build", argv: [...zig, "build", "install", "helpers"], timeout: 15 * minutes },
   { name: "zig", argv: [...zig, "build", "test"], timeout: 10 * minutes },
   { name: "c", argv: [...zig, "build", "ctest"], timeout: 10 * minutes },
+  { name: "cross", argv: [...zig, "build", "cross"], timeout: 15 * minutes },
   { name: "types", argv: [bin("tsc"), "-p", root], timeout: 5 * minutes },
   { name: "lint", argv: [bin("deno"), "lint"], timeout: 5 * minutes },
   { name: "fmt", argv: [bin("deno"), "fmt", "--check"], timeout: 5 * minutes },
@@ -27,6 +28,7 @@ const steps = [
   { name: "deno", argv: [...deno, "tests/deno.test.ts"], timeout: 10 * minutes },
   { name: "mp-bun", argv: [bin("bun"), "test", "tests/mp/bun.test.ts"], timeout: 15 * minutes },
   { name: "mp-deno", argv: [...deno, "tests/mp/deno.test.ts"], timeout: 15 * minutes },
+  { name: "demo", argv: [bin("bun"), "demo/main.ts"], timeout: 5 * minutes },
 ];
 
 const magic = Buffer.from("libipc\x00\x01", "latin1");

@@ -175,10 +175,8 @@ pub fn capacity(anonymous: bool) Error!u64 {
         const unit: u64 = if (info.mem_unit == 0) 1 else info.mem_unit;
         return (@as(u64, info.totalram) +| @as(u64, info.totalswap)) *| unit;
     }
-    const dir = try retry(linux.open, .{ shm_dir, linux.O{ .ACCMODE = .RDONLY, .CLOEXEC = true, .DIRECTORY = true }, @as(linux.mode_t, 0) });
-    defer close(@intCast(dir));
     var st: Statfs = undefined;
-    _ = try retry(fstatfs, .{ @as(Fd, @intCast(dir)), &st });
+    _ = try retry(statfs, .{ shm_dir, &st });
     return @as(u64, @intCast(st.blocks)) *| @as(u64, @intCast(st.bsize));
 }
 
@@ -202,9 +200,9 @@ comptime {
     if (@sizeOf(usize) == 8) std.debug.assert(@sizeOf(Statfs) == 120);
 }
 
-fn fstatfs(fd: Fd, buf: *Statfs) usize {
+fn statfs(path: [*:0]const u8, buf: *Statfs) usize {
     if (@sizeOf(usize) != 8) return @bitCast(-@as(isize, @intFromEnum(linux.E.NOSYS)));
-    return linux.syscall2(.fstatfs, @as(usize, @bitCast(@as(isize, fd))), @intFromPtr(buf));
+    return linux.syscall2(.statfs, @intFromPtr(path), @intFromPtr(buf));
 }
 
 pub fn randomBytes(buf: []u8) void {

@@ -54,7 +54,7 @@ pub fn capacity(anonymous: bool) Error!u64 {
     return error.NotSupported;
 }
 pub fn randomBytes(buf: []u8) void {
-    var seed: u64 = @bitCast(std.time.nanoTimestamp() & 0xffff_ffff_ffff_ffff);
+    var seed: u64 = @truncate(@as(u128, @bitCast(std.time.nanoTimestamp())));
     for (buf) |*b| {
         seed = std.hash.Wyhash.hash(seed, "libipc");
         b.* = @truncate(seed);

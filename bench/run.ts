@@ -1,0 +1,187 @@
+/**
+ * `npm run bench`: builds libipc, runs every benchmark program REPS times (default 5, env
+ * BENCH_REPS), each run a fresh process, repeats interleaved across programs so that drift on the
+ * machine hits every tool alike; keeps min/median/max per (case, tool) in bench/results/<group>.json
+ * and regenerates bench/RESULTS.md from all groups. `bun bench/run.ts ffi` runs one group only.
+ */
+
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, release } from "node:os";
+import { resolve } from "node:path";
+import type { Measurement } from "./report.ts";
+
+const root = resolve(import.meta.dirname, "..");
+const bun = process.execPath;
+const deno = `${root}/node_modules/.bin/deno`;
+const denoRun = [deno, "run", "--allow-all"];
+
+interface Group {
+  name: string;
+  title: string;
+  method: string;
+  jobs: string[][];
+}
+
+const groups: Group[] = [
+  {
+    name: "ffi",
+    title: "FFI call overhead",
+    method: "20 M calls in one loop after 200 k warm-up calls, one process per case, so that the JIT sees " +
+      "a single call target; the peer is libc's getpagesize() bound with the runtime's own FFI.",
+    jobs: ["trivial", "peer", "handle"].flatMap((c) => [
+      [bun, "bench/ffi.bun.ts", c],
+      [...denoRun, "bench/ffi.deno.ts", c],
+    ]),
+  },
+  {
+    name: "segment",
+    title: "Segment life cycle",
+    method: "20 000 iterations after 1 000 warm-up ones, each touching one byte of the mapping; the peers " +
+      "are the raw POSIX calls without libipc's header, validation or atomic publication.",
+    jobs: [["zig-out/bin/ipc-bench-segment"], [bun, "bench/segment.bun.ts"], [...denoRun, "bench/segment.deno.ts"]],
+  },
+];
+
+interface Row {
+  case: string;
+  tool: string;
+  unit: string;
+  values: number[];
+  peer?: boolean;
+  note?: string;
+}
+
+interface GroupResult {
+  name: string;
+  title: string;
+  method: string;
+  measuredAt: string;
+  reps: number;
+  rows: Row[];
+}
+
+function runJob(argv: string[]): Measurement[] {
+  const result = spawnSync(argv[0], argv.slice(1), { cwd: root, encoding: "utf8", timeout: 10 * 60_000 });
+  if (result.status !== 0) {
+    throw new Error(`${argv.join(" ")} failed (${result.status ?? result.signal}):\n${result.stderr}`);
+  }
+  return result.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function fmt(value: number): string {
+  if (value >= 100) return value.toFixed(0);
+  if (value >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+function measure(group: Group, reps: number): GroupResult {
+  const rows = new Map<string, Row>();
+  for (let rep = 1; rep <= reps; rep++) {
+    for (const job of group.jobs) {
+      process.stderr.write(`bench ${group.name} ${rep}/${reps}: ${job.slice(-2).join(" ")}\n`);
+      for (const m of runJob(job)) {
+        const key = `${m.case}\u0000${m.tool}`;
+        const row = rows.get(key) ??
+          { case: m.case, tool: m.tool, unit: m.unit, values: [], peer: m.peer, note: m.note };
+        row.values.push(m.value);
+        rows.set(key, row);
+      }
+    }
+  }
+  return {
+    name: group.name,
+    title: group.title,
+    method: group.method,
+    measuredAt: new Date().toISOString(),
+    reps,
+    rows: [...rows.values()],
+  };
+}
+
+function version(argv: string[]): string {
+  const out = spawnSync(argv[0], argv.slice(1), { encoding: "utf8" });
+  return (out.stdout || out.stderr || "").split("\n")[0].trim();
+}
+
+function environment(): string {
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  const zig = version(["node", `${root}/scripts/zig.mjs`, "version"]);
+  return [
+    "| item | value |",
+    "|---|---|",
+    `| CPU | ${cpu} × ${cpus().length} |`,
+    `| kernel | Linux ${release()} |`,
+    `| Bun | ${version([bun, "--version"])} |`,
+    `| Deno | ${version([deno, "--version"])} |`,
+    `| Zig | ${zig} (libipc built ReleaseSafe) |`,
+  ].join("\n");
+}
+
+function table(result: GroupResult): string {
+  const lines = [
+    `## ${result.title}`,
+    "",
+    `${result.method} Repeats: ${result.reps} processes per row; measured ${result.measuredAt.slice(0, 16)} UTC.`,
+    "",
+    "| case | tool | unit | min | median | max | vs peer | notes |",
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  const cases = [...new Set(result.rows.map((r) => r.case))];
+  for (const c of cases) {
+    const rows = result.rows.filter((r) => r.case === c);
+    const peers = rows.filter((r) => r.peer);
+    for (const row of rows) {
+      const med = median(row.values);
+      const peer = peers.find((p) => p.tool.split(" ")[0] === row.tool.split(" ")[0]) ?? peers[0];
+      const ratio = row.peer || peer === undefined ? "" : `${(med / median(peer.values)).toFixed(2)}×`;
+      const values = [Math.min(...row.values), med, Math.max(...row.values)].map(fmt);
+      lines.push(
+        `| ${c} | ${row.tool}${row.peer ? " (peer)" : ""} | ${row.unit} | ${values.join(" | ")} | ${ratio} | ${
+          row.note ?? ""
+        } |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+const wanted = process.argv.slice(2);
+const reps = Number(process.env.BENCH_REPS ?? 5);
+const build = spawnSync("node", [`${root}/scripts/zig.mjs`, "build", "install", "helpers"], {
+  cwd: root,
+  stdio: "inherit",
+});
+if (build.status !== 0) process.exit(1);
+
+const resultsDir = `${root}/bench/results`;
+mkdirSync(resultsDir, { recursive: true });
+for (const group of groups) {
+  if (wanted.length > 0 && !wanted.includes(group.name)) continue;
+  writeFileSync(`${resultsDir}/${group.name}.json`, JSON.stringify(measure(group, reps), null, 2) + "\n");
+}
+
+const stored = readdirSync(resultsDir)
+  .filter((f) => f.endsWith(".json"))
+  .map((f) => JSON.parse(readFileSync(`${resultsDir}/${f}`, "utf8")) as GroupResult)
+  .sort((a, b) => groups.findIndex((g) => g.name === a.name) - groups.findIndex((g) => g.name === b.name));
+
+const markdown = [
+  "# libipc benchmark results",
+  "",
+  "Generated by `npm run bench` (bench/run.ts) from bench/results/*.json; do not edit by hand. Each row is",
+  'the min / median / max over separate process runs; "vs peer" divides the row\'s median by the median of',
+  "the peer row of the same case and runtime, measured in the same run. Lower is better for every unit here.",
+  "",
+  environment(),
+  "",
+  ...stored.map(table).flatMap((t) => [t, ""]),
+].join("\n");
+writeFileSync(`${root}/bench/RESULTS.md`, markdown);
+console.log(markdown);

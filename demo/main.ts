@@ -1,0 +1,20 @@
+/**
+ * `npm run demo`: every libipc capability working across Bun, Deno and C, one section each.
+ * This process (Bun) drives each section; Deno runs demo/deno_part.ts and C runs zig-out/bin/ipc-demo.
+ */
+
+import { libraryInfo } from "../bun.ts";
+import { segmentSection } from "./segment.ts";
+
+const info = libraryInfo();
+console.log(`libipc ${info.version} (ABI ${info.abiVersion}) from ${info.path}, driven by ${info.runtime}\n`);
+
+const sections: [string, () => Promise<void>][] = [
+  ["Shared memory: one segment, three runtimes", segmentSection],
+];
+
+for (const [title, run] of sections) {
+  console.log(`== ${title}`);
+  await run();
+  console.log();
+}
