@@ -65,7 +65,7 @@ pub fn build(b: *std.Build) void {
     test_step.dependOn(&b.addRunArtifact(header_test).step);
 
     // C tests: each program links once against libipc.so and once against libipc.a.
-    const c_tests = [_][]const u8{ "segment", "names", "errors" };
+    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex" };
     for (c_tests) |name| {
         const source: []const []const u8 = &.{b.fmt("tests/c/test_{s}.c", .{name})};
         const dynamic = cProgram(b, b.fmt("test_{s}_shared", .{name}), source, target, optimize, .{ .shared = shared.path });
@@ -80,7 +80,7 @@ pub fn build(b: *std.Build) void {
     // Programs the demo, the multi-process tests and the benchmarks spawn.
     const helpers = [_]struct { name: []const u8, sources: []const []const u8 }{
         .{ .name = "ipc-demo", .sources = &.{"demo/segment.c"} },
-        .{ .name = "ipc-child", .sources = &.{ "tests/c/child.c", "tests/c/child_segment.c" } },
+        .{ .name = "ipc-child", .sources = &.{ "tests/c/child.c", "tests/c/child_segment.c", "tests/c/child_mutex.c" } },
         .{ .name = "ipc-bench-segment", .sources = &.{"bench/segment.c"} },
     };
     for (helpers) |helper| {

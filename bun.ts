@@ -4,13 +4,22 @@
  * @module
  */
 
-import { CString, dlopen, type FFIFunction, FFIType, type Pointer as BunPointer, toArrayBuffer } from "bun:ffi";
+import {
+  CString,
+  dlopen,
+  type FFIFunction,
+  FFIType,
+  JSCallback,
+  type Pointer as BunPointer,
+  toArrayBuffer,
+} from "bun:ffi";
 import { bind, libraryCandidates, loadFirst, type Pointer } from "./lib/native.ts";
 import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symbols.ts";
 
 const types: Record<ArgType | ReturnType, FFIType> = {
   i32: FFIType.i32,
   u32: FFIType.u32,
+  i64: FFIType.i64,
   u64: FFIType.u64,
   ptr: FFIType.ptr,
   buf: FFIType.ptr,
@@ -23,6 +32,8 @@ const definitions = Object.fromEntries(
     { args: spec.args.map((t) => types[t]), returns: types[spec.returns] } satisfies FFIFunction,
   ]),
 );
+
+const callbacks: JSCallback[] = [];
 
 const os = process.platform === "win32" ? "windows" : process.platform;
 const { path, library } = loadFirst(
@@ -41,6 +52,20 @@ bind({
   readPointer: (cell: BigUint64Array): Pointer | null =>
     cell[0] === 0n ? null : (Number(cell[0]) as unknown as Pointer),
   cstring: (pointer: Pointer): string => new CString(pointer as unknown as BunPointer).toString(),
+  completions: {
+    kind: "callback",
+    callback(handler: (token: number, result: number) => void): Pointer {
+      // Threadsafe: called from the waiter's thread, it queues the call to the JS thread and returns.
+      // Never closed: the waiter thread may call it until the process ends.
+      const callback = new JSCallback(handler, {
+        args: [FFIType.u32, FFIType.i32],
+        returns: FFIType.void,
+        threadsafe: true,
+      });
+      callbacks.push(callback);
+      return callback.ptr as unknown as Pointer;
+    },
+  },
 });
 
 export * from "./lib/index.ts";

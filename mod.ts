@@ -11,6 +11,7 @@ import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symb
 const types: Record<ArgType | ReturnType, Deno.NativeType | "void"> = {
   i32: "i32",
   u32: "u32",
+  i64: "i64",
   u64: "u64",
   ptr: "pointer",
   buf: "buffer",
@@ -20,7 +21,11 @@ const types: Record<ArgType | ReturnType, Deno.NativeType | "void"> = {
 const definitions = Object.fromEntries(
   Object.entries(symbols).map(([name, spec]) => [
     name,
-    { parameters: spec.args.map((t) => types[t]), result: types[spec.returns] },
+    {
+      parameters: spec.args.map((t) => types[t]),
+      result: types[spec.returns],
+      nonblocking: "nonblocking" in spec,
+    },
   ]),
 ) as Deno.ForeignLibraryInterface;
 
@@ -49,6 +54,16 @@ bind({
   readPointer: (cell: BigUint64Array): Pointer | null =>
     Deno.UnsafePointer.create(cell[0]) as unknown as Pointer | null,
   cstring: (pointer: Pointer): string => Deno.UnsafePointerView.getCString(pointer as unknown as Deno.PointerObject),
+  completions: {
+    kind: "poll",
+    // Declared nonblocking: runs on a Deno pool thread and returns a Promise.
+    next: library.symbols.ipc_waiter_next as unknown as (
+      waiter: Pointer,
+      tokens: Uint32Array,
+      results: Int32Array,
+      capacity: number,
+    ) => Promise<number>,
+  },
 });
 
 export * from "./lib/index.ts";

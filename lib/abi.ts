@@ -19,6 +19,21 @@ export const SEGMENT_UNIQUE_NAME = 0x1;
 /** Segment creation flag: allocate all backing memory now. */
 export const SEGMENT_RESERVE = 0x2;
 
+/** Segment kind of a plain segment. */
+export const KIND_SEGMENT = 1;
+/** Segment kind of a standalone mutex. */
+export const KIND_MUTEX = 2;
+/** Bytes of shared memory one mutex takes. */
+export const MUTEX_SIZE = 64;
+/** Alignment of a mutex's offset in a segment. */
+export const MUTEX_ALIGN = 8;
+/** Waits one native waiter multiplexes. */
+export const WAITER_SLOTS = 127;
+/** Default spin before a wait parks, in nanoseconds. */
+export const SPIN_NS_DEFAULT = 20000;
+/** Largest spin before a wait parks, in nanoseconds. */
+export const SPIN_NS_MAX = 10000000;
+
 /** Result codes by name: 0 and positive outcomes, and the negative error codes. */
 export const RESULT_CODES = {
   OK: 0,

@@ -9,9 +9,30 @@
 
 import { native } from "./native.ts";
 
-export { ABI_VERSION, NAME_MAX, RESULT_CODES, type ResultCode, SEGMENT_HEADER_SIZE, SEGMENT_SIZE_MAX } from "./abi.ts";
+export {
+  ABI_VERSION,
+  MUTEX_ALIGN,
+  MUTEX_SIZE,
+  NAME_MAX,
+  RESULT_CODES,
+  type ResultCode,
+  SEGMENT_HEADER_SIZE,
+  SEGMENT_SIZE_MAX,
+  SPIN_NS_DEFAULT,
+  SPIN_NS_MAX,
+} from "./abi.ts";
 export { type ErrorCode, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
+export {
+  type AsyncLockOptions,
+  type LockOptions,
+  type LockState,
+  Mutex,
+  MutexGuard,
+  type MutexOptions,
+  type MutexState,
+} from "./mutex.ts";
 export { uniqueName } from "./names.ts";
+export { now, setSpin, spin } from "./spin.ts";
 export { type SegmentCreator, SharedMemory, type SharedMemoryOptions, type TypedArrayConstructor } from "./segment.ts";
 
 /** What is loaded: the library's version and ABI version, its path, and the runtime. */

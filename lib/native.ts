@@ -29,7 +29,21 @@ export interface Native {
   readPointer(cell: BigUint64Array): Pointer | null;
   /** The NUL-terminated string at `pointer`, decoded as UTF-8. */
   cstring(pointer: Pointer): string;
+  /** How completions of native waits reach the JS thread (lib/wait.ts). */
+  readonly completions: Completions;
 }
+
+/**
+ * A runtime's channel for wait completions: a C callback that may be called from any thread and runs
+ * `handler` on the JS thread without blocking the caller (Bun: a threadsafe JSCallback), or a call
+ * that blocks off the JS thread until waits complete (Deno: `ipc_waiter_next` bound `nonblocking`).
+ */
+export type Completions =
+  | { readonly kind: "callback"; callback(handler: (token: number, result: number) => void): Pointer }
+  | {
+    readonly kind: "poll";
+    next(waiter: Pointer, tokens: Uint32Array, results: Int32Array, capacity: number): Promise<number>;
+  };
 
 let bound: Native | undefined;
 

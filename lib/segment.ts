@@ -15,6 +15,33 @@ import { checked, cString, pointerOut, takePointer } from "./call.ts";
 import { checkInteger, describe, type ErrorCode, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
 import { explainName, uniqueName } from "./names.ts";
 import { native, type Pointer } from "./native.ts";
+import { forgetWaits } from "./wait.ts";
+
+/** An object that lives inside a segment (such as a Mutex) and must be closed before it is unmapped. */
+export interface Dependent {
+  /** Throws when the segment must not be unmapped now (a mutex in it is held by this thread). */
+  closeCheck(): void;
+  close(): void;
+}
+
+/** Access to a segment's internals for the other classes of lib/; not exported to users. */
+export interface SegmentInternals {
+  /** The native handle; throws ECLOSED when closed. */
+  handle(memory: SharedMemory, op: string): Pointer;
+  /** Wraps a native handle returned by a create call. */
+  adopt(handle: Pointer): SharedMemory;
+  /** The kind stored in the segment's header. */
+  kind(memory: SharedMemory): number;
+  /**
+   * Closes `dependent` before the segment is closed, and keeps the segment mapped until then: it is
+   * never unmapped by the collector while an object lives in it (the kernel needs the mapping to
+   * release a lock held by a dying process).
+   */
+  depend(memory: SharedMemory, dependent: Dependent): void;
+  undepend(memory: SharedMemory, dependent: Dependent): void;
+}
+
+export let segmentInternals: SegmentInternals;
 
 /** Options of `SharedMemory.create`. */
 export interface SharedMemoryOptions {
@@ -53,6 +80,8 @@ const finalizer = new FinalizationRegistry<Pointer>((handle) => {
 // live view still points into.
 const owners = new WeakMap<ArrayBuffer, SharedMemory>();
 const windowsMax = 64;
+// Segments with objects in them: reachable, so never closed by the collector.
+const pinned = new Set<SharedMemory>();
 
 function detach(buffer: ArrayBuffer | undefined): void {
   if (buffer !== undefined && !buffer.detached) buffer.transfer(0);
@@ -67,6 +96,24 @@ export class SharedMemory implements Disposable {
   readonly #fd: number;
   #buffer: ArrayBuffer | undefined;
   #windows: WeakRef<ArrayBuffer>[] = [];
+  readonly #kind: number;
+  readonly #dependents = new Set<Dependent>();
+
+  static {
+    segmentInternals = {
+      handle: (memory, op) => memory.#live(op),
+      adopt: (handle) => new SharedMemory(handle),
+      kind: (memory) => memory.#kind,
+      depend: (memory, dependent) => {
+        memory.#dependents.add(dependent);
+        pinned.add(memory);
+      },
+      undepend: (memory, dependent) => {
+        memory.#dependents.delete(dependent);
+        if (memory.#dependents.size === 0) pinned.delete(memory);
+      },
+    };
+  }
 
   private constructor(handle: Pointer) {
     const s = native().symbols;
@@ -74,6 +121,7 @@ export class SharedMemory implements Disposable {
     this.#base = s.ipc_segment_base(handle)!;
     this.#size = Number(s.ipc_segment_size(handle));
     this.#fd = s.ipc_segment_fd(handle);
+    this.#kind = s.ipc_segment_kind(handle);
     const name = native().cstring(s.ipc_segment_name(handle)!);
     this.#name = name === "" ? null : name;
     finalizer.register(this, handle, this);
@@ -261,8 +309,13 @@ export class SharedMemory implements Disposable {
   close(): void {
     const handle = this.#handle;
     if (handle === null) return;
+    for (const dependent of this.#dependents) dependent.closeCheck();
+    for (const dependent of [...this.#dependents]) dependent.close();
+    this.#dependents.clear();
+    pinned.delete(this);
     this.#handle = null;
     finalizer.unregister(this);
+    forgetWaits(this.#base, this.#size);
     detach(this.#buffer);
     this.#buffer = undefined;
     for (const ref of this.#windows) detach(ref.deref());

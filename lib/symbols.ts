@@ -3,15 +3,16 @@
  * that bun.ts and mod.ts translate to bun:ffi and Deno.dlopen types. tests/cases/abi.ts checks this
  * table against zig/ipc.h, which zig/ipc_h_test.zig checks against the implementation.
  *
- * Types: "i32"/"u32" are JS numbers; "u64" is a bigint (both runtimes return BigInt for 64-bit
+ * Types: "i32"/"u32" are JS numbers; "i64"/"u64" are bigints (both runtimes return BigInt for 64-bit
  * results, and Deno takes BigInt arguments on its fast path); "ptr" is an opaque native pointer;
- * "buf" is a TypedArray (or null) whose memory is passed by address.
+ * "buf" is a TypedArray (or null) whose memory is passed by address. A `nonblocking` function may
+ * block: Deno runs it on a pool thread and returns a Promise; Bun never calls it.
  *
  * @module
  */
 
 /** Argument types. */
-export type ArgType = "i32" | "u32" | "u64" | "ptr" | "buf";
+export type ArgType = "i32" | "u32" | "i64" | "u64" | "ptr" | "buf";
 /** Result types. */
 export type ReturnType = "i32" | "u32" | "u64" | "ptr" | "void";
 
@@ -19,6 +20,7 @@ export type ReturnType = "i32" | "u32" | "u64" | "ptr" | "void";
 export interface SymbolSpec {
   readonly args: readonly ArgType[];
   readonly returns: ReturnType;
+  readonly nonblocking?: true;
 }
 
 /** Every libipc function the TypeScript layer binds. */
@@ -43,6 +45,32 @@ export const symbols = {
   ipc_segment_capacity: { args: ["u32", "buf"], returns: "i32" },
   ipc_segment_unlink: { args: ["buf"], returns: "i32" },
   ipc_segment_sweep: { args: [], returns: "i32" },
+  ipc_now_ns: { args: [], returns: "u64" },
+  ipc_spin_set: { args: ["u32"], returns: "i32" },
+  ipc_spin_get: { args: [], returns: "u32" },
+  ipc_wait: { args: ["ptr", "u32", "i64", "buf"], returns: "i32" },
+  ipc_wake: { args: ["ptr", "u32"], returns: "i32" },
+  ipc_wait_cancel: { args: ["buf"], returns: "i32" },
+  ipc_mutex_init: { args: ["ptr"], returns: "i32" },
+  ipc_mutex_init_at: { args: ["ptr", "u64", "buf"], returns: "i32" },
+  ipc_mutex_at: { args: ["ptr", "u64", "buf"], returns: "i32" },
+  ipc_mutex_create: { args: ["buf", "u32", "u32", "buf", "buf"], returns: "i32" },
+  ipc_mutex_lock: { args: ["ptr"], returns: "i32" },
+  ipc_mutex_timed_lock: { args: ["ptr", "i64"], returns: "i32" },
+  ipc_mutex_try_lock: { args: ["ptr"], returns: "i32" },
+  ipc_mutex_unlock: { args: ["ptr"], returns: "i32" },
+  ipc_mutex_consistent: { args: ["ptr"], returns: "i32" },
+  ipc_mutex_destroy: { args: ["ptr"], returns: "i32" },
+  ipc_mutex_holder: { args: ["ptr"], returns: "i32" },
+  ipc_mutex_held: { args: ["ptr"], returns: "i32" },
+  ipc_mutex_word: { args: ["ptr"], returns: "ptr" },
+  ipc_mutex_lock_step: { args: ["ptr", "u32", "buf"], returns: "i32" },
+  ipc_waiter_create: { args: ["ptr", "buf"], returns: "i32" },
+  ipc_waiter_submit: { args: ["ptr", "ptr", "u32", "i64", "u32"], returns: "i32" },
+  ipc_waiter_cancel: { args: ["ptr", "u32"], returns: "i32" },
+  ipc_waiter_forget: { args: ["ptr", "ptr", "u64"], returns: "i32" },
+  ipc_waiter_next: { args: ["ptr", "buf", "buf", "u32"], returns: "i32", nonblocking: true },
+  ipc_waiter_destroy: { args: ["ptr"], returns: "i32" },
 } as const;
 
 // Every entry is a valid signature.
@@ -58,8 +86,8 @@ export type Pointer = { readonly [pointerBrand]: true };
 
 /** The JS type of an argument of type T. */
 export type ArgValue<T extends ArgType> = T extends "i32" | "u32" ? number
-  : T extends "u64" ? bigint
-  : T extends "ptr" ? Pointer
+  : T extends "i64" | "u64" ? bigint
+  : T extends "ptr" ? Pointer | null
   : ArrayBufferView | null;
 
 /** The JS type of a result of type T. */

@@ -104,6 +104,8 @@ pub fn find(value: i32) ?*const Code {
 /// thing is refused with IPC_EKIND instead of being misread.
 pub const Kind = enum(u32) {
     segment = 1,
+    /// A segment holding one mutex at the start of its data (`ipc_mutex_create`).
+    mutex = 2,
     _,
 };
 

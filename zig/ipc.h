@@ -153,7 +153,11 @@ uint64_t ipc_segment_size(const ipc_segment_t *segment);
  * process, which opens the segment with ipc_segment_open_fd. IPC_ECLOSED for a NULL or closed
  * handle. */
 int32_t ipc_segment_fd(const ipc_segment_t *segment);
-/* The kind of object the segment holds; 1 for a plain segment. */
+/* Segment kinds (ipc_segment_kind). */
+#define IPC_KIND_SEGMENT 1 /* a plain segment (ipc_segment_create) */
+#define IPC_KIND_MUTEX 2   /* a standalone mutex (ipc_mutex_create) */
+
+/* The kind of object the segment holds: IPC_KIND_SEGMENT, IPC_KIND_MUTEX. */
 uint32_t ipc_segment_kind(const ipc_segment_t *segment);
 /* The canonical name ("/name"), or "" for an anonymous segment. Valid until ipc_segment_close. */
 const char *ipc_segment_name(const ipc_segment_t *segment);
@@ -175,6 +179,142 @@ int32_t ipc_segment_unlink(const char *name);
  * segments this user owns that were created in this pid namespace. Returns how many were removed
  * (>= 0), or a negative code. Reads /dev/shm and /proc; does not block otherwise. */
 int32_t ipc_segment_sweep(void);
+
+/* ---- Waiting on a word ------------------------------------------------------------------------ */
+
+/* The wait machinery every libipc primitive is built on, for C programs and language bindings that
+ * build their own: wait while a 32-bit word holds an expected value, spinning briefly before
+ * parking in the kernel (futex). Needs Linux 5.16 or newer (futex_waitv); older kernels get
+ * IPC_ENOTSUP. */
+
+/* CLOCK_MONOTONIC in nanoseconds: the same clock in every process of the machine. */
+uint64_t ipc_now_ns(void);
+
+/* Default and largest process-wide spin before a wait parks, in nanoseconds. */
+#define IPC_SPIN_NS_DEFAULT 20000
+#define IPC_SPIN_NS_MAX 10000000
+/* Sets how long waits in this process spin before parking (0 parks at once). Spinning turns a
+ * hand-off between processes from tens of microseconds (a wake-up on another CPU) into well under
+ * one, at the cost of that much CPU time per wait that does not end during the spin. IPC_ERANGE
+ * above IPC_SPIN_NS_MAX. */
+int32_t ipc_spin_set(uint32_t spin_ns);
+/* The current spin budget in nanoseconds. */
+uint32_t ipc_spin_get(void);
+
+/* Blocks while *word == expected: until the word changes or is woken (ipc_wake), `timeout_ns`
+ * passes (negative: no timeout; 0: check once), or *cancel_word becomes non-zero (cancel_word may
+ * be NULL; it must be in this process's own memory, set with ipc_wait_cancel). `word` may be in
+ * shared memory and is 4-byte aligned (else IPC_EALIGN).
+ * Returns IPC_OK (the word changed or was woken; like every futex, it may also return spuriously:
+ * re-check your condition), IPC_ETIMEDOUT, IPC_ECANCELED, IPC_EINVAL, IPC_ENOTSUP. */
+int32_t ipc_wait(const uint32_t *word, uint32_t expected, int64_t timeout_ns, const uint32_t *cancel_word);
+/* Wakes up to `count` threads, in any process, blocked in ipc_wait on `word`; returns how many. */
+int32_t ipc_wake(const uint32_t *word, uint32_t count);
+/* Sets *cancel_word to 1 and wakes the ipc_wait blocked with it. Safe from any thread. */
+int32_t ipc_wait_cancel(uint32_t *cancel_word);
+
+/* ---- Mutexes ----------------------------------------------------------------------------------- */
+
+/* A robust, process-shared, error-checking mutex: IPC_MUTEX_SIZE bytes of shared memory, anywhere in
+ * a segment (aligned to IPC_MUTEX_ALIGN; give each its own 64-byte cache line for speed) or alone
+ * in a segment of its own (ipc_mutex_create). It is owned by the thread that locked it, which must
+ * be the one to unlock it.
+ *
+ * Robust: when the holder dies (any way, SIGKILL included), the kernel releases the lock at once
+ * and the next locker, already waiting or arriving later, gets IPC_OWNER_DIED: it holds the mutex,
+ * and the state it protects may be half-updated. It repairs that state and calls
+ * ipc_mutex_consistent before unlocking; if it unlocks without doing so, every later lock fails with
+ * IPC_ENOTRECOVERABLE. Built on glibc's robust pthread mutex: every process sharing a mutex must use
+ * glibc (a layout tag refuses others with IPC_ENOTSUP).
+ *
+ * An ipc_mutex_t pointer is the shared object itself: valid while its memory stays mapped. Every
+ * call checks the object's magic first, so a pointer to memory that holds no mutex gives IPC_EPROTO.
+ * Lock calls return IPC_OK or IPC_OWNER_DIED (both mean: you hold it), or an error. */
+typedef struct ipc_mutex ipc_mutex_t;
+
+#define IPC_MUTEX_SIZE 64
+#define IPC_MUTEX_ALIGN 8
+
+/* Makes IPC_MUTEX_SIZE bytes at `memory` an unlocked mutex. Exactly one process initializes a mutex,
+ * before any other uses it. IPC_EALIGN, IPC_ENOTSUP. */
+int32_t ipc_mutex_init(void *memory);
+/* ipc_mutex_init on the mutex at `offset` bytes into the segment's data, and returns it. IPC_EALIGN
+ * (offset not a multiple of IPC_MUTEX_ALIGN), IPC_ERANGE (does not fit in the segment), IPC_ECLOSED. */
+int32_t ipc_mutex_init_at(ipc_segment_t *segment, uint64_t offset, ipc_mutex_t **mutex_out);
+/* The mutex another process initialized at `offset` into the segment's data. IPC_EALIGN,
+ * IPC_ERANGE, IPC_EPROTO (no mutex there), IPC_ENOTSUP (made with another libc), IPC_ECLOSED. */
+int32_t ipc_mutex_at(ipc_segment_t *segment, uint64_t offset, ipc_mutex_t **mutex_out);
+/* Creates a segment of kind IPC_KIND_MUTEX holding one initialized mutex at offset 0, published
+ * only once initialized. `name`, `mode` and `flags` (IPC_SEGMENT_UNIQUE_NAME only) are as for
+ * ipc_segment_create. Other processes use ipc_segment_open then ipc_mutex_at(segment, 0). Close the
+ * segment with ipc_segment_close; unlink a named one with ipc_segment_unlink. */
+int32_t ipc_mutex_create(const char *name, uint32_t mode, uint32_t flags, ipc_segment_t **segment_out,
+                         ipc_mutex_t **mutex_out);
+
+/* Blocks until the calling thread holds the mutex: spins up to the spin budget (ipc_spin_set), then
+ * parks. IPC_OK, IPC_OWNER_DIED, IPC_EDEADLK (the caller holds it already), IPC_ENOTRECOVERABLE. */
+int32_t ipc_mutex_lock(ipc_mutex_t *mutex);
+/* ipc_mutex_lock giving up after `timeout_ns` (negative: never) with IPC_ETIMEDOUT. */
+int32_t ipc_mutex_timed_lock(ipc_mutex_t *mutex, int64_t timeout_ns);
+/* Takes the mutex if nobody holds it, else IPC_EBUSY. Never blocks. */
+int32_t ipc_mutex_try_lock(ipc_mutex_t *mutex);
+/* Releases the mutex. IPC_EPERM when the calling thread does not hold it (including a second
+ * unlock). Wakes one waiter. */
+int32_t ipc_mutex_unlock(ipc_mutex_t *mutex);
+/* Declares the state protected by a mutex acquired with IPC_OWNER_DIED repaired, so that unlocking
+ * hands it on normally. IPC_EPERM unless the caller holds it; IPC_EINVAL when it is not in that
+ * state. */
+int32_t ipc_mutex_consistent(ipc_mutex_t *mutex);
+/* Retires a mutex nobody holds (IPC_EBUSY otherwise); later calls on it fail with IPC_EPROTO. */
+int32_t ipc_mutex_destroy(ipc_mutex_t *mutex);
+/* The kernel thread id of the holder (in the holder's pid namespace), or 0 when free. */
+int32_t ipc_mutex_holder(ipc_mutex_t *mutex);
+/* 1 when the calling thread holds the mutex, else 0. Never unmap (ipc_segment_close) a mutex the
+ * calling thread holds: the kernel could then not release it if the process dies, and glibc would
+ * touch the unmapped memory on the thread's next robust-mutex operation. */
+int32_t ipc_mutex_held(ipc_mutex_t *mutex);
+
+/* For bindings that wait elsewhere (an event loop's async lock), built on the waits below:
+ * ipc_mutex_word is the 32-bit lock word to wait on (NULL if `mutex` is not a mutex), and
+ * ipc_mutex_lock_step takes the mutex if it is free (IPC_OK, IPC_OWNER_DIED), or marks it as having
+ * waiters, stores the word value to wait for in *expected_out and returns IPC_EBUSY. Wait while the
+ * word holds that value (ipc_wait, ipc_waiter_submit), then step again with `contended` = 1, which
+ * makes the caller wake the next waiter when it unlocks. The lock belongs to the thread that stepped. */
+const uint32_t *ipc_mutex_word(ipc_mutex_t *mutex);
+int32_t ipc_mutex_lock_step(ipc_mutex_t *mutex, uint32_t contended, uint32_t *expected_out);
+
+/* ---- Waiters ----------------------------------------------------------------------------------- */
+
+/* Many waits on words (like ipc_wait), multiplexed into one kernel wait, for event loops that must
+ * not block: each submitted wait ends with IPC_OK (its word changed or was woken), IPC_ETIMEDOUT or
+ * IPC_ECANCELED, reported with the caller's token. Up to IPC_WAITER_SLOTS waits per waiter.
+ * Completions arrive one of two ways, chosen at creation:
+ * - callback: a thread owned by the waiter calls callback(token, result) for each completion. It
+ *   starts at the first submit and exits about 100 ms after the last wait ended.
+ * - poll (callback == NULL): the caller runs ipc_waiter_next, which blocks until some wait ends. */
+typedef struct ipc_waiter ipc_waiter_t;
+typedef void (*ipc_waiter_callback_t)(uint32_t token, int32_t result);
+
+#define IPC_WAITER_SLOTS 127
+
+int32_t ipc_waiter_create(ipc_waiter_callback_t callback, ipc_waiter_t **waiter_out);
+/* Waits in the background while *word == expected, for at most `timeout_ns` (negative: no limit).
+ * IPC_EBUSY when all slots are in use, IPC_EALIGN, IPC_ECLOSED. The word must stay mapped until the
+ * wait completes or is forgotten. */
+int32_t ipc_waiter_submit(ipc_waiter_t *waiter, const uint32_t *word, uint32_t expected, int64_t timeout_ns,
+                          uint32_t token);
+/* Ends the pending wait with `token` with IPC_ECANCELED (reported like any completion). IPC_ENOENT
+ * when none is pending. */
+int32_t ipc_waiter_cancel(ipc_waiter_t *waiter, uint32_t token);
+/* Cancels the waits on words in [base, base + len_bytes) (reported with IPC_ECANCELED) and returns
+ * their count only once the waiter will not read those words again: call it before unmapping them. */
+int32_t ipc_waiter_forget(ipc_waiter_t *waiter, const void *base, uint64_t len_bytes);
+/* Poll mode: blocks until at least one wait ends and stores up to `capacity` completions; returns
+ * their count, 0 at once when nothing is pending. IPC_EBUSY when another ipc_waiter_next runs. */
+int32_t ipc_waiter_next(ipc_waiter_t *waiter, uint32_t *tokens_out, int32_t *results_out, uint32_t capacity);
+/* Cancels what is pending (callback mode: reported before this returns), stops the thread and frees
+ * the waiter. Not from the callback, and not while ipc_waiter_next runs in another thread. */
+int32_t ipc_waiter_destroy(ipc_waiter_t *waiter);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,13 @@ const expected_constants = blk: {
         .{ .name = "IPC_SEGMENT_SIZE_MAX", .value = abi.segment_size_max },
         .{ .name = "IPC_SEGMENT_UNIQUE_NAME", .value = abi.segment_unique_name },
         .{ .name = "IPC_SEGMENT_RESERVE", .value = abi.segment_reserve },
+        .{ .name = "IPC_SPIN_NS_DEFAULT", .value = lib.wait.spin_ns_default },
+        .{ .name = "IPC_SPIN_NS_MAX", .value = lib.wait.spin_ns_max },
+        .{ .name = "IPC_KIND_SEGMENT", .value = @intFromEnum(abi.Kind.segment) },
+        .{ .name = "IPC_KIND_MUTEX", .value = @intFromEnum(abi.Kind.mutex) },
+        .{ .name = "IPC_MUTEX_SIZE", .value = lib.mutex.size },
+        .{ .name = "IPC_MUTEX_ALIGN", .value = lib.mutex.alignment },
+        .{ .name = "IPC_WAITER_SLOTS", .value = lib.waiter.slots_max },
     };
     for (abi.codes) |row| {
         list = list ++ [_]Constant{.{ .name = "IPC_" ++ row.name, .value = row.value }};
@@ -105,6 +112,8 @@ test "every ipc_ function in ipc.h is exported with the same signature, and vice
 
 test "the header's opaque handle types exist" {
     try std.testing.expect(@typeInfo(h.ipc_segment_t) == .@"opaque");
+    try std.testing.expect(@typeInfo(h.ipc_mutex_t) == .@"opaque");
+    try std.testing.expect(@typeInfo(h.ipc_waiter_t) == .@"opaque");
 }
 
 fn expectSameFn(comptime name: []const u8, comptime C: type, comptime Z: type) !void {
@@ -138,6 +147,14 @@ fn compatible(comptime C: type, comptime Z: type) bool {
     return switch (ci) {
         .int => |c| zi == .int and zi.int.bits == c.bits and zi.int.signedness == c.signedness,
         .void => zi == .void,
+        .@"fn" => |c| blk: {
+            if (zi != .@"fn" or zi.@"fn".params.len != c.params.len) break :blk false;
+            if (!zi.@"fn".calling_convention.eql(std.builtin.CallingConvention.c)) break :blk false;
+            for (c.params, zi.@"fn".params) |cp, zp| {
+                if (!compatible(cp.type.?, zp.type.?)) break :blk false;
+            }
+            break :blk compatible(c.return_type.?, zi.@"fn".return_type.?);
+        },
         .pointer, .optional => {
             const cp = pointerInfo(C) orelse return false;
             const zp = pointerInfo(Z) orelse return false;

@@ -85,8 +85,15 @@ pub const Naming = union(enum) {
 const allocator = std.heap.c_allocator;
 const unique_name_attempts_max = 16;
 
-/// Creates a segment with `size` bytes of user data, zero-filled.
-pub fn create(naming: Naming, size: u64, mode: u32, reserve: bool, kind: abi.Kind) Error!*Segment {
+/// Fills a new segment's user data before any other process can reach it (for segments that hold
+/// one object, such as a standalone mutex).
+pub const Init = struct {
+    context: ?*anyopaque = null,
+    run: *const fn (context: ?*anyopaque, data: []u8) Error!void,
+};
+
+/// Creates a segment with `size` bytes of user data, zero-filled, then passed to `init` if given.
+pub fn create(naming: Naming, size: u64, mode: u32, reserve: bool, kind: abi.Kind, init: ?Init) Error!*Segment {
     if (size == 0) return error.Invalid;
     if (size > abi.segment_size_max) return error.Range;
     if (mode > 0o777) return error.Invalid;
@@ -124,6 +131,7 @@ pub fn create(naming: Naming, size: u64, mode: u32, reserve: bool, kind: abi.Kin
         .reserved2 = [_]u8{0} ** 64,
     };
     header.checksum = header.computeChecksum();
+    if (init) |i| try i.run(i.context, (mapping + abi.segment_header_size)[0..@intCast(size)]);
 
     var name: Name = .{};
     switch (naming) {
@@ -276,7 +284,7 @@ const testing = std.testing;
 test "create, open by name, see each other's writes, unlink" {
     const n = try name_.parse("ipctest-zig-segment");
     platform.unlinkNamed(n.slice()) catch {};
-    const a = try create(.{ .named = n }, 1000, 0, false, .segment);
+    const a = try create(.{ .named = n }, 1000, 0, false, .segment, null);
     defer close(a);
     try testing.expectEqual(@as(u64, 1000), a.size);
     try testing.expectEqual(@as(u8, 0), a.data()[999]);
@@ -286,13 +294,13 @@ test "create, open by name, see each other's writes, unlink" {
     try testing.expectEqual(@as(u8, 42), b.data()[0]);
     b.data()[999] = 7;
     try testing.expectEqual(@as(u8, 7), a.data()[999]);
-    try testing.expectError(error.Exists, create(.{ .named = n }, 10, 0, false, .segment));
+    try testing.expectError(error.Exists, create(.{ .named = n }, 10, 0, false, .segment, null));
     try unlink(n);
     try testing.expectError(error.NotFound, open(n, null));
 }
 
 test "anonymous segments are shared through their fd" {
-    const a = try create(.anonymous, 64, 0, false, .segment);
+    const a = try create(.anonymous, 64, 0, false, .segment, null);
     defer close(a);
     try testing.expectEqual(@as(usize, 0), a.name.len);
     const b = try openFd(a.fd, .segment);
@@ -303,15 +311,15 @@ test "anonymous segments are shared through their fd" {
 }
 
 test "bad sizes and modes are refused" {
-    try testing.expectError(error.Invalid, create(.anonymous, 0, 0, false, .segment));
-    try testing.expectError(error.Range, create(.anonymous, abi.segment_size_max + 1, 0, false, .segment));
-    try testing.expectError(error.NoSpace, create(.unique, abi.segment_size_max, 0, false, .segment));
-    try testing.expectError(error.Invalid, create(.unique, 10, 0o1777, false, .segment));
+    try testing.expectError(error.Invalid, create(.anonymous, 0, 0, false, .segment, null));
+    try testing.expectError(error.Range, create(.anonymous, abi.segment_size_max + 1, 0, false, .segment, null));
+    try testing.expectError(error.NoSpace, create(.unique, abi.segment_size_max, 0, false, .segment, null));
+    try testing.expectError(error.Invalid, create(.unique, 10, 0o1777, false, .segment, null));
 }
 
 test "a damaged header is refused" {
     var h: Header = undefined;
-    const s = try create(.anonymous, 16, 0, false, .segment);
+    const s = try create(.anonymous, 16, 0, false, .segment, null);
     defer close(s);
     h = @as(*const Header, @ptrCast(s.mapping)).*;
     try validate(&h, 144);
@@ -328,7 +336,7 @@ test "a damaged header is refused" {
 }
 
 test "generated names belong to their creator and are swept after it dies" {
-    const s = try create(.unique, 16, 0, false, .segment);
+    const s = try create(.unique, 16, 0, false, .segment, null);
     defer close(s);
     const creator = name_.parseGenerated(s.name.slice()).?;
     const self = try platform.selfStamp();
@@ -340,5 +348,5 @@ test "generated names belong to their creator and are swept after it dies" {
     try unlink(s.name);
     // Another process's generated name cannot be created here.
     const foreign = name_.generate(.{ .pid = self.pid, .start = self.start + 1 }, 1);
-    try testing.expectError(error.Invalid, create(.{ .named = foreign }, 16, 0, false, .segment));
+    try testing.expectError(error.Invalid, create(.{ .named = foreign }, 16, 0, false, .segment, null));
 }

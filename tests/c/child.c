@@ -8,5 +8,6 @@
 
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "segment") == 0) return child_segment(argc - 1, argv + 1);
-  return usage("segment ...");
+  if (argc >= 2 && strcmp(argv[1], "mutex") == 0) return child_mutex(argc - 1, argv + 1);
+  return usage("segment|mutex ...");
 }

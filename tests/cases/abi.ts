@@ -28,7 +28,14 @@ function headerConstants(header: string): Map<string, number> {
 
 /** Every `ipc_*` prototype in the header, with C types reduced to the neutral vocabulary. */
 function headerPrototypes(header: string): Map<string, Prototype> {
-  const types: Record<string, string> = { int32_t: "i32", uint32_t: "u32", uint64_t: "u64", void: "void" };
+  const types: Record<string, string> = {
+    int32_t: "i32",
+    uint32_t: "u32",
+    int64_t: "i64",
+    uint64_t: "u64",
+    void: "void",
+    ipc_waiter_callback_t: "pointer",
+  };
   const kind = (decl: string): string => {
     if (decl.includes("*")) return "pointer";
     const type = decl.trim().split(/\s+/).filter((word) => word !== "const")[0];
@@ -58,6 +65,13 @@ export default function abiCase(h: Harness): void {
     assert.equal(abi.SEGMENT_SIZE_MAX, defines.get("SEGMENT_SIZE_MAX"));
     assert.equal(abi.SEGMENT_UNIQUE_NAME, defines.get("SEGMENT_UNIQUE_NAME"));
     assert.equal(abi.SEGMENT_RESERVE, defines.get("SEGMENT_RESERVE"));
+    assert.equal(abi.KIND_SEGMENT, defines.get("KIND_SEGMENT"));
+    assert.equal(abi.KIND_MUTEX, defines.get("KIND_MUTEX"));
+    assert.equal(abi.MUTEX_SIZE, defines.get("MUTEX_SIZE"));
+    assert.equal(abi.MUTEX_ALIGN, defines.get("MUTEX_ALIGN"));
+    assert.equal(abi.WAITER_SLOTS, defines.get("WAITER_SLOTS"));
+    assert.equal(abi.SPIN_NS_DEFAULT, defines.get("SPIN_NS_DEFAULT"));
+    assert.equal(abi.SPIN_NS_MAX, defines.get("SPIN_NS_MAX"));
     const headerCodes = [...defines].filter(([name]) => /^(OK|OWNER_DIED|E[A-Z]+)$/.test(name));
     assert.deepEqual(Object.fromEntries(headerCodes), abi.RESULT_CODES);
   });

@@ -3,7 +3,8 @@ import type { Harness } from "../harness.ts";
 import abi from "./abi.ts";
 import errors from "./errors.ts";
 import load from "./load.ts";
+import mutex from "./mutex.ts";
 import segment from "./segment.ts";
 import segmentInputs from "./segment_inputs.ts";
 
-export const cases: ((h: Harness) => void)[] = [abi, errors, load, segment, segmentInputs];
+export const cases: ((h: Harness) => void)[] = [abi, errors, load, segment, segmentInputs, mutex];

@@ -5,11 +5,13 @@
  *   segment read <name|fd:N> <offset>           attach, print the NUL-terminated string at offset
  *   segment hold                                create a segment with a generated name, print the
  *                                               name, then wait to be killed
+ *   mutex ...                                   see child_mutex.ts
  *   info                                        print the loaded library's path
  * Errors print "error <CODE>" and return 2.
  */
 
 import type { IpcModule } from "../harness.ts";
+import { mutexCommand } from "./child_mutex.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -18,6 +20,7 @@ export async function main(ipc: IpcModule, args: string[]): Promise<number> {
   const attach = (spec: string) =>
     spec.startsWith("fd:") ? ipc.SharedMemory.fromFd(Number(spec.slice(3))) : ipc.SharedMemory.open(spec);
   try {
+    if (args[0] === "mutex") return await mutexCommand(ipc, args.slice(1));
     switch (`${args[0]} ${args[1] ?? ""}`.trim()) {
       case "segment write": {
         using seg = attach(args[2]);

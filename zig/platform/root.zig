@@ -14,6 +14,9 @@ pub const Fd = impl.Fd;
 pub const Stamp = impl.Stamp;
 pub const FileInfo = impl.FileInfo;
 pub const NameIterator = impl.NameIterator;
+pub const WaitWord = impl.WaitWord;
+pub const WaitResult = impl.WaitResult;
+pub const robust_mutex = impl.robust_mutex;
 
 pub const createFile = impl.createFile;
 pub const publish = impl.publish;
@@ -30,6 +33,9 @@ pub const randomBytes = impl.randomBytes;
 pub const selfStamp = impl.selfStamp;
 pub const processAlive = impl.processAlive;
 pub const effectiveUid = impl.effectiveUid;
+pub const monotonicNs = impl.monotonicNs;
+pub const futexWaitv = impl.futexWaitv;
+pub const futexWake = impl.futexWake;
 
 test {
     _ = impl;

@@ -82,3 +82,55 @@ pub const NameIterator = struct {
         return null;
     }
 };
+pub fn monotonicNs() u64 {
+    return @intCast(@max(std.time.nanoTimestamp(), 0));
+}
+pub const WaitWord = struct { word: *const u32, expected: u32, private: bool };
+pub const WaitResult = union(enum) { woken: usize, timed_out, interrupted };
+pub fn futexWaitv(words: []const WaitWord, deadline_ns: ?u64) Error!WaitResult {
+    _ = .{ words, deadline_ns };
+    return error.NotSupported;
+}
+pub fn futexWake(word: *const u32, count: u32, private: bool) u32 {
+    _ = .{ word, count, private };
+    return 0;
+}
+
+pub const robust_mutex = struct {
+    pub const supported = false;
+    pub const size: u32 = 40;
+    pub const alignment: u32 = 8;
+    pub const layout_tag: u32 = 0;
+    pub const waiters_bit: u32 = 0x8000_0000;
+    pub const owner_died_bit: u32 = 0x4000_0000;
+    pub const tid_mask: u32 = 0x3fff_ffff;
+    pub const Acquired = enum { locked, owner_died };
+    pub fn init(memory: *anyopaque) Error!void {
+        _ = memory;
+        return error.NotSupported;
+    }
+    pub fn tryLock(memory: *anyopaque) Error!Acquired {
+        _ = memory;
+        return error.NotSupported;
+    }
+    pub fn unlock(memory: *anyopaque) Error!void {
+        _ = memory;
+        return error.NotSupported;
+    }
+    pub fn consistent(memory: *anyopaque) Error!void {
+        _ = memory;
+        return error.NotSupported;
+    }
+    pub fn destroy(memory: *anyopaque) void {
+        _ = memory;
+    }
+    pub fn word(memory: *anyopaque) *u32 {
+        return @ptrCast(@alignCast(memory));
+    }
+    pub fn currentTid() u32 {
+        return 0;
+    }
+    pub fn selfTest() Error!void {
+        return error.NotSupported;
+    }
+};

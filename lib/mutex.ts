@@ -1,0 +1,424 @@
+/**
+ * Mutex: a robust lock in shared memory, usable from Bun, Deno and C processes at once.
+ *
+ * A mutex is owned by the thread that locked it (in JS: the main thread or the Worker that called
+ * lock), and only that thread may unlock it. When a holder dies, however it dies, the next locker
+ * gets the lock with `ownerDied: true`; it repairs what the mutex protects and calls `consistent()`
+ * before unlocking, or every later locker gets ENOTRECOVERABLE.
+ *
+ * @module
+ */
+
+import { KIND_MUTEX, MUTEX_ALIGN, MUTEX_SIZE, RESULT_CODES } from "./abi.ts";
+import { checked, cString, pointerOut, strerror, takePointer } from "./call.ts";
+import { checkInteger, codeName, describe, type ErrorCode, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
+import { explainName } from "./names.ts";
+import { native, type Pointer, type Symbols } from "./native.ts";
+import { type Dependent, segmentInternals, SharedMemory } from "./segment.ts";
+import { type Wait, waitWord } from "./wait.ts";
+
+/** Options of the blocking lock. */
+export interface LockOptions {
+  /** Give up after this many milliseconds with an IpcError "ETIMEDOUT". Default: wait forever. */
+  timeout?: number;
+}
+
+/** Options of the async lock. */
+export interface AsyncLockOptions extends LockOptions {
+  /** Aborting it rejects the pending lock with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** How a lock was acquired. */
+export interface LockState {
+  /**
+   * True when the previous holder died holding the lock: the state it protects may be half-updated.
+   * Repair it and call `consistent()` before `unlock()`.
+   */
+  readonly ownerDied: boolean;
+}
+
+/** Options of `Mutex.create`. */
+export interface MutexOptions {
+  /** A name other processes open it by; `true` for a generated one; absent for an anonymous mutex. */
+  name?: string | boolean;
+  /** Permission bits of a named mutex; default 0o600. */
+  mode?: number;
+}
+
+/** A snapshot of a mutex's lock word, for diagnostics and tests. */
+export interface MutexState {
+  /** Kernel thread id of the holder (in its pid namespace), or 0 when free. */
+  readonly holder: number;
+  /** Whether some thread is parked waiting for it (spinning waiters do not show). */
+  readonly waiters: boolean;
+}
+
+const LOCKED: LockState = Object.freeze({ ownerDied: false });
+const OWNER_DIED: LockState = Object.freeze({ ownerDied: true });
+const { OK, OWNER_DIED: OWNER_DIED_RC, EBUSY, ETIMEDOUT } = RESULT_CODES;
+/** The lock word is the first word of the pthread mutex, 16 bytes into the object (zig/mutex.zig). */
+const wordOffset = 16;
+const waitersBit = 0x8000_0000;
+const tidMask = 0x3fff_ffff;
+
+function explainLock(code: ErrorCode): string | undefined {
+  switch (code) {
+    case "EDEADLK":
+      return "this thread already holds the mutex";
+    case "ENOTRECOVERABLE":
+      return "a holder died and the next one unlocked without calling consistent(): the state it " +
+        "protects cannot be trusted";
+    case "EPROTO":
+      return "the memory holds no mutex (not initialized, or destroyed)";
+    default:
+      return undefined;
+  }
+}
+
+function timeoutOf(op: string, options: unknown): number {
+  if (options === undefined) return Infinity;
+  if (typeof options !== "object" || options === null) {
+    throw new IpcTypeError(op, `options must be an object such as { timeout: 100 }, got ${describe(options)}`);
+  }
+  const timeout = (options as LockOptions).timeout;
+  if (timeout === undefined || timeout === Infinity) return Infinity;
+  if (typeof timeout !== "number") {
+    throw new IpcTypeError(op, `timeout must be a number of ms, got ${describe(timeout)}`);
+  }
+  if (!(timeout >= 0)) throw new IpcRangeError(op, "EINVAL", `timeout must be at least 0 ms, got ${timeout}`);
+  return timeout;
+}
+
+function signalOf(op: string, options: unknown): AbortSignal | undefined {
+  const signal = (options as AsyncLockOptions | undefined)?.signal;
+  if (signal === undefined) return undefined;
+  if (typeof signal !== "object" || signal === null || typeof signal.addEventListener !== "function") {
+    throw new IpcTypeError(op, `signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+  return signal;
+}
+
+function checkOffset(op: string, memory: unknown, offset: unknown): number {
+  if (!(memory instanceof SharedMemory)) {
+    throw new IpcTypeError(op, `memory must be a SharedMemory, got ${describe(memory)}`);
+  }
+  const at = checkInteger(op, "offset", offset, 0, Number.MAX_SAFE_INTEGER);
+  if (at % MUTEX_ALIGN !== 0) {
+    throw new IpcRangeError(op, "EALIGN", `offset ${at} is not a multiple of ${MUTEX_ALIGN}`);
+  }
+  if (at + MUTEX_SIZE > memory.size) {
+    throw new IpcRangeError(
+      op,
+      "ERANGE",
+      `a mutex at offset ${at} ends at byte ${at + MUTEX_SIZE}, past the segment's ${memory.size} bytes`,
+    );
+  }
+  return at;
+}
+
+/** A held lock, released by `release()` or at the end of a `using` block. */
+export class MutexGuard implements Disposable {
+  /** See `LockState.ownerDied`. */
+  readonly ownerDied: boolean;
+  #mutex: Mutex | null;
+
+  /** @internal */
+  constructor(mutex: Mutex, state: LockState) {
+    this.#mutex = mutex;
+    this.ownerDied = state.ownerDied;
+  }
+
+  /** Unlocks, once; later calls do nothing. */
+  release(): void {
+    const mutex = this.#mutex;
+    if (mutex === null) return;
+    this.#mutex = null;
+    mutex.unlock();
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+/** A robust process-shared mutex. */
+export class Mutex implements Disposable, Dependent {
+  #pointer: Pointer | null;
+  readonly #word: Pointer;
+  readonly #memory: SharedMemory;
+  readonly #offset: number;
+  readonly #owned: boolean;
+  readonly #s: Symbols;
+  readonly #waits = new Set<Wait>();
+  #lockWord: Uint32Array | undefined;
+
+  private constructor(memory: SharedMemory, offset: number, pointer: Pointer, owned: boolean) {
+    this.#s = native().symbols;
+    this.#memory = memory;
+    this.#offset = offset;
+    this.#pointer = pointer;
+    this.#owned = owned;
+    this.#word = this.#s.ipc_mutex_word(pointer)!;
+    segmentInternals.depend(memory, this);
+  }
+
+  /**
+   * Creates a mutex in a small segment of its own. Other processes open it by name (`Mutex.open`) or
+   * by fd (`Mutex.fromFd`, for an anonymous one handed to a child).
+   */
+  static create(options: MutexOptions = {}): Mutex {
+    const op = "Mutex.create";
+    if (typeof options !== "object" || options === null) {
+      throw new IpcTypeError(op, `options must be an object such as { name: "lock" }, got ${describe(options)}`);
+    }
+    const mode = options.mode === undefined ? 0 : checkInteger(op, "mode", options.mode, 0, 0o777);
+    const name = options.name;
+    let flags = 0;
+    let nameBuf: Uint8Array | null = null;
+    if (name === true) flags = 1;
+    else if (typeof name === "string") nameBuf = cString(op, "name", name);
+    else if (name !== undefined && name !== false) {
+      throw new IpcTypeError(op, `name must be a string or a boolean, got ${describe(name)}`);
+    }
+    const segment = pointerOut();
+    const mutex = pointerOut();
+    const rc = native().symbols.ipc_mutex_create(nameBuf, mode, flags, segment, mutex);
+    checked(
+      op,
+      rc,
+      (code) => code === "EEXIST" ? `an object named ${describe(name)} already exists` : explainName(code, name),
+    );
+    const memory = segmentInternals.adopt(takePointer(op, segment));
+    return new Mutex(memory, 0, takePointer(op, mutex), true);
+  }
+
+  /** Opens the standalone mutex called `name`, created by any process. */
+  static open(name: string): Mutex {
+    return Mutex.#standalone("Mutex.open", SharedMemory.open(name), name);
+  }
+
+  /** Opens the standalone mutex behind `fd` (one a parent passed to this process). */
+  static fromFd(fd: number): Mutex {
+    return Mutex.#standalone("Mutex.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`);
+  }
+
+  static #standalone(op: string, memory: SharedMemory, what: string): Mutex {
+    try {
+      if (segmentInternals.kind(memory) !== KIND_MUTEX) {
+        throw new IpcError(op, "EKIND", `${describe(what)} is a segment, not a mutex: use Mutex.at(memory, offset)`);
+      }
+      const cell = pointerOut();
+      checked(op, native().symbols.ipc_mutex_at(segmentInternals.handle(memory, op), 0n, cell), explainLock);
+      return new Mutex(memory, 0, takePointer(op, cell), true);
+    } catch (error) {
+      memory.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Initializes a new mutex at `offset` (a multiple of 8; 64 bytes) in `memory`. Exactly one process
+   * initializes it, before any other uses it with `Mutex.at`.
+   */
+  static init(memory: SharedMemory, offset: number): Mutex {
+    const op = "Mutex.init";
+    const at = checkOffset(op, memory, offset);
+    const cell = pointerOut();
+    checked(op, native().symbols.ipc_mutex_init_at(segmentInternals.handle(memory, op), BigInt(at), cell));
+    return new Mutex(memory, at, takePointer(op, cell), false);
+  }
+
+  /** The mutex another process initialized at `offset` in `memory`. It stays usable until either closes. */
+  static at(memory: SharedMemory, offset: number): Mutex {
+    const op = "Mutex.at";
+    const at = checkOffset(op, memory, offset);
+    const cell = pointerOut();
+    const rc = native().symbols.ipc_mutex_at(segmentInternals.handle(memory, op), BigInt(at), cell);
+    checked(
+      op,
+      rc,
+      (code) =>
+        code === "EPROTO" ? `no mutex at offset ${at}: not initialized (Mutex.init), or destroyed` : explainLock(code),
+    );
+    return new Mutex(memory, at, takePointer(op, cell), false);
+  }
+
+  /** The segment the mutex lives in. */
+  get memory(): SharedMemory {
+    return this.#memory;
+  }
+
+  /** Its offset in `memory`'s user data. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** The name of a standalone named mutex, else null. */
+  get name(): string | null {
+    return this.#owned ? this.#memory.name : null;
+  }
+
+  /** Whether `close()` was called (or its segment was closed). */
+  get closed(): boolean {
+    return this.#pointer === null;
+  }
+
+  /** The lock word, read now. */
+  get state(): MutexState {
+    if (this.#pointer === null) this.#live("Mutex.state");
+    this.#lockWord ??= this.#memory.view(Uint32Array, this.#offset + wordOffset, 1);
+    const word = Atomics.load(this.#lockWord, 0);
+    return { holder: word & tidMask, waiters: (word & waitersBit) !== 0 };
+  }
+
+  /**
+   * Blocks the thread (and its event loop) until it holds the mutex; spins briefly before parking.
+   * Throws ETIMEDOUT after `timeout` ms, EDEADLK if this thread holds it already.
+   */
+  lockSync(options?: LockOptions): LockState {
+    const pointer = this.#pointer ?? this.#live("Mutex.lockSync");
+    const timeout = timeoutOf("Mutex.lockSync", options);
+    const rc = timeout === Infinity
+      ? this.#s.ipc_mutex_lock(pointer)
+      : this.#s.ipc_mutex_timed_lock(pointer, BigInt(Math.ceil(timeout * 1e6)));
+    if (rc === OK) return LOCKED;
+    return this.#acquired("Mutex.lockSync", rc, timeout);
+  }
+
+  /** Takes the mutex if it is free; returns null when another thread holds it. Never blocks. */
+  tryLock(): LockState | null {
+    const pointer = this.#pointer ?? this.#live("Mutex.tryLock");
+    const rc = this.#s.ipc_mutex_try_lock(pointer);
+    if (rc === OK) return LOCKED;
+    if (rc === EBUSY) return null;
+    return this.#acquired("Mutex.tryLock", rc, 0);
+  }
+
+  /**
+   * Resolves once this thread holds the mutex, without blocking the event loop. Rejects with
+   * ETIMEDOUT after `timeout` ms, with the signal's reason when `signal` aborts, with ECLOSED when
+   * the mutex is closed meanwhile.
+   */
+  async lock(options?: AsyncLockOptions): Promise<LockState> {
+    const op = "Mutex.lock";
+    const timeout = timeoutOf(op, options);
+    const signal = signalOf(op, options);
+    signal?.throwIfAborted();
+    const expected = new Uint32Array(1);
+    let rc = this.#s.ipc_mutex_lock_step(this.#pointer ?? this.#live(op), 0, expected);
+    if (rc === EBUSY) {
+      const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+      while (rc === EBUSY) {
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) throw this.#timedOut(op, timeout);
+        const wait = waitWord(op, this.#word, expected[0], remaining, signal);
+        this.#waits.add(wait);
+        let result: number;
+        try {
+          result = await wait.promise;
+        } finally {
+          this.#waits.delete(wait);
+        }
+        if (result === ETIMEDOUT) throw this.#timedOut(op, timeout);
+        if (result !== OK) throw new IpcError(op, codeName(result), strerror(result));
+        rc = this.#s.ipc_mutex_lock_step(this.#pointer ?? this.#live(op), 1, expected);
+      }
+    }
+    return this.#acquired(op, rc, timeout);
+  }
+
+  /** `lock()`, returning a guard that unlocks when disposed: `using guard = await mutex.acquire()`. */
+  async acquire(options?: AsyncLockOptions): Promise<MutexGuard> {
+    return new MutexGuard(this, await this.lock(options));
+  }
+
+  /** `lockSync()`, returning a guard that unlocks when disposed. */
+  acquireSync(options?: LockOptions): MutexGuard {
+    return new MutexGuard(this, this.lockSync(options));
+  }
+
+  /** Releases the mutex. Throws EPERM when this thread does not hold it. */
+  unlock(): void {
+    const pointer = this.#pointer ?? this.#live("Mutex.unlock");
+    const rc = this.#s.ipc_mutex_unlock(pointer);
+    if (rc !== OK) {
+      checked(
+        "Mutex.unlock",
+        rc,
+        (code) =>
+          code === "EPERM"
+            ? "this thread does not hold the mutex (never locked, already unlocked, or held by another thread)"
+            : explainLock(code),
+      );
+    }
+  }
+
+  /**
+   * Declares the state protected by a mutex acquired with `ownerDied` repaired, so that `unlock()`
+   * hands it on normally. Throws EPERM unless this thread holds it, EINVAL if it is not in that state.
+   */
+  consistent(): void {
+    const op = "Mutex.consistent";
+    checked(
+      op,
+      this.#s.ipc_mutex_consistent(this.#pointer ?? this.#live(op)),
+      (code) =>
+        code === "EINVAL"
+          ? "the mutex was not acquired with ownerDied"
+          : code === "EPERM"
+          ? "this thread does not hold the mutex"
+          : explainLock(code),
+    );
+  }
+
+  /** Throws EBUSY while this thread holds the mutex: its memory must stay mapped until unlocked. */
+  closeCheck(): void {
+    if (this.#pointer !== null && this.#s.ipc_mutex_held(this.#pointer) === 1) {
+      throw new IpcError(
+        "Mutex.close",
+        "EBUSY",
+        "this thread holds the mutex: unlock it first (its memory must stay mapped while it is held, " +
+          "so that the kernel can release it if this process dies)",
+      );
+    }
+  }
+
+  /**
+   * Stops using the mutex in this process: pending `lock()` calls reject with ECLOSED. Throws EBUSY
+   * while this thread holds it. A standalone mutex closes its segment; a named one keeps its name
+   * until `SharedMemory.unlink(name)`. Idempotent. Until closed, a mutex keeps its segment mapped.
+   */
+  close(): void {
+    if (this.#pointer === null) return;
+    this.closeCheck();
+    this.#pointer = null;
+    for (const wait of this.#waits) {
+      wait.cancel(new IpcError("Mutex.lock", "ECLOSED", "the mutex was closed while waiting for it"));
+    }
+    this.#waits.clear();
+    this.#lockWord = undefined;
+    segmentInternals.undepend(this.#memory, this);
+    if (this.#owned) this.#memory.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #live(op: string): never {
+    throw new IpcError(op, "ECLOSED", "the mutex is closed");
+  }
+
+  #timedOut(op: string, timeout: number): IpcError {
+    return new IpcError(op, "ETIMEDOUT", `not acquired within ${timeout} ms`);
+  }
+
+  #acquired(op: string, rc: number, timeout: number): LockState {
+    if (rc === OK) return LOCKED;
+    if (rc === OWNER_DIED_RC) return OWNER_DIED;
+    if (rc === ETIMEDOUT) throw this.#timedOut(op, timeout);
+    checked(op, rc, explainLock);
+    throw new IpcError(op, codeName(rc), `unexpected result ${rc}`);
+  }
+}

@@ -1,0 +1,176 @@
+/* Proves the mutex and waiter API from plain C: lock/unlock/try/timed, owner death with fork and
+ * SIGKILL (a waiter blocked at the time, and a locker arriving later), unrecoverable state, errors
+ * for non-owners, offsets and foreign memory; waiters in poll and callback mode. */
+#define _POSIX_C_SOURCE 200809L
+#include "ipc.h"
+#include "check.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* Forks a child that locks `m` and then sleeps until killed; returns once it holds the lock. */
+static pid_t fork_holder(ipc_mutex_t *m) {
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    if (ipc_mutex_lock(m) < 0) _exit(3);
+    for (;;) pause();
+  }
+  while (ipc_mutex_holder(m) == 0) sleep_ms(1);
+  return pid;
+}
+
+static void kill_and_reap(pid_t pid) {
+  CHECK(kill(pid, SIGKILL) == 0);
+  int status = 0;
+  CHECK(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFSIGNALED(status));
+}
+
+static void basics(void) {
+  ipc_segment_t *seg = NULL;
+  ipc_mutex_t *m = NULL, *again = NULL;
+  CHECK_RC(ipc_segment_create(NULL, 4096, 0, 0, &seg), IPC_OK);
+  CHECK_RC(ipc_mutex_at(seg, 0, &again), IPC_EPROTO); /* nothing initialized there */
+  CHECK(again == NULL);
+  CHECK_RC(ipc_mutex_init_at(seg, 4, &m), IPC_EALIGN);
+  CHECK_RC(ipc_mutex_init_at(seg, 4096 - 32, &m), IPC_ERANGE);
+  CHECK_RC(ipc_mutex_init_at(seg, UINT64_MAX - 7, &m), IPC_ERANGE);
+  CHECK_RC(ipc_mutex_init_at(seg, 128, &m), IPC_OK);
+  CHECK_RC(ipc_mutex_at(seg, 128, &again), IPC_OK);
+  CHECK(again == m);
+  CHECK(ipc_mutex_word(m) != NULL);
+  CHECK_RC(ipc_mutex_lock(m), IPC_OK);
+  CHECK_RC(ipc_mutex_lock(m), IPC_EDEADLK);
+  CHECK_RC(ipc_mutex_try_lock(m), IPC_EDEADLK);
+  CHECK(ipc_mutex_holder(m) > 0);
+  CHECK_RC(ipc_mutex_destroy(m), IPC_EBUSY);
+  CHECK_RC(ipc_mutex_consistent(m), IPC_EINVAL); /* held, but not after an owner died */
+  CHECK_RC(ipc_mutex_unlock(m), IPC_OK);
+  CHECK_RC(ipc_mutex_unlock(m), IPC_EPERM);
+  CHECK_RC(ipc_mutex_consistent(m), IPC_EPERM);
+  CHECK_RC(ipc_mutex_timed_lock(m, 1000000), IPC_OK);
+  CHECK_RC(ipc_mutex_unlock(m), IPC_OK);
+
+  /* A forked child holds it: try_lock is busy, timed_lock times out, unlock is not ours. */
+  pid_t holder = fork_holder(m);
+  CHECK_RC(ipc_mutex_try_lock(m), IPC_EBUSY);
+  CHECK_RC(ipc_mutex_timed_lock(m, 2000000), IPC_ETIMEDOUT);
+  CHECK_RC(ipc_mutex_timed_lock(m, 0), IPC_ETIMEDOUT);
+  CHECK_RC(ipc_mutex_unlock(m), IPC_EPERM);
+  kill_and_reap(holder);
+  /* Nobody was waiting: the next locker learns it. Unlocking without repair poisons it. */
+  CHECK_RC(ipc_mutex_lock(m), IPC_OWNER_DIED);
+  CHECK_RC(ipc_mutex_unlock(m), IPC_OK);
+  CHECK_RC(ipc_mutex_lock(m), IPC_ENOTRECOVERABLE);
+  CHECK_RC(ipc_mutex_try_lock(m), IPC_ENOTRECOVERABLE);
+
+  CHECK_RC(ipc_mutex_destroy(m), IPC_OK);
+  CHECK_RC(ipc_mutex_lock(m), IPC_EPROTO);
+  CHECK_RC(ipc_mutex_lock(NULL), IPC_EINVAL);
+  CHECK_RC(ipc_mutex_lock((ipc_mutex_t *)((char *)ipc_segment_base(seg) + 1)), IPC_EALIGN);
+  CHECK_RC(ipc_segment_close(seg), IPC_OK);
+}
+
+static void owner_death_wakes_a_blocked_waiter(void) {
+  char name[64];
+  snprintf(name, sizeof name, "ipctest-c-mtx-%ld", (long)getpid());
+  ipc_segment_t *seg = NULL, *other = NULL;
+  ipc_mutex_t *m = NULL, *m2 = NULL;
+  CHECK_RC(ipc_mutex_create(name, 0, 0, &seg, &m), IPC_OK);
+  CHECK(ipc_segment_kind(seg) == IPC_KIND_MUTEX);
+  CHECK_RC(ipc_segment_open(name, 0, &other), IPC_OK);
+  CHECK_RC(ipc_mutex_at(other, 0, &m2), IPC_OK);
+  CHECK_RC(ipc_segment_unlink(name), IPC_OK);
+
+  pid_t holder = fork_holder(m);
+  /* This thread blocks in lock (in a second child, so the parent can kill the holder meanwhile). */
+  pid_t locker = fork();
+  CHECK(locker >= 0);
+  if (locker == 0) {
+    int32_t rc = ipc_mutex_lock(m2);
+    if (rc != IPC_OWNER_DIED) _exit(10);
+    if (ipc_mutex_consistent(m2) != IPC_OK) _exit(11);
+    if (ipc_mutex_unlock(m2) != IPC_OK) _exit(12);
+    _exit(0);
+  }
+  /* Wait until the locker has parked: it marks the word as having waiters. */
+  const uint32_t *word = ipc_mutex_word(m);
+  for (int i = 0; i < 5000 && (__atomic_load_n(word, __ATOMIC_ACQUIRE) & 0x80000000u) == 0; i++) sleep_ms(1);
+  CHECK((__atomic_load_n(word, __ATOMIC_ACQUIRE) & 0x80000000u) != 0);
+  kill_and_reap(holder);
+  int status = 0;
+  CHECK(waitpid(locker, &status, 0) == locker);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  /* Repaired: it works normally again. */
+  CHECK_RC(ipc_mutex_lock(m), IPC_OK);
+  CHECK_RC(ipc_mutex_unlock(m), IPC_OK);
+  CHECK_RC(ipc_segment_close(other), IPC_OK);
+  CHECK_RC(ipc_segment_close(seg), IPC_OK);
+}
+
+static void waiter_poll_mode(void) {
+  ipc_waiter_t *w = NULL;
+  CHECK_RC(ipc_waiter_create(NULL, &w), IPC_OK);
+  uint32_t a = 0, b = 0;
+  uint32_t tokens[4];
+  int32_t results[4];
+  CHECK_RC(ipc_waiter_next(w, tokens, results, 4), 0);
+  CHECK_RC(ipc_waiter_submit(w, &a, 0, -1, 1), IPC_OK);
+  CHECK_RC(ipc_waiter_submit(w, &b, 0, 1000000, 2), IPC_OK);
+  CHECK_RC(ipc_waiter_submit(w, (const uint32_t *)((char *)&a + 1), 0, -1, 3), IPC_EALIGN);
+  CHECK_RC(ipc_waiter_cancel(w, 42), IPC_ENOENT);
+  __atomic_store_n(&a, 1, __ATOMIC_RELEASE);
+  CHECK_RC(ipc_wake(&a, 1), 0);
+  int got = 0;
+  int32_t result_of[3] = {99, 99, 99};
+  while (got < 2) {
+    int32_t n = ipc_waiter_next(w, tokens, results, 4);
+    CHECK(n > 0);
+    for (int i = 0; i < n; i++) result_of[tokens[i]] = results[i];
+    got += n;
+  }
+  CHECK(result_of[1] == IPC_OK && result_of[2] == IPC_ETIMEDOUT);
+  CHECK_RC(ipc_waiter_destroy(w), IPC_OK);
+}
+
+static volatile int32_t callback_result = 99;
+static volatile uint32_t callback_token = 0;
+
+static void on_complete(uint32_t token, int32_t result) {
+  callback_token = token;
+  __atomic_store_n(&callback_result, result, __ATOMIC_RELEASE);
+}
+
+static void waiter_callback_mode(void) {
+  ipc_waiter_t *w = NULL;
+  CHECK_RC(ipc_waiter_create(on_complete, &w), IPC_OK);
+  uint32_t word = 7;
+  CHECK_RC(ipc_waiter_submit(w, &word, 7, -1, 5), IPC_OK);
+  CHECK_RC(ipc_waiter_cancel(w, 5), IPC_OK);
+  for (int i = 0; i < 5000 && __atomic_load_n(&callback_result, __ATOMIC_ACQUIRE) == 99; i++) sleep_ms(1);
+  CHECK(callback_token == 5 && callback_result == IPC_ECANCELED);
+  callback_result = 99;
+  CHECK_RC(ipc_waiter_submit(w, &word, 7, -1, 6), IPC_OK);
+  CHECK_RC(ipc_waiter_forget(w, &word, sizeof word), 1);
+  for (int i = 0; i < 5000 && __atomic_load_n(&callback_result, __ATOMIC_ACQUIRE) == 99; i++) sleep_ms(1);
+  CHECK(callback_token == 6 && callback_result == IPC_ECANCELED);
+  CHECK_RC(ipc_waiter_destroy(w), IPC_OK);
+}
+
+int main(void) {
+  basics();
+  owner_death_wakes_a_blocked_waiter();
+  waiter_poll_mode();
+  waiter_callback_mode();
+  printf("test_mutex: ok\n");
+  return 0;
+}

@@ -1,0 +1,295 @@
+//! The robust process-shared mutex: a 64-byte object in shared memory holding a glibc robust
+//! pthread mutex (platform/robust_mutex.zig) behind a small header. Locking spins briefly, then
+//! parks on the lock word; waits elsewhere (async waits in JS) use `lockStep`.
+//!
+//! Invariants:
+//! - An object is usable only when its magic and libc layout tag match; both are written once, by
+//!   `init`, the magic last (release), and checked on every call: bytes another process wrote are
+//!   input, and a wrong offset must give IPC_EPROTO, not undefined behaviour in libc.
+//! - A thread that acquired the mutex after waiting marks the word FUTEX_WAITERS (glibc's own slow
+//!   path does the same), so whoever else sleeps on it is woken by the next unlock.
+//! - A waiter that gives up (timeout) while the lock is free passes a wake on: it may have consumed
+//!   the one wake an unlock or an owner's death sent.
+
+const std = @import("std");
+const abi = @import("abi.zig");
+const platform = @import("platform/root.zig");
+const wait = @import("wait.zig");
+const rm = platform.robust_mutex;
+const Error = abi.Error;
+
+pub const magic: u32 = 0x5854_4d49; // "IMTX" little-endian
+pub const size: u32 = 64;
+pub const alignment: u32 = 8;
+/// Offset of the lock word (the pthread mutex) inside the object.
+pub const word_offset: u32 = 16;
+/// A value no lock word ever holds (TID 0x3fffffff is not a valid thread id): waiting for it returns
+/// at once.
+pub const never_value: u32 = 0xffff_ffff;
+
+pub const Mutex = extern struct {
+    magic: u32,
+    layout: u32,
+    reserved: [2]u32,
+    pthread: [size - word_offset]u8 align(8),
+
+    fn lockMemory(m: *Mutex) *anyopaque {
+        return @ptrCast(&m.pthread);
+    }
+
+    pub fn word(m: *Mutex) *u32 {
+        return rm.word(m.lockMemory());
+    }
+};
+
+comptime {
+    std.debug.assert(@sizeOf(Mutex) == size);
+    std.debug.assert(@offsetOf(Mutex, "pthread") == word_offset);
+    std.debug.assert(rm.size <= size - word_offset);
+    std.debug.assert(rm.alignment <= alignment);
+}
+
+pub const Acquired = rm.Acquired;
+
+fn load(w: *const u32) u32 {
+    return @atomicLoad(u32, w, .acquire);
+}
+
+/// Makes `memory` an unlocked mutex. Exactly one process initializes a given mutex, before others
+/// use it.
+pub fn init(memory: *Mutex) Error!void {
+    try rm.selfTest();
+    @atomicStore(u32, &memory.magic, 0, .release);
+    try rm.init(memory.lockMemory());
+    memory.layout = rm.layout_tag;
+    memory.reserved = .{ 0, 0 };
+    @atomicStore(u32, &memory.magic, magic, .release);
+}
+
+/// For `Segment.create`'s init hook: a standalone mutex at the start of the segment's data.
+pub fn initData(context: ?*anyopaque, data: []u8) Error!void {
+    _ = context;
+    std.debug.assert(data.len >= size);
+    try init(@ptrCast(@alignCast(data.ptr)));
+}
+
+/// Checks that `memory` holds a mutex this process can use.
+pub fn validate(memory: *Mutex) Error!void {
+    if (@atomicLoad(u32, &memory.magic, .acquire) != magic) return error.Protocol;
+    if (memory.layout != rm.layout_tag) return error.NotSupported;
+    try rm.selfTest();
+}
+
+pub fn tryLock(m: *Mutex) Error!Acquired {
+    return rm.tryLock(m.lockMemory());
+}
+
+/// Takes the mutex; a thread that waited marks the word so that the next unlock wakes the others.
+fn tryAcquire(m: *Mutex, contended: bool) Error!?Acquired {
+    const acquired = rm.tryLock(m.lockMemory()) catch |err| switch (err) {
+        error.Busy => return null,
+        else => return err,
+    };
+    if (contended) _ = @atomicRmw(u32, m.word(), .Or, rm.waiters_bit, .acq_rel);
+    return acquired;
+}
+
+/// Locks, waiting until `deadline`.
+pub fn lock(m: *Mutex, deadline: wait.Deadline) Error!Acquired {
+    if (try tryAcquire(m, false)) |a| return a;
+    return lockContended(m, deadline);
+}
+
+const Free = struct {
+    w: *const u32,
+    fn check(f: Free) bool {
+        return load(f.w) & rm.tid_mask == 0;
+    }
+};
+
+fn lockContended(m: *Mutex, deadline: wait.Deadline) Error!Acquired {
+    const w = m.word();
+    // Spin while the holder is likely to let go soon: retry whenever the owner bits clear.
+    const spin_end = wait.Deadline.earliest(wait.Deadline.after(wait.spin()), deadline);
+    while (wait.spinUntil(Free{ .w = w }, Free.check, wait.spin(), spin_end)) {
+        if (try tryAcquire(m, false)) |a| return a;
+        if (spin_end.passed(platform.monotonicNs())) break;
+    }
+    // Park: mark the word as having waiters, sleep until an unlock or an owner's death wakes us.
+    while (true) {
+        if (deadline.passed(platform.monotonicNs())) {
+            passOnWake(w);
+            return error.TimedOut;
+        }
+        switch (try prepare(m, true)) {
+            .acquired => |a| return a,
+            .wait => |expected| switch (try wait.park(w, expected, deadline, null)) {
+                .woken => {},
+                .timed_out, .canceled => {},
+            },
+        }
+    }
+}
+
+pub const Step = union(enum) {
+    acquired: Acquired,
+    /// Held by another thread; wait while the lock word holds this value, then step again.
+    wait: u32,
+};
+
+/// One step of a lock whose waiting happens elsewhere (the async lock of the JS bindings): take the
+/// mutex if free, else mark it as having waiters and return the word value to wait on.
+pub fn lockStep(m: *Mutex, contended: bool) Error!Step {
+    if (try tryAcquire(m, contended)) |a| return .{ .acquired = a };
+    return prepare(m, contended);
+}
+
+const prepare_attempts_max = 64;
+
+fn prepare(m: *Mutex, contended: bool) Error!Step {
+    const w = m.word();
+    var attempt: u32 = 0;
+    while (attempt < prepare_attempts_max) : (attempt += 1) {
+        const v = load(w);
+        if (v & rm.tid_mask == 0) {
+            if (try tryAcquire(m, contended)) |a| return .{ .acquired = a };
+            continue;
+        }
+        const expected = v | rm.waiters_bit;
+        if (v == expected) return .{ .wait = v };
+        if (@cmpxchgWeak(u32, w, v, expected, .acq_rel, .acquire) == null) return .{ .wait = expected };
+    }
+    // The word kept changing under us: have the caller's wait return at once and step again.
+    return .{ .wait = never_value };
+}
+
+/// After giving up a wait: if the lock is free, the wake this waiter may have consumed goes on.
+pub fn passOnWake(w: *const u32) void {
+    if (load(w) & rm.tid_mask == 0) _ = wait.wake(w, 1);
+}
+
+pub fn unlock(m: *Mutex) Error!void {
+    return rm.unlock(m.lockMemory());
+}
+
+/// Marks the state protected by a mutex acquired with `owner_died` as repaired. Only its holder
+/// may; error.Invalid when it is not in that state.
+pub fn consistent(m: *Mutex) Error!void {
+    if (load(m.word()) & rm.tid_mask != rm.currentTid()) return error.NotOwner;
+    return rm.consistent(m.lockMemory());
+}
+
+/// The thread id of the holder, or 0 when free.
+pub fn holder(m: *Mutex) u32 {
+    return load(m.word()) & rm.tid_mask;
+}
+
+/// Whether the calling thread holds the mutex.
+pub fn heldByCaller(m: *Mutex) bool {
+    const h = holder(m);
+    return h != 0 and h == rm.currentTid();
+}
+
+/// Retires a mutex nobody holds; later calls on it fail with error.Protocol.
+pub fn destroy(m: *Mutex) Error!void {
+    if (holder(m) != 0) return error.Busy;
+    @atomicStore(u32, &m.magic, 0, .release);
+    rm.destroy(m.lockMemory());
+}
+
+const testing = std.testing;
+
+test "lock, try_lock, unlock and errors on one thread" {
+    var m: Mutex = undefined;
+    try init(&m);
+    try validate(&m);
+    try testing.expectEqual(Acquired.locked, try lock(&m, .never));
+    try testing.expectError(error.Deadlock, tryLock(&m));
+    try testing.expectError(error.Deadlock, lock(&m, .never));
+    try testing.expect(holder(&m) == rm.currentTid());
+    try testing.expect(heldByCaller(&m));
+    try testing.expectError(error.Busy, destroy(&m));
+    try unlock(&m);
+    try testing.expectError(error.NotOwner, unlock(&m));
+    try testing.expectError(error.NotOwner, consistent(&m));
+    try destroy(&m);
+    try testing.expectError(error.Protocol, validate(&m));
+}
+
+test "a waiting thread gets the mutex when the holder unlocks, and times out while held" {
+    var m: Mutex = undefined;
+    try init(&m);
+    defer destroy(&m) catch {};
+    _ = try lock(&m, .never);
+    const Locker = struct {
+        fn run(mm: *Mutex, timed_out: *bool, got: *bool) void {
+            timed_out.* = if (lock(mm, wait.Deadline.after(std.time.ns_per_ms))) |_| false else |e| e == error.TimedOut;
+            _ = lock(mm, wait.Deadline.after(5 * std.time.ns_per_s)) catch return;
+            got.* = true;
+            unlock(mm) catch {};
+        }
+    };
+    var timed_out = false;
+    var got = false;
+    const t = try std.Thread.spawn(.{}, Locker.run, .{ &m, &timed_out, &got });
+    std.Thread.sleep(20 * std.time.ns_per_ms);
+    try unlock(&m);
+    t.join();
+    try testing.expect(timed_out);
+    try testing.expect(got);
+}
+
+test "an owner that exits holding the mutex hands ownerDied to the next locker; unrepaired it is unrecoverable" {
+    var m: Mutex = undefined;
+    try init(&m);
+    const Holder = struct {
+        fn run(mm: *Mutex) void {
+            _ = lock(mm, .never) catch unreachable;
+        }
+    };
+    const t = try std.Thread.spawn(.{}, Holder.run, .{&m});
+    t.join();
+    try testing.expectEqual(Acquired.owner_died, try lock(&m, wait.Deadline.after(std.time.ns_per_s)));
+    try unlock(&m);
+    try testing.expectError(error.NotRecoverable, lock(&m, .never));
+
+    var r: Mutex = undefined;
+    try init(&r);
+    defer destroy(&r) catch {};
+    const t2 = try std.Thread.spawn(.{}, Holder.run, .{&r});
+    t2.join();
+    try testing.expectEqual(Acquired.owner_died, try tryLock(&r));
+    try consistent(&r);
+    try unlock(&r);
+    try testing.expectEqual(Acquired.locked, try tryLock(&r));
+    try unlock(&r);
+}
+
+test "lockStep marks the word and returns the value to wait for" {
+    var m: Mutex = undefined;
+    try init(&m);
+    defer destroy(&m) catch {};
+    const Holder = struct {
+        fn run(mm: *Mutex, step: *?Step, release: *std.atomic.Value(u32)) void {
+            _ = lock(mm, .never) catch unreachable;
+            step.* = null;
+            while (release.load(.acquire) == 0) std.Thread.sleep(std.time.ns_per_ms);
+            unlock(mm) catch unreachable;
+        }
+    };
+    var step: ?Step = undefined;
+    var release = std.atomic.Value(u32).init(0);
+    const t = try std.Thread.spawn(.{}, Holder.run, .{ &m, &step, &release });
+    while (holder(&m) == 0) std.Thread.sleep(std.time.ns_per_ms);
+    const s = try lockStep(&m, false);
+    try testing.expect(s == .wait);
+    try testing.expect(s.wait & rm.waiters_bit != 0);
+    try testing.expectEqual(s.wait, load(m.word()));
+    release.store(1, .release);
+    _ = try wait.wait(m.word(), s.wait, wait.Deadline.after(5 * std.time.ns_per_s), null);
+    t.join();
+    const again = try lockStep(&m, true);
+    try testing.expectEqual(Acquired.locked, again.acquired);
+    try testing.expect(load(m.word()) & rm.waiters_bit != 0);
+    try unlock(&m);
+}

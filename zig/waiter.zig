@@ -1,0 +1,396 @@
+//! The waiter: many waits on words (in any segments) multiplexed into one futex_waitv, so that a JS
+//! runtime can wait for any number of them without blocking its event loop and without a thread per
+//! wait (PROBE.md Q1). Each wait ("slot") is a word, the value it must change from, a deadline and a
+//! caller-chosen token; it ends with IPC_OK (changed or woken), IPC_ETIMEDOUT or IPC_ECANCELED.
+//!
+//! Completions are delivered one of two ways:
+//! - callback mode (Bun): a thread owned by the waiter runs the wait loop and calls a C callback for
+//!   each completion (a Bun threadsafe JSCallback, which only queues the call). The thread starts on
+//!   the first submit, and exits after `linger_ns` with nothing to wait for.
+//! - poll mode (Deno): the caller runs the loop itself in `next`, which blocks until at least one
+//!   wait completes (Deno calls it `nonblocking`, on a runtime pool thread).
+//!
+//! Invariants:
+//! - Slots change only under `lock`, and every change bumps the private `control` word, which the
+//!   loop waits on beside the slots' words: a submit or cancel interrupts a wait in progress.
+//! - The loop reads a word only between two scans (`collect`), and `forget` returns only after the
+//!   loop has scanned since the forgotten slots were removed: memory about to be unmapped is never
+//!   read again.
+//! - A wait that ends canceled or timed out while its word had changed passes a wake on, because it
+//!   may have consumed the one wake meant for another waiter.
+
+const std = @import("std");
+const abi = @import("abi.zig");
+const platform = @import("platform/root.zig");
+const wait = @import("wait.zig");
+const Error = abi.Error;
+const Deadline = wait.Deadline;
+
+/// futex_waitv takes 128 words; one is the control word.
+pub const slots_max = 127;
+/// How long the callback-mode thread stays with nothing to wait for before it exits.
+pub const linger_ns: u64 = 100 * std.time.ns_per_ms;
+
+/// The name of the callback-mode thread, as /proc/<pid>/task/<tid>/comm shows it.
+pub const thread_name = "ipc-waiter";
+
+pub const Callback = *const fn (token: u32, result: i32) callconv(.c) void;
+
+pub const Completion = struct { token: u32, result: i32 };
+
+const Slot = struct {
+    state: State = .free,
+    word: *const u32 = undefined,
+    expected: u32 = 0,
+    deadline: Deadline = .never,
+    token: u32 = 0,
+
+    /// forgotten: canceled, and its word must not be read again (about to be unmapped).
+    const State = enum { free, pending, canceled, forgotten };
+};
+
+const allocator = std.heap.c_allocator;
+const live_marker: u32 = 0x3a17_e4a1;
+
+pub const Waiter = struct {
+    live: u32 = live_marker,
+    lock: std.Thread.Mutex = .{},
+    slots: [slots_max]Slot = [_]Slot{.{}} ** slots_max,
+    /// Slots pending or canceled (not yet completed).
+    used: u32 = 0,
+    /// Bumped under `lock` by every change; the loop waits on it (a private futex word).
+    control: u32 = 0,
+    /// Bumped by `forget`; the loop copies it into `acked` at every scan.
+    epoch: u64 = 0,
+    acked: u64 = 0,
+    changed: std.Thread.Condition = .{},
+    /// The thread inside the loop (callback thread or a `next` caller), if any.
+    looper: ?std.Thread.Id = null,
+    callback: ?Callback,
+    thread_alive: bool = false,
+    stopping: bool = false,
+
+    pub fn isLive(w: *const Waiter) bool {
+        return w.live == live_marker;
+    }
+
+    fn bump(w: *Waiter) void {
+        _ = @atomicRmw(u32, &w.control, .Add, 1, .release);
+        _ = platform.futexWake(&w.control, 1, true);
+    }
+};
+
+pub fn create(callback: ?Callback) Error!*Waiter {
+    const w = allocator.create(Waiter) catch return error.NoMemory;
+    w.* = .{ .callback = callback };
+    return w;
+}
+
+/// Waits in the background while `word.* == expected`, for at most `timeout_ns` (negative: no
+/// limit). error.Busy when all slots are in use; error.Closed after `destroy` began.
+pub fn submit(w: *Waiter, word: *const u32, expected: u32, timeout_ns: i64, token: u32) Error!void {
+    w.lock.lock();
+    defer w.lock.unlock();
+    if (w.stopping) return error.Closed;
+    const index = for (&w.slots, 0..) |*s, i| {
+        if (s.state == .free) break i;
+    } else return error.Busy;
+    if (w.callback != null and !w.thread_alive) {
+        const thread = std.Thread.spawn(.{ .stack_size = 256 * 1024 }, threadMain, .{w}) catch return error.NoMemory;
+        thread.setName(thread_name) catch {};
+        thread.detach();
+        w.thread_alive = true;
+    }
+    w.slots[index] = .{
+        .state = .pending,
+        .word = word,
+        .expected = expected,
+        .deadline = Deadline.after(timeout_ns),
+        .token = token,
+    };
+    w.used += 1;
+    w.bump();
+}
+
+/// Ends the wait with `token` with IPC_ECANCELED (delivered like any completion). error.NotFound
+/// when no such wait is pending.
+pub fn cancel(w: *Waiter, token: u32) Error!void {
+    w.lock.lock();
+    defer w.lock.unlock();
+    for (&w.slots) |*s| {
+        if (s.state == .pending and s.token == token) {
+            s.state = .canceled;
+            w.bump();
+            return;
+        }
+    }
+    return error.NotFound;
+}
+
+/// Cancels every wait on a word in [base, base + len) (they complete with IPC_ECANCELED, without
+/// their words being read), and returns once the loop will no longer read those words: call it
+/// before unmapping memory that waits may refer to.
+pub fn forget(w: *Waiter, base: usize, len: usize) u32 {
+    w.lock.lock();
+    defer w.lock.unlock();
+    var dropped: u32 = 0;
+    for (&w.slots) |*s| {
+        if (s.state == .free or s.state == .forgotten) continue;
+        const at = @intFromPtr(s.word);
+        if (at >= base and at - base < len) {
+            s.state = .forgotten;
+            dropped += 1;
+        }
+    }
+    if (dropped == 0) return 0;
+    w.epoch += 1;
+    const target = w.epoch;
+    w.bump();
+    while (w.looper) |looper| {
+        if (looper == std.Thread.getCurrentId() or w.acked >= target) break;
+        w.changed.wait(&w.lock);
+    }
+    return dropped;
+}
+
+/// Poll mode: runs the wait loop until at least one wait completes and stores up to `out.len`
+/// completions; 0 when nothing is pending. error.Busy when another `next` is running.
+pub fn next(w: *Waiter, out: []Completion) Error!usize {
+    std.debug.assert(out.len > 0);
+    {
+        w.lock.lock();
+        defer w.lock.unlock();
+        if (w.callback != null or w.looper != null) return error.Busy;
+        w.looper = std.Thread.getCurrentId();
+    }
+    defer {
+        w.lock.lock();
+        w.looper = null;
+        w.changed.broadcast();
+        w.lock.unlock();
+    }
+    return run(w, out);
+}
+
+/// Stops the waiter and frees it: pending waits complete with IPC_ECANCELED (callback mode: through
+/// the callback, before this returns). Must not be called from the callback.
+pub fn destroy(w: *Waiter) void {
+    w.lock.lock();
+    w.stopping = true;
+    for (&w.slots) |*s| {
+        if (s.state == .pending) s.state = .canceled;
+    }
+    w.bump();
+    while (w.thread_alive or w.looper != null) w.changed.wait(&w.lock);
+    w.live = 0;
+    w.lock.unlock();
+    allocator.destroy(w);
+}
+
+const Snapshot = struct {
+    words: [slots_max + 1]platform.WaitWord = undefined,
+    count: usize = 0,
+    deadline: Deadline = .never,
+    control: u32 = 0,
+    control_word: *const u32 = undefined,
+
+    fn changed(s: *const Snapshot) bool {
+        if (@atomicLoad(u32, s.control_word, .acquire) != s.control) return true;
+        for (s.words[1..s.count]) |ww| {
+            if (@atomicLoad(u32, ww.word, .acquire) != ww.expected) return true;
+        }
+        return false;
+    }
+};
+
+/// Under `lock`: completes what can be completed into `out`, and records what remains to wait on.
+fn collect(w: *Waiter, out: []Completion, snap: *Snapshot) usize {
+    const now = platform.monotonicNs();
+    var n: usize = 0;
+    snap.* = .{ .control = @atomicLoad(u32, &w.control, .acquire), .control_word = &w.control };
+    snap.words[0] = .{ .word = &w.control, .expected = snap.control, .private = true };
+    snap.count = 1;
+    for (&w.slots) |*s| {
+        if (s.state == .free) continue;
+        if (n == out.len) break;
+        const value = if (s.state == .forgotten) s.expected else @atomicLoad(u32, s.word, .acquire);
+        const result: ?i32 = switch (s.state) {
+            .free => unreachable,
+            .forgotten => abi.code(error.Canceled),
+            .canceled => abi.code(error.Canceled),
+            .pending => if (value != s.expected)
+                abi.ok
+            else if (s.deadline.passed(now))
+                abi.code(error.TimedOut)
+            else
+                null,
+        };
+        if (result) |r| {
+            if (r != abi.ok and value != s.expected) _ = wait.wake(s.word, 1);
+            out[n] = .{ .token = s.token, .result = r };
+            n += 1;
+            s.* = .{};
+            w.used -= 1;
+            continue;
+        }
+        snap.words[snap.count] = .{ .word = s.word, .expected = s.expected, .private = false };
+        snap.count += 1;
+        snap.deadline = Deadline.earliest(snap.deadline, s.deadline);
+    }
+    w.acked = w.epoch;
+    w.changed.broadcast();
+    return n;
+}
+
+/// Completes every waiting slot with `code` (the kernel refused to wait, such as IPC_ENOTSUP).
+fn failAll(w: *Waiter, out: []Completion, code: i32) usize {
+    var n: usize = 0;
+    for (&w.slots) |*s| {
+        if (s.state == .free or n == out.len) continue;
+        out[n] = .{ .token = s.token, .result = code };
+        n += 1;
+        s.* = .{};
+        w.used -= 1;
+    }
+    return n;
+}
+
+/// The wait loop: returns completions, or 0 once nothing is pending (or the waiter is stopping).
+fn run(w: *Waiter, out: []Completion) usize {
+    var snap: Snapshot = .{};
+    while (true) {
+        {
+            w.lock.lock();
+            defer w.lock.unlock();
+            const n = collect(w, out, &snap);
+            if (n > 0 or w.used == 0) return n;
+        }
+        if (wait.spinUntil(@as(*const Snapshot, &snap), Snapshot.changed, wait.spin(), snap.deadline)) continue;
+        _ = platform.futexWaitv(snap.words[0..snap.count], snap.deadline.at) catch |err| {
+            w.lock.lock();
+            defer w.lock.unlock();
+            return failAll(w, out, abi.code(err));
+        };
+    }
+}
+
+fn threadMain(w: *Waiter) void {
+    var out: [slots_max]Completion = undefined;
+    {
+        w.lock.lock();
+        defer w.lock.unlock();
+        w.looper = std.Thread.getCurrentId();
+    }
+    const callback = w.callback.?;
+    while (true) {
+        const n = run(w, &out);
+        for (out[0..n]) |c| callback(c.token, c.result);
+        if (n > 0) continue;
+        // Nothing pending: linger a while for the next submit, then exit.
+        w.lock.lock();
+        if (w.used == 0 and !w.stopping) {
+            const seen = @atomicLoad(u32, &w.control, .acquire);
+            w.lock.unlock();
+            const words = [_]platform.WaitWord{.{ .word = &w.control, .expected = seen, .private = true }};
+            _ = platform.futexWaitv(&words, platform.monotonicNs() + linger_ns) catch {};
+            w.lock.lock();
+        }
+        if (w.used == 0) {
+            w.thread_alive = false;
+            w.looper = null;
+            w.changed.broadcast();
+            w.lock.unlock();
+            return;
+        }
+        w.lock.unlock();
+    }
+}
+
+const testing = std.testing;
+
+test "poll mode: a changed word completes OK, a deadline ETIMEDOUT, a cancel ECANCELED" {
+    const w = try create(null);
+    defer destroy(w);
+    var a: u32 = 0;
+    var b: u32 = 0;
+    var c: u32 = 0;
+    try submit(w, &a, 0, -1, 1);
+    try submit(w, &b, 0, 2 * std.time.ns_per_ms, 2);
+    try submit(w, &c, 0, -1, 3);
+    try cancel(w, 3);
+    try testing.expectError(error.NotFound, cancel(w, 99));
+    @atomicStore(u32, &a, 1, .release);
+    var got = [_]i32{ 99, 99, 99 };
+    var seen: usize = 0;
+    var out: [4]Completion = undefined;
+    while (seen < 3) {
+        const n = try next(w, &out);
+        try testing.expect(n > 0);
+        for (out[0..n]) |comp| got[comp.token - 1] = comp.result;
+        seen += n;
+    }
+    try testing.expectEqual(abi.ok, got[0]);
+    try testing.expectEqual(abi.code(error.TimedOut), got[1]);
+    try testing.expectEqual(abi.code(error.Canceled), got[2]);
+    try testing.expectEqual(@as(usize, 0), try next(w, &out));
+}
+
+test "poll mode: a wake from another thread ends a parked wait; forget drops waits in a range" {
+    const w = try create(null);
+    defer destroy(w);
+    var word: u32 = 0;
+    var other: u32 = 0;
+    try submit(w, &other, 0, -1, 7);
+    try testing.expectEqual(@as(u32, 1), forget(w, @intFromPtr(&other), 4));
+    var out: [2]Completion = undefined;
+    try testing.expectEqual(@as(usize, 1), try next(w, &out));
+    try testing.expectEqual(Completion{ .token = 7, .result = abi.code(error.Canceled) }, out[0]);
+    try submit(w, &word, 0, 5 * std.time.ns_per_s, 8);
+    const Waker = struct {
+        fn run(p: *u32) void {
+            std.Thread.sleep(5 * std.time.ns_per_ms);
+            @atomicStore(u32, p, 1, .release);
+            _ = wait.wake(p, 1);
+        }
+    };
+    const t = try std.Thread.spawn(.{}, Waker.run, .{&word});
+    defer t.join();
+    try testing.expectEqual(@as(usize, 1), try next(w, &out));
+    try testing.expectEqual(Completion{ .token = 8, .result = abi.ok }, out[0]);
+}
+
+var callback_results = [_]std.atomic.Value(i32){std.atomic.Value(i32).init(99)} ** 4;
+
+fn testCallback(token: u32, result: i32) callconv(.c) void {
+    callback_results[token].store(result, .release);
+}
+
+test "callback mode: the thread delivers completions and exits when idle; slots run out with Busy" {
+    const w = try create(testCallback);
+    defer destroy(w);
+    var word: u32 = 0;
+    try submit(w, &word, 0, -1, 0);
+    try submit(w, &word, 0, std.time.ns_per_ms, 1);
+    @atomicStore(u32, &word, 0, .release);
+    std.Thread.sleep(10 * std.time.ns_per_ms);
+    try testing.expectEqual(abi.code(error.TimedOut), callback_results[1].load(.acquire));
+    @atomicStore(u32, &word, 1, .release);
+    _ = wait.wake(&word, 1);
+    var tries: u32 = 0;
+    while (callback_results[0].load(.acquire) == 99 and tries < 1000) : (tries += 1) std.Thread.sleep(std.time.ns_per_ms);
+    try testing.expectEqual(abi.ok, callback_results[0].load(.acquire));
+    var i: u32 = 0;
+    var still: u32 = 0;
+    while (i < slots_max) : (i += 1) try submit(w, &still, 0, -1, 2);
+    try testing.expectError(error.Busy, submit(w, &still, 0, -1, 3));
+    try testing.expectEqual(@as(u32, slots_max), forget(w, @intFromPtr(&still), 4));
+    tries = 0;
+    while (tries < 1000) : (tries += 1) {
+        w.lock.lock();
+        const alive = w.thread_alive;
+        w.lock.unlock();
+        if (!alive) break;
+        std.Thread.sleep(std.time.ns_per_ms);
+    }
+    try testing.expect(tries < 1000);
+}
