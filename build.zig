@@ -79,9 +79,10 @@ pub fn build(b: *std.Build) void {
 
     // Programs the demo, the multi-process tests and the benchmarks spawn.
     const helpers = [_]struct { name: []const u8, sources: []const []const u8 }{
-        .{ .name = "ipc-demo", .sources = &.{"demo/segment.c"} },
+        .{ .name = "ipc-demo", .sources = &.{ "demo/main.c", "demo/segment.c", "demo/mutex.c" } },
         .{ .name = "ipc-child", .sources = &.{ "tests/c/child.c", "tests/c/child_segment.c", "tests/c/child_mutex.c" } },
         .{ .name = "ipc-bench-segment", .sources = &.{"bench/segment.c"} },
+        .{ .name = "ipc-bench-mutex", .sources = &.{"bench/mutex.c"} },
     };
     for (helpers) |helper| {
         const exe = cProgram(b, helper.name, helper.sources, target, optimize, .{ .static = static });

@@ -38,7 +38,8 @@ try {
 }
 
 const { path, library } = loadFirst(
-  libraryCandidates(envPath, import.meta.dirname!, Deno.build.os),
+  // import.meta.dirname is undefined for a module loaded over https (JSR): then only LIBIPC_PATH.
+  libraryCandidates(envPath, import.meta.dirname, Deno.build.os),
   (candidate) => Deno.dlopen(candidate, definitions),
   envNote,
 );

@@ -41,7 +41,58 @@ const groups: Group[] = [
       "are the raw POSIX calls without libipc's header, validation or atomic publication.",
     jobs: [["zig-out/bin/ipc-bench-segment"], [bun, "bench/segment.bun.ts"], [...denoRun, "bench/segment.deno.ts"]],
   },
+  {
+    name: "mutex",
+    title: "Mutex",
+    method: "Uncontended: 20 M lockSync()+unlock() pairs (C: ipc_mutex_lock+unlock) after a warm-up, one case per " +
+      "process; the peer is glibc's robust process-shared pthread mutex (the object libipc wraps) locked and " +
+      "unlocked directly, from C and through each runtime's raw FFI. Handoff: a C driver holds the mutex, waits " +
+      "until the waiter is about to lock, lets a gap pass (2 µs: the waiter is still spinning; 100 µs: it has " +
+      "parked), stores CLOCK_MONOTONIC and unlocks; the waiter (another process) reads the clock once it holds " +
+      "the mutex. 5 000 rounds (spinning) or 2 000 (parked), the first 10% dropped; p50 and p99 of the rest. " +
+      "The peer parks in glibc's pthread_mutex_lock.",
+    jobs: [
+      ["zig-out/bin/ipc-bench-mutex", "uncontended"],
+      [bun, "bench/mutex.bun.ts", "uncontended"],
+      [bun, "bench/mutex.bun.ts", "peer"],
+      [...denoRun, "bench/mutex.deno.ts", "uncontended"],
+      [...denoRun, "bench/mutex.deno.ts", "peer"],
+      ...handoffJobs("handoff to a spinning waiter (2 µs), lockSync", 2000, 5000, [
+        ["zig-out/bin/ipc-bench-mutex", "wait", "libipc"],
+        [bun, "bench/mutex.bun.ts", "wait", "sync"],
+        [...denoRun, "bench/mutex.deno.ts", "wait", "sync"],
+      ]),
+      ...handoffJobs("handoff to a parked waiter (100 µs), lockSync", 100_000, 2000, [
+        ["zig-out/bin/ipc-bench-mutex", "wait", "pthread"],
+        ["zig-out/bin/ipc-bench-mutex", "wait", "libipc-park"],
+        [bun, "bench/mutex.bun.ts", "wait", "sync-park"],
+        [...denoRun, "bench/mutex.deno.ts", "wait", "sync-park"],
+      ]),
+      ...handoffJobs("handoff to an async lock() (waiter thread parked, 100 µs)", 100_000, 2000, [
+        ["zig-out/bin/ipc-bench-mutex", "wait", "pthread"],
+        [bun, "bench/mutex.bun.ts", "wait", "async"],
+        [...denoRun, "bench/mutex.deno.ts", "wait", "async"],
+      ]),
+      ...handoffJobs("handoff to an async lock() (waiter thread spinning, 2 µs)", 2000, 2000, [
+        [bun, "bench/mutex.bun.ts", "wait", "async"],
+        [...denoRun, "bench/mutex.deno.ts", "wait", "async"],
+      ]),
+    ],
+  },
 ];
+
+/** Jobs that run `ipc-bench-mutex handoff` with each waiter; the case name travels in HANDOFF_CASE. */
+function handoffJobs(caseName: string, gapNs: number, rounds: number, waiters: string[][]): string[][] {
+  return waiters.map((w) => [
+    `HANDOFF_CASE=${caseName}`,
+    "zig-out/bin/ipc-bench-mutex",
+    "handoff",
+    String(gapNs),
+    String(rounds),
+    "--",
+    ...w,
+  ]);
+}
 
 interface Row {
   case: string;
@@ -61,8 +112,16 @@ interface GroupResult {
   rows: Row[];
 }
 
-function runJob(argv: string[]): Measurement[] {
-  const result = spawnSync(argv[0], argv.slice(1), { cwd: root, encoding: "utf8", timeout: 10 * 60_000 });
+/** Runs one job: argv, after leading NAME=value environment entries. */
+function runJob(job: string[]): Measurement[] {
+  const env = { ...process.env };
+  let argv = job;
+  while (/^[A-Z_]+=/.test(argv[0])) {
+    const [key, ...value] = argv[0].split("=");
+    env[key] = value.join("=");
+    argv = argv.slice(1);
+  }
+  const result = spawnSync(argv[0], argv.slice(1), { cwd: root, env, encoding: "utf8", timeout: 10 * 60_000 });
   if (result.status !== 0) {
     throw new Error(`${argv.join(" ")} failed (${result.status ?? result.signal}):\n${result.stderr}`);
   }

@@ -1,6 +1,6 @@
 /** The demo's Deno parts: `deno run demo/deno_part.ts <section> ...`. */
 
-import { SharedMemory } from "../mod.ts";
+import { Mutex, SharedMemory } from "../mod.ts";
 
 const [section, ...args] = Deno.args;
 
@@ -10,6 +10,19 @@ switch (section) {
     using seg = SharedMemory.open(name);
     const text = `Deno (pid ${Deno.pid}) attached by name and wrote this\0`;
     new TextEncoder().encodeInto(text, seg.bytes(Number(slot) * 128, 128));
+    break;
+  }
+  case "mutex": {
+    const [name, n] = args;
+    using seg = SharedMemory.open(name);
+    const m = Mutex.at(seg, 0);
+    const counter = seg.view(BigUint64Array, 64, 1);
+    for (let i = 0; i < Number(n); i++) {
+      m.lockSync();
+      counter[0] += 1n;
+      m.unlock();
+    }
+    m.close();
     break;
   }
   default:

@@ -4,6 +4,7 @@
  */
 
 import { libraryInfo } from "../bun.ts";
+import { mutexSection } from "./mutex.ts";
 import { segmentSection } from "./segment.ts";
 
 const info = libraryInfo();
@@ -11,6 +12,7 @@ console.log(`libipc ${info.version} (ABI ${info.abiVersion}) from ${info.path}, 
 
 const sections: [string, () => Promise<void>][] = [
   ["Shared memory: one segment, three runtimes", segmentSection],
+  ["Mutex: three runtimes, one lock, and a holder killed with SIGKILL", mutexSection],
 ];
 
 for (const [title, run] of sections) {

@@ -1,5 +1,5 @@
-/* The demo's C part: attaches to the segment the Bun parent created, by name, and writes its line
- * into slot `slot` (128 bytes each). Usage: ipc-demo segment <name> <slot> */
+/* The demo's segment section, C part: attaches to the segment the Bun parent created, by name, and
+ * writes its line into slot `slot` (128 bytes each). Usage: ipc-demo segment <name> <slot> */
 #define _POSIX_C_SOURCE 200809L
 #include "ipc.h"
 
@@ -10,8 +10,10 @@
 
 #define SLOT_BYTES 128
 
-int main(int argc, char **argv) {
-  if (argc != 4 || strcmp(argv[1], "segment") != 0) {
+#include "demo.h"
+
+int demo_segment(int argc, char **argv) {
+  if (argc != 4) {
     fprintf(stderr, "usage: ipc-demo segment <name> <slot>\n");
     return 64;
   }

@@ -4,6 +4,7 @@
  * removes the name and shows that it is gone.
  */
 
+import { statSync } from "node:fs";
 import { SharedMemory } from "../bun.ts";
 import { c, deno } from "./run.ts";
 
@@ -12,7 +13,8 @@ const slot = 128;
 export async function segmentSection(): Promise<void> {
   const seg = SharedMemory.create({ size: 3 * slot, name: true });
   const name = seg.name!;
-  console.log(`Bun created ${name} (${seg.size} bytes, mode 0600)`);
+  const mode = (statSync(`/dev/shm${name}`).mode & 0o777).toString(8).padStart(4, "0");
+  console.log(`Bun created ${name} (${seg.size} bytes, mode ${mode})`);
   try {
     new TextEncoder().encodeInto(`Bun (pid ${process.pid}) created the segment and wrote this\0`, seg.bytes(0, slot));
     await deno("segment", name, "1");

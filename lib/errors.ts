@@ -28,11 +28,12 @@ export class IpcError extends Error {
   /** The operation that failed, such as "SharedMemory.create". */
   readonly op: string;
 
-  constructor(op: string, code: ErrorCode, message: string, options?: ErrorOptions) {
+  /** `errno` overrides the code's number: the raw result of a code this binding does not know. */
+  constructor(op: string, code: ErrorCode, message: string, options?: ErrorOptions & { errno?: number }) {
     super(`${op}: ${message} (${code})`, options);
     this.name = "IpcError";
     this.code = code;
-    this.errno = errnoOf(code);
+    this.errno = options?.errno ?? errnoOf(code);
     this.op = op;
   }
 
@@ -96,7 +97,7 @@ export function check(
 ): number {
   if (rc >= 0) return rc;
   const code = codeName(rc);
-  throw new IpcError(op, code, explain?.(code) ?? `${fallback(rc)} (result ${rc})`);
+  throw new IpcError(op, code, explain?.(code) ?? `${fallback(rc)} (result ${rc})`, { errno: rc });
 }
 
 /** Checks that `value` is an integer in [min, max]; throws IpcTypeError or IpcRangeError. */

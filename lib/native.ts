@@ -70,12 +70,12 @@ export function native(): Native {
 }
 
 /** Where to look for the library, in order: `LIBIPC_PATH`, then the build output beside `moduleDir`. */
-export function libraryCandidates(envPath: string | undefined, moduleDir: string, os: string): string[] {
+export function libraryCandidates(envPath: string | undefined, moduleDir: string | undefined, os: string): string[] {
   const file = os === "windows" ? "ipc.dll" : os === "darwin" ? "libipc.dylib" : "libipc.so";
   const candidates: string[] = [];
   if (envPath) candidates.push(envPath);
   const sep = os === "windows" ? "\\" : "/";
-  candidates.push([moduleDir, "zig-out", "lib", file].join(sep));
+  if (moduleDir !== undefined) candidates.push([moduleDir, "zig-out", "lib", file].join(sep));
   return candidates;
 }
 

@@ -7,8 +7,10 @@
  *   on every OS; ipc_errname() and ipc_strerror() turn them into static strings.
  * - Out-parameters come last and are written only on success (handles are set to NULL on failure).
  * - No function needs a language runtime or per-thread setup: each may be passed as a raw function
- *   pointer. Unless a function says otherwise it is safe to call from any thread and any process;
- *   a handle must not be used by one thread while another closes it.
+ *   pointer. Unless a function says otherwise it is safe to call from any thread and any process.
+ * - A handle is freed by its close or destroy call: using it afterwards, or while another thread
+ *   closes it, is undefined behaviour (like free()). The IPC_ECLOSED results below are a
+ *   best-effort diagnosis, not a guarantee.
  * - Nothing here blocks unless its description says so.
  * - Functions that are not implemented on an OS return IPC_ENOTSUP there (Linux is implemented).
  *
@@ -145,12 +147,12 @@ int32_t ipc_segment_close(ipc_segment_t *segment);
 
 /* The first byte of user data (IPC_SEGMENT_HEADER_SIZE bytes into the mapping, so aligned to at
  * least 128 bytes). The same memory in every process, at a different address in each: store offsets
- * in shared memory, never pointers. NULL for a NULL or closed handle. */
+ * in shared memory, never pointers. NULL for a NULL handle. */
 void *ipc_segment_base(const ipc_segment_t *segment);
-/* The user size in bytes, as given to ipc_segment_create. 0 for a NULL or closed handle. */
+/* The user size in bytes, as given to ipc_segment_create. 0 for a NULL handle. */
 uint64_t ipc_segment_size(const ipc_segment_t *segment);
 /* The segment's fd (close-on-exec; owned by the segment: do not close it). Pass it to a child
- * process, which opens the segment with ipc_segment_open_fd. IPC_ECLOSED for a NULL or closed
+ * process, which opens the segment with ipc_segment_open_fd. IPC_ECLOSED for a NULL
  * handle. */
 int32_t ipc_segment_fd(const ipc_segment_t *segment);
 /* Segment kinds (ipc_segment_kind). */

@@ -73,11 +73,11 @@ pub fn initData(context: ?*anyopaque, data: []u8) Error!void {
     try init(@ptrCast(@alignCast(data.ptr)));
 }
 
-/// Checks that `memory` holds a mutex this process can use.
-pub fn validate(memory: *Mutex) Error!void {
+/// Checks that `memory` holds a mutex this process can use. (The lock word layout, which only
+/// waiting depends on, is checked by `rm.selfTest` on the first wait.)
+pub inline fn validate(memory: *Mutex) Error!void {
     if (@atomicLoad(u32, &memory.magic, .acquire) != magic) return error.Protocol;
     if (memory.layout != rm.layout_tag) return error.NotSupported;
-    try rm.selfTest();
 }
 
 pub fn tryLock(m: *Mutex) Error!Acquired {
@@ -94,10 +94,13 @@ fn tryAcquire(m: *Mutex, contended: bool) Error!?Acquired {
     return acquired;
 }
 
-/// Locks, waiting until `deadline`.
-pub fn lock(m: *Mutex, deadline: wait.Deadline) Error!Acquired {
-    if (try tryAcquire(m, false)) |a| return a;
-    return lockContended(m, deadline);
+/// Locks, waiting until `deadline`. The uncontended path is one glibc call, inlined into the export.
+pub inline fn lock(m: *Mutex, deadline: wait.Deadline) Error!Acquired {
+    const acquired = rm.tryLock(m.lockMemory()) catch |err| switch (err) {
+        error.Busy => return lockContended(m, deadline),
+        else => return err,
+    };
+    return acquired;
 }
 
 const Free = struct {
@@ -107,7 +110,8 @@ const Free = struct {
     }
 };
 
-fn lockContended(m: *Mutex, deadline: wait.Deadline) Error!Acquired {
+noinline fn lockContended(m: *Mutex, deadline: wait.Deadline) Error!Acquired {
+    try rm.selfTest();
     const w = m.word();
     // Spin while the holder is likely to let go soon: retry whenever the owner bits clear.
     const spin_end = wait.Deadline.earliest(wait.Deadline.after(wait.spin()), deadline);
@@ -141,6 +145,7 @@ pub const Step = union(enum) {
 /// mutex if free, else mark it as having waiters and return the word value to wait on.
 pub fn lockStep(m: *Mutex, contended: bool) Error!Step {
     if (try tryAcquire(m, contended)) |a| return .{ .acquired = a };
+    try rm.selfTest();
     return prepare(m, contended);
 }
 

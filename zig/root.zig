@@ -236,7 +236,7 @@ pub export fn ipc_wait_cancel(cancel_word: ?*align(1) u32) i32 {
 // ---------------------------------------------------------------------------------------------------
 // Mutexes.
 
-fn toMutex(handle: ?*ipc_mutex_t) abi.Error!*mutex.Mutex {
+inline fn toMutex(handle: ?*ipc_mutex_t) abi.Error!*mutex.Mutex {
     const m = handle orelse return error.Invalid;
     if (@intFromPtr(m) % mutex.alignment != 0) return error.Align;
     const object: *mutex.Mutex = @ptrCast(@alignCast(m));

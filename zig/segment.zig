@@ -335,7 +335,7 @@ test "a damaged header is refused" {
     try testing.expectError(error.Protocol, validate(&bad, 1 << 20));
 }
 
-test "generated names belong to their creator and are swept after it dies" {
+test "generated names belong to their creator, and a live creator's segment survives a sweep" {
     const s = try create(.unique, 16, 0, false, .segment, null);
     defer close(s);
     const creator = name_.parseGenerated(s.name.slice()).?;

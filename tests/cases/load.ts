@@ -1,7 +1,7 @@
 /** Finding the native library: the search order, and an error that lists every path tried. */
 
 import assert from "node:assert/strict";
-import { libraryCandidates, loadFirst } from "../../lib/native.ts";
+import { bind, libraryCandidates, loadFirst, native } from "../../lib/native.ts";
 import type { Harness } from "../harness.ts";
 
 export default function load(h: Harness): void {
@@ -38,5 +38,18 @@ export default function load(h: Harness): void {
     const info = h.ipc.libraryInfo();
     assert.match(info.runtime, new RegExp(`^${h.runtime} `));
     assert.match(info.path, /libipc\.so$/);
+  });
+
+  h.test("load: a library of another ABI version is refused with EVERSION, naming both and the fix", () => {
+    const real = native();
+    const other = { ...real, symbols: { ...real.symbols, ipc_abi_version: () => real.symbols.ipc_abi_version() + 1 } };
+    assert.throws(
+      () => bind(other),
+      (e) =>
+        e instanceof h.ipc.IpcError && e.code === "EVERSION" &&
+        /has ABI version \d+, but this binding expects/.test(e.message) &&
+        /npm install|LIBIPC_PATH/.test(e.message),
+    );
+    assert.equal(native(), real, "a refused library is not bound");
   });
 }

@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
+import process from "node:process";
 import { type Child, command, type Harness, type Program, run } from "../harness.ts";
 import * as programs from "./programs.ts";
 
@@ -201,17 +202,21 @@ export default function mutex(h: Harness): void {
     }, { timeoutMs: 60_000 });
   }
 
-  h.test("mp mutex: no waiter thread outlives its waits", async () => {
+  h.test("mp mutex: an idle async wait burns no CPU, and no waiter thread outlives its waits", async () => {
     const { seg, m, name } = setup();
     const held = h.spawn(command(h, programs.c, ["mutex", "hold", name, "0"]));
     try {
       await expectLine(held, "locked");
+      const cpuBefore = process.cpuUsage();
       const pending = m.lock({ timeout: 300 });
       await sleep(50);
       // Bun delivers completions from one library thread (callback mode); Deno runs the wait on its
       // own pool thread (poll mode).
       assert.equal(waiterThreads(), h.runtime === "bun" ? 1 : 0);
       await assert.rejects(pending, { code: "ETIMEDOUT" });
+      // An idle wait parks: nowhere near the 300 ms of CPU a busy-waiting process would burn.
+      const cpu = process.cpuUsage(cpuBefore);
+      assert.ok(cpu.user + cpu.system < 150_000, `${cpu.user + cpu.system} µs of CPU during a 300 ms wait`);
       // The callback-mode waiter thread (Bun) lingers 100 ms, then exits; Deno uses none.
       await until("no ipc-waiter thread is left", () => waiterThreads() === 0, 5_000);
     } finally {

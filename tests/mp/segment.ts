@@ -35,6 +35,7 @@ export default function segment(h: Harness): void {
         assert.equal((await run(h, programs.c, ["segment", "read", name, "0"])).trim(), `${h.runtime} wrote slot 0`);
         await run(h, programs.c, ["segment", "write", name, String(2 * slot), "C wrote slot 2"]);
         assert.equal((await run(h, other, ["segment", "read", name, String(2 * slot)])).trim(), "C wrote slot 2");
+        assert.equal((await run(h, other, ["segment", "read", name, "0"])).trim(), `${h.runtime} wrote slot 0`);
         const sizeLine = await run(h, programs.c, ["segment", "write", name, String(3 * slot), "C again"]);
         assert.equal(sizeLine.trim(), `size ${4 * slot}`);
         assert.deepEqual([0, 1, 2, 3].map(text), [

@@ -65,7 +65,7 @@ pub const Acquired = enum { locked, owner_died };
 
 /// Takes the mutex if it is free. error.Busy when another thread holds it, error.Deadlock when the
 /// calling thread does, error.NotRecoverable after an owner died and nobody repaired it.
-pub fn tryLock(memory: *anyopaque) Error!Acquired {
+pub inline fn tryLock(memory: *anyopaque) Error!Acquired {
     return switch (pthread_mutex_trylock(memory)) {
         0 => .locked,
         EOWNERDEAD => .owner_died,
@@ -82,7 +82,7 @@ pub fn tryLock(memory: *anyopaque) Error!Acquired {
 /// glibc's trylock of a not-recoverable robust mutex takes the lock word and returns
 /// ENOTRECOVERABLE without releasing it (it compares the pre-CAS value with its own TID). Left so,
 /// the mutex would look held by this thread forever; release the word as glibc's lock does.
-fn releaseUnrecoverable(memory: *anyopaque) void {
+noinline fn releaseUnrecoverable(memory: *anyopaque) void {
     const w = word(memory);
     if (@atomicLoad(u32, w, .acquire) & tid_mask != currentTid()) return;
     const old = @atomicRmw(u32, w, .Xchg, 0, .acq_rel);
@@ -90,7 +90,7 @@ fn releaseUnrecoverable(memory: *anyopaque) void {
 }
 
 /// Releases the mutex; error.NotOwner unless the calling thread holds it.
-pub fn unlock(memory: *anyopaque) Error!void {
+pub inline fn unlock(memory: *anyopaque) Error!void {
     return switch (pthread_mutex_unlock(memory)) {
         0 => {},
         EPERM => error.NotOwner,
