@@ -60,6 +60,9 @@ const { OK, OWNER_DIED: OWNER_DIED_RC, EBUSY, ETIMEDOUT } = RESULT_CODES;
 /** The lock word is the first word of the pthread mutex, 16 bytes into the object (zig/mutex.zig). */
 const wordOffset = 16;
 const waitersBit = 0x8000_0000;
+// Where ipc_mutex_lock_step stores the word value to wait for; read in the same turn, so one cell
+// serves every lock() in flight.
+const expectedCell = new Uint32Array(1);
 const tidMask = 0x3fff_ffff;
 
 function explainLock(code: ErrorCode): string | undefined {
@@ -305,7 +308,7 @@ export class Mutex implements Disposable, Dependent {
     const timeout = timeoutOf(op, options);
     const signal = signalOf(op, options);
     signal?.throwIfAborted();
-    const expected = new Uint32Array(1);
+    const expected = expectedCell;
     let rc = this.#s.ipc_mutex_lock_step(this.#pointer ?? this.#live(op), 0, expected);
     if (rc === EBUSY) {
       const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
