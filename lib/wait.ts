@@ -30,7 +30,6 @@ interface Entry {
   readonly word: Pointer;
   settled: boolean;
   resolve(result: number): void;
-  reject(reason: unknown): void;
   cleanup(): void;
 }
 
@@ -135,7 +134,7 @@ export function waitWord(op: string, word: Pointer, expected: number, timeoutMs:
     resolve = res;
     reject = rej;
   });
-  const entry: Entry = { waiter: w, word, settled: false, resolve, reject, cleanup: () => {} };
+  const entry: Entry = { waiter: w, word, settled: false, resolve, cleanup: () => {} };
   entries.set(token, entry);
   const cancel = (reason: unknown): void => {
     if (entry.settled) return;

@@ -127,10 +127,8 @@ noinline fn lockContended(m: *Mutex, deadline: wait.Deadline) Error!Acquired {
         }
         switch (try prepare(m, true)) {
             .acquired => |a| return a,
-            .wait => |expected| switch (try wait.park(w, expected, deadline, null)) {
-                .woken => {},
-                .timed_out, .canceled => {},
-            },
+            // Whatever ended the wait, the loop re-checks the deadline and the word.
+            .wait => |expected| _ = try wait.park(w, expected, deadline, null),
         }
     }
 }

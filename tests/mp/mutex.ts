@@ -45,6 +45,22 @@ export default function mutex(h: Harness): void {
     return { seg, m, name: seg.name! };
   }
 
+  /** Runs `body` while a C process holds the mutex of a fresh setup(); cleans up however it ends. */
+  async function whileCHolds(
+    body: (held: Child, fixture: ReturnType<typeof setup>) => Promise<void>,
+  ): Promise<void> {
+    const fixture = setup();
+    const held = h.spawn(command(h, programs.c, ["mutex", "hold", fixture.name, "0"]));
+    try {
+      await expectLine(held, "locked");
+      await body(held, fixture);
+    } finally {
+      held.kill("SIGKILL");
+      SharedMemory.unlink(fixture.name);
+      fixture.seg.close();
+    }
+  }
+
   h.test("mp mutex: 100 processes (C, Bun, Deno) add to one 64-bit sum under the mutex; exact every run", async () => {
     const { seg, m, name } = setup();
     try {
@@ -128,10 +144,7 @@ export default function mutex(h: Harness): void {
   }
 
   h.test("mp mutex: lock() keeps the event loop running, times out, aborts, and then still works", async () => {
-    const { seg, m, name } = setup();
-    const held = h.spawn(command(h, programs.c, ["mutex", "hold", name, "0"]));
-    try {
-      await expectLine(held, "locked");
+    await whileCHolds(async (held, { m }) => {
       // Timeouts: blocking and async.
       assert.throws(() => m.lockSync({ timeout: 20 }), { name: "IpcError", code: "ETIMEDOUT" });
       await assert.rejects(m.lock({ timeout: 20 }), { name: "IpcError", code: "ETIMEDOUT" });
@@ -157,18 +170,11 @@ export default function mutex(h: Harness): void {
       m.unlock();
       assert.deepEqual(m.tryLock(), { ownerDied: false });
       m.unlock();
-    } finally {
-      held.kill("SIGKILL");
-      seg.unlink();
-      seg.close();
-    }
+    });
   }, { timeoutMs: 60_000 });
 
   h.test("mp mutex: close() rejects pending locks with ECLOSED; closing the segment closes its mutexes", async () => {
-    const { seg, m, name } = setup();
-    const held = h.spawn(command(h, programs.c, ["mutex", "hold", name, "0"]));
-    try {
-      await expectLine(held, "locked");
+    await whileCHolds(async (_held, { seg, m }) => {
       const other = Mutex.at(seg, 0);
       const pending = [m.lock(), m.lock({ timeout: 60_000 }), other.lock()];
       await sleep(5);
@@ -179,34 +185,20 @@ export default function mutex(h: Harness): void {
       seg.close();
       assert.equal(other.closed, true);
       await assert.rejects(pending[2], { code: "ECLOSED" });
-    } finally {
-      held.kill("SIGKILL");
-      SharedMemory.unlink(name);
-      seg.close();
-    }
+    });
   }, { timeoutMs: 60_000 });
 
   for (const program of [programs.bun, programs.deno]) {
     h.test(`mp mutex: a ${label(program)} process whose locks timed out or were closed exits by itself`, async () => {
-      const { seg, name } = setup();
-      const held = h.spawn(command(h, programs.c, ["mutex", "hold", name, "0"]));
-      try {
-        await expectLine(held, "locked");
+      await whileCHolds(async (_held, { name }) => {
         const out = await run(h, program, ["mutex", "exit", name, "0"], { timeoutMs: 20_000 });
         assert.equal(out.trim(), "ok");
-      } finally {
-        held.kill("SIGKILL");
-        seg.unlink();
-        seg.close();
-      }
+      });
     }, { timeoutMs: 60_000 });
   }
 
   h.test("mp mutex: an idle async wait burns no CPU, and no waiter thread outlives its waits", async () => {
-    const { seg, m, name } = setup();
-    const held = h.spawn(command(h, programs.c, ["mutex", "hold", name, "0"]));
-    try {
-      await expectLine(held, "locked");
+    await whileCHolds(async (_held, { m }) => {
       const cpuBefore = process.cpuUsage();
       const pending = m.lock({ timeout: 300 });
       await sleep(50);
@@ -219,11 +211,7 @@ export default function mutex(h: Harness): void {
       assert.ok(cpu.user + cpu.system < 150_000, `${cpu.user + cpu.system} µs of CPU during a 300 ms wait`);
       // The callback-mode waiter thread (Bun) lingers 100 ms, then exits; Deno uses none.
       await until("no ipc-waiter thread is left", () => waiterThreads() === 0, 5_000);
-    } finally {
-      held.kill("SIGKILL");
-      seg.unlink();
-      seg.close();
-    }
+    });
   }, { timeoutMs: 30_000 });
 }
 
