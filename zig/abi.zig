@@ -106,6 +106,16 @@ pub const Kind = enum(u32) {
     segment = 1,
     /// A segment holding one mutex at the start of its data (`ipc_mutex_create`).
     mutex = 2,
+    /// One semaphore at the start of the data (`ipc_sem_create`).
+    semaphore = 3,
+    /// One event (`ipc_event_create`).
+    event = 4,
+    /// A mutex at offset 0 and its condition at offset 64 (`ipc_cond_create`).
+    condition = 5,
+    /// One barrier (`ipc_barrier_create`).
+    barrier = 6,
+    /// One readers-writer lock (`ipc_rwlock_create`).
+    rwlock = 7,
     _,
 };
 

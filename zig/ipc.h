@@ -158,8 +158,13 @@ int32_t ipc_segment_fd(const ipc_segment_t *segment);
 /* Segment kinds (ipc_segment_kind). */
 #define IPC_KIND_SEGMENT 1 /* a plain segment (ipc_segment_create) */
 #define IPC_KIND_MUTEX 2   /* a standalone mutex (ipc_mutex_create) */
+#define IPC_KIND_SEMAPHORE 3 /* ipc_sem_create */
+#define IPC_KIND_EVENT 4     /* ipc_event_create */
+#define IPC_KIND_CONDITION 5 /* ipc_cond_create: a mutex and a condition */
+#define IPC_KIND_BARRIER 6   /* ipc_barrier_create */
+#define IPC_KIND_RWLOCK 7    /* ipc_rwlock_create */
 
-/* The kind of object the segment holds: IPC_KIND_SEGMENT, IPC_KIND_MUTEX. */
+/* The kind of object the segment holds: one of IPC_KIND_*. */
 uint32_t ipc_segment_kind(const ipc_segment_t *segment);
 /* The canonical name ("/name"), or "" for an anonymous segment. Valid until ipc_segment_close. */
 const char *ipc_segment_name(const ipc_segment_t *segment);
@@ -284,6 +289,194 @@ int32_t ipc_mutex_held(ipc_mutex_t *mutex);
  * makes the caller wake the next waiter when it unlocks. The lock belongs to the thread that stepped. */
 const uint32_t *ipc_mutex_word(ipc_mutex_t *mutex);
 int32_t ipc_mutex_lock_step(ipc_mutex_t *mutex, uint32_t contended, uint32_t *expected_out);
+
+/* ---- Synchronization objects: conventions --------------------------------------------------------
+ *
+ * Semaphores, events, conditions, barriers and rwlocks follow the mutex's conventions: a handle is
+ * the object itself in shared memory; `*_init` makes one in raw memory, `*_init_at` at an offset in
+ * a segment, `*_at` finds one another process made (IPC_EALIGN, IPC_ERANGE, IPC_EPROTO when the
+ * memory holds no such object, IPC_ECLOSED), and `*_create` makes a segment of the object's kind
+ * holding one, published only once initialized (`name`, `mode`, `flags` as for ipc_mutex_create).
+ * Blocking calls take `timeout_ns` (negative: no limit) and spin up to the spin budget before
+ * parking. Every call checks the object's magic; values read from shared memory that this library
+ * never writes are refused with IPC_EPROTO.
+ *
+ * For bindings that wait elsewhere (an event loop): `*_word` is the word to wait on; a `*_step`
+ * call does what it can without waiting and returns IPC_EBUSY with the value to wait for in
+ * *expected_out; the caller waits while the word holds it (ipc_wait, ipc_waiter_submit), then steps
+ * again with `registered` = 1. A step that returned IPC_EBUSY counts the caller as a parked waiter
+ * (so that wakers issue a wake); a caller that gives up instead of stepping again calls `*_unwait`. */
+
+/* ---- Semaphores -------------------------------------------------------------------------------- */
+
+/* A counting semaphore with a maximum (releasing past it is IPC_ERANGE, nothing released). Units
+ * have no owner: any thread of any process may release, and a unit held by a process that dies is
+ * not returned (as with sem_t). */
+typedef struct ipc_sem ipc_sem_t;
+
+#define IPC_SEM_SIZE 64
+#define IPC_SEM_ALIGN 8
+#define IPC_SEM_VALUE_MAX 2147483647
+
+/* `value` initial units, at most `max` (0: IPC_SEM_VALUE_MAX). IPC_ERANGE when value > max. */
+int32_t ipc_sem_init(void *memory, uint32_t value, uint32_t max);
+int32_t ipc_sem_init_at(ipc_segment_t *segment, uint64_t offset, uint32_t value, uint32_t max, ipc_sem_t **sem_out);
+int32_t ipc_sem_at(ipc_segment_t *segment, uint64_t offset, ipc_sem_t **sem_out);
+int32_t ipc_sem_create(const char *name, uint32_t mode, uint32_t flags, uint32_t value, uint32_t max,
+                       ipc_segment_t **segment_out, ipc_sem_t **sem_out);
+/* Takes `n` units (1..max; IPC_EINVAL for 0, IPC_ERANGE above max), waiting up to `timeout_ns`. */
+int32_t ipc_sem_acquire(ipc_sem_t *sem, uint32_t n, int64_t timeout_ns);
+/* Takes `n` units if available, else IPC_EBUSY. */
+int32_t ipc_sem_try_acquire(ipc_sem_t *sem, uint32_t n);
+/* Returns `n` units; IPC_ERANGE (and nothing released) when the value would exceed the maximum. */
+int32_t ipc_sem_release(ipc_sem_t *sem, uint32_t n);
+/* The current value (>= 0), or an error. */
+int32_t ipc_sem_value(ipc_sem_t *sem);
+/* The maximum (>= 1), or an error. */
+int32_t ipc_sem_max(ipc_sem_t *sem);
+const uint32_t *ipc_sem_word(ipc_sem_t *sem);
+int32_t ipc_sem_acquire_step(ipc_sem_t *sem, uint32_t n, uint32_t registered, uint32_t *expected_out);
+int32_t ipc_sem_unwait(ipc_sem_t *sem, uint32_t n);
+
+/* ---- Events ------------------------------------------------------------------------------------ */
+
+/* Set or clear. A manual-reset event stays set, releasing every waiter, until cleared; with
+ * IPC_EVENT_AUTO_RESET one waiter is released per set and the event clears as it returns. */
+typedef struct ipc_event ipc_event_t;
+
+#define IPC_EVENT_SIZE 64
+#define IPC_EVENT_ALIGN 8
+#define IPC_EVENT_AUTO_RESET 0x1u
+
+int32_t ipc_event_init(void *memory, uint32_t event_flags);
+int32_t ipc_event_init_at(ipc_segment_t *segment, uint64_t offset, uint32_t event_flags, ipc_event_t **event_out);
+int32_t ipc_event_at(ipc_segment_t *segment, uint64_t offset, ipc_event_t **event_out);
+int32_t ipc_event_create(const char *name, uint32_t mode, uint32_t flags, uint32_t event_flags,
+                         ipc_segment_t **segment_out, ipc_event_t **event_out);
+int32_t ipc_event_set(ipc_event_t *event);
+int32_t ipc_event_clear(ipc_event_t *event);
+/* 1 when set, 0 when clear, or an error. Never clears. */
+int32_t ipc_event_is_set(ipc_event_t *event);
+/* The event's flags (IPC_EVENT_AUTO_RESET or 0), or an error. */
+int32_t ipc_event_flags(ipc_event_t *event);
+/* Waits until the event is set (an auto-reset event is cleared by the waiter it releases). */
+int32_t ipc_event_wait(ipc_event_t *event, int64_t timeout_ns);
+/* IPC_OK when set (clearing an auto-reset event), else IPC_EBUSY. */
+int32_t ipc_event_try_wait(ipc_event_t *event);
+const uint32_t *ipc_event_word(ipc_event_t *event);
+int32_t ipc_event_wait_step(ipc_event_t *event, uint32_t registered, uint32_t *expected_out);
+int32_t ipc_event_unwait(ipc_event_t *event);
+
+/* ---- Conditions -------------------------------------------------------------------------------- */
+
+/* A condition variable used with an ipc_mutex_t. A waiter may wake without a notify (spurious
+ * wake-up): wait in a loop that re-checks the predicate. */
+typedef struct ipc_cond ipc_cond_t;
+
+#define IPC_COND_SIZE 64
+#define IPC_COND_ALIGN 8
+
+int32_t ipc_cond_init(void *memory);
+int32_t ipc_cond_init_at(ipc_segment_t *segment, uint64_t offset, ipc_cond_t **cond_out);
+int32_t ipc_cond_at(ipc_segment_t *segment, uint64_t offset, ipc_cond_t **cond_out);
+/* A segment of kind IPC_KIND_CONDITION holding a mutex at offset 0 and a condition at offset 64. */
+int32_t ipc_cond_create(const char *name, uint32_t mode, uint32_t flags, ipc_segment_t **segment_out,
+                        ipc_cond_t **cond_out, ipc_mutex_t **mutex_out);
+/* Unlocks `mutex` (which the calling thread must hold: IPC_EPERM otherwise), waits for a notify,
+ * and locks it again before returning, whatever ended the wait. IPC_OK: notified (or spuriously
+ * woken); IPC_ETIMEDOUT: `timeout_ns` passed; IPC_OWNER_DIED: relocked, and the mutex's previous
+ * holder died (repair, then ipc_mutex_consistent). */
+int32_t ipc_cond_wait(ipc_cond_t *cond, ipc_mutex_t *mutex, int64_t timeout_ns);
+/* Wakes up to `n` waiters. */
+int32_t ipc_cond_notify(ipc_cond_t *cond, uint32_t n);
+int32_t ipc_cond_notify_all(ipc_cond_t *cond);
+const uint32_t *ipc_cond_word(ipc_cond_t *cond);
+/* The first half of a wait done elsewhere: checks that the caller holds `mutex` (IPC_EPERM), counts
+ * it as a waiter, stores the word value to wait for, and unlocks the mutex. Then: wait, call
+ * ipc_cond_unwait, and lock the mutex again. */
+int32_t ipc_cond_prepare(ipc_cond_t *cond, ipc_mutex_t *mutex, uint32_t *expected_out);
+int32_t ipc_cond_unwait(ipc_cond_t *cond);
+
+/* ---- Barriers ---------------------------------------------------------------------------------- */
+
+/* `parties` waiters pass together; each wait returns a distinct arrival index in [0, parties). A
+ * wait that times out (it returns IPC_ETIMEDOUT) or ipc_barrier_abort breaks the barrier: every
+ * wait in progress and every later one returns IPC_EBROKEN until ipc_barrier_reset, which also
+ * breaks the waits in progress. A party that dies before arriving never arrives: use timeouts. */
+typedef struct ipc_barrier ipc_barrier_t;
+
+#define IPC_BARRIER_SIZE 64
+#define IPC_BARRIER_ALIGN 8
+#define IPC_BARRIER_PARTIES_MAX 65535
+/* ipc_barrier_arrive's ticket when that arrival was the last: the barrier has opened. */
+#define IPC_BARRIER_PASSED 0xffffffffu
+
+/* IPC_EINVAL for 0 parties, IPC_ERANGE above IPC_BARRIER_PARTIES_MAX. */
+int32_t ipc_barrier_init(void *memory, uint32_t parties);
+int32_t ipc_barrier_init_at(ipc_segment_t *segment, uint64_t offset, uint32_t parties, ipc_barrier_t **barrier_out);
+int32_t ipc_barrier_at(ipc_segment_t *segment, uint64_t offset, ipc_barrier_t **barrier_out);
+int32_t ipc_barrier_create(const char *name, uint32_t mode, uint32_t flags, uint32_t parties,
+                           ipc_segment_t **segment_out, ipc_barrier_t **barrier_out);
+/* Arrives and waits for the others: the arrival index (>= 0), IPC_ETIMEDOUT (this wait timed out
+ * and broke the barrier), or IPC_EBROKEN. */
+int32_t ipc_barrier_wait(ipc_barrier_t *barrier, int64_t timeout_ns);
+/* The async form: ipc_barrier_arrive returns the arrival index and a ticket; ipc_barrier_check
+ * returns IPC_OK (passed), IPC_EBROKEN, or IPC_EBUSY with the word value to wait for. A waiter that
+ * gives up calls ipc_barrier_break: IPC_OK when the barrier is now broken, 1 when that generation
+ * had already ended (check again). */
+int32_t ipc_barrier_arrive(ipc_barrier_t *barrier, uint32_t *ticket_out);
+int32_t ipc_barrier_check(ipc_barrier_t *barrier, uint32_t ticket, uint32_t *expected_out);
+int32_t ipc_barrier_break(ipc_barrier_t *barrier, uint32_t ticket);
+int32_t ipc_barrier_abort(ipc_barrier_t *barrier);
+int32_t ipc_barrier_reset(ipc_barrier_t *barrier);
+int32_t ipc_barrier_parties(ipc_barrier_t *barrier);
+/* Parties waiting now. */
+int32_t ipc_barrier_waiting(ipc_barrier_t *barrier);
+/* 1 when broken, else 0. */
+int32_t ipc_barrier_broken(ipc_barrier_t *barrier);
+const uint32_t *ipc_barrier_word(ipc_barrier_t *barrier);
+
+/* ---- Readers-writer locks ---------------------------------------------------------------------- */
+
+/* Many readers or one writer; a waiting writer stops new readers, so readers cannot starve it.
+ * Built from robust mutexes (a writer mutex and IPC_RWLOCK_SLOTS reader slots), so the death of any
+ * holder releases what it held at once. After a writer died holding the lock, every acquisition
+ * returns IPC_OWNER_DIED until a writer repairs the data and calls ipc_rwlock_consistent. Locks
+ * belong to the calling thread. A thread holding a read lock cannot take the write lock
+ * (IPC_EDEADLK: no upgrades); a thread may take several read locks, but not while a writer waits. */
+typedef struct ipc_rwlock ipc_rwlock_t;
+
+#define IPC_RWLOCK_SIZE 2176
+#define IPC_RWLOCK_ALIGN 64
+#define IPC_RWLOCK_SLOTS 32
+
+int32_t ipc_rwlock_init(void *memory);
+int32_t ipc_rwlock_init_at(ipc_segment_t *segment, uint64_t offset, ipc_rwlock_t **rwlock_out);
+int32_t ipc_rwlock_at(ipc_segment_t *segment, uint64_t offset, ipc_rwlock_t **rwlock_out);
+int32_t ipc_rwlock_create(const char *name, uint32_t mode, uint32_t flags, ipc_segment_t **segment_out,
+                          ipc_rwlock_t **rwlock_out);
+/* IPC_OK, IPC_OWNER_DIED, IPC_ETIMEDOUT, IPC_EDEADLK (the caller holds the write lock). */
+int32_t ipc_rwlock_read_lock(ipc_rwlock_t *rwlock, int64_t timeout_ns);
+int32_t ipc_rwlock_try_read_lock(ipc_rwlock_t *rwlock);
+/* IPC_EPERM when the calling thread holds no read lock. */
+int32_t ipc_rwlock_read_unlock(ipc_rwlock_t *rwlock);
+/* IPC_OK, IPC_OWNER_DIED, IPC_ETIMEDOUT, IPC_EDEADLK (the caller holds a read or the write lock). */
+int32_t ipc_rwlock_write_lock(ipc_rwlock_t *rwlock, int64_t timeout_ns);
+int32_t ipc_rwlock_try_write_lock(ipc_rwlock_t *rwlock);
+int32_t ipc_rwlock_write_unlock(ipc_rwlock_t *rwlock);
+/* Clears the owner-died state; the caller must hold the write lock (IPC_EPERM), IPC_EINVAL when not
+ * in that state. */
+int32_t ipc_rwlock_consistent(ipc_rwlock_t *rwlock);
+/* Read locks held now (a diagnostic). */
+int32_t ipc_rwlock_readers(ipc_rwlock_t *rwlock);
+/* Steps for waits done elsewhere; the word to wait on changes between steps, so it is returned in
+ * *word_out. A write lock given up part way is released with ipc_rwlock_write_abandon. */
+int32_t ipc_rwlock_read_step(ipc_rwlock_t *rwlock, uint32_t registered, const uint32_t **word_out,
+                             uint32_t *expected_out);
+int32_t ipc_rwlock_unwait(ipc_rwlock_t *rwlock);
+int32_t ipc_rwlock_write_step(ipc_rwlock_t *rwlock, uint32_t continuing, const uint32_t **word_out,
+                              uint32_t *expected_out);
+int32_t ipc_rwlock_write_abandon(ipc_rwlock_t *rwlock);
 
 /* ---- Waiters ----------------------------------------------------------------------------------- */
 

@@ -150,20 +150,29 @@ pub fn lockStep(m: *Mutex, contended: bool) Error!Step {
 const prepare_attempts_max = 64;
 
 fn prepare(m: *Mutex, contended: bool) Error!Step {
+    var attempt: u32 = 0;
+    while (attempt < prepare_attempts_max) : (attempt += 1) {
+        if (waitValue(m)) |expected| return .{ .wait = expected };
+        if (try tryAcquire(m, contended)) |a| return .{ .acquired = a };
+    }
+    // The word kept changing under us: have the caller's wait return at once and step again.
+    return .{ .wait = never_value };
+}
+
+/// For waiting on a held mutex without taking it (here and in the rwlock): marks the word as having
+/// waiters, so that the next unlock or the holder's death wakes, and returns the value to wait
+/// for; null when nobody holds it.
+pub fn waitValue(m: *Mutex) ?u32 {
     const w = m.word();
     var attempt: u32 = 0;
     while (attempt < prepare_attempts_max) : (attempt += 1) {
         const v = load(w);
-        if (v & rm.tid_mask == 0) {
-            if (try tryAcquire(m, contended)) |a| return .{ .acquired = a };
-            continue;
-        }
+        if (v & rm.tid_mask == 0) return null;
         const expected = v | rm.waiters_bit;
-        if (v == expected) return .{ .wait = v };
-        if (@cmpxchgWeak(u32, w, v, expected, .acq_rel, .acquire) == null) return .{ .wait = expected };
+        if (v == expected) return v;
+        if (@cmpxchgWeak(u32, w, v, expected, .acq_rel, .acquire) == null) return expected;
     }
-    // The word kept changing under us: have the caller's wait return at once and step again.
-    return .{ .wait = never_value };
+    return never_value;
 }
 
 /// After giving up a wait: if the lock is free, the wake this waiter may have consumed goes on.

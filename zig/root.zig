@@ -15,6 +15,11 @@ pub const platform = @import("platform/root.zig");
 pub const wait = @import("wait.zig");
 pub const mutex = @import("mutex.zig");
 pub const waiter = @import("waiter.zig");
+pub const semaphore = @import("semaphore.zig");
+pub const event = @import("event.zig");
+pub const condition = @import("condition.zig");
+pub const barrier = @import("barrier.zig");
+pub const rwlock = @import("rwlock.zig");
 
 /// The C type `ipc_segment_t`: opaque to C, a `segment.Segment` here.
 pub const ipc_segment_t = opaque {};
@@ -251,12 +256,8 @@ fn acquiredCode(a: mutex.Acquired) i32 {
     };
 }
 
-/// The mutex at `offset` in the segment's data, bounds- and alignment-checked.
 fn mutexIn(handle: ?*ipc_segment_t, offset: u64) abi.Error!*mutex.Mutex {
-    const seg = toSegment(handle) orelse return error.Closed;
-    if (offset % mutex.alignment != 0) return error.Align;
-    if (offset > seg.size or seg.size - offset < mutex.size) return error.Range;
-    return @ptrCast(@alignCast(seg.data() + @as(usize, @intCast(offset))));
+    return objectIn(mutex.Mutex, mutex.alignment, handle, offset);
 }
 
 pub export fn ipc_mutex_init(memory: ?*anyopaque) i32 {
@@ -368,6 +369,645 @@ pub export fn ipc_mutex_lock_step(handle: ?*ipc_mutex_t, contended: u32, expecte
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Shared helpers of the synchronization objects below.
+
+/// The object of type T at `offset` in the segment's data, bounds- and alignment-checked.
+fn objectIn(comptime T: type, comptime alignment: u32, handle: ?*ipc_segment_t, offset: u64) abi.Error!*T {
+    const seg = toSegment(handle) orelse return error.Closed;
+    if (offset % alignment != 0) return error.Align;
+    if (offset > seg.size or seg.size - offset < @sizeOf(T)) return error.Range;
+    return @ptrCast(@alignCast(seg.data() + @as(usize, @intCast(offset))));
+}
+
+/// A handle checked for null, alignment and the object's magic (`M.validate`).
+inline fn toObject(comptime T: type, comptime M: type, handle: anytype) abi.Error!*T {
+    const p = handle orelse return error.Invalid;
+    if (@intFromPtr(p) % M.alignment != 0) return error.Align;
+    const object: *T = @ptrCast(@alignCast(p));
+    try M.validate(object);
+    return object;
+}
+
+/// Raw memory checked for null and alignment, for the `*_init` functions.
+fn rawObject(comptime T: type, comptime alignment: u32, memory: ?*anyopaque) abi.Error!*T {
+    const p = memory orelse return error.Invalid;
+    if (@intFromPtr(p) % alignment != 0) return error.Align;
+    return @ptrCast(@alignCast(p));
+}
+
+/// A segment of `kind` whose data holds one object made by `init`, published only once made.
+fn createStandalone(
+    name: ?[*:0]const u8,
+    mode: u32,
+    flags: u32,
+    kind: abi.Kind,
+    size: u32,
+    init: segment.Init,
+    segment_out: ?*?*ipc_segment_t,
+) abi.Error!*segment.Segment {
+    const seg_out = segment_out orelse return error.Invalid;
+    seg_out.* = null;
+    if (flags & abi.segment_reserve != 0) return error.Invalid;
+    const naming = try parseNaming(name, flags);
+    const seg = try segment.create(naming, size, mode, false, kind, init);
+    seg_out.* = @ptrCast(seg);
+    return seg;
+}
+
+fn deadlineOf(timeout_ns: i64) wait.Deadline {
+    return wait.Deadline.after(timeout_ns);
+}
+
+fn boolCode(value: abi.Error!bool) i32 {
+    return if (value) |v| @intFromBool(v) else |err| result(err);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Semaphores.
+
+/// The C type `ipc_sem_t`: the 64-byte `semaphore.Semaphore` in shared memory.
+pub const ipc_sem_t = opaque {};
+
+fn toSem(handle: ?*ipc_sem_t) abi.Error!*semaphore.Semaphore {
+    return toObject(semaphore.Semaphore, semaphore, handle);
+}
+
+const SemParams = struct { value: u32, max: u32 };
+
+fn semInitData(context: ?*anyopaque, data: []u8) abi.Error!void {
+    const params: *const SemParams = @ptrCast(@alignCast(context.?));
+    try semaphore.init(@ptrCast(@alignCast(data.ptr)), params.value, params.max);
+}
+
+pub export fn ipc_sem_init(memory: ?*anyopaque, value: u32, max: u32) i32 {
+    const s = rawObject(semaphore.Semaphore, semaphore.alignment, memory) catch |err| return result(err);
+    semaphore.init(s, value, max) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_sem_init_at(handle: ?*ipc_segment_t, offset: u64, value: u32, max: u32, sem_out: ?*?*ipc_sem_t) i32 {
+    const out = sem_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const s = objectIn(semaphore.Semaphore, semaphore.alignment, handle, offset) catch |err| return result(err);
+    semaphore.init(s, value, max) catch |err| return result(err);
+    out.* = @ptrCast(s);
+    return abi.ok;
+}
+
+pub export fn ipc_sem_at(handle: ?*ipc_segment_t, offset: u64, sem_out: ?*?*ipc_sem_t) i32 {
+    const out = sem_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const s = objectIn(semaphore.Semaphore, semaphore.alignment, handle, offset) catch |err| return result(err);
+    semaphore.validate(s) catch |err| return result(err);
+    out.* = @ptrCast(s);
+    return abi.ok;
+}
+
+pub export fn ipc_sem_create(
+    name: ?[*:0]const u8,
+    mode: u32,
+    flags: u32,
+    value: u32,
+    max: u32,
+    segment_out: ?*?*ipc_segment_t,
+    sem_out: ?*?*ipc_sem_t,
+) i32 {
+    const out = sem_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    var params: SemParams = .{ .value = value, .max = max };
+    const seg = createStandalone(name, mode, flags, .semaphore, semaphore.size, .{
+        .context = &params,
+        .run = semInitData,
+    }, segment_out) catch |err| return result(err);
+    out.* = @ptrCast(seg.data());
+    return abi.ok;
+}
+
+pub export fn ipc_sem_acquire(handle: ?*ipc_sem_t, n: u32, timeout_ns: i64) i32 {
+    const s = toSem(handle) catch |err| return result(err);
+    semaphore.acquire(s, n, deadlineOf(timeout_ns)) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_sem_try_acquire(handle: ?*ipc_sem_t, n: u32) i32 {
+    const s = toSem(handle) catch |err| return result(err);
+    const got = semaphore.tryAcquire(s, n) catch |err| return result(err);
+    return if (got) abi.ok else abi.code(error.Busy);
+}
+
+pub export fn ipc_sem_release(handle: ?*ipc_sem_t, n: u32) i32 {
+    const s = toSem(handle) catch |err| return result(err);
+    semaphore.release(s, n) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_sem_value(handle: ?*ipc_sem_t) i32 {
+    const s = toSem(handle) catch |err| return result(err);
+    const v = semaphore.value(s) catch |err| return result(err);
+    return @intCast(v);
+}
+
+pub export fn ipc_sem_max(handle: ?*ipc_sem_t) i32 {
+    const s = toSem(handle) catch |err| return result(err);
+    return @intCast(s.max);
+}
+
+pub export fn ipc_sem_word(handle: ?*ipc_sem_t) ?*const u32 {
+    const s = toSem(handle) catch return null;
+    return &s.count.value;
+}
+
+pub export fn ipc_sem_acquire_step(handle: ?*ipc_sem_t, n: u32, registered: u32, expected_out: ?*u32) i32 {
+    const out = expected_out orelse return abi.code(error.Invalid);
+    const s = toSem(handle) catch |err| return result(err);
+    const got = semaphore.acquireStep(s, n, registered != 0, out) catch |err| return result(err);
+    return if (got) abi.ok else abi.code(error.Busy);
+}
+
+pub export fn ipc_sem_unwait(handle: ?*ipc_sem_t, n: u32) i32 {
+    const s = toSem(handle) catch |err| return result(err);
+    semaphore.unwait(s, n);
+    return abi.ok;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Events.
+
+/// The C type `ipc_event_t`: the 64-byte `event.Event` in shared memory.
+pub const ipc_event_t = opaque {};
+
+fn toEvent(handle: ?*ipc_event_t) abi.Error!*event.Event {
+    return toObject(event.Event, event, handle);
+}
+
+fn eventInitData(context: ?*anyopaque, data: []u8) abi.Error!void {
+    const flags: *const u32 = @ptrCast(@alignCast(context.?));
+    try event.init(@ptrCast(@alignCast(data.ptr)), flags.*);
+}
+
+pub export fn ipc_event_init(memory: ?*anyopaque, event_flags: u32) i32 {
+    const e = rawObject(event.Event, event.alignment, memory) catch |err| return result(err);
+    event.init(e, event_flags) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_event_init_at(handle: ?*ipc_segment_t, offset: u64, event_flags: u32, event_out: ?*?*ipc_event_t) i32 {
+    const out = event_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const e = objectIn(event.Event, event.alignment, handle, offset) catch |err| return result(err);
+    event.init(e, event_flags) catch |err| return result(err);
+    out.* = @ptrCast(e);
+    return abi.ok;
+}
+
+pub export fn ipc_event_at(handle: ?*ipc_segment_t, offset: u64, event_out: ?*?*ipc_event_t) i32 {
+    const out = event_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const e = objectIn(event.Event, event.alignment, handle, offset) catch |err| return result(err);
+    event.validate(e) catch |err| return result(err);
+    out.* = @ptrCast(e);
+    return abi.ok;
+}
+
+pub export fn ipc_event_create(
+    name: ?[*:0]const u8,
+    mode: u32,
+    flags: u32,
+    event_flags: u32,
+    segment_out: ?*?*ipc_segment_t,
+    event_out: ?*?*ipc_event_t,
+) i32 {
+    const out = event_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    var params = event_flags;
+    const seg = createStandalone(name, mode, flags, .event, event.size, .{
+        .context = &params,
+        .run = eventInitData,
+    }, segment_out) catch |err| return result(err);
+    out.* = @ptrCast(seg.data());
+    return abi.ok;
+}
+
+pub export fn ipc_event_set(handle: ?*ipc_event_t) i32 {
+    const e = toEvent(handle) catch |err| return result(err);
+    event.set(e) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_event_clear(handle: ?*ipc_event_t) i32 {
+    const e = toEvent(handle) catch |err| return result(err);
+    event.clear(e) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_event_is_set(handle: ?*ipc_event_t) i32 {
+    const e = toEvent(handle) catch |err| return result(err);
+    return boolCode(event.isSet(e));
+}
+
+pub export fn ipc_event_flags(handle: ?*ipc_event_t) i32 {
+    const e = toEvent(handle) catch |err| return result(err);
+    return @intCast(e.flags);
+}
+
+pub export fn ipc_event_wait(handle: ?*ipc_event_t, timeout_ns: i64) i32 {
+    const e = toEvent(handle) catch |err| return result(err);
+    event.waitSet(e, deadlineOf(timeout_ns)) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_event_try_wait(handle: ?*ipc_event_t) i32 {
+    const e = toEvent(handle) catch |err| return result(err);
+    const set = event.tryWait(e) catch |err| return result(err);
+    return if (set) abi.ok else abi.code(error.Busy);
+}
+
+pub export fn ipc_event_word(handle: ?*ipc_event_t) ?*const u32 {
+    const e = toEvent(handle) catch return null;
+    return &e.state.value;
+}
+
+pub export fn ipc_event_wait_step(handle: ?*ipc_event_t, registered: u32, expected_out: ?*u32) i32 {
+    const out = expected_out orelse return abi.code(error.Invalid);
+    const e = toEvent(handle) catch |err| return result(err);
+    const set = event.waitStep(e, registered != 0, out) catch |err| return result(err);
+    return if (set) abi.ok else abi.code(error.Busy);
+}
+
+pub export fn ipc_event_unwait(handle: ?*ipc_event_t) i32 {
+    const e = toEvent(handle) catch |err| return result(err);
+    event.unwait(e);
+    return abi.ok;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Conditions.
+
+/// The C type `ipc_cond_t`: the 64-byte `condition.Condition` in shared memory.
+pub const ipc_cond_t = opaque {};
+
+fn toCond(handle: ?*ipc_cond_t) abi.Error!*condition.Condition {
+    return toObject(condition.Condition, condition, handle);
+}
+
+fn condInitData(context: ?*anyopaque, data: []u8) abi.Error!void {
+    _ = context;
+    try mutex.init(@ptrCast(@alignCast(data.ptr)));
+    condition.init(@ptrCast(@alignCast(data.ptr + mutex.size)));
+}
+
+pub export fn ipc_cond_init(memory: ?*anyopaque) i32 {
+    const c = rawObject(condition.Condition, condition.alignment, memory) catch |err| return result(err);
+    condition.init(c);
+    return abi.ok;
+}
+
+pub export fn ipc_cond_init_at(handle: ?*ipc_segment_t, offset: u64, cond_out: ?*?*ipc_cond_t) i32 {
+    const out = cond_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const c = objectIn(condition.Condition, condition.alignment, handle, offset) catch |err| return result(err);
+    condition.init(c);
+    out.* = @ptrCast(c);
+    return abi.ok;
+}
+
+pub export fn ipc_cond_at(handle: ?*ipc_segment_t, offset: u64, cond_out: ?*?*ipc_cond_t) i32 {
+    const out = cond_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const c = objectIn(condition.Condition, condition.alignment, handle, offset) catch |err| return result(err);
+    condition.validate(c) catch |err| return result(err);
+    out.* = @ptrCast(c);
+    return abi.ok;
+}
+
+pub export fn ipc_cond_create(
+    name: ?[*:0]const u8,
+    mode: u32,
+    flags: u32,
+    segment_out: ?*?*ipc_segment_t,
+    cond_out: ?*?*ipc_cond_t,
+    mutex_out: ?*?*ipc_mutex_t,
+) i32 {
+    const out = cond_out orelse return abi.code(error.Invalid);
+    const m_out = mutex_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    m_out.* = null;
+    const seg = createStandalone(name, mode, flags, .condition, mutex.size + condition.size, .{
+        .run = condInitData,
+    }, segment_out) catch |err| return result(err);
+    m_out.* = @ptrCast(seg.data());
+    out.* = @ptrCast(seg.data() + mutex.size);
+    return abi.ok;
+}
+
+pub export fn ipc_cond_wait(handle: ?*ipc_cond_t, mutex_handle: ?*ipc_mutex_t, timeout_ns: i64) i32 {
+    const c = toCond(handle) catch |err| return result(err);
+    const m = toMutex(mutex_handle) catch |err| return result(err);
+    const woken = condition.waitNotified(c, m, deadlineOf(timeout_ns)) catch |err| return result(err);
+    if (woken.relocked == .owner_died) return abi.owner_died;
+    return if (woken.notified) abi.ok else abi.code(error.TimedOut);
+}
+
+pub export fn ipc_cond_notify(handle: ?*ipc_cond_t, n: u32) i32 {
+    const c = toCond(handle) catch |err| return result(err);
+    condition.notify(c, n);
+    return abi.ok;
+}
+
+pub export fn ipc_cond_notify_all(handle: ?*ipc_cond_t) i32 {
+    const c = toCond(handle) catch |err| return result(err);
+    condition.notifyAll(c);
+    return abi.ok;
+}
+
+pub export fn ipc_cond_word(handle: ?*ipc_cond_t) ?*const u32 {
+    const c = toCond(handle) catch return null;
+    return &c.sequence.value;
+}
+
+pub export fn ipc_cond_prepare(handle: ?*ipc_cond_t, mutex_handle: ?*ipc_mutex_t, expected_out: ?*u32) i32 {
+    const out = expected_out orelse return abi.code(error.Invalid);
+    const c = toCond(handle) catch |err| return result(err);
+    const m = toMutex(mutex_handle) catch |err| return result(err);
+    out.* = condition.prepare(c, m, true) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_cond_unwait(handle: ?*ipc_cond_t) i32 {
+    const c = toCond(handle) catch |err| return result(err);
+    condition.unwait(c);
+    return abi.ok;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Barriers.
+
+/// The C type `ipc_barrier_t`: the 64-byte `barrier.Barrier` in shared memory.
+pub const ipc_barrier_t = opaque {};
+
+fn toBarrier(handle: ?*ipc_barrier_t) abi.Error!*barrier.Barrier {
+    return toObject(barrier.Barrier, barrier, handle);
+}
+
+fn barrierInitData(context: ?*anyopaque, data: []u8) abi.Error!void {
+    const parties: *const u32 = @ptrCast(@alignCast(context.?));
+    try barrier.init(@ptrCast(@alignCast(data.ptr)), parties.*);
+}
+
+pub export fn ipc_barrier_init(memory: ?*anyopaque, parties: u32) i32 {
+    const b = rawObject(barrier.Barrier, barrier.alignment, memory) catch |err| return result(err);
+    barrier.init(b, parties) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_barrier_init_at(handle: ?*ipc_segment_t, offset: u64, parties: u32, barrier_out: ?*?*ipc_barrier_t) i32 {
+    const out = barrier_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const b = objectIn(barrier.Barrier, barrier.alignment, handle, offset) catch |err| return result(err);
+    barrier.init(b, parties) catch |err| return result(err);
+    out.* = @ptrCast(b);
+    return abi.ok;
+}
+
+pub export fn ipc_barrier_at(handle: ?*ipc_segment_t, offset: u64, barrier_out: ?*?*ipc_barrier_t) i32 {
+    const out = barrier_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const b = objectIn(barrier.Barrier, barrier.alignment, handle, offset) catch |err| return result(err);
+    barrier.validate(b) catch |err| return result(err);
+    out.* = @ptrCast(b);
+    return abi.ok;
+}
+
+pub export fn ipc_barrier_create(
+    name: ?[*:0]const u8,
+    mode: u32,
+    flags: u32,
+    parties: u32,
+    segment_out: ?*?*ipc_segment_t,
+    barrier_out: ?*?*ipc_barrier_t,
+) i32 {
+    const out = barrier_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    var params = parties;
+    const seg = createStandalone(name, mode, flags, .barrier, barrier.size, .{
+        .context = &params,
+        .run = barrierInitData,
+    }, segment_out) catch |err| return result(err);
+    out.* = @ptrCast(seg.data());
+    return abi.ok;
+}
+
+pub export fn ipc_barrier_wait(handle: ?*ipc_barrier_t, timeout_ns: i64) i32 {
+    const b = toBarrier(handle) catch |err| return result(err);
+    const index = barrier.arriveAndWait(b, deadlineOf(timeout_ns)) catch |err| return result(err);
+    return @intCast(index);
+}
+
+pub export fn ipc_barrier_arrive(handle: ?*ipc_barrier_t, ticket_out: ?*u32) i32 {
+    const out = ticket_out orelse return abi.code(error.Invalid);
+    const b = toBarrier(handle) catch |err| return result(err);
+    const arrival = barrier.arrive(b) catch |err| return result(err);
+    out.* = arrival.ticket orelse barrier_passed;
+    return @intCast(arrival.index);
+}
+
+/// `ipc_barrier_arrive`'s ticket when the arrival opened the barrier.
+pub const barrier_passed: u32 = 0xffff_ffff;
+
+pub export fn ipc_barrier_check(handle: ?*ipc_barrier_t, ticket: u32, expected_out: ?*u32) i32 {
+    const out = expected_out orelse return abi.code(error.Invalid);
+    const b = toBarrier(handle) catch |err| return result(err);
+    if (ticket == barrier_passed) return abi.ok;
+    return switch (barrier.check(b, ticket)) {
+        .passed => abi.ok,
+        .broken => abi.code(error.Broken),
+        .wait => |w| blk: {
+            out.* = w;
+            break :blk abi.code(error.Busy);
+        },
+    };
+}
+
+pub export fn ipc_barrier_break(handle: ?*ipc_barrier_t, ticket: u32) i32 {
+    const b = toBarrier(handle) catch |err| return result(err);
+    if (ticket == barrier_passed) return 1;
+    return if (barrier.breakGeneration(b, ticket)) abi.ok else 1;
+}
+
+pub export fn ipc_barrier_abort(handle: ?*ipc_barrier_t) i32 {
+    const b = toBarrier(handle) catch |err| return result(err);
+    barrier.abort(b);
+    return abi.ok;
+}
+
+pub export fn ipc_barrier_reset(handle: ?*ipc_barrier_t) i32 {
+    const b = toBarrier(handle) catch |err| return result(err);
+    barrier.reset(b);
+    return abi.ok;
+}
+
+pub export fn ipc_barrier_parties(handle: ?*ipc_barrier_t) i32 {
+    const b = toBarrier(handle) catch |err| return result(err);
+    return @intCast(b.parties);
+}
+
+pub export fn ipc_barrier_waiting(handle: ?*ipc_barrier_t) i32 {
+    const b = toBarrier(handle) catch |err| return result(err);
+    return @intCast(barrier.waiting(b));
+}
+
+pub export fn ipc_barrier_broken(handle: ?*ipc_barrier_t) i32 {
+    const b = toBarrier(handle) catch |err| return result(err);
+    return @intFromBool(barrier.broken(b));
+}
+
+pub export fn ipc_barrier_word(handle: ?*ipc_barrier_t) ?*const u32 {
+    const b = toBarrier(handle) catch return null;
+    return &b.state;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Readers-writer locks.
+
+/// The C type `ipc_rwlock_t`: the `rwlock.RwLock` object in shared memory.
+pub const ipc_rwlock_t = opaque {};
+
+fn toRwLock(handle: ?*ipc_rwlock_t) abi.Error!*rwlock.RwLock {
+    return toObject(rwlock.RwLock, rwlock, handle);
+}
+
+fn rwlockInitData(context: ?*anyopaque, data: []u8) abi.Error!void {
+    _ = context;
+    try rwlock.init(@ptrCast(@alignCast(data.ptr)));
+}
+
+fn stepCode(step: rwlock.Step, word_out: *?*const u32, expected_out: *u32) i32 {
+    switch (step) {
+        .acquired => |a| return acquiredCode(a),
+        .wait => |w| {
+            word_out.* = w.word;
+            expected_out.* = w.expected;
+            return abi.code(error.Busy);
+        },
+    }
+}
+
+fn optionalAcquired(got: abi.Error!?mutex.Acquired) i32 {
+    const a = (got catch |err| return result(err)) orelse return abi.code(error.Busy);
+    return acquiredCode(a);
+}
+
+pub export fn ipc_rwlock_init(memory: ?*anyopaque) i32 {
+    const rw = rawObject(rwlock.RwLock, rwlock.alignment, memory) catch |err| return result(err);
+    rwlock.init(rw) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_rwlock_init_at(handle: ?*ipc_segment_t, offset: u64, rwlock_out: ?*?*ipc_rwlock_t) i32 {
+    const out = rwlock_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const rw = objectIn(rwlock.RwLock, rwlock.alignment, handle, offset) catch |err| return result(err);
+    rwlock.init(rw) catch |err| return result(err);
+    out.* = @ptrCast(rw);
+    return abi.ok;
+}
+
+pub export fn ipc_rwlock_at(handle: ?*ipc_segment_t, offset: u64, rwlock_out: ?*?*ipc_rwlock_t) i32 {
+    const out = rwlock_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const rw = objectIn(rwlock.RwLock, rwlock.alignment, handle, offset) catch |err| return result(err);
+    rwlock.validateAll(rw) catch |err| return result(err);
+    out.* = @ptrCast(rw);
+    return abi.ok;
+}
+
+pub export fn ipc_rwlock_create(
+    name: ?[*:0]const u8,
+    mode: u32,
+    flags: u32,
+    segment_out: ?*?*ipc_segment_t,
+    rwlock_out: ?*?*ipc_rwlock_t,
+) i32 {
+    const out = rwlock_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const seg = createStandalone(name, mode, flags, .rwlock, rwlock.size, .{ .run = rwlockInitData }, segment_out) catch |err|
+        return result(err);
+    out.* = @ptrCast(seg.data());
+    return abi.ok;
+}
+
+pub export fn ipc_rwlock_read_lock(handle: ?*ipc_rwlock_t, timeout_ns: i64) i32 {
+    const rw = toRwLock(handle) catch |err| return result(err);
+    const a = rwlock.readLock(rw, deadlineOf(timeout_ns)) catch |err| return result(err);
+    return acquiredCode(a);
+}
+
+pub export fn ipc_rwlock_try_read_lock(handle: ?*ipc_rwlock_t) i32 {
+    const rw = toRwLock(handle) catch |err| return result(err);
+    return optionalAcquired(rwlock.tryRead(rw));
+}
+
+pub export fn ipc_rwlock_read_unlock(handle: ?*ipc_rwlock_t) i32 {
+    const rw = toRwLock(handle) catch |err| return result(err);
+    rwlock.readUnlock(rw) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_rwlock_write_lock(handle: ?*ipc_rwlock_t, timeout_ns: i64) i32 {
+    const rw = toRwLock(handle) catch |err| return result(err);
+    const a = rwlock.writeLock(rw, deadlineOf(timeout_ns)) catch |err| return result(err);
+    return acquiredCode(a);
+}
+
+pub export fn ipc_rwlock_try_write_lock(handle: ?*ipc_rwlock_t) i32 {
+    const rw = toRwLock(handle) catch |err| return result(err);
+    return optionalAcquired(rwlock.tryWrite(rw));
+}
+
+pub export fn ipc_rwlock_write_unlock(handle: ?*ipc_rwlock_t) i32 {
+    const rw = toRwLock(handle) catch |err| return result(err);
+    rwlock.writeUnlock(rw) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_rwlock_consistent(handle: ?*ipc_rwlock_t) i32 {
+    const rw = toRwLock(handle) catch |err| return result(err);
+    rwlock.consistent(rw) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_rwlock_readers(handle: ?*ipc_rwlock_t) i32 {
+    const rw = toRwLock(handle) catch |err| return result(err);
+    return @intCast(rwlock.readers(rw));
+}
+
+pub export fn ipc_rwlock_read_step(handle: ?*ipc_rwlock_t, registered: u32, word_out: ?*?*const u32, expected_out: ?*u32) i32 {
+    const w_out = word_out orelse return abi.code(error.Invalid);
+    const out = expected_out orelse return abi.code(error.Invalid);
+    const rw = toRwLock(handle) catch |err| return result(err);
+    return stepCode(rwlock.readStep(rw, registered != 0) catch |err| return result(err), w_out, out);
+}
+
+pub export fn ipc_rwlock_unwait(handle: ?*ipc_rwlock_t) i32 {
+    const rw = toRwLock(handle) catch |err| return result(err);
+    rwlock.unwait(rw);
+    return abi.ok;
+}
+
+pub export fn ipc_rwlock_write_step(handle: ?*ipc_rwlock_t, continuing: u32, word_out: ?*?*const u32, expected_out: ?*u32) i32 {
+    const w_out = word_out orelse return abi.code(error.Invalid);
+    const out = expected_out orelse return abi.code(error.Invalid);
+    const rw = toRwLock(handle) catch |err| return result(err);
+    return stepCode(rwlock.writeStep(rw, continuing != 0) catch |err| return result(err), w_out, out);
+}
+
+pub export fn ipc_rwlock_write_abandon(handle: ?*ipc_rwlock_t) i32 {
+    const rw = toRwLock(handle) catch |err| return result(err);
+    rwlock.abandonWrite(rw) catch |err| return result(err);
+    return abi.ok;
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Waiters: many waits multiplexed for event-loop runtimes.
 
 fn toWaiter(handle: ?*ipc_waiter_t) ?*waiter.Waiter {
@@ -425,6 +1065,11 @@ pub export fn ipc_waiter_destroy(handle: ?*ipc_waiter_t) i32 {
 }
 
 test {
+    _ = semaphore;
+    _ = event;
+    _ = condition;
+    _ = barrier;
+    _ = rwlock;
     _ = wait;
     _ = mutex;
     _ = waiter;

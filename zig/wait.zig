@@ -138,6 +138,47 @@ pub fn cancelWait(cancel: *u32) void {
     _ = platform.futexWake(cancel, std.math.maxInt(u32), true);
 }
 
+/// A shared word that waiters park on, beside a count of the parked ones, so that a waker skips the
+/// wake syscall when every waiter is still spinning (the common case of a fast handoff).
+///
+/// Protocol (a Dekker pair, hence seq_cst on both sides): a waiter increments `waiters`, then reads
+/// `value`, then parks; a waker changes `value` with a seq_cst read-modify-write, then reads `waiters`.
+/// Either the waiter sees the new value or the waker sees the waiter. The count is only a hint: a
+/// process that dies parked leaves it too high, which costs spurious wake syscalls, nothing else.
+pub const WaitWord = extern struct {
+    value: u32,
+    waiters: u32,
+
+    pub fn load(w: *const WaitWord) u32 {
+        return @atomicLoad(u32, &w.value, .seq_cst);
+    }
+
+    /// Waits while `value == expected`: spins, then registers as parked and parks.
+    pub fn wait(w: *WaitWord, expected: u32, deadline: Deadline) Error!Outcome {
+        const watch: Watch = .{ .word = &w.value, .expected = expected, .cancel = null };
+        if (spinUntil(watch, Watch.changed, spin(), deadline)) return .woken;
+        const seen = w.register();
+        defer w.unregister();
+        if (seen != expected) return .woken;
+        return park(&w.value, expected, deadline, null);
+    }
+
+    /// Counts the caller as parked (for waits that park elsewhere) and returns the value to wait on.
+    pub fn register(w: *WaitWord) u32 {
+        _ = @atomicRmw(u32, &w.waiters, .Add, 1, .seq_cst);
+        return w.load();
+    }
+
+    pub fn unregister(w: *WaitWord) void {
+        _ = @atomicRmw(u32, &w.waiters, .Sub, 1, .seq_cst);
+    }
+
+    /// Wakes up to `count` parked waiters, if any registered. Call after changing `value`.
+    pub fn wake(w: *WaitWord, count: u32) void {
+        if (@atomicLoad(u32, &w.waiters, .seq_cst) != 0) _ = platform.futexWake(&w.value, count, false);
+    }
+};
+
 const testing = std.testing;
 
 test "wait returns at once when the word already differs" {

@@ -1,0 +1,382 @@
+//! The readers-writer lock: many readers or one writer, robust against the death of either, and
+//! writer-preferring so that a stream of readers cannot starve a writer.
+//!
+//! Layout (2176 bytes, 64-byte aligned): a header line, a writer mutex, and `slots_count` reader
+//! slots, each a robust mutex on its own cache line. A reader takes one free slot (starting at
+//! `tid % slots_count`, so readers on different threads touch different lines); a writer takes the
+//! writer mutex, which stops new readers, then every slot, which waits for the readers inside.
+//! Every lock involved is a kernel-robust mutex (mutex.zig), so:
+//! - a reader that dies releases its slot at once; its slot comes back OWNER_DIED to the next taker,
+//!   which repairs it internally (a slot guards nothing: readers do not write);
+//! - a writer that dies releases the writer mutex and its slots; the next taker of the writer mutex
+//!   (a writer, or a reader that sees the dead writer's word) sets the `owner_died` flag, and every
+//!   acquisition reports OWNER_DIED until a writer repairs the data and calls `consistent`.
+//! Nothing here polls or waits for a timeout to learn of a death.
+//!
+//! Readers park on the writer mutex's word (marked FUTEX_WAITERS, so glibc's unlock and the kernel's
+//! owner-death handling wake one) and are counted in `readers_waiting`, so that a writer's unlock
+//! wakes them all. Locks belong to the thread that took them. Read locks may be taken more than once
+//! by a thread (each takes a slot) but not while a writer waits: that deadlocks, as with pthreads.
+//! At most `slots_count` read locks are held at once; more readers wait for a slot.
+
+const std = @import("std");
+const abi = @import("abi.zig");
+const platform = @import("platform/root.zig");
+const wait = @import("wait.zig");
+const mutex = @import("mutex.zig");
+const rm = platform.robust_mutex;
+const Error = abi.Error;
+const Acquired = mutex.Acquired;
+
+pub const magic: u32 = 0x4c57_5249; // "IRWL" little-endian
+pub const slots_count: u32 = 32;
+pub const alignment: u32 = 64;
+pub const size: u32 = 64 * (2 + slots_count);
+
+const flag_owner_died: u32 = 1;
+
+pub const RwLock = extern struct {
+    magic: u32,
+    slots: u32,
+    flags: u32,
+    readers_waiting: u32,
+    padding: [48]u8,
+    writer: mutex.Mutex,
+    slot: [slots_count]mutex.Mutex,
+};
+
+comptime {
+    std.debug.assert(@sizeOf(RwLock) == size);
+    std.debug.assert(@offsetOf(RwLock, "writer") == 64);
+}
+
+pub fn init(rw: *RwLock) Error!void {
+    @atomicStore(u32, &rw.magic, 0, .release);
+    rw.slots = slots_count;
+    rw.flags = 0;
+    rw.readers_waiting = 0;
+    @memset(&rw.padding, 0);
+    try mutex.init(&rw.writer);
+    for (&rw.slot) |*s| try mutex.init(s);
+    @atomicStore(u32, &rw.magic, magic, .release);
+}
+
+/// The per-call check: header and writer mutex.
+pub fn validate(rw: *RwLock) Error!void {
+    if (@atomicLoad(u32, &rw.magic, .acquire) != magic) return error.Protocol;
+    if (rw.slots != slots_count) return error.Protocol;
+    try mutex.validate(&rw.writer);
+}
+
+/// The check made once when a process first uses a lock another initialized: every slot too.
+pub fn validateAll(rw: *RwLock) Error!void {
+    try validate(rw);
+    for (&rw.slot) |*s| try mutex.validate(s);
+}
+
+fn state(rw: *const RwLock) Acquired {
+    return if (@atomicLoad(u32, &rw.flags, .seq_cst) & flag_owner_died != 0) .owner_died else .locked;
+}
+
+fn writerWord(rw: *RwLock) u32 {
+    return @atomicLoad(u32, rw.writer.word(), .seq_cst);
+}
+
+fn writerHeld(rw: *RwLock) bool {
+    return writerWord(rw) & rm.tid_mask != 0;
+}
+
+fn homeSlot() u32 {
+    return rm.currentTid() % slots_count;
+}
+
+/// Called by whoever takes the writer mutex.
+fn tookWriter(rw: *RwLock, got: Acquired) Error!void {
+    if (got == .owner_died) {
+        _ = @atomicRmw(u32, &rw.flags, .Or, flag_owner_died, .seq_cst);
+        try mutex.consistent(&rw.writer);
+    }
+}
+
+fn wakeReaders(rw: *RwLock) void {
+    if (@atomicLoad(u32, &rw.readers_waiting, .seq_cst) != 0) _ = wait.wake(rw.writer.word(), std.math.maxInt(u32));
+}
+
+/// A reader found the writer mutex released by a dead writer: take it, mark the data suspect, free
+/// the dead writer's slots, and let everyone go on.
+fn recover(rw: *RwLock) Error!void {
+    const got = mutex.tryLock(&rw.writer) catch |err| switch (err) {
+        error.Busy => return,
+        else => return err,
+    };
+    try tookWriter(rw, got);
+    for (&rw.slot) |*s| {
+        const taken = mutex.tryLock(s) catch continue;
+        if (taken == .owner_died) try mutex.consistent(s);
+        try mutex.unlock(s);
+    }
+    try mutex.unlock(&rw.writer);
+    wakeReaders(rw);
+}
+
+pub fn tryRead(rw: *RwLock) Error!?Acquired {
+    const w = writerWord(rw);
+    if (w & rm.tid_mask == 0 and w & rm.owner_died_bit != 0) try recover(rw);
+    if (writerHeld(rw)) {
+        if (mutex.heldByCaller(&rw.writer)) return error.Deadlock;
+        return null;
+    }
+    const start = homeSlot();
+    for (0..slots_count) |i| {
+        const s = &rw.slot[(start + i) % slots_count];
+        const got = mutex.tryLock(s) catch |err| switch (err) {
+            error.Busy, error.Deadlock => continue,
+            else => return err,
+        };
+        if (got == .owner_died) try mutex.consistent(s);
+        if (writerHeld(rw)) {
+            // A writer came in meanwhile: it goes first.
+            try mutex.unlock(s);
+            return null;
+        }
+        return state(rw);
+    }
+    return null;
+}
+
+pub const Wait = struct { word: *const u32, expected: u32 };
+pub const Step = union(enum) { acquired: Acquired, wait: Wait };
+
+/// One step of a read lock whose waiting happens elsewhere; see semaphore.acquireStep for
+/// `registered`. Waits are on the writer's word, or on the home slot's when all slots are taken.
+pub fn readStep(rw: *RwLock, registered: bool) Error!Step {
+    if (registered) unwait(rw);
+    if (try tryRead(rw)) |a| return .{ .acquired = a };
+    _ = @atomicRmw(u32, &rw.readers_waiting, .Add, 1, .seq_cst);
+    if (mutex.waitValue(&rw.writer)) |v| return .{ .wait = .{ .word = rw.writer.word(), .expected = v } };
+    const home = &rw.slot[homeSlot()];
+    if (mutex.waitValue(home)) |v| return .{ .wait = .{ .word = home.word(), .expected = v } };
+    return .{ .wait = .{ .word = rw.writer.word(), .expected = mutex.never_value } };
+}
+
+pub fn unwait(rw: *RwLock) void {
+    _ = @atomicRmw(u32, &rw.readers_waiting, .Sub, 1, .seq_cst);
+}
+
+const WriterFree = struct {
+    rw: *RwLock,
+    fn check(f: WriterFree) bool {
+        return !writerHeld(f.rw);
+    }
+};
+
+pub fn readLock(rw: *RwLock, deadline: wait.Deadline) Error!Acquired {
+    if (try tryRead(rw)) |a| return a;
+    _ = wait.spinUntil(WriterFree{ .rw = rw }, WriterFree.check, wait.spin(), deadline);
+    var registered = false;
+    defer if (registered) unwait(rw);
+    while (true) {
+        switch (try readStep(rw, registered)) {
+            .acquired => |a| {
+                registered = false;
+                return a;
+            },
+            .wait => |w| {
+                registered = true;
+                if (deadline.passed(platform.monotonicNs())) return error.TimedOut;
+                _ = try wait.park(w.word, w.expected, deadline, null);
+            },
+        }
+    }
+}
+
+pub fn readUnlock(rw: *RwLock) Error!void {
+    if (mutex.heldByCaller(&rw.writer)) return error.NotOwner;
+    const tid = rm.currentTid();
+    const start = tid % slots_count;
+    for (0..slots_count) |i| {
+        const s = &rw.slot[(start + i) % slots_count];
+        if (mutex.holder(s) == tid) return mutex.unlock(s);
+    }
+    return error.NotOwner;
+}
+
+/// Releases everything the calling thread holds for a write lock (after a failed or given-up
+/// acquisition, or to unlock).
+fn releaseWrite(rw: *RwLock) Error!void {
+    const tid = rm.currentTid();
+    var i: usize = slots_count;
+    while (i > 0) {
+        i -= 1;
+        if (mutex.holder(&rw.slot[i]) == tid) try mutex.unlock(&rw.slot[i]);
+    }
+    try mutex.unlock(&rw.writer);
+    wakeReaders(rw);
+}
+
+/// Gives up a write lock being acquired step by step (timeout, cancel).
+pub fn abandonWrite(rw: *RwLock) Error!void {
+    if (!mutex.heldByCaller(&rw.writer)) return;
+    try releaseWrite(rw);
+}
+
+fn takeSlot(s: *mutex.Mutex, got: Acquired) Error!void {
+    if (got == .owner_died) try mutex.consistent(s);
+}
+
+/// A write lock may not start while the caller holds the write lock or a read lock (no upgrades):
+/// from then on, every slot the caller holds was taken for the write lock.
+fn checkNotHolding(rw: *RwLock) Error!void {
+    if (mutex.heldByCaller(&rw.writer)) return error.Deadlock;
+    const tid = rm.currentTid();
+    for (&rw.slot) |*s| {
+        if (mutex.holder(s) == tid) return error.Deadlock;
+    }
+}
+
+pub fn writeLock(rw: *RwLock, deadline: wait.Deadline) Error!Acquired {
+    try checkNotHolding(rw);
+    try tookWriter(rw, try mutex.lock(&rw.writer, deadline));
+    for (&rw.slot) |*s| {
+        const got = mutex.lock(s, deadline) catch |err| {
+            abandonWrite(rw) catch {};
+            return err;
+        };
+        try takeSlot(s, got);
+    }
+    return state(rw);
+}
+
+pub fn tryWrite(rw: *RwLock) Error!?Acquired {
+    try checkNotHolding(rw);
+    const got = mutex.tryLock(&rw.writer) catch |err| switch (err) {
+        error.Busy => return null,
+        else => return err,
+    };
+    try tookWriter(rw, got);
+    for (&rw.slot) |*s| {
+        const taken = mutex.tryLock(s) catch |err| {
+            abandonWrite(rw) catch {};
+            if (err == error.Busy) return null;
+            return err;
+        };
+        try takeSlot(s, taken);
+    }
+    return state(rw);
+}
+
+/// One step of a write lock whose waiting happens elsewhere. `continuing`: a previous step
+/// returned a wait (the caller may then hold the writer mutex and some slots already).
+pub fn writeStep(rw: *RwLock, continuing: bool) Error!Step {
+    if (!continuing) try checkNotHolding(rw);
+    const own = mutex.heldByCaller(&rw.writer);
+    if (!own) {
+        switch (try mutex.lockStep(&rw.writer, continuing)) {
+            .acquired => |a| try tookWriter(rw, a),
+            .wait => |v| return .{ .wait = .{ .word = rw.writer.word(), .expected = v } },
+        }
+    }
+    const tid = rm.currentTid();
+    for (&rw.slot) |*s| {
+        if (mutex.holder(s) == tid) continue;
+        const step = mutex.lockStep(s, true) catch |err| {
+            abandonWrite(rw) catch {};
+            return err;
+        };
+        switch (step) {
+            .acquired => |a| try takeSlot(s, a),
+            .wait => |v| return .{ .wait = .{ .word = s.word(), .expected = v } },
+        }
+    }
+    return .{ .acquired = state(rw) };
+}
+
+pub fn writeUnlock(rw: *RwLock) Error!void {
+    if (!mutex.heldByCaller(&rw.writer)) return error.NotOwner;
+    return releaseWrite(rw);
+}
+
+/// Declares the data repaired after a writer died; the caller must hold the write lock.
+pub fn consistent(rw: *RwLock) Error!void {
+    if (!mutex.heldByCaller(&rw.writer)) return error.NotOwner;
+    if (state(rw) != .owner_died) return error.Invalid;
+    _ = @atomicRmw(u32, &rw.flags, .And, ~flag_owner_died, .seq_cst);
+}
+
+/// Read locks held now (a diagnostic: the count can change as soon as it is read).
+pub fn readers(rw: *RwLock) u32 {
+    const writer = mutex.holder(&rw.writer);
+    var n: u32 = 0;
+    for (&rw.slot) |*s| {
+        const h = mutex.holder(s);
+        if (h != 0 and h != writer) n += 1;
+    }
+    return n;
+}
+
+const testing = std.testing;
+
+test "readers share, a writer excludes, errors for misuse" {
+    const rw = try testing.allocator.create(RwLock);
+    defer testing.allocator.destroy(rw);
+    try init(rw);
+    try validateAll(rw);
+    try testing.expectEqual(Acquired.locked, (try tryRead(rw)).?);
+    try testing.expectEqual(Acquired.locked, (try tryRead(rw)).?);
+    try testing.expectEqual(@as(u32, 2), readers(rw));
+    try testing.expectError(error.Deadlock, writeLock(rw, .never));
+    try testing.expectError(error.Deadlock, tryWrite(rw));
+    try testing.expectEqual(@as(u32, 2), readers(rw));
+    try readUnlock(rw);
+    try readUnlock(rw);
+    try testing.expectError(error.NotOwner, readUnlock(rw));
+    try testing.expectEqual(Acquired.locked, try writeLock(rw, .never));
+    try testing.expectError(error.Deadlock, tryRead(rw));
+    try testing.expectError(error.NotOwner, readUnlock(rw));
+    try testing.expectError(error.Invalid, consistent(rw));
+    try writeUnlock(rw);
+    try testing.expectError(error.NotOwner, writeUnlock(rw));
+}
+
+test "a writer waits for a reader thread, then new readers wait for the writer" {
+    const rw = try testing.allocator.create(RwLock);
+    defer testing.allocator.destroy(rw);
+    try init(rw);
+    const Reader = struct {
+        fn run(r: *RwLock, hold: *std.atomic.Value(u32)) void {
+            _ = readLock(r, .never) catch unreachable;
+            hold.store(1, .seq_cst);
+            while (hold.load(.seq_cst) == 1) std.Thread.sleep(std.time.ns_per_ms);
+            readUnlock(r) catch unreachable;
+        }
+    };
+    var hold = std.atomic.Value(u32).init(0);
+    const t = try std.Thread.spawn(.{}, Reader.run, .{ rw, &hold });
+    while (hold.load(.seq_cst) == 0) std.Thread.sleep(std.time.ns_per_ms);
+    try testing.expectError(error.TimedOut, writeLock(rw, wait.Deadline.after(2 * std.time.ns_per_ms)));
+    try testing.expect(!writerHeld(rw));
+    hold.store(2, .seq_cst);
+    _ = try writeLock(rw, wait.Deadline.after(5 * std.time.ns_per_s));
+    t.join();
+    try writeUnlock(rw);
+}
+
+test "a dead writer's lock comes back OWNER_DIED until consistent" {
+    const rw = try testing.allocator.create(RwLock);
+    defer testing.allocator.destroy(rw);
+    try init(rw);
+    const Writer = struct {
+        fn run(r: *RwLock) void {
+            _ = writeLock(r, .never) catch unreachable;
+        }
+    };
+    const t = try std.Thread.spawn(.{}, Writer.run, .{rw});
+    t.join();
+    try testing.expectEqual(Acquired.owner_died, try readLock(rw, wait.Deadline.after(std.time.ns_per_s)));
+    try readUnlock(rw);
+    try testing.expectEqual(Acquired.owner_died, try writeLock(rw, wait.Deadline.after(std.time.ns_per_s)));
+    try consistent(rw);
+    try writeUnlock(rw);
+    try testing.expectEqual(Acquired.locked, try readLock(rw, .never));
+    try readUnlock(rw);
+}
