@@ -23,6 +23,46 @@ export const SEGMENT_RESERVE = 0x2;
 export const KIND_SEGMENT = 1;
 /** Segment kind of a standalone mutex. */
 export const KIND_MUTEX = 2;
+/** Segment kind of a standalone semaphore. */
+export const KIND_SEMAPHORE = 3;
+/** Segment kind of a standalone event. */
+export const KIND_EVENT = 4;
+/** Segment kind of a standalone condition (with its mutex). */
+export const KIND_CONDITION = 5;
+/** Segment kind of a standalone barrier. */
+export const KIND_BARRIER = 6;
+/** Segment kind of a standalone readers-writer lock. */
+export const KIND_RWLOCK = 7;
+/** Bytes of shared memory one semaphore takes. */
+export const SEM_SIZE = 64;
+/** Alignment of a semaphore's offset in a segment. */
+export const SEM_ALIGN = 8;
+/** Largest semaphore value and maximum. */
+export const SEM_VALUE_MAX = 2147483647;
+/** Bytes of shared memory one event takes. */
+export const EVENT_SIZE = 64;
+/** Alignment of an event's offset in a segment. */
+export const EVENT_ALIGN = 8;
+/** Event flag: release one waiter per set and clear. */
+export const EVENT_AUTO_RESET = 0x1;
+/** Bytes of shared memory one condition takes. */
+export const COND_SIZE = 64;
+/** Alignment of a condition's offset in a segment. */
+export const COND_ALIGN = 8;
+/** Bytes of shared memory one barrier takes. */
+export const BARRIER_SIZE = 64;
+/** Alignment of a barrier's offset in a segment. */
+export const BARRIER_ALIGN = 8;
+/** Most parties of a barrier. */
+export const BARRIER_PARTIES_MAX = 65535;
+/** The ticket of the arrival that opened a barrier. */
+export const BARRIER_PASSED = 0xffffffff;
+/** Bytes of shared memory one readers-writer lock takes. */
+export const RWLOCK_SIZE = 2176;
+/** Alignment of a readers-writer lock's offset in a segment. */
+export const RWLOCK_ALIGN = 64;
+/** Read locks a readers-writer lock holds at once. */
+export const RWLOCK_SLOTS = 32;
 /** Bytes of shared memory one mutex takes. */
 export const MUTEX_SIZE = 64;
 /** Alignment of a mutex's offset in a segment. */

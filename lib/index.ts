@@ -11,6 +11,10 @@ import { native } from "./native.ts";
 
 export {
   ABI_VERSION,
+  BARRIER_PARTIES_MAX,
+  RWLOCK_ALIGN,
+  RWLOCK_SIZE,
+  SEM_VALUE_MAX,
   MUTEX_ALIGN,
   MUTEX_SIZE,
   NAME_MAX,
@@ -22,9 +26,8 @@ export {
   SPIN_NS_MAX,
 } from "./abi.ts";
 export { type ErrorCode, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
+export { type AsyncLockOptions, type LockOptions } from "./options.ts";
 export {
-  type AsyncLockOptions,
-  type LockOptions,
   type LockState,
   Mutex,
   MutexGuard,
@@ -32,6 +35,12 @@ export {
   type MutexState,
 } from "./mutex.ts";
 export { uniqueName } from "./names.ts";
+export { Semaphore, SemaphoreGuard, type SemaphoreOptions } from "./semaphore.ts";
+export { Event, type EventOptions } from "./event.ts";
+export { Condition } from "./condition.ts";
+export { Barrier, type BarrierOptions } from "./barrier.ts";
+export { RwLock, RwLockGuard } from "./rwlock.ts";
+export { type CreateOptions } from "./shared_object.ts";
 export { now, setSpin, spin } from "./spin.ts";
 export { type SegmentCreator, SharedMemory, type SharedMemoryOptions, type TypedArrayConstructor } from "./segment.ts";
 

@@ -11,23 +11,12 @@
 
 import { KIND_MUTEX, MUTEX_ALIGN, MUTEX_SIZE, RESULT_CODES } from "./abi.ts";
 import { checked, cString, pointerOut, strerror, takePointer } from "./call.ts";
-import { checkInteger, codeName, describe, type ErrorCode, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
+import { checkInteger, codeName, describe, type ErrorCode, IpcError, IpcTypeError } from "./errors.ts";
+import { type AsyncLockOptions, checkOffset, type LockOptions, signalOf, timeoutOf } from "./options.ts";
 import { explainName } from "./names.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type Dependent, segmentInternals, SharedMemory } from "./segment.ts";
 import { type Wait, waitWord } from "./wait.ts";
-
-/** Options of the blocking lock. */
-export interface LockOptions {
-  /** Give up after this many milliseconds with an IpcError "ETIMEDOUT". Default: wait forever. */
-  timeout?: number;
-}
-
-/** Options of the async lock. */
-export interface AsyncLockOptions extends LockOptions {
-  /** Aborting it rejects the pending lock with the signal's reason. */
-  signal?: AbortSignal;
-}
 
 /** How a lock was acquired. */
 export interface LockState {
@@ -79,47 +68,6 @@ function explainLock(code: ErrorCode): string | undefined {
   }
 }
 
-function timeoutOf(op: string, options: unknown): number {
-  if (options === undefined) return Infinity;
-  if (typeof options !== "object" || options === null) {
-    throw new IpcTypeError(op, `options must be an object such as { timeout: 100 }, got ${describe(options)}`);
-  }
-  const timeout = (options as LockOptions).timeout;
-  if (timeout === undefined || timeout === Infinity) return Infinity;
-  if (typeof timeout !== "number") {
-    throw new IpcTypeError(op, `timeout must be a number of ms, got ${describe(timeout)}`);
-  }
-  if (!(timeout >= 0)) throw new IpcRangeError(op, "EINVAL", `timeout must be at least 0 ms, got ${timeout}`);
-  return timeout;
-}
-
-function signalOf(op: string, options: unknown): AbortSignal | undefined {
-  const signal = (options as AsyncLockOptions | undefined)?.signal;
-  if (signal === undefined) return undefined;
-  if (typeof signal !== "object" || signal === null || typeof signal.addEventListener !== "function") {
-    throw new IpcTypeError(op, `signal must be an AbortSignal, got ${describe(signal)}`);
-  }
-  return signal;
-}
-
-function checkOffset(op: string, memory: unknown, offset: unknown): number {
-  if (!(memory instanceof SharedMemory)) {
-    throw new IpcTypeError(op, `memory must be a SharedMemory, got ${describe(memory)}`);
-  }
-  const at = checkInteger(op, "offset", offset, 0, Number.MAX_SAFE_INTEGER);
-  if (at % MUTEX_ALIGN !== 0) {
-    throw new IpcRangeError(op, "EALIGN", `offset ${at} is not a multiple of ${MUTEX_ALIGN}`);
-  }
-  if (at + MUTEX_SIZE > memory.size) {
-    throw new IpcRangeError(
-      op,
-      "ERANGE",
-      `a mutex at offset ${at} ends at byte ${at + MUTEX_SIZE}, past the segment's ${memory.size} bytes`,
-    );
-  }
-  return at;
-}
-
 /** A held lock, released by `release()` or at the end of a `using` block. */
 export class MutexGuard implements Disposable {
   /** See `LockState.ownerDied`. */
@@ -145,6 +93,14 @@ export class MutexGuard implements Disposable {
   }
 }
 
+/** What other classes of lib/ need of a Mutex (a Condition passes its handle to native code). */
+export interface MutexInternals {
+  handle(mutex: Mutex, op: string): Pointer;
+}
+
+/** Set by Mutex's static initializer. */
+export let mutexInternals: MutexInternals;
+
 /** A robust process-shared mutex. */
 export class Mutex implements Disposable, Dependent {
   #pointer: Pointer | null;
@@ -155,6 +111,10 @@ export class Mutex implements Disposable, Dependent {
   readonly #s: Symbols;
   readonly #waits = new Set<Wait>();
   #lockWord: Uint32Array | undefined;
+
+  static {
+    mutexInternals = { handle: (mutex, op) => mutex.#pointer ?? mutex.#live(op) };
+  }
 
   private constructor(memory: SharedMemory, offset: number, pointer: Pointer, owned: boolean) {
     this.#s = native().symbols;
@@ -226,7 +186,7 @@ export class Mutex implements Disposable, Dependent {
    */
   static init(memory: SharedMemory, offset: number): Mutex {
     const op = "Mutex.init";
-    const at = checkOffset(op, memory, offset);
+    const at = checkOffset(op, memory, offset, MUTEX_SIZE, MUTEX_ALIGN);
     const cell = pointerOut();
     checked(op, native().symbols.ipc_mutex_init_at(segmentInternals.handle(memory, op), BigInt(at), cell));
     return new Mutex(memory, at, takePointer(op, cell), false);
@@ -235,7 +195,7 @@ export class Mutex implements Disposable, Dependent {
   /** The mutex another process initialized at `offset` in `memory`. It stays usable until either closes. */
   static at(memory: SharedMemory, offset: number): Mutex {
     const op = "Mutex.at";
-    const at = checkOffset(op, memory, offset);
+    const at = checkOffset(op, memory, offset, MUTEX_SIZE, MUTEX_ALIGN);
     const cell = pointerOut();
     const rc = native().symbols.ipc_mutex_at(segmentInternals.handle(memory, op), BigInt(at), cell);
     checked(

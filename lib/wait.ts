@@ -164,3 +164,76 @@ export function forgetWaits(base: Pointer, byteLength: number): void {
     if (w.used > 0) native().symbols.ipc_waiter_forget(w.handle, base, BigInt(byteLength));
   }
 }
+
+/** Something pending that `close()` must end: a wait, with whatever it owes the native object. */
+export interface Cancelable {
+  cancel(reason: unknown): void;
+}
+
+/**
+ * A primitive's async acquisition, done in steps on the JS thread (so that what is acquired belongs
+ * to it) with waits in between.
+ */
+export interface Stepper {
+  /** Does what it can without waiting; RESULT_CODES.EBUSY means: wait on `word()` for `expected()`. */
+  step(again: boolean): number;
+  word(): Pointer;
+  expected(): number;
+  /** Undoes what a step that returned EBUSY left behind (its parked count, a half-taken lock). */
+  giveUp(): void;
+}
+
+/**
+ * Runs `stepper` to completion without blocking the event loop: returns the last step's result
+ * (anything but EBUSY). Throws `timedOut()` after `timeout` ms, the signal's reason when it aborts,
+ * and whatever `pending`'s cancel is given when the object closes meanwhile.
+ */
+export async function waitSteps(
+  op: string,
+  stepper: Stepper,
+  timeout: number,
+  signal: AbortSignal | undefined,
+  pending: Set<Cancelable>,
+  timedOut: () => Error,
+): Promise<number> {
+  const { OK, EBUSY, ETIMEDOUT } = RESULT_CODES;
+  signal?.throwIfAborted();
+  let rc = stepper.step(false);
+  if (rc !== EBUSY) return rc;
+  const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+  let owed = true;
+  const giveUp = (): void => {
+    if (!owed) return;
+    owed = false;
+    stepper.giveUp();
+  };
+  try {
+    while (true) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) throw timedOut();
+      const wait = waitWord(op, stepper.word(), stepper.expected(), remaining, signal);
+      const entry: Cancelable = {
+        cancel(reason: unknown): void {
+          giveUp();
+          wait.cancel(reason);
+        },
+      };
+      pending.add(entry);
+      let result: number;
+      try {
+        result = await wait.promise;
+      } finally {
+        pending.delete(entry);
+      }
+      if (result === ETIMEDOUT) throw timedOut();
+      if (result !== OK) throw new IpcError(op, codeName(result), strerror(result));
+      owed = false;
+      rc = stepper.step(true);
+      if (rc !== EBUSY) return rc;
+      owed = true;
+    }
+  } catch (error) {
+    giveUp();
+    throw error;
+  }
+}

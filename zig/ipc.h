@@ -469,6 +469,9 @@ int32_t ipc_rwlock_write_unlock(ipc_rwlock_t *rwlock);
 int32_t ipc_rwlock_consistent(ipc_rwlock_t *rwlock);
 /* Read locks held now (a diagnostic). */
 int32_t ipc_rwlock_readers(ipc_rwlock_t *rwlock);
+/* 1 when the calling thread holds a read or the write lock, else 0. Never unmap an rwlock the thread
+ * holds (see ipc_mutex_held). */
+int32_t ipc_rwlock_held(ipc_rwlock_t *rwlock);
 /* Steps for waits done elsewhere; the word to wait on changes between steps, so it is returned in
  * *word_out. A write lock given up part way is released with ipc_rwlock_write_abandon. */
 int32_t ipc_rwlock_read_step(ipc_rwlock_t *rwlock, uint32_t registered, const uint32_t **word_out,

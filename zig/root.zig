@@ -981,6 +981,11 @@ pub export fn ipc_rwlock_readers(handle: ?*ipc_rwlock_t) i32 {
     return @intCast(rwlock.readers(rw));
 }
 
+pub export fn ipc_rwlock_held(handle: ?*ipc_rwlock_t) i32 {
+    const rw = toRwLock(handle) catch |err| return result(err);
+    return @intFromBool(rwlock.heldByCaller(rw));
+}
+
 pub export fn ipc_rwlock_read_step(handle: ?*ipc_rwlock_t, registered: u32, word_out: ?*?*const u32, expected_out: ?*u32) i32 {
     const w_out = word_out orelse return abi.code(error.Invalid);
     const out = expected_out orelse return abi.code(error.Invalid);

@@ -303,6 +303,16 @@ pub fn consistent(rw: *RwLock) Error!void {
     _ = @atomicRmw(u32, &rw.flags, .And, ~flag_owner_died, .seq_cst);
 }
 
+/// Whether the calling thread holds a read lock or the write lock.
+pub fn heldByCaller(rw: *RwLock) bool {
+    if (mutex.heldByCaller(&rw.writer)) return true;
+    const tid = rm.currentTid();
+    for (&rw.slot) |*s| {
+        if (mutex.holder(s) == tid) return true;
+    }
+    return false;
+}
+
 /// Read locks held now (a diagnostic: the count can change as soon as it is read).
 pub fn readers(rw: *RwLock) u32 {
     const writer = mutex.holder(&rw.writer);

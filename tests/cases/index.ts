@@ -6,5 +6,6 @@ import load from "./load.ts";
 import mutex from "./mutex.ts";
 import segment from "./segment.ts";
 import segmentInputs from "./segment_inputs.ts";
+import sync from "./sync.ts";
 
-export const cases: ((h: Harness) => void)[] = [abi, errors, load, segment, segmentInputs, mutex];
+export const cases: ((h: Harness) => void)[] = [abi, errors, load, segment, segmentInputs, mutex, sync];
