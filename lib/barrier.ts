@@ -84,8 +84,14 @@ export class Barrier extends SharedObject {
   }
 
   static #standalone(op: string, memory: SharedMemory, what: string): Barrier {
-    const pointer = openStandalone(op, memory, KIND_BARRIER, "Barrier", what, (seg, cell) =>
-      native().symbols.ipc_barrier_at(seg, 0n, cell));
+    const pointer = openStandalone(
+      op,
+      memory,
+      KIND_BARRIER,
+      "Barrier",
+      what,
+      (seg, cell) => native().symbols.ipc_barrier_at(seg, 0n, cell),
+    );
     return new Barrier(memory, 0, pointer, true);
   }
 
@@ -207,4 +213,3 @@ export class Barrier extends SharedObject {
     checked(op, this.#s.ipc_barrier_reset(this.handle(op)));
   }
 }
-

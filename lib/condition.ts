@@ -9,7 +9,7 @@
 import { COND_ALIGN, COND_SIZE, KIND_CONDITION, MUTEX_SIZE, RESULT_CODES } from "./abi.ts";
 import { checked, pointerOut, takePointer } from "./call.ts";
 import { checkInteger, describe, type ErrorCode, IpcError, IpcTypeError } from "./errors.ts";
-import { mutexInternals, Mutex } from "./mutex.ts";
+import { Mutex, mutexInternals } from "./mutex.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
 import { segmentInternals, SharedMemory } from "./segment.ts";
@@ -82,7 +82,11 @@ export class Condition extends SharedObject {
   static #standalone(op: string, memory: SharedMemory, what: string): Condition {
     try {
       if (segmentInternals.kind(memory) !== KIND_CONDITION) {
-        throw new IpcError(op, "EKIND", `${describe(what)} holds no Condition: use Condition.at(memory, offset, mutex)`);
+        throw new IpcError(
+          op,
+          "EKIND",
+          `${describe(what)} holds no Condition: use Condition.at(memory, offset, mutex)`,
+        );
       }
       const cell = pointerOut();
       checked(op, native().symbols.ipc_cond_at(segmentInternals.handle(memory, op), BigInt(MUTEX_SIZE), cell), explain);

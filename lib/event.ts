@@ -71,8 +71,14 @@ export class Event extends SharedObject {
   }
 
   static #standalone(op: string, memory: SharedMemory, what: string): Event {
-    const pointer = openStandalone(op, memory, KIND_EVENT, "Event", what, (seg, cell) =>
-      native().symbols.ipc_event_at(seg, 0n, cell));
+    const pointer = openStandalone(
+      op,
+      memory,
+      KIND_EVENT,
+      "Event",
+      what,
+      (seg, cell) => native().symbols.ipc_event_at(seg, 0n, cell),
+    );
     return new Event(memory, 0, pointer, true);
   }
 
@@ -148,12 +154,19 @@ export class Event extends SharedObject {
     const signal = signalOf(op, options);
     const timedOut = new IpcError(op, "ETIMEDOUT", `not set within ${timeout} ms`);
     try {
-      const rc = await waitSteps(op, {
-        step: (again) => this.#s.ipc_event_wait_step(this.handle(op), again ? 1 : 0, this.#expected),
-        word: () => this.#word,
-        expected: () => this.#expected[0],
-        giveUp: () => void this.#s.ipc_event_unwait(this.handle(op)),
-      }, timeout, signal, this.pending, () => timedOut);
+      const rc = await waitSteps(
+        op,
+        {
+          step: (again) => this.#s.ipc_event_wait_step(this.handle(op), again ? 1 : 0, this.#expected),
+          word: () => this.#word,
+          expected: () => this.#expected[0],
+          giveUp: () => void this.#s.ipc_event_unwait(this.handle(op)),
+        },
+        timeout,
+        signal,
+        this.pending,
+        () => timedOut,
+      );
       if (rc !== OK) checked(op, rc);
       return true;
     } catch (error) {

@@ -12,28 +12,22 @@ import { native } from "./native.ts";
 export {
   ABI_VERSION,
   BARRIER_PARTIES_MAX,
-  RWLOCK_ALIGN,
-  RWLOCK_SIZE,
-  SEM_VALUE_MAX,
   MUTEX_ALIGN,
   MUTEX_SIZE,
   NAME_MAX,
   RESULT_CODES,
   type ResultCode,
+  RWLOCK_ALIGN,
+  RWLOCK_SIZE,
   SEGMENT_HEADER_SIZE,
   SEGMENT_SIZE_MAX,
+  SEM_VALUE_MAX,
   SPIN_NS_DEFAULT,
   SPIN_NS_MAX,
 } from "./abi.ts";
 export { type ErrorCode, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
 export { type AsyncLockOptions, type LockOptions } from "./options.ts";
-export {
-  type LockState,
-  Mutex,
-  MutexGuard,
-  type MutexOptions,
-  type MutexState,
-} from "./mutex.ts";
+export { type LockState, Mutex, MutexGuard, type MutexOptions, type MutexState } from "./mutex.ts";
 export { uniqueName } from "./names.ts";
 export { Semaphore, SemaphoreGuard, type SemaphoreOptions } from "./semaphore.ts";
 export { Event, type EventOptions } from "./event.ts";

@@ -96,8 +96,14 @@ export class RwLock extends SharedObject {
   }
 
   static #standalone(op: string, memory: SharedMemory, what: string): RwLock {
-    const pointer = openStandalone(op, memory, KIND_RWLOCK, "RwLock", what, (seg, cell) =>
-      native().symbols.ipc_rwlock_at(seg, 0n, cell));
+    const pointer = openStandalone(
+      op,
+      memory,
+      KIND_RWLOCK,
+      "RwLock",
+      what,
+      (seg, cell) => native().symbols.ipc_rwlock_at(seg, 0n, cell),
+    );
     return new RwLock(memory, 0, pointer, true);
   }
 
@@ -167,12 +173,19 @@ export class RwLock extends SharedObject {
   async readLock(options?: AsyncLockOptions): Promise<LockState> {
     const op = "RwLock.readLock";
     const timeout = timeoutOf(op, options);
-    const rc = await waitSteps(op, {
-      step: (again) => this.#s.ipc_rwlock_read_step(this.handle(op), again ? 1 : 0, this.#wordCell, this.#expected),
-      word: () => native().readPointer(this.#wordCell)!,
-      expected: () => this.#expected[0],
-      giveUp: () => void this.#s.ipc_rwlock_unwait(this.handle(op)),
-    }, timeout, signalOf(op, options), this.pending, () => this.#timedOut(op, timeout, "read lock"));
+    const rc = await waitSteps(
+      op,
+      {
+        step: (again) => this.#s.ipc_rwlock_read_step(this.handle(op), again ? 1 : 0, this.#wordCell, this.#expected),
+        word: () => native().readPointer(this.#wordCell)!,
+        expected: () => this.#expected[0],
+        giveUp: () => void this.#s.ipc_rwlock_unwait(this.handle(op)),
+      },
+      timeout,
+      signalOf(op, options),
+      this.pending,
+      () => this.#timedOut(op, timeout, "read lock"),
+    );
     return this.#state(op, rc, timeout, "read lock");
   }
 
@@ -203,12 +216,19 @@ export class RwLock extends SharedObject {
   async writeLock(options?: AsyncLockOptions): Promise<LockState> {
     const op = "RwLock.writeLock";
     const timeout = timeoutOf(op, options);
-    const rc = await waitSteps(op, {
-      step: (again) => this.#s.ipc_rwlock_write_step(this.handle(op), again ? 1 : 0, this.#wordCell, this.#expected),
-      word: () => native().readPointer(this.#wordCell)!,
-      expected: () => this.#expected[0],
-      giveUp: () => void this.#s.ipc_rwlock_write_abandon(this.handle(op)),
-    }, timeout, signalOf(op, options), this.pending, () => this.#timedOut(op, timeout, "write lock"));
+    const rc = await waitSteps(
+      op,
+      {
+        step: (again) => this.#s.ipc_rwlock_write_step(this.handle(op), again ? 1 : 0, this.#wordCell, this.#expected),
+        word: () => native().readPointer(this.#wordCell)!,
+        expected: () => this.#expected[0],
+        giveUp: () => void this.#s.ipc_rwlock_write_abandon(this.handle(op)),
+      },
+      timeout,
+      signalOf(op, options),
+      this.pending,
+      () => this.#timedOut(op, timeout, "write lock"),
+    );
     return this.#state(op, rc, timeout, "write lock");
   }
 
@@ -248,12 +268,16 @@ export class RwLock extends SharedObject {
    */
   consistent(): void {
     const op = "RwLock.consistent";
-    checked(op, this.#s.ipc_rwlock_consistent(this.handle(op)), (code) =>
-      code === "EINVAL"
-        ? "no writer died holding the lock"
-        : code === "EPERM"
-        ? "this thread does not hold the write lock"
-        : explain(code));
+    checked(
+      op,
+      this.#s.ipc_rwlock_consistent(this.handle(op)),
+      (code) =>
+        code === "EINVAL"
+          ? "no writer died holding the lock"
+          : code === "EPERM"
+          ? "this thread does not hold the write lock"
+          : explain(code),
+    );
   }
 
   /** Throws EBUSY while this thread holds a read or the write lock: its memory must stay mapped. */

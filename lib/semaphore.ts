@@ -101,8 +101,14 @@ export class Semaphore extends SharedObject {
   }
 
   static #standalone(op: string, memory: SharedMemory, what: string): Semaphore {
-    const pointer = openStandalone(op, memory, KIND_SEMAPHORE, "Semaphore", what, (seg, cell) =>
-      native().symbols.ipc_sem_at(seg, 0n, cell));
+    const pointer = openStandalone(
+      op,
+      memory,
+      KIND_SEMAPHORE,
+      "Semaphore",
+      what,
+      (seg, cell) => native().symbols.ipc_sem_at(seg, 0n, cell),
+    );
     return new Semaphore(memory, 0, pointer, true);
   }
 
@@ -186,12 +192,19 @@ export class Semaphore extends SharedObject {
     const count = this.#count(op, n);
     const timeout = timeoutOf(op, options);
     const signal = signalOf(op, options);
-    const rc = await waitSteps(op, {
-      step: (again) => this.#s.ipc_sem_acquire_step(this.handle(op), count, again ? 1 : 0, this.#expected),
-      word: () => this.#word,
-      expected: () => this.#expected[0],
-      giveUp: () => void this.#s.ipc_sem_unwait(this.handle(op), count),
-    }, timeout, signal, this.pending, () => this.#timedOut(op, count, timeout));
+    const rc = await waitSteps(
+      op,
+      {
+        step: (again) => this.#s.ipc_sem_acquire_step(this.handle(op), count, again ? 1 : 0, this.#expected),
+        word: () => this.#word,
+        expected: () => this.#expected[0],
+        giveUp: () => void this.#s.ipc_sem_unwait(this.handle(op), count),
+      },
+      timeout,
+      signal,
+      this.pending,
+      () => this.#timedOut(op, count, timeout),
+    );
     if (rc !== OK) checked(op, rc, explain);
   }
 
@@ -219,7 +232,9 @@ export class Semaphore extends SharedObject {
       op,
       rc,
       (code) =>
-        code === "ERANGE" ? `releasing ${count} would exceed the maximum of ${this.#max} (value ${this.value})` : explain(code),
+        code === "ERANGE"
+          ? `releasing ${count} would exceed the maximum of ${this.#max} (value ${this.value})`
+          : explain(code),
     );
   }
 }

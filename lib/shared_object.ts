@@ -11,7 +11,7 @@ import { checkInteger, describe, type ErrorCode, IpcError, IpcTypeError } from "
 import { explainName } from "./names.ts";
 import type { Pointer } from "./native.ts";
 import { checkOffset } from "./options.ts";
-import { type Dependent, segmentInternals, SharedMemory } from "./segment.ts";
+import { type Dependent, segmentInternals, type SharedMemory } from "./segment.ts";
 import type { Cancelable } from "./wait.ts";
 
 /** Options of every `create`. */
@@ -82,7 +82,9 @@ export function openStandalone(
       throw new IpcError(
         op,
         "EKIND",
-        `${describe(what)} holds no ${className} (its kind is ${segmentInternals.kind(memory)}): use ${className}.at(memory, offset) for one placed in a segment`,
+        `${describe(what)} holds no ${className} (its kind is ${
+          segmentInternals.kind(memory)
+        }): use ${className}.at(memory, offset) for one placed in a segment`,
       );
     }
     const cell = pointerOut();
@@ -172,7 +174,11 @@ export abstract class SharedObject implements Disposable, Dependent {
   close(): void {
     if (this.#pointer === null) return;
     this.closeCheck();
-    const reason = new IpcError(`${this.label}.close`, "ECLOSED", `the ${this.label.toLowerCase()} was closed while waiting`);
+    const reason = new IpcError(
+      `${this.label}.close`,
+      "ECLOSED",
+      `the ${this.label.toLowerCase()} was closed while waiting`,
+    );
     for (const wait of [...this.pending]) wait.cancel(reason);
     this.pending.clear();
     this.#pointer = null;

@@ -18,11 +18,17 @@ export default function syncCase(h: Harness): void {
     s.acquireSync();
     assert.equal(s.tryAcquire(), true);
     assert.equal(s.tryAcquire(), false);
-    assert.throws(() => s.acquireSync(1, { timeout: 5 }), (e: Error & { code?: string }) =>
-      e.code === "ETIMEDOUT" && /value now 0/.test(e.message) && /no owner/.test(e.message));
+    assert.throws(
+      () => s.acquireSync(1, { timeout: 5 }),
+      (e: Error & { code?: string }) =>
+        e.code === "ETIMEDOUT" && /value now 0/.test(e.message) && /no owner/.test(e.message),
+    );
     s.release(3);
     assert.equal(s.value, 3);
-    assert.throws(() => s.release(), (e: Error & { code?: string }) => e.code === "ERANGE" && /maximum of 3/.test(e.message));
+    assert.throws(
+      () => s.release(),
+      (e: Error & { code?: string }) => e.code === "ERANGE" && /maximum of 3/.test(e.message),
+    );
     assert.equal(s.value, 3);
     await s.acquire(3, { timeout: 100 });
     await assert.rejects(s.acquire(1, { timeout: 5 }), { code: "ETIMEDOUT" });
@@ -55,7 +61,10 @@ export default function syncCase(h: Harness): void {
     using s = Semaphore.create({ value: 0, max: 2 });
     assert.throws(() => s.release(-1), { name: "IpcRangeError", code: "EINVAL" });
     assert.throws(() => s.release(0), { code: "EINVAL" });
-    assert.throws(() => s.acquireSync(3), (e: Error & { code?: string }) => e.code === "ERANGE" && /limit of 2/.test(e.message));
+    assert.throws(
+      () => s.acquireSync(3),
+      (e: Error & { code?: string }) => e.code === "ERANGE" && /limit of 2/.test(e.message),
+    );
     assert.throws(() => s.tryAcquire(1.5), { code: "EINVAL" });
     assert.throws(() => s.tryAcquire(Number.NaN), { code: "EINVAL" });
     assert.throws(() => s.acquireSync(1, { timeout: -1 }), { code: "EINVAL" });
@@ -115,7 +124,10 @@ export default function syncCase(h: Harness): void {
   h.test("condition: waitFor with a predicate, notify, timeouts, and waiting without the mutex", async () => {
     using c = Condition.create();
     const m = c.mutex;
-    assert.throws(() => c.waitSync(), (e: Error & { code?: string }) => e.code === "EPERM" && /does not hold/.test(e.message));
+    assert.throws(
+      () => c.waitSync(),
+      (e: Error & { code?: string }) => e.code === "EPERM" && /does not hold/.test(e.message),
+    );
     await assert.rejects(c.wait(), { code: "EPERM" });
     m.lockSync();
     assert.equal(c.waitSync({ timeout: 2 }), false);
@@ -150,8 +162,10 @@ export default function syncCase(h: Harness): void {
     assert.equal(await one.wait(), 0);
     using b = Barrier.create({ parties: 2 });
     assert.equal(b.parties, 2);
-    assert.throws(() => b.waitSync({ timeout: 5 }), (e: Error & { code?: string }) =>
-      e.code === "ETIMEDOUT" && /broken/.test(e.message));
+    assert.throws(
+      () => b.waitSync({ timeout: 5 }),
+      (e: Error & { code?: string }) => e.code === "ETIMEDOUT" && /broken/.test(e.message),
+    );
     assert.equal(b.broken, true);
     assert.throws(() => b.waitSync(), { code: "EBROKEN" });
     await assert.rejects(b.wait(), { code: "EBROKEN" });
@@ -185,7 +199,10 @@ export default function syncCase(h: Harness): void {
     assert.throws(() => rw.close(), { code: "EBUSY" });
     rw.readUnlock();
     rw.readUnlock();
-    assert.throws(() => rw.readUnlock(), (e: Error & { code?: string }) => e.code === "EPERM" && /no read lock/.test(e.message));
+    assert.throws(
+      () => rw.readUnlock(),
+      (e: Error & { code?: string }) => e.code === "EPERM" && /no read lock/.test(e.message),
+    );
     assert.deepEqual(await rw.writeLock({ timeout: 100 }), { ownerDied: false });
     assert.throws(() => rw.tryReadLock(), { code: "EDEADLK" });
     assert.throws(() => rw.readLockSync(), { code: "EDEADLK" });

@@ -6,12 +6,14 @@
  *   segment hold                                create a segment with a generated name, print the
  *                                               name, then wait to be killed
  *   mutex ...                                   see child_mutex.ts
+ *   sync ...                                    see child_sync.ts
  *   info                                        print the loaded library's path
  * Errors print "error <CODE>" and return 2.
  */
 
 import type { IpcModule } from "../harness.ts";
 import { mutexCommand } from "./child_mutex.ts";
+import { syncCommand } from "./child_sync.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -21,6 +23,7 @@ export async function main(ipc: IpcModule, args: string[]): Promise<number> {
     spec.startsWith("fd:") ? ipc.SharedMemory.fromFd(Number(spec.slice(3))) : ipc.SharedMemory.open(spec);
   try {
     if (args[0] === "mutex") return await mutexCommand(ipc, args.slice(1));
+    if (args[0] === "sync") return await syncCommand(ipc, args.slice(1));
     switch (`${args[0]} ${args[1] ?? ""}`.trim()) {
       case "segment write": {
         using seg = attach(args[2]);

@@ -3,5 +3,6 @@ import type { Harness } from "../harness.ts";
 import load from "./load.ts";
 import mutex from "./mutex.ts";
 import segment from "./segment.ts";
+import sync from "./sync.ts";
 
-export const cases: ((h: Harness) => void)[] = [segment, mutex, load];
+export const cases: ((h: Harness) => void)[] = [segment, mutex, sync, load];
