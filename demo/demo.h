@@ -4,5 +4,6 @@
 
 int demo_segment(int argc, char **argv);
 int demo_mutex(int argc, char **argv);
+int demo_sync(int argc, char **argv);
 
 #endif

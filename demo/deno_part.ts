@@ -1,6 +1,7 @@
 /** The demo's Deno parts: `deno run demo/deno_part.ts <section> ...`. */
 
-import { Mutex, SharedMemory } from "../mod.ts";
+import { Barrier, Condition, Event, Mutex, Semaphore, SharedMemory } from "../mod.ts";
+import { syncLayout as L } from "./sync_layout.ts";
 
 const [section, ...args] = Deno.args;
 
@@ -23,6 +24,44 @@ switch (section) {
       m.unlock();
     }
     m.close();
+    break;
+  }
+  case "sync": {
+    using seg = SharedMemory.open(args[0]);
+    const mutex = Mutex.at(seg, L.mutex);
+    const notEmpty = Condition.at(seg, L.notEmpty, mutex);
+    const notFull = Condition.at(seg, L.notFull, mutex);
+    const barrier = Barrier.at(seg, L.barrier);
+    const semaphore = Semaphore.at(seg, L.semaphore);
+    const words = seg.view(Uint32Array, 0, 256);
+    const ring = seg.view(Uint32Array, L.ring, L.ringSlots);
+    const sum = seg.view(BigUint64Array, L.sum, 1);
+    Event.at(seg, L.event).waitSync({ timeout: 30_000 });
+    const indexes: number[] = [];
+    for (let round = 0; round < 3; round++) indexes.push(barrier.waitSync({ timeout: 30_000 }));
+    let mine = 0;
+    while (true) {
+      using _ = mutex.acquireSync();
+      notEmpty.waitForSync(() => words[L.count / 4] > 0 || words[L.taken / 4] === L.items);
+      if (words[L.taken / 4] === L.items) break;
+      sum[0] += BigInt(ring[words[L.head / 4]++ % L.ringSlots]);
+      words[L.count / 4]--;
+      if (++words[L.taken / 4] === L.items) notEmpty.notifyAll();
+      notFull.notify();
+      mine++;
+    }
+    for (let i = 0; i < 1000; i++) {
+      using _ = semaphore.guardSync();
+      const inside = Atomics.add(words, L.inside / 4, 1) + 1;
+      if (inside > Atomics.load(words, L.insideMax / 4)) Atomics.store(words, L.insideMax / 4, inside);
+      for (const until = performance.now() + 0.02; performance.now() < until;) { /* a short turn inside */ }
+      Atomics.sub(words, L.inside / 4, 1);
+    }
+    console.log(
+      `Deno: released by the event, passed the barrier 3 times (arrival ${
+        indexes.join(", ")
+      }), consumed ${mine} items, took 1000 semaphore turns`,
+    );
     break;
   }
   default:

@@ -7,6 +7,7 @@
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "segment") == 0) return demo_segment(argc, argv);
   if (argc >= 2 && strcmp(argv[1], "mutex") == 0) return demo_mutex(argc, argv);
-  fprintf(stderr, "usage: ipc-demo segment|mutex ...\n");
+  if (argc >= 2 && strcmp(argv[1], "sync") == 0) return demo_sync(argc, argv);
+  fprintf(stderr, "usage: ipc-demo segment|mutex|sync ...\n");
   return 64;
 }

@@ -6,6 +6,7 @@
 import { libraryInfo } from "../bun.ts";
 import { mutexSection } from "./mutex.ts";
 import { segmentSection } from "./segment.ts";
+import { syncSection } from "./sync.ts";
 
 const info = libraryInfo();
 console.log(`libipc ${info.version} (ABI ${info.abiVersion}) from ${info.path}, driven by ${info.runtime}\n`);
@@ -13,6 +14,7 @@ console.log(`libipc ${info.version} (ABI ${info.abiVersion}) from ${info.path}, 
 const sections: [string, () => Promise<void>][] = [
   ["Shared memory: one segment, three runtimes", segmentSection],
   ["Mutex: three runtimes, one lock, and a holder killed with SIGKILL", mutexSection],
+  ["Event, Barrier, Condition, Semaphore, RwLock: three runtimes in one segment", syncSection],
 ];
 
 for (const [title, run] of sections) {

@@ -174,6 +174,15 @@ export default function sync(h: Harness): void {
         await expectLine(held, "held");
         assert.equal(f.rw.readers, 1);
         assert.throws(() => f.rw.writeLockSync({ timeout: 20 }), { code: "ETIMEDOUT" });
+        await assert.rejects(f.rw.writeLock({ timeout: 20 }), { code: "ETIMEDOUT" });
+        const aborting = new AbortController();
+        const aborted = f.rw.writeLock({ signal: aborting.signal });
+        aborting.abort(new Error("enough"));
+        await assert.rejects(aborted, /enough/);
+        // The writers that gave up released what they had taken: new readers get in.
+        assert.deepEqual(f.rw.tryReadLock(), { ownerDied: false });
+        assert.equal(f.rw.readers, 2);
+        f.rw.readUnlock();
         const writing = f.rw.writeLock({ timeout: 10_000 });
         held.kill("SIGKILL");
         assert.deepEqual(await writing, { ownerDied: false });
