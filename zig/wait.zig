@@ -32,6 +32,22 @@ pub fn spin() u32 {
     return spin_ns.load(.acquire);
 }
 
+/// Spin of the first wait after this thread woke a parked waiter. The woken thread needs a cross-CPU
+/// wake-up (50-100 us on the VMs libipc is measured on) before it can answer; a waker that spins only
+/// the default budget parks meanwhile, and then it too must be woken: two processes passing a token
+/// back and forth would stay in that slow regime for good. Spinning past the wake-up latency once
+/// brings them back to spinning handoffs.
+pub const spin_after_wake_ns: u32 = 150_000;
+threadlocal var woke_parked: bool = false;
+
+/// The spin budget for this thread's next wait (see `spin_after_wake_ns`).
+pub fn spinBudget() u32 {
+    const base = spin();
+    if (!woke_parked) return base;
+    woke_parked = false;
+    return if (base == 0) 0 else @max(base, spin_after_wake_ns);
+}
+
 /// An absolute CLOCK_MONOTONIC time, or none.
 pub const Deadline = struct {
     at: ?u64,
@@ -156,7 +172,7 @@ pub const WaitWord = extern struct {
     /// Waits while `value == expected`: spins, then registers as parked and parks.
     pub fn wait(w: *WaitWord, expected: u32, deadline: Deadline) Error!Outcome {
         const watch: Watch = .{ .word = &w.value, .expected = expected, .cancel = null };
-        if (spinUntil(watch, Watch.changed, spin(), deadline)) return .woken;
+        if (spinUntil(watch, Watch.changed, spinBudget(), deadline)) return .woken;
         const seen = w.register();
         defer w.unregister();
         if (seen != expected) return .woken;
@@ -175,7 +191,8 @@ pub const WaitWord = extern struct {
 
     /// Wakes up to `count` parked waiters, if any registered. Call after changing `value`.
     pub fn wake(w: *WaitWord, count: u32) void {
-        if (@atomicLoad(u32, &w.waiters, .seq_cst) != 0) _ = platform.futexWake(&w.value, count, false);
+        if (@atomicLoad(u32, &w.waiters, .seq_cst) == 0) return;
+        if (platform.futexWake(&w.value, count, false) > 0) woke_parked = true;
     }
 };
 
