@@ -79,6 +79,33 @@ const groups: Group[] = [
       ]),
     ],
   },
+  {
+    name: "sync",
+    title: "Semaphore, Condition, RwLock",
+    method: "Ping-pong: two processes (the second forked, sharing an anonymous segment) pass a token back and forth " +
+      "50 000 times; the first reads CLOCK_MONOTONIC around each round trip; the first 10% of rounds are dropped, " +
+      "p50 and p99 of the rest reported. Semaphores: A releases s1 and acquires s2, B acquires s1 and releases s2; " +
+      "the peer is two glibc sem_t (sem_init pshared=1, sem_post/sem_wait), which park at once where libipc's waits " +
+      "spin first (20 µs, 150 µs after waking a parked waiter); the “parking at once” rows are libipc with " +
+      "ipc_spin_set(0) in both processes. Condition: a mutex, one condition and a turn word; each side locks, hands " +
+      "the turn over, notifies one waiter and waits until the turn comes back; the peer is a glibc pthread_mutex_t + " +
+      "pthread_cond_t, both PTHREAD_PROCESS_SHARED. RwLock, uncontended: 5 M read lock+unlock pairs and 500 k write " +
+      "lock+unlock pairs (C: ipc_rwlock_read_lock+read_unlock, write_lock+write_unlock) after a warm-up of a tenth; " +
+      "the peer is a glibc pthread_rwlock_t (PTHREAD_PROCESS_SHARED, neither robust nor writer-preferring). libipc's " +
+      "write lock takes the writer mutex and all 32 reader slots, each a robust mutex, so that a dead holder " +
+      "releases them at once. Bun and Deno: the same through the TypeScript API (Semaphore acquireSync/release, Mutex " +
+      "lockSync + Condition waitSync/notify, RwLock readLockSync/readUnlock), the second process a child of the same " +
+      "runtime.",
+    jobs: [
+      ["zig-out/bin/ipc-bench-sync", "sem-pingpong", "50000"],
+      ["zig-out/bin/ipc-bench-sync", "cond-pingpong", "50000"],
+      ["zig-out/bin/ipc-bench-sync", "rwlock-uncontended", "5000000"],
+      ...["sem-pingpong", "cond-pingpong", "rwlock-uncontended"].flatMap((c) => [
+        [bun, "bench/sync.bun.ts", c],
+        [...denoRun, "bench/sync.deno.ts", c],
+      ]),
+    ],
+  },
 ];
 
 /** Jobs that run `ipc-bench-mutex handoff` with each waiter; the case name travels in HANDOFF_CASE. */

@@ -3,14 +3,15 @@
 //! barrier: everyone waiting and every later wait fails with error.Broken until `reset`. `reset`
 //! also breaks the waits in progress (Python's threading.Barrier).
 //!
-//! One 32-bit state word holds everything, so each change is one compare-and-swap:
+//! One 32-bit state word holds what waiters wait on, so each change is one compare-and-swap:
 //!   bits 0..15   arrivals in this generation
 //!   bits 16..29  generation (wraps)
-//!   bit 30       the previous generation ended by `reset`, not by passing
 //!   bit 31       broken
-//! A waiter remembers its generation (its ticket) and waits on the word; it has passed when the
-//! generation moved on without bit 30, and is broken when bit 31 is set in its generation or the
-//! generation moved on with bit 30.
+//! Beside it (the same 64-bit word, changed by the same CAS) a history bitmap: bit g % 32 says
+//! whether generation g ended by `reset` rather than by passing. A waiter remembers its generation
+//! (its ticket) and waits on the state word; once the generation has moved on, the history says
+//! whether it passed or was reset, even if more generations passed meanwhile (up to 31 of them; a
+//! waiter further behind is reported as passed).
 //!
 //! A party that dies after arriving still counts; one that dies before arriving never arrives, and
 //! the others wait until their timeout breaks the barrier (the bindings' error says so).
@@ -29,19 +30,44 @@ pub const parties_max: u32 = 0xffff;
 const count_mask: u32 = 0xffff;
 const generation_shift = 16;
 const generation_mask: u32 = 0x3fff;
-const reset_bit: u32 = 1 << 30;
 const broken_bit: u32 = 1 << 31;
+const history_bits = 32;
 
 pub const Barrier = extern struct {
     magic: u32,
     parties: u32,
     reserved: [2]u32,
-    state: u32,
-    padding: [size - 20]u8,
+    /// Low half: the state word waiters wait on (little-endian: at offset 16). High half: history.
+    both: u64,
+    padding: [size - 24]u8,
+
+    pub fn stateWord(b: *Barrier) *u32 {
+        return @ptrCast(&b.both);
+    }
 };
 
 comptime {
     std.debug.assert(@sizeOf(Barrier) == size);
+    std.debug.assert(@offsetOf(Barrier, "both") % 8 == 0);
+    std.debug.assert(@import("builtin").cpu.arch.endian() == .little);
+}
+
+fn stateOf(both: u64) u32 {
+    return @truncate(both);
+}
+
+fn historyOf(both: u64) u32 {
+    return @truncate(both >> 32);
+}
+
+fn pack(state: u32, history: u32) u64 {
+    return @as(u64, history) << 32 | state;
+}
+
+/// The history with generation `g`'s ending recorded.
+fn record(history: u32, g: u32, by_reset: bool) u32 {
+    const bit = @as(u32, 1) << @intCast(g % history_bits);
+    return if (by_reset) history | bit else history & ~bit;
 }
 
 fn generation(word: u32) u32 {
@@ -52,8 +78,12 @@ fn nextGeneration(word: u32) u32 {
     return ((generation(word) + 1) & generation_mask) << generation_shift;
 }
 
+fn loadBoth(b: *const Barrier) u64 {
+    return @atomicLoad(u64, &b.both, .seq_cst);
+}
+
 fn load(b: *const Barrier) u32 {
-    return @atomicLoad(u32, &b.state, .seq_cst);
+    return stateOf(loadBoth(b));
 }
 
 pub fn init(b: *Barrier, parties: u32) Error!void {
@@ -62,7 +92,7 @@ pub fn init(b: *Barrier, parties: u32) Error!void {
     @atomicStore(u32, &b.magic, 0, .release);
     b.parties = parties;
     b.reserved = .{ 0, 0 };
-    b.state = 0;
+    b.both = 0;
     @memset(&b.padding, 0);
     @atomicStore(u32, &b.magic, magic, .release);
 }
@@ -73,7 +103,7 @@ pub fn validate(b: *const Barrier) Error!void {
 }
 
 fn wakeAll(b: *Barrier) void {
-    _ = wait.wake(&b.state, std.math.maxInt(u32));
+    _ = wait.wake(b.stateWord(), std.math.maxInt(u32));
 }
 
 pub const Arrival = struct {
@@ -83,20 +113,22 @@ pub const Arrival = struct {
 };
 
 pub fn arrive(b: *Barrier) Error!Arrival {
-    var w = load(b);
+    var both = loadBoth(b);
     while (true) {
+        const w = stateOf(both);
         if (w & broken_bit != 0) return error.Broken;
         const count = w & count_mask;
         if (count >= b.parties) return error.Protocol;
         if (count + 1 == b.parties) {
-            if (@cmpxchgWeak(u32, &b.state, w, nextGeneration(w), .seq_cst, .seq_cst)) |now| {
-                w = now;
+            const next = pack(nextGeneration(w), record(historyOf(both), generation(w), false));
+            if (@cmpxchgWeak(u64, &b.both, both, next, .seq_cst, .seq_cst)) |now| {
+                both = now;
                 continue;
             }
             wakeAll(b);
             return .{ .index = count, .ticket = null };
         }
-        w = @cmpxchgWeak(u32, &b.state, w, w + 1, .seq_cst, .seq_cst) orelse
+        both = @cmpxchgWeak(u64, &b.both, both, both + 1, .seq_cst, .seq_cst) orelse
             return .{ .index = count, .ticket = generation(w) };
     }
 }
@@ -109,8 +141,15 @@ pub const Check = union(enum) {
 };
 
 pub fn check(b: *const Barrier, ticket: u32) Check {
-    const w = load(b);
-    if (generation(w) != ticket) return if (w & reset_bit != 0 and generation(w) == (ticket + 1) & generation_mask) .broken else .passed;
+    const both = loadBoth(b);
+    const w = stateOf(both);
+    const g = generation(w);
+    if (g != ticket) {
+        const behind = (g -% ticket) & generation_mask;
+        if (behind > history_bits - 1) return .passed;
+        const ended_by_reset = historyOf(both) & (@as(u32, 1) << @intCast(ticket % history_bits)) != 0;
+        return if (ended_by_reset) .broken else .passed;
+    }
     if (w & broken_bit != 0) return .broken;
     return .{ .wait = w };
 }
@@ -118,10 +157,10 @@ pub fn check(b: *const Barrier, ticket: u32) Check {
 /// Breaks generation `ticket` (a waiter's timeout or cancel). Returns false when that generation
 /// had already ended (passed or reset): `check` then says which.
 pub fn breakGeneration(b: *Barrier, ticket: u32) bool {
-    var w = load(b);
-    while (generation(w) == ticket) {
-        if (w & broken_bit != 0) return true;
-        w = @cmpxchgWeak(u32, &b.state, w, w | broken_bit, .seq_cst, .seq_cst) orelse {
+    var both = loadBoth(b);
+    while (generation(stateOf(both)) == ticket) {
+        if (stateOf(both) & broken_bit != 0) return true;
+        both = @cmpxchgWeak(u64, &b.both, both, both | broken_bit, .seq_cst, .seq_cst) orelse {
             wakeAll(b);
             return true;
         };
@@ -130,22 +169,26 @@ pub fn breakGeneration(b: *Barrier, ticket: u32) bool {
 }
 
 pub fn abort(b: *Barrier) void {
-    _ = @atomicRmw(u32, &b.state, .Or, broken_bit, .seq_cst);
+    _ = @atomicRmw(u64, &b.both, .Or, broken_bit, .seq_cst);
     wakeAll(b);
 }
 
 /// Back to empty and unbroken; waits in progress fail with error.Broken.
 pub fn reset(b: *Barrier) void {
-    var w = load(b);
+    var both = loadBoth(b);
     while (true) {
+        const w = stateOf(both);
         if (w & (broken_bit | count_mask) == 0) return;
-        w = @cmpxchgWeak(u32, &b.state, w, nextGeneration(w) | reset_bit, .seq_cst, .seq_cst) orelse break;
+        const next = pack(nextGeneration(w), record(historyOf(both), generation(w), true));
+        both = @cmpxchgWeak(u64, &b.both, both, next, .seq_cst, .seq_cst) orelse break;
     }
     wakeAll(b);
 }
 
+/// Parties waiting now: 0 once broken (its waits have ended).
 pub fn waiting(b: *const Barrier) u32 {
-    return load(b) & count_mask;
+    const w = load(b);
+    return if (w & broken_bit != 0) 0 else w & count_mask;
 }
 
 pub fn broken(b: *const Barrier) bool {
@@ -160,7 +203,7 @@ pub fn arriveAndWait(b: *Barrier, deadline: wait.Deadline) Error!u32 {
         switch (check(b, ticket)) {
             .passed => return arrival.index,
             .broken => return error.Broken,
-            .wait => |w| if (try wait.wait(&b.state, w, deadline, null) == .timed_out) {
+            .wait => |w| if (try wait.wait(b.stateWord(), w, deadline, null) == .timed_out) {
                 if (breakGeneration(b, ticket)) return error.TimedOut;
             },
         }
@@ -206,5 +249,12 @@ test "reset breaks the waits in progress" {
     const one = try arrive(&b);
     const two = try arrive(&b);
     try testing.expect(two.ticket == null);
+    try testing.expectEqual(Check.passed, check(&b, one.ticket.?));
+    // The reset waiter is still told so after later generations passed.
+    for (0..5) |_| {
+        _ = try arrive(&b);
+        _ = try arrive(&b);
+    }
+    try testing.expectEqual(Check.broken, check(&b, arrival.ticket.?));
     try testing.expectEqual(Check.passed, check(&b, one.ticket.?));
 }

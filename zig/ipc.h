@@ -430,7 +430,7 @@ int32_t ipc_barrier_break(ipc_barrier_t *barrier, uint32_t ticket);
 int32_t ipc_barrier_abort(ipc_barrier_t *barrier);
 int32_t ipc_barrier_reset(ipc_barrier_t *barrier);
 int32_t ipc_barrier_parties(ipc_barrier_t *barrier);
-/* Parties waiting now. */
+/* Parties waiting now (0 while broken). */
 int32_t ipc_barrier_waiting(ipc_barrier_t *barrier);
 /* 1 when broken, else 0. */
 int32_t ipc_barrier_broken(ipc_barrier_t *barrier);
@@ -440,8 +440,10 @@ const uint32_t *ipc_barrier_word(ipc_barrier_t *barrier);
 
 /* Many readers or one writer; a waiting writer stops new readers, so readers cannot starve it.
  * Built from robust mutexes (a writer mutex and IPC_RWLOCK_SLOTS reader slots), so the death of any
- * holder releases what it held at once. After a writer died holding the lock, every acquisition
- * returns IPC_OWNER_DIED until a writer repairs the data and calls ipc_rwlock_consistent. Locks
+ * holder releases what it held at once. After a writer died holding the write lock, every
+ * acquisition returns IPC_OWNER_DIED until a writer repairs the data and calls
+ * ipc_rwlock_consistent (a writer that dies while still waiting for readers wrote nothing and
+ * leaves no such state). Locks
  * belong to the calling thread. A thread holding a read lock cannot take the write lock
  * (IPC_EDEADLK: no upgrades); a thread may take several read locks, but not while a writer waits. */
 typedef struct ipc_rwlock ipc_rwlock_t;

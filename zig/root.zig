@@ -863,7 +863,7 @@ pub export fn ipc_barrier_broken(handle: ?*ipc_barrier_t) i32 {
 
 pub export fn ipc_barrier_word(handle: ?*ipc_barrier_t) ?*const u32 {
     const b = toBarrier(handle) catch return null;
-    return &b.state;
+    return b.stateWord();
 }
 
 // ---------------------------------------------------------------------------------------------------

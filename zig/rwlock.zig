@@ -9,8 +9,10 @@
 //! - a reader that dies releases its slot at once; its slot comes back OWNER_DIED to the next taker,
 //!   which repairs it internally (a slot guards nothing: readers do not write);
 //! - a writer that dies releases the writer mutex and its slots; the next taker of the writer mutex
-//!   (a writer, or a reader that sees the dead writer's word) sets the `owner_died` flag, and every
-//!   acquisition reports OWNER_DIED until a writer repairs the data and calls `consistent`.
+//!   (a writer, or a reader that sees the dead writer's word) sets the `owner_died` flag if the dead
+//!   writer held the whole write lock (`writing`), and every acquisition reports OWNER_DIED until a
+//!   writer repairs the data and calls `consistent`. A writer that dies while still waiting for
+//!   readers wrote nothing: its part is released and nobody is told.
 //! Nothing here polls or waits for a timeout to learn of a death.
 //!
 //! Readers park on the writer mutex's word (marked FUTEX_WAITERS, so glibc's unlock and the kernel's
@@ -40,7 +42,10 @@ pub const RwLock = extern struct {
     slots: u32,
     flags: u32,
     readers_waiting: u32,
-    padding: [48]u8,
+    /// 1 while a writer holds the whole write lock (not while it is still waiting for readers):
+    /// only a writer that dies then can have left the data half-written.
+    writing: u32,
+    padding: [44]u8,
     writer: mutex.Mutex,
     slot: [slots_count]mutex.Mutex,
 };
@@ -55,6 +60,7 @@ pub fn init(rw: *RwLock) Error!void {
     rw.slots = slots_count;
     rw.flags = 0;
     rw.readers_waiting = 0;
+    rw.writing = 0;
     @memset(&rw.padding, 0);
     try mutex.init(&rw.writer);
     for (&rw.slot) |*s| try mutex.init(s);
@@ -90,12 +96,21 @@ fn homeSlot() u32 {
     return rm.currentTid() % slots_count;
 }
 
-/// Called by whoever takes the writer mutex.
+/// Called by whoever takes the writer mutex. A previous holder that died while writing leaves the
+/// data suspect; one that died while still waiting for readers wrote nothing.
 fn tookWriter(rw: *RwLock, got: Acquired) Error!void {
     if (got == .owner_died) {
-        _ = @atomicRmw(u32, &rw.flags, .Or, flag_owner_died, .seq_cst);
+        if (@atomicRmw(u32, &rw.writing, .Xchg, 0, .seq_cst) != 0) {
+            _ = @atomicRmw(u32, &rw.flags, .Or, flag_owner_died, .seq_cst);
+        }
         try mutex.consistent(&rw.writer);
     }
+}
+
+/// The caller now holds the writer mutex and every slot.
+fn startWriting(rw: *RwLock) Acquired {
+    @atomicStore(u32, &rw.writing, 1, .seq_cst);
+    return state(rw);
 }
 
 fn wakeReaders(rw: *RwLock) void {
@@ -244,7 +259,7 @@ pub fn writeLock(rw: *RwLock, deadline: wait.Deadline) Error!Acquired {
         };
         try takeSlot(s, got);
     }
-    return state(rw);
+    return startWriting(rw);
 }
 
 pub fn tryWrite(rw: *RwLock) Error!?Acquired {
@@ -262,7 +277,7 @@ pub fn tryWrite(rw: *RwLock) Error!?Acquired {
         };
         try takeSlot(s, taken);
     }
-    return state(rw);
+    return startWriting(rw);
 }
 
 /// One step of a write lock whose waiting happens elsewhere. `continuing`: a previous step
@@ -288,11 +303,12 @@ pub fn writeStep(rw: *RwLock, continuing: bool) Error!Step {
             .wait => |v| return .{ .wait = .{ .word = s.word(), .expected = v } },
         }
     }
-    return .{ .acquired = state(rw) };
+    return .{ .acquired = startWriting(rw) };
 }
 
 pub fn writeUnlock(rw: *RwLock) Error!void {
     if (!mutex.heldByCaller(&rw.writer)) return error.NotOwner;
+    @atomicStore(u32, &rw.writing, 0, .seq_cst);
     return releaseWrite(rw);
 }
 
@@ -368,6 +384,26 @@ test "a writer waits for a reader thread, then new readers wait for the writer" 
     hold.store(2, .seq_cst);
     _ = try writeLock(rw, wait.Deadline.after(5 * std.time.ns_per_s));
     t.join();
+    try writeUnlock(rw);
+}
+
+test "a writer that dies while still waiting for a reader leaves no OWNER_DIED behind" {
+    const rw = try testing.allocator.create(RwLock);
+    defer testing.allocator.destroy(rw);
+    try init(rw);
+    _ = try readLock(rw, .never);
+    const Writer = struct {
+        fn run(r: *RwLock) void {
+            // Takes the writer mutex and the free slots, then gives up on the reader's slot.
+            std.debug.assert(writeLock(r, wait.Deadline.after(std.time.ns_per_ms)) == error.TimedOut);
+            // A thread that ends holding only the writer mutex: as if killed while waiting.
+            _ = mutex.lock(&r.writer, .never) catch unreachable;
+        }
+    };
+    const t = try std.Thread.spawn(.{}, Writer.run, .{rw});
+    t.join();
+    try readUnlock(rw);
+    try testing.expectEqual(Acquired.locked, try writeLock(rw, wait.Deadline.after(std.time.ns_per_s)));
     try writeUnlock(rw);
 }
 
