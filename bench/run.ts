@@ -92,8 +92,9 @@ const groups: Group[] = [
       "pthread_cond_t, both PTHREAD_PROCESS_SHARED. RwLock, uncontended: 5 M read lock+unlock pairs and 500 k write " +
       "lock+unlock pairs (C: ipc_rwlock_read_lock+read_unlock, write_lock+write_unlock) after a warm-up of a tenth; " +
       "the peer is a glibc pthread_rwlock_t (PTHREAD_PROCESS_SHARED, neither robust nor writer-preferring). libipc's " +
-      "write lock takes the writer mutex and all 32 reader slots, each a robust mutex, so that a dead holder " +
-      "releases them at once. Bun and Deno: the same through the TypeScript API (Semaphore acquireSync/release, Mutex " +
+      "rwlock is a robust writer mutex and 32 robust reader slots, so that a dead holder releases what it held at " +
+      "once: a read lock is a slot trylock plus two checks of the writer's word, a write lock the writer mutex plus a " +
+      "scan of the slots. Bun and Deno: the same through the TypeScript API (Semaphore acquireSync/release, Mutex " +
       "lockSync + Condition waitSync/notify, RwLock readLockSync/readUnlock), the second process a child of the same " +
       "runtime.",
     jobs: [

@@ -3,12 +3,14 @@
 //!
 //! Layout (2176 bytes, 64-byte aligned): a header line, a writer mutex, and `slots_count` reader
 //! slots, each a robust mutex on its own cache line. A reader takes one free slot (starting at
-//! `tid % slots_count`, so readers on different threads touch different lines); a writer takes the
-//! writer mutex, which stops new readers, then every slot, which waits for the readers inside.
+//! `tid % slots_count`, so readers on different threads touch different lines) and then checks that
+//! no writer holds the writer mutex, backing off if one does; a writer takes the writer mutex, which
+//! stops new readers, then waits until every slot is free (the readers inside have left). Reader and
+//! writer each take their lock before looking at the other's (a Dekker handshake).
 //! Every lock involved is a kernel-robust mutex (mutex.zig), so:
 //! - a reader that dies releases its slot at once; its slot comes back OWNER_DIED to the next taker,
 //!   which repairs it internally (a slot guards nothing: readers do not write);
-//! - a writer that dies releases the writer mutex and its slots; the next taker of the writer mutex
+//! - a writer that dies releases the writer mutex; the next taker of the writer mutex
 //!   (a writer, or a reader that sees the dead writer's word) sets the `owner_died` flag if the dead
 //!   writer held the whole write lock (`writing`), and every acquisition reports OWNER_DIED until a
 //!   writer repairs the data and calls `consistent`. A writer that dies while still waiting for
@@ -22,6 +24,7 @@
 //! At most `slots_count` read locks are held at once; more readers wait for a slot.
 
 const std = @import("std");
+const builtin = @import("builtin");
 const abi = @import("abi.zig");
 const platform = @import("platform/root.zig");
 const wait = @import("wait.zig");
@@ -117,21 +120,15 @@ fn wakeReaders(rw: *RwLock) void {
     if (@atomicLoad(u32, &rw.readers_waiting, .seq_cst) != 0) _ = wait.wake(rw.writer.word(), std.math.maxInt(u32));
 }
 
-/// A reader found the writer mutex released by a dead writer: take it, mark the data suspect, free
-/// the dead writer's slots, and let everyone go on.
+/// A reader found the writer mutex released by a dead writer: take it, mark the data suspect if the
+/// writer was writing, and let everyone go on.
 fn recover(rw: *RwLock) Error!void {
     const got = mutex.tryLock(&rw.writer) catch |err| switch (err) {
         error.Busy => return,
         else => return err,
     };
     try tookWriter(rw, got);
-    for (&rw.slot) |*s| {
-        const taken = mutex.tryLock(s) catch continue;
-        if (taken == .owner_died) try mutex.consistent(s);
-        try mutex.unlock(s);
-    }
-    try mutex.unlock(&rw.writer);
-    wakeReaders(rw);
+    try releaseWrite(rw);
 }
 
 pub fn tryRead(rw: *RwLock) Error!?Acquired {
@@ -149,8 +146,9 @@ pub fn tryRead(rw: *RwLock) Error!?Acquired {
             else => return err,
         };
         if (got == .owner_died) try mutex.consistent(s);
+        handshakeFence(s);
         if (writerHeld(rw)) {
-            // A writer came in meanwhile: it goes first.
+            // A writer came in meanwhile: it goes first (it may be waiting for this slot).
             try mutex.unlock(s);
             return null;
         }
@@ -216,15 +214,8 @@ pub fn readUnlock(rw: *RwLock) Error!void {
     return error.NotOwner;
 }
 
-/// Releases everything the calling thread holds for a write lock (after a failed or given-up
-/// acquisition, or to unlock).
+/// Releases the writer mutex (after a write lock, or a write lock given up part way).
 fn releaseWrite(rw: *RwLock) Error!void {
-    const tid = rm.currentTid();
-    var i: usize = slots_count;
-    while (i > 0) {
-        i -= 1;
-        if (mutex.holder(&rw.slot[i]) == tid) try mutex.unlock(&rw.slot[i]);
-    }
     try mutex.unlock(&rw.writer);
     wakeReaders(rw);
 }
@@ -235,29 +226,51 @@ pub fn abandonWrite(rw: *RwLock) Error!void {
     try releaseWrite(rw);
 }
 
-fn takeSlot(s: *mutex.Mutex, got: Acquired) Error!void {
-    if (got == .owner_died) try mutex.consistent(s);
+/// A write lock may not start while the caller holds the write lock or a read lock: it would wait
+/// for itself (no upgrades).
+fn checkNotHolding(rw: *RwLock) Error!void {
+    if (heldByCaller(rw)) return error.Deadlock;
 }
 
-/// A write lock may not start while the caller holds the write lock or a read lock (no upgrades):
-/// from then on, every slot the caller holds was taken for the write lock.
-fn checkNotHolding(rw: *RwLock) Error!void {
-    if (mutex.heldByCaller(&rw.writer)) return error.Deadlock;
-    const tid = rm.currentTid();
-    for (&rw.slot) |*s| {
-        if (mutex.holder(s) == tid) return error.Deadlock;
-    }
+/// Orders the caller's lock-word CAS (done by glibc) before its next load of another lock's word:
+/// the reader/writer handshake is a Dekker pair. x86's locked CAS is already a full barrier; on
+/// weaker CPUs a seq_cst read-modify-write on the caller's own cache line provides one.
+inline fn handshakeFence(m: *mutex.Mutex) void {
+    if (comptime builtin.cpu.arch == .x86_64) return;
+    _ = @atomicRmw(u32, &m.reserved[0], .Add, 0, .seq_cst);
 }
+
+/// The first slot still held by a reader, or null. A slot whose holder died shows no owner.
+fn busySlot(rw: *RwLock) ?*mutex.Mutex {
+    for (&rw.slot) |*s| {
+        if (mutex.holder(s) != 0) return s;
+    }
+    return null;
+}
+
+const SlotFree = struct {
+    s: *mutex.Mutex,
+    fn check(f: SlotFree) bool {
+        return mutex.holder(f.s) == 0;
+    }
+};
 
 pub fn writeLock(rw: *RwLock, deadline: wait.Deadline) Error!Acquired {
     try checkNotHolding(rw);
     try tookWriter(rw, try mutex.lock(&rw.writer, deadline));
-    for (&rw.slot) |*s| {
-        const got = mutex.lock(s, deadline) catch |err| {
+    handshakeFence(&rw.writer);
+    // New readers now back off; wait for the ones inside to leave.
+    while (busySlot(rw)) |s| {
+        if (wait.spinUntil(SlotFree{ .s = s }, SlotFree.check, wait.spin(), deadline)) continue;
+        const v = mutex.waitValue(s) orelse continue;
+        if (deadline.passed(platform.monotonicNs())) {
+            abandonWrite(rw) catch {};
+            return error.TimedOut;
+        }
+        _ = wait.park(s.word(), v, deadline, null) catch |err| {
             abandonWrite(rw) catch {};
             return err;
         };
-        try takeSlot(s, got);
     }
     return startWriting(rw);
 }
@@ -269,39 +282,28 @@ pub fn tryWrite(rw: *RwLock) Error!?Acquired {
         else => return err,
     };
     try tookWriter(rw, got);
-    for (&rw.slot) |*s| {
-        const taken = mutex.tryLock(s) catch |err| {
-            abandonWrite(rw) catch {};
-            if (err == error.Busy) return null;
-            return err;
-        };
-        try takeSlot(s, taken);
+    handshakeFence(&rw.writer);
+    if (busySlot(rw) != null) {
+        try releaseWrite(rw);
+        return null;
     }
     return startWriting(rw);
 }
 
 /// One step of a write lock whose waiting happens elsewhere. `continuing`: a previous step
-/// returned a wait (the caller may then hold the writer mutex and some slots already).
+/// returned a wait (the caller may then hold the writer mutex already).
 pub fn writeStep(rw: *RwLock, continuing: bool) Error!Step {
     if (!continuing) try checkNotHolding(rw);
-    const own = mutex.heldByCaller(&rw.writer);
-    if (!own) {
+    if (!mutex.heldByCaller(&rw.writer)) {
         switch (try mutex.lockStep(&rw.writer, continuing)) {
             .acquired => |a| try tookWriter(rw, a),
             .wait => |v| return .{ .wait = .{ .word = rw.writer.word(), .expected = v } },
         }
+        handshakeFence(&rw.writer);
     }
-    const tid = rm.currentTid();
-    for (&rw.slot) |*s| {
-        if (mutex.holder(s) == tid) continue;
-        const step = mutex.lockStep(s, true) catch |err| {
-            abandonWrite(rw) catch {};
-            return err;
-        };
-        switch (step) {
-            .acquired => |a| try takeSlot(s, a),
-            .wait => |v| return .{ .wait = .{ .word = s.word(), .expected = v } },
-        }
+    while (busySlot(rw)) |s| {
+        const v = mutex.waitValue(s) orelse continue;
+        return .{ .wait = .{ .word = s.word(), .expected = v } };
     }
     return .{ .acquired = startWriting(rw) };
 }
@@ -331,11 +333,9 @@ pub fn heldByCaller(rw: *RwLock) bool {
 
 /// Read locks held now (a diagnostic: the count can change as soon as it is read).
 pub fn readers(rw: *RwLock) u32 {
-    const writer = mutex.holder(&rw.writer);
     var n: u32 = 0;
     for (&rw.slot) |*s| {
-        const h = mutex.holder(s);
-        if (h != 0 and h != writer) n += 1;
+        if (mutex.holder(s) != 0) n += 1;
     }
     return n;
 }
