@@ -23,7 +23,7 @@ export interface BarrierOptions {
   parties: number;
 }
 
-const { OK, EBUSY, ETIMEDOUT } = RESULT_CODES;
+const { OK, EBUSY, ETIMEDOUT, EBROKEN } = RESULT_CODES;
 
 function partiesOf(op: string, options: unknown): number {
   const parties = (options as BarrierOptions | undefined)?.parties;
@@ -174,7 +174,7 @@ export class Barrier extends SharedObject {
       if (rc === OK) return index;
       if (rc !== EBUSY) checked(op, rc, explain);
       const remaining = deadline - performance.now();
-      let failure: unknown = remaining <= 0 ? this.#timedOut(op, timeout) : undefined;
+      let failure: unknown = signal?.aborted ? signal.reason : remaining <= 0 ? this.#timedOut(op, timeout) : undefined;
       if (failure === undefined) {
         const wait = waitWord(op, this.#word, this.#cell[0], remaining, signal);
         const entry = {
@@ -195,8 +195,11 @@ export class Barrier extends SharedObject {
         }
       }
       if (failure !== undefined) {
-        // Leaving breaks this generation for everyone, unless it passed meanwhile.
-        if (this.closed || this.#s.ipc_barrier_break(this.handle(op), ticket) === OK) throw failure;
+        // Leaving breaks this generation for everyone, unless it passed meanwhile; if another party
+        // broke it first, this one reports EBROKEN like everyone else.
+        if (this.closed) throw failure;
+        if (this.#s.ipc_barrier_check(this.handle(op), ticket, this.#cell) === EBROKEN) checked(op, EBROKEN, explain);
+        if (this.#s.ipc_barrier_break(this.handle(op), ticket) === OK) throw failure;
       }
     }
   }

@@ -166,7 +166,14 @@ export class Condition extends SharedObject {
     const pointer = this.handle(op);
     checked(op, this.#s.ipc_cond_prepare(pointer, mutexInternals.handle(this.mutex, op), this.#expected), explain);
     const seen = this.#expected[0];
-    const wait = waitWord(op, this.#word, seen, timeout, signal);
+    let wait: ReturnType<typeof waitWord>;
+    try {
+      wait = waitWord(op, this.#word, seen, timeout, signal);
+    } catch (error) {
+      this.#s.ipc_cond_unwait(pointer);
+      await this.mutex.lock();
+      throw error;
+    }
     let unwaited = false;
     const unwait = (): void => {
       if (unwaited) return;

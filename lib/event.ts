@@ -34,7 +34,6 @@ function flagsOf(op: string, options: EventOptions): number {
 export class Event extends SharedObject {
   readonly #s: Symbols;
   readonly #word: Pointer;
-  readonly #expected = new Uint32Array(1);
   /** Whether this is an auto-reset event. */
   readonly autoReset: boolean;
 
@@ -137,7 +136,10 @@ export class Event extends SharedObject {
     return true;
   }
 
-  /** Blocks until the event is set: true, or false when `timeout` ms passed first (Python's Event.wait). */
+  /**
+   * Blocks until the event is set: true, or false when `timeout` ms passed first (Python's
+   * Event.wait). A manual-reset event set and cleared again meanwhile still releases the wait.
+   */
   waitSync(options?: LockOptions): boolean {
     const op = "Event.waitSync";
     const timeout = timeoutOf(op, options);
@@ -153,13 +155,16 @@ export class Event extends SharedObject {
     const timeout = timeoutOf(op, options);
     const signal = signalOf(op, options);
     const timedOut = new IpcError(op, "ETIMEDOUT", `not set within ${timeout} ms`);
+    // Per call: a step compares the word with what the previous step saw (a set and clear between
+    // two steps still releases this wait).
+    const seen = new Uint32Array(1);
     try {
       const rc = await waitSteps(
         op,
         {
-          step: (again) => this.#s.ipc_event_wait_step(this.handle(op), again ? 1 : 0, this.#expected),
+          step: (again) => this.#s.ipc_event_wait_step(this.handle(op), again ? 1 : 0, seen),
           word: () => this.#word,
-          expected: () => this.#expected[0],
+          expected: () => seen[0],
           giveUp: () => void this.#s.ipc_event_unwait(this.handle(op)),
         },
         timeout,

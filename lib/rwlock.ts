@@ -173,13 +173,24 @@ export class RwLock extends SharedObject {
   async readLock(options?: AsyncLockOptions): Promise<LockState> {
     const op = "RwLock.readLock";
     const timeout = timeoutOf(op, options);
+    // The word the last step said to wait on: that step counted this call as waiting there.
+    let waited: Pointer | null = null;
     const rc = await waitSteps(
       op,
       {
-        step: (again) => this.#s.ipc_rwlock_read_step(this.handle(op), again ? 1 : 0, this.#wordCell, this.#expected),
-        word: () => native().readPointer(this.#wordCell)!,
+        step: (again) => {
+          const rc = this.#s.ipc_rwlock_read_step(
+            this.handle(op),
+            again ? waited : null,
+            this.#wordCell,
+            this.#expected,
+          );
+          waited = rc === EBUSY ? native().readPointer(this.#wordCell) : null;
+          return rc;
+        },
+        word: () => waited!,
         expected: () => this.#expected[0],
-        giveUp: () => void this.#s.ipc_rwlock_unwait(this.handle(op)),
+        giveUp: () => void this.#s.ipc_rwlock_unwait(this.handle(op), waited),
       },
       timeout,
       signalOf(op, options),
@@ -278,6 +289,17 @@ export class RwLock extends SharedObject {
           ? "this thread does not hold the write lock"
           : explain(code),
     );
+  }
+
+  /**
+   * Stops using the rwlock in this process: pending `readLock()`/`writeLock()` calls reject with
+   * ECLOSED (a pending write lock first gives back what it had taken). Throws EBUSY while this
+   * thread holds a read or the write lock.
+   */
+  override close(): void {
+    if (this.closed) return;
+    this.cancelPending(new IpcError("RwLock.close", "ECLOSED", "the rwlock was closed while waiting"));
+    super.close();
   }
 
   /** Throws EBUSY while this thread holds a read or the write lock: its memory must stay mapped. */

@@ -163,6 +163,12 @@ export abstract class SharedObject implements Disposable, Dependent {
     return this.#pointer;
   }
 
+  /** Rejects every pending async call with `reason`, undoing what each had left in shared memory. */
+  protected cancelPending(reason: unknown): void {
+    for (const wait of [...this.pending]) wait.cancel(reason);
+    this.pending.clear();
+  }
+
   /** Throws when closing now would break something (a lock this thread holds). */
   closeCheck(): void {}
 

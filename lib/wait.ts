@@ -209,6 +209,7 @@ export async function waitSteps(
   };
   try {
     while (true) {
+      signal?.throwIfAborted();
       const remaining = deadline - performance.now();
       if (remaining <= 0) throw timedOut();
       const wait = waitWord(op, stepper.word(), stepper.expected(), remaining, signal);

@@ -204,6 +204,8 @@ pub fn arriveAndWait(b: *Barrier, deadline: wait.Deadline) Error!u32 {
             .passed => return arrival.index,
             .broken => return error.Broken,
             .wait => |w| if (try wait.wait(b.stateWord(), w, deadline, null) == .timed_out) {
+                // Another party may have broken or opened it meanwhile: that answer wins.
+                if (check(b, ticket) != .wait) continue;
                 if (breakGeneration(b, ticket)) return error.TimedOut;
             },
         }

@@ -2,9 +2,10 @@
 //! set, releasing every waiter, until cleared; an auto-reset event releases one waiter and clears
 //! itself as that waiter returns (Win32's two kinds).
 //!
-//! Invariants: the state word is 0 or 1 for every value this library writes; any other value read
-//! from shared memory is refused with error.Protocol. Events have no owner: a process that dies
-//! while waiting or after setting changes nothing for the others.
+//! The state word holds the flag (bit 0) and a count of sets (the other bits), so a manual-reset
+//! waiter is released by a set even when the event is cleared again before it runs (Python's
+//! semantics); every value is valid. Events have no owner; a waiter that dies after a wake-one
+//! (auto reset) picked it leaves the event set for the next waiter, which then finds it set.
 
 const std = @import("std");
 const abi = @import("abi.zig");
@@ -48,52 +49,70 @@ pub fn validate(e: *const Event) Error!void {
     if (e.flags & ~flags_all != 0) return error.Protocol;
 }
 
-fn state(e: *const Event) Error!bool {
-    const v = e.state.load();
-    if (v > 1) return error.Protocol;
-    return v == 1;
+const set_bit: u32 = 1;
+
+/// Sets made so far (wrapping): a manual-reset waiter that sees it move was released by a set,
+/// even if the event was cleared again before the waiter ran (Python's Event.wait semantics).
+fn sets(v: u32) u32 {
+    return v >> 1;
 }
 
 pub fn isSet(e: *const Event) Error!bool {
-    return state(e);
+    return e.state.load() & set_bit != 0;
 }
 
 /// Sets the event: wakes every waiter (manual reset) or one (auto reset).
 pub fn set(e: *Event) Error!void {
-    const was = @atomicRmw(u32, &e.state.value, .Xchg, 1, .seq_cst);
-    if (was > 1) return error.Protocol;
+    var v = e.state.load();
+    while (@cmpxchgWeak(u32, &e.state.value, v, (v | set_bit) +% 2, .seq_cst, .seq_cst)) |now| v = now;
     e.state.wake(if (e.auto()) 1 else std.math.maxInt(u32));
 }
 
 pub fn clear(e: *Event) Error!void {
-    const was = @atomicRmw(u32, &e.state.value, .Xchg, 0, .seq_cst);
-    if (was > 1) return error.Protocol;
+    _ = @atomicRmw(u32, &e.state.value, .And, ~set_bit, .seq_cst);
 }
 
 /// Returns true if the event is set; an auto-reset event is cleared by the call that sees it set.
 pub fn tryWait(e: *Event) Error!bool {
-    if (!e.auto()) return state(e);
-    const was = @cmpxchgStrong(u32, &e.state.value, 1, 0, .seq_cst, .seq_cst) orelse return true;
-    if (was > 1) return error.Protocol;
+    var v = e.state.load();
+    if (!e.auto()) return v & set_bit != 0;
+    while (v & set_bit != 0) {
+        v = @cmpxchgWeak(u32, &e.state.value, v, v & ~set_bit, .seq_cst, .seq_cst) orelse return true;
+    }
     return false;
 }
 
+/// Whether a wait that began when the word held `start` is over.
+fn released(e: *Event, start: u32) Error!bool {
+    if (try tryWait(e)) return true;
+    return !e.auto() and sets(e.state.load()) != sets(start);
+}
+
 pub fn waitSet(e: *Event, deadline: wait.Deadline) Error!void {
-    while (!try tryWait(e)) {
-        if (try e.state.wait(0, deadline) == .timed_out) {
-            if (try tryWait(e)) return;
+    const start = e.state.load();
+    while (!try released(e, start)) {
+        const v = e.state.load();
+        if (v & set_bit != 0) continue;
+        if (try e.state.wait(v, deadline) == .timed_out) {
+            if (try released(e, start)) return;
             return error.TimedOut;
         }
     }
 }
 
-/// One step of a wait done elsewhere; see semaphore.acquireStep.
+/// One step of a wait done elsewhere; see semaphore.acquireStep. With `registered`, `expected`
+/// still holds what the previous step stored there (the wait's start, for manual-reset pulses).
 pub fn waitStep(e: *Event, registered: bool, expected: *u32) Error!bool {
     if (registered) e.state.unregister();
+    if (registered and try released(e, expected.*)) return true;
     if (try tryWait(e)) return true;
     const v = e.state.register();
-    expected.* = 0;
-    if (v != 0) expected.* = 2; // changed meanwhile: a value the word never holds, so the wait returns at once
+    if (v & set_bit != 0) {
+        // Set meanwhile: a value the word cannot hold now, so the wait returns at once.
+        expected.* = v & ~set_bit;
+        return false;
+    }
+    expected.* = v;
     return false;
 }
 
@@ -121,6 +140,21 @@ test "manual reset stays set; auto reset releases one waiter" {
     try testing.expect(try tryWait(&a));
     try testing.expect(!try tryWait(&a));
     try testing.expectError(error.Invalid, init(&a, 4));
+}
+
+test "a set followed at once by a clear still releases a manual-reset waiter" {
+    var e: Event = undefined;
+    try init(&e, 0);
+    const start = e.state.load();
+    try set(&e);
+    try clear(&e);
+    try testing.expect(!try isSet(&e));
+    try testing.expect(try released(&e, start));
+    var expected = start;
+    try testing.expect(!try waitStep(&e, false, &expected));
+    try set(&e);
+    try clear(&e);
+    try testing.expect(try waitStep(&e, true, &expected));
 }
 
 test "a waiter wakes when another thread sets the event" {

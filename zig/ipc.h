@@ -340,8 +340,9 @@ int32_t ipc_sem_unwait(ipc_sem_t *sem, uint32_t n);
 
 /* ---- Events ------------------------------------------------------------------------------------ */
 
-/* Set or clear. A manual-reset event stays set, releasing every waiter, until cleared; with
- * IPC_EVENT_AUTO_RESET one waiter is released per set and the event clears as it returns. */
+/* Set or clear. A manual-reset event stays set, releasing every waiter, until cleared (a waiter is
+ * released by any set during its wait, even one cleared again at once); with IPC_EVENT_AUTO_RESET one
+ * waiter is released per set and the event clears as it returns. */
 typedef struct ipc_event ipc_event_t;
 
 #define IPC_EVENT_SIZE 64
@@ -364,6 +365,8 @@ int32_t ipc_event_wait(ipc_event_t *event, int64_t timeout_ns);
 /* IPC_OK when set (clearing an auto-reset event), else IPC_EBUSY. */
 int32_t ipc_event_try_wait(ipc_event_t *event);
 const uint32_t *ipc_event_word(ipc_event_t *event);
+/* With `registered` = 1, *expected_out must still hold what the previous step stored: a manual-reset
+ * event set and cleared again between two steps then still releases the wait. */
 int32_t ipc_event_wait_step(ipc_event_t *event, uint32_t registered, uint32_t *expected_out);
 int32_t ipc_event_unwait(ipc_event_t *event);
 
@@ -475,10 +478,12 @@ int32_t ipc_rwlock_readers(ipc_rwlock_t *rwlock);
  * holds (see ipc_mutex_held). */
 int32_t ipc_rwlock_held(ipc_rwlock_t *rwlock);
 /* Steps for waits done elsewhere; the word to wait on changes between steps, so it is returned in
- * *word_out. A write lock given up part way is released with ipc_rwlock_write_abandon. */
-int32_t ipc_rwlock_read_step(ipc_rwlock_t *rwlock, uint32_t registered, const uint32_t **word_out,
+ * *word_out. A read step's `waited` is the word the previous step returned (NULL on the first
+ * step); a reader that gives up after a step returned IPC_EBUSY calls ipc_rwlock_unwait with that
+ * word. A write lock given up part way is released with ipc_rwlock_write_abandon. */
+int32_t ipc_rwlock_read_step(ipc_rwlock_t *rwlock, const uint32_t *waited, const uint32_t **word_out,
                              uint32_t *expected_out);
-int32_t ipc_rwlock_unwait(ipc_rwlock_t *rwlock);
+int32_t ipc_rwlock_unwait(ipc_rwlock_t *rwlock, const uint32_t *waited);
 int32_t ipc_rwlock_write_step(ipc_rwlock_t *rwlock, uint32_t continuing, const uint32_t **word_out,
                               uint32_t *expected_out);
 int32_t ipc_rwlock_write_abandon(ipc_rwlock_t *rwlock);

@@ -986,16 +986,24 @@ pub export fn ipc_rwlock_held(handle: ?*ipc_rwlock_t) i32 {
     return @intFromBool(rwlock.heldByCaller(rw));
 }
 
-pub export fn ipc_rwlock_read_step(handle: ?*ipc_rwlock_t, registered: u32, word_out: ?*?*const u32, expected_out: ?*u32) i32 {
+/// A word a previous read step returned: one of the lock's own words, or error.Invalid.
+fn waitedWord(rw: *rwlock.RwLock, word: ?*const u32) abi.Error!*const u32 {
+    const w = word orelse return error.Invalid;
+    if (w != &rw.slot_free.value and w != rw.writer.word()) return error.Invalid;
+    return w;
+}
+
+pub export fn ipc_rwlock_read_step(handle: ?*ipc_rwlock_t, waited: ?*const u32, word_out: ?*?*const u32, expected_out: ?*u32) i32 {
     const w_out = word_out orelse return abi.code(error.Invalid);
     const out = expected_out orelse return abi.code(error.Invalid);
     const rw = toRwLock(handle) catch |err| return result(err);
-    return stepCode(rwlock.readStep(rw, registered != 0) catch |err| return result(err), w_out, out);
+    const previous: ?*const u32 = if (waited == null) null else waitedWord(rw, waited) catch |err| return result(err);
+    return stepCode(rwlock.readStep(rw, previous) catch |err| return result(err), w_out, out);
 }
 
-pub export fn ipc_rwlock_unwait(handle: ?*ipc_rwlock_t) i32 {
+pub export fn ipc_rwlock_unwait(handle: ?*ipc_rwlock_t, waited: ?*const u32) i32 {
     const rw = toRwLock(handle) catch |err| return result(err);
-    rwlock.unwait(rw);
+    rwlock.unwait(rw, waitedWord(rw, waited) catch |err| return result(err));
     return abi.ok;
 }
 

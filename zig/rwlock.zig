@@ -19,7 +19,10 @@
 //!
 //! Readers park on the writer mutex's word (marked FUTEX_WAITERS, so glibc's unlock and the kernel's
 //! owner-death handling wake one) and are counted in `readers_waiting`, so that a writer's unlock
-//! wakes them all. Locks belong to the thread that took them. Read locks may be taken more than once
+//! wakes them all; readers that find all slots taken park on `slot_free`, which a read unlock bumps
+//! while any wait there. Only a writer (one at a time: it holds the writer mutex) parks on a slot's
+//! word, where glibc's unlock and the kernel wake one waiter. A reader waiting for a slot whose
+//! holder dies is not woken by that death, only by the next read unlock or its timeout. Locks belong to the thread that took them. Read locks may be taken more than once
 //! by a thread (each takes a slot) but not while a writer waits: that deadlocks, as with pthreads.
 //! At most `slots_count` read locks are held at once; more readers wait for a slot.
 
@@ -48,7 +51,9 @@ pub const RwLock = extern struct {
     /// 1 while a writer holds the whole write lock (not while it is still waiting for readers):
     /// only a writer that dies then can have left the data half-written.
     writing: u32,
-    padding: [44]u8,
+    /// Bumped by a read unlock while readers wait for a free slot (all 32 taken); they park on it.
+    slot_free: wait.WaitWord,
+    padding: [36]u8,
     writer: mutex.Mutex,
     slot: [slots_count]mutex.Mutex,
 };
@@ -64,6 +69,7 @@ pub fn init(rw: *RwLock) Error!void {
     rw.flags = 0;
     rw.readers_waiting = 0;
     rw.writing = 0;
+    rw.slot_free = .{ .value = 0, .waiters = 0 };
     @memset(&rw.padding, 0);
     try mutex.init(&rw.writer);
     for (&rw.slot) |*s| try mutex.init(s);
@@ -131,12 +137,23 @@ fn recover(rw: *RwLock) Error!void {
     try releaseWrite(rw);
 }
 
-pub fn tryRead(rw: *RwLock) Error!?Acquired {
-    const w = writerWord(rw);
-    if (w & rm.tid_mask == 0 and w & rm.owner_died_bit != 0) try recover(rw);
+fn writerDead(w: u32) bool {
+    return w & rm.tid_mask == 0 and w & rm.owner_died_bit != 0;
+}
+
+const Attempt = union(enum) {
+    acquired: Acquired,
+    /// A writer holds or waits for the lock (or one died and is being recovered).
+    writer,
+    /// Every slot is taken.
+    full,
+};
+
+fn attemptRead(rw: *RwLock) Error!Attempt {
+    if (writerDead(writerWord(rw))) try recover(rw);
     if (writerHeld(rw)) {
         if (mutex.heldByCaller(&rw.writer)) return error.Deadlock;
-        return null;
+        return .writer;
     }
     const start = homeSlot();
     for (0..slots_count) |i| {
@@ -147,33 +164,68 @@ pub fn tryRead(rw: *RwLock) Error!?Acquired {
         };
         if (got == .owner_died) try mutex.consistent(s);
         handshakeFence(s);
-        if (writerHeld(rw)) {
-            // A writer came in meanwhile: it goes first (it may be waiting for this slot).
-            try mutex.unlock(s);
-            return null;
+        const w = writerWord(rw);
+        if (w & rm.tid_mask != 0 or writerDead(w)) {
+            // A writer came in meanwhile (it may be waiting for this slot), or died writing and
+            // nobody has marked the data suspect yet: back off; the next attempt recovers.
+            try releaseSlot(rw, s);
+            return .writer;
         }
-        return state(rw);
+        return .{ .acquired = state(rw) };
     }
-    return null;
+    return .full;
+}
+
+pub fn tryRead(rw: *RwLock) Error!?Acquired {
+    return switch (try attemptRead(rw)) {
+        .acquired => |a| a,
+        .writer, .full => null,
+    };
 }
 
 pub const Wait = struct { word: *const u32, expected: u32 };
 pub const Step = union(enum) { acquired: Acquired, wait: Wait };
 
-/// One step of a read lock whose waiting happens elsewhere; see semaphore.acquireStep for
-/// `registered`. Waits are on the writer's word, or on the home slot's when all slots are taken.
-pub fn readStep(rw: *RwLock, registered: bool) Error!Step {
-    if (registered) unwait(rw);
-    if (try tryRead(rw)) |a| return .{ .acquired = a };
-    _ = @atomicRmw(u32, &rw.readers_waiting, .Add, 1, .seq_cst);
-    if (mutex.waitValue(&rw.writer)) |v| return .{ .wait = .{ .word = rw.writer.word(), .expected = v } };
-    const home = &rw.slot[homeSlot()];
-    if (mutex.waitValue(home)) |v| return .{ .wait = .{ .word = home.word(), .expected = v } };
-    return .{ .wait = .{ .word = rw.writer.word(), .expected = mutex.never_value } };
+/// One step of a read lock whose waiting happens elsewhere. `waited`: the word the previous step
+/// said to wait on (that step counted the caller as waiting there), or null on the first step.
+/// Readers wait on the writer mutex's word while a writer holds or wants the lock, and on
+/// `slot_free` while all slots are taken.
+pub fn readStep(rw: *RwLock, waited: ?*const u32) Error!Step {
+    if (waited) |w| unwait(rw, w);
+    switch (try attemptRead(rw)) {
+        .acquired => |a| return .{ .acquired = a },
+        .writer => {
+            _ = @atomicRmw(u32, &rw.readers_waiting, .Add, 1, .seq_cst);
+            const v = mutex.waitValue(&rw.writer) orelse mutex.never_value;
+            return .{ .wait = .{ .word = rw.writer.word(), .expected = v } };
+        },
+        .full => {
+            // Count as a slot waiter before trying again, so that an unlock either is seen by
+            // this attempt or bumps the word this step returns (a Dekker pair with readUnlock).
+            const seen = rw.slot_free.register();
+            switch (try attemptRead(rw)) {
+                .acquired => |a| {
+                    rw.slot_free.unregister();
+                    return .{ .acquired = a };
+                },
+                .writer => {
+                    rw.slot_free.unregister();
+                    _ = @atomicRmw(u32, &rw.readers_waiting, .Add, 1, .seq_cst);
+                    return .{ .wait = .{ .word = rw.writer.word(), .expected = mutex.never_value } };
+                },
+                .full => return .{ .wait = .{ .word = &rw.slot_free.value, .expected = seen } },
+            }
+        },
+    }
 }
 
-pub fn unwait(rw: *RwLock) void {
-    _ = @atomicRmw(u32, &rw.readers_waiting, .Sub, 1, .seq_cst);
+/// Ends the waiting count a step left for `waited` (the word it returned).
+pub fn unwait(rw: *RwLock, waited: *const u32) void {
+    if (waited == &rw.slot_free.value) {
+        rw.slot_free.unregister();
+    } else {
+        _ = @atomicRmw(u32, &rw.readers_waiting, .Sub, 1, .seq_cst);
+    }
 }
 
 const WriterFree = struct {
@@ -186,20 +238,29 @@ const WriterFree = struct {
 pub fn readLock(rw: *RwLock, deadline: wait.Deadline) Error!Acquired {
     if (try tryRead(rw)) |a| return a;
     _ = wait.spinUntil(WriterFree{ .rw = rw }, WriterFree.check, wait.spin(), deadline);
-    var registered = false;
-    defer if (registered) unwait(rw);
+    var waited: ?*const u32 = null;
+    defer if (waited) |w| unwait(rw, w);
     while (true) {
-        switch (try readStep(rw, registered)) {
-            .acquired => |a| {
-                registered = false;
-                return a;
-            },
+        const previous = waited;
+        waited = null;
+        switch (try readStep(rw, previous)) {
+            .acquired => |a| return a,
             .wait => |w| {
-                registered = true;
+                waited = w.word;
                 if (deadline.passed(platform.monotonicNs())) return error.TimedOut;
                 _ = try wait.park(w.word, w.expected, deadline, null);
             },
         }
+    }
+}
+
+/// Unlocks a reader slot and lets readers waiting for a free slot try again.
+fn releaseSlot(rw: *RwLock, s: *mutex.Mutex) Error!void {
+    try mutex.unlock(s);
+    handshakeFence(s);
+    if (@atomicLoad(u32, &rw.slot_free.waiters, .seq_cst) != 0) {
+        _ = @atomicRmw(u32, &rw.slot_free.value, .Add, 1, .seq_cst);
+        _ = wait.wake(&rw.slot_free.value, std.math.maxInt(u32));
     }
 }
 
@@ -209,7 +270,7 @@ pub fn readUnlock(rw: *RwLock) Error!void {
     const start = tid % slots_count;
     for (0..slots_count) |i| {
         const s = &rw.slot[(start + i) % slots_count];
-        if (mutex.holder(s) == tid) return mutex.unlock(s);
+        if (mutex.holder(s) == tid) return releaseSlot(rw, s);
     }
     return error.NotOwner;
 }
@@ -243,7 +304,7 @@ inline fn handshakeFence(m: *mutex.Mutex) void {
 /// The first slot still held by a reader, or null. A slot whose holder died shows no owner.
 fn busySlot(rw: *RwLock) ?*mutex.Mutex {
     for (&rw.slot) |*s| {
-        if (mutex.holder(s) != 0) return s;
+        if (@atomicLoad(u32, s.word(), .seq_cst) & rm.tid_mask != 0) return s;
     }
     return null;
 }
@@ -385,6 +446,40 @@ test "a writer waits for a reader thread, then new readers wait for the writer" 
     _ = try writeLock(rw, wait.Deadline.after(5 * std.time.ns_per_s));
     t.join();
     try writeUnlock(rw);
+}
+
+test "more readers than slots and two writers, all with deadlines: nobody waits forever" {
+    const rw = try testing.allocator.create(RwLock);
+    defer testing.allocator.destroy(rw);
+    try init(rw);
+    const Worker = struct {
+        fn read(r: *RwLock, failures: *std.atomic.Value(u32)) void {
+            for (0..100) |_| {
+                _ = readLock(r, wait.Deadline.after(20 * std.time.ns_per_s)) catch {
+                    _ = failures.fetchAdd(1, .seq_cst);
+                    return;
+                };
+                std.Thread.sleep(20 * std.time.ns_per_us);
+                readUnlock(r) catch unreachable;
+            }
+        }
+        fn write(r: *RwLock, failures: *std.atomic.Value(u32)) void {
+            for (0..30) |_| {
+                _ = writeLock(r, wait.Deadline.after(20 * std.time.ns_per_s)) catch {
+                    _ = failures.fetchAdd(1, .seq_cst);
+                    return;
+                };
+                writeUnlock(r) catch unreachable;
+            }
+        }
+    };
+    var failures = std.atomic.Value(u32).init(0);
+    var threads: [42]std.Thread = undefined;
+    for (threads[0..40]) |*t| t.* = try std.Thread.spawn(.{}, Worker.read, .{ rw, &failures });
+    for (threads[40..]) |*t| t.* = try std.Thread.spawn(.{}, Worker.write, .{ rw, &failures });
+    for (threads) |t| t.join();
+    try testing.expectEqual(@as(u32, 0), failures.load(.seq_cst));
+    try testing.expectEqual(@as(u32, 0), readers(rw));
 }
 
 test "a writer that dies while still waiting for a reader leaves no OWNER_DIED behind" {

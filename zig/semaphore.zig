@@ -130,7 +130,7 @@ pub fn acquireStep(s: *Semaphore, n: u32, registered: bool, expected: *u32) Erro
         }
         unwait(s, n);
     }
-    expected.* = s.count.load() +% 1; // a value the word does not hold: the wait returns at once
+    expected.* = 0xffff_ffff; // a value the word never holds (values stay below 2^31): the wait returns at once
     _ = s.count.register();
     if (n > 1) _ = @atomicRmw(u32, &s.bulk, .Add, 1, .seq_cst);
     return false;

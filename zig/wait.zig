@@ -36,16 +36,34 @@ pub fn spin() u32 {
 /// wake-up (50-100 us on the VMs libipc is measured on) before it can answer; a waker that spins only
 /// the default budget parks meanwhile, and then it too must be woken: two processes passing a token
 /// back and forth would stay in that slow regime for good. Spinning past the wake-up latency once
-/// brings them back to spinning handoffs.
+/// brings them back to spinning handoffs. Bounded by 8x the configured spin (a small `setSpin`
+/// stays small), applied only to a wait that starts within `after_wake_window_ns` of the wake, and
+/// never on a single CPU, where spinning only delays the thread that was woken.
 pub const spin_after_wake_ns: u32 = 150_000;
-threadlocal var woke_parked: bool = false;
+const after_wake_window_ns: u64 = 1_000_000;
+threadlocal var woke_parked_at: u64 = 0;
+var multi_cpu = std.atomic.Value(u8).init(0); // 0 unknown, 1 yes, 2 no
+
+fn severalCpus() bool {
+    switch (multi_cpu.load(.monotonic)) {
+        1 => return true,
+        2 => return false,
+        else => {
+            const n = std.Thread.getCpuCount() catch 2;
+            multi_cpu.store(if (n > 1) 1 else 2, .monotonic);
+            return n > 1;
+        },
+    }
+}
 
 /// The spin budget for this thread's next wait (see `spin_after_wake_ns`).
 pub fn spinBudget() u32 {
     const base = spin();
-    if (!woke_parked) return base;
-    woke_parked = false;
-    return if (base == 0) 0 else @max(base, spin_after_wake_ns);
+    if (woke_parked_at == 0) return base;
+    const woke = woke_parked_at;
+    woke_parked_at = 0;
+    if (base == 0 or platform.monotonicNs() -| woke > after_wake_window_ns or !severalCpus()) return base;
+    return @max(base, @min(spin_after_wake_ns, base *| 8));
 }
 
 /// An absolute CLOCK_MONOTONIC time, or none.
@@ -192,7 +210,7 @@ pub const WaitWord = extern struct {
     /// Wakes up to `count` parked waiters, if any registered. Call after changing `value`.
     pub fn wake(w: *WaitWord, count: u32) void {
         if (@atomicLoad(u32, &w.waiters, .seq_cst) == 0) return;
-        if (platform.futexWake(&w.value, count, false) > 0) woke_parked = true;
+        if (platform.futexWake(&w.value, count, false) > 0) woke_parked_at = platform.monotonicNs();
     }
 };
 

@@ -107,6 +107,13 @@ export default function syncCase(h: Harness): void {
     e.clear();
     assert.equal(e.tryWait(), false);
 
+    // A set cleared again at once still releases the waits in progress (Python's Event.wait).
+    const pulsed = [e.wait({ timeout: 5000 }), e.wait({ timeout: 5000 })];
+    e.set();
+    e.clear();
+    assert.deepEqual(await Promise.all(pulsed), [true, true]);
+    assert.equal(e.isSet(), false);
+
     using a = Event.create({ autoReset: true });
     assert.equal(a.autoReset, true);
     a.set();

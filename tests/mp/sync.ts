@@ -166,6 +166,23 @@ export default function sync(h: Harness): void {
     for (const r of readers) assert.match(await expectExit(r, "reader"), /^reading\nreads \d+\n$/);
   }, { timeoutMs: 60_000 });
 
+  h.test("mp sync: closing an rwlock with a write lock pending rejects it with ECLOSED and gives back what it took", async () => {
+    using f = setup(1);
+    const held = spawn(programs.c, ["read-hold", f.name]);
+    try {
+      await expectLine(held, "held");
+      const rw = RwLock.at(f.seg, layout.rwlock);
+      const writing = rw.writeLock();
+      assert.equal(rw.closed, false);
+      rw.close();
+      await assert.rejects(writing, { code: "ECLOSED" });
+      assert.deepEqual(f.rw.tryReadLock(), { ownerDied: false });
+      f.rw.readUnlock();
+    } finally {
+      held.kill("SIGKILL");
+    }
+  });
+
   for (const holder of programs.all) {
     h.test(`mp sync: a ${holder.label} reader killed with SIGKILL releases its read lock; a writer gets in`, async () => {
       using f = setup(1);

@@ -121,8 +121,14 @@ extern "c" fn pthread_atfork(
 /// The calling thread's id, cached per thread: gettid is a system call (~0.2 us on a VM), and the
 /// rwlock needs the id on every read lock. A forked child's only thread has a new id, so fork
 /// clears the cache (pthread_atfork, registered with the first use).
+/// (A child made by a raw clone or fork system call, or by _Fork, runs no atfork handlers: such a
+/// child must not use libipc locks its parent's thread has used.)
 threadlocal var tid_cache: u32 = 0;
-var atfork_registered = std.atomic.Value(bool).init(false);
+var atfork = std.once(registerAtFork);
+
+fn registerAtFork() void {
+    _ = pthread_atfork(null, null, forgetTid);
+}
 
 fn forgetTid() callconv(.c) void {
     tid_cache = 0;
@@ -130,7 +136,7 @@ fn forgetTid() callconv(.c) void {
 
 pub fn currentTid() u32 {
     if (tid_cache != 0) return tid_cache;
-    if (!atfork_registered.swap(true, .acq_rel)) _ = pthread_atfork(null, null, forgetTid);
+    atfork.call();
     tid_cache = @intCast(linux.gettid());
     return tid_cache;
 }
