@@ -20,6 +20,7 @@ pub const event = @import("event.zig");
 pub const condition = @import("condition.zig");
 pub const barrier = @import("barrier.zig");
 pub const rwlock = @import("rwlock.zig");
+pub const heap = @import("heap.zig");
 
 /// The C type `ipc_segment_t`: opaque to C, a `segment.Segment` here.
 pub const ipc_segment_t = opaque {};
@@ -1078,6 +1079,7 @@ pub export fn ipc_waiter_destroy(handle: ?*ipc_waiter_t) i32 {
 }
 
 test {
+    _ = heap;
     _ = semaphore;
     _ = event;
     _ = condition;

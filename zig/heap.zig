@@ -1,0 +1,802 @@
+//! The shared heap: malloc/free inside a segment, from many processes at once, that stays
+//! consistent whatever instant a process is killed at.
+//!
+//! Work in progress (issue 5): the core allocator and its checks; not yet exported through the C
+//! ABI or the bindings.
+//!
+//! Layout, from the start of the heap's memory (all positions are offsets, the same in every
+//! process):
+//!   header      4 KiB: magic, version, a random tag, geometry, the page lock (a robust mutex),
+//!               the head of each size class's page list, the named roots
+//!   page table  one 16-byte entry per page: what the page is (free, a small-block page of a
+//!               class, the head or a continuation of a large block), the class list's next page
+//!   pages       `page_size` (64 KiB) each, aligned to it
+//!
+//! Small blocks (<= `small_max`) live in pages of one size class. A small page starts with a header
+//! holding a bitmap with one bit per block: the bitmap is the truth, and each change is one atomic
+//! read-modify-write of one word — allocating sets a clear bit (a CAS), freeing clears a set bit
+//! (from any process; a bit already clear is a double free, reported, never obeyed). So a process
+//! killed at any instant of a small malloc or free leaves every structure consistent: at worst a
+//! block it had just taken is never used (a leak, reported by `check` as allocated).
+//!
+//! Pages change hands under the page lock, a robust mutex: a process that dies holding it is
+//! detected by the next locker (OWNER_DIED), which rebuilds what the dead one may have left half
+//! done from the page table, whose entries are written in an order where every prefix is
+//! recoverable: a large block's continuation entries before its head entry (the commit); a freed
+//! large block's head before its continuations; a small page's entry before it is linked into its
+//! class list. Recovery frees continuations no head covers and relinks the class lists.
+//!
+//! Handles are offsets tagged with the heap's random 24-bit tag in the top bits, so a handle from
+//! another heap is recognized rather than misread. Each process keeps private per-class cursors
+//! (which page it last allocated from), so processes mostly allocate in different pages and their
+//! bitmap CASes do not contend.
+//!
+//! Invariants (what `check` verifies): every entry's kind and class are valid; every large head's
+//! run lies inside the heap and its continuations say so; no continuation lies outside a run; each
+//! class list holds exactly that class's small pages, without cycles; each small page's header
+//! matches its entry and no bit is set past its last block.
+
+const std = @import("std");
+const abi = @import("abi.zig");
+const mutex = @import("mutex.zig");
+const wait = @import("wait.zig");
+const platform = @import("platform/root.zig");
+const Error = abi.Error;
+
+pub const magic: u32 = 0x5045_4849; // "IHEP" little-endian
+pub const version: u32 = 1;
+pub const page_size: u32 = 64 * 1024;
+pub const header_size: u32 = 4096;
+/// Largest request served from a size-class page; larger ones take whole pages.
+pub const small_max: u32 = 16 * 1024;
+pub const roots_max: u32 = 32;
+pub const root_name_max: u32 = 47;
+/// Offsets fit in 40 bits (1 TiB heaps); the tag takes the top 24.
+pub const offset_bits = 40;
+const offset_mask: u64 = (1 << offset_bits) - 1;
+
+/// Block sizes of the small classes: multiples of 16 up to 128, then four steps per doubling.
+pub const class_sizes = blk: {
+    var sizes: [40]u32 = undefined;
+    var n: usize = 0;
+    var size: u32 = 16;
+    while (size <= 128) : (size += 16) {
+        sizes[n] = size;
+        n += 1;
+    }
+    var base: u32 = 128;
+    while (base < small_max) : (base *= 2) {
+        for (1..5) |step| {
+            sizes[n] = base + base / 4 * @as(u32, @intCast(step));
+            n += 1;
+        }
+    }
+    break :blk sizes[0..n].*;
+};
+pub const classes: u32 = class_sizes.len;
+
+comptime {
+    std.debug.assert(class_sizes[classes - 1] == small_max);
+}
+
+/// The class of a request of `size` bytes (1..small_max).
+pub fn classOf(size: u64) u32 {
+    std.debug.assert(size > 0 and size <= small_max);
+    if (size <= 128) return @intCast((size + 15) / 16 - 1);
+    var c: u32 = 8;
+    while (class_sizes[c] < size) c += 1;
+    return c;
+}
+
+const Kind = enum(u8) { free = 0, small = 1, large = 2, continuation = 3 };
+
+pub const Entry = extern struct {
+    kind: u8,
+    class: u8,
+    reserved: u16,
+    /// Small pages: the next page of the class list + 1 (0 ends it).
+    next: u32,
+    /// Large heads: pages in the run.
+    pages: u32,
+    /// The process that allocates from this small page, as a hint.
+    owner: u32,
+};
+
+pub const Root = extern struct {
+    name: [root_name_max + 1]u8,
+    handle: u64,
+};
+
+pub const Header = extern struct {
+    magic: u32,
+    version: u32,
+    tag: u32,
+    page_size: u32,
+    page_count: u32,
+    table_offset: u32,
+    pages_offset: u64,
+    size: u64,
+    reserved: [24]u8,
+    lock: mutex.Mutex,
+    class_head: [classes]u32,
+    roots: [roots_max]Root,
+};
+
+comptime {
+    std.debug.assert(@sizeOf(Header) <= header_size);
+    std.debug.assert(@offsetOf(Header, "lock") % 8 == 0);
+}
+
+/// The header at the start of a small page.
+pub const SmallPage = extern struct {
+    magic: u32,
+    class: u32,
+    blocks: u32,
+    first: u32,
+    reserved: [12]u32,
+    bitmap: [bitmap_words]u64,
+
+    const page_magic: u32 = 0x4750_4849; // "IHPG"
+    const bitmap_words = page_size / 16 / 64;
+};
+
+comptime {
+    std.debug.assert(@sizeOf(SmallPage) % 64 == 0);
+}
+
+/// What `plan` says a heap of `size` bytes looks like.
+pub const Geometry = struct {
+    page_count: u32,
+    table_offset: u32,
+    pages_offset: u64,
+};
+
+pub fn plan(size: u64) Error!Geometry {
+    if (size < header_size + 16 + 2 * page_size) return error.Range;
+    if (size > offset_mask) return error.Range;
+    // pages * (page_size + 16) + header + table padding <= size
+    var pages: u64 = (size - header_size) / (page_size + @sizeOf(Entry));
+    while (pages > 0) : (pages -= 1) {
+        const table_end = header_size + pages * @sizeOf(Entry);
+        const first = std.mem.alignForward(u64, table_end, page_size);
+        if (first + pages * page_size <= size) break;
+    }
+    if (pages == 0) return error.Range;
+    return .{
+        .page_count = @intCast(pages),
+        .table_offset = header_size,
+        .pages_offset = std.mem.alignForward(u64, header_size + pages * @sizeOf(Entry), page_size),
+    };
+}
+
+/// A heap as one process sees it: the shared memory and this process's private cursors.
+pub const Heap = struct {
+    base: [*]u8,
+    size: u64,
+    header: *Header,
+    table: []Entry,
+    pages_offset: u64,
+    tag: u64,
+    /// Per class: the page this process allocates from, + 1 (0: none yet). Hints only.
+    cursor: [classes]std.atomic.Value(u32) = [_]std.atomic.Value(u32){std.atomic.Value(u32).init(0)} ** classes,
+    pid: u32,
+
+    fn entry(h: *Heap, page: u32) *Entry {
+        return &h.table[page];
+    }
+
+    fn pageBase(h: *Heap, page: u32) [*]u8 {
+        return h.base + h.pages_offset + @as(u64, page) * page_size;
+    }
+
+    fn small(h: *Heap, page: u32) *SmallPage {
+        return @ptrCast(@alignCast(h.pageBase(page)));
+    }
+
+    pub fn handleOf(h: *const Heap, offset: u64) u64 {
+        return h.tag << offset_bits | offset;
+    }
+
+    /// The offset a handle stands for; error.Kind for another heap's handle, error.Range outside.
+    pub fn offsetOf(h: *const Heap, handle: u64) Error!u64 {
+        if (handle >> offset_bits != h.tag) return error.Kind;
+        const offset = handle & offset_mask;
+        if (offset < h.pages_offset or offset >= h.size) return error.Range;
+        return offset;
+    }
+};
+
+/// Makes `memory` an empty heap. Exactly one process initializes it, before others attach.
+pub fn init(memory: []u8, tag: u32) Error!void {
+    if (@intFromPtr(memory.ptr) % page_size != 0) return error.Align;
+    const g = try plan(memory.len);
+    const header: *Header = @ptrCast(@alignCast(memory.ptr));
+    @atomicStore(u32, &header.magic, 0, .release);
+    header.version = version;
+    header.tag = tag & 0xff_ffff | 1 << 23; // never 0: a zero handle is never valid
+    header.page_size = page_size;
+    header.page_count = g.page_count;
+    header.table_offset = g.table_offset;
+    header.pages_offset = g.pages_offset;
+    header.size = memory.len;
+    header.reserved = [_]u8{0} ** 24;
+    try mutex.init(&header.lock);
+    header.class_head = [_]u32{0} ** classes;
+    for (&header.roots) |*r| r.* = std.mem.zeroes(Root);
+    const table: [*]Entry = @ptrCast(@alignCast(memory.ptr + g.table_offset));
+    @memset(table[0..g.page_count], std.mem.zeroes(Entry));
+    @atomicStore(u32, &header.magic, magic, .release);
+}
+
+/// This process's view of the heap in `memory`, checked against what another process wrote.
+pub fn attach(memory: []u8) Error!Heap {
+    if (@intFromPtr(memory.ptr) % page_size != 0) return error.Align;
+    if (memory.len < header_size) return error.Range;
+    const header: *Header = @ptrCast(@alignCast(memory.ptr));
+    if (@atomicLoad(u32, &header.magic, .acquire) != magic) return error.Protocol;
+    if (header.version != version) return error.Version;
+    const g = try plan(memory.len);
+    if (header.size != memory.len or header.page_size != page_size or header.page_count != g.page_count or
+        header.table_offset != g.table_offset or header.pages_offset != g.pages_offset) return error.Protocol;
+    try mutex.validate(&header.lock);
+    const table: [*]Entry = @ptrCast(@alignCast(memory.ptr + g.table_offset));
+    const stamp = try platform.selfStamp();
+    return .{
+        .base = memory.ptr,
+        .size = memory.len,
+        .header = header,
+        .table = table[0..g.page_count],
+        .pages_offset = g.pages_offset,
+        .tag = header.tag,
+        .pid = @intCast(stamp.pid),
+    };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The page lock and recovery.
+
+fn lockPages(h: *Heap) Error!void {
+    const got = try mutex.lock(&h.header.lock, .never);
+    if (got == .owner_died) {
+        recover(h);
+        try mutex.consistent(&h.header.lock);
+    }
+}
+
+fn unlockPages(h: *Heap) void {
+    mutex.unlock(&h.header.lock) catch unreachable;
+}
+
+/// After a process died holding the page lock: free continuations no large head covers, and rebuild
+/// every class list from the page table.
+fn recover(h: *Heap) void {
+    var covered: u32 = 0; // pages still inside the current large run
+    for (h.table) |*e| {
+        const kind: Kind = @enumFromInt(@atomicLoad(u8, &e.kind, .acquire) & 3);
+        switch (kind) {
+            .large => covered = @max(e.pages, 1) - 1,
+            .continuation => {
+                if (covered == 0) e.* = std.mem.zeroes(Entry) else covered -= 1;
+            },
+            else => covered = 0,
+        }
+    }
+    var tails: [classes]u32 = [_]u32{0} ** classes;
+    for (&h.header.class_head) |*head| @atomicStore(u32, head, 0, .release);
+    for (h.table, 0..) |*e, i| {
+        if (e.kind != @intFromEnum(Kind.small) or e.class >= classes) continue;
+        @atomicStore(u32, &e.next, 0, .release);
+        const c = e.class;
+        if (tails[c] == 0) {
+            @atomicStore(u32, &h.header.class_head[c], @intCast(i + 1), .release);
+        } else {
+            @atomicStore(u32, &h.table[tails[c] - 1].next, @intCast(i + 1), .release);
+        }
+        tails[c] = @intCast(i + 1);
+    }
+}
+
+/// A free run of `n` pages, or null. Caller holds the page lock.
+fn findRun(h: *Heap, n: u32) ?u32 {
+    var start: u32 = 0;
+    var length: u32 = 0;
+    for (h.table, 0..) |*e, i| {
+        if (e.kind == @intFromEnum(Kind.free)) {
+            if (length == 0) start = @intCast(i);
+            length += 1;
+            if (length == n) return start;
+        } else length = 0;
+    }
+    return null;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Small blocks.
+
+fn newSmallPage(h: *Heap, c: u32) Error!u32 {
+    try lockPages(h);
+    defer unlockPages(h);
+    const page = findRun(h, 1) orelse return error.NoMemory;
+    const p = h.small(page);
+    const size = class_sizes[c];
+    @atomicStore(u32, &p.magic, 0, .release);
+    p.class = c;
+    p.first = @sizeOf(SmallPage);
+    p.blocks = (page_size - p.first) / size;
+    @memset(&p.bitmap, 0);
+    @atomicStore(u32, &p.magic, SmallPage.page_magic, .release);
+    const e = h.entry(page);
+    e.class = @intCast(c);
+    e.owner = h.pid;
+    e.pages = 1;
+    e.next = h.header.class_head[c];
+    @atomicStore(u8, &e.kind, @intFromEnum(Kind.small), .release);
+    @atomicStore(u32, &h.header.class_head[c], page + 1, .release);
+    return page;
+}
+
+/// Takes a clear bit of `page`; the block's offset, or null when the page is full.
+fn claimBit(h: *Heap, page: u32) ?u64 {
+    const p = h.small(page);
+    const words = (p.blocks + 63) / 64;
+    for (0..words) |i| {
+        var w = @atomicLoad(u64, &p.bitmap[i], .acquire);
+        while (true) {
+            const limit: u64 = if (i == words - 1 and p.blocks % 64 != 0) (@as(u64, 1) << @intCast(p.blocks % 64)) - 1 else ~@as(u64, 0);
+            const clear_bits = ~w & limit;
+            if (clear_bits == 0) break;
+            const bit: u6 = @intCast(@ctz(clear_bits));
+            if (@cmpxchgWeak(u64, &p.bitmap[i], w, w | (@as(u64, 1) << bit), .acq_rel, .acquire)) |now| {
+                w = now;
+                continue;
+            }
+            const index = i * 64 + bit;
+            return h.pages_offset + @as(u64, page) * page_size + p.first + index * class_sizes[p.class];
+        }
+    }
+    return null;
+}
+
+fn allocSmall(h: *Heap, c: u32) Error!u64 {
+    const mine = h.cursor[c].load(.monotonic);
+    if (mine != 0) {
+        if (claimBit(h, mine - 1)) |offset| return offset;
+    }
+    // Walk the class list (bounded: it may be relinked under us), preferring pages nobody else
+    // is allocating from, then any page with room, then a new page.
+    var pass: u32 = 0;
+    while (pass < 2) : (pass += 1) {
+        var next = @atomicLoad(u32, &h.header.class_head[c], .acquire);
+        var steps: u32 = 0;
+        while (next != 0 and steps < h.table.len) : (steps += 1) {
+            const page = next - 1;
+            const e = h.entry(page);
+            next = @atomicLoad(u32, &e.next, .acquire);
+            if (page + 1 == mine) continue;
+            if (pass == 0 and e.owner != h.pid and e.owner != 0) continue;
+            if (claimBit(h, page)) |offset| {
+                h.cursor[c].store(page + 1, .monotonic);
+                if (pass == 1) @atomicStore(u32, &e.owner, h.pid, .release);
+                return offset;
+            }
+        }
+    }
+    const page = try newSmallPage(h, c);
+    h.cursor[c].store(page + 1, .monotonic);
+    return claimBit(h, page) orelse error.NoMemory;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Large blocks.
+
+fn allocLarge(h: *Heap, size: u64) Error!u64 {
+    const n64 = (size + page_size - 1) / page_size;
+    if (n64 > h.table.len) return error.NoMemory;
+    const n: u32 = @intCast(n64);
+    try lockPages(h);
+    defer unlockPages(h);
+    const start = findRun(h, n) orelse return error.NoMemory;
+    var i: u32 = n;
+    while (i > 1) {
+        i -= 1;
+        const e = h.entry(start + i);
+        e.* = .{ .kind = @intFromEnum(Kind.continuation), .class = 0, .reserved = 0, .next = 0, .pages = 0, .owner = 0 };
+    }
+    const head = h.entry(start);
+    head.class = 0;
+    head.next = 0;
+    head.owner = h.pid;
+    head.pages = n;
+    @atomicStore(u8, &head.kind, @intFromEnum(Kind.large), .release);
+    return h.pages_offset + @as(u64, start) * page_size;
+}
+
+fn freeLarge(h: *Heap, page: u32) Error!void {
+    try lockPages(h);
+    defer unlockPages(h);
+    const head = h.entry(page);
+    if (head.kind != @intFromEnum(Kind.large)) return error.Invalid; // freed meanwhile
+    const n = head.pages;
+    if (n == 0 or page + n > h.table.len) return error.Protocol;
+    @atomicStore(u8, &head.kind, @intFromEnum(Kind.free), .release);
+    for (1..n) |i| h.entry(page + @as(u32, @intCast(i))).* = std.mem.zeroes(Entry);
+    head.* = std.mem.zeroes(Entry);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The allocator's interface.
+
+pub fn malloc(h: *Heap, size: u64) Error!u64 {
+    if (size == 0) return error.Invalid;
+    if (size > h.size) return error.NoMemory;
+    const offset = if (size <= small_max) try allocSmall(h, classOf(size)) else try allocLarge(h, size);
+    return h.handleOf(offset);
+}
+
+/// Where a handle's block is: its page and, for a small block, its index.
+const Place = struct { page: u32, index: ?u32 };
+
+fn locate(h: *Heap, handle: u64) Error!Place {
+    const offset = try h.offsetOf(handle);
+    const page: u32 = @intCast((offset - h.pages_offset) / page_size);
+    const within = (offset - h.pages_offset) % page_size;
+    const e = h.entry(page);
+    switch (@as(Kind, @enumFromInt(@atomicLoad(u8, &e.kind, .acquire) & 3))) {
+        .small => {
+            const p = h.small(page);
+            if (p.magic != SmallPage.page_magic or p.class >= classes) return error.Protocol;
+            const size = class_sizes[p.class];
+            if (within < p.first or (within - p.first) % size != 0) return error.Invalid;
+            const index: u32 = @intCast((within - p.first) / size);
+            if (index >= p.blocks) return error.Invalid;
+            return .{ .page = page, .index = index };
+        },
+        .large => {
+            if (within != 0) return error.Invalid;
+            return .{ .page = page, .index = null };
+        },
+        .free, .continuation => return error.Invalid,
+    }
+}
+
+/// Frees the block; error.Invalid when `handle` is not an allocated block of this heap (a double
+/// free, or never allocated), error.Kind for another heap's handle.
+pub fn free(h: *Heap, handle: u64) Error!void {
+    const place = try locate(h, handle);
+    const index = place.index orelse return freeLarge(h, place.page);
+    const p = h.small(place.page);
+    const bit = @as(u64, 1) << @intCast(index % 64);
+    const old = @atomicRmw(u64, &p.bitmap[index / 64], .And, ~bit, .acq_rel);
+    if (old & bit == 0) return error.Invalid;
+}
+
+/// Bytes the block can hold (at least what was asked).
+pub fn usableSize(h: *Heap, handle: u64) Error!u64 {
+    const place = try locate(h, handle);
+    if (place.index) |index| {
+        const p = h.small(place.page);
+        const bit = @as(u64, 1) << @intCast(index % 64);
+        if (@atomicLoad(u64, &p.bitmap[index / 64], .acquire) & bit == 0) return error.Invalid;
+        return class_sizes[p.class];
+    }
+    return @as(u64, h.entry(place.page).pages) * page_size;
+}
+
+/// A pointer to the block's first byte in this process.
+pub fn pointer(h: *Heap, handle: u64) Error![*]u8 {
+    return h.base + try h.offsetOf(handle);
+}
+
+pub fn realloc(h: *Heap, handle: u64, size: u64) Error!u64 {
+    if (handle == 0) return malloc(h, size);
+    const have = try usableSize(h, handle);
+    if (size == 0) return error.Invalid;
+    if (size <= have and (size > small_max or classOf(size) == classOf(@min(have, small_max)) or have <= small_max and size * 2 > have)) return handle;
+    const moved = try malloc(h, size);
+    const from = try pointer(h, handle);
+    const to = try pointer(h, moved);
+    @memcpy(to[0..@min(have, size)], from[0..@min(have, size)]);
+    try free(h, handle);
+    return moved;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Checking and statistics.
+
+pub const Stats = struct {
+    /// Bytes of allocated blocks (their usable sizes).
+    in_use: u64 = 0,
+    /// Bytes in pages given to small classes or large blocks.
+    reserved: u64 = 0,
+    /// Bytes of never-used or freed pages.
+    free_pages: u64 = 0,
+    /// The largest run of free pages, in bytes: the largest large block that fits now.
+    largest_free: u64 = 0,
+    allocations: u64 = 0,
+};
+
+pub const Problem = struct {
+    page: u32,
+    what: []const u8,
+};
+
+/// Walks every structure (see the file comment's invariants). Returns the first problem found, or
+/// null; fills `stats`. Concurrent allocations may make the numbers approximate, never a problem.
+pub fn check(h: *Heap, stats: *Stats) ?Problem {
+    stats.* = .{};
+    var run: u64 = 0;
+    var covered: u32 = 0;
+    var small_pages: [classes]u32 = [_]u32{0} ** classes;
+    for (h.table, 0..) |*e, i| {
+        const page: u32 = @intCast(i);
+        const kind = @atomicLoad(u8, &e.kind, .acquire);
+        if (kind > 3) return .{ .page = page, .what = "unknown page kind" };
+        if (covered > 0 and kind != @intFromEnum(Kind.continuation)) return .{ .page = page, .what = "large block cut short" };
+        switch (@as(Kind, @enumFromInt(kind))) {
+            .free => {
+                run += page_size;
+                stats.free_pages += page_size;
+                stats.largest_free = @max(stats.largest_free, run);
+                continue;
+            },
+            .continuation => {
+                if (covered == 0) return .{ .page = page, .what = "continuation outside a large block" };
+                covered -= 1;
+            },
+            .large => {
+                if (e.pages == 0 or page + e.pages > h.table.len) return .{ .page = page, .what = "large block runs past the heap" };
+                covered = e.pages - 1;
+                stats.in_use += @as(u64, e.pages) * page_size;
+                stats.allocations += 1;
+            },
+            .small => {
+                if (e.class >= classes) return .{ .page = page, .what = "unknown size class" };
+                const p = h.small(page);
+                if (p.magic != SmallPage.page_magic) return .{ .page = page, .what = "small page without its header" };
+                if (p.class != e.class) return .{ .page = page, .what = "small page class differs from its entry" };
+                if (p.first != @sizeOf(SmallPage) or p.blocks != (page_size - p.first) / class_sizes[p.class]) {
+                    return .{ .page = page, .what = "small page geometry is wrong" };
+                }
+                var used: u64 = 0;
+                for (p.bitmap, 0..) |word, w| {
+                    const bits = @atomicLoad(u64, &word, .acquire);
+                    used += @popCount(bits);
+                    const first_block = w * 64;
+                    if (first_block + 64 > p.blocks) {
+                        const valid: u64 = if (first_block >= p.blocks) 0 else (@as(u64, 1) << @intCast(p.blocks - first_block)) - 1;
+                        if (bits & ~valid != 0) return .{ .page = page, .what = "bit set past the last block" };
+                    }
+                }
+                stats.in_use += used * class_sizes[p.class];
+                stats.allocations += used;
+                small_pages[e.class] += 1;
+            },
+        }
+        run = 0;
+        stats.reserved += page_size;
+    }
+    if (covered > 0) return .{ .page = @intCast(h.table.len - 1), .what = "large block runs past the heap" };
+    for (0..classes) |c| {
+        var next = @atomicLoad(u32, &h.header.class_head[c], .acquire);
+        var seen: u32 = 0;
+        while (next != 0) {
+            if (next > h.table.len) return .{ .page = next - 1, .what = "class list points outside the heap" };
+            const e = h.entry(next - 1);
+            if (e.kind != @intFromEnum(Kind.small) or e.class != c) return .{ .page = next - 1, .what = "class list holds a page of another kind" };
+            seen += 1;
+            if (seen > small_pages[c]) return .{ .page = next - 1, .what = "class list has a cycle" };
+            next = @atomicLoad(u32, &e.next, .acquire);
+        }
+        if (seen != small_pages[c]) return .{ .page = 0, .what = "class list misses a page of its class" };
+    }
+    return null;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tests.
+
+const testing = std.testing;
+
+const TestHeap = struct {
+    memory: []align(page_size) u8,
+    heap: Heap,
+
+    fn create(size: usize) !*TestHeap {
+        const t = try testing.allocator.create(TestHeap);
+        t.memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size), size);
+        @memset(t.memory, 0);
+        try init(t.memory, 0x1234);
+        t.heap = try attach(t.memory);
+        return t;
+    }
+
+    fn destroy(t: *TestHeap) void {
+        testing.allocator.free(t.memory);
+        testing.allocator.destroy(t);
+    }
+};
+
+fn expectClean(h: *Heap) !Stats {
+    var stats: Stats = undefined;
+    if (check(h, &stats)) |problem| {
+        std.debug.print("heap check: page {d}: {s}\n", .{ problem.page, problem.what });
+        return error.TestUnexpectedResult;
+    }
+    return stats;
+}
+
+test "size classes cover every small size with little waste" {
+    var size: u64 = 1;
+    while (size <= small_max) : (size += 1) {
+        const c = classOf(size);
+        try testing.expect(class_sizes[c] >= size);
+        if (c > 0) try testing.expect(class_sizes[c - 1] < size);
+        try testing.expect(class_sizes[c] - size < class_sizes[c] / 4 + 16);
+    }
+}
+
+test "malloc, free, usable size and misuse" {
+    const t = try TestHeap.create(4 * 1024 * 1024);
+    defer t.destroy();
+    const h = &t.heap;
+    const a = try malloc(h, 24);
+    const b = try malloc(h, 100_000);
+    try testing.expectEqual(@as(u64, 32), try usableSize(h, a));
+    try testing.expectEqual(@as(u64, 2 * page_size), try usableSize(h, b));
+    (try pointer(h, a))[0] = 7;
+    var stats = try expectClean(h);
+    try testing.expectEqual(@as(u64, 2), stats.allocations);
+    try free(h, a);
+    try testing.expectError(error.Invalid, free(h, a));
+    try testing.expectError(error.Invalid, free(h, a + 8));
+    try testing.expectError(error.Kind, free(h, (a & offset_mask) | (@as(u64, 0x99) << offset_bits)));
+    try testing.expectError(error.Range, free(h, h.handleOf(h.size + 10)));
+    try testing.expectError(error.Invalid, malloc(h, 0));
+    try testing.expectError(error.NoMemory, malloc(h, 64 * 1024 * 1024));
+    try free(h, b);
+    try testing.expectError(error.Invalid, free(h, b));
+    stats = try expectClean(h);
+    try testing.expectEqual(@as(u64, 0), stats.allocations);
+    try testing.expectEqual(stats.free_pages + stats.reserved, @as(u64, h.table.len) * page_size);
+}
+
+test "a full heap says ENOMEM, and recovers once blocks are freed" {
+    const t = try TestHeap.create(1024 * 1024);
+    defer t.destroy();
+    const h = &t.heap;
+    var handles: std.ArrayList(u64) = .empty;
+    defer handles.deinit(testing.allocator);
+    while (true) {
+        const handle = malloc(h, 3000) catch |err| {
+            try testing.expectEqual(error.NoMemory, err);
+            break;
+        };
+        try handles.append(testing.allocator, handle);
+    }
+    try testing.expect(handles.items.len > 100);
+    for (handles.items) |handle| try free(h, handle);
+    _ = try malloc(h, 3000);
+    _ = try expectClean(h);
+}
+
+test "random malloc/realloc/free against a model, contents checked" {
+    const t = try TestHeap.create(32 * 1024 * 1024);
+    defer t.destroy();
+    const h = &t.heap;
+    var prng = std.Random.DefaultPrng.init(42);
+    const random = prng.random();
+    const Block = struct { handle: u64, size: u64 };
+    var live: std.ArrayList(Block) = .empty;
+    defer live.deinit(testing.allocator);
+    const fill = struct {
+        fn run(hh: *Heap, b: Block) !void {
+            const p = try pointer(hh, b.handle);
+            for (0..b.size) |i| p[i] = @truncate(b.handle *% 31 +% i);
+        }
+        fn verify(hh: *Heap, b: Block, n: u64, seed: u64) !void {
+            const p = try pointer(hh, b.handle);
+            for (0..n) |i| try testing.expectEqual(@as(u8, @truncate(seed *% 31 +% i)), p[i]);
+        }
+    };
+    for (0..20_000) |step| {
+        const choice = random.uintLessThan(u32, 10);
+        if (choice < 5 or live.items.len == 0) {
+            const size = if (random.uintLessThan(u32, 20) == 0) random.intRangeAtMost(u64, 1, 200_000) else random.intRangeAtMost(u64, 1, 2048);
+            const handle = malloc(h, size) catch |err| {
+                try testing.expectEqual(error.NoMemory, err);
+                continue;
+            };
+            const b: Block = .{ .handle = handle, .size = size };
+            try fill.run(h, b);
+            try live.append(testing.allocator, b);
+        } else if (choice < 8) {
+            const b = live.swapRemove(random.uintLessThan(usize, live.items.len));
+            try fill.verify(h, b, b.size, b.handle);
+            try free(h, b.handle);
+        } else {
+            const i = random.uintLessThan(usize, live.items.len);
+            const b = live.items[i];
+            const size = random.intRangeAtMost(u64, 1, 4096);
+            const moved = realloc(h, b.handle, size) catch |err| {
+                try testing.expectEqual(error.NoMemory, err);
+                continue;
+            };
+            try fill.verify(h, .{ .handle = moved, .size = size }, @min(size, b.size), b.handle);
+            live.items[i] = .{ .handle = moved, .size = size };
+            try fill.run(h, live.items[i]);
+        }
+        if (step % 2000 == 0) _ = try expectClean(h);
+    }
+    const stats = try expectClean(h);
+    try testing.expectEqual(@as(u64, live.items.len), stats.allocations);
+    for (live.items) |b| try fill.verify(h, b, b.size, b.handle);
+}
+
+test "threads allocate and free concurrently; every block stays intact" {
+    const t = try TestHeap.create(64 * 1024 * 1024);
+    defer t.destroy();
+    const Worker = struct {
+        fn run(h: *Heap, seed: u64, failures: *std.atomic.Value(u32)) void {
+            var prng = std.Random.DefaultPrng.init(seed);
+            const random = prng.random();
+            var mine: [256]u64 = [_]u64{0} ** 256;
+            for (0..50_000) |_| {
+                const slot = random.uintLessThan(usize, mine.len);
+                if (mine[slot] != 0) {
+                    const p = pointer(h, mine[slot]) catch unreachable;
+                    if (p[0] != @as(u8, @truncate(mine[slot]))) _ = failures.fetchAdd(1, .seq_cst);
+                    free(h, mine[slot]) catch {
+                        _ = failures.fetchAdd(1, .seq_cst);
+                    };
+                    mine[slot] = 0;
+                } else {
+                    const size = random.intRangeAtMost(u64, 1, 1024);
+                    mine[slot] = malloc(h, size) catch {
+                        _ = failures.fetchAdd(1, .seq_cst);
+                        continue;
+                    };
+                    (pointer(h, mine[slot]) catch unreachable)[0] = @truncate(mine[slot]);
+                }
+            }
+            for (mine) |handle| if (handle != 0) free(h, handle) catch {
+                        _ = failures.fetchAdd(1, .seq_cst);
+                    };
+        }
+    };
+    var failures = std.atomic.Value(u32).init(0);
+    var threads: [4]std.Thread = undefined;
+    for (&threads, 0..) |*th, i| th.* = try std.Thread.spawn(.{}, Worker.run, .{ &t.heap, i + 1, &failures });
+    for (threads) |th| th.join();
+    try testing.expectEqual(@as(u32, 0), failures.load(.seq_cst));
+    const stats = try expectClean(&t.heap);
+    try testing.expectEqual(@as(u64, 0), stats.allocations);
+}
+
+test "recovery after a holder of the page lock died mid-change" {
+    const t = try TestHeap.create(4 * 1024 * 1024);
+    defer t.destroy();
+    const h = &t.heap;
+    _ = try malloc(h, 40);
+    // A large allocation cut short before its head entry: continuations with no head.
+    h.entry(10).kind = @intFromEnum(Kind.continuation);
+    h.entry(11).kind = @intFromEnum(Kind.continuation);
+    // A small page made but never linked into its class list.
+    h.entry(12).* = .{ .kind = @intFromEnum(Kind.small), .class = 3, .reserved = 0, .next = 0, .pages = 1, .owner = 0 };
+    const p = h.small(12);
+    p.* = std.mem.zeroes(SmallPage);
+    p.class = 3;
+    p.first = @sizeOf(SmallPage);
+    p.blocks = (page_size - p.first) / class_sizes[3];
+    p.magic = SmallPage.page_magic;
+    var stats: Stats = undefined;
+    try testing.expect(check(h, &stats) != null);
+    const Dier = struct {
+        fn run(hh: *Heap) void {
+            _ = mutex.lock(&hh.header.lock, .never) catch unreachable;
+        }
+    };
+    const th = try std.Thread.spawn(.{}, Dier.run, .{h});
+    th.join();
+    _ = try malloc(h, 200_000); // takes the lock: OWNER_DIED, recovery
+    _ = try expectClean(h);
+}
