@@ -65,7 +65,7 @@ pub fn build(b: *std.Build) void {
     test_step.dependOn(&b.addRunArtifact(header_test).step);
 
     // C tests: each program links once against libipc.so and once against libipc.a.
-    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "sync" };
+    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "sync", "heap" };
     for (c_tests) |name| {
         const source: []const []const u8 = &.{b.fmt("tests/c/test_{s}.c", .{name})};
         const dynamic = cProgram(b, b.fmt("test_{s}_shared", .{name}), source, target, optimize, .{ .shared = shared.path });
@@ -84,6 +84,7 @@ pub fn build(b: *std.Build) void {
         .{ .name = "ipc-bench-segment", .sources = &.{"bench/segment.c"} },
         .{ .name = "ipc-bench-mutex", .sources = &.{"bench/mutex.c"} },
         .{ .name = "ipc-bench-sync", .sources = &.{"bench/sync.c"} },
+        .{ .name = "ipc-bench-heap", .sources = &.{"bench/heap.c"} },
     };
     for (helpers) |helper| {
         const exe = cProgram(b, helper.name, helper.sources, target, optimize, .{ .static = static });

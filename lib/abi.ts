@@ -33,6 +33,8 @@ export const KIND_CONDITION = 5;
 export const KIND_BARRIER = 6;
 /** Segment kind of a standalone readers-writer lock. */
 export const KIND_RWLOCK = 7;
+/** Segment kind of a shared heap. */
+export const KIND_HEAP = 8;
 /** Bytes of shared memory one semaphore takes. */
 export const SEM_SIZE = 64;
 /** Alignment of a semaphore's offset in a segment. */

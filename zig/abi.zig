@@ -116,6 +116,8 @@ pub const Kind = enum(u32) {
     barrier = 6,
     /// One readers-writer lock (`ipc_rwlock_create`).
     rwlock = 7,
+    /// A shared heap (`ipc_heap_create`).
+    heap = 8,
     _,
 };
 

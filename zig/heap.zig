@@ -47,6 +47,9 @@ pub const magic: u32 = 0x5045_4849; // "IHEP" little-endian
 pub const version: u32 = 1;
 pub const page_size: u32 = 64 * 1024;
 pub const header_size: u32 = 4096;
+/// The heap's memory starts on a system page, so that every page (and every large block) starts
+/// on one in every process, whatever address each maps the segment at.
+pub const base_alignment: u32 = 4096;
 /// Largest request served from a size-class page; larger ones take whole pages.
 pub const small_max: u32 = 16 * 1024;
 pub const roots_max: u32 = 32;
@@ -54,6 +57,8 @@ pub const root_name_max: u32 = 47;
 /// Offsets fit in 40 bits (1 TiB heaps); the tag takes the top 24.
 pub const offset_bits = 40;
 const offset_mask: u64 = (1 << offset_bits) - 1;
+/// Largest heap: offsets must fit their 40 bits.
+pub const max_size: u64 = offset_mask;
 
 /// Block sizes of the small classes: multiples of 16 up to 128, then four steps per doubling.
 pub const class_sizes = blk: {
@@ -208,7 +213,7 @@ pub const Heap = struct {
 
 /// Makes `memory` an empty heap. Exactly one process initializes it, before others attach.
 pub fn init(memory: []u8, tag: u32) Error!void {
-    if (@intFromPtr(memory.ptr) % page_size != 0) return error.Align;
+    if (@intFromPtr(memory.ptr) % base_alignment != 0) return error.Align;
     const g = try plan(memory.len);
     const header: *Header = @ptrCast(@alignCast(memory.ptr));
     @atomicStore(u32, &header.magic, 0, .release);
@@ -230,7 +235,7 @@ pub fn init(memory: []u8, tag: u32) Error!void {
 
 /// This process's view of the heap in `memory`, checked against what another process wrote.
 pub fn attach(memory: []u8) Error!Heap {
-    if (@intFromPtr(memory.ptr) % page_size != 0) return error.Align;
+    if (@intFromPtr(memory.ptr) % base_alignment != 0) return error.Align;
     if (memory.len < header_size) return error.Range;
     const header: *Header = @ptrCast(@alignCast(memory.ptr));
     if (@atomicLoad(u32, &header.magic, .acquire) != magic) return error.Protocol;
@@ -517,13 +522,17 @@ pub const Stats = struct {
 
 pub const Problem = struct {
     page: u32,
-    what: []const u8,
+    what: [:0]const u8,
 };
 
-/// Walks every structure (see the file comment's invariants). Returns the first problem found, or
-/// null; fills `stats`. Concurrent allocations may make the numbers approximate, never a problem.
+/// Walks every structure (see the file comment's invariants) under the page lock (recovering first
+/// if its last holder died), so that page changes in progress are not mistaken for damage; small
+/// blocks keep being allocated and freed meanwhile, which makes the numbers approximate, never a
+/// problem. Returns the first problem found, or null; fills `stats`.
 pub fn check(h: *Heap, stats: *Stats) ?Problem {
     stats.* = .{};
+    lockPages(h) catch return .{ .page = 0, .what = "the page lock is unusable" };
+    defer unlockPages(h);
     var run: u64 = 0;
     var covered: u32 = 0;
     var small_pages: [classes]u32 = [_]u32{0} ** classes;

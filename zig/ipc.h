@@ -163,6 +163,7 @@ int32_t ipc_segment_fd(const ipc_segment_t *segment);
 #define IPC_KIND_CONDITION 5 /* ipc_cond_create: a mutex and a condition */
 #define IPC_KIND_BARRIER 6   /* ipc_barrier_create */
 #define IPC_KIND_RWLOCK 7    /* ipc_rwlock_create */
+#define IPC_KIND_HEAP 8      /* ipc_heap_create */
 
 /* The kind of object the segment holds: one of IPC_KIND_*. */
 uint32_t ipc_segment_kind(const ipc_segment_t *segment);
@@ -487,6 +488,56 @@ int32_t ipc_rwlock_unwait(ipc_rwlock_t *rwlock, const uint32_t *waited);
 int32_t ipc_rwlock_write_step(ipc_rwlock_t *rwlock, uint32_t continuing, const uint32_t **word_out,
                               uint32_t *expected_out);
 int32_t ipc_rwlock_write_abandon(ipc_rwlock_t *rwlock);
+
+/* ---- Shared heaps ------------------------------------------------------------------------------ */
+
+/* malloc/free inside a segment, from many processes at once (issue 5, in progress: the allocator and
+ * these calls work and are tested in C and Zig; the TypeScript class, named roots and the
+ * multi-process and fault-injection tests are not done yet).
+ *
+ * Blocks are named by handles: offsets tagged with the heap's own random tag, the same block in
+ * every process; ipc_heap_pointer turns one into this process's address. Small blocks (up to 16
+ * KiB) come from size-class pages and are taken and returned with one atomic operation each, so a
+ * process killed at any instant leaves the heap consistent (at worst a block it was taking stays
+ * allocated); larger blocks take whole 64 KiB pages (4 KiB-aligned) under a robust lock. Freeing a
+ * block twice, a handle that was never allocated, or another heap's handle is refused. */
+typedef struct ipc_heap ipc_heap_t;
+
+/* What ipc_heap_check reports. */
+typedef struct ipc_heap_stats_t {
+  uint64_t in_use;       /* bytes of allocated blocks (their usable sizes) */
+  uint64_t reserved;     /* bytes of pages in use by blocks */
+  uint64_t free_pages;   /* bytes of pages no block uses */
+  uint64_t largest_free; /* the largest run of free pages: the largest block that fits now */
+  uint64_t allocations;  /* allocated blocks */
+} ipc_heap_stats_t;
+
+/* Creates a heap of `size_bytes` (at least 136 KiB; untouched pages cost no memory) in a segment of
+ * kind IPC_KIND_HEAP; `name`, `mode`, `flags` as for ipc_segment_create. */
+int32_t ipc_heap_create(const char *name, uint32_t mode, uint32_t flags, uint64_t size_bytes, ipc_heap_t **heap_out);
+int32_t ipc_heap_open(const char *name, ipc_heap_t **heap_out);
+int32_t ipc_heap_open_fd(int32_t fd, ipc_heap_t **heap_out);
+/* Unmaps the heap in this process (its blocks stay for the others). */
+int32_t ipc_heap_close(ipc_heap_t *heap);
+/* The heap's segment (its fd, name, size), owned by the heap. */
+ipc_segment_t *ipc_heap_segment(ipc_heap_t *heap);
+/* IPC_EINVAL for size 0, IPC_ENOMEM when the heap is full. */
+int32_t ipc_heap_malloc(ipc_heap_t *heap, uint64_t size, uint64_t *block_out);
+int32_t ipc_heap_calloc(ipc_heap_t *heap, uint64_t count, uint64_t size, uint64_t *block_out);
+int32_t ipc_heap_realloc(ipc_heap_t *heap, uint64_t block, uint64_t size, uint64_t *block_out);
+/* IPC_EINVAL: not an allocated block (a double free, or never allocated); IPC_EKIND: another heap's
+ * handle; IPC_ERANGE: outside the heap. Block 0 is ignored. */
+int32_t ipc_heap_free(ipc_heap_t *heap, uint64_t block);
+int32_t ipc_heap_usable_size(ipc_heap_t *heap, uint64_t block, uint64_t *size_out);
+void *ipc_heap_pointer(ipc_heap_t *heap, uint64_t block);
+int32_t ipc_heap_handle(ipc_heap_t *heap, const void *ptr, uint64_t *block_out);
+/* Walks every structure of the heap: IPC_OK, or IPC_EPROTO with a description in *problem_out.
+ * Either out-parameter may be NULL. */
+int32_t ipc_heap_check(ipc_heap_t *heap, ipc_heap_stats_t *stats_out, const char **problem_out);
+/* A context-first trio for code that takes an allocator as callbacks; the context is the heap. */
+void *ipc_heap_alloc_fn(void *context, size_t size);
+void ipc_heap_free_fn(void *context, void *ptr);
+void *ipc_heap_realloc_fn(void *context, void *ptr, size_t size);
 
 /* ---- Waiters ----------------------------------------------------------------------------------- */
 

@@ -38,6 +38,7 @@ const expected_constants = blk: {
         .{ .name = "IPC_KIND_CONDITION", .value = @intFromEnum(abi.Kind.condition) },
         .{ .name = "IPC_KIND_BARRIER", .value = @intFromEnum(abi.Kind.barrier) },
         .{ .name = "IPC_KIND_RWLOCK", .value = @intFromEnum(abi.Kind.rwlock) },
+        .{ .name = "IPC_KIND_HEAP", .value = @intFromEnum(abi.Kind.heap) },
         .{ .name = "IPC_SEM_SIZE", .value = lib.semaphore.size },
         .{ .name = "IPC_SEM_ALIGN", .value = lib.semaphore.alignment },
         .{ .name = "IPC_SEM_VALUE_MAX", .value = lib.semaphore.value_max },
@@ -167,6 +168,14 @@ fn compatible(comptime C: type, comptime Z: type) bool {
     return switch (ci) {
         .int => |c| zi == .int and zi.int.bits == c.bits and zi.int.signedness == c.signedness,
         .void => zi == .void,
+        .@"struct" => |c| blk: {
+            if (zi != .@"struct" or zi.@"struct".fields.len != c.fields.len or @sizeOf(C) != @sizeOf(Z)) break :blk false;
+            for (c.fields, zi.@"struct".fields) |cf, zf| {
+                if (!std.mem.eql(u8, cf.name, zf.name) or !compatible(cf.type, zf.type)) break :blk false;
+                if (@offsetOf(C, cf.name) != @offsetOf(Z, zf.name)) break :blk false;
+            }
+            break :blk true;
+        },
         .@"fn" => |c| blk: {
             if (zi != .@"fn" or zi.@"fn".params.len != c.params.len) break :blk false;
             if (!zi.@"fn".calling_convention.eql(std.builtin.CallingConvention.c)) break :blk false;

@@ -406,6 +406,18 @@ fn createStandalone(
     init: segment.Init,
     segment_out: ?*?*ipc_segment_t,
 ) abi.Error!*segment.Segment {
+    return createStandaloneSized(name, mode, flags, kind, size, init, segment_out);
+}
+
+fn createStandaloneSized(
+    name: ?[*:0]const u8,
+    mode: u32,
+    flags: u32,
+    kind: abi.Kind,
+    size: u64,
+    init: segment.Init,
+    segment_out: ?*?*ipc_segment_t,
+) abi.Error!*segment.Segment {
     const seg_out = segment_out orelse return error.Invalid;
     seg_out.* = null;
     if (flags & abi.segment_reserve != 0) return error.Invalid;
@@ -1019,6 +1031,202 @@ pub export fn ipc_rwlock_write_abandon(handle: ?*ipc_rwlock_t) i32 {
     const rw = toRwLock(handle) catch |err| return result(err);
     rwlock.abandonWrite(rw) catch |err| return result(err);
     return abi.ok;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Shared heaps.
+
+/// The C type `ipc_heap_t`: opaque to C, a `HeapHandle` here (this process's view of a heap
+/// segment).
+pub const ipc_heap_t = opaque {};
+
+const heap_live_marker: u32 = 0x4ea9_11fe;
+
+const HeapHandle = struct {
+    live: u32,
+    seg: *segment.Segment,
+    heap: heap.Heap,
+};
+
+/// The heap's memory inside a segment's data: from the first system page boundary on.
+fn heapMemory(seg: *segment.Segment) abi.Error![]u8 {
+    const data = seg.data();
+    const skip = std.mem.alignForward(usize, @intFromPtr(data), heap.base_alignment) - @intFromPtr(data);
+    if (seg.size <= skip) return error.Range;
+    return data[skip..@intCast(seg.size)];
+}
+
+fn heapInitData(context: ?*anyopaque, data: []u8) abi.Error!void {
+    _ = context;
+    const skip = std.mem.alignForward(usize, @intFromPtr(data.ptr), heap.base_alignment) - @intFromPtr(data.ptr);
+    var tag: [4]u8 = undefined;
+    platform.randomBytes(&tag);
+    try heap.init(data[skip..], std.mem.readInt(u32, &tag, .little));
+}
+
+fn adoptHeap(seg: *segment.Segment, out: *?*ipc_heap_t) abi.Error!void {
+    errdefer segment.close(seg);
+    const h = std.heap.c_allocator.create(HeapHandle) catch return error.NoMemory;
+    errdefer std.heap.c_allocator.destroy(h);
+    h.* = .{ .live = heap_live_marker, .seg = seg, .heap = try heap.attach(try heapMemory(seg)) };
+    out.* = @ptrCast(h);
+}
+
+fn toHeap(handle: ?*ipc_heap_t) abi.Error!*heap.Heap {
+    const h: *HeapHandle = @ptrCast(@alignCast(handle orelse return error.Invalid));
+    if (h.live != heap_live_marker) return error.Closed;
+    return &h.heap;
+}
+
+pub export fn ipc_heap_create(name: ?[*:0]const u8, mode: u32, flags: u32, size_bytes: u64, heap_out: ?*?*ipc_heap_t) i32 {
+    const out = heap_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    var seg_handle: ?*ipc_segment_t = null;
+    if (size_bytes > heap.max_size) return abi.code(error.Range);
+    _ = heap.plan(size_bytes) catch |err| return result(err);
+    const seg = createStandaloneSized(name, mode, flags, .heap, size_bytes + heap.base_alignment, .{ .run = heapInitData }, &seg_handle) catch |err|
+        return result(err);
+    adoptHeap(seg, out) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_open(name: ?[*:0]const u8, heap_out: ?*?*ipc_heap_t) i32 {
+    const out = heap_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const n = name_.parseC(name orelse return abi.code(error.Invalid)) catch |err| return result(err);
+    const seg = segment.open(n, .heap) catch |err| return result(err);
+    adoptHeap(seg, out) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_open_fd(fd: i32, heap_out: ?*?*ipc_heap_t) i32 {
+    const out = heap_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const seg = segment.openFd(fd, .heap) catch |err| return result(err);
+    adoptHeap(seg, out) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_close(handle: ?*ipc_heap_t) i32 {
+    if (handle == null) return abi.ok;
+    const h: *HeapHandle = @ptrCast(@alignCast(handle.?));
+    if (h.live != heap_live_marker) return abi.code(error.Closed);
+    h.live = 0;
+    segment.close(h.seg);
+    std.heap.c_allocator.destroy(h);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_segment(handle: ?*ipc_heap_t) ?*ipc_segment_t {
+    const h: *HeapHandle = @ptrCast(@alignCast(handle orelse return null));
+    if (h.live != heap_live_marker) return null;
+    return @ptrCast(h.seg);
+}
+
+pub export fn ipc_heap_malloc(handle: ?*ipc_heap_t, size: u64, block_out: ?*u64) i32 {
+    const out = block_out orelse return abi.code(error.Invalid);
+    out.* = 0;
+    const h = toHeap(handle) catch |err| return result(err);
+    out.* = heap.malloc(h, size) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_calloc(handle: ?*ipc_heap_t, count: u64, size: u64, block_out: ?*u64) i32 {
+    const out = block_out orelse return abi.code(error.Invalid);
+    out.* = 0;
+    const h = toHeap(handle) catch |err| return result(err);
+    const total = std.math.mul(u64, count, size) catch return abi.code(error.Range);
+    const block = heap.malloc(h, total) catch |err| return result(err);
+    const p = heap.pointer(h, block) catch |err| return result(err);
+    @memset(p[0..@intCast(total)], 0);
+    out.* = block;
+    return abi.ok;
+}
+
+pub export fn ipc_heap_realloc(handle: ?*ipc_heap_t, block: u64, size: u64, block_out: ?*u64) i32 {
+    const out = block_out orelse return abi.code(error.Invalid);
+    const h = toHeap(handle) catch |err| return result(err);
+    out.* = heap.realloc(h, block, size) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_free(handle: ?*ipc_heap_t, block: u64) i32 {
+    const h = toHeap(handle) catch |err| return result(err);
+    if (block == 0) return abi.ok;
+    heap.free(h, block) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_usable_size(handle: ?*ipc_heap_t, block: u64, size_out: ?*u64) i32 {
+    const out = size_out orelse return abi.code(error.Invalid);
+    const h = toHeap(handle) catch |err| return result(err);
+    out.* = heap.usableSize(h, block) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_pointer(handle: ?*ipc_heap_t, block: u64) ?*anyopaque {
+    const h = toHeap(handle) catch return null;
+    return heap.pointer(h, block) catch null;
+}
+
+pub export fn ipc_heap_handle(handle: ?*ipc_heap_t, ptr: ?*const anyopaque, block_out: ?*u64) i32 {
+    const out = block_out orelse return abi.code(error.Invalid);
+    const h = toHeap(handle) catch |err| return result(err);
+    const p = @intFromPtr(ptr orelse return abi.code(error.Invalid));
+    const base = @intFromPtr(h.base);
+    if (p < base or p - base >= h.size) return abi.code(error.Range);
+    out.* = h.handleOf(p - base);
+    return abi.ok;
+}
+
+/// The C type `ipc_heap_stats_t`.
+pub const ipc_heap_stats_t = extern struct {
+    in_use: u64,
+    reserved: u64,
+    free_pages: u64,
+    largest_free: u64,
+    allocations: u64,
+};
+
+pub export fn ipc_heap_check(handle: ?*ipc_heap_t, stats_out: ?*ipc_heap_stats_t, problem_out: ?*?[*:0]const u8) i32 {
+    const h = toHeap(handle) catch |err| return result(err);
+    var stats: heap.Stats = undefined;
+    const problem = heap.check(h, &stats);
+    if (stats_out) |s| s.* = .{
+        .in_use = stats.in_use,
+        .reserved = stats.reserved,
+        .free_pages = stats.free_pages,
+        .largest_free = stats.largest_free,
+        .allocations = stats.allocations,
+    };
+    if (problem_out) |p| p.* = if (problem) |pr| pr.what.ptr else null;
+    return if (problem == null) abi.ok else abi.code(error.Protocol);
+}
+
+/// ipc_heap_alloc_fn and friends: the context-first trio other C code takes as callbacks; the
+/// context is the ipc_heap_t. They return NULL (or do nothing) on any error.
+pub export fn ipc_heap_alloc_fn(context: ?*anyopaque, size: usize) ?*anyopaque {
+    const h = toHeap(@ptrCast(context)) catch return null;
+    const block = heap.malloc(h, size) catch return null;
+    return heap.pointer(h, block) catch null;
+}
+
+pub export fn ipc_heap_free_fn(context: ?*anyopaque, ptr: ?*anyopaque) void {
+    const h = toHeap(@ptrCast(context)) catch return;
+    const p = @intFromPtr(ptr orelse return);
+    const base = @intFromPtr(h.base);
+    if (p < base or p - base >= h.size) return;
+    heap.free(h, h.handleOf(p - base)) catch {};
+}
+
+pub export fn ipc_heap_realloc_fn(context: ?*anyopaque, ptr: ?*anyopaque, size: usize) ?*anyopaque {
+    const h = toHeap(@ptrCast(context)) catch return null;
+    if (ptr == null) return ipc_heap_alloc_fn(context, size);
+    const p = @intFromPtr(ptr.?);
+    const base = @intFromPtr(h.base);
+    if (p < base or p - base >= h.size) return null;
+    const moved = heap.realloc(h, h.handleOf(p - base), size) catch return null;
+    return heap.pointer(h, moved) catch null;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,259 @@
+/* The shared heap from C: misuse and bad input, the context-first allocator trio, three processes
+ * allocating and freeing at once while passing blocks to one another (every byte pattern checked),
+ * and fault injection: allocation storms killed with SIGKILL at random moments, 240 times, after
+ * each of which the heap checks clean and stays usable. */
+#define _DEFAULT_SOURCE
+#include "ipc.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static uint64_t next_random(uint64_t *state) {
+  *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+  return *state >> 33;
+}
+
+static void fill(ipc_heap_t *heap, uint64_t block, uint64_t size) {
+  uint8_t *p = ipc_heap_pointer(heap, block);
+  for (uint64_t i = 0; i < size; i++) p[i] = (uint8_t)(block * 31 + i);
+}
+
+static int intact(ipc_heap_t *heap, uint64_t block, uint64_t size) {
+  const uint8_t *p = ipc_heap_pointer(heap, block);
+  for (uint64_t i = 0; i < size; i++) {
+    if (p[i] != (uint8_t)(block * 31 + i)) return 0;
+  }
+  return 1;
+}
+
+static void expect_clean(ipc_heap_t *heap, ipc_heap_stats_t *stats) {
+  const char *problem = NULL;
+  int32_t rc = ipc_heap_check(heap, stats, &problem);
+  if (rc != IPC_OK) fprintf(stderr, "heap check: %s\n", problem ? problem : "?");
+  CHECK_RC(rc, IPC_OK);
+}
+
+static void misuse(void) {
+  ipc_heap_t *heap, *other;
+  ipc_heap_stats_t stats;
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, 1000, &heap), IPC_ERANGE);
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, 8 << 20, &heap), IPC_OK);
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, 8 << 20, &other), IPC_OK);
+  uint64_t a, b, c;
+  CHECK_RC(ipc_heap_malloc(heap, 0, &a), IPC_EINVAL);
+  CHECK_RC(ipc_heap_malloc(heap, 1ULL << 40, &a), IPC_ENOMEM);
+  CHECK_RC(ipc_heap_malloc(heap, 64ULL << 20, &a), IPC_ENOMEM);
+  CHECK_RC(ipc_heap_calloc(heap, 1ULL << 40, 1ULL << 40, &a), IPC_ERANGE);
+  CHECK_RC(ipc_heap_malloc(heap, 24, &a), IPC_OK);
+  CHECK_RC(ipc_heap_malloc(heap, 100000, &b), IPC_OK);
+  CHECK_RC(ipc_heap_malloc(other, 24, &c), IPC_OK);
+  uint64_t usable = 0;
+  CHECK_RC(ipc_heap_usable_size(heap, a, &usable), IPC_OK);
+  CHECK(usable >= 24 && usable < 64);
+  CHECK_RC(ipc_heap_usable_size(heap, b, &usable), IPC_OK);
+  CHECK(usable >= 100000);
+  CHECK(((uintptr_t)ipc_heap_pointer(heap, b) % 4096) == 0);
+  CHECK_RC(ipc_heap_free(heap, a + 8), IPC_EINVAL);   /* inside a block */
+  CHECK_RC(ipc_heap_free(heap, c), IPC_EKIND);        /* another heap's block */
+  CHECK_RC(ipc_heap_free(heap, b + 4096), IPC_EINVAL); /* inside a large block */
+  CHECK_RC(ipc_heap_free(heap, a), IPC_OK);
+  CHECK_RC(ipc_heap_free(heap, a), IPC_EINVAL); /* double free */
+  CHECK_RC(ipc_heap_usable_size(heap, a, &usable), IPC_EINVAL);
+  CHECK_RC(ipc_heap_free(heap, b), IPC_OK);
+  CHECK_RC(ipc_heap_free(heap, b), IPC_EINVAL);
+  CHECK_RC(ipc_heap_free(heap, 0), IPC_OK);
+  uint64_t handle = 0;
+  CHECK_RC(ipc_heap_handle(heap, ipc_heap_pointer(other, c), &handle), IPC_ERANGE);
+  expect_clean(heap, &stats);
+  CHECK(stats.allocations == 0 && stats.in_use == 0);
+
+  /* calloc zeroes a block that was used before; realloc keeps the contents. */
+  CHECK_RC(ipc_heap_malloc(heap, 200, &a), IPC_OK);
+  memset(ipc_heap_pointer(heap, a), 0xab, 200);
+  CHECK_RC(ipc_heap_free(heap, a), IPC_OK);
+  CHECK_RC(ipc_heap_calloc(heap, 10, 20, &a), IPC_OK);
+  for (int i = 0; i < 200; i++) CHECK(((uint8_t *)ipc_heap_pointer(heap, a))[i] == 0);
+  fill(heap, a, 200);
+  CHECK_RC(ipc_heap_realloc(heap, a, 5000, &b), IPC_OK);
+  CHECK(b != a && intact(heap, b, 0) && ((uint8_t *)ipc_heap_pointer(heap, b))[199] == (uint8_t)(a * 31 + 199));
+  CHECK_RC(ipc_heap_free(heap, a), IPC_EINVAL); /* realloc freed it */
+  CHECK_RC(ipc_heap_free(heap, b), IPC_OK);
+
+  /* The context-first trio, as other C code takes it. */
+  void *(*alloc_fn)(void *, size_t) = ipc_heap_alloc_fn;
+  void *(*realloc_fn)(void *, void *, size_t) = ipc_heap_realloc_fn;
+  void (*free_fn)(void *, void *) = ipc_heap_free_fn;
+  char *text = alloc_fn(heap, 6);
+  CHECK(text != NULL);
+  memcpy(text, "hello", 6);
+  text = realloc_fn(heap, text, 40000);
+  CHECK(text != NULL && strcmp(text, "hello") == 0);
+  CHECK_RC(ipc_heap_handle(heap, text, &handle), IPC_OK);
+  CHECK(ipc_heap_pointer(heap, handle) == text);
+  free_fn(heap, text);
+  CHECK(alloc_fn(heap, 0) == NULL);
+  expect_clean(heap, &stats);
+  CHECK(stats.allocations == 0);
+  CHECK_RC(ipc_heap_close(other), IPC_OK);
+  CHECK_RC(ipc_heap_close(heap), IPC_OK);
+}
+
+/* Three processes allocate, pattern-fill and free, and hand a share of their blocks to the others
+ * through slots in the heap itself; whoever takes a block checks its pattern and frees it. */
+enum { SLOTS = 64, SHARERS = 3, STEPS = 60000 };
+
+static void sharing(void) {
+  ipc_heap_t *heap;
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, 256 << 20, &heap), IPC_OK);
+  uint64_t slots_block;
+  CHECK_RC(ipc_heap_calloc(heap, SLOTS + 1, 16, &slots_block), IPC_OK);
+  uint64_t *slots = ipc_heap_pointer(heap, slots_block); /* [handle, size] pairs; [SLOTS*2] = go */
+  pid_t pids[SHARERS];
+  for (int p = 0; p < SHARERS; p++) {
+    pids[p] = fork();
+    if (pids[p] == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      uint64_t state = (uint64_t)p * 7919 + 1;
+      uint64_t mine[128] = {0}, sizes[128] = {0};
+      int bad = 0;
+      while (__atomic_load_n(&slots[SLOTS * 2], __ATOMIC_ACQUIRE) == 0) {
+      }
+      for (int step = 0; step < STEPS; step++) {
+        uint64_t r = next_random(&state);
+        int i = (int)(r % 128);
+        if (mine[i] != 0) {
+          if (!intact(heap, mine[i], sizes[i])) bad++;
+          int s = (int)((r >> 8) % SLOTS);
+          uint64_t empty = 0;
+          if ((r >> 16) % 2 == 0 && __atomic_compare_exchange_n(&slots[2 * s], &empty, mine[i], 0, __ATOMIC_ACQ_REL,
+                                                                __ATOMIC_ACQUIRE)) {
+            __atomic_store_n(&slots[2 * s + 1], sizes[i], __ATOMIC_RELEASE);
+          } else if (ipc_heap_free(heap, mine[i]) != IPC_OK) {
+            bad++;
+          }
+          mine[i] = 0;
+        } else {
+          sizes[i] = 1 + (r >> 8) % ((r >> 20) % 16 == 0 ? 70000 : 700);
+          if (ipc_heap_malloc(heap, sizes[i], &mine[i]) != IPC_OK) {
+            bad++;
+            mine[i] = 0;
+            continue;
+          }
+          fill(heap, mine[i], sizes[i]);
+        }
+        /* Take someone's block now and then. */
+        int s = (int)((r >> 24) % SLOTS);
+        uint64_t taken = __atomic_load_n(&slots[2 * s], __ATOMIC_ACQUIRE);
+        uint64_t size = __atomic_load_n(&slots[2 * s + 1], __ATOMIC_ACQUIRE);
+        if (taken != 0 && size != 0 && __atomic_compare_exchange_n(&slots[2 * s], &taken, 0, 0, __ATOMIC_ACQ_REL,
+                                                                   __ATOMIC_ACQUIRE)) {
+          __atomic_store_n(&slots[2 * s + 1], 0, __ATOMIC_RELEASE);
+          if (!intact(heap, taken, size) || ipc_heap_free(heap, taken) != IPC_OK) bad++;
+        }
+      }
+      for (int i = 0; i < 128; i++) {
+        if (mine[i] != 0 && (!intact(heap, mine[i], sizes[i]) || ipc_heap_free(heap, mine[i]) != IPC_OK)) bad++;
+      }
+      _exit(bad == 0 ? 0 : 3);
+    }
+  }
+  __atomic_store_n(&slots[SLOTS * 2], 1, __ATOMIC_RELEASE);
+  for (int p = 0; p < SHARERS; p++) {
+    int status;
+    CHECK(waitpid(pids[p], &status, 0) == pids[p]);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  /* Blocks left in slots were handed over but never taken: still intact, then freed. */
+  for (int s = 0; s < SLOTS; s++) {
+    uint64_t block = slots[2 * s];
+    if (block == 0) continue;
+    while (__atomic_load_n(&slots[2 * s + 1], __ATOMIC_ACQUIRE) == 0) {
+    }
+    CHECK(intact(heap, block, slots[2 * s + 1]));
+    CHECK_RC(ipc_heap_free(heap, block), IPC_OK);
+  }
+  CHECK_RC(ipc_heap_free(heap, slots_block), IPC_OK);
+  ipc_heap_stats_t stats;
+  expect_clean(heap, &stats);
+  CHECK(stats.allocations == 0);
+  CHECK_RC(ipc_heap_close(heap), IPC_OK);
+}
+
+/* Allocation storms killed at random moments: after every kill the heap checks clean and the
+ * survivor (this process) allocates and frees in it, large blocks included (the page lock may have
+ * died with its holder). */
+enum { KILLS = 240, STORMERS = 2 };
+
+static void storm(ipc_heap_t *heap, uint64_t seed) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+  uint64_t state = seed, held[16] = {0};
+  for (;;) {
+    uint64_t r = next_random(&state);
+    int i = (int)(r % 16);
+    if (held[i] != 0) {
+      ipc_heap_free(heap, held[i]);
+      held[i] = 0;
+    } else {
+      uint64_t size = 1 + (r >> 8) % ((r >> 20) % 8 == 0 ? 200000 : 2000);
+      if (ipc_heap_malloc(heap, size, &held[i]) != IPC_OK) held[i] = 0;
+    }
+  }
+}
+
+static void fault_injection(void) {
+  ipc_heap_t *heap;
+  /* Each killed storm leaks what it held (at most 16 blocks): 240 of them fit easily. */
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, 2ULL << 30, &heap), IPC_OK);
+  uint64_t state = (uint64_t)getpid();
+  pid_t pids[STORMERS] = {0};
+  ipc_heap_stats_t stats;
+  for (int kill_count = 0; kill_count < KILLS; kill_count++) {
+    int victim = kill_count % STORMERS;
+    if (pids[victim] == 0 || kill_count < STORMERS) {
+      pids[victim] = fork();
+      if (pids[victim] == 0) storm(heap, (uint64_t)kill_count + 17);
+    }
+    struct timespec pause = {0, (long)(next_random(&state) % 3000000)};
+    nanosleep(&pause, NULL);
+    CHECK(kill(pids[victim], SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pids[victim], &status, 0) == pids[victim]);
+    CHECK(WIFSIGNALED(status));
+    pids[victim] = fork();
+    if (pids[victim] == 0) storm(heap, (uint64_t)kill_count + 1000);
+    /* The heap is consistent while the other storm goes on, and usable. */
+    expect_clean(heap, &stats);
+    uint64_t small, large;
+    CHECK_RC(ipc_heap_malloc(heap, 100, &small), IPC_OK);
+    CHECK_RC(ipc_heap_malloc(heap, 200000, &large), IPC_OK);
+    fill(heap, small, 100);
+    CHECK(intact(heap, small, 100));
+    CHECK_RC(ipc_heap_free(heap, small), IPC_OK);
+    CHECK_RC(ipc_heap_free(heap, large), IPC_OK);
+  }
+  for (int v = 0; v < STORMERS; v++) {
+    kill(pids[v], SIGKILL);
+    waitpid(pids[v], NULL, 0);
+  }
+  expect_clean(heap, &stats);
+  printf("fault injection: %d kills; afterwards %llu blocks (%llu bytes) leaked by the dead, %llu bytes of pages in use\n",
+         KILLS, (unsigned long long)stats.allocations, (unsigned long long)stats.in_use,
+         (unsigned long long)stats.reserved);
+  CHECK_RC(ipc_heap_close(heap), IPC_OK);
+}
+
+int main(void) {
+  alarm(240);
+  misuse();
+  sharing();
+  fault_injection();
+  printf("test_heap: ok\n");
+  return 0;
+}
