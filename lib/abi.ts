@@ -35,6 +35,10 @@ export const KIND_BARRIER = 6;
 export const KIND_RWLOCK = 7;
 /** Segment kind of a shared heap. */
 export const KIND_HEAP = 8;
+/** Named roots one heap holds. */
+export const HEAP_ROOTS_MAX = 32;
+/** Longest root name in bytes. */
+export const HEAP_ROOT_NAME_MAX = 47;
 /** Bytes of shared memory one semaphore takes. */
 export const SEM_SIZE = 64;
 /** Alignment of a semaphore's offset in a segment. */

@@ -144,6 +144,8 @@ export const symbols = {
   ipc_heap_pointer: { args: ["ptr", "u64"], returns: "ptr" },
   ipc_heap_handle: { args: ["ptr", "ptr", "buf"], returns: "i32" },
   ipc_heap_check: { args: ["ptr", "buf", "buf"], returns: "i32" },
+  ipc_heap_root: { args: ["ptr", "buf", "u64", "buf"], returns: "i32" },
+  ipc_heap_root_remove: { args: ["ptr", "buf"], returns: "i32" },
   ipc_heap_alloc_fn: { args: ["ptr", "u64"], returns: "ptr" },
   ipc_heap_free_fn: { args: ["ptr", "ptr"], returns: "void" },
   ipc_heap_realloc_fn: { args: ["ptr", "ptr", "u64"], returns: "ptr" },

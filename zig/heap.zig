@@ -506,6 +506,81 @@ pub fn realloc(h: *Heap, handle: u64, size: u64) Error!u64 {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Named roots: how an unrelated process finds what another built (Boost's find_or_construct).
+
+fn rootName(name: []const u8) Error!void {
+    if (name.len == 0) return error.Invalid;
+    if (name.len > root_name_max) return error.NameTooLong;
+    if (std.mem.indexOfScalar(u8, name, 0) != null) return error.Invalid;
+}
+
+/// The root called `name`, or null; and the first free root slot. Caller holds the page lock.
+fn findRoot(h: *Heap, name: []const u8, empty: *?*Root) ?u64 {
+    empty.* = null;
+    for (&h.header.roots) |*r| {
+        const handle = @atomicLoad(u64, &r.handle, .acquire);
+        if (handle == 0) {
+            if (empty.* == null) empty.* = r;
+            continue;
+        }
+        if (std.mem.eql(u8, std.mem.sliceTo(&r.name, 0), name)) return handle;
+    }
+    return null;
+}
+
+/// The block named `name`; with `size` > 0 one is made (zeroed) if none exists, else error.NotFound.
+/// A root is committed by writing its handle last, under the page lock: a process killed while
+/// making one leaves no root (and at worst a leaked block), never half of one. Two processes making
+/// the same root at once get the same block.
+pub fn root(h: *Heap, name: []const u8, size: u64) Error!u64 {
+    try rootName(name);
+    var empty: ?*Root = null;
+    {
+        try lockPages(h);
+        defer unlockPages(h);
+        if (findRoot(h, name, &empty)) |handle| return handle;
+    }
+    if (size == 0) return error.NotFound;
+    const block = try malloc(h, size);
+    @memset((try pointer(h, block))[0..@intCast(size)], 0);
+    lockPages(h) catch |err| {
+        free(h, block) catch {};
+        return err;
+    };
+    const found = findRoot(h, name, &empty);
+    if (found == null and empty != null) {
+        const slot = empty.?;
+        @memset(&slot.name, 0);
+        @memcpy(slot.name[0..name.len], name);
+        @atomicStore(u64, &slot.handle, block, .release);
+    }
+    unlockPages(h);
+    if (found) |handle| {
+        free(h, block) catch {};
+        return handle;
+    }
+    if (empty == null) {
+        free(h, block) catch {};
+        return error.NoSpace;
+    }
+    return block;
+}
+
+/// Forgets the root called `name` (its block stays allocated). error.NotFound when there is none.
+pub fn removeRoot(h: *Heap, name: []const u8) Error!void {
+    try rootName(name);
+    try lockPages(h);
+    defer unlockPages(h);
+    for (&h.header.roots) |*r| {
+        if (@atomicLoad(u64, &r.handle, .acquire) == 0) continue;
+        if (!std.mem.eql(u8, std.mem.sliceTo(&r.name, 0), name)) continue;
+        @atomicStore(u64, &r.handle, 0, .release);
+        return;
+    }
+    return error.NotFound;
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Checking and statistics.
 
 pub const Stats = struct {
@@ -779,6 +854,30 @@ test "threads allocate and free concurrently; every block stays intact" {
     try testing.expectEqual(@as(u32, 0), failures.load(.seq_cst));
     const stats = try expectClean(&t.heap);
     try testing.expectEqual(@as(u64, 0), stats.allocations);
+}
+
+test "named roots: find or create, the same block for everyone, errors" {
+    const t = try TestHeap.create(4 * 1024 * 1024);
+    defer t.destroy();
+    const h = &t.heap;
+    try testing.expectError(error.NotFound, root(h, "config", 0));
+    const a = try root(h, "config", 100);
+    (try pointer(h, a))[5] = 9;
+    try testing.expectEqual(a, try root(h, "config", 0));
+    try testing.expectEqual(a, try root(h, "config", 5000));
+    try testing.expectEqual(@as(u8, 9), (try pointer(h, try root(h, "config", 1)))[5]);
+    const big = try root(h, "table", 300_000);
+    try testing.expect(big != a);
+    try testing.expectError(error.Invalid, root(h, "", 1));
+    try testing.expectError(error.NameTooLong, root(h, "x" ** (root_name_max + 1), 1));
+    var name_buf: [8]u8 = undefined;
+    for (2..roots_max) |i| _ = try root(h, try std.fmt.bufPrint(&name_buf, "r{d}", .{i}), 16);
+    try testing.expectError(error.NoSpace, root(h, "one too many", 16));
+    try removeRoot(h, "config");
+    try testing.expectError(error.NotFound, root(h, "config", 0));
+    try testing.expectError(error.NotFound, removeRoot(h, "config"));
+    try free(h, a);
+    _ = try expectClean(h);
 }
 
 test "recovery after a holder of the page lock died mid-change" {

@@ -534,6 +534,14 @@ int32_t ipc_heap_handle(ipc_heap_t *heap, const void *ptr, uint64_t *block_out);
 /* Walks every structure of the heap: IPC_OK, or IPC_EPROTO with a description in *problem_out.
  * Either out-parameter may be NULL. */
 int32_t ipc_heap_check(ipc_heap_t *heap, ipc_heap_stats_t *stats_out, const char **problem_out);
+/* Named roots, so that an unrelated process finds what another built: the block called `name` (1 to
+ * IPC_HEAP_ROOT_NAME_MAX bytes); with `size` > 0 it is made, zero-filled, if none exists (two
+ * processes making it at once get the same block), with `size` 0 IPC_ENOENT if none exists.
+ * IPC_ENOSPC when IPC_HEAP_ROOTS_MAX roots exist. Removing a root leaves its block allocated. */
+#define IPC_HEAP_ROOTS_MAX 32
+#define IPC_HEAP_ROOT_NAME_MAX 47
+int32_t ipc_heap_root(ipc_heap_t *heap, const char *name, uint64_t size, uint64_t *block_out);
+int32_t ipc_heap_root_remove(ipc_heap_t *heap, const char *name);
 /* A context-first trio for code that takes an allocator as callbacks; the context is the heap. */
 void *ipc_heap_alloc_fn(void *context, size_t size);
 void ipc_heap_free_fn(void *context, void *ptr);

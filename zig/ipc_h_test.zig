@@ -39,6 +39,8 @@ const expected_constants = blk: {
         .{ .name = "IPC_KIND_BARRIER", .value = @intFromEnum(abi.Kind.barrier) },
         .{ .name = "IPC_KIND_RWLOCK", .value = @intFromEnum(abi.Kind.rwlock) },
         .{ .name = "IPC_KIND_HEAP", .value = @intFromEnum(abi.Kind.heap) },
+        .{ .name = "IPC_HEAP_ROOTS_MAX", .value = lib.heap.roots_max },
+        .{ .name = "IPC_HEAP_ROOT_NAME_MAX", .value = lib.heap.root_name_max },
         .{ .name = "IPC_SEM_SIZE", .value = lib.semaphore.size },
         .{ .name = "IPC_SEM_ALIGN", .value = lib.semaphore.alignment },
         .{ .name = "IPC_SEM_VALUE_MAX", .value = lib.semaphore.value_max },

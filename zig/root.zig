@@ -1179,6 +1179,21 @@ pub export fn ipc_heap_handle(handle: ?*ipc_heap_t, ptr: ?*const anyopaque, bloc
     return abi.ok;
 }
 
+pub export fn ipc_heap_root(handle: ?*ipc_heap_t, name: ?[*:0]const u8, size: u64, block_out: ?*u64) i32 {
+    const out = block_out orelse return abi.code(error.Invalid);
+    out.* = 0;
+    const h = toHeap(handle) catch |err| return result(err);
+    const n = std.mem.span(name orelse return abi.code(error.Invalid));
+    out.* = heap.root(h, n, size) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_root_remove(handle: ?*ipc_heap_t, name: ?[*:0]const u8) i32 {
+    const h = toHeap(handle) catch |err| return result(err);
+    heap.removeRoot(h, std.mem.span(name orelse return abi.code(error.Invalid))) catch |err| return result(err);
+    return abi.ok;
+}
+
 /// The C type `ipc_heap_stats_t`.
 pub const ipc_heap_stats_t = extern struct {
     in_use: u64,
