@@ -82,7 +82,8 @@ int main(int argc, char **argv) {
   int processes = atoi(argv[2]);
   long ops = argc > 3 ? atol(argv[3]) : (mixed ? 4000000 : 20000000);
   ipc_heap_t *heap;
-  int32_t rc = ipc_heap_create(NULL, 0, 0, 1ULL << 30, &heap);
+  ipc_segment_t *heap_seg;
+  int32_t rc = ipc_heap_create(NULL, 0, 0, 1ULL << 30, &heap_seg, &heap);
   if (rc != IPC_OK) die("create", rc);
   ipc_heap_t *start_heap = heap;
   /* A start flag in the heap's own memory: every child spins on it so they start together. */
@@ -118,5 +119,6 @@ int main(int argc, char **argv) {
          "\"value\":%.3f,\"peer\":false}\n",
          mixed ? "mixed 16 B-64 KiB" : "64 B", processes, processes == 1 ? "" : "es", mops);
   ipc_heap_close(heap);
+  ipc_segment_close(heap_seg);
   return 0;
 }

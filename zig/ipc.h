@@ -513,14 +513,16 @@ typedef struct ipc_heap_stats_t {
 } ipc_heap_stats_t;
 
 /* Creates a heap of `size_bytes` (at least 136 KiB; untouched pages cost no memory) in a segment of
- * kind IPC_KIND_HEAP; `name`, `mode`, `flags` as for ipc_segment_create. */
-int32_t ipc_heap_create(const char *name, uint32_t mode, uint32_t flags, uint64_t size_bytes, ipc_heap_t **heap_out);
-int32_t ipc_heap_open(const char *name, ipc_heap_t **heap_out);
-int32_t ipc_heap_open_fd(int32_t fd, ipc_heap_t **heap_out);
-/* Unmaps the heap in this process (its blocks stay for the others). */
+ * kind IPC_KIND_HEAP, returned in *segment_out (close it with ipc_segment_close after
+ * ipc_heap_close; unlink a named one with ipc_segment_unlink); `name`, `mode`, `flags` as for
+ * ipc_segment_create. Other processes ipc_segment_open (or ipc_segment_open_fd) it, then
+ * ipc_heap_attach. */
+int32_t ipc_heap_create(const char *name, uint32_t mode, uint32_t flags, uint64_t size_bytes,
+                        ipc_segment_t **segment_out, ipc_heap_t **heap_out);
+/* This process's view of the heap in `segment` (IPC_EKIND for a segment of another kind). */
+int32_t ipc_heap_attach(ipc_segment_t *segment, ipc_heap_t **heap_out);
+/* Frees this process's view (the heap and its blocks stay). Close it before its segment. */
 int32_t ipc_heap_close(ipc_heap_t *heap);
-/* The heap's segment (its fd, name, size), owned by the heap. */
-ipc_segment_t *ipc_heap_segment(ipc_heap_t *heap);
 /* IPC_EINVAL for size 0, IPC_ENOMEM when the heap is full. */
 int32_t ipc_heap_malloc(ipc_heap_t *heap, uint64_t size, uint64_t *block_out);
 int32_t ipc_heap_calloc(ipc_heap_t *heap, uint64_t count, uint64_t size, uint64_t *block_out);

@@ -1064,8 +1064,8 @@ fn heapInitData(context: ?*anyopaque, data: []u8) abi.Error!void {
     try heap.init(data[skip..], std.mem.readInt(u32, &tag, .little));
 }
 
-fn adoptHeap(seg: *segment.Segment, out: *?*ipc_heap_t) abi.Error!void {
-    errdefer segment.close(seg);
+fn attachHeap(seg: *segment.Segment, out: *?*ipc_heap_t) abi.Error!void {
+    if (seg.kind != .heap) return error.Kind;
     const h = std.heap.c_allocator.create(HeapHandle) catch return error.NoMemory;
     errdefer std.heap.c_allocator.destroy(h);
     h.* = .{ .live = heap_live_marker, .seg = seg, .heap = try heap.attach(try heapMemory(seg)) };
@@ -1074,36 +1074,38 @@ fn adoptHeap(seg: *segment.Segment, out: *?*ipc_heap_t) abi.Error!void {
 
 fn toHeap(handle: ?*ipc_heap_t) abi.Error!*heap.Heap {
     const h: *HeapHandle = @ptrCast(@alignCast(handle orelse return error.Invalid));
-    if (h.live != heap_live_marker) return error.Closed;
+    if (h.live != heap_live_marker or !h.seg.isLive()) return error.Closed;
     return &h.heap;
 }
 
-pub export fn ipc_heap_create(name: ?[*:0]const u8, mode: u32, flags: u32, size_bytes: u64, heap_out: ?*?*ipc_heap_t) i32 {
+pub export fn ipc_heap_create(
+    name: ?[*:0]const u8,
+    mode: u32,
+    flags: u32,
+    size_bytes: u64,
+    segment_out: ?*?*ipc_segment_t,
+    heap_out: ?*?*ipc_heap_t,
+) i32 {
     const out = heap_out orelse return abi.code(error.Invalid);
     out.* = null;
-    var seg_handle: ?*ipc_segment_t = null;
     if (size_bytes > heap.max_size) return abi.code(error.Range);
     _ = heap.plan(size_bytes) catch |err| return result(err);
-    const seg = createStandaloneSized(name, mode, flags, .heap, size_bytes + heap.base_alignment, .{ .run = heapInitData }, &seg_handle) catch |err|
+    const seg = createStandaloneSized(name, mode, flags, .heap, size_bytes + heap.base_alignment, .{ .run = heapInitData }, segment_out) catch |err|
         return result(err);
-    adoptHeap(seg, out) catch |err| return result(err);
+    attachHeap(seg, out) catch |err| {
+        segment_out.?.* = null;
+        if (seg.name.len > 0) segment.unlink(seg.name) catch {};
+        segment.close(seg);
+        return result(err);
+    };
     return abi.ok;
 }
 
-pub export fn ipc_heap_open(name: ?[*:0]const u8, heap_out: ?*?*ipc_heap_t) i32 {
+pub export fn ipc_heap_attach(handle: ?*ipc_segment_t, heap_out: ?*?*ipc_heap_t) i32 {
     const out = heap_out orelse return abi.code(error.Invalid);
     out.* = null;
-    const n = name_.parseC(name orelse return abi.code(error.Invalid)) catch |err| return result(err);
-    const seg = segment.open(n, .heap) catch |err| return result(err);
-    adoptHeap(seg, out) catch |err| return result(err);
-    return abi.ok;
-}
-
-pub export fn ipc_heap_open_fd(fd: i32, heap_out: ?*?*ipc_heap_t) i32 {
-    const out = heap_out orelse return abi.code(error.Invalid);
-    out.* = null;
-    const seg = segment.openFd(fd, .heap) catch |err| return result(err);
-    adoptHeap(seg, out) catch |err| return result(err);
+    const seg = toSegment(handle) orelse return abi.code(error.Closed);
+    attachHeap(seg, out) catch |err| return result(err);
     return abi.ok;
 }
 
@@ -1112,15 +1114,8 @@ pub export fn ipc_heap_close(handle: ?*ipc_heap_t) i32 {
     const h: *HeapHandle = @ptrCast(@alignCast(handle.?));
     if (h.live != heap_live_marker) return abi.code(error.Closed);
     h.live = 0;
-    segment.close(h.seg);
     std.heap.c_allocator.destroy(h);
     return abi.ok;
-}
-
-pub export fn ipc_heap_segment(handle: ?*ipc_heap_t) ?*ipc_segment_t {
-    const h: *HeapHandle = @ptrCast(@alignCast(handle orelse return null));
-    if (h.live != heap_live_marker) return null;
-    return @ptrCast(h.seg);
 }
 
 pub export fn ipc_heap_malloc(handle: ?*ipc_heap_t, size: u64, block_out: ?*u64) i32 {

@@ -42,10 +42,11 @@ static void expect_clean(ipc_heap_t *heap, ipc_heap_stats_t *stats) {
 
 static void misuse(void) {
   ipc_heap_t *heap, *other;
+  ipc_segment_t *heap_seg, *other_seg;
   ipc_heap_stats_t stats;
-  CHECK_RC(ipc_heap_create(NULL, 0, 0, 1000, &heap), IPC_ERANGE);
-  CHECK_RC(ipc_heap_create(NULL, 0, 0, 8 << 20, &heap), IPC_OK);
-  CHECK_RC(ipc_heap_create(NULL, 0, 0, 8 << 20, &other), IPC_OK);
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, 1000, &heap_seg, &heap), IPC_ERANGE);
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, 8 << 20, &heap_seg, &heap), IPC_OK);
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, 8 << 20, &other_seg, &other), IPC_OK);
   uint64_t a, b, c;
   CHECK_RC(ipc_heap_malloc(heap, 0, &a), IPC_EINVAL);
   CHECK_RC(ipc_heap_malloc(heap, 1ULL << 40, &a), IPC_ENOMEM);
@@ -101,8 +102,20 @@ static void misuse(void) {
   CHECK(alloc_fn(heap, 0) == NULL);
   expect_clean(heap, &stats);
   CHECK(stats.allocations == 0);
+  /* Another process's way in: open the segment, attach; a plain segment is refused. */
+  ipc_heap_t *again;
+  CHECK_RC(ipc_heap_attach(heap_seg, &again), IPC_OK);
+  CHECK_RC(ipc_heap_malloc(again, 10, &a), IPC_OK);
+  CHECK_RC(ipc_heap_free(heap, a), IPC_OK);
+  CHECK_RC(ipc_heap_close(again), IPC_OK);
+  ipc_segment_t *plain;
+  CHECK_RC(ipc_segment_create(NULL, 4096, 0, 0, &plain), IPC_OK);
+  CHECK_RC(ipc_heap_attach(plain, &again), IPC_EKIND);
+  CHECK_RC(ipc_segment_close(plain), IPC_OK);
   CHECK_RC(ipc_heap_close(other), IPC_OK);
   CHECK_RC(ipc_heap_close(heap), IPC_OK);
+  CHECK_RC(ipc_segment_close(other_seg), IPC_OK);
+  CHECK_RC(ipc_segment_close(heap_seg), IPC_OK);
 }
 
 /* Three processes allocate, pattern-fill and free, and hand a share of their blocks to the others
@@ -111,7 +124,8 @@ enum { SLOTS = 64, SHARERS = 3, STEPS = 60000 };
 
 static void sharing(void) {
   ipc_heap_t *heap;
-  CHECK_RC(ipc_heap_create(NULL, 0, 0, 256 << 20, &heap), IPC_OK);
+  ipc_segment_t *heap_seg;
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, 256 << 20, &heap_seg, &heap), IPC_OK);
   uint64_t slots_block;
   CHECK_RC(ipc_heap_calloc(heap, SLOTS + 1, 16, &slots_block), IPC_OK);
   uint64_t *slots = ipc_heap_pointer(heap, slots_block); /* [handle, size] pairs; [SLOTS*2] = go */
@@ -184,6 +198,7 @@ static void sharing(void) {
   expect_clean(heap, &stats);
   CHECK(stats.allocations == 0);
   CHECK_RC(ipc_heap_close(heap), IPC_OK);
+  CHECK_RC(ipc_segment_close(heap_seg), IPC_OK);
 }
 
 /* Allocation storms killed at random moments: after every kill the heap checks clean and the
@@ -209,8 +224,9 @@ static void storm(ipc_heap_t *heap, uint64_t seed) {
 
 static void fault_injection(void) {
   ipc_heap_t *heap;
+  ipc_segment_t *heap_seg;
   /* Each killed storm leaks what it held (at most 16 blocks): 240 of them fit easily. */
-  CHECK_RC(ipc_heap_create(NULL, 0, 0, 2ULL << 30, &heap), IPC_OK);
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, 2ULL << 30, &heap_seg, &heap), IPC_OK);
   uint64_t state = (uint64_t)getpid();
   pid_t pids[STORMERS] = {0};
   ipc_heap_stats_t stats;
@@ -247,6 +263,7 @@ static void fault_injection(void) {
          KILLS, (unsigned long long)stats.allocations, (unsigned long long)stats.in_use,
          (unsigned long long)stats.reserved);
   CHECK_RC(ipc_heap_close(heap), IPC_OK);
+  CHECK_RC(ipc_segment_close(heap_seg), IPC_OK);
 }
 
 int main(void) {
