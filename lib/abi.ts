@@ -39,6 +39,10 @@ export const KIND_HEAP = 8;
 export const HEAP_ROOTS_MAX = 32;
 /** Longest root name in bytes. */
 export const HEAP_ROOT_NAME_MAX = 47;
+/** Where a heap's memory starts in its segment's data. */
+export const HEAP_OFFSET = 3968;
+/** The offset bits of a heap block handle. */
+export const HEAP_BLOCK_OFFSET_MASK = 0xffffffffff;
 /** Bytes of shared memory one semaphore takes. */
 export const SEM_SIZE = 64;
 /** Alignment of a semaphore's offset in a segment. */

@@ -35,6 +35,7 @@ export { Condition } from "./condition.ts";
 export { Barrier, type BarrierOptions } from "./barrier.ts";
 export { RwLock, RwLockGuard } from "./rwlock.ts";
 export { type CreateOptions } from "./shared_object.ts";
+export { type HeapStats, SharedHeap, type SharedHeapOptions } from "./heap.ts";
 export { now, setSpin, spin } from "./spin.ts";
 export { type SegmentCreator, SharedMemory, type SharedMemoryOptions, type TypedArrayConstructor } from "./segment.ts";
 

@@ -26,8 +26,9 @@
 //! large block's head before its continuations; a small page's entry before it is linked into its
 //! class list. Recovery frees continuations no head covers and relinks the class lists.
 //!
-//! Handles are offsets tagged with the heap's random 24-bit tag in the top bits, so a handle from
-//! another heap is recognized rather than misread. Each process keeps private per-class cursors
+//! Handles are offsets tagged with the heap's random 12-bit tag above them (below 2^52: exact as
+//! JavaScript numbers), so a handle from another heap is recognized rather than misread (but for
+//! the 1 in 2048 chance that two heaps drew the same tag). Each process keeps private per-class cursors
 //! (which page it last allocated from), so processes mostly allocate in different pages and their
 //! bitmap CASes do not contend.
 //!
@@ -50,12 +51,16 @@ pub const header_size: u32 = 4096;
 /// The heap's memory starts on a system page, so that every page (and every large block) starts
 /// on one in every process, whatever address each maps the segment at.
 pub const base_alignment: u32 = 4096;
+/// Where the heap's memory starts in its segment's data (the data starts 128 bytes into a page).
+pub const data_offset: u32 = base_alignment - abi.segment_header_size;
 /// Largest request served from a size-class page; larger ones take whole pages.
 pub const small_max: u32 = 16 * 1024;
 pub const roots_max: u32 = 32;
 pub const root_name_max: u32 = 47;
-/// Offsets fit in 40 bits (1 TiB heaps); the tag takes the top 24.
+/// Offsets fit in 40 bits (1 TiB heaps); the tag takes the next 12, so that a handle is below 2^52
+/// and stays exact as a JavaScript number.
 pub const offset_bits = 40;
+pub const tag_bits = 12;
 const offset_mask: u64 = (1 << offset_bits) - 1;
 /// Largest heap: offsets must fit their 40 bits.
 pub const max_size: u64 = offset_mask;
@@ -218,7 +223,7 @@ pub fn init(memory: []u8, tag: u32) Error!void {
     const header: *Header = @ptrCast(@alignCast(memory.ptr));
     @atomicStore(u32, &header.magic, 0, .release);
     header.version = version;
-    header.tag = tag & 0xff_ffff | 1 << 23; // never 0: a zero handle is never valid
+    header.tag = tag & ((1 << tag_bits) - 1) | 1 << (tag_bits - 1); // never 0: a zero handle is never valid
     header.page_size = page_size;
     header.page_count = g.page_count;
     header.table_offset = g.table_offset;
@@ -734,6 +739,7 @@ test "malloc, free, usable size and misuse" {
     try testing.expectError(error.Invalid, free(h, a));
     try testing.expectError(error.Invalid, free(h, a + 8));
     try testing.expectError(error.Kind, free(h, (a & offset_mask) | (@as(u64, 0x99) << offset_bits)));
+    try testing.expect(a < 1 << 52);
     try testing.expectError(error.Range, free(h, h.handleOf(h.size + 10)));
     try testing.expectError(error.Invalid, malloc(h, 0));
     try testing.expectError(error.NoMemory, malloc(h, 64 * 1024 * 1024));

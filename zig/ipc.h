@@ -541,6 +541,10 @@ int32_t ipc_heap_check(ipc_heap_t *heap, ipc_heap_stats_t *stats_out, const char
  * processes making it at once get the same block), with `size` 0 IPC_ENOENT if none exists.
  * IPC_ENOSPC when IPC_HEAP_ROOTS_MAX roots exist. Removing a root leaves its block allocated. */
 #define IPC_HEAP_ROOTS_MAX 32
+/* Where the heap's memory starts in its segment's data: a block's bytes are at data offset
+ * IPC_HEAP_OFFSET + (block & IPC_HEAP_BLOCK_OFFSET_MASK). Handles are below 2^52. */
+#define IPC_HEAP_OFFSET 3968
+#define IPC_HEAP_BLOCK_OFFSET_MASK 0xffffffffffULL
 #define IPC_HEAP_ROOT_NAME_MAX 47
 int32_t ipc_heap_root(ipc_heap_t *heap, const char *name, uint64_t size, uint64_t *block_out);
 int32_t ipc_heap_root_remove(ipc_heap_t *heap, const char *name);

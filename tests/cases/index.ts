@@ -7,5 +7,6 @@ import mutex from "./mutex.ts";
 import segment from "./segment.ts";
 import segmentInputs from "./segment_inputs.ts";
 import sync from "./sync.ts";
+import heap from "./heap.ts";
 
-export const cases: ((h: Harness) => void)[] = [abi, errors, load, segment, segmentInputs, mutex, sync];
+export const cases: ((h: Harness) => void)[] = [abi, errors, load, segment, segmentInputs, mutex, sync, heap];

@@ -1,0 +1,282 @@
+/**
+ * SharedHeap: malloc, realloc and free inside a segment, from Bun, Deno and C processes at once.
+ * Blocks are named by handles (numbers, the same block in every process); `view(handle)` gives
+ * zero-copy access. Work in progress (issue 5): see the README's Shared heap section for what is
+ * done.
+ *
+ * @module
+ */
+
+import { HEAP_BLOCK_OFFSET_MASK, HEAP_OFFSET, HEAP_ROOT_NAME_MAX, KIND_HEAP, RESULT_CODES } from "./abi.ts";
+import { checked, cString, pointerOut, takePointer } from "./call.ts";
+import { checkInteger, describe, type ErrorCode, IpcError, IpcTypeError } from "./errors.ts";
+import { native, type Pointer, type Symbols } from "./native.ts";
+import { type Dependent, segmentInternals, SharedMemory, type TypedArrayConstructor } from "./segment.ts";
+import { type CreateOptions, createStandalone } from "./shared_object.ts";
+
+/** Options of `SharedHeap.create`. */
+export interface SharedHeapOptions extends CreateOptions {
+  /**
+   * Bytes of the heap, at least 136 KiB. Untouched pages cost no memory, so size it generously: the
+   * largest total of live blocks you expect, plus a quarter.
+   */
+  size: number;
+}
+
+/** What `check()` and `stats` report. */
+export interface HeapStats {
+  /** Bytes of allocated blocks (their usable sizes). */
+  readonly inUse: number;
+  /** Bytes of pages in use by blocks. */
+  readonly reserved: number;
+  /** Bytes of pages no block uses. */
+  readonly free: number;
+  /** The largest block that fits now, in bytes. */
+  readonly largestFree: number;
+  /** Allocated blocks. */
+  readonly allocations: number;
+}
+
+const { OK } = RESULT_CODES;
+const HANDLE_MAX = 2 ** 52;
+
+function explain(code: ErrorCode): string | undefined {
+  switch (code) {
+    case "ENOMEM":
+      return "the heap is full: free blocks, or create a larger heap";
+    case "EKIND":
+      return "the handle belongs to another heap";
+    case "EINVAL":
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** A heap shared between processes. */
+export class SharedHeap implements Disposable, Dependent {
+  #pointer: Pointer | null;
+  readonly #memory: SharedMemory;
+  readonly #owned: boolean;
+  readonly #s: Symbols;
+  readonly #cell = new BigUint64Array(1);
+  readonly #stats = new BigUint64Array(5);
+
+  private constructor(memory: SharedMemory, pointer: Pointer, owned: boolean) {
+    this.#memory = memory;
+    this.#pointer = pointer;
+    this.#owned = owned;
+    this.#s = native().symbols;
+    // Closing the segment closes the heap first: the native view must not outlive its segment.
+    segmentInternals.depend(memory, this);
+  }
+
+  /** Nothing this process holds keeps the heap from closing. */
+  closeCheck(): void {}
+
+  /** Creates a heap in a segment of its own (anonymous by default; `name` to open it elsewhere). */
+  static create(options: SharedHeapOptions): SharedHeap {
+    const op = "SharedHeap.create";
+    if (typeof options !== "object" || options === null) {
+      throw new IpcTypeError(op, `options must be an object such as { size: 1 << 30 }, got ${describe(options)}`);
+    }
+    const size = checkInteger(op, "size", options.size, 1, Number.MAX_SAFE_INTEGER);
+    const { memory, pointer } = createStandalone(
+      op,
+      options,
+      (a, seg, out) => native().symbols.ipc_heap_create(a.name, a.mode, a.flags, BigInt(size), seg, out),
+      (code) => code === "ERANGE" ? `size ${size} is outside what a heap can be (136 KiB to 1 TiB)` : explain(code),
+    );
+    return new SharedHeap(memory, pointer, true);
+  }
+
+  /** Opens the heap called `name`. */
+  static open(name: string): SharedHeap {
+    return SharedHeap.attach(SharedMemory.open(name), true);
+  }
+
+  /** Opens the heap behind `fd` (one a parent passed to this process). */
+  static fromFd(fd: number): SharedHeap {
+    return SharedHeap.attach(SharedMemory.fromFd(fd), true);
+  }
+
+  /** The heap in `memory` (a segment of kind heap); `owned`: closing the heap closes `memory`. */
+  static attach(memory: SharedMemory, owned = false): SharedHeap {
+    const op = "SharedHeap.attach";
+    try {
+      if (segmentInternals.kind(memory) !== KIND_HEAP) {
+        throw new IpcError(op, "EKIND", "the segment holds no heap");
+      }
+      const cell = pointerOut();
+      checked(op, native().symbols.ipc_heap_attach(segmentInternals.handle(memory, op), cell));
+      return new SharedHeap(memory, takePointer(op, cell), owned);
+    } catch (error) {
+      if (owned) memory.close();
+      throw error;
+    }
+  }
+
+  /** The heap's segment (its name, fd and size). */
+  get memory(): SharedMemory {
+    return this.#memory;
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#pointer === null;
+  }
+
+  #live(op: string): Pointer {
+    if (this.#pointer === null) throw new IpcError(op, "ECLOSED", "the heap is closed");
+    return this.#pointer;
+  }
+
+  #size(op: string, size: unknown): bigint {
+    return BigInt(checkInteger(op, "size", size, 1, Number.MAX_SAFE_INTEGER));
+  }
+
+  #handle(op: string, handle: unknown): bigint {
+    return BigInt(checkInteger(op, "handle", handle, 1, HANDLE_MAX));
+  }
+
+  #out(op: string, rc: number, what?: (code: ErrorCode) => string | undefined): number {
+    if (rc !== OK) checked(op, rc, what ?? explain);
+    return Number(this.#cell[0]);
+  }
+
+  /** Allocates `size` bytes (their contents are undefined); returns the block's handle. */
+  malloc(size: number): number {
+    const op = "SharedHeap.malloc";
+    return this.#out(op, this.#s.ipc_heap_malloc(this.#live(op), this.#size(op, size), this.#cell));
+  }
+
+  /** Allocates `count * size` zeroed bytes. */
+  calloc(count: number, size: number): number {
+    const op = "SharedHeap.calloc";
+    const n = BigInt(checkInteger(op, "count", count, 1, Number.MAX_SAFE_INTEGER));
+    return this.#out(op, this.#s.ipc_heap_calloc(this.#live(op), n, this.#size(op, size), this.#cell));
+  }
+
+  /** Moves the block to one of `size` bytes if needed, keeping its contents; returns its handle. */
+  realloc(handle: number, size: number): number {
+    const op = "SharedHeap.realloc";
+    const rc = this.#s.ipc_heap_realloc(this.#live(op), this.#handle(op, handle), this.#size(op, size), this.#cell);
+    return this.#out(op, rc, (code) => this.#explainHandle(code, handle));
+  }
+
+  /** Frees the block. EINVAL for a block that is not allocated (a double free), EKIND for another heap's. */
+  free(handle: number): void {
+    const op = "SharedHeap.free";
+    const rc = this.#s.ipc_heap_free(this.#live(op), this.#handle(op, handle));
+    if (rc !== OK) checked(op, rc, (code) => this.#explainHandle(code, handle));
+  }
+
+  #explainHandle(code: ErrorCode, handle: number): string | undefined {
+    if (code === "EINVAL") {
+      return `handle ${handle} is not an allocated block of this heap (freed already, or never allocated)`;
+    }
+    if (code === "ERANGE") return `handle ${handle} points outside this heap`;
+    return explain(code);
+  }
+
+  /** Bytes the block can hold (at least what was asked). */
+  usableSize(handle: number): number {
+    const op = "SharedHeap.usableSize";
+    const rc = this.#s.ipc_heap_usable_size(this.#live(op), this.#handle(op, handle), this.#cell);
+    return this.#out(op, rc, (code) => this.#explainHandle(code, handle));
+  }
+
+  /**
+   * A zero-copy view of the block: `type` elements (default Uint8Array), `length` of them (default:
+   * as many as the usable size holds). Valid while the heap is open and the block allocated.
+   */
+  view(handle: number): Uint8Array;
+  view<T>(handle: number, type: TypedArrayConstructor<T>, length?: number): T;
+  view<T>(handle: number, type?: TypedArrayConstructor<T>, length?: number): T | Uint8Array {
+    const op = "SharedHeap.view";
+    const usable = this.usableSize(handle);
+    const elementType = (type ?? Uint8Array) as TypedArrayConstructor<T>;
+    const count = length ?? Math.floor(usable / elementType.BYTES_PER_ELEMENT);
+    if (count * elementType.BYTES_PER_ELEMENT > usable) {
+      throw new IpcError(
+        op,
+        "ERANGE",
+        `${count} elements of ${elementType.BYTES_PER_ELEMENT} bytes exceed the block's ${usable} bytes`,
+      );
+    }
+    const offset = HEAP_OFFSET + (handle % (HEAP_BLOCK_OFFSET_MASK + 1));
+    return this.#memory.view(elementType, offset, count);
+  }
+
+  /**
+   * The block called `name`, which any process can find (Boost's find_or_construct): with `size`,
+   * made zero-filled if it does not exist yet; without, ENOENT if it does not.
+   */
+  root(name: string, size?: number): number {
+    const op = "SharedHeap.root";
+    const bytes = cString(op, "name", name);
+    if (bytes.length - 1 > HEAP_ROOT_NAME_MAX || bytes.length === 1) {
+      throw new IpcError(op, "EINVAL", `a root name is 1 to ${HEAP_ROOT_NAME_MAX} bytes, got ${bytes.length - 1}`);
+    }
+    const n = size === undefined ? 0n : this.#size(op, size);
+    const rc = this.#s.ipc_heap_root(this.#live(op), bytes, n, this.#cell);
+    return this.#out(
+      op,
+      rc,
+      (code) =>
+        code === "ENOENT"
+          ? `no root called ${describe(name)}`
+          : code === "ENOSPC"
+          ? "the heap holds the most roots it can (32)"
+          : explain(code),
+    );
+  }
+
+  /** Forgets the root called `name`; its block stays allocated. */
+  removeRoot(name: string): void {
+    const op = "SharedHeap.removeRoot";
+    checked(
+      op,
+      this.#s.ipc_heap_root_remove(this.#live(op), cString(op, "name", name)),
+      (code) => code === "ENOENT" ? `no root called ${describe(name)}` : explain(code),
+    );
+  }
+
+  /** Walks every structure of the heap; throws EPROTO naming the problem, else returns the statistics. */
+  check(): HeapStats {
+    const op = "SharedHeap.check";
+    const problem = pointerOut();
+    const rc = this.#s.ipc_heap_check(this.#live(op), this.#stats, problem);
+    if (rc !== OK) {
+      const p = native().readPointer(problem);
+      throw new IpcError(op, "EPROTO", `the heap is damaged: ${p === null ? "unknown problem" : native().cstring(p)}`);
+    }
+    const s = this.#stats;
+    return {
+      inUse: Number(s[0]),
+      reserved: Number(s[1]),
+      free: Number(s[2]),
+      largestFree: Number(s[3]),
+      allocations: Number(s[4]),
+    };
+  }
+
+  /** Statistics (a full walk: `check()`). */
+  get stats(): HeapStats {
+    return this.check();
+  }
+
+  /** Stops using the heap in this process; a heap opened by name or fd also closes its segment. */
+  close(): void {
+    const pointer = this.#pointer;
+    if (pointer === null) return;
+    this.#pointer = null;
+    this.#s.ipc_heap_close(pointer);
+    segmentInternals.undepend(this.#memory, this);
+    if (this.#owned) this.#memory.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
