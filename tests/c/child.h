@@ -21,5 +21,6 @@ static inline int usage(const char *what) {
 int child_segment(int argc, char **argv);
 int child_mutex(int argc, char **argv);
 int child_sync(int argc, char **argv);
+int child_heap(int argc, char **argv);
 
 #endif

@@ -57,11 +57,11 @@ export default function heapCase(h: Harness): void {
     const live = new Map<number, number>(); // handle -> size
     const fill = (handle: number, size: number) => {
       const v = heap.view(handle, Uint8Array, size);
-      for (let i = 0; i < size; i++) v[i] = (handle * 31 + i) & 0xff;
+      for (let i = 0; i < size; i++) v[i] = ((handle % 256) * 31 + i) & 0xff;
     };
     const intact = (handle: number, size: number, pattern = handle) => {
       const v = heap.view(handle, Uint8Array, size);
-      for (let i = 0; i < size; i++) if (v[i] !== ((pattern * 31 + i) & 0xff)) return false;
+      for (let i = 0; i < size; i++) if (v[i] !== (((pattern % 256) * 31 + i) & 0xff)) return false;
       return true;
     };
     for (let step = 0; step < 6000; step++) {

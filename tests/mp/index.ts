@@ -4,5 +4,6 @@ import load from "./load.ts";
 import mutex from "./mutex.ts";
 import segment from "./segment.ts";
 import sync from "./sync.ts";
+import heap from "./heap.ts";
 
-export const cases: ((h: Harness) => void)[] = [segment, mutex, sync, load];
+export const cases: ((h: Harness) => void)[] = [segment, mutex, sync, heap, load];
