@@ -39,6 +39,8 @@ export const KIND_HEAP = 8;
 export const HEAP_ROOTS_MAX = 32;
 /** Longest root name in bytes. */
 export const HEAP_ROOT_NAME_MAX = 47;
+/** Largest alignment of a heap block. */
+export const HEAP_ALIGNMENT_MAX = 4096;
 /** Where a heap's memory starts in its segment's data. */
 export const HEAP_OFFSET = 3968;
 /** The offset bits of a heap block handle. */

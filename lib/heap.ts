@@ -7,7 +7,14 @@
  * @module
  */
 
-import { HEAP_BLOCK_OFFSET_MASK, HEAP_OFFSET, HEAP_ROOT_NAME_MAX, KIND_HEAP, RESULT_CODES } from "./abi.ts";
+import {
+  HEAP_ALIGNMENT_MAX,
+  HEAP_BLOCK_OFFSET_MASK,
+  HEAP_OFFSET,
+  HEAP_ROOT_NAME_MAX,
+  KIND_HEAP,
+  RESULT_CODES,
+} from "./abi.ts";
 import { checked, cString, pointerOut, takePointer } from "./call.ts";
 import { checkInteger, describe, type ErrorCode, IpcError, IpcTypeError } from "./errors.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
@@ -144,10 +151,19 @@ export class SharedHeap implements Disposable, Dependent {
     return Number(this.#cell[0]);
   }
 
-  /** Allocates `size` bytes (their contents are undefined); returns the block's handle. */
-  malloc(size: number): number {
+  /**
+   * Allocates `size` bytes (their contents are undefined); returns the block's handle. Blocks are
+   * 16-byte aligned; `alignment` (a power of two up to 4096) asks for more.
+   */
+  malloc(size: number, options?: { alignment?: number }): number {
     const op = "SharedHeap.malloc";
-    return this.#out(op, this.#s.ipc_heap_malloc(this.#live(op), this.#size(op, size), this.#cell));
+    const alignment = options?.alignment;
+    if (alignment === undefined) {
+      return this.#out(op, this.#s.ipc_heap_malloc(this.#live(op), this.#size(op, size), this.#cell));
+    }
+    const a = checkInteger(op, "alignment", alignment, 1, HEAP_ALIGNMENT_MAX);
+    const rc = this.#s.ipc_heap_aligned_alloc(this.#live(op), BigInt(a), this.#size(op, size), this.#cell);
+    return this.#out(op, rc, (code) => code === "EINVAL" ? `alignment ${a} is not a power of two` : explain(code));
   }
 
   /** Allocates `count * size` zeroed bytes. */

@@ -135,6 +135,7 @@ export const symbols = {
   ipc_heap_attach: { args: ["ptr", "buf"], returns: "i32" },
   ipc_heap_close: { args: ["ptr"], returns: "i32" },
   ipc_heap_malloc: { args: ["ptr", "u64", "buf"], returns: "i32" },
+  ipc_heap_aligned_alloc: { args: ["ptr", "u64", "u64", "buf"], returns: "i32" },
   ipc_heap_calloc: { args: ["ptr", "u64", "u64", "buf"], returns: "i32" },
   ipc_heap_realloc: { args: ["ptr", "u64", "u64", "buf"], returns: "i32" },
   ipc_heap_free: { args: ["ptr", "u64"], returns: "i32" },

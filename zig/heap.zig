@@ -443,6 +443,27 @@ pub fn malloc(h: *Heap, size: u64) Error!u64 {
     return h.handleOf(offset);
 }
 
+/// Largest alignment a block can be asked for: a system page (every page of the heap starts on one).
+pub const alignment_max: u32 = base_alignment;
+
+/// malloc with the block's address (in every process) a multiple of `alignment` (a power of two up
+/// to `alignment_max`). Small blocks are aligned to 16 bytes, and to the largest power of two that
+/// divides their class size up to 64 (a page's first block is 64-aligned); larger alignments take
+/// whole pages.
+pub fn mallocAligned(h: *Heap, size: u64, alignment: u64) Error!u64 {
+    if (alignment == 0 or !std.math.isPowerOfTwo(alignment)) return error.Invalid;
+    if (alignment > alignment_max) return error.Range;
+    if (alignment <= 16) return malloc(h, size);
+    if (size == 0) return error.Invalid;
+    if (size > h.size) return error.NoMemory;
+    if (alignment <= 64 and size <= small_max) {
+        var c = classOf(size);
+        while (c < classes and class_sizes[c] % alignment != 0) c += 1;
+        if (c < classes) return h.handleOf(try allocSmall(h, c));
+    }
+    return h.handleOf(try allocLarge(h, size));
+}
+
 /// Where a handle's block is: its page and, for a small block, its index.
 const Place = struct { page: u32, index: ?u32 };
 
@@ -748,6 +769,25 @@ test "malloc, free, usable size and misuse" {
     stats = try expectClean(h);
     try testing.expectEqual(@as(u64, 0), stats.allocations);
     try testing.expectEqual(stats.free_pages + stats.reserved, @as(u64, h.table.len) * page_size);
+}
+
+test "aligned allocations land on their alignment" {
+    const t = try TestHeap.create(8 * 1024 * 1024);
+    defer t.destroy();
+    const h = &t.heap;
+    var alignment: u64 = 1;
+    while (alignment <= alignment_max) : (alignment *= 2) {
+        for ([_]u64{ 1, 24, 100, 3000, 20_000 }) |size| {
+            const block = try mallocAligned(h, size, alignment);
+            try testing.expect(@intFromPtr(try pointer(h, block)) % alignment == 0);
+            try testing.expect(try usableSize(h, block) >= size);
+            try free(h, block);
+        }
+    }
+    try testing.expectError(error.Invalid, mallocAligned(h, 8, 3));
+    try testing.expectError(error.Invalid, mallocAligned(h, 8, 0));
+    try testing.expectError(error.Range, mallocAligned(h, 8, 8192));
+    _ = try expectClean(h);
 }
 
 test "a full heap says ENOMEM, and recovers once blocks are freed" {

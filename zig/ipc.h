@@ -526,6 +526,10 @@ int32_t ipc_heap_close(ipc_heap_t *heap);
 /* IPC_EINVAL for size 0, IPC_ENOMEM when the heap is full. */
 int32_t ipc_heap_malloc(ipc_heap_t *heap, uint64_t size, uint64_t *block_out);
 int32_t ipc_heap_calloc(ipc_heap_t *heap, uint64_t count, uint64_t size, uint64_t *block_out);
+/* A block whose address is a multiple of `alignment`, a power of two up to IPC_HEAP_ALIGNMENT_MAX
+ * (IPC_EINVAL otherwise; IPC_ERANGE above). Every block is at least 16-aligned. */
+#define IPC_HEAP_ALIGNMENT_MAX 4096
+int32_t ipc_heap_aligned_alloc(ipc_heap_t *heap, uint64_t alignment, uint64_t size, uint64_t *block_out);
 int32_t ipc_heap_realloc(ipc_heap_t *heap, uint64_t block, uint64_t size, uint64_t *block_out);
 /* IPC_EINVAL: not an allocated block (a double free, or never allocated); IPC_EKIND: another heap's
  * handle; IPC_ERANGE: outside the heap. Block 0 is ignored. */

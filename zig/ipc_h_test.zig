@@ -41,6 +41,7 @@ const expected_constants = blk: {
         .{ .name = "IPC_KIND_HEAP", .value = @intFromEnum(abi.Kind.heap) },
         .{ .name = "IPC_HEAP_ROOTS_MAX", .value = lib.heap.roots_max },
         .{ .name = "IPC_HEAP_OFFSET", .value = lib.heap.data_offset },
+        .{ .name = "IPC_HEAP_ALIGNMENT_MAX", .value = lib.heap.alignment_max },
         .{ .name = "IPC_HEAP_BLOCK_OFFSET_MASK", .value = (1 << lib.heap.offset_bits) - 1 },
         .{ .name = "IPC_HEAP_ROOT_NAME_MAX", .value = lib.heap.root_name_max },
         .{ .name = "IPC_SEM_SIZE", .value = lib.semaphore.size },

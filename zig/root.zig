@@ -1126,6 +1126,14 @@ pub export fn ipc_heap_malloc(handle: ?*ipc_heap_t, size: u64, block_out: ?*u64)
     return abi.ok;
 }
 
+pub export fn ipc_heap_aligned_alloc(handle: ?*ipc_heap_t, alignment: u64, size: u64, block_out: ?*u64) i32 {
+    const out = block_out orelse return abi.code(error.Invalid);
+    out.* = 0;
+    const h = toHeap(handle) catch |err| return result(err);
+    out.* = heap.mallocAligned(h, size, alignment) catch |err| return result(err);
+    return abi.ok;
+}
+
 pub export fn ipc_heap_calloc(handle: ?*ipc_heap_t, count: u64, size: u64, block_out: ?*u64) i32 {
     const out = block_out orelse return abi.code(error.Invalid);
     out.* = 0;

@@ -112,6 +112,11 @@ export default function heapCase(h: Harness): void {
       (e: Error & { code?: string }) => e.code === "ENOMEM" && /full/.test(e.message),
     );
     assert.throws(() => heap.free(0), { name: "IpcRangeError" });
+    assert.throws(() => heap.malloc(8, { alignment: 3 }), { code: "EINVAL" });
+    assert.throws(() => heap.malloc(8, { alignment: 8192 }), { code: "ERANGE" });
+    const aligned = heap.malloc(100, { alignment: 64 });
+    assert.equal(heap.view(aligned).byteOffset % 64, (3968 + 128) % 64, "64-aligned in the mapping");
+    heap.free(aligned);
     assert.throws(() => SharedHeap.create({ size: 1000 }), { code: "ERANGE" });
     assert.throws(() => heap.root("x".repeat(48), 8), { code: "EINVAL" });
     assert.throws(() => heap.view(heap.malloc(8), Uint8Array, 100), { code: "ERANGE" });
