@@ -5,7 +5,12 @@
  *       sizes are 64 B, or 16 B-64 KiB (mixed: 7/8 of them up to 1 KiB, the rest up to 64 KiB).
  *       Reports the aggregate Mops/s (total ops / wall time from the start signal to the last exit).
  *   ipc-bench-heap glibc <64|mixed>
- *       The same loop in one process with glibc malloc/free (the peer for one process). */
+ *       The same loop in one process with glibc malloc/free (the peer for one process).
+ *   ipc-bench-heap fragmentation [ops]
+ *       A long random workload in one process: a live set of about 20 000 blocks of mixed sizes
+ *       (7/8 of them 16 B-1 KiB, the rest up to 64 KiB), each op freeing a random live block or
+ *       allocating a new one; reports bytes in use / bytes of pages in use at the end (1.0 = no
+ *       fragmentation), and the peak. */
 #define _GNU_SOURCE
 #include "ipc.h"
 
@@ -61,7 +66,42 @@ static void work_glibc(long ops, int mixed) {
   }
 }
 
+static int fragmentation(long ops) {
+  ipc_heap_t *heap;
+  ipc_segment_t *heap_seg;
+  int32_t rc = ipc_heap_create(NULL, 0, 0, 4ULL << 30, &heap_seg, &heap);
+  if (rc != IPC_OK) die("create", rc);
+  enum { LIVE = 20000 };
+  static uint64_t live[LIVE], asked[LIVE];
+  uint64_t state = 7, asked_total = 0;
+  for (long op = 0; op < ops; op++) {
+    uint64_t r = next_size(&state, 1);
+    int i = (int)((state >> 20) % LIVE);
+    if (live[i] != 0) {
+      if ((rc = ipc_heap_free(heap, live[i])) != IPC_OK) die("free", rc);
+      live[i] = 0;
+      asked_total -= asked[i];
+    } else {
+      if ((rc = ipc_heap_malloc(heap, r, &live[i])) != IPC_OK) die("malloc", rc);
+      asked[i] = r;
+      asked_total += r;
+    }
+  }
+  ipc_heap_stats_t stats;
+  const char *problem = NULL;
+  if ((rc = ipc_heap_check(heap, &stats, &problem)) != IPC_OK) die(problem, rc);
+  printf("{\"case\":\"heap fragmentation after %ld random ops, mixed sizes\",\"tool\":\"C libipc ipc_heap\","
+         "\"unit\":\"bytes asked / bytes of pages\",\"value\":%.3f,\"peer\":false,\"note\":\"%llu live blocks: "
+         "%.1f MiB asked, %.1f MiB usable, %.1f MiB of pages\"}\n",
+         ops, (double)asked_total / (double)stats.reserved, (unsigned long long)stats.allocations,
+         (double)asked_total / 1048576.0, (double)stats.in_use / 1048576.0, (double)stats.reserved / 1048576.0);
+  ipc_heap_close(heap);
+  ipc_segment_close(heap_seg);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "fragmentation") == 0) return fragmentation(argc > 2 ? atol(argv[2]) : 5000000);
   if (argc < 3) {
     fprintf(stderr, "usage: ipc-bench-heap <64|mixed> <processes> [ops] | glibc <64|mixed>\n");
     return 64;

@@ -116,11 +116,14 @@ const groups: Group[] = [
       "20 M ops per process for 64 B blocks, 4 M for mixed sizes (7/8 of them 16 B–1 KiB, the rest up to 64 KiB); " +
       "aggregate Mops/s from the start signal to the last exit; the heap is checked afterwards. The peer is glibc's " +
       "private malloc/free in one process. Bun and Deno: the same loop in one process through SharedHeap " +
-      "malloc()/free() (4 M ops for 64 B, 1 M mixed). Boost.Interprocess managed_shared_memory (the issue's peer) is not installed " +
+      "malloc()/free() (4 M ops for 64 B, 1 M mixed). Fragmentation: 5 M random ops in one process over a live set " +
+      "of about 10 000 mixed-size blocks; the bytes the live blocks asked for over the bytes of pages in use at the " +
+      "end (1.0 would be none). Boost.Interprocess managed_shared_memory (the issue's peer) is not installed " +
       "on this machine yet; PEERS.md measured it here at 20.5 Mops/s (1 process) and 12.8 Mops/s (2 processes) for 64 B.",
     jobs: [
       ...["1", "2", "4"].map((n) => ["zig-out/bin/ipc-bench-heap", "64", n]),
       ...["1", "2", "4"].map((n) => ["zig-out/bin/ipc-bench-heap", "mixed", n]),
+      ["zig-out/bin/ipc-bench-heap", "fragmentation"],
       ["zig-out/bin/ipc-bench-heap", "glibc", "64"],
       ["zig-out/bin/ipc-bench-heap", "glibc", "mixed"],
       ...["64", "mixed"].flatMap((c) => [[bun, "bench/heap.bun.ts", c], [...denoRun, "bench/heap.deno.ts", c]]),
