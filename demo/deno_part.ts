@@ -1,6 +1,6 @@
 /** The demo's Deno parts: `deno run demo/deno_part.ts <section> ...`. */
 
-import { Barrier, Condition, Event, Mutex, Semaphore, SharedMemory } from "../mod.ts";
+import { Barrier, Condition, Event, Mutex, Semaphore, SharedHeap, SharedMemory } from "../mod.ts";
 import { syncLayout as L } from "./sync_layout.ts";
 
 const [section, ...args] = Deno.args;
@@ -62,6 +62,18 @@ switch (section) {
         indexes.join(", ")
       }), consumed ${mine} items, took 1000 semaphore turns`,
     );
+    break;
+  }
+  case "heap": {
+    using heap = SharedHeap.open(args[0]);
+    const fromC = Number(heap.view(heap.root("from-c"), BigUint64Array)[0]);
+    const bytes = heap.view(fromC);
+    const text = new TextDecoder().decode(bytes.subarray(0, bytes.indexOf(0)));
+    console.log(`Deno found root "from-c" by name and read: "${text}"`);
+    const line = new TextEncoder().encode(`Deno (pid ${Deno.pid}) wrote this with SharedHeap.malloc\0`);
+    const block = heap.malloc(line.length);
+    heap.view(block).set(line);
+    heap.view(heap.root("from-deno", 8), BigUint64Array)[0] = BigInt(block);
     break;
   }
   default:

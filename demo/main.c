@@ -8,6 +8,7 @@ int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "segment") == 0) return demo_segment(argc, argv);
   if (argc >= 2 && strcmp(argv[1], "mutex") == 0) return demo_mutex(argc, argv);
   if (argc >= 2 && strcmp(argv[1], "sync") == 0) return demo_sync(argc, argv);
-  fprintf(stderr, "usage: ipc-demo segment|mutex|sync ...\n");
+  if (argc >= 2 && strcmp(argv[1], "heap") == 0) return demo_heap(argc, argv);
+  fprintf(stderr, "usage: ipc-demo segment|mutex|sync|heap ...\n");
   return 64;
 }

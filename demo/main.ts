@@ -7,6 +7,7 @@ import { libraryInfo } from "../bun.ts";
 import { mutexSection } from "./mutex.ts";
 import { segmentSection } from "./segment.ts";
 import { syncSection } from "./sync.ts";
+import { heapSection } from "./heap.ts";
 
 const info = libraryInfo();
 console.log(`libipc ${info.version} (ABI ${info.abiVersion}) from ${info.path}, driven by ${info.runtime}\n`);
@@ -15,6 +16,7 @@ const sections: [string, () => Promise<void>][] = [
   ["Shared memory: one segment, three runtimes", segmentSection],
   ["Mutex: three runtimes, one lock, and a holder killed with SIGKILL", mutexSection],
   ["Event, Barrier, Condition, Semaphore, RwLock: three runtimes in one segment", syncSection],
+  ["Shared heap (in progress): blocks found by name across runtimes, and a storm killed mid-malloc", heapSection],
 ];
 
 for (const [title, run] of sections) {
