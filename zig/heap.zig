@@ -211,7 +211,7 @@ pub const Heap = struct {
     pub fn offsetOf(h: *const Heap, handle: u64) Error!u64 {
         if (handle >> offset_bits != h.tag) return error.Kind;
         const offset = handle & offset_mask;
-        if (offset < h.pages_offset or offset >= h.size) return error.Range;
+        if (offset < h.pages_offset or offset >= h.pages_offset + @as(u64, h.table.len) * page_size) return error.Range;
         return offset;
     }
 };
@@ -269,7 +269,10 @@ fn lockPages(h: *Heap) Error!void {
     const got = try mutex.lock(&h.header.lock, .never);
     if (got == .owner_died) {
         recover(h);
-        try mutex.consistent(&h.header.lock);
+        mutex.consistent(&h.header.lock) catch |err| {
+            unlockPages(h);
+            return err;
+        };
     }
 }
 
@@ -282,7 +285,9 @@ fn unlockPages(h: *Heap) void {
 fn recover(h: *Heap) void {
     var covered: u32 = 0; // pages still inside the current large run
     for (h.table) |*e| {
-        const kind: Kind = @enumFromInt(@atomicLoad(u8, &e.kind, .acquire) & 3);
+        const raw = @atomicLoad(u8, &e.kind, .acquire);
+        if (raw > 3) continue; // damaged: left for check() to report
+        const kind: Kind = @enumFromInt(raw);
         switch (kind) {
             .large => covered = @max(e.pages, 1) - 1,
             .continuation => {
@@ -291,18 +296,19 @@ fn recover(h: *Heap) void {
             else => covered = 0,
         }
     }
-    var tails: [classes]u32 = [_]u32{0} ** classes;
-    for (&h.header.class_head) |*head| @atomicStore(u32, head, 0, .release);
-    for (h.table, 0..) |*e, i| {
-        if (e.kind != @intFromEnum(Kind.small) or e.class >= classes) continue;
-        @atomicStore(u32, &e.next, 0, .release);
-        const c = e.class;
-        if (tails[c] == 0) {
-            @atomicStore(u32, &h.header.class_head[c], @intCast(i + 1), .release);
-        } else {
-            @atomicStore(u32, &h.table[tails[c] - 1].next, @intCast(i + 1), .release);
+    // Relink each class list back to front, then publish its head once: walkers running meanwhile
+    // see the old list or the new one, never an empty or cut one.
+    for (0..classes) |c| {
+        var head: u32 = 0;
+        var i: usize = h.table.len;
+        while (i > 0) {
+            i -= 1;
+            const e = &h.table[i];
+            if (e.kind != @intFromEnum(Kind.small) or e.class != c) continue;
+            @atomicStore(u32, &e.next, head, .release);
+            head = @intCast(i + 1);
         }
-        tails[c] = @intCast(i + 1);
+        @atomicStore(u32, &h.header.class_head[c], head, .release);
     }
 }
 
@@ -348,6 +354,7 @@ fn newSmallPage(h: *Heap, c: u32) Error!u32 {
 /// Takes a clear bit of `page`; the block's offset, or null when the page is full.
 fn claimBit(h: *Heap, page: u32) ?u64 {
     const p = h.small(page);
+    if (!geometryValid(p)) return null; // damaged: never allocate from it (check() reports it)
     const words = (p.blocks + 63) / 64;
     for (0..words) |i| {
         var w = @atomicLoad(u64, &p.bitmap[i], .acquire);
@@ -365,6 +372,12 @@ fn claimBit(h: *Heap, page: u32) ?u64 {
         }
     }
     return null;
+}
+
+/// Whether a small page's header holds what this library writes (shared memory is input).
+fn geometryValid(p: *const SmallPage) bool {
+    return p.magic == SmallPage.page_magic and p.class < classes and p.first == @sizeOf(SmallPage) and
+        p.blocks == (page_size - p.first) / class_sizes[p.class];
 }
 
 fn allocSmall(h: *Heap, c: u32) Error!u64 {
@@ -427,7 +440,7 @@ fn freeLarge(h: *Heap, page: u32) Error!void {
     const head = h.entry(page);
     if (head.kind != @intFromEnum(Kind.large)) return error.Invalid; // freed meanwhile
     const n = head.pages;
-    if (n == 0 or page + n > h.table.len) return error.Protocol;
+    if (n == 0 or @as(u64, page) + n > h.table.len) return error.Protocol;
     @atomicStore(u8, &head.kind, @intFromEnum(Kind.free), .release);
     for (1..n) |i| h.entry(page + @as(u32, @intCast(i))).* = std.mem.zeroes(Entry);
     head.* = std.mem.zeroes(Entry);
@@ -472,10 +485,12 @@ fn locate(h: *Heap, handle: u64) Error!Place {
     const page: u32 = @intCast((offset - h.pages_offset) / page_size);
     const within = (offset - h.pages_offset) % page_size;
     const e = h.entry(page);
-    switch (@as(Kind, @enumFromInt(@atomicLoad(u8, &e.kind, .acquire) & 3))) {
+    const kind = @atomicLoad(u8, &e.kind, .acquire);
+    if (kind > 3) return error.Protocol;
+    switch (@as(Kind, @enumFromInt(kind))) {
         .small => {
             const p = h.small(page);
-            if (p.magic != SmallPage.page_magic or p.class >= classes) return error.Protocol;
+            if (!geometryValid(p)) return error.Protocol;
             const size = class_sizes[p.class];
             if (within < p.first or (within - p.first) % size != 0) return error.Invalid;
             const index: u32 = @intCast((within - p.first) / size);
@@ -518,16 +533,22 @@ pub fn pointer(h: *Heap, handle: u64) Error![*]u8 {
     return h.base + try h.offsetOf(handle);
 }
 
+/// Resizes a block, moving it (with its contents) when it must; an alignment asked at malloc is not
+/// kept by a move. Stays in place when the new size still fits and wastes at most half the block.
 pub fn realloc(h: *Heap, handle: u64, size: u64) Error!u64 {
     if (handle == 0) return malloc(h, size);
     const have = try usableSize(h, handle);
     if (size == 0) return error.Invalid;
-    if (size <= have and (size > small_max or classOf(size) == classOf(@min(have, small_max)) or have <= small_max and size * 2 > have)) return handle;
+    if (size <= have and size * 2 > have) return handle;
     const moved = try malloc(h, size);
     const from = try pointer(h, handle);
     const to = try pointer(h, moved);
     @memcpy(to[0..@min(have, size)], from[0..@min(have, size)]);
-    try free(h, handle);
+    free(h, handle) catch |err| {
+        // Freed meanwhile by someone else: keep the heap as it was asked to be, report the misuse.
+        free(h, moved) catch {};
+        return err;
+    };
     return moved;
 }
 
@@ -564,7 +585,7 @@ pub fn root(h: *Heap, name: []const u8, size: u64) Error!u64 {
     {
         try lockPages(h);
         defer unlockPages(h);
-        if (findRoot(h, name, &empty)) |handle| return handle;
+        if (findRoot(h, name, &empty)) |handle| return fits(h, handle, size);
     }
     if (size == 0) return error.NotFound;
     const block = try malloc(h, size);
@@ -583,13 +604,19 @@ pub fn root(h: *Heap, name: []const u8, size: u64) Error!u64 {
     unlockPages(h);
     if (found) |handle| {
         free(h, block) catch {};
-        return handle;
+        return fits(h, handle, size);
     }
     if (empty == null) {
         free(h, block) catch {};
         return error.NoSpace;
     }
     return block;
+}
+
+/// An existing root asked for with `size`: error.Range when it is smaller.
+fn fits(h: *Heap, handle: u64, size: u64) Error!u64 {
+    if (size > 0 and try usableSize(h, handle) < size) return error.Range;
+    return handle;
 }
 
 /// Forgets the root called `name` (its block stays allocated). error.NotFound when there is none.
@@ -654,7 +681,7 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
                 covered -= 1;
             },
             .large => {
-                if (e.pages == 0 or page + e.pages > h.table.len) return .{ .page = page, .what = "large block runs past the heap" };
+                if (e.pages == 0 or @as(u64, page) + e.pages > h.table.len) return .{ .page = page, .what = "large block runs past the heap" };
                 covered = e.pages - 1;
                 stats.in_use += @as(u64, e.pages) * page_size;
                 stats.allocations += 1;
@@ -686,6 +713,11 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
         stats.reserved += page_size;
     }
     if (covered > 0) return .{ .page = @intCast(h.table.len - 1), .what = "large block runs past the heap" };
+    for (&h.header.roots) |*r| {
+        const handle = @atomicLoad(u64, &r.handle, .acquire);
+        if (handle == 0) continue;
+        _ = usableSize(h, handle) catch return .{ .page = 0, .what = "a named root is not an allocated block" };
+    }
     for (0..classes) |c| {
         var next = @atomicLoad(u32, &h.header.class_head[c], .acquire);
         var seen: u32 = 0;
@@ -762,6 +794,8 @@ test "malloc, free, usable size and misuse" {
     try testing.expectError(error.Kind, free(h, (a & offset_mask) | (@as(u64, 0x99) << offset_bits)));
     try testing.expect(a < 1 << 52);
     try testing.expectError(error.Range, free(h, h.handleOf(h.size + 10)));
+    // The bytes between the last page and the end of the memory are no block's.
+    try testing.expectError(error.Range, free(h, h.handleOf(h.pages_offset + @as(u64, h.table.len) * page_size)));
     try testing.expectError(error.Invalid, malloc(h, 0));
     try testing.expectError(error.NoMemory, malloc(h, 64 * 1024 * 1024));
     try free(h, b);
@@ -910,7 +944,8 @@ test "named roots: find or create, the same block for everyone, errors" {
     const a = try root(h, "config", 100);
     (try pointer(h, a))[5] = 9;
     try testing.expectEqual(a, try root(h, "config", 0));
-    try testing.expectEqual(a, try root(h, "config", 5000));
+    try testing.expectEqual(a, try root(h, "config", 112));
+    try testing.expectError(error.Range, root(h, "config", 5000));
     try testing.expectEqual(@as(u8, 9), (try pointer(h, try root(h, "config", 1)))[5]);
     const big = try root(h, "table", 300_000);
     try testing.expect(big != a);

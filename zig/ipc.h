@@ -500,7 +500,9 @@ int32_t ipc_rwlock_write_abandon(ipc_rwlock_t *rwlock);
  * KiB) come from size-class pages and are taken and returned with one atomic operation each, so a
  * process killed at any instant leaves the heap consistent (at worst a block it was taking stays
  * allocated); larger blocks take whole 64 KiB pages (4 KiB-aligned) under a robust lock. Freeing a
- * block twice, a handle that was never allocated, or another heap's handle is refused. */
+ * block twice, a handle that was never allocated, or another heap's handle is refused — except a
+ * second free after the block was allocated again, which frees the new block (no generation counts
+ * yet). Pages given to small blocks are not returned to the page pool. */
 typedef struct ipc_heap ipc_heap_t;
 
 /* What ipc_heap_check reports. */
@@ -542,7 +544,8 @@ int32_t ipc_heap_handle(ipc_heap_t *heap, const void *ptr, uint64_t *block_out);
 int32_t ipc_heap_check(ipc_heap_t *heap, ipc_heap_stats_t *stats_out, const char **problem_out);
 /* Named roots, so that an unrelated process finds what another built: the block called `name` (1 to
  * IPC_HEAP_ROOT_NAME_MAX bytes); with `size` > 0 it is made, zero-filled, if none exists (two
- * processes making it at once get the same block), with `size` 0 IPC_ENOENT if none exists.
+ * processes making it at once get the same block), with `size` 0 IPC_ENOENT if none exists; an
+ * existing root smaller than `size` is IPC_ERANGE.
  * IPC_ENOSPC when IPC_HEAP_ROOTS_MAX roots exist. Removing a root leaves its block allocated. */
 #define IPC_HEAP_ROOTS_MAX 32
 /* Where the heap's memory starts in its segment's data: a block's bytes are at data offset
@@ -552,7 +555,8 @@ int32_t ipc_heap_check(ipc_heap_t *heap, ipc_heap_stats_t *stats_out, const char
 #define IPC_HEAP_ROOT_NAME_MAX 47
 int32_t ipc_heap_root(ipc_heap_t *heap, const char *name, uint64_t size, uint64_t *block_out);
 int32_t ipc_heap_root_remove(ipc_heap_t *heap, const char *name);
-/* A context-first trio for code that takes an allocator as callbacks; the context is the heap. */
+/* A context-first trio for code that takes an allocator as callbacks; the context is the heap. They
+ * return NULL on any error, and ipc_heap_free_fn ignores a pointer that is no allocated block. */
 void *ipc_heap_alloc_fn(void *context, size_t size);
 void ipc_heap_free_fn(void *context, void *ptr);
 void *ipc_heap_realloc_fn(void *context, void *ptr, size_t size);

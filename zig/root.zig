@@ -1088,7 +1088,7 @@ pub export fn ipc_heap_create(
 ) i32 {
     const out = heap_out orelse return abi.code(error.Invalid);
     out.* = null;
-    if (size_bytes > heap.max_size) return abi.code(error.Range);
+    if (size_bytes > heap.max_size - heap.base_alignment) return abi.code(error.Range);
     _ = heap.plan(size_bytes) catch |err| return result(err);
     const seg = createStandaloneSized(name, mode, flags, .heap, size_bytes + heap.base_alignment, .{ .run = heapInitData }, segment_out) catch |err|
         return result(err);
@@ -1179,6 +1179,10 @@ pub export fn ipc_heap_handle(handle: ?*ipc_heap_t, ptr: ?*const anyopaque, bloc
     const base = @intFromPtr(h.base);
     if (p < base or p - base >= h.size) return abi.code(error.Range);
     out.* = h.handleOf(p - base);
+    _ = h.offsetOf(out.*) catch |err| {
+        out.* = 0;
+        return result(err);
+    };
     return abi.ok;
 }
 

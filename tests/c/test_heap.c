@@ -72,6 +72,10 @@ static void misuse(void) {
   CHECK_RC(ipc_heap_free(heap, 0), IPC_OK);
   uint64_t handle = 0;
   CHECK_RC(ipc_heap_handle(heap, ipc_heap_pointer(other, c), &handle), IPC_ERANGE);
+  /* The bytes after the last page of the heap belong to no block: refused, never read. */
+  const char *tail = (const char *)ipc_segment_base(heap_seg) + ipc_segment_size(heap_seg) - 16;
+  CHECK_RC(ipc_heap_handle(heap, tail, &handle), IPC_ERANGE);
+  ipc_heap_free_fn(heap, (void *)tail);
   expect_clean(heap, &stats);
   CHECK(stats.allocations == 0 && stats.in_use == 0);
 
