@@ -6,7 +6,7 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { resolve } from "node:path";
 import type { Measurement } from "./report.ts";
@@ -115,14 +115,17 @@ const groups: Group[] = [
       "frees (PEERS.md's op definition: one malloc or one free is one op), after a warm-up that creates the pages; " +
       "20 M ops per process for 64 B blocks, 4 M for mixed sizes (7/8 of them 16 B–1 KiB, the rest up to 64 KiB); " +
       "aggregate Mops/s from the start signal to the last exit; the heap is checked afterwards. The peer is glibc's " +
-      "private malloc/free in one process. Bun and Deno: the same loop in one process through SharedHeap " +
+      "private malloc/free in one process, and Boost.Interprocess managed_shared_memory (rbtree_best_fit behind one " +
+      "process-shared mutex; Debian's Boost 1.74 headers, fetched into .boost/ by this runner, compiled with the pinned " +
+      "Zig's clang++ -O2) with the same loop and processes: rows of one process compare with glibc, of two with " +
+      "Boost. Bun and Deno: the same loop in one process through SharedHeap " +
       "malloc()/free() (4 M ops for 64 B, 1 M mixed). Fragmentation: 5 M random ops in one process over a live set " +
       "of about 10 000 mixed-size blocks; the bytes the live blocks asked for over the bytes of pages in use at the " +
-      "end (1.0 would be none). Boost.Interprocess managed_shared_memory (the issue's peer) is not installed " +
-      "on this machine yet; PEERS.md measured it here at 20.5 Mops/s (1 process) and 12.8 Mops/s (2 processes) for 64 B.",
+      "end (1.0 would be none).",
     jobs: [
       ...["1", "2", "4"].map((n) => ["zig-out/bin/ipc-bench-heap", "64", n]),
       ...["1", "2", "4"].map((n) => ["zig-out/bin/ipc-bench-heap", "mixed", n]),
+      ...["64", "mixed"].flatMap((c) => ["1", "2"].map((n) => ["zig-out/bin/ipc-bench-heap-boost", c, n])),
       ["zig-out/bin/ipc-bench-heap", "fragmentation"],
       ["zig-out/bin/ipc-bench-heap", "glibc", "64"],
       ["zig-out/bin/ipc-bench-heap", "glibc", "mixed"],
@@ -268,6 +271,48 @@ const build = spawnSync("node", [`${root}/scripts/zig.mjs`, "build", "install", 
   stdio: "inherit",
 });
 if (build.status !== 0) process.exit(1);
+
+/**
+ * The heap group's peer: Boost.Interprocess, header-only. Debian's headers are fetched into .boost/
+ * (`apt-get download`, unpacked with dpkg-deb: nothing is installed on the system) and the peer is
+ * compiled with the pinned Zig's clang++. Returns false when that cannot be done on this machine.
+ */
+function prepareBoost(): boolean {
+  const dir = `${root}/.boost`;
+  const include = `${dir}/usr/include`;
+  if (!existsSync(`${include}/boost/interprocess`)) {
+    mkdirSync(dir, { recursive: true });
+    if (spawnSync("apt-get", ["download", "libboost1.74-dev"], { cwd: dir, stdio: "inherit" }).status !== 0) {
+      return false;
+    }
+    const deb = readdirSync(dir).find((f) => f.endsWith(".deb"));
+    if (deb === undefined || spawnSync("dpkg-deb", ["-x", deb, "."], { cwd: dir, stdio: "inherit" }).status !== 0) {
+      return false;
+    }
+  }
+  const cc = spawnSync("node", [
+    `${root}/scripts/zig.mjs`,
+    "c++",
+    "-O2",
+    "-std=c++17",
+    "-w",
+    `-I${include}`,
+    `${root}/bench/heap_boost.cpp`,
+    "-o",
+    `${root}/zig-out/bin/ipc-bench-heap-boost`,
+    "-lpthread",
+    "-lrt",
+  ], { stdio: "inherit" });
+  return cc.status === 0;
+}
+
+if (wanted.length === 0 || wanted.includes("heap")) {
+  if (!prepareBoost()) {
+    process.stderr.write("bench heap: Boost.Interprocess is not available here; its rows are left out\n");
+    const heap = groups.find((g) => g.name === "heap")!;
+    heap.jobs = heap.jobs.filter((job) => !job[0].includes("boost"));
+  }
+}
 
 const resultsDir = `${root}/bench/results`;
 mkdirSync(resultsDir, { recursive: true });
