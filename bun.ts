@@ -21,6 +21,7 @@ const types: Record<ArgType | ReturnType, FFIType> = {
   u32: FFIType.u32,
   i64: FFIType.i64,
   u64: FFIType.u64,
+  u53: FFIType.u64,
   ptr: FFIType.ptr,
   buf: FFIType.ptr,
   void: FFIType.void,
@@ -49,6 +50,7 @@ bind({
   maxArrayBufferBytes: 2 ** 32,
   arrayBuffer: (pointer: Pointer, byteOffset: number, byteLength: number): ArrayBuffer =>
     toArrayBuffer(pointer as unknown as BunPointer, byteOffset, byteLength),
+  u53: (value: number): number => value,
   readPointer: (cell: BigUint64Array): Pointer | null =>
     cell[0] === 0n ? null : (Number(cell[0]) as unknown as Pointer),
   cstring: (pointer: Pointer): string => new CString(pointer as unknown as BunPointer).toString(),

@@ -13,6 +13,7 @@ const types: Record<ArgType | ReturnType, Deno.NativeType | "void"> = {
   u32: "u32",
   i64: "i64",
   u64: "u64",
+  u53: "u64",
   ptr: "pointer",
   buf: "buffer",
   void: "void",
@@ -52,6 +53,7 @@ bind({
   maxArrayBufferBytes: Number.MAX_SAFE_INTEGER,
   arrayBuffer: (pointer: Pointer, byteOffset: number, byteLength: number): ArrayBuffer =>
     Deno.UnsafePointerView.getArrayBuffer(pointer as unknown as Deno.PointerObject, byteLength, byteOffset),
+  u53: (value: number): bigint => BigInt(value),
   readPointer: (cell: BigUint64Array): Pointer | null =>
     Deno.UnsafePointer.create(cell[0]) as unknown as Pointer | null,
   cstring: (pointer: Pointer): string => Deno.UnsafePointerView.getCString(pointer as unknown as Deno.PointerObject),

@@ -67,6 +67,8 @@ export class SharedHeap implements Disposable, Dependent {
   readonly #owned: boolean;
   readonly #s: Symbols;
   readonly #cell = new BigUint64Array(1);
+  /** The same cell as two 32-bit halves: a handle (< 2^52) read without making a BigInt. */
+  readonly #cellHalves = new Uint32Array(this.#cell.buffer);
   readonly #stats = new BigUint64Array(5);
 
   private constructor(memory: SharedMemory, pointer: Pointer, owned: boolean) {
@@ -138,17 +140,19 @@ export class SharedHeap implements Disposable, Dependent {
     return this.#pointer;
   }
 
-  #size(op: string, size: unknown): bigint {
-    return BigInt(checkInteger(op, "size", size, 1, Number.MAX_SAFE_INTEGER));
+  readonly #u53 = native().u53;
+
+  #size(op: string, size: unknown): number | bigint {
+    return this.#u53(checkInteger(op, "size", size, 1, Number.MAX_SAFE_INTEGER));
   }
 
-  #handle(op: string, handle: unknown): bigint {
-    return BigInt(checkInteger(op, "handle", handle, 1, HANDLE_MAX));
+  #handle(op: string, handle: unknown): number | bigint {
+    return this.#u53(checkInteger(op, "handle", handle, 1, HANDLE_MAX));
   }
 
   #out(op: string, rc: number, what?: (code: ErrorCode) => string | undefined): number {
     if (rc !== OK) checked(op, rc, what ?? explain);
-    return Number(this.#cell[0]);
+    return this.#cellHalves[0] + this.#cellHalves[1] * 0x1_0000_0000;
   }
 
   /**
@@ -162,14 +166,14 @@ export class SharedHeap implements Disposable, Dependent {
       return this.#out(op, this.#s.ipc_heap_malloc(this.#live(op), this.#size(op, size), this.#cell));
     }
     const a = checkInteger(op, "alignment", alignment, 1, HEAP_ALIGNMENT_MAX);
-    const rc = this.#s.ipc_heap_aligned_alloc(this.#live(op), BigInt(a), this.#size(op, size), this.#cell);
+    const rc = this.#s.ipc_heap_aligned_alloc(this.#live(op), this.#u53(a), this.#size(op, size), this.#cell);
     return this.#out(op, rc, (code) => code === "EINVAL" ? `alignment ${a} is not a power of two` : explain(code));
   }
 
   /** Allocates `count * size` zeroed bytes. */
   calloc(count: number, size: number): number {
     const op = "SharedHeap.calloc";
-    const n = BigInt(checkInteger(op, "count", count, 1, Number.MAX_SAFE_INTEGER));
+    const n = this.#u53(checkInteger(op, "count", count, 1, Number.MAX_SAFE_INTEGER));
     return this.#out(op, this.#s.ipc_heap_calloc(this.#live(op), n, this.#size(op, size), this.#cell));
   }
 
@@ -234,7 +238,7 @@ export class SharedHeap implements Disposable, Dependent {
     if (bytes.length - 1 > HEAP_ROOT_NAME_MAX || bytes.length === 1) {
       throw new IpcError(op, "EINVAL", `a root name is 1 to ${HEAP_ROOT_NAME_MAX} bytes, got ${bytes.length - 1}`);
     }
-    const n = size === undefined ? 0n : this.#size(op, size);
+    const n = size === undefined ? this.#u53(0) : this.#size(op, size);
     const rc = this.#s.ipc_heap_root(this.#live(op), bytes, n, this.#cell);
     return this.#out(
       op,

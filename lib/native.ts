@@ -29,6 +29,11 @@ export interface Native {
   readPointer(cell: BigUint64Array): Pointer | null;
   /** The NUL-terminated string at `pointer`, decoded as UTF-8. */
   cstring(pointer: Pointer): string;
+  /**
+   * A "u53" argument (an integer below 2^53 for a C uint64_t) in the form this runtime's fast calls
+   * take: the number itself in Bun, a BigInt in Deno (a number there is several times slower).
+   */
+  u53(value: number): number | bigint;
   /** How completions of native waits reach the JS thread (lib/wait.ts). */
   readonly completions: Completions;
 }

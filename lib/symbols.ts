@@ -3,7 +3,8 @@
  * that bun.ts and mod.ts translate to bun:ffi and Deno.dlopen types. tests/cases/abi.ts checks this
  * table against zig/ipc.h, which zig/ipc_h_test.zig checks against the implementation.
  *
- * Types: "i32"/"u32" are JS numbers; "i64"/"u64" are bigints (both runtimes return BigInt for 64-bit
+ * Types: "i32"/"u32" are JS numbers; "u53" is a C uint64_t holding an integer below 2^53, passed in
+ * the form `Native.u53` makes (a number in Bun: no BigInt per call); "i64"/"u64" are bigints (both runtimes return BigInt for 64-bit
  * results, and Deno takes BigInt arguments on its fast path); "ptr" is an opaque native pointer;
  * "buf" is a TypedArray (or null) whose memory is passed by address. A `nonblocking` function may
  * block: Deno runs it on a pool thread and returns a Promise; Bun never calls it.
@@ -12,7 +13,7 @@
  */
 
 /** Argument types. */
-export type ArgType = "i32" | "u32" | "i64" | "u64" | "ptr" | "buf";
+export type ArgType = "i32" | "u32" | "i64" | "u64" | "u53" | "ptr" | "buf";
 /** Result types. */
 export type ReturnType = "i32" | "u32" | "u64" | "ptr" | "void";
 
@@ -134,20 +135,20 @@ export const symbols = {
   ipc_heap_create: { args: ["buf", "u32", "u32", "u64", "buf", "buf"], returns: "i32" },
   ipc_heap_attach: { args: ["ptr", "buf"], returns: "i32" },
   ipc_heap_close: { args: ["ptr"], returns: "i32" },
-  ipc_heap_malloc: { args: ["ptr", "u64", "buf"], returns: "i32" },
-  ipc_heap_aligned_alloc: { args: ["ptr", "u64", "u64", "buf"], returns: "i32" },
-  ipc_heap_calloc: { args: ["ptr", "u64", "u64", "buf"], returns: "i32" },
-  ipc_heap_realloc: { args: ["ptr", "u64", "u64", "buf"], returns: "i32" },
-  ipc_heap_free: { args: ["ptr", "u64"], returns: "i32" },
-  ipc_heap_usable_size: { args: ["ptr", "u64", "buf"], returns: "i32" },
-  ipc_heap_pointer: { args: ["ptr", "u64"], returns: "ptr" },
+  ipc_heap_malloc: { args: ["ptr", "u53", "buf"], returns: "i32" },
+  ipc_heap_aligned_alloc: { args: ["ptr", "u53", "u53", "buf"], returns: "i32" },
+  ipc_heap_calloc: { args: ["ptr", "u53", "u53", "buf"], returns: "i32" },
+  ipc_heap_realloc: { args: ["ptr", "u53", "u53", "buf"], returns: "i32" },
+  ipc_heap_free: { args: ["ptr", "u53"], returns: "i32" },
+  ipc_heap_usable_size: { args: ["ptr", "u53", "buf"], returns: "i32" },
+  ipc_heap_pointer: { args: ["ptr", "u53"], returns: "ptr" },
   ipc_heap_handle: { args: ["ptr", "ptr", "buf"], returns: "i32" },
   ipc_heap_check: { args: ["ptr", "buf", "buf"], returns: "i32" },
-  ipc_heap_root: { args: ["ptr", "buf", "u64", "buf"], returns: "i32" },
+  ipc_heap_root: { args: ["ptr", "buf", "u53", "buf"], returns: "i32" },
   ipc_heap_root_remove: { args: ["ptr", "buf"], returns: "i32" },
-  ipc_heap_alloc_fn: { args: ["ptr", "u64"], returns: "ptr" },
+  ipc_heap_alloc_fn: { args: ["ptr", "u53"], returns: "ptr" },
   ipc_heap_free_fn: { args: ["ptr", "ptr"], returns: "void" },
-  ipc_heap_realloc_fn: { args: ["ptr", "ptr", "u64"], returns: "ptr" },
+  ipc_heap_realloc_fn: { args: ["ptr", "ptr", "u53"], returns: "ptr" },
   ipc_waiter_create: { args: ["ptr", "buf"], returns: "i32" },
   ipc_waiter_submit: { args: ["ptr", "ptr", "u32", "i64", "u32"], returns: "i32" },
   ipc_waiter_cancel: { args: ["ptr", "u32"], returns: "i32" },
@@ -168,7 +169,8 @@ declare const pointerBrand: unique symbol;
 export type Pointer = { readonly [pointerBrand]: true };
 
 /** The JS type of an argument of type T. */
-export type ArgValue<T extends ArgType> = T extends "i32" | "u32" ? number
+export type ArgValue<T extends ArgType> = T extends "u53" ? number | bigint
+  : T extends "i32" | "u32" ? number
   : T extends "i64" | "u64" ? bigint
   : T extends "ptr" ? Pointer | null
   : ArrayBufferView | null;

@@ -51,7 +51,7 @@ function headerPrototypes(header: string): Map<string, Prototype> {
 }
 
 function neutral(t: string): string {
-  return t === "ptr" || t === "buf" ? "pointer" : t;
+  return t === "ptr" || t === "buf" ? "pointer" : t === "u53" ? "u64" : t;
 }
 
 export default function abiCase(h: Harness): void {
