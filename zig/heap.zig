@@ -329,10 +329,22 @@ fn findRun(h: *Heap, n: u32) ?u32 {
 // ---------------------------------------------------------------------------------------------------
 // Small blocks.
 
+/// The last free page, or null. Small pages are taken from the end of the heap and large runs from
+/// the start, so that small pages (which are never given back) do not cut the free space into runs
+/// too short for large blocks. Caller holds the page lock.
+fn lastFreePage(h: *Heap) ?u32 {
+    var i: usize = h.table.len;
+    while (i > 0) {
+        i -= 1;
+        if (h.table[i].kind == @intFromEnum(Kind.free)) return @intCast(i);
+    }
+    return null;
+}
+
 fn newSmallPage(h: *Heap, c: u32) Error!u32 {
     try lockPages(h);
     defer unlockPages(h);
-    const page = findRun(h, 1) orelse return error.NoMemory;
+    const page = lastFreePage(h) orelse return error.NoMemory;
     const p = h.small(page);
     const size = class_sizes[c];
     @atomicStore(u32, &p.magic, 0, .release);
@@ -803,6 +815,28 @@ test "malloc, free, usable size and misuse" {
     stats = try expectClean(h);
     try testing.expectEqual(@as(u64, 0), stats.allocations);
     try testing.expectEqual(stats.free_pages + stats.reserved, @as(u64, h.table.len) * page_size);
+}
+
+test "small pages come from the end, so churn leaves long free runs for large blocks" {
+    const t = try TestHeap.create(16 * 1024 * 1024);
+    defer t.destroy();
+    const h = &t.heap;
+    var prng = std.Random.DefaultPrng.init(7);
+    const random = prng.random();
+    var live: [400]u64 = [_]u64{0} ** 400;
+    for (0..40_000) |_| {
+        const i = random.uintLessThan(usize, live.len);
+        if (live[i] != 0) {
+            try free(h, live[i]);
+            live[i] = 0;
+        } else {
+            const size = if (random.uintLessThan(u32, 8) == 0) random.intRangeAtMost(u64, 16_385, 140_000) else random.intRangeAtMost(u64, 1, 16_384);
+            live[i] = try malloc(h, size);
+        }
+    }
+    for (live) |b| if (b != 0) try free(h, b);
+    const stats = try expectClean(h);
+    try testing.expectEqual(stats.free_pages, stats.largest_free);
 }
 
 test "aligned allocations land on their alignment" {
