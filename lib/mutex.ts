@@ -10,13 +10,13 @@
  */
 
 import { KIND_MUTEX, MUTEX_ALIGN, MUTEX_SIZE, RESULT_CODES } from "./abi.ts";
-import { checked, cString, pointerOut, strerror, takePointer } from "./call.ts";
+import { checked, cString, pointerOut, takePointer } from "./call.ts";
 import { checkInteger, codeName, describe, type ErrorCode, IpcError, IpcTypeError } from "./errors.ts";
 import { type AsyncLockOptions, checkOffset, type LockOptions, signalOf, timeoutOf } from "./options.ts";
 import { explainName } from "./names.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type Dependent, segmentInternals, SharedMemory } from "./segment.ts";
-import { type Wait, waitWord } from "./wait.ts";
+import { type Cancelable, waitSteps } from "./wait.ts";
 
 /** How a lock was acquired. */
 export interface LockState {
@@ -109,7 +109,7 @@ export class Mutex implements Disposable, Dependent {
   readonly #offset: number;
   readonly #owned: boolean;
   readonly #s: Symbols;
-  readonly #waits = new Set<Wait>();
+  readonly #waits = new Set<Cancelable>();
   #lockWord: Uint32Array | undefined;
 
   static {
@@ -266,28 +266,20 @@ export class Mutex implements Disposable, Dependent {
   async lock(options?: AsyncLockOptions): Promise<LockState> {
     const op = "Mutex.lock";
     const timeout = timeoutOf(op, options);
-    const signal = signalOf(op, options);
-    signal?.throwIfAborted();
-    const expected = expectedCell;
-    let rc = this.#s.ipc_mutex_lock_step(this.#pointer ?? this.#live(op), 0, expected);
-    if (rc === EBUSY) {
-      const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
-      while (rc === EBUSY) {
-        const remaining = deadline - performance.now();
-        if (remaining <= 0) throw this.#timedOut(op, timeout);
-        const wait = waitWord(op, this.#word, expected[0], remaining, signal);
-        this.#waits.add(wait);
-        let result: number;
-        try {
-          result = await wait.promise;
-        } finally {
-          this.#waits.delete(wait);
-        }
-        if (result === ETIMEDOUT) throw this.#timedOut(op, timeout);
-        if (result !== OK) throw new IpcError(op, codeName(result), strerror(result));
-        rc = this.#s.ipc_mutex_lock_step(this.#pointer ?? this.#live(op), 1, expected);
-      }
-    }
+    const rc = await waitSteps(
+      op,
+      {
+        // A step after a wait marks the lock as contended, so that our unlock wakes the next waiter.
+        step: (again) => this.#s.ipc_mutex_lock_step(this.#pointer ?? this.#live(op), again ? 1 : 0, expectedCell),
+        word: () => this.#word,
+        expected: () => expectedCell[0],
+        giveUp: () => {}, // a waiter of a mutex leaves nothing behind but the waiters bit, which is harmless
+      },
+      timeout,
+      signalOf(op, options),
+      this.#waits,
+      () => this.#timedOut(op, timeout),
+    );
     return this.#acquired(op, rc, timeout);
   }
 
