@@ -1,30 +1,43 @@
 //! The shared heap: malloc/free inside a segment, from many processes at once, that stays
 //! consistent whatever instant a process is killed at.
 //!
-//! Work in progress (issue 5): the core allocator and its checks; not yet exported through the C
-//! ABI or the bindings.
-//!
 //! Layout, from the start of the heap's memory (all positions are offsets, the same in every
 //! process):
 //!   header      4 KiB: magic, version, a random tag, geometry, the page lock (a robust mutex),
 //!               the head of each size class's page list, the named roots
-//!   page table  one 16-byte entry per page: what the page is (free, a small-block page of a
-//!               class, the head or a continuation of a large block), the class list's next page
-//!   pages       `page_size` (64 KiB) each, aligned to it
+//!   page table  one 576-byte entry per page: what the page is (free, a small-block page of a
+//!               class, the head or a continuation of a large block), and for a small page its
+//!               class list link, its state word and its bitmap
+//!   pages       `page_size` (64 KiB) each, aligned to it; they hold only blocks
 //!
-//! Small blocks (<= `small_max`) live in pages of one size class. A small page starts with a header
-//! holding a bitmap with one bit per block: the bitmap is the truth, and each change is one atomic
-//! read-modify-write of one word — allocating sets a clear bit (a CAS), freeing clears a set bit
-//! (from any process; a bit already clear is a double free, reported, never obeyed). So a process
-//! killed at any instant of a small malloc or free leaves every structure consistent: at worst a
-//! block it had just taken is never used (a leak, reported by `check` as allocated).
+//! All of the allocator's own data lives in the header and the page table, never in the pages: a
+//! process that acts on a stale view (a page that changed hands meanwhile) can only touch memory
+//! the allocator owns, never a block someone holds.
+//!
+//! Small blocks (<= `small_max`) live in pages of one size class. A small page's bitmap has one bit
+//! per block: the bitmap is the truth, and each change is one atomic read-modify-write of one word —
+//! allocating sets a clear bit (a CAS), freeing clears a set bit (from any process; a bit already
+//! clear is a double free, reported, never obeyed). So a process killed at any instant of a small
+//! malloc or free leaves every structure consistent: at worst a block it had just taken is never
+//! used (a leak, reported by `check` as allocated).
+//!
+//! An empty small page goes back to the page pool ("retires"), so that memory freed by one size
+//! serves any other, large blocks included. Its state word (live bit, generation, class) makes that
+//! safe without a lock on the allocation path: an allocation reads the state, sets its bit, and
+//! reads the state again; the page lock holder retiring a page clears the live bit and only then
+//! checks that the bitmap is empty (both sides sequentially consistent, so one sees the other). An
+//! allocation that sees the state change gives the block up; the bit it set stays set — a leaked
+//! block, never a block handed out twice. Pages retire when a process frees the last block of a
+//! page it allocated from but has moved on from, and whenever the pool runs dry.
 //!
 //! Pages change hands under the page lock, a robust mutex: a process that dies holding it is
 //! detected by the next locker (OWNER_DIED), which rebuilds what the dead one may have left half
 //! done from the page table, whose entries are written in an order where every prefix is
 //! recoverable: a large block's continuation entries before its head entry (the commit); a freed
 //! large block's head before its continuations; a small page's entry before it is linked into its
-//! class list. Recovery frees continuations no head covers and relinks the class lists.
+//! class list, and its live bit last; a retiring page's live bit first. Recovery frees
+//! continuations no head covers, settles small pages caught between live and retired (empty ones
+//! retire, others go live again), and relinks the class lists.
 //!
 //! Handles are offsets tagged with the heap's random 12-bit tag above them (below 2^52: exact as
 //! JavaScript numbers), so a handle from another heap is recognized rather than misread (but for
@@ -33,9 +46,9 @@
 //! bitmap CASes do not contend.
 //!
 //! Invariants (what `check` verifies): every entry's kind and class are valid; every large head's
-//! run lies inside the heap and its continuations say so; no continuation lies outside a run; each
-//! class list holds exactly that class's small pages, without cycles; each small page's header
-//! matches its entry and no bit is set past its last block.
+//! run lies inside the heap and its continuations say so; no continuation lies outside a run; a
+//! page is live exactly when it is a small page, and its state names its class; each class list
+//! holds exactly that class's small pages, without cycles.
 
 const std = @import("std");
 const abi = @import("abi.zig");
@@ -45,7 +58,7 @@ const platform = @import("platform/root.zig");
 const Error = abi.Error;
 
 pub const magic: u32 = 0x5045_4849; // "IHEP" little-endian
-pub const version: u32 = 1;
+pub const version: u32 = 2;
 pub const page_size: u32 = 64 * 1024;
 pub const header_size: u32 = 4096;
 /// The heap's memory starts on a system page, so that every page (and every large block) starts
@@ -100,6 +113,8 @@ pub fn classOf(size: u64) u32 {
 
 const Kind = enum(u8) { free = 0, small = 1, large = 2, continuation = 3 };
 
+const bitmap_words = page_size / 16 / 64;
+
 pub const Entry = extern struct {
     kind: u8,
     class: u8,
@@ -110,7 +125,47 @@ pub const Entry = extern struct {
     pages: u32,
     /// The process that allocates from this small page, as a hint.
     owner: u32,
+    /// What an allocation validates: `live_bit | generation << 8 | class` while the page is a small
+    /// page; without the live bit otherwise (the generation survives, so a page made small again
+    /// never looks like its old self).
+    state: u32,
+    reserved_tail: [44]u8,
+    /// Small pages: one bit per block, set while the block is allocated.
+    bitmap: [bitmap_words]u64,
 };
+
+comptime {
+    std.debug.assert(@sizeOf(Entry) % 64 == 0);
+    std.debug.assert(@offsetOf(Entry, "bitmap") == 64);
+}
+
+const live_bit: u32 = 1 << 31;
+const generation_mask: u32 = (1 << 23) - 1;
+
+fn isLive(state: u32) bool {
+    return state & live_bit != 0;
+}
+
+fn stateClass(state: u32) u32 {
+    return state & 0xff;
+}
+
+fn liveState(previous: u32, class: u32) u32 {
+    return live_bit | (((previous >> 8) +% 1) & generation_mask) << 8 | class;
+}
+
+/// Blocks in a small page of class `c`.
+fn blocksOf(c: u32) u32 {
+    return page_size / class_sizes[c];
+}
+
+/// The bits of bitmap word `w` that stand for blocks of a class with `blocks` blocks.
+fn wordMask(blocks: u32, w: usize) u64 {
+    const first = w * 64;
+    if (first >= blocks) return 0;
+    if (blocks - first >= 64) return ~@as(u64, 0);
+    return (@as(u64, 1) << @intCast(blocks - first)) - 1;
+}
 
 pub const Root = extern struct {
     name: [root_name_max + 1]u8,
@@ -135,23 +190,6 @@ pub const Header = extern struct {
 comptime {
     std.debug.assert(@sizeOf(Header) <= header_size);
     std.debug.assert(@offsetOf(Header, "lock") % 8 == 0);
-}
-
-/// The header at the start of a small page.
-pub const SmallPage = extern struct {
-    magic: u32,
-    class: u32,
-    blocks: u32,
-    first: u32,
-    reserved: [12]u32,
-    bitmap: [bitmap_words]u64,
-
-    const page_magic: u32 = 0x4750_4849; // "IHPG"
-    const bitmap_words = page_size / 16 / 64;
-};
-
-comptime {
-    std.debug.assert(@sizeOf(SmallPage) % 64 == 0);
 }
 
 /// What `plan` says a heap of `size` bytes looks like.
@@ -195,14 +233,6 @@ pub const Heap = struct {
         return &h.table[page];
     }
 
-    fn pageBase(h: *Heap, page: u32) [*]u8 {
-        return h.base + h.pages_offset + @as(u64, page) * page_size;
-    }
-
-    fn small(h: *Heap, page: u32) *SmallPage {
-        return @ptrCast(@alignCast(h.pageBase(page)));
-    }
-
     pub fn handleOf(h: *const Heap, offset: u64) u64 {
         return h.tag << offset_bits | offset;
     }
@@ -216,7 +246,9 @@ pub const Heap = struct {
     }
 };
 
-/// Makes `memory` an empty heap. Exactly one process initializes it, before others attach.
+/// Makes `memory` an empty heap. Exactly one process initializes it, before others attach. The
+/// memory must be zero-filled (a new segment is): the page table is not written here, so that a
+/// large heap costs memory only as its pages are used.
 pub fn init(memory: []u8, tag: u32) Error!void {
     if (@intFromPtr(memory.ptr) % base_alignment != 0) return error.Align;
     const g = try plan(memory.len);
@@ -233,8 +265,6 @@ pub fn init(memory: []u8, tag: u32) Error!void {
     try mutex.init(&header.lock);
     header.class_head = [_]u32{0} ** classes;
     for (&header.roots) |*r| r.* = std.mem.zeroes(Root);
-    const table: [*]Entry = @ptrCast(@alignCast(memory.ptr + g.table_offset));
-    @memset(table[0..g.page_count], std.mem.zeroes(Entry));
     @atomicStore(u32, &header.magic, magic, .release);
 }
 
@@ -267,6 +297,20 @@ pub fn attach(memory: []u8) Error!Heap {
 
 fn lockPages(h: *Heap) Error!void {
     const got = try mutex.lock(&h.header.lock, .never);
+    try afterLock(h, got);
+}
+
+/// Takes the page lock only if it is free at once; false when it is not.
+fn tryLockPages(h: *Heap) Error!bool {
+    const got = mutex.tryLock(&h.header.lock) catch |err| switch (err) {
+        error.Busy => return false,
+        else => return err,
+    };
+    try afterLock(h, got);
+    return true;
+}
+
+fn afterLock(h: *Heap, got: mutex.Acquired) Error!void {
     if (got == .owner_died) {
         recover(h);
         mutex.consistent(&h.header.lock) catch |err| {
@@ -280,8 +324,19 @@ fn unlockPages(h: *Heap) void {
     mutex.unlock(&h.header.lock) catch unreachable;
 }
 
-/// After a process died holding the page lock: free continuations no large head covers, and rebuild
-/// every class list from the page table.
+/// Rewrites an entry's structure, keeping its state word (whose generation must only grow) and
+/// leaving its bitmap (only a small page reads it, and making one clears it).
+fn setEntry(e: *Entry, kind: Kind, class: u32, next: u32, pages: u32, owner: u32) void {
+    e.class = @intCast(class);
+    e.reserved = 0;
+    @atomicStore(u32, &e.next, next, .release);
+    e.pages = pages;
+    @atomicStore(u32, &e.owner, owner, .release);
+    @atomicStore(u8, &e.kind, @intFromEnum(kind), .release);
+}
+
+/// After a process died holding the page lock: free continuations no large head covers, settle
+/// small pages caught between live and retired, and rebuild every class list from the page table.
 fn recover(h: *Heap) void {
     var covered: u32 = 0; // pages still inside the current large run
     for (h.table) |*e| {
@@ -291,9 +346,21 @@ fn recover(h: *Heap) void {
         switch (kind) {
             .large => covered = @max(e.pages, 1) - 1,
             .continuation => {
-                if (covered == 0) e.* = std.mem.zeroes(Entry) else covered -= 1;
+                if (covered == 0) setEntry(e, .free, 0, 0, 0, 0) else covered -= 1;
             },
-            else => covered = 0,
+            .small => {
+                covered = 0;
+                const state = @atomicLoad(u32, &e.state, .seq_cst);
+                if (e.class >= classes) continue; // damaged: left for check() to report
+                if (isLive(state) and stateClass(state) == e.class) continue;
+                if (bitmapEmpty(e, e.class)) {
+                    @atomicStore(u32, &e.state, state & ~live_bit, .seq_cst);
+                    setEntry(e, .free, 0, 0, 0, 0);
+                } else {
+                    @atomicStore(u32, &e.state, liveState(state, e.class), .seq_cst);
+                }
+            },
+            .free => covered = 0,
         }
     }
     // Relink each class list back to front, then publish its head once: walkers running meanwhile
@@ -330,8 +397,8 @@ fn findRun(h: *Heap, n: u32) ?u32 {
 // Small blocks.
 
 /// The last free page, or null. Small pages are taken from the end of the heap and large runs from
-/// the start, so that small pages (which are never given back) do not cut the free space into runs
-/// too short for large blocks. Caller holds the page lock.
+/// the start, so that small pages do not cut the free space into runs too short for large blocks.
+/// Caller holds the page lock.
 fn lastFreePage(h: *Heap) ?u32 {
     var i: usize = h.table.len;
     while (i > 0) {
@@ -344,58 +411,121 @@ fn lastFreePage(h: *Heap) ?u32 {
 fn newSmallPage(h: *Heap, c: u32) Error!u32 {
     try lockPages(h);
     defer unlockPages(h);
-    const page = lastFreePage(h) orelse return error.NoMemory;
-    const p = h.small(page);
-    const size = class_sizes[c];
-    @atomicStore(u32, &p.magic, 0, .release);
-    p.class = c;
-    p.first = @sizeOf(SmallPage);
-    p.blocks = (page_size - p.first) / size;
-    @memset(&p.bitmap, 0);
-    @atomicStore(u32, &p.magic, SmallPage.page_magic, .release);
+    const page = lastFreePage(h) orelse (if (sweep(h) > 0) lastFreePage(h) else null) orelse return error.NoMemory;
     const e = h.entry(page);
-    e.class = @intCast(c);
-    e.owner = h.pid;
-    e.pages = 1;
-    e.next = h.header.class_head[c];
-    @atomicStore(u8, &e.kind, @intFromEnum(Kind.small), .release);
+    for (&e.bitmap) |*word| @atomicStore(u64, word, 0, .seq_cst);
+    setEntry(e, .small, c, h.header.class_head[c], 1, h.pid);
     @atomicStore(u32, &h.header.class_head[c], page + 1, .release);
+    @atomicStore(u32, &e.state, liveState(e.state, c), .seq_cst);
     return page;
 }
 
-/// Takes a clear bit of `page`; the block's offset, or null when the page is full.
-fn claimBit(h: *Heap, page: u32) ?u64 {
-    const p = h.small(page);
-    if (!geometryValid(p)) return null; // damaged: never allocate from it (check() reports it)
-    const words = (p.blocks + 63) / 64;
+/// Whether no block of a small page of class `c` is allocated (bits past the last block, which a
+/// claim that lost a race may leave, do not count).
+fn bitmapEmpty(e: *const Entry, c: u32) bool {
+    const blocks = blocksOf(c);
+    for (0..(blocks + 63) / 64) |w| {
+        if (@atomicLoad(u64, &e.bitmap[w], .seq_cst) & wordMask(blocks, w) != 0) return false;
+    }
+    return true;
+}
+
+/// Gives an empty small page back to the page pool; false if it is not empty (or not small). The
+/// live bit goes first, then the bitmap is checked: an allocation racing with this either set its
+/// bit before the check (which then fails, and the page stays live) or sees the live bit gone.
+/// Caller holds the page lock.
+fn retire(h: *Heap, page: u32) bool {
+    const e = h.entry(page);
+    const state = @atomicLoad(u32, &e.state, .seq_cst);
+    if (e.kind != @intFromEnum(Kind.small) or !isLive(state) or stateClass(state) != e.class) return false;
+    @atomicStore(u32, &e.state, state & ~live_bit, .seq_cst);
+    if (!bitmapEmpty(e, e.class)) {
+        @atomicStore(u32, &e.state, state, .seq_cst);
+        return false;
+    }
+    // Unlink it; walkers standing on it meanwhile go on through its `next`.
+    const c = e.class;
+    const after = @atomicLoad(u32, &e.next, .acquire);
+    var link = &h.header.class_head[c];
+    var steps: usize = 0;
+    while (link.* != 0 and steps <= h.table.len) : (steps += 1) {
+        if (link.* == page + 1) {
+            @atomicStore(u32, link, after, .release);
+            break;
+        }
+        link = &h.entry(link.* - 1).next;
+    }
+    setEntry(e, .free, 0, 0, 0, 0);
+    return true;
+}
+
+/// Retires every empty small page; how many. Caller holds the page lock.
+fn sweep(h: *Heap) u32 {
+    var retired: u32 = 0;
+    for (h.table, 0..) |*e, page| {
+        if (e.kind != @intFromEnum(Kind.small) or e.class >= classes) continue;
+        if (!bitmapEmpty(e, e.class)) continue;
+        if (retire(h, @intCast(page))) retired += 1;
+    }
+    return retired;
+}
+
+/// After a free emptied a word of a page this process allocated from and has since moved on
+/// from: retire the page if it is empty, unless that would mean waiting for the page lock.
+fn retireIfEmpty(h: *Heap, page: u32, c: u32) void {
+    if (h.cursor[c].load(.monotonic) == page + 1) return;
+    const e = h.entry(page);
+    if (@atomicLoad(u32, &e.owner, .monotonic) != h.pid) return;
+    if (!bitmapEmpty(e, c)) return;
+    if (!(tryLockPages(h) catch return)) return;
+    defer unlockPages(h);
+    _ = retire(h, page);
+}
+
+/// Takes a clear bit of `page` if it is a live page of class `c`: the block's offset, or null.
+fn claimBit(h: *Heap, page: u32, c: u32) ?u64 {
+    const e = h.entry(page);
+    const state = @atomicLoad(u32, &e.state, .acquire);
+    if (!isLive(state) or stateClass(state) != c) return null;
+    const blocks = blocksOf(c);
+    const words = (blocks + 63) / 64;
     for (0..words) |i| {
-        var w = @atomicLoad(u64, &p.bitmap[i], .acquire);
+        const limit = wordMask(blocks, i);
+        var w = @atomicLoad(u64, &e.bitmap[i], .acquire);
         while (true) {
-            const limit: u64 = if (i == words - 1 and p.blocks % 64 != 0) (@as(u64, 1) << @intCast(p.blocks % 64)) - 1 else ~@as(u64, 0);
             const clear_bits = ~w & limit;
             if (clear_bits == 0) break;
             const bit: u6 = @intCast(@ctz(clear_bits));
-            if (@cmpxchgWeak(u64, &p.bitmap[i], w, w | (@as(u64, 1) << bit), .acq_rel, .acquire)) |now| {
+            if (@cmpxchgWeak(u64, &e.bitmap[i], w, w | (@as(u64, 1) << bit), .seq_cst, .acquire)) |now| {
                 w = now;
                 continue;
             }
+            if (!stillLive(e, state)) return null; // retired meanwhile: the bit is left set (a leak)
             const index = i * 64 + bit;
-            return h.pages_offset + @as(u64, page) * page_size + p.first + index * class_sizes[p.class];
+            return h.pages_offset + @as(u64, page) * page_size + index * class_sizes[c];
         }
     }
     return null;
 }
 
-/// Whether a small page's header holds what this library writes (shared memory is input).
-fn geometryValid(p: *const SmallPage) bool {
-    return p.magic == SmallPage.page_magic and p.class < classes and p.first == @sizeOf(SmallPage) and
-        p.blocks == (page_size - p.first) / class_sizes[p.class];
+/// After a claim: whether the page kept the state the claim started from. A retirement in progress
+/// (the same state without its live bit) is waited out briefly: it usually fails because of the
+/// claim's own bit, and the page goes live again.
+fn stillLive(e: *const Entry, state: u32) bool {
+    var tries: u32 = 0;
+    while (tries < 1000) : (tries += 1) {
+        const now = @atomicLoad(u32, &e.state, .seq_cst);
+        if (now == state) return true;
+        if (now != state & ~live_bit) return false;
+        std.atomic.spinLoopHint();
+    }
+    return false;
 }
 
 fn allocSmall(h: *Heap, c: u32) Error!u64 {
     const mine = h.cursor[c].load(.monotonic);
     if (mine != 0) {
-        if (claimBit(h, mine - 1)) |offset| return offset;
+        if (claimBit(h, mine - 1, c)) |offset| return offset;
     }
     // Walk the class list (bounded: it may be relinked under us), preferring pages nobody else
     // is allocating from, then any page with room, then a new page.
@@ -403,22 +533,26 @@ fn allocSmall(h: *Heap, c: u32) Error!u64 {
     while (pass < 2) : (pass += 1) {
         var next = @atomicLoad(u32, &h.header.class_head[c], .acquire);
         var steps: u32 = 0;
-        while (next != 0 and steps < h.table.len) : (steps += 1) {
+        while (next != 0 and next <= h.table.len and steps < h.table.len) : (steps += 1) {
             const page = next - 1;
             const e = h.entry(page);
             next = @atomicLoad(u32, &e.next, .acquire);
             if (page + 1 == mine) continue;
-            if (pass == 0 and e.owner != h.pid and e.owner != 0) continue;
-            if (claimBit(h, page)) |offset| {
+            const owner = @atomicLoad(u32, &e.owner, .monotonic);
+            if (pass == 0 and owner != h.pid and owner != 0) continue;
+            if (claimBit(h, page, c)) |offset| {
                 h.cursor[c].store(page + 1, .monotonic);
-                if (pass == 1) @atomicStore(u32, &e.owner, h.pid, .release);
+                if (owner != h.pid) @atomicStore(u32, &e.owner, h.pid, .release);
                 return offset;
             }
         }
     }
-    const page = try newSmallPage(h, c);
-    h.cursor[c].store(page + 1, .monotonic);
-    return claimBit(h, page) orelse error.NoMemory;
+    while (true) {
+        const page = try newSmallPage(h, c);
+        h.cursor[c].store(page + 1, .monotonic);
+        // Another process may fill (or even empty and retire) the new page first.
+        if (claimBit(h, page, c)) |offset| return offset;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -430,12 +564,11 @@ fn allocLarge(h: *Heap, size: u64) Error!u64 {
     const n: u32 = @intCast(n64);
     try lockPages(h);
     defer unlockPages(h);
-    const start = findRun(h, n) orelse return error.NoMemory;
+    const start = findRun(h, n) orelse (if (sweep(h) > 0) findRun(h, n) else null) orelse return error.NoMemory;
     var i: u32 = n;
     while (i > 1) {
         i -= 1;
-        const e = h.entry(start + i);
-        e.* = .{ .kind = @intFromEnum(Kind.continuation), .class = 0, .reserved = 0, .next = 0, .pages = 0, .owner = 0 };
+        setEntry(h.entry(start + i), .continuation, 0, 0, 0, 0);
     }
     const head = h.entry(start);
     head.class = 0;
@@ -454,8 +587,8 @@ fn freeLarge(h: *Heap, page: u32) Error!void {
     const n = head.pages;
     if (n == 0 or @as(u64, page) + n > h.table.len) return error.Protocol;
     @atomicStore(u8, &head.kind, @intFromEnum(Kind.free), .release);
-    for (1..n) |i| h.entry(page + @as(u32, @intCast(i))).* = std.mem.zeroes(Entry);
-    head.* = std.mem.zeroes(Entry);
+    for (1..n) |i| setEntry(h.entry(page + @as(u32, @intCast(i))), .free, 0, 0, 0, 0);
+    setEntry(head, .free, 0, 0, 0, 0);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -473,15 +606,14 @@ pub const alignment_max: u32 = base_alignment;
 
 /// malloc with the block's address (in every process) a multiple of `alignment` (a power of two up
 /// to `alignment_max`). Small blocks are aligned to 16 bytes, and to the largest power of two that
-/// divides their class size up to 64 (a page's first block is 64-aligned); larger alignments take
-/// whole pages.
+/// divides their class size (pages start on a system page); other alignments take whole pages.
 pub fn mallocAligned(h: *Heap, size: u64, alignment: u64) Error!u64 {
     if (alignment == 0 or !std.math.isPowerOfTwo(alignment)) return error.Invalid;
     if (alignment > alignment_max) return error.Range;
     if (alignment <= 16) return malloc(h, size);
     if (size == 0) return error.Invalid;
     if (size > h.size) return error.NoMemory;
-    if (alignment <= 64 and size <= small_max) {
+    if (size <= small_max) {
         var c = classOf(size);
         while (c < classes and class_sizes[c] % alignment != 0) c += 1;
         if (c < classes) return h.handleOf(try allocSmall(h, c));
@@ -489,8 +621,8 @@ pub fn mallocAligned(h: *Heap, size: u64, alignment: u64) Error!u64 {
     return h.handleOf(try allocLarge(h, size));
 }
 
-/// Where a handle's block is: its page and, for a small block, its index.
-const Place = struct { page: u32, index: ?u32 };
+/// Where a handle's block is: its page and, for a small block, its class and index.
+const Place = struct { page: u32, class: u32 = 0, index: ?u32 };
 
 fn locate(h: *Heap, handle: u64) Error!Place {
     const offset = try h.offsetOf(handle);
@@ -501,13 +633,15 @@ fn locate(h: *Heap, handle: u64) Error!Place {
     if (kind > 3) return error.Protocol;
     switch (@as(Kind, @enumFromInt(kind))) {
         .small => {
-            const p = h.small(page);
-            if (!geometryValid(p)) return error.Protocol;
-            const size = class_sizes[p.class];
-            if (within < p.first or (within - p.first) % size != 0) return error.Invalid;
-            const index: u32 = @intCast((within - p.first) / size);
-            if (index >= p.blocks) return error.Invalid;
-            return .{ .page = page, .index = index };
+            const state = @atomicLoad(u32, &e.state, .acquire);
+            if (!isLive(state)) return error.Invalid; // retiring: it holds no block
+            const c = stateClass(state);
+            if (c >= classes) return error.Protocol;
+            const size = class_sizes[c];
+            if (within % size != 0) return error.Invalid;
+            const index: u32 = @intCast(within / size);
+            if (index >= blocksOf(c)) return error.Invalid;
+            return .{ .page = page, .class = c, .index = index };
         },
         .large => {
             if (within != 0) return error.Invalid;
@@ -522,20 +656,20 @@ fn locate(h: *Heap, handle: u64) Error!Place {
 pub fn free(h: *Heap, handle: u64) Error!void {
     const place = try locate(h, handle);
     const index = place.index orelse return freeLarge(h, place.page);
-    const p = h.small(place.page);
+    const e = h.entry(place.page);
     const bit = @as(u64, 1) << @intCast(index % 64);
-    const old = @atomicRmw(u64, &p.bitmap[index / 64], .And, ~bit, .acq_rel);
+    const old = @atomicRmw(u64, &e.bitmap[index / 64], .And, ~bit, .acq_rel);
     if (old & bit == 0) return error.Invalid;
+    if (old == bit) retireIfEmpty(h, place.page, place.class);
 }
 
 /// Bytes the block can hold (at least what was asked).
 pub fn usableSize(h: *Heap, handle: u64) Error!u64 {
     const place = try locate(h, handle);
     if (place.index) |index| {
-        const p = h.small(place.page);
         const bit = @as(u64, 1) << @intCast(index % 64);
-        if (@atomicLoad(u64, &p.bitmap[index / 64], .acquire) & bit == 0) return error.Invalid;
-        return class_sizes[p.class];
+        if (@atomicLoad(u64, &h.entry(place.page).bitmap[index / 64], .acquire) & bit == 0) return error.Invalid;
+        return class_sizes[place.class];
     }
     return @as(u64, h.entry(place.page).pages) * page_size;
 }
@@ -681,6 +815,7 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
         const kind = @atomicLoad(u8, &e.kind, .acquire);
         if (kind > 3) return .{ .page = page, .what = "unknown page kind" };
         if (covered > 0 and kind != @intFromEnum(Kind.continuation)) return .{ .page = page, .what = "large block cut short" };
+        if (kind != @intFromEnum(Kind.small) and isLive(@atomicLoad(u32, &e.state, .acquire))) return .{ .page = page, .what = "a page that is not small is marked live" };
         switch (@as(Kind, @enumFromInt(kind))) {
             .free => {
                 run += page_size;
@@ -700,23 +835,13 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
             },
             .small => {
                 if (e.class >= classes) return .{ .page = page, .what = "unknown size class" };
-                const p = h.small(page);
-                if (p.magic != SmallPage.page_magic) return .{ .page = page, .what = "small page without its header" };
-                if (p.class != e.class) return .{ .page = page, .what = "small page class differs from its entry" };
-                if (p.first != @sizeOf(SmallPage) or p.blocks != (page_size - p.first) / class_sizes[p.class]) {
-                    return .{ .page = page, .what = "small page geometry is wrong" };
-                }
+                const state = @atomicLoad(u32, &e.state, .acquire);
+                if (!isLive(state)) return .{ .page = page, .what = "small page not marked live" };
+                if (stateClass(state) != e.class) return .{ .page = page, .what = "small page state names another class" };
+                const blocks = blocksOf(e.class);
                 var used: u64 = 0;
-                for (p.bitmap, 0..) |word, w| {
-                    const bits = @atomicLoad(u64, &word, .acquire);
-                    used += @popCount(bits);
-                    const first_block = w * 64;
-                    if (first_block + 64 > p.blocks) {
-                        const valid: u64 = if (first_block >= p.blocks) 0 else (@as(u64, 1) << @intCast(p.blocks - first_block)) - 1;
-                        if (bits & ~valid != 0) return .{ .page = page, .what = "bit set past the last block" };
-                    }
-                }
-                stats.in_use += used * class_sizes[p.class];
+                for (0..(blocks + 63) / 64) |w| used += @popCount(@atomicLoad(u64, &e.bitmap[w], .acquire) & wordMask(blocks, w));
+                stats.in_use += used * class_sizes[e.class];
                 stats.allocations += used;
                 small_pages[e.class] += 1;
             },
@@ -817,7 +942,7 @@ test "malloc, free, usable size and misuse" {
     try testing.expectEqual(stats.free_pages + stats.reserved, @as(u64, h.table.len) * page_size);
 }
 
-test "small pages come from the end, so churn leaves long free runs for large blocks" {
+test "after churn of small and large blocks, freeing them all gives the whole heap back" {
     const t = try TestHeap.create(16 * 1024 * 1024);
     defer t.destroy();
     const h = &t.heap;
@@ -836,7 +961,9 @@ test "small pages come from the end, so churn leaves long free runs for large bl
     }
     for (live) |b| if (b != 0) try free(h, b);
     const stats = try expectClean(h);
-    try testing.expectEqual(stats.free_pages, stats.largest_free);
+    try testing.expectEqual(@as(u64, 0), stats.allocations);
+    const all = @as(u64, h.table.len) * page_size;
+    try free(h, try malloc(h, all));
 }
 
 test "aligned allocations land on their alignment" {
@@ -1003,14 +1130,18 @@ test "recovery after a holder of the page lock died mid-change" {
     // A large allocation cut short before its head entry: continuations with no head.
     h.entry(10).kind = @intFromEnum(Kind.continuation);
     h.entry(11).kind = @intFromEnum(Kind.continuation);
-    // A small page made but never linked into its class list.
-    h.entry(12).* = .{ .kind = @intFromEnum(Kind.small), .class = 3, .reserved = 0, .next = 0, .pages = 1, .owner = 0 };
-    const p = h.small(12);
-    p.* = std.mem.zeroes(SmallPage);
-    p.class = 3;
-    p.first = @sizeOf(SmallPage);
-    p.blocks = (page_size - p.first) / class_sizes[3];
-    p.magic = SmallPage.page_magic;
+    // A small page made but never linked into its class list, holding a block.
+    const linked = h.entry(12);
+    setEntry(linked, .small, 3, 0, 1, 0);
+    linked.bitmap[0] = 1 << 5;
+    linked.state = liveState(0, 3);
+    // A page retiring (live bit cleared) when its retirer died: empty, so it retires.
+    setEntry(h.entry(13), .small, 4, 0, 1, 0);
+    h.entry(13).state = liveState(0, 4) & ~live_bit;
+    // The same with a block in it (the retirement was about to fail): it goes live again.
+    setEntry(h.entry(14), .small, 4, 0, 1, 0);
+    h.entry(14).bitmap[1] = 1;
+    h.entry(14).state = liveState(0, 4) & ~live_bit;
     var stats: Stats = undefined;
     try testing.expect(check(h, &stats) != null);
     const Dier = struct {
@@ -1021,5 +1152,95 @@ test "recovery after a holder of the page lock died mid-change" {
     const th = try std.Thread.spawn(.{}, Dier.run, .{h});
     th.join();
     _ = try malloc(h, 200_000); // takes the lock: OWNER_DIED, recovery
-    _ = try expectClean(h);
+    stats = try expectClean(h);
+    try testing.expectEqual(@as(u64, 4), stats.allocations);
+    try testing.expectEqual(@as(u8, @intFromEnum(Kind.free)), h.entry(13).kind);
+    try testing.expect(isLive(h.entry(14).state));
+    try free(h, h.handleOf(h.pages_offset + 12 * page_size + 5 * class_sizes[3]));
+    try free(h, h.handleOf(h.pages_offset + 14 * page_size + 64 * class_sizes[4]));
+}
+
+test "empty small pages go back to the pool and serve any size" {
+    const t = try TestHeap.create(4 * 1024 * 1024);
+    defer t.destroy();
+    const h = &t.heap;
+    const all = @as(u64, h.table.len) * page_size;
+    var handles: std.ArrayList(u64) = .empty;
+    defer handles.deinit(testing.allocator);
+    // Fill the heap with 64-byte blocks.
+    while (malloc(h, 64)) |handle| try handles.append(testing.allocator, handle) else |err| try testing.expectEqual(error.NoMemory, err);
+    try testing.expectEqual(@as(u64, h.table.len) * blocksOf(classOf(64)), handles.items.len);
+    // A page this process moved on from retires as soon as its last block is freed.
+    var stats = try expectClean(h);
+    try testing.expectEqual(@as(u64, 0), stats.free_pages);
+    for (handles.items[0..blocksOf(classOf(64))]) |handle| try free(h, handle);
+    stats = try expectClean(h);
+    try testing.expectEqual(@as(u64, page_size), stats.free_pages);
+    // The rest, the cursor's page included, is taken back when a large block needs it.
+    for (handles.items[blocksOf(classOf(64))..]) |handle| try free(h, handle);
+    const whole = try malloc(h, all);
+    try testing.expectEqual(all, try usableSize(h, whole));
+    try free(h, whole);
+    // ... and by other classes.
+    handles.clearRetainingCapacity();
+    while (malloc(h, 5000)) |handle| try handles.append(testing.allocator, handle) else |err| try testing.expectEqual(error.NoMemory, err);
+    try testing.expectEqual(@as(u64, h.table.len) * blocksOf(classOf(5000)), handles.items.len);
+    for (handles.items) |handle| try free(h, handle);
+    stats = try expectClean(h);
+    try testing.expectEqual(@as(u64, 0), stats.allocations);
+}
+
+test "threads churn pages between classes and large blocks; every block stays intact" {
+    const t = try TestHeap.create(3 * 1024 * 1024);
+    defer t.destroy();
+    const Worker = struct {
+        fn pattern(handle: u64, i: usize) u8 {
+            return @truncate(handle *% 131 +% i);
+        }
+        fn run(h: *Heap, seed: u64, failures: *std.atomic.Value(u32)) void {
+            var prng = std.Random.DefaultPrng.init(seed);
+            const random = prng.random();
+            var mine: [24]u64 = [_]u64{0} ** 24;
+            var sizes: [24]u64 = [_]u64{0} ** 24;
+            for (0..20_000) |_| {
+                const slot = random.uintLessThan(usize, mine.len);
+                if (mine[slot] != 0) {
+                    const p = pointer(h, mine[slot]) catch unreachable;
+                    for (0..sizes[slot]) |i| {
+                        if (p[i] != pattern(mine[slot], i)) {
+                            _ = failures.fetchAdd(1, .seq_cst);
+                            break;
+                        }
+                    }
+                    free(h, mine[slot]) catch {
+                        _ = failures.fetchAdd(1, .seq_cst);
+                    };
+                    mine[slot] = 0;
+                } else {
+                    const size = if (random.boolean()) random.intRangeAtMost(u64, 1, 256) else random.intRangeAtMost(u64, 1, 150_000);
+                    const handle = malloc(h, size) catch |err| {
+                        if (err != error.NoMemory) _ = failures.fetchAdd(1, .seq_cst);
+                        continue;
+                    };
+                    const p = pointer(h, handle) catch unreachable;
+                    for (0..size) |i| p[i] = pattern(handle, i);
+                    mine[slot] = handle;
+                    sizes[slot] = size;
+                }
+            }
+            for (mine) |handle| if (handle != 0) free(h, handle) catch {
+                _ = failures.fetchAdd(1, .seq_cst);
+            };
+        }
+    };
+    var failures = std.atomic.Value(u32).init(0);
+    var threads: [4]std.Thread = undefined;
+    for (&threads, 0..) |*th, i| th.* = try std.Thread.spawn(.{}, Worker.run, .{ &t.heap, i + 11, &failures });
+    for (threads) |th| th.join();
+    try testing.expectEqual(@as(u32, 0), failures.load(.seq_cst));
+    const stats = try expectClean(&t.heap);
+    try testing.expectEqual(@as(u64, 0), stats.allocations);
+    // Every page comes back: one block as large as the heap fits.
+    const all = @as(u64, t.heap.table.len) * page_size;
+    try free(&t.heap, try malloc(&t.heap, all));
 }

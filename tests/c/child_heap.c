@@ -10,6 +10,7 @@
 #include "child.h"
 
 enum { SLOTS = 64 };
+static const uint64_t SLOT_BUSY = 1; /* a slot being filled or emptied (see tests/mp/child_heap.ts) */
 
 static uint64_t state;
 
@@ -71,8 +72,9 @@ int child_heap(int argc, char **argv) {
       int s = (int)((r >> 8) % SLOTS);
       uint64_t empty = 0;
       if ((r >> 16) % 2 == 0 &&
-          __atomic_compare_exchange_n(&slots[2 * s], &empty, mine[i], 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        __atomic_store_n(&slots[2 * s + 1], sizes[i], __ATOMIC_RELEASE);
+          __atomic_compare_exchange_n(&slots[2 * s], &empty, SLOT_BUSY, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        slots[2 * s + 1] = sizes[i];
+        __atomic_store_n(&slots[2 * s], mine[i], __ATOMIC_RELEASE);
       } else if (ipc_heap_free(heap, mine[i]) != IPC_OK) {
         bad++;
       }
@@ -84,10 +86,10 @@ int child_heap(int argc, char **argv) {
     }
     int s = (int)((r >> 24) % SLOTS);
     uint64_t taken = __atomic_load_n(&slots[2 * s], __ATOMIC_ACQUIRE);
-    uint64_t size = __atomic_load_n(&slots[2 * s + 1], __ATOMIC_ACQUIRE);
-    if (taken != 0 && size != 0 &&
-        __atomic_compare_exchange_n(&slots[2 * s], &taken, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-      __atomic_store_n(&slots[2 * s + 1], 0, __ATOMIC_RELEASE);
+    if (taken > SLOT_BUSY &&
+        __atomic_compare_exchange_n(&slots[2 * s], &taken, SLOT_BUSY, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      uint64_t size = slots[2 * s + 1];
+      __atomic_store_n(&slots[2 * s], 0, __ATOMIC_RELEASE);
       if (!intact(heap, taken, size) || ipc_heap_free(heap, taken) != IPC_OK) bad++;
     }
   }

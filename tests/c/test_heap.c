@@ -125,6 +125,7 @@ static void misuse(void) {
 /* Three processes allocate, pattern-fill and free, and hand a share of their blocks to the others
  * through slots in the heap itself; whoever takes a block checks its pattern and frees it. */
 enum { SLOTS = 64, SHARERS = 3, STEPS = 60000 };
+static const uint64_t BUSY = 1; /* never a handle: handles carry the heap's tag above bit 40 */
 
 static void sharing(void) {
   ipc_heap_t *heap;
@@ -132,7 +133,9 @@ static void sharing(void) {
   CHECK_RC(ipc_heap_create(NULL, 0, 0, 256 << 20, &heap_seg, &heap), IPC_OK);
   uint64_t slots_block;
   CHECK_RC(ipc_heap_calloc(heap, SLOTS + 1, 16, &slots_block), IPC_OK);
-  uint64_t *slots = ipc_heap_pointer(heap, slots_block); /* [handle, size] pairs; [SLOTS*2] = go */
+  /* [handle, size] pairs; [SLOTS*2] = go. A slot is 0 (empty), BUSY (being filled or emptied by the
+   * process that set it) or a handle; the size is written only while the slot is BUSY. */
+  uint64_t *slots = ipc_heap_pointer(heap, slots_block);
   pid_t pids[SHARERS];
   for (int p = 0; p < SHARERS; p++) {
     pids[p] = fork();
@@ -150,9 +153,10 @@ static void sharing(void) {
           if (!intact(heap, mine[i], sizes[i])) bad++;
           int s = (int)((r >> 8) % SLOTS);
           uint64_t empty = 0;
-          if ((r >> 16) % 2 == 0 && __atomic_compare_exchange_n(&slots[2 * s], &empty, mine[i], 0, __ATOMIC_ACQ_REL,
-                                                                __ATOMIC_ACQUIRE)) {
-            __atomic_store_n(&slots[2 * s + 1], sizes[i], __ATOMIC_RELEASE);
+          if ((r >> 16) % 2 == 0 &&
+              __atomic_compare_exchange_n(&slots[2 * s], &empty, BUSY, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            slots[2 * s + 1] = sizes[i];
+            __atomic_store_n(&slots[2 * s], mine[i], __ATOMIC_RELEASE);
           } else if (ipc_heap_free(heap, mine[i]) != IPC_OK) {
             bad++;
           }
@@ -169,10 +173,10 @@ static void sharing(void) {
         /* Take someone's block now and then. */
         int s = (int)((r >> 24) % SLOTS);
         uint64_t taken = __atomic_load_n(&slots[2 * s], __ATOMIC_ACQUIRE);
-        uint64_t size = __atomic_load_n(&slots[2 * s + 1], __ATOMIC_ACQUIRE);
-        if (taken != 0 && size != 0 && __atomic_compare_exchange_n(&slots[2 * s], &taken, 0, 0, __ATOMIC_ACQ_REL,
-                                                                   __ATOMIC_ACQUIRE)) {
-          __atomic_store_n(&slots[2 * s + 1], 0, __ATOMIC_RELEASE);
+        if (taken > BUSY &&
+            __atomic_compare_exchange_n(&slots[2 * s], &taken, BUSY, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+          uint64_t size = slots[2 * s + 1];
+          __atomic_store_n(&slots[2 * s], 0, __ATOMIC_RELEASE);
           if (!intact(heap, taken, size) || ipc_heap_free(heap, taken) != IPC_OK) bad++;
         }
       }
@@ -192,8 +196,7 @@ static void sharing(void) {
   for (int s = 0; s < SLOTS; s++) {
     uint64_t block = slots[2 * s];
     if (block == 0) continue;
-    while (__atomic_load_n(&slots[2 * s + 1], __ATOMIC_ACQUIRE) == 0) {
-    }
+    CHECK(block != BUSY); /* every hand-over finished before its process exited */
     CHECK(intact(heap, block, slots[2 * s + 1]));
     CHECK_RC(ipc_heap_free(heap, block), IPC_OK);
   }

@@ -11,6 +11,9 @@
 import type { IpcModule } from "../harness.ts";
 
 export const heapSlots = 64;
+/** A slot is 0 (empty), `slotBusy` (being filled or emptied by whoever set it: the size is written
+ * only then) or a handle (never 1: handles carry the heap's tag above bit 40). */
+export const slotBusy = 1n;
 
 export function heapCommand(ipc: IpcModule, args: string[]): number | Promise<number> {
   const [command, name, arg1, arg2] = args;
@@ -60,8 +63,9 @@ export function heapCommand(ipc: IpcModule, args: string[]): number | Promise<nu
     if (mine[i] !== 0) {
       if (!intact(mine[i], sizes[i])) bad++;
       const s = (r >> 8) % heapSlots;
-      if ((r >> 16) % 2 === 0 && Atomics.compareExchange(slots, 2 * s, 0n, BigInt(mine[i])) === 0n) {
-        Atomics.store(slots, 2 * s + 1, BigInt(sizes[i]));
+      if ((r >> 16) % 2 === 0 && Atomics.compareExchange(slots, 2 * s, 0n, slotBusy) === 0n) {
+        slots[2 * s + 1] = BigInt(sizes[i]);
+        Atomics.store(slots, 2 * s, BigInt(mine[i]));
       } else {
         heap.free(mine[i]);
       }
@@ -73,9 +77,9 @@ export function heapCommand(ipc: IpcModule, args: string[]): number | Promise<nu
     }
     const s = (r >> 24) % heapSlots;
     const taken = Atomics.load(slots, 2 * s);
-    const size = Atomics.load(slots, 2 * s + 1);
-    if (taken !== 0n && size !== 0n && Atomics.compareExchange(slots, 2 * s, taken, 0n) === taken) {
-      Atomics.store(slots, 2 * s + 1, 0n);
+    if (taken > slotBusy && Atomics.compareExchange(slots, 2 * s, taken, slotBusy) === taken) {
+      const size = slots[2 * s + 1];
+      Atomics.store(slots, 2 * s, 0n);
       if (!intact(Number(taken), Number(size))) bad++;
       heap.free(Number(taken));
     }

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { type Child, command, type Harness } from "../harness.ts";
-import { heapSlots } from "./child_heap.ts";
+import { heapSlots, slotBusy } from "./child_heap.ts";
 import * as programs from "./programs.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -36,6 +36,7 @@ export default function heap(h: Harness): void {
         for (let s = 0; s < heapSlots; s++) {
           const block = Number(slots[2 * s]);
           if (block === 0) continue;
+          assert.notEqual(BigInt(block), slotBusy, "every hand-over finished before its process exited");
           const size = Number(slots[2 * s + 1]);
           const v = heap.view(block, Uint8Array, size);
           for (let i = 0; i < size; i++) assert.equal(v[i], ((block % 256) * 31 + i) & 0xff);
