@@ -5,9 +5,11 @@
 //! process):
 //!   header      4 KiB: magic, version, a random tag, geometry, the page lock (a robust mutex),
 //!               the head of each size class's page list, the named roots
-//!   page table  one 576-byte entry per page: what the page is (free, a small-block page of a
-//!               class, the head or a continuation of a large block), and for a small page its
-//!               class list link, its state word and its bitmap
+//!   page table  one 16-byte entry per page: what the page is (free, a small-block page of a
+//!               class, the head or a continuation of a large block), a small page's class list
+//!               link; compact, since the page lock's holder scans it
+//!   page states one 576-byte record per page: a small page's state word and bitmap, on cache lines
+//!               of their own (allocations change them all the time)
 //!   pages       `page_size` (64 KiB) each, aligned to it; they hold only blocks
 //!
 //! All of the allocator's own data lives in the header and the page table, never in the pages: a
@@ -125,18 +127,23 @@ pub const Entry = extern struct {
     pages: u32,
     /// The process that allocates from this small page, as a hint.
     owner: u32,
+};
+
+/// What allocations read and change in a page.
+pub const PageState = extern struct {
     /// What an allocation validates: `live_bit | generation << 8 | class` while the page is a small
     /// page; without the live bit otherwise (the generation survives, so a page made small again
     /// never looks like its old self).
     state: u32,
-    reserved_tail: [44]u8,
+    reserved: [60]u8,
     /// Small pages: one bit per block, set while the block is allocated.
     bitmap: [bitmap_words]u64,
 };
 
 comptime {
-    std.debug.assert(@sizeOf(Entry) % 64 == 0);
-    std.debug.assert(@offsetOf(Entry, "bitmap") == 64);
+    std.debug.assert(@sizeOf(Entry) == 16);
+    std.debug.assert(@sizeOf(PageState) % 64 == 0);
+    std.debug.assert(@offsetOf(PageState, "bitmap") == 64);
 }
 
 const live_bit: u32 = 1 << 31;
@@ -181,7 +188,8 @@ pub const Header = extern struct {
     table_offset: u32,
     pages_offset: u64,
     size: u64,
-    reserved: [24]u8,
+    states_offset: u64,
+    reserved: [16]u8,
     lock: mutex.Mutex,
     class_head: [classes]u32,
     roots: [roots_max]Root,
@@ -196,25 +204,30 @@ comptime {
 pub const Geometry = struct {
     page_count: u32,
     table_offset: u32,
+    states_offset: u64,
     pages_offset: u64,
 };
+
+fn layout(pages: u64) Geometry {
+    const states = std.mem.alignForward(u64, header_size + pages * @sizeOf(Entry), 64);
+    return .{
+        .page_count = @intCast(pages),
+        .table_offset = header_size,
+        .states_offset = states,
+        .pages_offset = std.mem.alignForward(u64, states + pages * @sizeOf(PageState), page_size),
+    };
+}
 
 pub fn plan(size: u64) Error!Geometry {
     if (size < header_size + 16 + 2 * page_size) return error.Range;
     if (size > offset_mask) return error.Range;
-    // pages * (page_size + 16) + header + table padding <= size
-    var pages: u64 = (size - header_size) / (page_size + @sizeOf(Entry));
+    // header + pages * (entry + state + page) + padding <= size
+    var pages: u64 = (size - header_size) / (page_size + @sizeOf(Entry) + @sizeOf(PageState));
     while (pages > 0) : (pages -= 1) {
-        const table_end = header_size + pages * @sizeOf(Entry);
-        const first = std.mem.alignForward(u64, table_end, page_size);
-        if (first + pages * page_size <= size) break;
+        const g = layout(pages);
+        if (g.pages_offset + pages * page_size <= size) return g;
     }
-    if (pages == 0) return error.Range;
-    return .{
-        .page_count = @intCast(pages),
-        .table_offset = header_size,
-        .pages_offset = std.mem.alignForward(u64, header_size + pages * @sizeOf(Entry), page_size),
-    };
+    return error.Range;
 }
 
 /// A heap as one process sees it: the shared memory and this process's private cursors.
@@ -223,6 +236,7 @@ pub const Heap = struct {
     size: u64,
     header: *Header,
     table: []Entry,
+    states: []PageState,
     pages_offset: u64,
     tag: u64,
     /// Per class: the page this process allocates from, + 1 (0: none yet). Hints only.
@@ -231,6 +245,10 @@ pub const Heap = struct {
 
     fn entry(h: *Heap, page: u32) *Entry {
         return &h.table[page];
+    }
+
+    fn pageState(h: *Heap, page: u32) *PageState {
+        return &h.states[page];
     }
 
     pub fn handleOf(h: *const Heap, offset: u64) u64 {
@@ -261,7 +279,8 @@ pub fn init(memory: []u8, tag: u32) Error!void {
     header.table_offset = g.table_offset;
     header.pages_offset = g.pages_offset;
     header.size = memory.len;
-    header.reserved = [_]u8{0} ** 24;
+    header.states_offset = g.states_offset;
+    header.reserved = [_]u8{0} ** 16;
     try mutex.init(&header.lock);
     header.class_head = [_]u32{0} ** classes;
     for (&header.roots) |*r| r.* = std.mem.zeroes(Root);
@@ -277,15 +296,18 @@ pub fn attach(memory: []u8) Error!Heap {
     if (header.version != version) return error.Version;
     const g = try plan(memory.len);
     if (header.size != memory.len or header.page_size != page_size or header.page_count != g.page_count or
-        header.table_offset != g.table_offset or header.pages_offset != g.pages_offset) return error.Protocol;
+        header.table_offset != g.table_offset or header.pages_offset != g.pages_offset or
+        header.states_offset != g.states_offset) return error.Protocol;
     try mutex.validate(&header.lock);
     const table: [*]Entry = @ptrCast(@alignCast(memory.ptr + g.table_offset));
+    const states: [*]PageState = @ptrCast(@alignCast(memory.ptr + g.states_offset));
     const stamp = try platform.selfStamp();
     return .{
         .base = memory.ptr,
         .size = memory.len,
         .header = header,
         .table = table[0..g.page_count],
+        .states = states[0..g.page_count],
         .pages_offset = g.pages_offset,
         .tag = header.tag,
         .pid = @intCast(stamp.pid),
@@ -324,8 +346,8 @@ fn unlockPages(h: *Heap) void {
     mutex.unlock(&h.header.lock) catch unreachable;
 }
 
-/// Rewrites an entry's structure, keeping its state word (whose generation must only grow) and
-/// leaving its bitmap (only a small page reads it, and making one clears it).
+/// Rewrites an entry (a page's state record is written apart: its generation must only grow, and
+/// only a small page reads its bitmap, which making one clears).
 fn setEntry(e: *Entry, kind: Kind, class: u32, next: u32, pages: u32, owner: u32) void {
     e.class = @intCast(class);
     e.reserved = 0;
@@ -339,7 +361,7 @@ fn setEntry(e: *Entry, kind: Kind, class: u32, next: u32, pages: u32, owner: u32
 /// small pages caught between live and retired, and rebuild every class list from the page table.
 fn recover(h: *Heap) void {
     var covered: u32 = 0; // pages still inside the current large run
-    for (h.table) |*e| {
+    for (h.table, h.states) |*e, *ps| {
         const raw = @atomicLoad(u8, &e.kind, .acquire);
         if (raw > 3) continue; // damaged: left for check() to report
         const kind: Kind = @enumFromInt(raw);
@@ -350,14 +372,14 @@ fn recover(h: *Heap) void {
             },
             .small => {
                 covered = 0;
-                const state = @atomicLoad(u32, &e.state, .seq_cst);
+                const state = @atomicLoad(u32, &ps.state, .seq_cst);
                 if (e.class >= classes) continue; // damaged: left for check() to report
                 if (isLive(state) and stateClass(state) == e.class) continue;
-                if (bitmapEmpty(e, e.class)) {
-                    @atomicStore(u32, &e.state, state & ~live_bit, .seq_cst);
+                if (bitmapEmpty(ps, e.class)) {
+                    @atomicStore(u32, &ps.state, state & ~live_bit, .seq_cst);
                     setEntry(e, .free, 0, 0, 0, 0);
                 } else {
-                    @atomicStore(u32, &e.state, liveState(state, e.class), .seq_cst);
+                    @atomicStore(u32, &ps.state, liveState(state, e.class), .seq_cst);
                 }
             },
             .free => covered = 0,
@@ -413,19 +435,20 @@ fn newSmallPage(h: *Heap, c: u32) Error!u32 {
     defer unlockPages(h);
     const page = lastFreePage(h) orelse (if (sweep(h) > 0) lastFreePage(h) else null) orelse return error.NoMemory;
     const e = h.entry(page);
-    for (&e.bitmap) |*word| @atomicStore(u64, word, 0, .seq_cst);
+    const ps = h.pageState(page);
+    for (&ps.bitmap) |*word| @atomicStore(u64, word, 0, .seq_cst);
     setEntry(e, .small, c, h.header.class_head[c], 1, h.pid);
     @atomicStore(u32, &h.header.class_head[c], page + 1, .release);
-    @atomicStore(u32, &e.state, liveState(e.state, c), .seq_cst);
+    @atomicStore(u32, &ps.state, liveState(ps.state, c), .seq_cst);
     return page;
 }
 
 /// Whether no block of a small page of class `c` is allocated (bits past the last block, which a
 /// claim that lost a race may leave, do not count).
-fn bitmapEmpty(e: *const Entry, c: u32) bool {
+fn bitmapEmpty(ps: *const PageState, c: u32) bool {
     const blocks = blocksOf(c);
     for (0..(blocks + 63) / 64) |w| {
-        if (@atomicLoad(u64, &e.bitmap[w], .seq_cst) & wordMask(blocks, w) != 0) return false;
+        if (@atomicLoad(u64, &ps.bitmap[w], .seq_cst) & wordMask(blocks, w) != 0) return false;
     }
     return true;
 }
@@ -436,11 +459,12 @@ fn bitmapEmpty(e: *const Entry, c: u32) bool {
 /// Caller holds the page lock.
 fn retire(h: *Heap, page: u32) bool {
     const e = h.entry(page);
-    const state = @atomicLoad(u32, &e.state, .seq_cst);
+    const ps = h.pageState(page);
+    const state = @atomicLoad(u32, &ps.state, .seq_cst);
     if (e.kind != @intFromEnum(Kind.small) or !isLive(state) or stateClass(state) != e.class) return false;
-    @atomicStore(u32, &e.state, state & ~live_bit, .seq_cst);
-    if (!bitmapEmpty(e, e.class)) {
-        @atomicStore(u32, &e.state, state, .seq_cst);
+    @atomicStore(u32, &ps.state, state & ~live_bit, .seq_cst);
+    if (!bitmapEmpty(ps, e.class)) {
+        @atomicStore(u32, &ps.state, state, .seq_cst);
         return false;
     }
     // Unlink it; walkers standing on it meanwhile go on through its `next`.
@@ -464,7 +488,7 @@ fn sweep(h: *Heap) u32 {
     var retired: u32 = 0;
     for (h.table, 0..) |*e, page| {
         if (e.kind != @intFromEnum(Kind.small) or e.class >= classes) continue;
-        if (!bitmapEmpty(e, e.class)) continue;
+        if (!bitmapEmpty(h.pageState(@intCast(page)), e.class)) continue;
         if (retire(h, @intCast(page))) retired += 1;
     }
     return retired;
@@ -476,7 +500,7 @@ fn retireIfEmpty(h: *Heap, page: u32, c: u32) void {
     if (h.cursor[c].load(.monotonic) == page + 1) return;
     const e = h.entry(page);
     if (@atomicLoad(u32, &e.owner, .monotonic) != h.pid) return;
-    if (!bitmapEmpty(e, c)) return;
+    if (!bitmapEmpty(h.pageState(page), c)) return;
     if (!(tryLockPages(h) catch return)) return;
     defer unlockPages(h);
     _ = retire(h, page);
@@ -484,23 +508,23 @@ fn retireIfEmpty(h: *Heap, page: u32, c: u32) void {
 
 /// Takes a clear bit of `page` if it is a live page of class `c`: the block's offset, or null.
 fn claimBit(h: *Heap, page: u32, c: u32) ?u64 {
-    const e = h.entry(page);
-    const state = @atomicLoad(u32, &e.state, .acquire);
+    const ps = h.pageState(page);
+    const state = @atomicLoad(u32, &ps.state, .acquire);
     if (!isLive(state) or stateClass(state) != c) return null;
     const blocks = blocksOf(c);
     const words = (blocks + 63) / 64;
     for (0..words) |i| {
         const limit = wordMask(blocks, i);
-        var w = @atomicLoad(u64, &e.bitmap[i], .acquire);
+        var w = @atomicLoad(u64, &ps.bitmap[i], .acquire);
         while (true) {
             const clear_bits = ~w & limit;
             if (clear_bits == 0) break;
             const bit: u6 = @intCast(@ctz(clear_bits));
-            if (@cmpxchgWeak(u64, &e.bitmap[i], w, w | (@as(u64, 1) << bit), .seq_cst, .acquire)) |now| {
+            if (@cmpxchgWeak(u64, &ps.bitmap[i], w, w | (@as(u64, 1) << bit), .seq_cst, .acquire)) |now| {
                 w = now;
                 continue;
             }
-            if (!stillLive(e, state)) return null; // retired meanwhile: the bit is left set (a leak)
+            if (!stillLive(ps, state)) return null; // retired meanwhile: the bit is left set (a leak)
             const index = i * 64 + bit;
             return h.pages_offset + @as(u64, page) * page_size + index * class_sizes[c];
         }
@@ -511,10 +535,10 @@ fn claimBit(h: *Heap, page: u32, c: u32) ?u64 {
 /// After a claim: whether the page kept the state the claim started from. A retirement in progress
 /// (the same state without its live bit) is waited out briefly: it usually fails because of the
 /// claim's own bit, and the page goes live again.
-fn stillLive(e: *const Entry, state: u32) bool {
+fn stillLive(ps: *const PageState, state: u32) bool {
     var tries: u32 = 0;
     while (tries < 1000) : (tries += 1) {
-        const now = @atomicLoad(u32, &e.state, .seq_cst);
+        const now = @atomicLoad(u32, &ps.state, .seq_cst);
         if (now == state) return true;
         if (now != state & ~live_bit) return false;
         std.atomic.spinLoopHint();
@@ -633,7 +657,7 @@ fn locate(h: *Heap, handle: u64) Error!Place {
     if (kind > 3) return error.Protocol;
     switch (@as(Kind, @enumFromInt(kind))) {
         .small => {
-            const state = @atomicLoad(u32, &e.state, .acquire);
+            const state = @atomicLoad(u32, &h.pageState(page).state, .acquire);
             if (!isLive(state)) return error.Invalid; // retiring: it holds no block
             const c = stateClass(state);
             if (c >= classes) return error.Protocol;
@@ -656,9 +680,9 @@ fn locate(h: *Heap, handle: u64) Error!Place {
 pub fn free(h: *Heap, handle: u64) Error!void {
     const place = try locate(h, handle);
     const index = place.index orelse return freeLarge(h, place.page);
-    const e = h.entry(place.page);
+    const ps = h.pageState(place.page);
     const bit = @as(u64, 1) << @intCast(index % 64);
-    const old = @atomicRmw(u64, &e.bitmap[index / 64], .And, ~bit, .acq_rel);
+    const old = @atomicRmw(u64, &ps.bitmap[index / 64], .And, ~bit, .acq_rel);
     if (old & bit == 0) return error.Invalid;
     if (old == bit) retireIfEmpty(h, place.page, place.class);
 }
@@ -668,7 +692,7 @@ pub fn usableSize(h: *Heap, handle: u64) Error!u64 {
     const place = try locate(h, handle);
     if (place.index) |index| {
         const bit = @as(u64, 1) << @intCast(index % 64);
-        if (@atomicLoad(u64, &h.entry(place.page).bitmap[index / 64], .acquire) & bit == 0) return error.Invalid;
+        if (@atomicLoad(u64, &h.pageState(place.page).bitmap[index / 64], .acquire) & bit == 0) return error.Invalid;
         return class_sizes[place.class];
     }
     return @as(u64, h.entry(place.page).pages) * page_size;
@@ -815,7 +839,8 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
         const kind = @atomicLoad(u8, &e.kind, .acquire);
         if (kind > 3) return .{ .page = page, .what = "unknown page kind" };
         if (covered > 0 and kind != @intFromEnum(Kind.continuation)) return .{ .page = page, .what = "large block cut short" };
-        if (kind != @intFromEnum(Kind.small) and isLive(@atomicLoad(u32, &e.state, .acquire))) return .{ .page = page, .what = "a page that is not small is marked live" };
+        const ps = h.pageState(page);
+        if (kind != @intFromEnum(Kind.small) and isLive(@atomicLoad(u32, &ps.state, .acquire))) return .{ .page = page, .what = "a page that is not small is marked live" };
         switch (@as(Kind, @enumFromInt(kind))) {
             .free => {
                 run += page_size;
@@ -835,12 +860,12 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
             },
             .small => {
                 if (e.class >= classes) return .{ .page = page, .what = "unknown size class" };
-                const state = @atomicLoad(u32, &e.state, .acquire);
+                const state = @atomicLoad(u32, &ps.state, .acquire);
                 if (!isLive(state)) return .{ .page = page, .what = "small page not marked live" };
                 if (stateClass(state) != e.class) return .{ .page = page, .what = "small page state names another class" };
                 const blocks = blocksOf(e.class);
                 var used: u64 = 0;
-                for (0..(blocks + 63) / 64) |w| used += @popCount(@atomicLoad(u64, &e.bitmap[w], .acquire) & wordMask(blocks, w));
+                for (0..(blocks + 63) / 64) |w| used += @popCount(@atomicLoad(u64, &ps.bitmap[w], .acquire) & wordMask(blocks, w));
                 stats.in_use += used * class_sizes[e.class];
                 stats.allocations += used;
                 small_pages[e.class] += 1;
@@ -1133,15 +1158,15 @@ test "recovery after a holder of the page lock died mid-change" {
     // A small page made but never linked into its class list, holding a block.
     const linked = h.entry(12);
     setEntry(linked, .small, 3, 0, 1, 0);
-    linked.bitmap[0] = 1 << 5;
-    linked.state = liveState(0, 3);
+    h.pageState(12).bitmap[0] = 1 << 5;
+    h.pageState(12).state = liveState(0, 3);
     // A page retiring (live bit cleared) when its retirer died: empty, so it retires.
     setEntry(h.entry(13), .small, 4, 0, 1, 0);
-    h.entry(13).state = liveState(0, 4) & ~live_bit;
+    h.pageState(13).state = liveState(0, 4) & ~live_bit;
     // The same with a block in it (the retirement was about to fail): it goes live again.
     setEntry(h.entry(14), .small, 4, 0, 1, 0);
-    h.entry(14).bitmap[1] = 1;
-    h.entry(14).state = liveState(0, 4) & ~live_bit;
+    h.pageState(14).bitmap[1] = 1;
+    h.pageState(14).state = liveState(0, 4) & ~live_bit;
     var stats: Stats = undefined;
     try testing.expect(check(h, &stats) != null);
     const Dier = struct {
@@ -1155,7 +1180,7 @@ test "recovery after a holder of the page lock died mid-change" {
     stats = try expectClean(h);
     try testing.expectEqual(@as(u64, 4), stats.allocations);
     try testing.expectEqual(@as(u8, @intFromEnum(Kind.free)), h.entry(13).kind);
-    try testing.expect(isLive(h.entry(14).state));
+    try testing.expect(isLive(h.pageState(14).state));
     try free(h, h.handleOf(h.pages_offset + 12 * page_size + 5 * class_sizes[3]));
     try free(h, h.handleOf(h.pages_offset + 14 * page_size + 64 * class_sizes[4]));
 }

@@ -208,9 +208,9 @@ static void sharing(void) {
   CHECK_RC(ipc_segment_close(heap_seg), IPC_OK);
 }
 
-/* Allocation storms killed at random moments: after every kill the heap checks clean and the
- * survivor (this process) allocates and frees in it, large blocks included (the page lock may have
- * died with its holder). */
+/* Allocation storms (malloc, realloc, free) killed at random moments: after every kill the heap
+ * checks clean and the survivor (this process) allocates and frees in it, large blocks included
+ * (the page lock may have died with its holder). */
 enum { KILLS = 240, STORMERS = 2 };
 
 static void storm(ipc_heap_t *heap, uint64_t seed) {
@@ -219,7 +219,10 @@ static void storm(ipc_heap_t *heap, uint64_t seed) {
   for (;;) {
     uint64_t r = next_random(&state);
     int i = (int)(r % 16);
-    if (held[i] != 0) {
+    if (held[i] != 0 && (r >> 40) % 3 == 0) {
+      uint64_t moved, size = 1 + (r >> 8) % ((r >> 20) % 8 == 0 ? 200000 : 2000);
+      if (ipc_heap_realloc(heap, held[i], size, &moved) == IPC_OK) held[i] = moved;
+    } else if (held[i] != 0) {
       ipc_heap_free(heap, held[i]);
       held[i] = 0;
     } else {
