@@ -109,7 +109,7 @@ const groups: Group[] = [
   },
   {
     name: "heap",
-    title: "Shared heap (in progress)",
+    title: "Shared heap",
     method:
       "Forked processes allocate and free in one 1 GiB libipc heap at once, in rounds of 1 000 mallocs then 1 000 " +
       "frees (PEERS.md's op definition: one malloc or one free is one op), after a warm-up that creates the pages; " +

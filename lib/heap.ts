@@ -1,8 +1,7 @@
 /**
  * SharedHeap: malloc, realloc and free inside a segment, from Bun, Deno and C processes at once.
  * Blocks are named by handles (numbers, the same block in every process); `view(handle)` gives
- * zero-copy access. Work in progress (issue 5): see the README's Shared heap section for what is
- * done.
+ * zero-copy access. See the README's Shared heap section (sizing, crash safety, what is refused).
  *
  * @module
  */

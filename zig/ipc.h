@@ -491,18 +491,17 @@ int32_t ipc_rwlock_write_abandon(ipc_rwlock_t *rwlock);
 
 /* ---- Shared heaps ------------------------------------------------------------------------------ */
 
-/* malloc/free inside a segment, from many processes at once (issue 5, in progress: the allocator and
- * these calls work and are tested in C and Zig; the TypeScript class, named roots and the
- * multi-process and fault-injection tests are not done yet).
+/* malloc/free inside a segment, from many processes at once.
  *
  * Blocks are named by handles: offsets tagged with the heap's own random tag, the same block in
  * every process; ipc_heap_pointer turns one into this process's address. Small blocks (up to 16
  * KiB) come from size-class pages and are taken and returned with one atomic operation each, so a
  * process killed at any instant leaves the heap consistent (at worst a block it was taking stays
- * allocated); larger blocks take whole 64 KiB pages (4 KiB-aligned) under a robust lock. Freeing a
- * block twice, a handle that was never allocated, or another heap's handle is refused — except a
- * second free after the block was allocated again, which frees the new block (no generation counts
- * yet). Pages given to small blocks are not returned to the page pool. */
+ * allocated); larger blocks take whole 64 KiB pages (4 KiB-aligned) under a robust lock. A small
+ * page whose blocks are all freed goes back to the page pool, for any size. Freeing a block twice,
+ * a handle that was never allocated, or another heap's handle is refused — except a second free
+ * after the block was allocated again, which frees the new block (handles carry no generation).
+ * Blocks a killed process held stay allocated (no per-block owner is recorded). */
 typedef struct ipc_heap ipc_heap_t;
 
 /* What ipc_heap_check reports. */
