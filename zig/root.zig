@@ -21,6 +21,7 @@ pub const condition = @import("condition.zig");
 pub const barrier = @import("barrier.zig");
 pub const rwlock = @import("rwlock.zig");
 pub const heap = @import("heap.zig");
+pub const chan = @import("chan.zig");
 
 /// The C type `ipc_segment_t`: opaque to C, a `segment.Segment` here.
 pub const ipc_segment_t = opaque {};
@@ -1310,6 +1311,7 @@ pub export fn ipc_waiter_destroy(handle: ?*ipc_waiter_t) i32 {
 
 test {
     _ = heap;
+    _ = chan;
     _ = semaphore;
     _ = event;
     _ = condition;

@@ -1,0 +1,652 @@
+//! The channel: a bounded ring of bytes in shared memory, with a 256-byte header, that many
+//! processes send to and receive from at once. It carries whole messages (Chan, MVar, duplex
+//! pairs) or a byte stream (Pipe).
+//!
+//! Positions are 31-bit counters of bytes (wrapping; the capacity, a power of two up to 2^30,
+//! divides 2^31): `tail` counts bytes ever written, `head` bytes ever consumed. Each lives in the
+//! value of a wait word — `readable` holds the tail, `writable` the head — with bit 31 set once the
+//! channel is closed. So one atomic store both commits an operation and wakes whoever waits for it:
+//! a sender's store of the tail makes its message visible and changes the word receivers wait on; a
+//! receiver's store of the head frees the space and changes the word senders wait on; closing sets
+//! bit 31 of both. There is never a second store a dying process could leave undone.
+//!
+//! Every change happens under a robust mutex. A process killed holding it (mid-copy) committed
+//! nothing: what it wrote lies beyond the tail, what it was reading stays before the head. The next
+//! holder is told OWNER_DIED and finds the channel as the last committed operation left it, so the
+//! only repair is marking the mutex consistent. Waiting happens outside the mutex, on the words.
+//!
+//! Message channels frame each message as a record: an 8-byte header (length, kind) and the bytes,
+//! padded to 8. A record that would cross the end of the ring is preceded by a padding record that
+//! fills the rest, so a message is always contiguous (a receive can copy it in one piece). Messages
+//! are limited to half the capacity minus 8 bytes: then a message always fits in an empty ring,
+//! padding included. Stream channels (pipes) hold raw bytes, copied in up to two pieces.
+//!
+//! What another process wrote is input: positions that disagree (more bytes used than the capacity,
+//! a record longer than what is used) are refused with error.Protocol, never followed.
+
+const std = @import("std");
+const abi = @import("abi.zig");
+const mutex = @import("mutex.zig");
+const wait = @import("wait.zig");
+const Error = abi.Error;
+
+pub const magic: u32 = 0x4e41_4849; // "IHAN" little-endian
+pub const version: u32 = 1;
+pub const header_size: u32 = 256;
+pub const alignment: u32 = 64;
+pub const capacity_min: u32 = 64;
+pub const capacity_max: u32 = 1 << 30;
+/// A byte stream (Pipe) instead of messages.
+pub const flag_stream: u32 = 1;
+/// At most one message at a time (MVar).
+pub const flag_single: u32 = 2;
+pub const flags_all: u32 = flag_stream | flag_single;
+
+const closed_bit: u32 = 1 << 31;
+const position_mask: u32 = closed_bit - 1;
+const record_header: u32 = 8;
+const kind_message: u32 = 0;
+const kind_padding: u32 = 1;
+
+pub const Chan = extern struct {
+    magic: u32,
+    version: u32,
+    capacity: u32,
+    flags: u32,
+    reserved0: [48]u8,
+    lock: mutex.Mutex,
+    /// Bit 31: closed; bits 0..30: the tail.
+    readable: wait.WaitWord,
+    reserved1: [56]u8,
+    /// Bit 31: closed; bits 0..30: the head.
+    writable: wait.WaitWord,
+    reserved2: [56]u8,
+
+    fn ring(c: *Chan) [*]u8 {
+        return @as([*]u8, @ptrCast(c)) + header_size;
+    }
+};
+
+comptime {
+    std.debug.assert(@sizeOf(Chan) == header_size);
+    std.debug.assert(@offsetOf(Chan, "lock") == 64);
+}
+
+/// Bytes a channel with `capacity` bytes of ring takes.
+pub fn sizeFor(capacity: u64) Error!u64 {
+    if (capacity < capacity_min or capacity > capacity_max or !std.math.isPowerOfTwo(capacity)) return error.Range;
+    return header_size + capacity;
+}
+
+/// The largest message a channel of `capacity` carries.
+pub fn messageMax(capacity: u32) u32 {
+    return capacity / 2 - record_header;
+}
+
+/// Makes `memory` (at least `sizeFor(capacity)` bytes, 64-aligned) an empty open channel.
+pub fn init(memory: []u8, capacity: u32, flags: u32) Error!*Chan {
+    if (flags & ~flags_all != 0) return error.Invalid;
+    if (flags & flag_stream != 0 and flags & flag_single != 0) return error.Invalid;
+    if (@intFromPtr(memory.ptr) % alignment != 0) return error.Align;
+    if (memory.len < try sizeFor(capacity)) return error.Range;
+    const c: *Chan = @ptrCast(@alignCast(memory.ptr));
+    @atomicStore(u32, &c.magic, 0, .release);
+    c.version = version;
+    c.capacity = capacity;
+    c.flags = flags;
+    c.reserved0 = [_]u8{0} ** 48;
+    try mutex.init(&c.lock);
+    c.readable = .{ .value = 0, .waiters = 0 };
+    c.writable = .{ .value = 0, .waiters = 0 };
+    c.reserved1 = [_]u8{0} ** 56;
+    c.reserved2 = [_]u8{0} ** 56;
+    @atomicStore(u32, &c.magic, magic, .release);
+    return c;
+}
+
+/// The channel in `memory`, checked against what another process wrote.
+pub fn validate(memory: []u8) Error!*Chan {
+    if (@intFromPtr(memory.ptr) % alignment != 0) return error.Align;
+    if (memory.len < header_size) return error.Range;
+    const c: *Chan = @ptrCast(@alignCast(memory.ptr));
+    if (@atomicLoad(u32, &c.magic, .acquire) != magic) return error.Protocol;
+    if (c.version != version) return error.Version;
+    if (c.flags & ~flags_all != 0) return error.Protocol;
+    const size = sizeFor(c.capacity) catch return error.Protocol;
+    if (memory.len < size) return error.Range;
+    try mutex.validate(&c.lock);
+    return c;
+}
+
+pub fn isStream(c: *const Chan) bool {
+    return c.flags & flag_stream != 0;
+}
+
+pub fn isClosed(c: *const Chan) bool {
+    return c.readable.load() & closed_bit != 0;
+}
+
+/// The positions as committed, checked. Caller holds the lock.
+const Positions = struct {
+    head: u32,
+    tail: u32,
+    closed: bool,
+
+    fn used(p: Positions) u32 {
+        return (p.tail -% p.head) & position_mask;
+    }
+};
+
+fn positions(c: *Chan) Error!Positions {
+    const r = @atomicLoad(u32, &c.readable.value, .acquire);
+    const w = @atomicLoad(u32, &c.writable.value, .acquire);
+    const p: Positions = .{ .head = w & position_mask, .tail = r & position_mask, .closed = r & closed_bit != 0 };
+    if (p.used() > c.capacity) return error.Protocol;
+    if (!isStream(c) and (p.head % 8 != 0 or p.tail % 8 != 0)) return error.Protocol;
+    return p;
+}
+
+fn lock(c: *Chan) Error!void {
+    if (try mutex.lock(&c.lock, .never) == .owner_died) {
+        // The dead holder committed nothing half-way (see the file comment): nothing to repair.
+        mutex.consistent(&c.lock) catch |err| {
+            unlock(c);
+            return err;
+        };
+    }
+}
+
+fn unlock(c: *Chan) void {
+    mutex.unlock(&c.lock) catch unreachable;
+}
+
+fn commitTail(c: *Chan, p: Positions, tail: u32) void {
+    const closed: u32 = if (p.closed) closed_bit else 0;
+    @atomicStore(u32, &c.readable.value, closed | (tail & position_mask), .seq_cst);
+}
+
+fn commitHead(c: *Chan, p: Positions, head: u32) void {
+    const closed: u32 = if (p.closed) closed_bit else 0;
+    @atomicStore(u32, &c.writable.value, closed | (head & position_mask), .seq_cst);
+}
+
+fn copyIn(c: *Chan, position: u32, bytes: []const u8) void {
+    const at = position & (c.capacity - 1);
+    const first = @min(bytes.len, c.capacity - at);
+    @memcpy(c.ring()[at..][0..first], bytes[0..first]);
+    @memcpy(c.ring()[0 .. bytes.len - first], bytes[first..]);
+}
+
+fn copyOut(c: *Chan, position: u32, out: []u8) void {
+    const at = position & (c.capacity - 1);
+    const first = @min(out.len, c.capacity - at);
+    @memcpy(out[0..first], c.ring()[at..][0..first]);
+    @memcpy(out[first..], c.ring()[0 .. out.len - first]);
+}
+
+fn recordSize(len: u32) u32 {
+    return record_header + std.mem.alignForward(u32, len, 8);
+}
+
+fn writeHeader(c: *Chan, position: u32, len: u32, kind: u32) void {
+    const at = position & (c.capacity - 1);
+    const h: *[2]u32 = @ptrCast(@alignCast(c.ring() + at));
+    h[0] = len;
+    h[1] = kind;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Messages.
+
+/// What a try operation found when it could not proceed: the word to wait on and its value now.
+pub const Blocked = struct {
+    word: *wait.WaitWord,
+    expected: u32,
+};
+
+pub const SendResult = union(enum) { sent, blocked: Blocked };
+
+/// Sends the messages in `messages` (all, in order, or none) if they fit now; error.Pipe when the
+/// channel is closed, error.Range for a message above `messageMax`.
+pub fn trySendMany(c: *Chan, messages: []const []const u8) Error!SendResult {
+    if (isStream(c)) return error.Kind;
+    var total: u64 = 0;
+    for (messages) |m| {
+        if (m.len > messageMax(c.capacity)) return error.Range;
+        total += recordSize(@intCast(m.len));
+    }
+    if (total > c.capacity / 2 and messages.len > 1) return error.Range;
+    try lock(c);
+    defer unlock(c);
+    const p = try positions(c);
+    if (p.closed) return error.Pipe;
+    if (c.flags & flag_single != 0 and (p.used() != 0 or messages.len > 1)) {
+        if (messages.len > 1) return error.Range;
+        return .{ .blocked = .{ .word = &c.writable, .expected = c.writable.load() } };
+    }
+    // Room for every record, each with the padding it may need.
+    var tail = p.tail;
+    var free = c.capacity - p.used();
+    for (messages) |m| {
+        const size = recordSize(@intCast(m.len));
+        const room = c.capacity - (tail & (c.capacity - 1));
+        const need = if (size <= room) size else room + size;
+        if (need > free) return .{ .blocked = .{ .word = &c.writable, .expected = c.writable.load() } };
+        free -= need;
+        tail +%= need;
+    }
+    tail = p.tail;
+    for (messages) |m| {
+        const size = recordSize(@intCast(m.len));
+        const room = c.capacity - (tail & (c.capacity - 1));
+        if (size > room) {
+            writeHeader(c, tail, room - record_header, kind_padding);
+            tail +%= room;
+        }
+        writeHeader(c, tail, @intCast(m.len), kind_message);
+        copyIn(c, tail +% record_header, m);
+        tail +%= size;
+    }
+    commitTail(c, p, tail);
+    return .sent;
+}
+
+pub fn trySend(c: *Chan, message: []const u8) Error!SendResult {
+    return trySendMany(c, &.{message});
+}
+
+pub const RecvResult = union(enum) {
+    /// The message's length (copied into the buffer).
+    received: u32,
+    /// The buffer is too small for the next message, which needs this many bytes; nothing taken.
+    too_small: u32,
+    /// Closed and drained.
+    ended,
+    blocked: Blocked,
+};
+
+/// The next message's record (skipping padding), or null when none. Caller holds the lock.
+fn nextRecord(c: *Chan, p: Positions) Error!?struct { at: u32, len: u32, after: u32 } {
+    var head = p.head;
+    var left = p.used();
+    while (left > 0) {
+        if (left < record_header) return error.Protocol;
+        const h: *const [2]u32 = @ptrCast(@alignCast(c.ring() + (head & (c.capacity - 1))));
+        const len = h[0];
+        const kind = h[1];
+        if (kind == kind_padding) {
+            const size = record_header + len;
+            if (len % 8 != 0 or size > left or (head & (c.capacity - 1)) + size != c.capacity) return error.Protocol;
+            head +%= size;
+            left -= size;
+            continue;
+        }
+        if (kind != kind_message or len > messageMax(c.capacity)) return error.Protocol;
+        const size = recordSize(len);
+        if (size > left or (head & (c.capacity - 1)) + size > c.capacity) return error.Protocol;
+        return .{ .at = head +% record_header, .len = len, .after = head +% size };
+    }
+    return null;
+}
+
+/// Receives the next message into `out` if there is one; with `peek`, leaves it in the channel.
+pub fn tryRecv(c: *Chan, out: []u8, peek: bool) Error!RecvResult {
+    if (isStream(c)) return error.Kind;
+    try lock(c);
+    defer unlock(c);
+    const p = try positions(c);
+    const record = try nextRecord(c, p) orelse {
+        if (p.closed) return .ended;
+        return .{ .blocked = .{ .word = &c.readable, .expected = c.readable.load() } };
+    };
+    if (record.len > out.len) return .{ .too_small = record.len };
+    copyOut(c, record.at, out[0..record.len]);
+    if (!peek) commitHead(c, p, record.after);
+    return .{ .received = record.len };
+}
+
+/// Receives as many whole messages as fit in `out` (up to `lengths.len`), each at an 8-aligned
+/// offset; their lengths go to `lengths`. Returns how many (0 only when the result is not
+/// `received`: then see the other fields as for tryRecv).
+pub fn tryRecvMany(c: *Chan, out: []u8, lengths: []u32) Error!struct { count: u32, result: RecvResult } {
+    if (isStream(c)) return error.Kind;
+    if (lengths.len == 0) return error.Invalid;
+    try lock(c);
+    defer unlock(c);
+    var p = try positions(c);
+    var count: u32 = 0;
+    var offset: usize = 0;
+    while (count < lengths.len) {
+        const record = try nextRecord(c, p) orelse break;
+        if (offset + record.len > out.len) {
+            if (count == 0) return .{ .count = 0, .result = .{ .too_small = record.len } };
+            break;
+        }
+        copyOut(c, record.at, out[offset..][0..record.len]);
+        lengths[count] = record.len;
+        count += 1;
+        offset = std.mem.alignForward(usize, offset + record.len, 8);
+        p.head = record.after;
+    }
+    if (count > 0) {
+        commitHead(c, p, p.head);
+        return .{ .count = count, .result = .{ .received = lengths[0] } };
+    }
+    if (p.closed) return .{ .count = 0, .result = .ended };
+    return .{ .count = 0, .result = .{ .blocked = .{ .word = &c.readable, .expected = c.readable.load() } } };
+}
+
+/// Takes the message in a single-message channel and puts `message` in its place, as one step;
+/// blocked while empty.
+pub fn trySwap(c: *Chan, message: []const u8, out: []u8) Error!RecvResult {
+    if (c.flags & flag_single == 0) return error.Kind;
+    if (message.len > messageMax(c.capacity)) return error.Range;
+    try lock(c);
+    defer unlock(c);
+    const p = try positions(c);
+    const record = try nextRecord(c, p) orelse {
+        if (p.closed) return error.Pipe;
+        return .{ .blocked = .{ .word = &c.readable, .expected = c.readable.load() } };
+    };
+    if (record.len > out.len) return .{ .too_small = record.len };
+    if (p.closed) return error.Pipe;
+    copyOut(c, record.at, out[0..record.len]);
+    // The old record leaves and the new one goes in: head and tail move in one commit each,
+    // head first (a kill between them leaves the channel empty, never holding a half record).
+    commitHead(c, p, record.after);
+    var q = p;
+    q.head = record.after;
+    var tail = q.tail;
+    const size = recordSize(@intCast(message.len));
+    const room = c.capacity - (tail & (c.capacity - 1));
+    if (size > room) {
+        writeHeader(c, tail, room - record_header, kind_padding);
+        tail +%= room;
+    }
+    writeHeader(c, tail, @intCast(message.len), kind_message);
+    copyIn(c, tail +% record_header, message);
+    commitTail(c, q, tail +% size);
+    return .{ .received = record.len };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Streams.
+
+pub const WriteResult = union(enum) { wrote: u32, blocked: Blocked };
+
+/// Writes as much of `bytes` as fits now (at least one byte, or blocked).
+pub fn tryWrite(c: *Chan, bytes: []const u8) Error!WriteResult {
+    if (!isStream(c)) return error.Kind;
+    if (bytes.len == 0) return .{ .wrote = 0 };
+    try lock(c);
+    defer unlock(c);
+    const p = try positions(c);
+    if (p.closed) return error.Pipe;
+    const free = c.capacity - p.used();
+    if (free == 0) return .{ .blocked = .{ .word = &c.writable, .expected = c.writable.load() } };
+    const n: u32 = @intCast(@min(bytes.len, free));
+    copyIn(c, p.tail, bytes[0..n]);
+    commitTail(c, p, p.tail +% n);
+    return .{ .wrote = n };
+}
+
+pub const ReadResult = union(enum) { read: u32, ended, blocked: Blocked };
+
+/// Reads what is there now, up to `out.len` bytes (at least one, or ended/blocked).
+pub fn tryRead(c: *Chan, out: []u8) Error!ReadResult {
+    if (!isStream(c)) return error.Kind;
+    if (out.len == 0) return error.Invalid;
+    try lock(c);
+    defer unlock(c);
+    const p = try positions(c);
+    const used = p.used();
+    if (used == 0) {
+        if (p.closed) return .ended;
+        return .{ .blocked = .{ .word = &c.readable, .expected = c.readable.load() } };
+    }
+    const n: u32 = @intCast(@min(out.len, used));
+    copyOut(c, p.head, out[0..n]);
+    commitHead(c, p, p.head +% n);
+    return .{ .read = n };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Closing, waiting, state.
+
+/// Closes the channel: sends fail with error.Pipe from now on; receivers drain what is left and
+/// then see the end. Closing twice is harmless.
+pub fn close(c: *Chan) Error!void {
+    try lock(c);
+    _ = @atomicRmw(u32, &c.readable.value, .Or, closed_bit, .seq_cst);
+    _ = @atomicRmw(u32, &c.writable.value, .Or, closed_bit, .seq_cst);
+    unlock(c);
+    c.readable.wake(std.math.maxInt(u32));
+    c.writable.wake(std.math.maxInt(u32));
+}
+
+/// Wakes whoever waits for what an operation just committed on `word`.
+pub fn wakeAfter(c: *Chan, word: *wait.WaitWord) void {
+    // Single-message channels have readers that only peek: every one of them may proceed.
+    const everyone = c.flags & flag_single != 0 or word == &c.writable;
+    word.wake(if (everyone) std.math.maxInt(u32) else 1);
+}
+
+/// Bytes committed and not yet consumed.
+pub fn pending(c: *Chan) Error!u32 {
+    const r = @atomicLoad(u32, &c.readable.value, .acquire);
+    const w = @atomicLoad(u32, &c.writable.value, .acquire);
+    const n = ((r & position_mask) -% (w & position_mask)) & position_mask;
+    if (n > c.capacity) return error.Protocol;
+    return n;
+}
+
+/// Blocking forms: try, and wait on the word the try names until `deadline`.
+pub fn send(c: *Chan, message: []const u8, deadline: wait.Deadline) Error!void {
+    return sendMany(c, &.{message}, deadline);
+}
+
+pub fn sendMany(c: *Chan, messages: []const []const u8, deadline: wait.Deadline) Error!void {
+    while (true) {
+        switch (try trySendMany(c, messages)) {
+            .sent => return wakeAfter(c, &c.readable),
+            .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
+        }
+    }
+}
+
+pub fn recv(c: *Chan, out: []u8, peek: bool, deadline: wait.Deadline) Error!RecvResult {
+    while (true) {
+        const r = try tryRecv(c, out, peek);
+        switch (r) {
+            .received => {
+                if (!peek) wakeAfter(c, &c.writable);
+                return r;
+            },
+            .too_small, .ended => return r,
+            .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
+        }
+    }
+}
+
+pub fn write(c: *Chan, bytes: []const u8, deadline: wait.Deadline) Error!void {
+    var done: usize = 0;
+    while (done < bytes.len) {
+        switch (try tryWrite(c, bytes[done..])) {
+            .wrote => |n| {
+                done += n;
+                wakeAfter(c, &c.readable);
+            },
+            .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
+        }
+    }
+}
+
+pub fn read(c: *Chan, out: []u8, deadline: wait.Deadline) Error!ReadResult {
+    while (true) {
+        const r = try tryRead(c, out);
+        switch (r) {
+            .read => {
+                wakeAfter(c, &c.writable);
+                return r;
+            },
+            .ended => return r,
+            .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tests.
+
+const testing = std.testing;
+
+fn testChan(memory: []align(64) u8, capacity: u32, flags: u32) !*Chan {
+    return init(memory[0..try sizeFor(capacity)], capacity, flags);
+}
+
+test "messages go through in order, wrap around the ring, and the end comes after the last" {
+    var memory: [header_size + 256]u8 align(64) = undefined;
+    const c = try testChan(&memory, 256, 0);
+    var buf: [200]u8 = undefined;
+    var sent: u32 = 0;
+    var got: u32 = 0;
+    for (0..500) |round| {
+        const len: usize = round % 100 + 1;
+        var msg: [120]u8 = undefined;
+        for (msg[0..len], 0..) |*b, i| b.* = @truncate(sent + i);
+        while (try trySend(c, msg[0..len]) != .sent) {
+            const r = try tryRecv(c, &buf, false);
+            const n = r.received;
+            for (buf[0..n], 0..) |b, i| try testing.expectEqual(@as(u8, @truncate(got + i)), b);
+            got += 1;
+        }
+        sent += 1;
+    }
+    try close(c);
+    try testing.expectError(error.Pipe, trySend(c, "late"));
+    while (true) {
+        const r = try tryRecv(c, &buf, false);
+        if (r == .ended) break;
+        for (buf[0..r.received], 0..) |b, i| try testing.expectEqual(@as(u8, @truncate(got + i)), b);
+        got += 1;
+    }
+    try testing.expectEqual(sent, got);
+}
+
+test "limits: message size, small buffers, bad flags, corrupt positions" {
+    var memory: [header_size + 128]u8 align(64) = undefined;
+    const c = try testChan(&memory, 128, 0);
+    try testing.expectEqual(@as(u32, 56), messageMax(128));
+    var big: [57]u8 = undefined;
+    try testing.expectError(error.Range, trySend(c, &big));
+    try testing.expect(try trySend(c, big[0..56]) == .sent);
+    var small: [10]u8 = undefined;
+    try testing.expectEqual(RecvResult{ .too_small = 56 }, try tryRecv(c, &small, false));
+    try testing.expectError(error.Range, sizeFor(100));
+    try testing.expectError(error.Invalid, init(&memory, 128, flag_stream | flag_single));
+    c.readable.value = 4000; // more used than the capacity
+    try testing.expectError(error.Protocol, tryRecv(c, &small, false));
+    try testing.expectError(error.Kind, tryWrite(c, "x"));
+}
+
+test "single-message channels: put blocks while full, peek and swap" {
+    var memory: [header_size + 128]u8 align(64) = undefined;
+    const c = try testChan(&memory, 128, flag_single);
+    var buf: [56]u8 = undefined;
+    try testing.expect(try trySend(c, "one") == .sent);
+    try testing.expect(try trySend(c, "two") == .blocked);
+    try testing.expectEqual(RecvResult{ .received = 3 }, try tryRecv(c, &buf, true));
+    try testing.expectEqual(RecvResult{ .received = 3 }, try trySwap(c, "three", &buf));
+    try testing.expectEqualStrings("one", buf[0..3]);
+    try testing.expectEqual(RecvResult{ .received = 5 }, try tryRecv(c, &buf, false));
+    try testing.expectEqualStrings("three", buf[0..5]);
+    try testing.expect(try tryRecv(c, &buf, false) == .blocked);
+}
+
+test "streams: partial writes and reads across the wrap, then the end" {
+    var memory: [header_size + 64]u8 align(64) = undefined;
+    const c = try testChan(&memory, 64, flag_stream);
+    var data: [1000]u8 = undefined;
+    for (&data, 0..) |*b, i| b.* = @truncate(i * 7);
+    var out: [1000]u8 = undefined;
+    var written: usize = 0;
+    var read_n: usize = 0;
+    while (read_n < data.len) {
+        if (written < data.len) switch (try tryWrite(c, data[written..])) {
+            .wrote => |n| written += n,
+            .blocked => {},
+        };
+        switch (try tryRead(c, out[read_n..@min(read_n + 37, out.len)])) {
+            .read => |n| read_n += n,
+            else => {},
+        }
+    }
+    try testing.expectEqualSlices(u8, &data, &out);
+    try close(c);
+    try testing.expect(try tryRead(c, &out) == .ended);
+}
+
+test "threads: two senders, two receivers, every message once and in order per sender" {
+    const capacity = 1024;
+    var memory: [header_size + capacity]u8 align(64) = undefined;
+    const c = try testChan(&memory, capacity, 0);
+    const per_sender = 20_000;
+    const Sender = struct {
+        fn run(ch: *Chan, id: u8) void {
+            var msg: [16]u8 = undefined;
+            for (0..per_sender) |i| {
+                msg[0] = id;
+                std.mem.writeInt(u32, msg[1..5], @intCast(i), .little);
+                send(ch, msg[0 .. 5 + i % 11], .never) catch unreachable;
+            }
+        }
+    };
+    const Receiver = struct {
+        fn run(ch: *Chan, counts: *[2]std.atomic.Value(u32), bad: *std.atomic.Value(u32)) void {
+            var buf: [64]u8 = undefined;
+            var last = [2]i64{ -1, -1 };
+            while (true) {
+                const r = recv(ch, &buf, false, .never) catch unreachable;
+                if (r == .ended) return;
+                const id = buf[0];
+                const i: i64 = std.mem.readInt(u32, buf[1..5], .little);
+                if (id > 1 or i <= last[id] or r.received != 5 + @as(u32, @intCast(i)) % 11) _ = bad.fetchAdd(1, .seq_cst);
+                last[id] = i;
+                _ = counts[id].fetchAdd(1, .seq_cst);
+            }
+        }
+    };
+    var counts = [2]std.atomic.Value(u32){ .init(0), .init(0) };
+    var bad = std.atomic.Value(u32).init(0);
+    const r1 = try std.Thread.spawn(.{}, Receiver.run, .{ c, &counts, &bad });
+    const r2 = try std.Thread.spawn(.{}, Receiver.run, .{ c, &counts, &bad });
+    const s1 = try std.Thread.spawn(.{}, Sender.run, .{ c, 0 });
+    const s2 = try std.Thread.spawn(.{}, Sender.run, .{ c, 1 });
+    s1.join();
+    s2.join();
+    try close(c);
+    r1.join();
+    r2.join();
+    try testing.expectEqual(@as(u32, 0), bad.load(.seq_cst));
+    try testing.expectEqual(@as(u32, per_sender), counts[0].load(.seq_cst));
+    try testing.expectEqual(@as(u32, per_sender), counts[1].load(.seq_cst));
+}
+
+test "a holder of the lock that died leaves the last committed state" {
+    var memory: [header_size + 128]u8 align(64) = undefined;
+    const c = try testChan(&memory, 128, 0);
+    try testing.expect(try trySend(c, "kept") == .sent);
+    const Dier = struct {
+        fn run(ch: *Chan) void {
+            _ = mutex.lock(&ch.lock, .never) catch unreachable;
+            // Half a send: bytes written past the tail, never committed.
+            @memset(ch.ring()[16..40], 0xee);
+        }
+    };
+    const th = try std.Thread.spawn(.{}, Dier.run, .{c});
+    th.join();
+    var buf: [56]u8 = undefined;
+    try testing.expectEqual(RecvResult{ .received = 4 }, try tryRecv(c, &buf, false));
+    try testing.expectEqualStrings("kept", buf[0..4]);
+    try testing.expect(try tryRecv(c, &buf, false) == .blocked);
+}
