@@ -43,6 +43,8 @@ pub const Error = error{
     Broken,
     Io,
     Kind,
+    Pipe,
+    Ended,
 };
 
 pub const Code = struct {
@@ -79,6 +81,8 @@ pub const codes = [_]Code{
     .{ .value = -21, .name = "EBROKEN", .text = "broken: another party timed out, aborted or died", .err = error.Broken },
     .{ .value = -22, .name = "EIO", .text = "unexpected operating system error", .err = error.Io },
     .{ .value = -23, .name = "EKIND", .text = "object is of another kind", .err = error.Kind },
+    .{ .value = -24, .name = "EPIPE", .text = "closed for sending: the channel was closed", .err = error.Pipe },
+    .{ .value = -25, .name = "EOF", .text = "end of channel: closed and drained", .err = error.Ended },
 };
 
 pub const ok: i32 = 0;
@@ -118,6 +122,8 @@ pub const Kind = enum(u32) {
     rwlock = 7,
     /// A shared heap (`ipc_heap_create`).
     heap = 8,
+    /// One channel: Chan, MVar or Pipe (`ipc_chan_create`).
+    chan = 9,
     _,
 };
 

@@ -468,6 +468,34 @@ pub fn recv(c: *Chan, out: []u8, peek: bool, deadline: wait.Deadline) Error!Recv
     }
 }
 
+pub fn swap(c: *Chan, message: []const u8, out: []u8, deadline: wait.Deadline) Error!RecvResult {
+    while (true) {
+        const r = try trySwap(c, message, out);
+        switch (r) {
+            .received => {
+                wakeAfter(c, &c.readable);
+                return r;
+            },
+            .too_small, .ended => return r,
+            .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
+        }
+    }
+}
+
+pub fn recvMany(c: *Chan, out: []u8, lengths: []u32, deadline: wait.Deadline) Error!struct { count: u32, result: RecvResult } {
+    while (true) {
+        const r = try tryRecvMany(c, out, lengths);
+        switch (r.result) {
+            .received => {
+                wakeAfter(c, &c.writable);
+                return .{ .count = r.count, .result = r.result };
+            },
+            .too_small, .ended => return .{ .count = r.count, .result = r.result },
+            .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
+        }
+    }
+}
+
 pub fn write(c: *Chan, bytes: []const u8, deadline: wait.Deadline) Error!void {
     var done: usize = 0;
     while (done < bytes.len) {
@@ -493,6 +521,104 @@ pub fn read(c: *Chan, out: []u8, deadline: wait.Deadline) Error!ReadResult {
             .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Steps, for waits that happen elsewhere (the bindings' async forms): each step tries once and, when
+// it must wait, counts the caller as parked on the word it names (until the next step or unwait).
+
+pub const Side = enum(u32) { readable = 0, writable = 1 };
+
+pub fn sideWord(c: *Chan, side: Side) *wait.WaitWord {
+    return if (side == .readable) &c.readable else &c.writable;
+}
+
+pub fn sendStep(c: *Chan, messages: []const []const u8, registered: bool, expected: *u32) Error!bool {
+    if (registered) c.writable.unregister();
+    switch (try trySendMany(c, messages)) {
+        .sent => {
+            wakeAfter(c, &c.readable);
+            return true;
+        },
+        .blocked => |b| {
+            _ = b.word.register();
+            expected.* = b.expected;
+            return false;
+        },
+    }
+}
+
+pub fn recvStep(c: *Chan, out: []u8, peek: bool, registered: bool, expected: *u32) Error!RecvResult {
+    if (registered) c.readable.unregister();
+    const r = try tryRecv(c, out, peek);
+    switch (r) {
+        .received => if (!peek) wakeAfter(c, &c.writable),
+        .blocked => |b| {
+            _ = b.word.register();
+            expected.* = b.expected;
+        },
+        else => {},
+    }
+    return r;
+}
+
+pub fn recvManyStep(c: *Chan, out: []u8, lengths: []u32, registered: bool, expected: *u32) Error!struct { count: u32, result: RecvResult } {
+    if (registered) c.readable.unregister();
+    const r = try tryRecvMany(c, out, lengths);
+    switch (r.result) {
+        .received => wakeAfter(c, &c.writable),
+        .blocked => |b| {
+            _ = b.word.register();
+            expected.* = b.expected;
+        },
+        else => {},
+    }
+    return .{ .count = r.count, .result = r.result };
+}
+
+pub fn writeStep(c: *Chan, bytes: []const u8, registered: bool, expected: *u32) Error!WriteResult {
+    if (registered) c.writable.unregister();
+    const r = try tryWrite(c, bytes);
+    switch (r) {
+        .wrote => wakeAfter(c, &c.readable),
+        .blocked => |b| {
+            _ = b.word.register();
+            expected.* = b.expected;
+        },
+    }
+    return r;
+}
+
+pub fn readStep(c: *Chan, out: []u8, registered: bool, expected: *u32) Error!ReadResult {
+    if (registered) c.readable.unregister();
+    const r = try tryRead(c, out);
+    switch (r) {
+        .read => wakeAfter(c, &c.writable),
+        .blocked => |b| {
+            _ = b.word.register();
+            expected.* = b.expected;
+        },
+        .ended => {},
+    }
+    return r;
+}
+
+pub fn swapStep(c: *Chan, message: []const u8, out: []u8, registered: bool, expected: *u32) Error!RecvResult {
+    if (registered) c.readable.unregister();
+    const r = try trySwap(c, message, out);
+    switch (r) {
+        .received => wakeAfter(c, &c.readable),
+        .blocked => |b| {
+            _ = b.word.register();
+            expected.* = b.expected;
+        },
+        else => {},
+    }
+    return r;
+}
+
+pub fn unwait(c: *Chan, side: Side) void {
+    sideWord(c, side).unregister();
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -73,6 +73,8 @@ uint32_t ipc_abi_version(void);
 #define IPC_EBROKEN (-21)        /* broken: another party timed out, aborted or died */
 #define IPC_EIO (-22)            /* unexpected operating system error */
 #define IPC_EKIND (-23)          /* object is of another kind */
+#define IPC_EPIPE (-24)          /* closed for sending: the channel was closed */
+#define IPC_EOF (-25)            /* end of channel: closed and drained */
 
 /* A static description of `code` ("invalid argument"); "unknown result code" for other values. */
 const char *ipc_strerror(int32_t code);
@@ -164,6 +166,7 @@ int32_t ipc_segment_fd(const ipc_segment_t *segment);
 #define IPC_KIND_BARRIER 6   /* ipc_barrier_create */
 #define IPC_KIND_RWLOCK 7    /* ipc_rwlock_create */
 #define IPC_KIND_HEAP 8      /* ipc_heap_create */
+#define IPC_KIND_CHAN 9      /* ipc_chan_create */
 
 /* The kind of object the segment holds: one of IPC_KIND_*. */
 uint32_t ipc_segment_kind(const ipc_segment_t *segment);
@@ -559,6 +562,97 @@ int32_t ipc_heap_root_remove(ipc_heap_t *heap, const char *name);
 void *ipc_heap_alloc_fn(void *context, size_t size);
 void ipc_heap_free_fn(void *context, void *ptr);
 void *ipc_heap_realloc_fn(void *context, void *ptr, size_t size);
+
+/* ---- Channels ---------------------------------------------------------------------------------- */
+
+/* A bounded ring of bytes in shared memory that any number of processes send to and receive from at
+ * once: whole messages (a Chan; with IPC_CHAN_SINGLE at most one message, an MVar) or a byte stream
+ * (IPC_CHAN_STREAM, a Pipe). A 256-byte header, then `capacity` bytes of ring (a power of two from
+ * IPC_CHAN_CAPACITY_MIN to IPC_CHAN_CAPACITY_MAX); 64-aligned.
+ *
+ * Every operation commits with one atomic store under a robust mutex, so a process killed at any
+ * instant leaves the channel as its last committed operation left it: a message half sent was never
+ * sent, a message half received is still there for the next receiver. Waiting spins briefly, then
+ * parks. Messages are at most capacity / 2 - 8 bytes (IPC_ERANGE above: then a message always fits
+ * an empty ring). Receives copy into the caller's buffer; one too small gets IPC_ERANGE with the
+ * needed length in *length_out and the message stays. After ipc_chan_close, sends fail with
+ * IPC_EPIPE and receives drain what is left, then return IPC_EOF. Try forms return IPC_EBUSY where
+ * the blocking form would wait; blocking forms take `timeout_ns` (negative: no limit). */
+typedef struct ipc_chan ipc_chan_t;
+
+#define IPC_CHAN_HEADER_SIZE 256
+#define IPC_CHAN_ALIGN 64
+#define IPC_CHAN_CAPACITY_MIN 64
+#define IPC_CHAN_CAPACITY_MAX 1073741824
+#define IPC_CHAN_STREAM 1 /* a byte stream (Pipe) */
+#define IPC_CHAN_SINGLE 2 /* at most one message (MVar) */
+#define IPC_CHAN_BATCH_MAX 1024 /* messages per ipc_chan_send_many / ipc_chan_recv_many call */
+
+/* Bytes a channel of `capacity` takes (header included). IPC_ERANGE for a bad capacity. */
+int32_t ipc_chan_size(uint64_t capacity, uint64_t *size_out);
+/* Makes `size` bytes of raw shared memory (64-aligned) an empty channel. */
+int32_t ipc_chan_init(void *memory, uint64_t size, uint32_t capacity, uint32_t flags);
+int32_t ipc_chan_init_at(ipc_segment_t *segment, uint64_t offset, uint32_t capacity, uint32_t flags,
+                         ipc_chan_t **chan_out);
+/* The channel another process made at `offset`, checked (IPC_EPROTO when it is not one). */
+int32_t ipc_chan_at(ipc_segment_t *segment, uint64_t offset, ipc_chan_t **chan_out);
+/* A segment of kind IPC_KIND_CHAN holding one channel; others ipc_segment_open it and
+ * ipc_chan_at(segment, 0). */
+int32_t ipc_chan_create(const char *name, uint32_t mode, uint32_t flags, uint32_t capacity, uint32_t chan_flags,
+                        ipc_segment_t **segment_out, ipc_chan_t **chan_out);
+
+/* Messages. */
+int32_t ipc_chan_send(ipc_chan_t *chan, const void *message, uint64_t length, int64_t timeout_ns);
+int32_t ipc_chan_try_send(ipc_chan_t *chan, const void *message, uint64_t length);
+/* `count` messages packed back to back in `data`, lengths in `lengths`: all sent at once, in order,
+ * or none (their records must fit in half the capacity). */
+int32_t ipc_chan_send_many(ipc_chan_t *chan, const void *data, const uint32_t *lengths, uint32_t count,
+                           int64_t timeout_ns);
+int32_t ipc_chan_recv(ipc_chan_t *chan, void *buffer, uint64_t capacity, uint64_t *length_out, int64_t timeout_ns);
+int32_t ipc_chan_try_recv(ipc_chan_t *chan, void *buffer, uint64_t capacity, uint64_t *length_out);
+/* Copies the next message without taking it (an MVar's read). */
+int32_t ipc_chan_peek(ipc_chan_t *chan, void *buffer, uint64_t capacity, uint64_t *length_out, int64_t timeout_ns);
+/* Waits for at least one message, then takes as many as fit in `buffer` (each at an 8-aligned
+ * offset) up to `max`; their lengths in `lengths`, their count in *count_out. */
+int32_t ipc_chan_recv_many(ipc_chan_t *chan, void *buffer, uint64_t capacity, uint32_t *lengths, uint32_t max,
+                           uint32_t *count_out, int64_t timeout_ns);
+/* IPC_CHAN_SINGLE: takes the message and puts `message` in its place in one step (waits while empty). */
+int32_t ipc_chan_swap(ipc_chan_t *chan, const void *message, uint64_t length, void *buffer, uint64_t capacity,
+                      uint64_t *length_out, int64_t timeout_ns);
+
+/* Streams (IPC_CHAN_STREAM): write waits until every byte is in; read returns what is there (at
+ * least one byte) in *read_out, or IPC_EOF once closed and drained. */
+int32_t ipc_chan_write(ipc_chan_t *chan, const void *bytes, uint64_t length, int64_t timeout_ns);
+int32_t ipc_chan_read(ipc_chan_t *chan, void *buffer, uint64_t capacity, uint64_t *read_out, int64_t timeout_ns);
+
+/* State. */
+int32_t ipc_chan_close(ipc_chan_t *chan);
+int32_t ipc_chan_is_closed(ipc_chan_t *chan);
+/* Bytes sent and not yet received (records included for messages). */
+int32_t ipc_chan_pending(ipc_chan_t *chan);
+int32_t ipc_chan_capacity(ipc_chan_t *chan);
+int32_t ipc_chan_flags(ipc_chan_t *chan);
+int32_t ipc_chan_message_max(ipc_chan_t *chan);
+
+/* Steps for event-loop bindings (see "Synchronization objects: conventions"): each tries once; on
+ * IPC_EBUSY the caller is counted as parked on the word of `side` (0: readable, for receives; 1:
+ * writable, for sends) until its next step (registered = 1) or ipc_chan_unwait. */
+const uint32_t *ipc_chan_word(ipc_chan_t *chan, uint32_t side);
+int32_t ipc_chan_send_step(ipc_chan_t *chan, const void *message, uint64_t length, uint32_t registered,
+                           uint32_t *expected_out);
+int32_t ipc_chan_send_many_step(ipc_chan_t *chan, const void *data, const uint32_t *lengths, uint32_t count,
+                                uint32_t registered, uint32_t *expected_out);
+int32_t ipc_chan_recv_step(ipc_chan_t *chan, void *buffer, uint64_t capacity, uint32_t peek, uint32_t registered,
+                           uint64_t *length_out, uint32_t *expected_out);
+int32_t ipc_chan_recv_many_step(ipc_chan_t *chan, void *buffer, uint64_t capacity, uint32_t *lengths, uint32_t max,
+                                uint32_t registered, uint32_t *count_out, uint32_t *expected_out);
+int32_t ipc_chan_swap_step(ipc_chan_t *chan, const void *message, uint64_t length, void *buffer, uint64_t capacity,
+                           uint32_t registered, uint64_t *length_out, uint32_t *expected_out);
+int32_t ipc_chan_write_step(ipc_chan_t *chan, const void *bytes, uint64_t length, uint32_t registered,
+                            uint64_t *written_out, uint32_t *expected_out);
+int32_t ipc_chan_read_step(ipc_chan_t *chan, void *buffer, uint64_t capacity, uint32_t registered, uint64_t *read_out,
+                           uint32_t *expected_out);
+int32_t ipc_chan_unwait(ipc_chan_t *chan, uint32_t side);
 
 /* ---- Waiters ----------------------------------------------------------------------------------- */
 

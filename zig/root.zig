@@ -1309,6 +1309,385 @@ pub export fn ipc_waiter_destroy(handle: ?*ipc_waiter_t) i32 {
     return abi.ok;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Channels: Chan, MVar (single), Pipe (stream).
+
+/// The C type `ipc_chan_t`: the `chan.Chan` header in shared memory, its ring right after it.
+pub const ipc_chan_t = opaque {};
+
+fn toChan(handle: ?*ipc_chan_t) abi.Error!*chan.Chan {
+    const p = handle orelse return error.Invalid;
+    if (@intFromPtr(p) % chan.alignment != 0) return error.Align;
+    const c: *chan.Chan = @ptrCast(@alignCast(p));
+    const size = chan.sizeFor(c.capacity) catch return error.Protocol;
+    return chan.validate(@as([*]u8, @ptrCast(c))[0..@intCast(size)]);
+}
+
+fn bytesIn(ptr: ?*const anyopaque, length: u64) abi.Error![]const u8 {
+    if (length == 0) return &.{};
+    const p: [*]const u8 = @ptrCast(ptr orelse return error.Invalid);
+    if (length > chan.capacity_max) return error.Range;
+    return p[0..@intCast(length)];
+}
+
+fn bufferOut(ptr: ?*anyopaque, length: u64) abi.Error![]u8 {
+    if (length == 0) return &.{};
+    const p: [*]u8 = @ptrCast(ptr orelse return error.Invalid);
+    return p[0..@intCast(@min(length, chan.capacity_max))];
+}
+
+const ChanParams = struct { capacity: u32, flags: u32 };
+
+fn chanInitData(context: ?*anyopaque, data: []u8) abi.Error!void {
+    const params: *const ChanParams = @ptrCast(@alignCast(context.?));
+    _ = try chan.init(data, params.capacity, params.flags);
+}
+
+fn recvCode(r: chan.RecvResult, length_out: *u64) i32 {
+    switch (r) {
+        .received => |n| {
+            length_out.* = n;
+            return abi.ok;
+        },
+        .too_small => |n| {
+            length_out.* = n;
+            return abi.code(error.Range);
+        },
+        .ended => return abi.code(error.Ended),
+        .blocked => return abi.code(error.Busy),
+    }
+}
+
+pub export fn ipc_chan_size(capacity: u64, size_out: ?*u64) i32 {
+    const out = size_out orelse return abi.code(error.Invalid);
+    out.* = chan.sizeFor(capacity) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_chan_init(memory: ?*anyopaque, size: u64, capacity: u32, flags: u32) i32 {
+    const p: [*]u8 = @ptrCast(memory orelse return abi.code(error.Invalid));
+    _ = chan.init(p[0..@intCast(@min(size, chan.capacity_max + chan.header_size))], capacity, flags) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_chan_init_at(handle: ?*ipc_segment_t, offset: u64, capacity: u32, flags: u32, chan_out: ?*?*ipc_chan_t) i32 {
+    const out = chan_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const memory = chanMemory(handle, offset) catch |err| return result(err);
+    out.* = @ptrCast(chan.init(memory, capacity, flags) catch |err| return result(err));
+    return abi.ok;
+}
+
+pub export fn ipc_chan_at(handle: ?*ipc_segment_t, offset: u64, chan_out: ?*?*ipc_chan_t) i32 {
+    const out = chan_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const memory = chanMemory(handle, offset) catch |err| return result(err);
+    out.* = @ptrCast(chan.validate(memory) catch |err| return result(err));
+    return abi.ok;
+}
+
+/// The segment's data from `offset` on, checked for alignment and room for a header.
+fn chanMemory(handle: ?*ipc_segment_t, offset: u64) abi.Error![]u8 {
+    const seg = toSegment(handle) orelse return error.Closed;
+    if (offset % chan.alignment != 0) return error.Align;
+    if (offset > seg.size or seg.size - offset < chan.header_size) return error.Range;
+    return (seg.data() + @as(usize, @intCast(offset)))[0..@intCast(seg.size - offset)];
+}
+
+pub export fn ipc_chan_create(
+    name: ?[*:0]const u8,
+    mode: u32,
+    flags: u32,
+    capacity: u32,
+    chan_flags: u32,
+    segment_out: ?*?*ipc_segment_t,
+    chan_out: ?*?*ipc_chan_t,
+) i32 {
+    const out = chan_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const size = chan.sizeFor(capacity) catch |err| return result(err);
+    if (chan_flags & ~chan.flags_all != 0 or chan_flags == chan.flags_all) return abi.code(error.Invalid);
+    var params: ChanParams = .{ .capacity = capacity, .flags = chan_flags };
+    const seg = createStandaloneSized(name, mode, flags, .chan, size, .{ .run = chanInitData, .context = &params }, segment_out) catch |err|
+        return result(err);
+    out.* = @ptrCast(seg.data());
+    return abi.ok;
+}
+
+pub export fn ipc_chan_send(handle: ?*ipc_chan_t, message: ?*const anyopaque, length: u64, timeout_ns: i64) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    chan.send(c, bytesIn(message, length) catch |err| return result(err), deadlineOf(timeout_ns)) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_chan_try_send(handle: ?*ipc_chan_t, message: ?*const anyopaque, length: u64) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    var expected: u32 = 0;
+    const sent = chan.sendStep(c, &.{bytesIn(message, length) catch |err| return result(err)}, false, &expected) catch |err| return result(err);
+    if (!sent) chan.unwait(c, .writable);
+    return if (sent) abi.ok else abi.code(error.Busy);
+}
+
+/// Messages for the batch calls: `count` messages packed back to back in `data`, their lengths in
+/// `lengths`. At most this many per call.
+pub const batch_max = 1024;
+
+fn batchOf(data: ?*const anyopaque, lengths: ?[*]const u32, count: u32, slices: *[batch_max][]const u8) abi.Error![]const []const u8 {
+    if (count == 0 or count > batch_max) return error.Range;
+    const ls = lengths orelse return error.Invalid;
+    var offset: u64 = 0;
+    for (0..count) |i| offset += ls[i];
+    const bytes = try bytesIn(data, offset);
+    offset = 0;
+    for (0..count) |i| {
+        slices[i] = bytes[@intCast(offset)..][0..ls[i]];
+        offset += ls[i];
+    }
+    return slices[0..count];
+}
+
+pub export fn ipc_chan_send_many(handle: ?*ipc_chan_t, data: ?*const anyopaque, lengths: ?[*]const u32, count: u32, timeout_ns: i64) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    var slices: [batch_max][]const u8 = undefined;
+    const batch = batchOf(data, lengths, count, &slices) catch |err| return result(err);
+    chan.sendMany(c, batch, deadlineOf(timeout_ns)) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_chan_recv(handle: ?*ipc_chan_t, buffer: ?*anyopaque, capacity: u64, length_out: ?*u64, timeout_ns: i64) i32 {
+    const out = length_out orelse return abi.code(error.Invalid);
+    const c = toChan(handle) catch |err| return result(err);
+    const r = chan.recv(c, bufferOut(buffer, capacity) catch |err| return result(err), false, deadlineOf(timeout_ns)) catch |err| return result(err);
+    return recvCode(r, out);
+}
+
+pub export fn ipc_chan_try_recv(handle: ?*ipc_chan_t, buffer: ?*anyopaque, capacity: u64, length_out: ?*u64) i32 {
+    const out = length_out orelse return abi.code(error.Invalid);
+    const c = toChan(handle) catch |err| return result(err);
+    const r = chan.tryRecv(c, bufferOut(buffer, capacity) catch |err| return result(err), false) catch |err| return result(err);
+    if (r == .received) chan.wakeAfter(c, &c.writable);
+    return recvCode(r, out);
+}
+
+pub export fn ipc_chan_peek(handle: ?*ipc_chan_t, buffer: ?*anyopaque, capacity: u64, length_out: ?*u64, timeout_ns: i64) i32 {
+    const out = length_out orelse return abi.code(error.Invalid);
+    const c = toChan(handle) catch |err| return result(err);
+    const r = chan.recv(c, bufferOut(buffer, capacity) catch |err| return result(err), true, deadlineOf(timeout_ns)) catch |err| return result(err);
+    return recvCode(r, out);
+}
+
+pub export fn ipc_chan_recv_many(
+    handle: ?*ipc_chan_t,
+    buffer: ?*anyopaque,
+    capacity: u64,
+    lengths: ?[*]u32,
+    max: u32,
+    count_out: ?*u32,
+    timeout_ns: i64,
+) i32 {
+    const out = count_out orelse return abi.code(error.Invalid);
+    out.* = 0;
+    const ls = lengths orelse return abi.code(error.Invalid);
+    if (max == 0 or max > batch_max) return abi.code(error.Range);
+    const c = toChan(handle) catch |err| return result(err);
+    const r = chan.recvMany(c, bufferOut(buffer, capacity) catch |err| return result(err), ls[0..max], deadlineOf(timeout_ns)) catch |err| return result(err);
+    out.* = r.count;
+    var length: u64 = 0;
+    const rc = recvCode(r.result, &length);
+    if (r.result == .too_small) ls[0] = @intCast(length);
+    return rc;
+}
+
+pub export fn ipc_chan_swap(
+    handle: ?*ipc_chan_t,
+    message: ?*const anyopaque,
+    length: u64,
+    buffer: ?*anyopaque,
+    capacity: u64,
+    length_out: ?*u64,
+    timeout_ns: i64,
+) i32 {
+    const out = length_out orelse return abi.code(error.Invalid);
+    const c = toChan(handle) catch |err| return result(err);
+    const msg = bytesIn(message, length) catch |err| return result(err);
+    const r = chan.swap(c, msg, bufferOut(buffer, capacity) catch |err| return result(err), deadlineOf(timeout_ns)) catch |err| return result(err);
+    return recvCode(r, out);
+}
+
+pub export fn ipc_chan_write(handle: ?*ipc_chan_t, bytes: ?*const anyopaque, length: u64, timeout_ns: i64) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    if (length > 0 and bytes == null) return abi.code(error.Invalid);
+    const p: [*]const u8 = if (bytes) |b| @ptrCast(b) else undefined;
+    chan.write(c, if (length == 0) &.{} else p[0..@intCast(length)], deadlineOf(timeout_ns)) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_chan_read(handle: ?*ipc_chan_t, buffer: ?*anyopaque, capacity: u64, read_out: ?*u64, timeout_ns: i64) i32 {
+    const out = read_out orelse return abi.code(error.Invalid);
+    out.* = 0;
+    const c = toChan(handle) catch |err| return result(err);
+    const r = chan.read(c, bufferOut(buffer, capacity) catch |err| return result(err), deadlineOf(timeout_ns)) catch |err| return result(err);
+    switch (r) {
+        .read => |n| out.* = n,
+        .ended => return abi.code(error.Ended),
+        .blocked => unreachable,
+    }
+    return abi.ok;
+}
+
+pub export fn ipc_chan_close(handle: ?*ipc_chan_t) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    chan.close(c) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_chan_is_closed(handle: ?*ipc_chan_t) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    return @intFromBool(chan.isClosed(c));
+}
+
+pub export fn ipc_chan_pending(handle: ?*ipc_chan_t) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    const n = chan.pending(c) catch |err| return result(err);
+    return @intCast(n);
+}
+
+pub export fn ipc_chan_capacity(handle: ?*ipc_chan_t) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    return @intCast(c.capacity);
+}
+
+pub export fn ipc_chan_flags(handle: ?*ipc_chan_t) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    return @intCast(c.flags);
+}
+
+pub export fn ipc_chan_message_max(handle: ?*ipc_chan_t) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    return @intCast(chan.messageMax(c.capacity));
+}
+
+pub export fn ipc_chan_word(handle: ?*ipc_chan_t, side: u32) ?*const u32 {
+    const c = toChan(handle) catch return null;
+    if (side > 1) return null;
+    return &chan.sideWord(c, @enumFromInt(side)).value;
+}
+
+pub export fn ipc_chan_send_step(handle: ?*ipc_chan_t, message: ?*const anyopaque, length: u64, registered: u32, expected_out: ?*u32) i32 {
+    const out = expected_out orelse return abi.code(error.Invalid);
+    const c = toChan(handle) catch |err| return result(err);
+    const msg = bytesIn(message, length) catch |err| return result(err);
+    const sent = chan.sendStep(c, &.{msg}, registered != 0, out) catch |err| return result(err);
+    return if (sent) abi.ok else abi.code(error.Busy);
+}
+
+pub export fn ipc_chan_send_many_step(
+    handle: ?*ipc_chan_t,
+    data: ?*const anyopaque,
+    lengths: ?[*]const u32,
+    count: u32,
+    registered: u32,
+    expected_out: ?*u32,
+) i32 {
+    const out = expected_out orelse return abi.code(error.Invalid);
+    const c = toChan(handle) catch |err| return result(err);
+    var slices: [batch_max][]const u8 = undefined;
+    const batch = batchOf(data, lengths, count, &slices) catch |err| return result(err);
+    const sent = chan.sendStep(c, batch, registered != 0, out) catch |err| return result(err);
+    return if (sent) abi.ok else abi.code(error.Busy);
+}
+
+pub export fn ipc_chan_recv_step(
+    handle: ?*ipc_chan_t,
+    buffer: ?*anyopaque,
+    capacity: u64,
+    peek: u32,
+    registered: u32,
+    length_out: ?*u64,
+    expected_out: ?*u32,
+) i32 {
+    const out = length_out orelse return abi.code(error.Invalid);
+    const expected = expected_out orelse return abi.code(error.Invalid);
+    const c = toChan(handle) catch |err| return result(err);
+    const r = chan.recvStep(c, bufferOut(buffer, capacity) catch |err| return result(err), peek != 0, registered != 0, expected) catch |err| return result(err);
+    return recvCode(r, out);
+}
+
+pub export fn ipc_chan_recv_many_step(
+    handle: ?*ipc_chan_t,
+    buffer: ?*anyopaque,
+    capacity: u64,
+    lengths: ?[*]u32,
+    max: u32,
+    registered: u32,
+    count_out: ?*u32,
+    expected_out: ?*u32,
+) i32 {
+    const out = count_out orelse return abi.code(error.Invalid);
+    out.* = 0;
+    const expected = expected_out orelse return abi.code(error.Invalid);
+    const ls = lengths orelse return abi.code(error.Invalid);
+    if (max == 0 or max > batch_max) return abi.code(error.Range);
+    const c = toChan(handle) catch |err| return result(err);
+    const r = chan.recvManyStep(c, bufferOut(buffer, capacity) catch |err| return result(err), ls[0..max], registered != 0, expected) catch |err| return result(err);
+    out.* = r.count;
+    var length: u64 = 0;
+    const rc = recvCode(r.result, &length);
+    if (r.result == .too_small) ls[0] = @intCast(length);
+    return rc;
+}
+
+pub export fn ipc_chan_swap_step(
+    handle: ?*ipc_chan_t,
+    message: ?*const anyopaque,
+    length: u64,
+    buffer: ?*anyopaque,
+    capacity: u64,
+    registered: u32,
+    length_out: ?*u64,
+    expected_out: ?*u32,
+) i32 {
+    const out = length_out orelse return abi.code(error.Invalid);
+    const expected = expected_out orelse return abi.code(error.Invalid);
+    const c = toChan(handle) catch |err| return result(err);
+    const msg = bytesIn(message, length) catch |err| return result(err);
+    const r = chan.swapStep(c, msg, bufferOut(buffer, capacity) catch |err| return result(err), registered != 0, expected) catch |err| return result(err);
+    return recvCode(r, out);
+}
+
+pub export fn ipc_chan_write_step(handle: ?*ipc_chan_t, bytes: ?*const anyopaque, length: u64, registered: u32, written_out: ?*u64, expected_out: ?*u32) i32 {
+    const out = written_out orelse return abi.code(error.Invalid);
+    out.* = 0;
+    const expected = expected_out orelse return abi.code(error.Invalid);
+    const c = toChan(handle) catch |err| return result(err);
+    const data = bytesIn(bytes, length) catch |err| return result(err);
+    switch (chan.writeStep(c, data, registered != 0, expected) catch |err| return result(err)) {
+        .wrote => |n| out.* = n,
+        .blocked => return abi.code(error.Busy),
+    }
+    return abi.ok;
+}
+
+pub export fn ipc_chan_read_step(handle: ?*ipc_chan_t, buffer: ?*anyopaque, capacity: u64, registered: u32, read_out: ?*u64, expected_out: ?*u32) i32 {
+    const out = read_out orelse return abi.code(error.Invalid);
+    out.* = 0;
+    const expected = expected_out orelse return abi.code(error.Invalid);
+    const c = toChan(handle) catch |err| return result(err);
+    switch (chan.readStep(c, bufferOut(buffer, capacity) catch |err| return result(err), registered != 0, expected) catch |err| return result(err)) {
+        .read => |n| out.* = n,
+        .ended => return abi.code(error.Ended),
+        .blocked => return abi.code(error.Busy),
+    }
+    return abi.ok;
+}
+
+pub export fn ipc_chan_unwait(handle: ?*ipc_chan_t, side: u32) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    if (side > 1) return abi.code(error.Invalid);
+    chan.unwait(c, @enumFromInt(side));
+    return abi.ok;
+}
+
 test {
     _ = heap;
     _ = chan;

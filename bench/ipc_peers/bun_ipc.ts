@@ -9,13 +9,14 @@
  *   bun bench/ipc_peers/bun_ipc.ts throughput-64      64 B messages one way, M msg/s
  *   bun bench/ipc_peers/bun_ipc.ts throughput-64k     64 KiB messages one way, GB/s
  *
- * Throughput: Bun's send() never pushes back (it queues without bound), so the receiver returns a
+ * Throughput: the warm-up's rate sizes the timed phase to about 1.5 s (common.ts; an optional last
+ * argument fixes the number of timed messages instead). Bun's send() never pushes back (it queues without bound), so the receiver returns a
  * credit, [messages, bytes] so far, every `batch` messages and the sender keeps at most 4 batches in
  * flight; the last credit is the receiver's acknowledgement of the total. Timed from the first send
  * after a warm-up to that acknowledgement.
  */
 import { report } from "../report.ts";
-import { caseOf, ROUNDS, roundTripRows, throughputRow, WARM } from "./common.ts";
+import { caseOf, countFor, ROUNDS, roundTripRows, throughputRow, WARM } from "./common.ts";
 
 const tool = "Bun.spawn ipc (Bun<->Bun)";
 const args = process.argv.slice(2);
@@ -94,13 +95,15 @@ async function parent(args: string[]): Promise<void> {
           await new Promise<void>((resolve) => (wake = resolve));
         }
       };
+      const w0 = performance.now();
       await pump(c.warm);
+      const count = countFor(c, (performance.now() - w0) / 1000);
       const t0 = performance.now();
-      await pump(c.warm + c.count);
+      await pump(c.warm + count);
       const seconds = (performance.now() - t0) / 1000;
-      if (acked !== c.warm + c.count || ackedBytes !== acked * c.size) throw new Error("receiver total mismatch");
+      if (acked !== c.warm + count || ackedBytes !== acked * c.size) throw new Error("receiver total mismatch");
       const what = binary ? "Uint8Array" : "string";
-      report(throughputRow(c, tool, seconds, `${what} messages; a credit every ${c.batch}, at most 4 in flight`));
+      report(throughputRow(c, count, tool, seconds, `${what} messages; a credit every ${c.batch}, at most 4 in flight`));
     }
     sub.send("bye");
     if ((await sub.exited) !== 0) throw new Error("the child failed");

@@ -5,6 +5,9 @@ import type { Measurement } from "../report.ts";
 export const WARM = 2_000;
 export const ROUNDS = 20_000;
 
+/** Throughput: seconds the timed phase aims at, judged from the warm-up's rate. */
+export const TARGET_SECONDS = 1.5;
+
 export interface RoundTrip {
   kind: "roundtrip";
 }
@@ -15,16 +18,18 @@ export interface Throughput {
   unit: "M msg/s" | "GB/s";
   /** Bytes per message. */
   size: number;
-  /** Messages timed, after `warm` untimed ones. */
-  count: number;
+  /** Untimed messages first; their rate sizes the timed phase. */
   warm: number;
-  /** Messages per credit, for the IPC channels that never push back. */
+  /** Most messages timed. */
+  max: number;
+  /** Messages timed when given on the command line, else chosen by countFor(). */
+  count?: number;
+  /** Messages per credit, for the IPC channels that never push back; every count is a multiple. */
   batch: number;
 }
 
 export type Case = RoundTrip | Throughput;
 
-/** Counts sized so that the slowest peer stays within about 3 s; an optional argument overrides them. */
 export const CASES: Record<string, Case> = {
   "roundtrip": { kind: "roundtrip" },
   "throughput-64": {
@@ -32,8 +37,8 @@ export const CASES: Record<string, Case> = {
     name: "throughput, 64 B messages, 1->1",
     unit: "M msg/s",
     size: 64,
-    count: 1_048_576,
-    warm: 102_400,
+    warm: 65_536,
+    max: 8_388_608,
     batch: 4096,
   },
   "throughput-64k": {
@@ -41,21 +46,27 @@ export const CASES: Record<string, Case> = {
     name: "throughput, 64 KiB messages, 1->1",
     unit: "GB/s",
     size: 65_536,
-    count: 10_000,
     warm: 1_024,
+    max: 131_072,
     batch: 16,
   },
 };
 
-/** Looks up a case by its command-line name, with an optional message count in place of the default. */
+/** Looks up a case by its command-line name, with an optional number of timed messages. */
 export function caseOf(args: string[], usage: string): Case {
   const c = CASES[args[0]];
   if (c === undefined) throw new Error(`usage: ${usage} ${Object.keys(CASES).join("|")} [messages]`);
   if (c.kind === "throughput" && args[1] !== undefined) {
-    const count = Math.ceil(Number(args[1]) / c.batch) * c.batch;
-    return { ...c, count, warm: Math.ceil(count / 10 / c.batch) * c.batch };
+    return { ...c, count: Math.max(1, Math.round(Number(args[1]) / c.batch)) * c.batch };
   }
   return c;
+}
+
+/** Messages to time: about TARGET_SECONDS at the warm-up's rate, whole batches, at most c.max. */
+export function countFor(c: Throughput, warmSeconds: number): number {
+  if (c.count !== undefined) return c.count;
+  const wanted = (c.warm / warmSeconds) * TARGET_SECONDS;
+  return Math.min(c.max, Math.max(8, Math.round(wanted / c.batch)) * c.batch);
 }
 
 /** p50 and p99 of per-round-trip microseconds. */
@@ -72,7 +83,7 @@ export function roundTripRows(tool: string, us: Float64Array, note: string): Mea
   ];
 }
 
-export function throughputRow(c: Throughput, tool: string, seconds: number, note: string): Measurement {
-  const value = c.unit === "GB/s" ? (c.count * c.size) / seconds / 1e9 : c.count / seconds / 1e6;
-  return { case: c.name, tool, unit: c.unit, value, peer: true, note };
+export function throughputRow(c: Throughput, count: number, tool: string, seconds: number, note: string): Measurement {
+  const value = c.unit === "GB/s" ? (count * c.size) / seconds / 1e9 : count / seconds / 1e6;
+  return { case: c.name, tool, unit: c.unit, value, peer: true, note: `${note}; ${count} messages timed` };
 }

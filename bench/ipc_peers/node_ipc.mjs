@@ -6,7 +6,8 @@
  *   node bench/ipc_peers/node_ipc.mjs throughput-64      64 B messages one way, M msg/s
  *   node bench/ipc_peers/node_ipc.mjs throughput-64k     64 KiB messages one way, GB/s
  *
- * An optional last argument sets the number of throughput messages. Messages: a 16-character string for
+ * Throughput: the warm-up's rate sizes the timed phase to about 1.5 s; an optional last argument fixes
+ * the number of timed messages instead. Messages: a 16-character string for
  * the round trip, a 64-character string for 64 B (default "json" serialization), a 65 536-byte Buffer for
  * 64 KiB ("advanced" serialization, which is faster there than a 64 KiB string through JSON). Throughput
  * is flow-controlled like bun_ipc.ts: the receiver returns a credit, [messages, bytes] so far, every
@@ -18,6 +19,7 @@ import { fileURLToPath } from "node:url";
 
 const WARM = 2_000;
 const ROUNDS = 20_000;
+const TARGET_SECONDS = 1.5;
 const CASES = {
   "roundtrip": { kind: "roundtrip" },
   "throughput-64": {
@@ -25,8 +27,8 @@ const CASES = {
     name: "throughput, 64 B messages, 1->1",
     unit: "M msg/s",
     size: 64,
-    count: 1_048_576,
-    warm: 102_400,
+    warm: 65_536,
+    max: 8_388_608,
     batch: 4096,
   },
   "throughput-64k": {
@@ -34,8 +36,8 @@ const CASES = {
     name: "throughput, 64 KiB messages, 1->1",
     unit: "GB/s",
     size: 65_536,
-    count: 10_000,
     warm: 1_024,
+    max: 131_072,
     batch: 16,
   },
 };
@@ -51,10 +53,15 @@ function caseOf(args) {
     throw new Error(`usage: node bench/ipc_peers/node_ipc.mjs ${Object.keys(CASES).join("|")} [messages]`);
   }
   if (c.kind === "throughput" && args[1] !== undefined) {
-    const count = Math.ceil(Number(args[1]) / c.batch) * c.batch;
-    return { ...c, count, warm: Math.ceil(count / 10 / c.batch) * c.batch };
+    return { ...c, count: Math.max(1, Math.round(Number(args[1]) / c.batch)) * c.batch };
   }
   return c;
+}
+
+function countFor(c, warmSeconds) {
+  if (c.count !== undefined) return c.count;
+  const wanted = (c.warm / warmSeconds) * TARGET_SECONDS;
+  return Math.min(c.max, Math.max(8, Math.round(wanted / c.batch)) * c.batch);
 }
 
 function percentiles(us) {
@@ -138,14 +145,16 @@ async function parent(args) {
           await new Promise((resolve) => (wake = resolve));
         }
       };
+      const w0 = process.hrtime.bigint();
       await pump(c.warm);
+      const count = countFor(c, Number(process.hrtime.bigint() - w0) / 1e9);
       const t0 = process.hrtime.bigint();
-      await pump(c.warm + c.count);
+      await pump(c.warm + count);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (acked !== c.warm + c.count || ackedBytes !== acked * c.size) throw new Error("receiver total mismatch");
-      const value = c.unit === "GB/s" ? (c.count * c.size) / seconds / 1e9 : c.count / seconds / 1e6;
+      if (acked !== c.warm + count || ackedBytes !== acked * c.size) throw new Error("receiver total mismatch");
+      const value = c.unit === "GB/s" ? (count * c.size) / seconds / 1e9 : count / seconds / 1e6;
       const what = binary ? "Buffer messages, advanced serialization" : "string messages, json serialization";
-      const note = `${what}; a credit every ${c.batch}, at most 4 in flight`;
+      const note = `${what}; a credit every ${c.batch}, at most 4 in flight; ${count} messages timed`;
       report({ case: c.name, tool, unit: c.unit, value, peer: true, note });
     }
     child.send("bye");
