@@ -35,6 +35,22 @@ export const KIND_BARRIER = 6;
 export const KIND_RWLOCK = 7;
 /** Segment kind of a shared heap. */
 export const KIND_HEAP = 8;
+/** Segment kind of a channel (Chan, MVar, Pipe). */
+export const KIND_CHAN = 9;
+/** Bytes of a channel's header, before its ring. */
+export const CHAN_HEADER_SIZE = 256;
+/** Alignment of a channel's offset in a segment. */
+export const CHAN_ALIGN = 64;
+/** Smallest ring of a channel, in bytes. */
+export const CHAN_CAPACITY_MIN = 64;
+/** Largest ring of a channel, in bytes. */
+export const CHAN_CAPACITY_MAX = 1073741824;
+/** Channel flag: a byte stream (Pipe). */
+export const CHAN_STREAM = 0x1;
+/** Channel flag: at most one message (MVar). */
+export const CHAN_SINGLE = 0x2;
+/** Messages per batch call. */
+export const CHAN_BATCH_MAX = 1024;
 /** Named roots one heap holds. */
 export const HEAP_ROOTS_MAX = 32;
 /** Longest root name in bytes. */
@@ -113,6 +129,8 @@ export const RESULT_CODES = {
   EBROKEN: -21,
   EIO: -22,
   EKIND: -23,
+  EPIPE: -24,
+  EOF: -25,
 } as const;
 
 /** The name of a result code, such as "EINVAL". */

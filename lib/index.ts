@@ -36,6 +36,8 @@ export { Barrier, type BarrierOptions } from "./barrier.ts";
 export { RwLock, RwLockGuard } from "./rwlock.ts";
 export { type CreateOptions } from "./shared_object.ts";
 export { type HeapStats, SharedHeap, type SharedHeapOptions } from "./heap.ts";
+export { Chan, type ChanOpenOptions, type ChanOptions } from "./chan.ts";
+export { bytesCodec, type Codec, jsonCodec } from "./codec.ts";
 export { now, setSpin, spin } from "./spin.ts";
 export { type SegmentCreator, SharedMemory, type SharedMemoryOptions, type TypedArrayConstructor } from "./segment.ts";
 

@@ -55,7 +55,11 @@ async function parent(args: string[]): Promise<void> {
       else onMessage(m);
     },
   });
-  try {
+  let finished = false;
+  const died = sub.exited.then((code) => {
+    if (!finished) throw new Error(`the child exited early (${code})`);
+  });
+  const measure = async () => {
     await isReady;
     if (c.kind === "roundtrip") {
       const msg = "0123456789abcdef";
@@ -103,11 +107,18 @@ async function parent(args: string[]): Promise<void> {
       const seconds = (performance.now() - t0) / 1000;
       if (acked !== c.warm + count || ackedBytes !== acked * c.size) throw new Error("receiver total mismatch");
       const what = binary ? "Uint8Array" : "string";
-      report(throughputRow(c, count, tool, seconds, `${what} messages; a credit every ${c.batch}, at most 4 in flight`));
+      report(
+        throughputRow(c, count, tool, seconds, `${what} messages; a credit every ${c.batch}, at most 4 in flight`),
+      );
     }
+  };
+  try {
+    await Promise.race([measure(), died]);
+    finished = true;
     sub.send("bye");
     if ((await sub.exited) !== 0) throw new Error("the child failed");
   } finally {
+    finished = true;
     sub.kill();
   }
 }

@@ -100,11 +100,16 @@ async function parent(args) {
     serialization,
   });
   const exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  let finished = false;
+  const died = exited.then((code) => {
+    if (!finished) throw new Error(`the child exited early (${code})`);
+  });
   let onMessage = () => {};
-  await new Promise((resolve) => {
+  const isReady = new Promise((resolve) => {
     child.on("message", (m) => (m === "ready" ? resolve() : onMessage(m)));
   });
-  try {
+  const measure = async () => {
+    await isReady;
     if (c.kind === "roundtrip") {
       const msg = "0123456789abcdef";
       const us = new Float64Array(ROUNDS);
@@ -157,9 +162,14 @@ async function parent(args) {
       const note = `${what}; a credit every ${c.batch}, at most 4 in flight; ${count} messages timed`;
       report({ case: c.name, tool, unit: c.unit, value, peer: true, note });
     }
+  };
+  try {
+    await Promise.race([measure(), died]);
+    finished = true;
     child.send("bye");
     if ((await exited) !== 0) throw new Error("the child failed");
   } finally {
+    finished = true;
     child.kill();
   }
 }

@@ -76,7 +76,11 @@ async function parent(args: string[]): Promise<void> {
     [process.execPath, import.meta.filename, "child", path, c.kind === "roundtrip" ? "echo" : "sink", String(ackEvery)],
     { stdio: ["ignore", 2, "inherit"] },
   );
-  try {
+  let finished = false;
+  const died = sub.exited.then((code) => {
+    if (!finished) throw new Error(`the child exited early (${code})`);
+  });
+  const measure = async () => {
     const sock = await isConnected;
     if (c.kind === "roundtrip") {
       const msg = new Uint8Array(16).fill(120);
@@ -107,7 +111,7 @@ async function parent(args: string[]): Promise<void> {
       /** Bytes of the current message already written when a write came up short, or -1. */
       let partial = -1;
       let acked = 0;
-      let pending = Buffer.alloc(0);
+      let pending: Buffer = Buffer.alloc(0);
       let wake: () => void = () => {};
       const pump = () => {
         if (partial >= 0) {
@@ -156,8 +160,13 @@ async function parent(args: string[]): Promise<void> {
       report(throughputRow(c, count, tool, seconds, note));
     }
     sock.end();
+  };
+  try {
+    await Promise.race([measure(), died]);
+    finished = true;
     if ((await sub.exited) !== 0) throw new Error("the child failed");
   } finally {
+    finished = true;
     sub.kill();
     server.stop(true);
     rmSync(dir, { recursive: true, force: true });

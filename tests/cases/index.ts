@@ -8,5 +8,6 @@ import segment from "./segment.ts";
 import segmentInputs from "./segment_inputs.ts";
 import sync from "./sync.ts";
 import heap from "./heap.ts";
+import chan from "./chan.ts";
 
-export const cases: ((h: Harness) => void)[] = [abi, errors, load, segment, segmentInputs, mutex, sync, heap];
+export const cases: ((h: Harness) => void)[] = [abi, errors, load, segment, segmentInputs, mutex, sync, heap, chan];
