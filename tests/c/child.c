@@ -11,5 +11,6 @@ int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "mutex") == 0) return child_mutex(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "sync") == 0) return child_sync(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "heap") == 0) return child_heap(argc - 1, argv + 1);
-  return usage("segment|mutex|sync|heap ...");
+  if (argc >= 2 && strcmp(argv[1], "chan") == 0) return child_chan(argc - 1, argv + 1);
+  return usage("segment|mutex|sync|heap|chan ...");
 }

@@ -8,6 +8,7 @@
  *   mutex ...                                   see child_mutex.ts
  *   sync ...                                    see child_sync.ts
  *   heap ...                                    see child_heap.ts
+ *   chan ...                                    see child_chan.ts
  *   info                                        print the loaded library's path
  * Errors print "error <CODE>" and return 2.
  */
@@ -16,6 +17,7 @@ import type { IpcModule } from "../harness.ts";
 import { mutexCommand } from "./child_mutex.ts";
 import { syncCommand } from "./child_sync.ts";
 import { heapCommand } from "./child_heap.ts";
+import { chanCommand } from "./child_chan.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -27,6 +29,7 @@ export async function main(ipc: IpcModule, args: string[]): Promise<number> {
     if (args[0] === "mutex") return await mutexCommand(ipc, args.slice(1));
     if (args[0] === "sync") return await syncCommand(ipc, args.slice(1));
     if (args[0] === "heap") return await heapCommand(ipc, args.slice(1));
+    if (args[0] === "chan") return await chanCommand(ipc, args.slice(1));
     switch (`${args[0]} ${args[1] ?? ""}`.trim()) {
       case "segment write": {
         using seg = attach(args[2]);

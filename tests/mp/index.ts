@@ -5,5 +5,6 @@ import mutex from "./mutex.ts";
 import segment from "./segment.ts";
 import sync from "./sync.ts";
 import heap from "./heap.ts";
+import chan from "./chan.ts";
 
-export const cases: ((h: Harness) => void)[] = [segment, mutex, sync, heap, load];
+export const cases: ((h: Harness) => void)[] = [segment, mutex, sync, heap, chan, load];

@@ -1,0 +1,140 @@
+/**
+ * Chan benchmarks through the TypeScript API, shared by chan.bun.ts and chan.deno.ts (bench/chan.c
+ * measures the same from C). This process is the parent; the child runs the runtime in the
+ * CHAN_CHILD environment variable (a JSON argv), by default this one. Cases:
+ *   roundtrip [rounds]     a 16-byte message to the child and back through two channels: p50, p99
+ *   throughput64 [count]   64-byte messages one way, sent one by one (sendSync) and in batches
+ *                          (sendManySync), received in batches: messages per second
+ *   throughput64k [count]  64 KiB messages one way: GB/s
+ *   child <case> <name> <count>   the other side
+ * Round trips: the first 10% dropped, p50 and p99 of the rest.
+ */
+
+import { spawn } from "node:child_process";
+import { report } from "./report.ts";
+import type { IpcModule } from "../tests/harness.ts";
+import type { Chan, SharedMemory } from "../lib/index.ts";
+
+const ring = 1 << 20;
+const second = 64 + ring + 256; // offset of the second channel, 64-aligned
+
+function channels(ipc: IpcModule, seg: SharedMemory, init: boolean): { ping: Chan; pong: Chan } {
+  const { Chan } = ipc;
+  return init
+    ? { ping: Chan.init(seg, 0, { capacity: ring }), pong: Chan.init(seg, second, { capacity: ring }) }
+    : { ping: Chan.at(seg, 0), pong: Chan.at(seg, second) };
+}
+
+function percentiles(us: Float64Array): [number, number] {
+  const kept = us.subarray(Math.floor(us.length / 10)).sort();
+  return [kept[Math.floor(kept.length / 2)], kept[Math.floor(kept.length * 0.99)]];
+}
+
+export async function chanBench(ipc: IpcModule, runtime: string, self: string[], args: string[]): Promise<void> {
+  const { SharedMemory } = ipc;
+  const [kind] = args;
+  if (kind === "child") {
+    const [, which, name, countText] = args;
+    const count = Number(countText);
+    using seg = SharedMemory.open(name);
+    const { ping, pong } = channels(ipc, seg, false);
+    if (which === "roundtrip") {
+      for (let i = 0; i < count; i++) pong.sendSync(ping.recvSync()!);
+    } else {
+      let got = 0;
+      let bytes = 0;
+      while (got < count) {
+        for (const m of ping.recvManySync()) {
+          got++;
+          bytes += m.byteLength;
+        }
+      }
+      pong.sendSync(new Uint8Array(new Float64Array([bytes]).buffer));
+    }
+    ping.close();
+    pong.close();
+    return;
+  }
+  const childArgv: string[] = process.env.CHAN_CHILD ? JSON.parse(process.env.CHAN_CHILD) : self;
+  const childRuntime = process.env.CHAN_CHILD_LABEL ?? runtime;
+  const pair = childRuntime === runtime ? `${runtime}<->${runtime}` : `${runtime}<->${childRuntime}`;
+  const count = Number(args[1] ?? (kind === "roundtrip" ? 100_000 : kind === "throughput64" ? 2_000_000 : 50_000));
+  using seg = SharedMemory.create({ size: second + 256 + ring, name: true });
+  const { ping, pong } = channels(ipc, seg, true);
+  const run = async (which: string, n: number, body: () => void): Promise<number> => {
+    const child = spawn(childArgv[0], [...childArgv.slice(1), "child", which, seg.name!, String(n)], {
+      stdio: "inherit",
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const start = ipc.now();
+    body();
+    const ns = Number(ipc.now() - start);
+    if (await exited !== 0) throw new Error("the benchmark child failed");
+    return ns;
+  };
+  switch (kind) {
+    case "roundtrip": {
+      const us = new Float64Array(count);
+      const message = new Uint8Array(16);
+      await run("roundtrip", count, () => {
+        for (let i = 0; i < count; i++) {
+          const start = ipc.now();
+          ping.sendSync(message);
+          pong.recvSync();
+          us[i] = Number(ipc.now() - start) / 1000;
+        }
+      });
+      const [p50, p99] = percentiles(us);
+      const tool = `${pair} libipc Chan (sendSync/recvSync)`;
+      report({ case: "round trip, small message, p50", tool, unit: "us", value: p50 });
+      report({ case: "round trip, small message, p99", tool, unit: "us", value: p99 });
+      break;
+    }
+    case "throughput64":
+    case "throughput64k": {
+      const size = kind === "throughput64" ? 64 : 64 * 1024;
+      const message = new Uint8Array(size).fill(7);
+      const tool = `${pair} libipc Chan`;
+      if (size === 64) {
+        const single = await run(kind, count, () => {
+          for (let i = 0; i < count; i++) ping.sendSync(message);
+          pong.recvSync();
+        });
+        report({
+          case: "throughput, 64 B messages, 1->1",
+          tool: `${tool} (sendSync)`,
+          unit: "M msg/s",
+          value: count / single * 1000,
+        });
+        const batch = new Array<Uint8Array>(256).fill(message);
+        const batched = await run(kind, count, () => {
+          for (let i = 0; i < count; i += batch.length) ping.sendManySync(batch);
+          pong.recvSync();
+        });
+        report({
+          case: "throughput, 64 B messages, 1->1",
+          tool: `${tool} (sendManySync, 256 per call)`,
+          unit: "M msg/s",
+          value: count / batched * 1000,
+        });
+      } else {
+        const ns = await run(kind, count, () => {
+          for (let i = 0; i < count; i++) ping.sendSync(message);
+          pong.recvSync();
+        });
+        report({
+          case: "throughput, 64 KiB messages, 1->1",
+          tool: `${tool} (sendSync)`,
+          unit: "GB/s",
+          value: count * size / ns,
+        });
+      }
+      break;
+    }
+    default:
+      throw new Error(`unknown case ${args.join(" ")}`);
+  }
+  ping.close();
+  pong.close();
+  seg.unlink();
+}

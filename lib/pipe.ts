@@ -1,0 +1,215 @@
+/**
+ * Pipe: a one-way byte stream in shared memory (the seed chapter's pipe), from Bun, Deno and C
+ * processes at once (C: a channel made with IPC_CHAN_STREAM, `ipc_chan_write`/`ipc_chan_read`).
+ * Writes wait for room and put every byte in; reads return what is there (at least one byte), so
+ * readers see the stream in pieces of any size, in order; after `end()` readers drain what is left
+ * and then see the end (null). `readable` and `writable` are Web Streams over the same pipe.
+ *
+ * @module
+ */
+
+import { CHAN_STREAM, RESULT_CODES } from "./abi.ts";
+import {
+  channelAt,
+  ChannelBase,
+  checkFlags,
+  createChannel,
+  initChannel,
+  openChannel,
+  readable,
+  writable,
+} from "./channel.ts";
+import { checked } from "./call.ts";
+import { checkInteger, describe, IpcError, IpcTypeError } from "./errors.ts";
+import type { Pointer } from "./native.ts";
+import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
+import { SharedMemory } from "./segment.ts";
+import type { CreateOptions } from "./shared_object.ts";
+import { waitSteps } from "./wait.ts";
+
+const { OK, EOF, ETIMEDOUT } = RESULT_CODES;
+const encoder = new TextEncoder();
+
+/** Options of `Pipe.create` and `Pipe.init`. */
+export interface PipeOptions {
+  /** Bytes of ring: a power of two from 64 to 2^30; default 64 KiB. */
+  capacity?: number;
+}
+
+/** A process-shared one-way byte stream. */
+export class Pipe extends ChannelBase {
+  readonly #count = new BigUint64Array(1);
+  #buffer: Uint8Array = new Uint8Array(0);
+
+  private constructor(memory: SharedMemory, offset: number, pointer: Pointer, owned: boolean) {
+    super(memory, offset, pointer, owned);
+  }
+
+  protected get label(): string {
+    return "Pipe";
+  }
+
+  /** Creates a pipe in a segment of its own; others open it by name or fd. */
+  static create(options: CreateOptions & PipeOptions = {}): Pipe {
+    const { memory, pointer } = createChannel("Pipe.create", options, CHAN_STREAM);
+    return new Pipe(memory, 0, pointer, true);
+  }
+
+  /** Opens the pipe called `name`. */
+  static open(name: string): Pipe {
+    return Pipe.#standalone("Pipe.open", SharedMemory.open(name), name);
+  }
+
+  /** Opens the pipe behind `fd` (one a parent passed to this process). */
+  static fromFd(fd: number): Pipe {
+    return Pipe.#standalone("Pipe.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`);
+  }
+
+  static #standalone(op: string, memory: SharedMemory, what: string): Pipe {
+    const pointer = openChannel(op, memory, what, "Pipe");
+    try {
+      checkFlags(op, pointer, CHAN_STREAM, "Pipe");
+    } catch (error) {
+      memory.close();
+      throw error;
+    }
+    return new Pipe(memory, 0, pointer, true);
+  }
+
+  /** Initializes a pipe at `offset` (a multiple of 64; 256 + capacity bytes) in `memory`. */
+  static init(memory: SharedMemory, offset: number, options: PipeOptions = {}): Pipe {
+    const { at, pointer } = initChannel("Pipe.init", memory, offset, options.capacity, CHAN_STREAM);
+    return new Pipe(memory, at, pointer, false);
+  }
+
+  /** The pipe another process initialized at `offset` in `memory`. */
+  static at(memory: SharedMemory, offset: number): Pipe {
+    const op = "Pipe.at";
+    const { at, pointer } = channelAt(op, memory, offset);
+    checkFlags(op, pointer, CHAN_STREAM, "Pipe");
+    return new Pipe(memory, at, pointer, false);
+  }
+
+  #bytes(op: string, data: unknown): Uint8Array {
+    if (typeof data === "string") return encoder.encode(data);
+    if (data instanceof Uint8Array) return data;
+    throw new IpcTypeError(op, `data must be a Uint8Array or a string, got ${describe(data)}`);
+  }
+
+  #failed(op: string, rc: number, timeout: number, what: string): never {
+    if (rc === ETIMEDOUT) throw this.timedOut(op, timeout, what);
+    checked(op, rc, (code) => code === "EPIPE" ? "the pipe was ended: nothing more can be written" : undefined);
+    throw new IpcError(op, "EIO", `unexpected result ${rc}`);
+  }
+
+  /** Writes every byte of `data` (a string is written as UTF-8), blocking while the pipe is full. */
+  writeSync(data: Uint8Array | string, options?: LockOptions): void {
+    const op = "Pipe.writeSync";
+    const bytes = this.#bytes(op, data);
+    const timeout = timeoutOf(op, options);
+    const rc = this.s.ipc_chan_write(this.handle(op), bytes, bytes.byteLength, timeoutNs(timeout));
+    if (rc !== OK) this.#failed(op, rc, timeout, "no room for the rest of the data");
+  }
+
+  /** Writes every byte of `data` without blocking the event loop. */
+  async write(data: Uint8Array | string, options?: AsyncLockOptions): Promise<void> {
+    const op = "Pipe.write";
+    let rest = this.#bytes(op, data);
+    const timeout = timeoutOf(op, options);
+    const signal = signalOf(op, options);
+    while (rest.byteLength > 0) {
+      const rc = await waitSteps(
+        op,
+        {
+          step: (again) =>
+            this.s.ipc_chan_write_step(
+              this.handle(op),
+              rest,
+              rest.byteLength,
+              again ? 1 : 0,
+              this.#count,
+              this.expected,
+            ),
+          word: () => this.words[writable],
+          expected: () => this.expected[0],
+          giveUp: () => void this.s.ipc_chan_unwait(this.handle(op), writable),
+        },
+        timeout,
+        signal,
+        this.pending,
+        () => this.timedOut(op, timeout, "no room for the rest of the data"),
+      );
+      if (rc !== OK) this.#failed(op, rc, timeout, "no room for the rest of the data");
+      rest = rest.subarray(Number(this.#count[0]));
+    }
+  }
+
+  #space(op: string, max: unknown): Uint8Array {
+    const n = max === undefined ? 64 * 1024 : checkInteger(op, "max", max, 1, this.capacity);
+    if (this.#buffer.byteLength < n) this.#buffer = new Uint8Array(n);
+    return this.#buffer.subarray(0, n);
+  }
+
+  #read(op: string, rc: number, timeout: number): Uint8Array | null {
+    if (rc === OK) return this.#buffer.slice(0, Number(this.#count[0]));
+    if (rc === EOF) return null;
+    this.#failed(op, rc, timeout, "no data");
+  }
+
+  /** Reads what is there (1 to `max` bytes, default up to 64 KiB), blocking while empty; null at the end. */
+  readSync(max?: number, options?: LockOptions): Uint8Array | null {
+    const op = "Pipe.readSync";
+    const space = this.#space(op, max);
+    const timeout = timeoutOf(op, options);
+    const rc = this.s.ipc_chan_read(this.handle(op), space, space.byteLength, this.#count, timeoutNs(timeout));
+    return this.#read(op, rc, timeout);
+  }
+
+  /** Reads what is there without blocking the event loop; null at the end. */
+  async read(max?: number, options?: AsyncLockOptions): Promise<Uint8Array | null> {
+    const op = "Pipe.read";
+    const space = this.#space(op, max);
+    const timeout = timeoutOf(op, options);
+    const rc = await waitSteps(
+      op,
+      {
+        step: (again) =>
+          this.s.ipc_chan_read_step(
+            this.handle(op),
+            space,
+            space.byteLength,
+            again ? 1 : 0,
+            this.#count,
+            this.expected,
+          ),
+        word: () => this.words[readable],
+        expected: () => this.expected[0],
+        giveUp: () => void this.s.ipc_chan_unwait(this.handle(op), readable),
+      },
+      timeout,
+      signalOf(op, options),
+      this.pending,
+      () => this.timedOut(op, timeout, "no data"),
+    );
+    return this.#read(op, rc, timeout);
+  }
+
+  /** A ReadableStream of the pipe's bytes; it closes at the end of the pipe. */
+  get readable(): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const chunk = await this.read();
+        if (chunk === null) controller.close();
+        else controller.enqueue(chunk);
+      },
+    });
+  }
+
+  /** A WritableStream into the pipe; closing it ends the pipe. */
+  get writable(): WritableStream<Uint8Array> {
+    return new WritableStream<Uint8Array>({
+      write: (chunk) => this.write(chunk),
+      close: () => this.end(),
+    });
+  }
+}

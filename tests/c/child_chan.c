@@ -1,0 +1,79 @@
+/* The chan commands of ipc-child: the same commands and message format as tests/mp/child_chan.ts
+ * (see there). */
+#define _DEFAULT_SOURCE
+#include "ipc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "child.h"
+
+static uint32_t length_of(uint32_t id, uint32_t i) { return 5 + (i * 7919u + id * 13u) % 300u; }
+
+static void make(uint8_t *m, uint32_t id, uint32_t i, uint32_t length) {
+  m[0] = (uint8_t)id;
+  memcpy(m + 1, &i, 4);
+  for (uint32_t k = 5; k < length; k++) m[k] = (uint8_t)(i + k);
+}
+
+int child_chan(int argc, char **argv) {
+  if (argc < 3) return usage("chan produce <name> <id> <count> | consume <name>");
+  ipc_segment_t *seg = NULL;
+  ipc_chan_t *chan = NULL;
+  int32_t rc = ipc_segment_open(argv[2], 0, &seg);
+  if (rc == IPC_OK) rc = ipc_chan_at(seg, 0, &chan);
+  if (rc != IPC_OK) return fail(rc);
+  uint8_t m[512];
+  if (strcmp(argv[1], "produce") == 0 && argc >= 5) {
+    uint32_t id = (uint32_t)atoi(argv[3]);
+    long count = atol(argv[4]); /* negative: forever (to be killed) */
+    printf("producing\n");
+    fflush(stdout);
+    for (uint32_t i = 0; count < 0 || i < (uint32_t)count; i++) {
+      uint32_t length = length_of(id, i);
+      make(m, id, i, length);
+      if ((rc = ipc_chan_send(chan, m, length, -1)) != IPC_OK) return fail(rc);
+    }
+    printf("ok\n");
+    return 0;
+  }
+  if (strcmp(argv[1], "consume") == 0) {
+    /* Per producer id (0..15): messages, the sum of their indices, the last index. */
+    long counts[16] = {0};
+    long long sums[16] = {0};
+    long last[16];
+    for (int p = 0; p < 16; p++) last[p] = -1;
+    int bad = 0;
+    printf("consuming\n");
+    fflush(stdout);
+    for (;;) {
+      uint64_t length;
+      rc = ipc_chan_recv(chan, m, sizeof m, &length, -1);
+      if (rc == IPC_EOF) break;
+      if (rc != IPC_OK) return fail(rc);
+      uint32_t id = m[0], i;
+      memcpy(&i, m + 1, 4);
+      if (id >= 16 || length != length_of(id, i) || (long)i <= last[id]) {
+        bad++;
+        continue;
+      }
+      for (uint32_t k = 5; k < length; k++) {
+        if (m[k] != (uint8_t)(i + k)) {
+          bad++;
+          break;
+        }
+      }
+      last[id] = (long)i;
+      counts[id]++;
+      sums[id] += i;
+    }
+    printf("bad %d", bad);
+    for (int p = 0; p < 16; p++) {
+      if (counts[p] > 0) printf(" %d:%ld:%lld", p, counts[p], sums[p]);
+    }
+    printf("\n");
+    return bad == 0 ? 0 : 3;
+  }
+  return usage("chan produce <name> <id> <count> | consume <name>");
+}

@@ -1,0 +1,127 @@
+/**
+ * Chan across processes and runtimes: a million mixed-size messages from each runtime to each other
+ * one (this runtime -> the other, the other -> this, C -> this, this -> C), every one received once
+ * and in order; three producers (C, Bun, Deno) and two consumers (one sync, one async) with nothing
+ * lost or duplicated; producers and consumers killed with SIGKILL mid-stream while the others go on.
+ */
+
+import assert from "node:assert/strict";
+import { type Child, command, type Harness, type Program } from "../harness.ts";
+import { parseSummary } from "./child_chan.ts";
+import * as programs from "./programs.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The per-producer [count, sum of indices] a consumer printed last. */
+async function summary(child: Child, label: string): Promise<Map<number, [number, number]>> {
+  const exit = await child.exited;
+  assert.equal(exit.code, 0, `${label}: ${exit.stdout} ${exit.stderr}`);
+  const lines = exit.stdout.trim().split("\n");
+  const { bad, seen } = parseSummary(lines[lines.length - 1]);
+  assert.equal(bad, 0, label);
+  return seen;
+}
+
+function expectAll(seen: Map<number, [number, number]>[], producers: number[], count: number): void {
+  for (const id of producers) {
+    let total = 0;
+    let sum = 0;
+    for (const s of seen) {
+      const [c, x] = s.get(id) ?? [0, 0];
+      total += c;
+      sum += x;
+    }
+    assert.equal(total, count, `producer ${id}: messages received`);
+    assert.equal(sum, (count * (count - 1)) / 2, `producer ${id}: each index once`);
+  }
+}
+
+export default function chan(h: Harness): void {
+  const { Chan } = h.ipc;
+  const self: Program = h.runtime === "bun" ? programs.bun : programs.deno;
+  const other = programs.other(h.runtime);
+  const label = (p: Program) => (p.kind === "c" ? "C" : p.kind === "bun" ? "Bun" : "Deno");
+
+  const pairs: [Program, Program][] = [[self, other], [other, self], [programs.c, self], [self, programs.c]];
+  for (const [from, to] of pairs) {
+    h.test(
+      `mp chan: ${label(from)} -> ${label(to)}, 1 000 000 mixed-size messages, each once and in order`,
+      async () => {
+        using chan = Chan.create({ capacity: 1 << 16, name: true });
+        const name = chan.memory.name!;
+        try {
+          const consumer = h.spawn(command(h, to, ["chan", "consume", name]), { timeoutMs: 120_000 });
+          const producer = h.spawn(command(h, from, ["chan", "produce", name, "1", "1000000"]), {
+            timeoutMs: 120_000,
+          });
+          const exit = await producer.exited;
+          assert.equal(exit.code, 0, exit.stderr);
+          chan.end();
+          expectAll([await summary(consumer, label(to))], [1], 1_000_000);
+        } finally {
+          chan.memory.unlink();
+        }
+      },
+      { timeoutMs: 150_000 },
+    );
+  }
+
+  h.test(
+    "mp chan: producers in C, Bun and Deno, consumers sync and async in two runtimes; none lost or duplicated",
+    async () => {
+      using chan = Chan.create({ capacity: 1 << 14, name: true });
+      const name = chan.memory.name!;
+      try {
+        const consumers = [
+          h.spawn(command(h, self, ["chan", "consume", name, "async"]), { timeoutMs: 120_000 }),
+          h.spawn(command(h, other, ["chan", "consume", name]), { timeoutMs: 120_000 }),
+        ];
+        const producers = programs.all.map(({ program }, id) =>
+          h.spawn(command(h, program, ["chan", "produce", name, String(id), "100000"]), { timeoutMs: 120_000 })
+        );
+        for (const p of producers) assert.equal((await p.exited).code, 0);
+        chan.end();
+        const seen = [await summary(consumers[0], "async consumer"), await summary(consumers[1], "sync consumer")];
+        expectAll(seen, [0, 1, 2], 100_000);
+      } finally {
+        chan.memory.unlink();
+      }
+    },
+    { timeoutMs: 150_000 },
+  );
+
+  h.test(
+    "mp chan: producers and consumers killed with SIGKILL mid-stream; the others go on, nothing hangs",
+    async () => {
+      using chan = Chan.create({ capacity: 4096, name: true });
+      const name = chan.memory.name!;
+      try {
+        // A consumer that stays, and one producer that finishes; around them, producers and
+        // consumers of every runtime are killed at random moments.
+        const survivor = h.spawn(command(h, other, ["chan", "consume", name]), { timeoutMs: 120_000 });
+        assert.equal(await survivor.line(), "consuming");
+        for (let round = 0; round < 12; round++) {
+          const program = programs.all[round % 3].program;
+          const producer = h.spawn(command(h, program, ["chan", "produce", name, String(3 + round), "-1"]));
+          const victim = h.spawn(command(h, programs.all[(round + 1) % 3].program, ["chan", "consume", name]));
+          assert.equal(await producer.line(), "producing");
+          assert.equal(await victim.line(), "consuming");
+          await sleep(5 + (round % 4) * 7);
+          producer.kill("SIGKILL");
+          victim.kill("SIGKILL");
+          await producer.exited;
+          await victim.exited;
+        }
+        // The channel still works for everyone: a last producer's messages all reach the survivor.
+        const last = h.spawn(command(h, programs.c, ["chan", "produce", name, "1", "20000"]), { timeoutMs: 60_000 });
+        assert.equal((await last.exited).code, 0);
+        chan.end();
+        const seen = await summary(survivor, "surviving consumer");
+        expectAll([seen], [1], 20_000);
+      } finally {
+        chan.memory.unlink();
+      }
+    },
+    { timeoutMs: 150_000 },
+  );
+}

@@ -1,0 +1,90 @@
+/**
+ * The chan commands of the TypeScript participant (same arguments as tests/c/child_chan.c):
+ *   chan produce <name> <id> <count>   print "producing", send `count` messages (negative: forever,
+ *                                      until killed), print "ok"
+ *   chan consume <name> [async]        print "consuming", receive until the channel ends, then print
+ *                                      "bad N" and "id:count:sum" for each producer seen (sum of the
+ *                                      message indices); exit 3 when a message was malformed or out of
+ *                                      order for its producer
+ * Message i of producer `id` is `lengthOf(id, i)` bytes: id, i (u32 little-endian), then byte k =
+ * (i + k) & 0xff.
+ */
+
+import type { IpcModule } from "../harness.ts";
+
+export function lengthOf(id: number, i: number): number {
+  return 5 + (Math.imul(i, 7919) + id * 13 >>> 0) % 300;
+}
+
+export function makeMessage(id: number, i: number): Uint8Array {
+  const length = lengthOf(id, i);
+  const m = new Uint8Array(length);
+  m[0] = id;
+  new DataView(m.buffer).setUint32(1, i, true);
+  for (let k = 5; k < length; k++) m[k] = (i + k) & 0xff;
+  return m;
+}
+
+/** Parses a consumer's summary line into per-producer [count, sum]. */
+export function parseSummary(line: string): { bad: number; seen: Map<number, [number, number]> } {
+  const [, bad, ...rest] = line.trim().split(" ");
+  const seen = new Map<number, [number, number]>();
+  for (const part of rest) {
+    const [id, count, sum] = part.split(":").map(Number);
+    seen.set(id, [count, sum]);
+  }
+  return { bad: Number(bad), seen };
+}
+
+export async function chanCommand(ipc: IpcModule, args: string[]): Promise<number> {
+  const [command, name] = args;
+  const chan = ipc.Chan.open(name);
+  try {
+    if (command === "produce") {
+      const id = Number(args[2]);
+      const count = Number(args[3]);
+      console.log("producing");
+      for (let i = 0; count < 0 || i < count; i++) chan.sendSync(makeMessage(id, i));
+      console.log("ok");
+      return 0;
+    }
+    if (command === "consume") {
+      const counts = new Map<number, [number, number]>();
+      const last = new Map<number, number>();
+      let bad = 0;
+      console.log("consuming");
+      const check = (m: Uint8Array): void => {
+        const id = m[0];
+        const i = new DataView(m.buffer, m.byteOffset).getUint32(1, true);
+        if (m.length !== lengthOf(id, i) || i <= (last.get(id) ?? -1)) {
+          bad++;
+          return;
+        }
+        for (let k = 5; k < m.length; k++) {
+          if (m[k] !== ((i + k) & 0xff)) {
+            bad++;
+            return;
+          }
+        }
+        last.set(id, i);
+        const [c, s] = counts.get(id) ?? [0, 0];
+        counts.set(id, [c + 1, s + i]);
+      };
+      if (args[2] === "async") {
+        for await (const m of chan) check(m);
+      } else {
+        while (true) {
+          const batch = chan.recvManySync();
+          if (batch.length === 0) break;
+          for (const m of batch) check(m);
+        }
+      }
+      console.log(`bad ${bad}${[...counts].map(([id, [c, s]]) => ` ${id}:${c}:${s}`).join("")}`);
+      return bad === 0 ? 0 : 3;
+    }
+    console.error(`unknown chan command ${command}`);
+    return 2;
+  } finally {
+    chan.close();
+  }
+}
