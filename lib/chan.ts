@@ -186,11 +186,16 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
     }
     if (rc === EOF) return [];
     if (rc !== OK) this.recvFailed(op, rc, timeout);
-    const out: T[] = [];
+    // One copy of the whole batch; each message is a view of it (or decoded from it).
+    const count = this.#count[0];
+    let end = 0;
+    for (let i = 0; i < count; i++) end = Math.ceil(end / 8) * 8 + this.#lengths[i];
+    const batch = scratch.slice(0, end);
+    const out = new Array<T>(count);
     let at = 0;
-    for (let i = 0; i < this.#count[0]; i++) {
+    for (let i = 0; i < count; i++) {
       const n = this.#lengths[i];
-      out.push(this.decode(op, scratch.subarray(at, at + n)));
+      out[i] = this.decodeKept(op, batch.subarray(at, at + n));
       at = Math.ceil((at + n) / 8) * 8;
     }
     return out;

@@ -199,6 +199,11 @@ export abstract class MessageChannel<T> extends ChannelBase {
     return this.#codec.decode(bytes, true, op);
   }
 
+  /** Decodes messages from bytes that stay valid (a batch copied once), without copying each. */
+  protected decodeKept(op: string, bytes: Uint8Array): T {
+    return this.#codec.decode(bytes, false, op);
+  }
+
   /** Throws for a failed send: ETIMEDOUT with what was waited for, or the result's error. */
   protected sendFailed(op: string, rc: number, timeout: number): never {
     if (rc === ETIMEDOUT) throw this.timedOut(op, timeout, "no room for the message");
@@ -296,6 +301,10 @@ export abstract class MessageChannel<T> extends ChannelBase {
     return this.#received(op, rc, 0);
   }
 
+  /**
+   * The async receive. Other async calls on this handle may run between a step and the code after
+   * the wait, so a step keeps what it received (a copy) and its length before returning.
+   */
   protected async recvBytes(
     op: string,
     peek: boolean,
@@ -303,20 +312,25 @@ export abstract class MessageChannel<T> extends ChannelBase {
   ): Promise<Uint8Array | undefined> {
     const timeout = timeoutOf(op, options);
     const signal = signalOf(op, options);
+    const length = new BigUint64Array(1);
+    let got: Uint8Array | undefined;
     while (true) {
       const rc = await waitSteps(
         op,
         {
-          step: (again) =>
-            this.s.ipc_chan_recv_step(
+          step: (again) => {
+            const rc = this.s.ipc_chan_recv_step(
               this.handle(op),
               this.#scratch,
               this.#scratch.byteLength,
               peek ? 1 : 0,
               again ? 1 : 0,
-              this.length,
+              length,
               this.expected,
-            ),
+            );
+            if (rc === OK) got = this.#scratch.slice(0, Number(length[0]));
+            return rc;
+          },
           word: () => this.words[readable],
           expected: () => this.expected[0],
           giveUp: () => void this.s.ipc_chan_unwait(this.handle(op), readable),
@@ -326,7 +340,9 @@ export abstract class MessageChannel<T> extends ChannelBase {
         this.pending,
         () => this.timedOut(op, timeout, "no message"),
       );
-      if (!this.#grow(rc, Number(this.length[0]))) return this.#received(op, rc, timeout);
+      if (rc === OK) return got;
+      if (rc === EOF) return undefined;
+      if (!this.#grow(rc, Number(length[0]))) this.recvFailed(op, rc, timeout);
     }
   }
 
@@ -355,21 +371,26 @@ export abstract class MessageChannel<T> extends ChannelBase {
   ): Promise<Uint8Array | undefined> {
     const timeout = timeoutOf(op, options);
     const signal = signalOf(op, options);
+    const length = new BigUint64Array(1);
+    let got: Uint8Array | undefined;
     while (true) {
       const rc = await waitSteps(
         op,
         {
-          step: (again) =>
-            this.s.ipc_chan_swap_step(
+          step: (again) => {
+            const rc = this.s.ipc_chan_swap_step(
               this.handle(op),
               bytes,
               bytes.byteLength,
               this.#scratch,
               this.#scratch.byteLength,
               again ? 1 : 0,
-              this.length,
+              length,
               this.expected,
-            ),
+            );
+            if (rc === OK) got = this.#scratch.slice(0, Number(length[0]));
+            return rc;
+          },
           word: () => this.words[readable],
           expected: () => this.expected[0],
           giveUp: () => void this.s.ipc_chan_unwait(this.handle(op), readable),
@@ -380,7 +401,9 @@ export abstract class MessageChannel<T> extends ChannelBase {
         () => this.timedOut(op, timeout, "no message"),
       );
       if (rc === EPIPE) this.sendFailed(op, rc, timeout);
-      if (!this.#grow(rc, Number(this.length[0]))) return this.#received(op, rc, timeout);
+      if (rc === OK) return got;
+      if (rc === EOF) return undefined;
+      if (!this.#grow(rc, Number(length[0]))) this.recvFailed(op, rc, timeout);
     }
   }
 }

@@ -117,19 +117,20 @@ export class Pipe extends ChannelBase {
     let rest = this.#bytes(op, data);
     const timeout = timeoutOf(op, options);
     const signal = signalOf(op, options);
+    // Other async calls on this handle may run between a step and the code after its wait, so each
+    // call has its own out-cell and keeps what a step did before returning.
+    const count = new BigUint64Array(1);
+    let wrote = 0;
     while (rest.byteLength > 0) {
       const rc = await waitSteps(
         op,
         {
-          step: (again) =>
-            this.s.ipc_chan_write_step(
-              this.handle(op),
-              rest,
-              rest.byteLength,
-              again ? 1 : 0,
-              this.#count,
-              this.expected,
-            ),
+          step: (again) => {
+            const h = this.handle(op);
+            const rc = this.s.ipc_chan_write_step(h, rest, rest.byteLength, again ? 1 : 0, count, this.expected);
+            wrote = Number(count[0]);
+            return rc;
+          },
           word: () => this.words[writable],
           expected: () => this.expected[0],
           giveUp: () => void this.s.ipc_chan_unwait(this.handle(op), writable),
@@ -140,12 +141,14 @@ export class Pipe extends ChannelBase {
         () => this.timedOut(op, timeout, "no room for the rest of the data"),
       );
       if (rc !== OK) this.#failed(op, rc, timeout, "no room for the rest of the data");
-      rest = rest.subarray(Number(this.#count[0]));
+      rest = rest.subarray(wrote);
     }
   }
 
-  #space(op: string, max: unknown): Uint8Array {
+  /** Room for a read of at most `max` bytes: a buffer of its own for an async read (see `write`). */
+  #space(op: string, max: unknown, own: boolean): Uint8Array {
     const n = max === undefined ? 64 * 1024 : checkInteger(op, "max", max, 1, this.capacity);
+    if (own) return new Uint8Array(n);
     if (this.#buffer.byteLength < n) this.#buffer = new Uint8Array(n);
     return this.#buffer.subarray(0, n);
   }
@@ -159,7 +162,7 @@ export class Pipe extends ChannelBase {
   /** Reads what is there (1 to `max` bytes, default up to 64 KiB), blocking while empty; null at the end. */
   readSync(max?: number, options?: LockOptions): Uint8Array | null {
     const op = "Pipe.readSync";
-    const space = this.#space(op, max);
+    const space = this.#space(op, max, false);
     const timeout = timeoutOf(op, options);
     const rc = this.s.ipc_chan_read(this.handle(op), space, space.byteLength, this.#count, timeoutNs(timeout));
     return this.#read(op, rc, timeout);
@@ -168,20 +171,14 @@ export class Pipe extends ChannelBase {
   /** Reads what is there without blocking the event loop; null at the end. */
   async read(max?: number, options?: AsyncLockOptions): Promise<Uint8Array | null> {
     const op = "Pipe.read";
-    const space = this.#space(op, max);
+    const space = this.#space(op, max, true);
     const timeout = timeoutOf(op, options);
+    const count = new BigUint64Array(1);
     const rc = await waitSteps(
       op,
       {
         step: (again) =>
-          this.s.ipc_chan_read_step(
-            this.handle(op),
-            space,
-            space.byteLength,
-            again ? 1 : 0,
-            this.#count,
-            this.expected,
-          ),
+          this.s.ipc_chan_read_step(this.handle(op), space, space.byteLength, again ? 1 : 0, count, this.expected),
         word: () => this.words[readable],
         expected: () => this.expected[0],
         giveUp: () => void this.s.ipc_chan_unwait(this.handle(op), readable),
@@ -191,7 +188,9 @@ export class Pipe extends ChannelBase {
       this.pending,
       () => this.timedOut(op, timeout, "no data"),
     );
-    return this.#read(op, rc, timeout);
+    if (rc === OK) return space.slice(0, Number(count[0]));
+    if (rc === EOF) return null;
+    this.#failed(op, rc, timeout, "no data");
   }
 
   /** A ReadableStream of the pipe's bytes; it closes at the end of the pipe. */

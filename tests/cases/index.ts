@@ -9,5 +9,17 @@ import segmentInputs from "./segment_inputs.ts";
 import sync from "./sync.ts";
 import heap from "./heap.ts";
 import chan from "./chan.ts";
+import channels from "./channels.ts";
 
-export const cases: ((h: Harness) => void)[] = [abi, errors, load, segment, segmentInputs, mutex, sync, heap, chan];
+export const cases: ((h: Harness) => void)[] = [
+  abi,
+  errors,
+  load,
+  segment,
+  segmentInputs,
+  mutex,
+  sync,
+  heap,
+  chan,
+  channels,
+];

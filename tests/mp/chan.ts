@@ -38,6 +38,24 @@ function expectAll(seen: Map<number, [number, number]>[], producers: number[], c
 
 export default function chan(h: Harness): void {
   const { Chan } = h.ipc;
+  // Every child of a test, killed when the test ends (a failed assertion must not leave a producer
+  // running forever).
+  const started: Child[] = [];
+  const spawn = (argv: string[], timeoutMs = 120_000): Child => {
+    const child = h.spawn(argv, { timeoutMs });
+    started.push(child);
+    return child;
+  };
+  const reap = async (): Promise<void> => {
+    for (const child of started.splice(0)) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await child.exited.catch(() => {});
+    }
+  };
   const self: Program = h.runtime === "bun" ? programs.bun : programs.deno;
   const other = programs.other(h.runtime);
   const label = (p: Program) => (p.kind === "c" ? "C" : p.kind === "bun" ? "Bun" : "Deno");
@@ -50,15 +68,14 @@ export default function chan(h: Harness): void {
         using chan = Chan.create({ capacity: 1 << 16, name: true });
         const name = chan.memory.name!;
         try {
-          const consumer = h.spawn(command(h, to, ["chan", "consume", name]), { timeoutMs: 120_000 });
-          const producer = h.spawn(command(h, from, ["chan", "produce", name, "1", "1000000"]), {
-            timeoutMs: 120_000,
-          });
+          const consumer = spawn(command(h, to, ["chan", "consume", name]));
+          const producer = spawn(command(h, from, ["chan", "produce", name, "1", "1000000"]));
           const exit = await producer.exited;
           assert.equal(exit.code, 0, exit.stderr);
           chan.end();
           expectAll([await summary(consumer, label(to))], [1], 1_000_000);
         } finally {
+          await reap();
           chan.memory.unlink();
         }
       },
@@ -73,17 +90,18 @@ export default function chan(h: Harness): void {
       const name = chan.memory.name!;
       try {
         const consumers = [
-          h.spawn(command(h, self, ["chan", "consume", name, "async"]), { timeoutMs: 120_000 }),
-          h.spawn(command(h, other, ["chan", "consume", name]), { timeoutMs: 120_000 }),
+          spawn(command(h, self, ["chan", "consume", name, "async"])),
+          spawn(command(h, other, ["chan", "consume", name])),
         ];
         const producers = programs.all.map(({ program }, id) =>
-          h.spawn(command(h, program, ["chan", "produce", name, String(id), "100000"]), { timeoutMs: 120_000 })
+          spawn(command(h, program, ["chan", "produce", name, String(id), "100000"]))
         );
         for (const p of producers) assert.equal((await p.exited).code, 0);
         chan.end();
         const seen = [await summary(consumers[0], "async consumer"), await summary(consumers[1], "sync consumer")];
         expectAll(seen, [0, 1, 2], 100_000);
       } finally {
+        await reap();
         chan.memory.unlink();
       }
     },
@@ -98,12 +116,12 @@ export default function chan(h: Harness): void {
       try {
         // A consumer that stays, and one producer that finishes; around them, producers and
         // consumers of every runtime are killed at random moments.
-        const survivor = h.spawn(command(h, other, ["chan", "consume", name]), { timeoutMs: 120_000 });
+        const survivor = spawn(command(h, other, ["chan", "consume", name]));
         assert.equal(await survivor.line(), "consuming");
         for (let round = 0; round < 12; round++) {
           const program = programs.all[round % 3].program;
-          const producer = h.spawn(command(h, program, ["chan", "produce", name, String(3 + round), "-1"]));
-          const victim = h.spawn(command(h, programs.all[(round + 1) % 3].program, ["chan", "consume", name]));
+          const producer = spawn(command(h, program, ["chan", "produce", name, String(3 + round), "-1"]), 30_000);
+          const victim = spawn(command(h, programs.all[(round + 1) % 3].program, ["chan", "consume", name]), 30_000);
           assert.equal(await producer.line(), "producing");
           assert.equal(await victim.line(), "consuming");
           await sleep(5 + (round % 4) * 7);
@@ -113,12 +131,13 @@ export default function chan(h: Harness): void {
           await victim.exited;
         }
         // The channel still works for everyone: a last producer's messages all reach the survivor.
-        const last = h.spawn(command(h, programs.c, ["chan", "produce", name, "1", "20000"]), { timeoutMs: 60_000 });
+        const last = spawn(command(h, programs.c, ["chan", "produce", name, "1", "20000"]));
         assert.equal((await last.exited).code, 0);
         chan.end();
         const seen = await summary(survivor, "surviving consumer");
         expectAll([seen], [1], 20_000);
       } finally {
+        await reap();
         chan.memory.unlink();
       }
     },
