@@ -12,7 +12,6 @@
 
 import {
   CHAN_ALIGN,
-  CHAN_BATCH_MAX,
   CHAN_CAPACITY_MAX,
   CHAN_CAPACITY_MIN,
   CHAN_HEADER_SIZE,
@@ -22,11 +21,11 @@ import {
   RESULT_CODES,
 } from "./abi.ts";
 import { checked } from "./call.ts";
-import { type Codec, codecOf } from "./codec.ts";
+import type { Codec } from "./codec.ts";
 import { checkInteger, type ErrorCode, IpcError, IpcRangeError } from "./errors.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
-import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import { SharedMemory } from "./segment.ts";
+import { type AsyncLockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
+import type { SharedMemory } from "./segment.ts";
 import { type CreateOptions, createStandalone, openStandalone, placeObject, SharedObject } from "./shared_object.ts";
 import { waitSteps } from "./wait.ts";
 

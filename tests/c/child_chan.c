@@ -17,11 +17,42 @@ static void make(uint8_t *m, uint32_t id, uint32_t i, uint32_t length) {
   for (uint32_t k = 5; k < length; k++) m[k] = (uint8_t)(i + k);
 }
 
+/* The seed chapter's examples (see tests/mp/child_chan.ts). A duplex pair is a segment holding a
+ * tag word, then end A's sending channel at 64 and end B's right after it. */
+static int seed_examples(const char *command, ipc_segment_t *seg) {
+  int32_t rc;
+  if (strcmp(command, "bites") == 0) {
+    ipc_chan_t *pipe;
+    if ((rc = ipc_chan_at(seg, 0, &pipe)) != IPC_OK) return fail(rc);
+    static const char line[] = "Another one bites the dust\n";
+    for (int i = 0; i < 10; i++) {
+      if ((rc = ipc_chan_write(pipe, line, sizeof line - 1, -1)) != IPC_OK) return fail(rc);
+    }
+    return ipc_chan_close(pipe) == IPC_OK ? 0 : 1;
+  }
+  ipc_chan_t *to_b, *to_a;
+  if ((rc = ipc_chan_at(seg, 64, &to_b)) != IPC_OK) return fail(rc);
+  if ((rc = ipc_chan_at(seg, 64 + IPC_CHAN_HEADER_SIZE + (uint64_t)ipc_chan_capacity(to_b), &to_a)) != IPC_OK) {
+    return fail(rc);
+  }
+  char m[512];
+  for (;;) {
+    uint64_t length;
+    rc = ipc_chan_recv(to_b, m, sizeof m - 32, &length, -1);
+    if (rc == IPC_EOF) break;
+    if (rc != IPC_OK) return fail(rc);
+    memcpy(m + length, " accomplished!", 14);
+    if ((rc = ipc_chan_send(to_a, m, length + 14, -1)) != IPC_OK) return fail(rc);
+  }
+  return ipc_chan_close(to_a) == IPC_OK ? 0 : 1;
+}
+
 int child_chan(int argc, char **argv) {
-  if (argc < 3) return usage("chan produce <name> <id> <count> | consume <name>");
+  if (argc < 3) return usage("chan produce <name> <id> <count> | consume <name> | bites <name> | serve <name>");
   ipc_segment_t *seg = NULL;
   ipc_chan_t *chan = NULL;
   int32_t rc = ipc_segment_open(argv[2], 0, &seg);
+  if (rc == IPC_OK && (strcmp(argv[1], "bites") == 0 || strcmp(argv[1], "serve") == 0)) return seed_examples(argv[1], seg);
   if (rc == IPC_OK) rc = ipc_chan_at(seg, 0, &chan);
   if (rc != IPC_OK) return fail(rc);
   uint8_t m[512];

@@ -37,7 +37,7 @@ function expectAll(seen: Map<number, [number, number]>[], producers: number[], c
 }
 
 export default function chan(h: Harness): void {
-  const { Chan } = h.ipc;
+  const { Chan, Pipe, Duplex } = h.ipc;
   // Every child of a test, killed when the test ends (a failed assertion must not leave a producer
   // running forever).
   const started: Child[] = [];
@@ -59,6 +59,47 @@ export default function chan(h: Harness): void {
   const self: Program = h.runtime === "bun" ? programs.bun : programs.deno;
   const other = programs.other(h.runtime);
   const label = (p: Program) => (p.kind === "c" ? "C" : p.kind === "bun" ? "Bun" : "Deno");
+
+  for (const child of [other, programs.c]) {
+    h.test(`mp chan: the seed's pipe — ${label(child)} writes ten lines, then EOF`, async () => {
+      using pipe = Pipe.create({ capacity: 128, name: true });
+      try {
+        const writer = spawn(command(h, child, ["chan", "bites", pipe.memory.name!]), 30_000);
+        let text = "";
+        for await (
+          const piece of pipe.readable.pipeThrough(
+            new TextDecoderStream() as unknown as ReadableWritablePair<string, Uint8Array>,
+          )
+        ) text += piece;
+        const lines = text.split("\n");
+        assert.equal(lines.pop(), "", "the text ends with a newline");
+        assert.deepEqual(lines, new Array(10).fill("Another one bites the dust"));
+        assert.equal((await writer.exited).code, 0);
+      } finally {
+        await reap();
+        pipe.memory.unlink();
+      }
+    });
+
+    h.test(`mp chan: the seed's socketpair — ${label(child)} answers each instruction`, async () => {
+      using end = Duplex.create({ capacity: 1024, name: true });
+      try {
+        const server = spawn(command(h, child, ["chan", "serve", end.memory.name!]), 30_000);
+        const encoder = new TextEncoder();
+        const decoder = new TextDecoder();
+        for (const instruction of ["Clean the kitchen", "Walk the dog", "Write the tests"]) {
+          await end.send(encoder.encode(instruction));
+          assert.equal(decoder.decode(await end.recv()), `${instruction} accomplished!`);
+        }
+        end.end();
+        assert.equal(await end.recv(), undefined, "the server ends its side after ours");
+        assert.equal((await server.exited).code, 0);
+      } finally {
+        await reap();
+        end.memory.unlink();
+      }
+    });
+  }
 
   const pairs: [Program, Program][] = [[self, other], [other, self], [programs.c, self], [self, programs.c]];
   for (const [from, to] of pairs) {

@@ -6,6 +6,10 @@
  *                                      "bad N" and "id:count:sum" for each producer seen (sum of the
  *                                      message indices); exit 3 when a message was malformed or out of
  *                                      order for its producer
+ *   chan bites <pipe-name>             the seed chapter's pipe: write "Another one bites the dust\n"
+ *                                      ten times, then end the pipe
+ *   chan serve <duplex-name>           the seed chapter's socketpair: answer each instruction with
+ *                                      "<instruction> accomplished!" until the other end ends, then end
  * Message i of producer `id` is `lengthOf(id, i)` bytes: id, i (u32 little-endian), then byte k =
  * (i + k) & 0xff.
  */
@@ -38,6 +42,21 @@ export function parseSummary(line: string): { bad: number; seen: Map<number, [nu
 
 export async function chanCommand(ipc: IpcModule, args: string[]): Promise<number> {
   const [command, name] = args;
+  if (command === "bites") {
+    using pipe = ipc.Pipe.open(name);
+    for (let i = 0; i < 10; i++) await pipe.write("Another one bites the dust\n");
+    pipe.end();
+    return 0;
+  }
+  if (command === "serve") {
+    using end = ipc.Duplex.open(name);
+    const decoder = new TextDecoder();
+    for (let m = end.recvSync(); m !== undefined; m = end.recvSync()) {
+      end.sendSync(new TextEncoder().encode(`${decoder.decode(m)} accomplished!`));
+    }
+    end.end();
+    return 0;
+  }
   const chan = ipc.Chan.open(name);
   try {
     if (command === "produce") {
