@@ -6,7 +6,8 @@
  *   ipc-bench-chan throughput64 [count]
  *       64-byte messages one way, 1->1: sent one by one, then 256 per ipc_chan_send_many; the
  *       receiver takes them with ipc_chan_recv_many and reports its total at the end. Then 2->2:
- *       two forked senders and two forked receivers on one channel (batches of 256).
+ *       two forked senders (batches of 256) and two forked receivers on one channel, which take
+ *       what comes until the parent ends the channel; their totals must add up.
  *   ipc-bench-chan throughput64k [count]
  *       64 KiB messages one way (ipc_chan_send, ipc_chan_recv): GB/s. */
 #define _GNU_SOURCE
@@ -92,6 +93,22 @@ static void receive_and_ack(long count) {
   if (rc != IPC_OK) die("ack", rc);
 }
 
+/* Receives until the channel ends; acknowledges the bytes it got. */
+static void receive_until_end(long unused) {
+  (void)unused;
+  static uint8_t buffer[RING / 2];
+  uint32_t lengths[IPC_CHAN_BATCH_MAX], n;
+  uint64_t bytes = 0;
+  for (;;) {
+    int32_t rc = ipc_chan_recv_many(ping, buffer, sizeof buffer, lengths, IPC_CHAN_BATCH_MAX, &n, TIMEOUT_NS);
+    if (rc == IPC_EOF) break;
+    if (rc != IPC_OK) die("recv_many", rc);
+    for (uint32_t i = 0; i < n; i++) bytes += lengths[i];
+  }
+  int32_t rc = ipc_chan_send(pong, &bytes, sizeof bytes, TIMEOUT_NS);
+  if (rc != IPC_OK) die("ack", rc);
+}
+
 static void send_batches(long count) {
   static uint8_t data[64 * BATCH];
   uint32_t lengths[BATCH];
@@ -100,6 +117,16 @@ static void send_batches(long count) {
     int32_t rc = ipc_chan_send_many(ping, data, lengths, BATCH, TIMEOUT_NS);
     if (rc != IPC_OK) die("send_many", rc);
   }
+}
+
+static uint64_t ack_total(int n) {
+  uint64_t total = 0, bytes, length;
+  for (int i = 0; i < n; i++) {
+    int32_t rc = ipc_chan_recv(pong, &bytes, sizeof bytes, &length, TIMEOUT_NS);
+    if (rc != IPC_OK) die("ack recv", rc);
+    total += bytes;
+  }
+  return total;
 }
 
 static void ack_wait(int n) {
@@ -162,17 +189,24 @@ int main(int argc, char **argv) {
     wait_children();
     report("throughput, 64 B messages, 1->1", "C<->C libipc ipc_chan_t (ipc_chan_send_many, 256 per call)", "M msg/s",
            (double)count / batched * 1000.0);
-    /* 2->2: two senders, two receivers, each receiver takes half. */
+    /* 2->2: two senders, two receivers taking whatever comes until the channel ends. */
     long half = count / 2;
     half -= half % BATCH;
     start = now_ns();
-    fork_child(receive_and_ack, half);
-    fork_child(receive_and_ack, half);
-    fork_child(send_batches, half);
-    fork_child(send_batches, half);
-    ack_wait(2);
+    fork_child(receive_until_end, 0);
+    fork_child(receive_until_end, 0);
+    pid_t senders[2] = {fork_child(send_batches, half), fork_child(send_batches, half)};
+    for (int i = 0; i < 2; i++) {
+      int status;
+      if (waitpid(senders[i], &status, 0) != senders[i] || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        die("sender", IPC_EIO);
+      }
+    }
+    ipc_chan_close(ping);
+    uint64_t total = ack_total(2);
     double both = (double)(now_ns() - start);
     wait_children();
+    if (total != (uint64_t)(2 * half) * 64) die("2->2 lost or duplicated messages", IPC_EIO);
     report("throughput, 64 B messages, 2->2", "C<->C libipc ipc_chan_t (ipc_chan_send_many, 256 per call)", "M msg/s",
            (double)(2 * half) / both * 1000.0);
   } else if (strcmp(kind, "throughput64k") == 0) {

@@ -12,11 +12,12 @@
 
 import { spawn } from "node:child_process";
 import { report } from "./report.ts";
+import { CHAN_HEADER_SIZE } from "../lib/abi.ts";
 import type { IpcModule } from "../tests/harness.ts";
 import type { Chan, SharedMemory } from "../lib/index.ts";
 
 const ring = 1 << 20;
-const second = 64 + ring + 256; // offset of the second channel, 64-aligned
+const second = CHAN_HEADER_SIZE + ring; // offset of the second channel, 64-aligned
 
 function channels(ipc: IpcModule, seg: SharedMemory, init: boolean): { ping: Chan; pong: Chan } {
   const { Chan } = ipc;
@@ -59,7 +60,7 @@ export async function chanBench(ipc: IpcModule, runtime: string, self: string[],
   const childRuntime = process.env.CHAN_CHILD_LABEL ?? runtime;
   const pair = childRuntime === runtime ? `${runtime}<->${runtime}` : `${runtime}<->${childRuntime}`;
   const count = Number(args[1] ?? (kind === "roundtrip" ? 100_000 : kind === "throughput64" ? 2_000_000 : 50_000));
-  using seg = SharedMemory.create({ size: second + 256 + ring, name: true });
+  using seg = SharedMemory.create({ size: 2 * second, name: true });
   const { ping, pong } = channels(ipc, seg, true);
   const run = async (which: string, n: number, body: () => void): Promise<number> => {
     const child = spawn(childArgv[0], [...childArgv.slice(1), "child", which, seg.name!, String(n)], {

@@ -132,6 +132,38 @@ const groups: Group[] = [
       ...["64", "mixed"].flatMap((c) => [[bun, "bench/heap.bun.ts", c], [...denoRun, "bench/heap.deno.ts", c]]),
     ],
   },
+  {
+    name: "chan",
+    title: "Message passing",
+    method: "Round trip: a 16-byte message to a child process and back through two libipc channels (1 MiB rings; " +
+      "send, then a blocking receive; both sides spin briefly before parking), timed per round trip, the first 10% " +
+      "dropped, p50 and p99 of the rest (C 200 000 rounds, Bun and Deno 100 000); Bun<->Deno is a Bun parent with a " +
+      "Deno child. Throughput: 64-byte messages one way, sent one by one and 256 per batch call, received in batches, " +
+      "until the receiver acknowledges its total; 2->2 is two senders and two receivers on one channel (C); 64 KiB " +
+      "messages one way. Peers, in the same run (bench/ipc_peers/): Bun.spawn with ipc (Bun<->Bun), Node " +
+      "child_process.fork IPC, and a unix stream socket from Bun and from C, 2 000 warm-up then 20 000 timed round " +
+      "trips; their throughput rows send with a credit window (IPC never pushes back) or one write per message.",
+    jobs: [
+      ...["roundtrip", "throughput64", "throughput64k"].flatMap((c) => [
+        ["zig-out/bin/ipc-bench-chan", c],
+        [bun, "bench/chan.bun.ts", c],
+        [...denoRun, "bench/chan.deno.ts", c],
+      ]),
+      [
+        `CHAN_CHILD=${JSON.stringify([...denoRun, "bench/chan.deno.ts"])}`,
+        "CHAN_CHILD_LABEL=Deno",
+        bun,
+        "bench/chan.bun.ts",
+        "roundtrip",
+      ],
+      ...["roundtrip", "throughput-64", "throughput-64k"].flatMap((c) => [
+        [bun, "bench/ipc_peers/bun_ipc.ts", c],
+        ["node", "bench/ipc_peers/node_ipc.mjs", c],
+        [bun, "bench/ipc_peers/unix_socket.ts", c],
+        ["node", "bench/ipc_peers/unix_socket_c.mjs", c],
+      ]),
+    ],
+  },
 ];
 
 /** Jobs that run `ipc-bench-mutex handoff` with each waiter; the case name travels in HANDOFF_CASE. */

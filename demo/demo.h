@@ -6,5 +6,6 @@ int demo_segment(int argc, char **argv);
 int demo_mutex(int argc, char **argv);
 int demo_sync(int argc, char **argv);
 int demo_heap(int argc, char **argv);
+int demo_chan(int argc, char **argv);
 
 #endif

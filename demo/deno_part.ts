@@ -1,6 +1,6 @@
 /** The demo's Deno parts: `deno run demo/deno_part.ts <section> ...`. */
 
-import { Barrier, Condition, Event, Mutex, Semaphore, SharedHeap, SharedMemory } from "../mod.ts";
+import { Barrier, Chan, Condition, Duplex, Event, Mutex, Pipe, Semaphore, SharedHeap, SharedMemory } from "../mod.ts";
 import { syncLayout as L } from "./sync_layout.ts";
 
 const [section, ...args] = Deno.args;
@@ -62,6 +62,27 @@ switch (section) {
         indexes.join(", ")
       }), consumed ${mine} items, took 1000 semaphore turns`,
     );
+    break;
+  }
+  case "chan": {
+    using chan = Chan.open(args[1]);
+    let received = 0;
+    for (let batch = chan.recvManySync(); batch.length > 0; batch = chan.recvManySync()) received += batch.length;
+    console.log(`received ${received}`);
+    break;
+  }
+  case "duplex": {
+    using end = Duplex.open(args[0]);
+    for (let i = 0; i < Number(args[1]); i++) end.sendSync(end.recvSync()!);
+    break;
+  }
+  case "pipe": {
+    using pipe = Pipe.open(args[0]);
+    let text = "";
+    const decoder = new TextDecoder();
+    for (let piece = pipe.readSync(); piece !== null; piece = pipe.readSync()) text += decoder.decode(piece);
+    const lines = text.trimEnd().split("\n");
+    console.log(`Deno read ${lines.length} lines from C through a 64-byte pipe, then EOF: "${lines[0]}" ...`);
     break;
   }
   case "heap": {

@@ -9,6 +9,7 @@ int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "mutex") == 0) return demo_mutex(argc, argv);
   if (argc >= 2 && strcmp(argv[1], "sync") == 0) return demo_sync(argc, argv);
   if (argc >= 2 && strcmp(argv[1], "heap") == 0) return demo_heap(argc, argv);
+  if (argc >= 2 && strcmp(argv[1], "chan") == 0) return demo_chan(argc, argv);
   fprintf(stderr, "usage: ipc-demo segment|mutex|sync|heap ...\n");
   return 64;
 }

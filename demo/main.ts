@@ -8,6 +8,7 @@ import { mutexSection } from "./mutex.ts";
 import { segmentSection } from "./segment.ts";
 import { syncSection } from "./sync.ts";
 import { heapSection } from "./heap.ts";
+import { chanSection } from "./chan.ts";
 
 const info = libraryInfo();
 console.log(`libipc ${info.version} (ABI ${info.abiVersion}) from ${info.path}, driven by ${info.runtime}\n`);
@@ -16,7 +17,11 @@ const sections: [string, () => Promise<void>][] = [
   ["Shared memory: one segment, three runtimes", segmentSection],
   ["Mutex: three runtimes, one lock, and a holder killed with SIGKILL", mutexSection],
   ["Event, Barrier, Condition, Semaphore, RwLock: three runtimes in one segment", syncSection],
-  ["Shared heap (in progress): blocks found by name across runtimes, and a storm killed mid-malloc", heapSection],
+  ["Shared heap: blocks found by name across runtimes, and a storm killed mid-malloc", heapSection],
+  [
+    "Message passing (in progress): Chan, Duplex and Pipe across C, Bun and Deno; a sender killed mid-stream",
+    chanSection,
+  ],
 ];
 
 for (const [title, run] of sections) {

@@ -38,7 +38,7 @@ export const KIND_HEAP = 8;
 /** Segment kind of a channel (Chan, MVar, Pipe). */
 export const KIND_CHAN = 9;
 /** Bytes of a channel's header, before its ring. */
-export const CHAN_HEADER_SIZE = 256;
+export const CHAN_HEADER_SIZE = 384;
 /** Alignment of a channel's offset in a segment. */
 export const CHAN_ALIGN = 64;
 /** Smallest ring of a channel, in bytes. */

@@ -74,7 +74,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
     return new Chan<T>(memory, 0, pointer, true, codec);
   }
 
-  /** Initializes a channel at `offset` (a multiple of 64; 256 + capacity bytes) in `memory`. */
+  /** Initializes a channel at `offset` (a multiple of 64; 384 + capacity bytes) in `memory`. */
   static init<T = Uint8Array>(memory: SharedMemory, offset: number, options: ChanOptions<T> = {}): Chan<T> {
     const op = "Chan.init";
     const codec = codecOf<T>(op, options.codec);

@@ -78,7 +78,7 @@ export class MVar<T = Uint8Array> extends MessageChannel<T> {
     return new MVar<T>(memory, 0, pointer, true, codec);
   }
 
-  /** Initializes an MVar at `offset` (a multiple of 64; 256 + capacity bytes, capacity default 4096). */
+  /** Initializes an MVar at `offset` (a multiple of 64; 384 + capacity bytes, capacity default 4096). */
   static init<T = Uint8Array>(memory: SharedMemory, offset: number, options: MVarOptions<T> = {}): MVar<T> {
     const op = "MVar.init";
     const codec = codecOf<T>(op, options.codec);

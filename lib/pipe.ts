@@ -76,7 +76,7 @@ export class Pipe extends ChannelBase {
     return new Pipe(memory, 0, pointer, true);
   }
 
-  /** Initializes a pipe at `offset` (a multiple of 64; 256 + capacity bytes) in `memory`. */
+  /** Initializes a pipe at `offset` (a multiple of 64; 384 + capacity bytes) in `memory`. */
   static init(memory: SharedMemory, offset: number, options: PipeOptions = {}): Pipe {
     const { at, pointer } = initChannel("Pipe.init", memory, offset, options.capacity, CHAN_STREAM);
     return new Pipe(memory, at, pointer, false);

@@ -1,4 +1,4 @@
-//! The channel: a bounded ring of bytes in shared memory, with a 256-byte header, that many
+//! The channel: a bounded ring of bytes in shared memory, with a 384-byte header, that many
 //! processes send to and receive from at once. It carries whole messages (Chan, MVar, duplex
 //! pairs) or a byte stream (Pipe).
 //!
@@ -10,10 +10,14 @@
 //! receiver's store of the head frees the space and changes the word senders wait on; closing sets
 //! bit 31 of both. There is never a second store a dying process could leave undone.
 //!
-//! Every change happens under a robust mutex. A process killed holding it (mid-copy) committed
-//! nothing: what it wrote lies beyond the tail, what it was reading stays before the head. The next
-//! holder is told OWNER_DIED and finds the channel as the last committed operation left it, so the
-//! only repair is marking the mutex consistent. Waiting happens outside the mutex, on the words.
+//! Senders take the send lock and receivers the receive lock (robust mutexes; the two-lock queue):
+//! a sender reads the head, writes beyond the tail and commits the tail; a receiver reads the tail,
+//! reads before it and commits the head, so a sender and a receiver never wait for each other. A
+//! process killed holding a lock (mid-copy) committed nothing: what it wrote lies beyond the tail,
+//! what it was reading stays before the head. The next holder is told OWNER_DIED and finds the
+//! channel as the last committed operation left it, so the only repair is marking the mutex
+//! consistent. Commits are CAS loops that keep bit 31, which `close` sets without a lock. Waiting
+//! happens outside the locks, on the words, for the exact value the decision to wait was made on.
 //!
 //! Message channels frame each message as a record: an 8-byte header (length, kind) and the bytes,
 //! padded to 8. A record that would cross the end of the ring is preceded by a padding record that
@@ -32,7 +36,7 @@ const Error = abi.Error;
 
 pub const magic: u32 = 0x4e41_4849; // "IHAN" little-endian
 pub const version: u32 = 1;
-pub const header_size: u32 = 256;
+pub const header_size: u32 = 384;
 pub const alignment: u32 = 64;
 pub const capacity_min: u32 = 64;
 pub const capacity_max: u32 = 1 << 30;
@@ -54,13 +58,19 @@ pub const Chan = extern struct {
     capacity: u32,
     flags: u32,
     reserved0: [48]u8,
-    lock: mutex.Mutex,
-    /// Bit 31: closed; bits 0..30: the tail.
+    send_lock: mutex.Mutex,
+    recv_lock: mutex.Mutex,
+    /// Bit 31: closed; bits 0..30: the tail. Written by senders.
     readable: wait.WaitWord,
-    reserved1: [56]u8,
-    /// Bit 31: closed; bits 0..30: the head.
+    /// The head as senders last read it (never ahead of it): senders read the receivers' line only
+    /// when this says there is no room.
+    head_seen: u32,
+    reserved1: [52]u8,
+    /// Bit 31: closed; bits 0..30: the head. Written by receivers.
     writable: wait.WaitWord,
-    reserved2: [56]u8,
+    /// The tail as receivers last read it: they read the senders' line only when this says empty.
+    tail_seen: u32,
+    reserved2: [116]u8,
 
     fn ring(c: *Chan) [*]u8 {
         return @as([*]u8, @ptrCast(c)) + header_size;
@@ -69,7 +79,8 @@ pub const Chan = extern struct {
 
 comptime {
     std.debug.assert(@sizeOf(Chan) == header_size);
-    std.debug.assert(@offsetOf(Chan, "lock") == 64);
+    std.debug.assert(@offsetOf(Chan, "send_lock") == 64);
+    std.debug.assert(@offsetOf(Chan, "readable") == 192);
 }
 
 /// Bytes a channel with `capacity` bytes of ring takes.
@@ -95,11 +106,14 @@ pub fn init(memory: []u8, capacity: u32, flags: u32) Error!*Chan {
     c.capacity = capacity;
     c.flags = flags;
     c.reserved0 = [_]u8{0} ** 48;
-    try mutex.init(&c.lock);
+    try mutex.init(&c.send_lock);
+    try mutex.init(&c.recv_lock);
     c.readable = .{ .value = 0, .waiters = 0 };
     c.writable = .{ .value = 0, .waiters = 0 };
-    c.reserved1 = [_]u8{0} ** 56;
-    c.reserved2 = [_]u8{0} ** 56;
+    c.head_seen = 0;
+    c.tail_seen = 0;
+    c.reserved1 = [_]u8{0} ** 52;
+    c.reserved2 = [_]u8{0} ** 116;
     @atomicStore(u32, &c.magic, magic, .release);
     return c;
 }
@@ -114,7 +128,8 @@ pub fn validate(memory: []u8) Error!*Chan {
     if (c.flags & ~flags_all != 0) return error.Protocol;
     const size = sizeFor(c.capacity) catch return error.Protocol;
     if (memory.len < size) return error.Range;
-    try mutex.validate(&c.lock);
+    try mutex.validate(&c.send_lock);
+    try mutex.validate(&c.recv_lock);
     return c;
 }
 
@@ -131,43 +146,83 @@ const Positions = struct {
     head: u32,
     tail: u32,
     closed: bool,
+    /// The words as read: what a wait decided on them waits for.
+    raw_readable: u32,
+    raw_writable: u32,
 
     fn used(p: Positions) u32 {
         return (p.tail -% p.head) & position_mask;
     }
 };
 
-fn positions(c: *Chan) Error!Positions {
-    const r = @atomicLoad(u32, &c.readable.value, .acquire);
-    const w = @atomicLoad(u32, &c.writable.value, .acquire);
-    const p: Positions = .{ .head = w & position_mask, .tail = r & position_mask, .closed = r & closed_bit != 0 };
+/// Who looks: a sender (holding the send lock) reads the tail and, unless `fresh`, the head it saw
+/// last; a receiver the other way round. The seen values are never ahead of the real ones (positions
+/// only grow), so a stale one only makes room or data look smaller: the caller then looks again,
+/// fresh, before it decides to wait.
+const Who = enum { sender, receiver, both };
+
+fn positions(c: *Chan, who: Who, fresh: bool) Error!Positions {
+    var r: u32 = undefined;
+    var w: u32 = undefined;
+    switch (who) {
+        .sender => {
+            r = @atomicLoad(u32, &c.readable.value, .acquire);
+            if (fresh) {
+                w = @atomicLoad(u32, &c.writable.value, .acquire);
+                @atomicStore(u32, &c.head_seen, w & position_mask, .monotonic);
+            } else w = @atomicLoad(u32, &c.head_seen, .monotonic);
+        },
+        .receiver => {
+            w = @atomicLoad(u32, &c.writable.value, .acquire);
+            if (fresh) {
+                r = @atomicLoad(u32, &c.readable.value, .acquire);
+                @atomicStore(u32, &c.tail_seen, r & position_mask, .monotonic);
+            } else r = @atomicLoad(u32, &c.tail_seen, .monotonic);
+        },
+        .both => {
+            r = @atomicLoad(u32, &c.readable.value, .acquire);
+            w = @atomicLoad(u32, &c.writable.value, .acquire);
+        },
+    }
+    const p: Positions = .{
+        .head = w & position_mask,
+        .tail = r & position_mask,
+        .closed = r & closed_bit != 0,
+        .raw_readable = r,
+        .raw_writable = w,
+    };
     if (p.used() > c.capacity) return error.Protocol;
     if (!isStream(c) and (p.head % 8 != 0 or p.tail % 8 != 0)) return error.Protocol;
     return p;
 }
 
-fn lock(c: *Chan) Error!void {
-    if (try mutex.lock(&c.lock, .never) == .owner_died) {
+fn lock(m: *mutex.Mutex) Error!void {
+    if (try mutex.lock(m, .never) == .owner_died) {
         // The dead holder committed nothing half-way (see the file comment): nothing to repair.
-        mutex.consistent(&c.lock) catch |err| {
-            unlock(c);
+        mutex.consistent(m) catch |err| {
+            unlock(m);
             return err;
         };
     }
 }
 
-fn unlock(c: *Chan) void {
-    mutex.unlock(&c.lock) catch unreachable;
+fn unlock(m: *mutex.Mutex) void {
+    mutex.unlock(m) catch unreachable;
 }
 
-fn commitTail(c: *Chan, p: Positions, tail: u32) void {
-    const closed: u32 = if (p.closed) closed_bit else 0;
-    @atomicStore(u32, &c.readable.value, closed | (tail & position_mask), .seq_cst);
+/// Stores `position` into a word, keeping its closed bit (set meanwhile by `close`, which takes
+/// no lock). Caller holds the lock of the word's side.
+fn commit(word: *u32, position: u32) void {
+    var old = @atomicLoad(u32, word, .acquire);
+    while (@cmpxchgWeak(u32, word, old, (old & closed_bit) | (position & position_mask), .seq_cst, .acquire)) |now| old = now;
 }
 
-fn commitHead(c: *Chan, p: Positions, head: u32) void {
-    const closed: u32 = if (p.closed) closed_bit else 0;
-    @atomicStore(u32, &c.writable.value, closed | (head & position_mask), .seq_cst);
+fn commitTail(c: *Chan, tail: u32) void {
+    commit(&c.readable.value, tail);
+}
+
+fn commitHead(c: *Chan, head: u32) void {
+    commit(&c.writable.value, head);
 }
 
 fn copyIn(c: *Chan, position: u32, bytes: []const u8) void {
@@ -206,6 +261,22 @@ pub const Blocked = struct {
 
 pub const SendResult = union(enum) { sent, blocked: Blocked };
 
+/// Whether every record fits after the tail, each with the padding it may need.
+fn fits(c: *const Chan, p: Positions, messages: []const []const u8) bool {
+    if (c.flags & flag_single != 0 and p.used() != 0) return false;
+    var tail = p.tail;
+    var free = c.capacity - p.used();
+    for (messages) |m| {
+        const size = recordSize(@intCast(m.len));
+        const room = c.capacity - (tail & (c.capacity - 1));
+        const need = if (size <= room) size else room + size;
+        if (need > free) return false;
+        free -= need;
+        tail +%= need;
+    }
+    return true;
+}
+
 /// Sends the messages in `messages` (all, in order, or none) if they fit now; error.Pipe when the
 /// channel is closed, error.Range for a message above `messageMax`.
 pub fn trySendMany(c: *Chan, messages: []const []const u8) Error!SendResult {
@@ -216,26 +287,16 @@ pub fn trySendMany(c: *Chan, messages: []const []const u8) Error!SendResult {
         total += recordSize(@intCast(m.len));
     }
     if (total > c.capacity / 2 and messages.len > 1) return error.Range;
-    try lock(c);
-    defer unlock(c);
-    const p = try positions(c);
+    if (c.flags & flag_single != 0 and messages.len > 1) return error.Range;
+    try lock(&c.send_lock);
+    defer unlock(&c.send_lock);
+    var p = try positions(c, .sender, false);
     if (p.closed) return error.Pipe;
-    if (c.flags & flag_single != 0 and (p.used() != 0 or messages.len > 1)) {
-        if (messages.len > 1) return error.Range;
-        return .{ .blocked = .{ .word = &c.writable, .expected = c.writable.load() } };
+    if (!fits(c, p, messages)) {
+        p = try positions(c, .sender, true);
+        if (!fits(c, p, messages)) return .{ .blocked = .{ .word = &c.writable, .expected = p.raw_writable } };
     }
-    // Room for every record, each with the padding it may need.
     var tail = p.tail;
-    var free = c.capacity - p.used();
-    for (messages) |m| {
-        const size = recordSize(@intCast(m.len));
-        const room = c.capacity - (tail & (c.capacity - 1));
-        const need = if (size <= room) size else room + size;
-        if (need > free) return .{ .blocked = .{ .word = &c.writable, .expected = c.writable.load() } };
-        free -= need;
-        tail +%= need;
-    }
-    tail = p.tail;
     for (messages) |m| {
         const size = recordSize(@intCast(m.len));
         const room = c.capacity - (tail & (c.capacity - 1));
@@ -247,7 +308,7 @@ pub fn trySendMany(c: *Chan, messages: []const []const u8) Error!SendResult {
         copyIn(c, tail +% record_header, m);
         tail +%= size;
     }
-    commitTail(c, p, tail);
+    commitTail(c, tail);
     return .sent;
 }
 
@@ -292,16 +353,19 @@ fn nextRecord(c: *Chan, p: Positions) Error!?struct { at: u32, len: u32, after: 
 /// Receives the next message into `out` if there is one; with `peek`, leaves it in the channel.
 pub fn tryRecv(c: *Chan, out: []u8, peek: bool) Error!RecvResult {
     if (isStream(c)) return error.Kind;
-    try lock(c);
-    defer unlock(c);
-    const p = try positions(c);
-    const record = try nextRecord(c, p) orelse {
-        if (p.closed) return .ended;
-        return .{ .blocked = .{ .word = &c.readable, .expected = c.readable.load() } };
+    try lock(&c.recv_lock);
+    defer unlock(&c.recv_lock);
+    var p = try positions(c, .receiver, false);
+    const record = try nextRecord(c, p) orelse blk: {
+        p = try positions(c, .receiver, true);
+        break :blk try nextRecord(c, p) orelse {
+            if (p.closed) return .ended;
+            return .{ .blocked = .{ .word = &c.readable, .expected = p.raw_readable } };
+        };
     };
     if (record.len > out.len) return .{ .too_small = record.len };
     copyOut(c, record.at, out[0..record.len]);
-    if (!peek) commitHead(c, p, record.after);
+    if (!peek) commitHead(c, record.after);
     return .{ .received = record.len };
 }
 
@@ -311,9 +375,10 @@ pub fn tryRecv(c: *Chan, out: []u8, peek: bool) Error!RecvResult {
 pub fn tryRecvMany(c: *Chan, out: []u8, lengths: []u32) Error!struct { count: u32, result: RecvResult } {
     if (isStream(c)) return error.Kind;
     if (lengths.len == 0) return error.Invalid;
-    try lock(c);
-    defer unlock(c);
-    var p = try positions(c);
+    try lock(&c.recv_lock);
+    defer unlock(&c.recv_lock);
+    var p = try positions(c, .receiver, false);
+    if (try nextRecord(c, p) == null) p = try positions(c, .receiver, true);
     var count: u32 = 0;
     var offset: usize = 0;
     while (count < lengths.len) {
@@ -329,11 +394,11 @@ pub fn tryRecvMany(c: *Chan, out: []u8, lengths: []u32) Error!struct { count: u3
         p.head = record.after;
     }
     if (count > 0) {
-        commitHead(c, p, p.head);
+        commitHead(c, p.head);
         return .{ .count = count, .result = .{ .received = lengths[0] } };
     }
     if (p.closed) return .{ .count = 0, .result = .ended };
-    return .{ .count = 0, .result = .{ .blocked = .{ .word = &c.readable, .expected = c.readable.load() } } };
+    return .{ .count = 0, .result = .{ .blocked = .{ .word = &c.readable, .expected = p.raw_readable } } };
 }
 
 /// Takes the message in a single-message channel and puts `message` in its place, as one step;
@@ -341,19 +406,21 @@ pub fn tryRecvMany(c: *Chan, out: []u8, lengths: []u32) Error!struct { count: u3
 pub fn trySwap(c: *Chan, message: []const u8, out: []u8) Error!RecvResult {
     if (c.flags & flag_single == 0) return error.Kind;
     if (message.len > messageMax(c.capacity)) return error.Range;
-    try lock(c);
-    defer unlock(c);
-    const p = try positions(c);
+    try lock(&c.recv_lock);
+    defer unlock(&c.recv_lock);
+    try lock(&c.send_lock);
+    defer unlock(&c.send_lock);
+    const p = try positions(c, .both, true);
     const record = try nextRecord(c, p) orelse {
         if (p.closed) return error.Pipe;
-        return .{ .blocked = .{ .word = &c.readable, .expected = c.readable.load() } };
+        return .{ .blocked = .{ .word = &c.readable, .expected = p.raw_readable } };
     };
     if (record.len > out.len) return .{ .too_small = record.len };
     if (p.closed) return error.Pipe;
     copyOut(c, record.at, out[0..record.len]);
     // The old record leaves and the new one goes in: head and tail move in one commit each,
     // head first (a kill between them leaves the channel empty, never holding a half record).
-    commitHead(c, p, record.after);
+    commitHead(c, record.after);
     var q = p;
     q.head = record.after;
     var tail = q.tail;
@@ -365,7 +432,9 @@ pub fn trySwap(c: *Chan, message: []const u8, out: []u8) Error!RecvResult {
     }
     writeHeader(c, tail, @intCast(message.len), kind_message);
     copyIn(c, tail +% record_header, message);
-    commitTail(c, q, tail +% size);
+    commitTail(c, tail +% size);
+    // Receivers' seen tail must not fall behind the head this moved (both locks are held).
+    @atomicStore(u32, &c.tail_seen, (tail +% size) & position_mask, .monotonic);
     return .{ .received = record.len };
 }
 
@@ -378,15 +447,16 @@ pub const WriteResult = union(enum) { wrote: u32, blocked: Blocked };
 pub fn tryWrite(c: *Chan, bytes: []const u8) Error!WriteResult {
     if (!isStream(c)) return error.Kind;
     if (bytes.len == 0) return .{ .wrote = 0 };
-    try lock(c);
-    defer unlock(c);
-    const p = try positions(c);
+    try lock(&c.send_lock);
+    defer unlock(&c.send_lock);
+    var p = try positions(c, .sender, false);
     if (p.closed) return error.Pipe;
+    if (p.used() == c.capacity) p = try positions(c, .sender, true);
     const free = c.capacity - p.used();
-    if (free == 0) return .{ .blocked = .{ .word = &c.writable, .expected = c.writable.load() } };
+    if (free == 0) return .{ .blocked = .{ .word = &c.writable, .expected = p.raw_writable } };
     const n: u32 = @intCast(@min(bytes.len, free));
     copyIn(c, p.tail, bytes[0..n]);
-    commitTail(c, p, p.tail +% n);
+    commitTail(c, p.tail +% n);
     return .{ .wrote = n };
 }
 
@@ -396,17 +466,18 @@ pub const ReadResult = union(enum) { read: u32, ended, blocked: Blocked };
 pub fn tryRead(c: *Chan, out: []u8) Error!ReadResult {
     if (!isStream(c)) return error.Kind;
     if (out.len == 0) return error.Invalid;
-    try lock(c);
-    defer unlock(c);
-    const p = try positions(c);
+    try lock(&c.recv_lock);
+    defer unlock(&c.recv_lock);
+    var p = try positions(c, .receiver, false);
+    if (p.used() == 0) p = try positions(c, .receiver, true);
     const used = p.used();
     if (used == 0) {
         if (p.closed) return .ended;
-        return .{ .blocked = .{ .word = &c.readable, .expected = c.readable.load() } };
+        return .{ .blocked = .{ .word = &c.readable, .expected = p.raw_readable } };
     }
     const n: u32 = @intCast(@min(out.len, used));
     copyOut(c, p.head, out[0..n]);
-    commitHead(c, p, p.head +% n);
+    commitHead(c, p.head +% n);
     return .{ .read = n };
 }
 
@@ -416,10 +487,10 @@ pub fn tryRead(c: *Chan, out: []u8) Error!ReadResult {
 /// Closes the channel: sends fail with error.Pipe from now on; receivers drain what is left and
 /// then see the end. Closing twice is harmless.
 pub fn close(c: *Chan) Error!void {
-    try lock(c);
+    try lock(&c.send_lock);
     _ = @atomicRmw(u32, &c.readable.value, .Or, closed_bit, .seq_cst);
     _ = @atomicRmw(u32, &c.writable.value, .Or, closed_bit, .seq_cst);
-    unlock(c);
+    unlock(&c.send_lock);
     c.readable.wake(std.math.maxInt(u32));
     c.writable.wake(std.math.maxInt(u32));
 }
@@ -670,7 +741,7 @@ test "limits: message size, small buffers, bad flags, corrupt positions" {
     try testing.expectEqual(RecvResult{ .too_small = 56 }, try tryRecv(c, &small, false));
     try testing.expectError(error.Range, sizeFor(100));
     try testing.expectError(error.Invalid, init(&memory, 128, flag_stream | flag_single));
-    c.readable.value = 4000; // more used than the capacity
+    c.writable.value = 4000; // a head past the tail: more used than the capacity
     try testing.expectError(error.Protocol, tryRecv(c, &small, false));
     try testing.expectError(error.Kind, tryWrite(c, "x"));
 }
@@ -764,7 +835,7 @@ test "a holder of the lock that died leaves the last committed state" {
     try testing.expect(try trySend(c, "kept") == .sent);
     const Dier = struct {
         fn run(ch: *Chan) void {
-            _ = mutex.lock(&ch.lock, .never) catch unreachable;
+            _ = mutex.lock(&ch.send_lock, .never) catch unreachable;
             // Half a send: bytes written past the tail, never committed.
             @memset(ch.ring()[16..40], 0xee);
         }

@@ -567,7 +567,7 @@ void *ipc_heap_realloc_fn(void *context, void *ptr, size_t size);
 
 /* A bounded ring of bytes in shared memory that any number of processes send to and receive from at
  * once: whole messages (a Chan; with IPC_CHAN_SINGLE at most one message, an MVar) or a byte stream
- * (IPC_CHAN_STREAM, a Pipe). A 256-byte header, then `capacity` bytes of ring (a power of two from
+ * (IPC_CHAN_STREAM, a Pipe). A 384-byte header, then `capacity` bytes of ring (a power of two from
  * IPC_CHAN_CAPACITY_MIN to IPC_CHAN_CAPACITY_MAX); 64-aligned.
  *
  * Every operation commits with one atomic store under a robust mutex, so a process killed at any
@@ -580,7 +580,7 @@ void *ipc_heap_realloc_fn(void *context, void *ptr, size_t size);
  * the blocking form would wait; blocking forms take `timeout_ns` (negative: no limit). */
 typedef struct ipc_chan ipc_chan_t;
 
-#define IPC_CHAN_HEADER_SIZE 256
+#define IPC_CHAN_HEADER_SIZE 384
 #define IPC_CHAN_ALIGN 64
 #define IPC_CHAN_CAPACITY_MIN 64
 #define IPC_CHAN_CAPACITY_MAX 1073741824
