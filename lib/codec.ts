@@ -46,7 +46,7 @@ export const jsonCodec: Codec<unknown> = {
 };
 
 /** The codec an options object names. */
-export function codecOf<T>(op: string, codec: "bytes" | "json" | "msgpack" | Codec<T> | undefined): Codec<T> {
+export function codecOf<T>(op: string, codec: "bytes" | "json" | Codec<T> | undefined): Codec<T> {
   if (codec === undefined || codec === "bytes") return bytesCodec as unknown as Codec<T>;
   if (codec === "json") return jsonCodec as Codec<T>;
   if (
