@@ -41,6 +41,7 @@ export { type MessageOpenOptions, type MessageOptions } from "./channel.ts";
 export { MVar, type MVarOptions } from "./mvar.ts";
 export { Pipe, type PipeOptions } from "./pipe.ts";
 export { Duplex } from "./duplex.ts";
+export { SharedValue, type SharedValueOptions } from "./shared_value.ts";
 export { bytesCodec, type Codec, jsonCodec } from "./codec.ts";
 export { now, setSpin, spin } from "./spin.ts";
 export { type SegmentCreator, SharedMemory, type SharedMemoryOptions, type TypedArrayConstructor } from "./segment.ts";

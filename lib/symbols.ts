@@ -162,6 +162,7 @@ export const symbols = {
   ipc_chan_peek: { args: ["ptr", "buf", "u53", "buf", "i64"], returns: "i32" },
   ipc_chan_recv_many: { args: ["ptr", "buf", "u53", "buf", "u32", "buf", "i64"], returns: "i32" },
   ipc_chan_swap: { args: ["ptr", "buf", "u53", "buf", "u53", "buf", "i64"], returns: "i32" },
+  ipc_chan_replace: { args: ["ptr", "buf", "u53"], returns: "i32" },
   ipc_chan_write: { args: ["ptr", "buf", "u53", "i64"], returns: "i32" },
   ipc_chan_read: { args: ["ptr", "buf", "u53", "buf", "i64"], returns: "i32" },
   ipc_chan_close: { args: ["ptr"], returns: "i32" },

@@ -438,6 +438,38 @@ pub fn trySwap(c: *Chan, message: []const u8, out: []u8) Error!RecvResult {
     return .{ .received = record.len };
 }
 
+/// Single-message channels (a shared value): drops the message there is, if any, and puts
+/// `message` in its place. Never waits. A process killed between the two commits leaves the
+/// channel empty (the old value gone, the new one not there).
+pub fn replace(c: *Chan, message: []const u8) Error!void {
+    if (c.flags & flag_single == 0) return error.Kind;
+    if (message.len > messageMax(c.capacity)) return error.Range;
+    try lock(&c.recv_lock);
+    defer unlock(&c.recv_lock);
+    try lock(&c.send_lock);
+    defer unlock(&c.send_lock);
+    var p = try positions(c, .both, true);
+    if (p.closed) return error.Pipe;
+    if (try nextRecord(c, p)) |record| {
+        commitHead(c, record.after);
+        p.head = record.after;
+    }
+    if (p.used() != 0) return error.Protocol; // a single-message channel held more than one
+    var tail = p.tail;
+    const size = recordSize(@intCast(message.len));
+    const room = c.capacity - (tail & (c.capacity - 1));
+    if (size > room) {
+        writeHeader(c, tail, room - record_header, kind_padding);
+        tail +%= room;
+    }
+    writeHeader(c, tail, @intCast(message.len), kind_message);
+    copyIn(c, tail +% record_header, message);
+    commitTail(c, tail +% size);
+    @atomicStore(u32, &c.tail_seen, (tail +% size) & position_mask, .monotonic);
+    wakeAfter(c, &c.readable);
+    wakeAfter(c, &c.writable);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Streams.
 
@@ -758,6 +790,21 @@ test "single-message channels: put blocks while full, peek and swap" {
     try testing.expectEqual(RecvResult{ .received = 5 }, try tryRecv(c, &buf, false));
     try testing.expectEqualStrings("three", buf[0..5]);
     try testing.expect(try tryRecv(c, &buf, false) == .blocked);
+}
+
+test "single-message channels: replace drops the old value and never waits" {
+    var memory: [header_size + 128]u8 align(64) = undefined;
+    const c = try testChan(&memory, 128, flag_single);
+    var buf: [56]u8 = undefined;
+    try replace(c, "first");
+    try replace(c, "second value");
+    try testing.expectEqual(RecvResult{ .received = 12 }, try tryRecv(c, &buf, true));
+    try testing.expectEqualStrings("second value", buf[0..12]);
+    for (0..100) |i| try replace(c, buf[0 .. i % 50 + 1]);
+    try testing.expectEqual(RecvResult{ .received = 50 }, try tryRecv(c, &buf, false));
+    try testing.expect(try tryRecv(c, &buf, false) == .blocked);
+    var big: [57]u8 = undefined;
+    try testing.expectError(error.Range, replace(c, &big));
 }
 
 test "streams: partial writes and reads across the wrap, then the end" {

@@ -620,6 +620,10 @@ int32_t ipc_chan_recv_many(ipc_chan_t *chan, void *buffer, uint64_t capacity, ui
 int32_t ipc_chan_swap(ipc_chan_t *chan, const void *message, uint64_t length, void *buffer, uint64_t capacity,
                       uint64_t *length_out, int64_t timeout_ns);
 
+/* IPC_CHAN_SINGLE as a shared value: drops the message there is, if any, and puts `message` in its
+ * place; never waits (read it with ipc_chan_peek, or ipc_chan_recv with peek semantics). */
+int32_t ipc_chan_replace(ipc_chan_t *chan, const void *message, uint64_t length);
+
 /* Streams (IPC_CHAN_STREAM): write waits until every byte is in; read returns what is there (at
  * least one byte) in *read_out, or IPC_EOF once closed and drained. */
 int32_t ipc_chan_write(ipc_chan_t *chan, const void *bytes, uint64_t length, int64_t timeout_ns);

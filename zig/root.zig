@@ -1514,6 +1514,12 @@ pub export fn ipc_chan_swap(
     return recvCode(r, out);
 }
 
+pub export fn ipc_chan_replace(handle: ?*ipc_chan_t, message: ?*const anyopaque, length: u64) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    chan.replace(c, bytesIn(message, length) catch |err| return result(err)) catch |err| return result(err);
+    return abi.ok;
+}
+
 pub export fn ipc_chan_write(handle: ?*ipc_chan_t, bytes: ?*const anyopaque, length: u64, timeout_ns: i64) i32 {
     const c = toChan(handle) catch |err| return result(err);
     if (length > 0 and bytes == null) return abi.code(error.Invalid);

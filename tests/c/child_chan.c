@@ -53,6 +53,12 @@ int child_chan(int argc, char **argv) {
   ipc_chan_t *chan = NULL;
   int32_t rc = ipc_segment_open(argv[2], 0, &seg);
   if (rc == IPC_OK && (strcmp(argv[1], "bites") == 0 || strcmp(argv[1], "serve") == 0)) return seed_examples(argv[1], seg);
+  if (rc == IPC_OK && strcmp(argv[1], "value") == 0 && argc >= 4) {
+    /* A shared value: replace it with the JSON text given. */
+    if ((rc = ipc_chan_at(seg, 0, &chan)) != IPC_OK) return fail(rc);
+    if ((rc = ipc_chan_replace(chan, argv[3], strlen(argv[3]))) != IPC_OK) return fail(rc);
+    return 0;
+  }
   if (rc == IPC_OK) rc = ipc_chan_at(seg, 0, &chan);
   if (rc != IPC_OK) return fail(rc);
   uint8_t m[512];

@@ -7,7 +7,32 @@ import assert from "node:assert/strict";
 import type { Harness } from "../harness.ts";
 
 export default function channelsCase(h: Harness): void {
-  const { MVar, Pipe, Duplex } = h.ipc;
+  const { MVar, Pipe, Duplex, SharedValue, SharedMemory } = h.ipc;
+
+  h.test("shared value: store and load a JS value, bounds checked, seen by another handle", () => {
+    using v = SharedValue.create<unknown>({ name: true, capacity: 256 });
+    try {
+      assert.equal(v.load(), undefined);
+      v.store({ workers: 4, names: ["a", "b"] });
+      using other = SharedValue.open<unknown>(v.memory.name!);
+      assert.deepEqual(other.load(), { workers: 4, names: ["a", "b"] });
+      other.store("replaced");
+      assert.equal(v.load(), "replaced");
+      assert.equal(v.load(), "replaced", "load does not take the value");
+      assert.throws(
+        () => v.store("x".repeat(200)),
+        (e: Error & { code?: string }) =>
+          e.code === "ERANGE" && /202 bytes/.test(e.message) && /at most 120/.test(e.message),
+      );
+      assert.equal(v.load(), "replaced", "a value that does not fit stores nothing");
+      using seg = SharedMemory.create({ size: 4096 });
+      const placed = SharedValue.init(seg, 64, { capacity: 1024, value: [1, 2, 3] });
+      assert.deepEqual(SharedValue.at(seg, 64).load(), [1, 2, 3]);
+      placed.close();
+    } finally {
+      v.memory.unlink();
+    }
+  });
 
   h.test("mvar: take, put, read, swap, modify; empty and full", async () => {
     using m = MVar.create<unknown>({ codec: "json" });

@@ -37,7 +37,7 @@ function expectAll(seen: Map<number, [number, number]>[], producers: number[], c
 }
 
 export default function chan(h: Harness): void {
-  const { Chan, Pipe, Duplex } = h.ipc;
+  const { Chan, Pipe, Duplex, SharedValue } = h.ipc;
   // Every child of a test, killed when the test ends (a failed assertion must not leave a producer
   // running forever).
   const started: Child[] = [];
@@ -100,6 +100,21 @@ export default function chan(h: Harness): void {
       }
     });
   }
+
+  h.test("mp chan: a SharedValue stored by C and by the other runtime, loaded here", async () => {
+    using value = SharedValue.create<unknown>({ name: true, value: { from: "parent" } });
+    try {
+      for (const child of [programs.c, other]) {
+        const text = JSON.stringify({ from: label(child), n: [1, 2, 3] });
+        const exit = await spawn(command(h, child, ["chan", "value", value.memory.name!, text]), 30_000).exited;
+        assert.equal(exit.code, 0, exit.stderr);
+        assert.deepEqual(value.load(), { from: label(child), n: [1, 2, 3] });
+      }
+    } finally {
+      await reap();
+      value.memory.unlink();
+    }
+  });
 
   const pairs: [Program, Program][] = [[self, other], [other, self], [programs.c, self], [self, programs.c]];
   for (const [from, to] of pairs) {

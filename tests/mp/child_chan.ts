@@ -8,6 +8,7 @@
  *                                      order for its producer
  *   chan bites <pipe-name>             the seed chapter's pipe: write "Another one bites the dust\n"
  *                                      ten times, then end the pipe
+ *   chan value <name> <json>           replace a SharedValue (JSON codec) with the value the JSON text gives
  *   chan serve <duplex-name>           the seed chapter's socketpair: answer each instruction with
  *                                      "<instruction> accomplished!" until the other end ends, then end
  * Message i of producer `id` is `lengthOf(id, i)` bytes: id, i (u32 little-endian), then byte k =
@@ -46,6 +47,11 @@ export async function chanCommand(ipc: IpcModule, args: string[]): Promise<numbe
     using pipe = ipc.Pipe.open(name);
     for (let i = 0; i < 10; i++) await pipe.write("Another one bites the dust\n");
     pipe.end();
+    return 0;
+  }
+  if (command === "value") {
+    using value = ipc.SharedValue.open(name);
+    value.store(JSON.parse(args[2]));
     return 0;
   }
   if (command === "serve") {
