@@ -40,9 +40,42 @@ export interface PipeOptions {
 export class Pipe extends ChannelBase {
   readonly #count = new BigUint64Array(1);
   #buffer: Uint8Array = new Uint8Array(0);
+  readonly #writerWord: Pointer;
+  /** Whether this handle holds the writer lease (see `#attach`). */
+  #writer = false;
 
   private constructor(memory: SharedMemory, offset: number, pointer: Pointer, owned: boolean) {
     super(memory, offset, pointer, owned);
+    this.#writerWord = this.s.ipc_chan_writer_word(pointer)!;
+  }
+
+  /**
+   * The first write makes this process the pipe's writer, unless a live one already is: when it
+   * dies without `end()`, readers see the end after what it wrote.
+   */
+  #attach(op: string): void {
+    if (this.#writer) return;
+    const rc = this.s.ipc_chan_writer_attach(this.handle(op));
+    if (rc === RESULT_CODES.OK) this.#writer = true;
+    else if (rc !== RESULT_CODES.EBUSY) checked(op, rc);
+  }
+
+  #detach(): void {
+    if (!this.#writer || this.closed) return;
+    this.#writer = false;
+    this.s.ipc_chan_writer_detach(this.handle("Pipe.end"));
+  }
+
+  /** Ends the pipe for everyone: readers drain what is left, then see the end (null). */
+  override end(): void {
+    super.end();
+    this.#detach();
+  }
+
+  /** Stops using the pipe in this process; a writer's lease goes (readers are not ended by it). */
+  override close(): void {
+    this.#detach();
+    super.close();
   }
 
   protected get label(): string {
@@ -106,6 +139,7 @@ export class Pipe extends ChannelBase {
   writeSync(data: Uint8Array | string, options?: LockOptions): void {
     const op = "Pipe.writeSync";
     const bytes = this.#bytes(op, data);
+    this.#attach(op);
     const timeout = timeoutOf(op, options);
     const rc = this.s.ipc_chan_write(this.handle(op), bytes, bytes.byteLength, timeoutNs(timeout));
     if (rc !== OK) this.#failed(op, rc, timeout, "no room for the rest of the data");
@@ -115,6 +149,7 @@ export class Pipe extends ChannelBase {
   async write(data: Uint8Array | string, options?: AsyncLockOptions): Promise<void> {
     const op = "Pipe.write";
     let rest = this.#bytes(op, data);
+    this.#attach(op);
     const timeout = timeoutOf(op, options);
     const signal = signalOf(op, options);
     // Other async calls on this handle may run between a step and the code after its wait, so each
@@ -174,14 +209,25 @@ export class Pipe extends ChannelBase {
     const space = this.#space(op, max, true);
     const timeout = timeoutOf(op, options);
     const count = new BigUint64Array(1);
+    const writer = new Uint32Array(1);
     const rc = await waitSteps(
       op,
       {
         step: (again) =>
-          this.s.ipc_chan_read_step(this.handle(op), space, space.byteLength, again ? 1 : 0, count, this.expected),
+          this.s.ipc_chan_read_step(
+            this.handle(op),
+            space,
+            space.byteLength,
+            again ? 1 : 0,
+            count,
+            this.expected,
+            writer,
+          ),
         word: () => this.words[readable],
         expected: () => this.expected[0],
         giveUp: () => void this.s.ipc_chan_unwait(this.handle(op), readable),
+        // The writer's death ends the pipe: wait on its lock word too.
+        also: () => writer[0] === 0 ? null : { word: this.#writerWord, expected: writer[0] },
       },
       timeout,
       signalOf(op, options),

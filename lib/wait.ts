@@ -181,6 +181,8 @@ export interface Stepper {
   expected(): number;
   /** Undoes what a step that returned EBUSY left behind (its parked count, a half-taken lock). */
   giveUp(): void;
+  /** A second word to wait on at the same time (a pipe's writer, whose death ends it), or null. */
+  also?(): { word: Pointer; expected: number } | null;
 }
 
 /**
@@ -213,16 +215,28 @@ export async function waitSteps(
       const remaining = deadline - performance.now();
       if (remaining <= 0) throw timedOut();
       const wait = waitWord(op, stepper.word(), stepper.expected(), remaining, signal);
+      const second = stepper.also?.() ?? null;
+      const other = second === null ? null : waitWord(op, second.word, second.expected, remaining, signal);
       const entry: Cancelable = {
         cancel(reason: unknown): void {
           giveUp();
           wait.cancel(reason);
+          other?.cancel(reason);
         },
       };
       pending.add(entry);
       let result: number;
       try {
-        result = await wait.promise;
+        if (other === null) result = await wait.promise;
+        else {
+          // Whichever ends first; the other is cancelled (its rejection is expected, not an error).
+          const done = new Error("the other wait ended first");
+          wait.promise.catch(() => {});
+          other.promise.catch(() => {});
+          result = await Promise.race([wait.promise, other.promise]);
+          wait.cancel(done);
+          other.cancel(done);
+        }
       } finally {
         pending.delete(entry);
       }

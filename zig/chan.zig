@@ -32,6 +32,8 @@ const std = @import("std");
 const abi = @import("abi.zig");
 const mutex = @import("mutex.zig");
 const wait = @import("wait.zig");
+const platform = @import("platform/root.zig");
+const rm = @import("platform/robust_mutex.zig");
 const Error = abi.Error;
 
 pub const magic: u32 = 0x4e41_4849; // "IHAN" little-endian
@@ -70,7 +72,10 @@ pub const Chan = extern struct {
     writable: wait.WaitWord,
     /// The tail as receivers last read it: they read the senders' line only when this says empty.
     tail_seen: u32,
-    reserved2: [116]u8,
+    reserved2: [52]u8,
+    /// Streams: held by the writer (the first process to write) for as long as it writes. When it
+    /// dies, the kernel marks the lock's word owner-died, which readers see as the end of the pipe.
+    writer: mutex.Mutex,
 
     fn ring(c: *Chan) [*]u8 {
         return @as([*]u8, @ptrCast(c)) + header_size;
@@ -113,7 +118,8 @@ pub fn init(memory: []u8, capacity: u32, flags: u32) Error!*Chan {
     c.head_seen = 0;
     c.tail_seen = 0;
     c.reserved1 = [_]u8{0} ** 52;
-    c.reserved2 = [_]u8{0} ** 116;
+    c.reserved2 = [_]u8{0} ** 52;
+    try mutex.init(&c.writer);
     @atomicStore(u32, &c.magic, magic, .release);
     return c;
 }
@@ -130,6 +136,7 @@ pub fn validate(memory: []u8) Error!*Chan {
     if (memory.len < size) return error.Range;
     try mutex.validate(&c.send_lock);
     try mutex.validate(&c.recv_lock);
+    try mutex.validate(&c.writer);
     return c;
 }
 
@@ -257,6 +264,8 @@ fn writeHeader(c: *Chan, position: u32, len: u32, kind: u32) void {
 pub const Blocked = struct {
     word: *wait.WaitWord,
     expected: u32,
+    /// Streams: also wait on the writer's lock word (its value then), to see the writer die.
+    writer: ?u32 = null,
 };
 
 pub const SendResult = union(enum) { sent, blocked: Blocked };
@@ -494,6 +503,38 @@ pub fn tryWrite(c: *Chan, bytes: []const u8) Error!WriteResult {
 
 pub const ReadResult = union(enum) { read: u32, ended, blocked: Blocked };
 
+/// Streams: makes the caller's thread the writer whose death ends the pipe, if no live one is.
+/// error.Busy when another writer holds it (that one's death is what readers watch).
+pub fn attachWriter(c: *Chan) Error!void {
+    if (!isStream(c)) return error.Kind;
+    if (try mutex.tryLock(&c.writer) == .owner_died) try mutex.consistent(&c.writer);
+}
+
+/// Streams: the writer stops being watched (ending the pipe is separate: `close`).
+pub fn detachWriter(c: *Chan) Error!void {
+    try mutex.unlock(&c.writer);
+}
+
+fn writerDied(c: *Chan) bool {
+    const w = @atomicLoad(u32, c.writer.word(), .acquire);
+    return w & rm.owner_died_bit != 0 and w & rm.tid_mask == 0;
+}
+
+/// The writer lock's word to wait on beside the data, when a writer holds it: its waiters bit is
+/// set first, so that the kernel wakes a waiter when the writer dies (and the writer's unlock makes
+/// a wake call, which is harmless). Null when no writer holds it.
+fn watchWriter(c: *Chan) ?u32 {
+    const word = c.writer.word();
+    var w = @atomicLoad(u32, word, .acquire);
+    while (w & rm.tid_mask != 0) {
+        if (w & rm.waiters_bit != 0) return w;
+        w = @cmpxchgWeak(u32, word, w, w | rm.waiters_bit, .seq_cst, .acquire) orelse return w | rm.waiters_bit;
+    }
+    return null;
+}
+
+
+
 /// Reads what is there now, up to `out.len` bytes (at least one, or ended/blocked).
 pub fn tryRead(c: *Chan, out: []u8) Error!ReadResult {
     if (!isStream(c)) return error.Kind;
@@ -505,7 +546,12 @@ pub fn tryRead(c: *Chan, out: []u8) Error!ReadResult {
     const used = p.used();
     if (used == 0) {
         if (p.closed) return .ended;
-        return .{ .blocked = .{ .word = &c.readable, .expected = p.raw_readable } };
+        const w = watchWriter(c);
+        if (w == null and writerDied(c)) {
+            try end(c);
+            return .ended;
+        }
+        return .{ .blocked = .{ .word = &c.readable, .expected = p.raw_readable, .writer = w } };
     }
     const n: u32 = @intCast(@min(out.len, used));
     copyOut(c, p.head, out[0..n]);
@@ -519,6 +565,10 @@ pub fn tryRead(c: *Chan, out: []u8) Error!ReadResult {
 /// Closes the channel: sends fail with error.Pipe from now on; receivers drain what is left and
 /// then see the end. Closing twice is harmless.
 pub fn close(c: *Chan) Error!void {
+    return end(c);
+}
+
+fn end(c: *Chan) Error!void {
     try lock(&c.send_lock);
     _ = @atomicRmw(u32, &c.readable.value, .Or, closed_bit, .seq_cst);
     _ = @atomicRmw(u32, &c.writable.value, .Or, closed_bit, .seq_cst);
@@ -621,9 +671,38 @@ pub fn read(c: *Chan, out: []u8, deadline: wait.Deadline) Error!ReadResult {
                 return r;
             },
             .ended => return r,
-            .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
+            .blocked => |b| {
+                const outcome = if (b.writer) |w| try waitEither(c, b.expected, w, deadline) else try b.word.wait(b.expected, deadline);
+                if (outcome == .timed_out) return error.TimedOut;
+            },
         }
     }
+}
+
+/// Waits for data (the readable word to change) or for the writer's lock word to change (its
+/// death): spins on the data, then parks on both at once.
+fn waitEither(c: *Chan, expected: u32, writer: u32, deadline: wait.Deadline) Error!wait.Outcome {
+    const Watch = struct {
+        c: *Chan,
+        expected: u32,
+        writer: u32,
+        fn changed(x: @This()) bool {
+            return x.c.readable.load() != x.expected or @atomicLoad(u32, x.c.writer.word(), .acquire) != x.writer;
+        }
+    };
+    const watch: Watch = .{ .c = c, .expected = expected, .writer = writer };
+    if (wait.spinUntil(watch, Watch.changed, wait.spinBudget(), deadline)) return .woken;
+    const seen = c.readable.register();
+    defer c.readable.unregister();
+    if (seen != expected) return .woken;
+    const words = [_]platform.WaitWord{
+        .{ .word = &c.readable.value, .expected = expected, .private = false },
+        .{ .word = c.writer.word(), .expected = writer, .private = false },
+    };
+    return switch (try platform.futexWaitv(&words, deadline.at)) {
+        .woken, .interrupted => .woken,
+        .timed_out => .timed_out,
+    };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -692,14 +771,18 @@ pub fn writeStep(c: *Chan, bytes: []const u8, registered: bool, expected: *u32) 
     return r;
 }
 
-pub fn readStep(c: *Chan, out: []u8, registered: bool, expected: *u32) Error!ReadResult {
+/// `writer_expected`: when blocked with a writer to watch, the value of its lock word to wait on as
+/// well (see `ipc_chan_writer_word`); 0 when there is none.
+pub fn readStep(c: *Chan, out: []u8, registered: bool, expected: *u32, writer_expected: *u32) Error!ReadResult {
     if (registered) c.readable.unregister();
+    writer_expected.* = 0;
     const r = try tryRead(c, out);
     switch (r) {
         .read => wakeAfter(c, &c.writable),
         .blocked => |b| {
             _ = b.word.register();
             expected.* = b.expected;
+            writer_expected.* = b.writer orelse 0;
         },
         .ended => {},
     }

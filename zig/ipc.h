@@ -625,9 +625,17 @@ int32_t ipc_chan_swap(ipc_chan_t *chan, const void *message, uint64_t length, vo
 int32_t ipc_chan_replace(ipc_chan_t *chan, const void *message, uint64_t length);
 
 /* Streams (IPC_CHAN_STREAM): write waits until every byte is in; read returns what is there (at
- * least one byte) in *read_out, or IPC_EOF once closed and drained. */
+ * least one byte) in *read_out, or IPC_EOF once closed (or its attached writer died) and drained. */
 int32_t ipc_chan_write(ipc_chan_t *chan, const void *bytes, uint64_t length, int64_t timeout_ns);
 int32_t ipc_chan_read(ipc_chan_t *chan, void *buffer, uint64_t capacity, uint64_t *read_out, int64_t timeout_ns);
+
+/* Streams: the writer whose death ends the pipe. ipc_chan_writer_attach makes the calling thread that
+ * writer (IPC_EBUSY while another live one is); when its process dies (or the thread exits)
+ * without ipc_chan_close, readers see IPC_EOF once they have read what it wrote. Detach before
+ * handing writing over to another process. */
+int32_t ipc_chan_writer_attach(ipc_chan_t *chan);
+int32_t ipc_chan_writer_detach(ipc_chan_t *chan);
+const uint32_t *ipc_chan_writer_word(ipc_chan_t *chan);
 
 /* State. */
 int32_t ipc_chan_close(ipc_chan_t *chan);
@@ -654,8 +662,11 @@ int32_t ipc_chan_swap_step(ipc_chan_t *chan, const void *message, uint64_t lengt
                            uint32_t registered, uint64_t *length_out, uint32_t *expected_out);
 int32_t ipc_chan_write_step(ipc_chan_t *chan, const void *bytes, uint64_t length, uint32_t registered,
                             uint64_t *written_out, uint32_t *expected_out);
+/* Also stores in *writer_expected_out the value of the writer's lock word (ipc_chan_writer_word) to wait
+ * on beside the data, 0 when no writer is attached: a wait that ends because it changed means the
+ * writer may have died, and the next step sees IPC_EOF if so. */
 int32_t ipc_chan_read_step(ipc_chan_t *chan, void *buffer, uint64_t capacity, uint32_t registered, uint64_t *read_out,
-                           uint32_t *expected_out);
+                           uint32_t *expected_out, uint32_t *writer_expected_out);
 int32_t ipc_chan_unwait(ipc_chan_t *chan, uint32_t side);
 
 /* ---- Waiters ----------------------------------------------------------------------------------- */

@@ -1674,17 +1674,43 @@ pub export fn ipc_chan_write_step(handle: ?*ipc_chan_t, bytes: ?*const anyopaque
     return abi.ok;
 }
 
-pub export fn ipc_chan_read_step(handle: ?*ipc_chan_t, buffer: ?*anyopaque, capacity: u64, registered: u32, read_out: ?*u64, expected_out: ?*u32) i32 {
+pub export fn ipc_chan_read_step(
+    handle: ?*ipc_chan_t,
+    buffer: ?*anyopaque,
+    capacity: u64,
+    registered: u32,
+    read_out: ?*u64,
+    expected_out: ?*u32,
+    writer_expected_out: ?*u32,
+) i32 {
     const out = read_out orelse return abi.code(error.Invalid);
     out.* = 0;
     const expected = expected_out orelse return abi.code(error.Invalid);
+    const writer_expected = writer_expected_out orelse return abi.code(error.Invalid);
     const c = toChan(handle) catch |err| return result(err);
-    switch (chan.readStep(c, bufferOut(buffer, capacity) catch |err| return result(err), registered != 0, expected) catch |err| return result(err)) {
+    switch (chan.readStep(c, bufferOut(buffer, capacity) catch |err| return result(err), registered != 0, expected, writer_expected) catch |err| return result(err)) {
         .read => |n| out.* = n,
         .ended => return abi.code(error.Ended),
         .blocked => return abi.code(error.Busy),
     }
     return abi.ok;
+}
+
+pub export fn ipc_chan_writer_attach(handle: ?*ipc_chan_t) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    chan.attachWriter(c) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_chan_writer_detach(handle: ?*ipc_chan_t) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    chan.detachWriter(c) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_chan_writer_word(handle: ?*ipc_chan_t) ?*const u32 {
+    const c = toChan(handle) catch return null;
+    return c.writer.word();
 }
 
 pub export fn ipc_chan_unwait(handle: ?*ipc_chan_t, side: u32) i32 {

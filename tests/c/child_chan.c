@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "child.h"
 
@@ -53,6 +54,15 @@ int child_chan(int argc, char **argv) {
   ipc_chan_t *chan = NULL;
   int32_t rc = ipc_segment_open(argv[2], 0, &seg);
   if (rc == IPC_OK && (strcmp(argv[1], "bites") == 0 || strcmp(argv[1], "serve") == 0)) return seed_examples(argv[1], seg);
+  if (rc == IPC_OK && strcmp(argv[1], "hold") == 0) {
+    /* A pipe's writer that writes a line, says so, then waits to be killed. */
+    if ((rc = ipc_chan_at(seg, 0, &chan)) != IPC_OK || (rc = ipc_chan_writer_attach(chan)) != IPC_OK) return fail(rc);
+    static const char line[] = "written before dying\n";
+    if ((rc = ipc_chan_write(chan, line, sizeof line - 1, -1)) != IPC_OK) return fail(rc);
+    printf("written\n");
+    fflush(stdout);
+    for (;;) pause();
+  }
   if (rc == IPC_OK && strcmp(argv[1], "value") == 0 && argc >= 4) {
     /* A shared value: replace it with the JSON text given. */
     if ((rc = ipc_chan_at(seg, 0, &chan)) != IPC_OK) return fail(rc);

@@ -81,6 +81,26 @@ export default function chan(h: Harness): void {
       }
     });
 
+    h.test(`mp chan: a pipe ends when its writer (${label(child)}) is killed, for sync and async readers`, async () => {
+      using pipe = Pipe.create({ capacity: 128, name: true });
+      using second = Pipe.open(pipe.memory.name!);
+      try {
+        const writer = spawn(command(h, child, ["chan", "hold", pipe.memory.name!]), 30_000);
+        assert.equal(await writer.line(), "written");
+        assert.equal(new TextDecoder().decode((await pipe.read())!), "written before dying\n");
+        const waiting = second.read(); // parked on the data and on the writer
+        await sleep(20);
+        writer.kill("SIGKILL");
+        await writer.exited;
+        assert.equal(await waiting, null, "an async reader sees the end");
+        assert.equal(pipe.readSync(), null, "a sync reader too");
+        assert.ok(pipe.ended);
+      } finally {
+        await reap();
+        pipe.memory.unlink();
+      }
+    });
+
     h.test(`mp chan: the seed's socketpair — ${label(child)} answers each instruction`, async () => {
       using end = Duplex.create({ capacity: 1024, name: true });
       try {

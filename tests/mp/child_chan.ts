@@ -8,6 +8,8 @@
  *                                      order for its producer
  *   chan bites <pipe-name>             the seed chapter's pipe: write "Another one bites the dust\n"
  *                                      ten times, then end the pipe
+ *   chan hold <pipe-name>              write a line into a pipe (becoming its writer), print "written",
+ *                                      then wait to be killed
  *   chan value <name> <json>           replace a SharedValue (JSON codec) with the value the JSON text gives
  *   chan serve <duplex-name>           the seed chapter's socketpair: answer each instruction with
  *                                      "<instruction> accomplished!" until the other end ends, then end
@@ -48,6 +50,12 @@ export async function chanCommand(ipc: IpcModule, args: string[]): Promise<numbe
     for (let i = 0; i < 10; i++) await pipe.write("Another one bites the dust\n");
     pipe.end();
     return 0;
+  }
+  if (command === "hold") {
+    const pipe = ipc.Pipe.open(name);
+    pipe.writeSync("written before dying\n");
+    console.log("written");
+    await new Promise(() => {}); // until killed
   }
   if (command === "value") {
     using value = ipc.SharedValue.open(name);
