@@ -157,8 +157,8 @@ export function checkFlags(op: string, pointer: Pointer, want: number, className
 export interface MessageOptions<T = Uint8Array> {
   /** Bytes of ring: a power of two from 64 to 2^30; default 64 KiB. Messages are at most half of it, minus 8. */
   capacity?: number;
-  /** How values become bytes in this process: "bytes" (default: Uint8Array in and out), "json", or a Codec. */
-  codec?: "bytes" | "json" | Codec<T>;
+  /** How values become bytes in this process: "bytes" (default: Uint8Array in and out), "json", "msgpack", or a Codec. */
+  codec?: "bytes" | "json" | "msgpack" | Codec<T>;
 }
 
 /** Options of `open`, `fromFd` and `at`: how this process encodes values. */

@@ -1,11 +1,13 @@
 /**
  * Codecs: how JS values become the bytes of a message and back. "bytes" passes Uint8Arrays through;
- * "json" is UTF-8 JSON, the same bytes in every runtime.
+ * "json" is UTF-8 JSON; "msgpack" is MessagePack (lib/msgpack.ts). Each gives the same bytes in
+ * every runtime.
  *
  * @module
  */
 
 import { describe, IpcError, IpcTypeError } from "./errors.ts";
+import { msgpackCodec } from "./msgpack.ts";
 
 /** Turns values of type T into bytes and back. */
 export interface Codec<T> {
@@ -46,14 +48,15 @@ export const jsonCodec: Codec<unknown> = {
 };
 
 /** The codec an options object names. */
-export function codecOf<T>(op: string, codec: "bytes" | "json" | Codec<T> | undefined): Codec<T> {
+export function codecOf<T>(op: string, codec: "bytes" | "json" | "msgpack" | Codec<T> | undefined): Codec<T> {
   if (codec === undefined || codec === "bytes") return bytesCodec as unknown as Codec<T>;
   if (codec === "json") return jsonCodec as Codec<T>;
+  if (codec === "msgpack") return msgpackCodec as Codec<T>;
   if (
     typeof codec === "object" && codec !== null && typeof codec.encode === "function" &&
     typeof codec.decode === "function"
   ) {
     return codec;
   }
-  throw new IpcTypeError(op, `codec must be "bytes", "json" or { encode, decode }, got ${describe(codec)}`);
+  throw new IpcTypeError(op, `codec must be "bytes", "json", "msgpack" or { encode, decode }, got ${describe(codec)}`);
 }

@@ -43,6 +43,7 @@ export { Pipe, type PipeOptions } from "./pipe.ts";
 export { Duplex } from "./duplex.ts";
 export { SharedValue, type SharedValueOptions } from "./shared_value.ts";
 export { bytesCodec, type Codec, jsonCodec } from "./codec.ts";
+export { msgpackCodec } from "./msgpack.ts";
 export { now, setSpin, spin } from "./spin.ts";
 export { type SegmentCreator, SharedMemory, type SharedMemoryOptions, type TypedArrayConstructor } from "./segment.ts";
 

@@ -79,6 +79,23 @@ export default function chanCase(h: Harness): void {
     );
   });
 
+  h.test("chan: the msgpack codec keeps what JSON cannot", () => {
+    using chan = Chan.create<unknown>({ codec: "msgpack", capacity: 4096 });
+    const value = {
+      id: 12345,
+      big: 2n ** 60n,
+      when: new Date(1_700_000_000_000),
+      bytes: new Uint8Array([1, 2, 3]),
+      floats: new Float64Array([0.5, -2.25]),
+      tags: new Set(["a", "b"]),
+      nested: { list: [1, "two", null, true] },
+    };
+    chan.sendSync(value);
+    assert.deepEqual(chan.recvSync(), value);
+    chan.sendManySync([1, "two", [3]]);
+    assert.deepEqual(chan.recvManySync(), [1, "two", [3]]);
+  });
+
   h.test("chan: closing the handle rejects a pending receive with ECLOSED", async () => {
     const chan = Chan.create({ capacity: 64 });
     const waiting = chan.recv();

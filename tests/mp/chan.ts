@@ -136,6 +136,27 @@ export default function chan(h: Harness): void {
     }
   });
 
+  h.test("mp chan: msgpack values go to the other runtime and back unchanged", async () => {
+    using end = Duplex.create<unknown>({ name: true, codec: "msgpack" });
+    try {
+      const echo = spawn(command(h, other, ["chan", "echo", end.memory.name!, "msgpack"]), 30_000);
+      const values: unknown[] = [
+        { id: 1, big: 2n ** 60n, when: new Date(1_700_000_000_000), bytes: new Uint8Array([9, 8]) },
+        new Float64Array([1.5, -0.25]),
+        ["text", 42, null, { nested: new Set([1, 2]) }],
+      ];
+      for (const v of values) {
+        await end.send(v);
+        assert.deepEqual(await end.recv(), v);
+      }
+      end.end();
+      assert.equal((await echo.exited).code, 0);
+    } finally {
+      await reap();
+      end.memory.unlink();
+    }
+  });
+
   const pairs: [Program, Program][] = [[self, other], [other, self], [programs.c, self], [self, programs.c]];
   for (const [from, to] of pairs) {
     h.test(

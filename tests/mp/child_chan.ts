@@ -11,6 +11,7 @@
  *   chan hold <pipe-name>              write a line into a pipe (becoming its writer), print "written",
  *                                      then wait to be killed
  *   chan value <name> <json>           replace a SharedValue (JSON codec) with the value the JSON text gives
+ *   chan echo <duplex-name> <codec>    decode each value with the codec and send it back, until the end
  *   chan serve <duplex-name>           the seed chapter's socketpair: answer each instruction with
  *                                      "<instruction> accomplished!" until the other end ends, then end
  * Message i of producer `id` is `lengthOf(id, i)` bytes: id, i (u32 little-endian), then byte k =
@@ -60,6 +61,13 @@ export async function chanCommand(ipc: IpcModule, args: string[]): Promise<numbe
   if (command === "value") {
     using value = ipc.SharedValue.open(name);
     value.store(JSON.parse(args[2]));
+    return 0;
+  }
+  if (command === "echo") {
+    // Decode each message with the codec named, and send the value back encoded again.
+    using end = ipc.Duplex.open<unknown>(name, { codec: args[2] as "json" | "msgpack" });
+    for (let v = end.recvSync(); v !== undefined; v = end.recvSync()) end.sendSync(v);
+    end.end();
     return 0;
   }
   if (command === "serve") {
