@@ -6,6 +6,8 @@
  *   throughput64 [count]   64-byte messages one way, sent one by one (sendSync) and in batches
  *                          (sendManySync), received in batches: messages per second
  *   throughput64k [count]  64 KiB messages one way: GB/s
+ *   objects <json|msgpack> [count]   small objects one way through the codec, sent one by one and in
+ *                          batches, received (and decoded) in batches: objects per second
  *   child <case> <name> <count>   the other side
  * Round trips: the first 10% dropped, p50 and p99 of the rest.
  */
@@ -19,12 +21,22 @@ import type { Chan, SharedMemory } from "../lib/index.ts";
 const ring = 1 << 20;
 const second = CHAN_HEADER_SIZE + ring; // offset of the second channel, 64-aligned
 
-function channels(ipc: IpcModule, seg: SharedMemory, init: boolean): { ping: Chan; pong: Chan } {
+type Codec = "bytes" | "json" | "msgpack";
+
+function channels(
+  ipc: IpcModule,
+  seg: SharedMemory,
+  init: boolean,
+  codec: Codec = "bytes",
+): { ping: Chan<unknown>; pong: Chan } {
   const { Chan } = ipc;
   return init
-    ? { ping: Chan.init(seg, 0, { capacity: ring }), pong: Chan.init(seg, second, { capacity: ring }) }
-    : { ping: Chan.at(seg, 0), pong: Chan.at(seg, second) };
+    ? { ping: Chan.init<unknown>(seg, 0, { capacity: ring, codec }), pong: Chan.init(seg, second, { capacity: ring }) }
+    : { ping: Chan.at<unknown>(seg, 0, { codec }), pong: Chan.at(seg, second) };
 }
+
+/** The object of the object-throughput case (about 60 bytes in either codec). */
+const sample = { id: 12345, name: "worker-7", ok: true, score: 3.25, tags: ["a", "b"] };
 
 function percentiles(us: Float64Array): [number, number] {
   const kept = us.subarray(Math.floor(us.length / 10)).sort();
@@ -35,19 +47,19 @@ export async function chanBench(ipc: IpcModule, runtime: string, self: string[],
   const { SharedMemory } = ipc;
   const [kind] = args;
   if (kind === "child") {
-    const [, which, name, countText] = args;
+    const [, which, name, countText, codec] = args;
     const count = Number(countText);
     using seg = SharedMemory.open(name);
-    const { ping, pong } = channels(ipc, seg, false);
+    const { ping, pong } = channels(ipc, seg, false, (codec ?? "bytes") as Codec);
     if (which === "roundtrip") {
-      for (let i = 0; i < count; i++) pong.sendSync(ping.recvSync()!);
+      for (let i = 0; i < count; i++) pong.sendSync(ping.recvSync() as Uint8Array);
     } else {
       let got = 0;
       let bytes = 0;
       while (got < count) {
         for (const m of ping.recvManySync()) {
           got++;
-          bytes += m.byteLength;
+          bytes += m instanceof Uint8Array ? m.byteLength : 1;
         }
       }
       pong.sendSync(new Uint8Array(new Float64Array([bytes]).buffer));
@@ -59,11 +71,13 @@ export async function chanBench(ipc: IpcModule, runtime: string, self: string[],
   const childArgv: string[] = process.env.CHAN_CHILD ? JSON.parse(process.env.CHAN_CHILD) : self;
   const childRuntime = process.env.CHAN_CHILD_LABEL ?? runtime;
   const pair = childRuntime === runtime ? `${runtime}<->${runtime}` : `${runtime}<->${childRuntime}`;
-  const count = Number(args[1] ?? (kind === "roundtrip" ? 100_000 : kind === "throughput64" ? 2_000_000 : 50_000));
+  const codec = (kind === "objects" ? args[1] : "bytes") as Codec;
+  const countArg = kind === "objects" ? args[2] : args[1];
+  const count = Number(countArg ?? (kind === "roundtrip" ? 100_000 : kind === "throughput64k" ? 50_000 : 2_000_000));
   using seg = SharedMemory.create({ size: 2 * second, name: true });
-  const { ping, pong } = channels(ipc, seg, true);
+  const { ping, pong } = channels(ipc, seg, true, codec);
   const run = async (which: string, n: number, body: () => void): Promise<number> => {
-    const child = spawn(childArgv[0], [...childArgv.slice(1), "child", which, seg.name!, String(n)], {
+    const child = spawn(childArgv[0], [...childArgv.slice(1), "child", which, seg.name!, String(n), codec], {
       stdio: "inherit",
     });
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
@@ -130,6 +144,28 @@ export async function chanBench(ipc: IpcModule, runtime: string, self: string[],
           value: count * size / ns,
         });
       }
+      break;
+    }
+    case "objects": {
+      const tool = `${pair} libipc Chan, ${codec} codec`;
+      const single = await run(kind, count, () => {
+        for (let i = 0; i < count; i++) ping.sendSync(sample);
+        pong.recvSync();
+      });
+      const unit = "M msg/s";
+      report({
+        case: "throughput, small objects, 1->1",
+        tool: `${tool} (sendSync)`,
+        unit,
+        value: (count / single) * 1000,
+      });
+      const batch = new Array<unknown>(256).fill(sample);
+      const batched = await run(kind, count, () => {
+        for (let i = 0; i < count; i += batch.length) ping.sendManySync(batch);
+        pong.recvSync();
+      });
+      const many = `${tool} (sendManySync, 256 per call)`;
+      report({ case: "throughput, small objects, 1->1", tool: many, unit, value: (count / batched) * 1000 });
       break;
     }
     default:
