@@ -180,10 +180,9 @@ export class Pipe extends ChannelBase {
     }
   }
 
-  /** Room for a read of at most `max` bytes: a buffer of its own for an async read (see `write`). */
-  #space(op: string, max: unknown, own: boolean): Uint8Array {
-    const n = max === undefined ? 64 * 1024 : checkInteger(op, "max", max, 1, this.capacity);
-    if (own) return new Uint8Array(n);
+  /** Room for a read of at most `max` bytes (default 64 KiB, at most the capacity), shared by the calls of this handle. */
+  #space(op: string, max: unknown): Uint8Array {
+    const n = max === undefined ? Math.min(64 * 1024, this.capacity) : checkInteger(op, "max", max, 1, this.capacity);
     if (this.#buffer.byteLength < n) this.#buffer = new Uint8Array(n);
     return this.#buffer.subarray(0, n);
   }
@@ -197,7 +196,7 @@ export class Pipe extends ChannelBase {
   /** Reads what is there (1 to `max` bytes, default up to 64 KiB), blocking while empty; null at the end. */
   readSync(max?: number, options?: LockOptions): Uint8Array | null {
     const op = "Pipe.readSync";
-    const space = this.#space(op, max, false);
+    const space = this.#space(op, max);
     const timeout = timeoutOf(op, options);
     const rc = this.s.ipc_chan_read(this.handle(op), space, space.byteLength, this.#count, timeoutNs(timeout));
     return this.#read(op, rc, timeout);
@@ -206,15 +205,18 @@ export class Pipe extends ChannelBase {
   /** Reads what is there without blocking the event loop; null at the end. */
   async read(max?: number, options?: AsyncLockOptions): Promise<Uint8Array | null> {
     const op = "Pipe.read";
-    const space = this.#space(op, max, true);
+    const space = this.#space(op, max);
     const timeout = timeoutOf(op, options);
+    // Other async calls on this handle may run between a step and the code after its wait: the
+    // step copies what it read out of the shared buffer at once, into the call's own result.
     const count = new BigUint64Array(1);
     const writer = new Uint32Array(1);
+    let got: Uint8Array | null = null;
     const rc = await waitSteps(
       op,
       {
-        step: (again) =>
-          this.s.ipc_chan_read_step(
+        step: (again) => {
+          const rc = this.s.ipc_chan_read_step(
             this.handle(op),
             space,
             space.byteLength,
@@ -222,7 +224,10 @@ export class Pipe extends ChannelBase {
             count,
             this.expected,
             writer,
-          ),
+          );
+          if (rc === OK) got = space.slice(0, Number(count[0]));
+          return rc;
+        },
         word: () => this.words[readable],
         expected: () => this.expected[0],
         giveUp: () => void this.s.ipc_chan_unwait(this.handle(op), readable),
@@ -234,7 +239,7 @@ export class Pipe extends ChannelBase {
       this.pending,
       () => this.timedOut(op, timeout, "no data"),
     );
-    if (rc === OK) return space.slice(0, Number(count[0]));
+    if (rc === OK) return got;
     if (rc === EOF) return null;
     this.#failed(op, rc, timeout, "no data");
   }
