@@ -9,7 +9,6 @@
 import { CHAN_BATCH_MAX, RESULT_CODES } from "./abi.ts";
 import {
   channelAt,
-  checkFlags,
   createChannel,
   initChannel,
   MessageChannel,
@@ -54,23 +53,18 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
 
   /** Opens the channel called `name`. */
   static open<T = Uint8Array>(name: string, options: ChanOpenOptions<T> = {}): Chan<T> {
-    return Chan.#standalone<T>("Chan.open", SharedMemory.open(name), name, options);
+    const codec = codecOf<T>("Chan.open", options.codec);
+    return Chan.#standalone<T>("Chan.open", SharedMemory.open(name), name, codec);
   }
 
   /** Opens the channel behind `fd` (one a parent passed to this process). */
   static fromFd<T = Uint8Array>(fd: number, options: ChanOpenOptions<T> = {}): Chan<T> {
-    return Chan.#standalone<T>("Chan.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`, options);
+    const codec = codecOf<T>("Chan.fromFd", options.codec);
+    return Chan.#standalone<T>("Chan.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`, codec);
   }
 
-  static #standalone<T>(op: string, memory: SharedMemory, what: string, options: ChanOpenOptions<T>): Chan<T> {
-    const codec = codecOf<T>(op, options.codec);
-    const pointer = openChannel(op, memory, what, "Chan");
-    try {
-      checkFlags(op, pointer, 0, "Chan");
-    } catch (error) {
-      memory.close();
-      throw error;
-    }
+  static #standalone<T>(op: string, memory: SharedMemory, what: string, codec: Codec<T>): Chan<T> {
+    const pointer = openChannel(op, memory, what, "Chan", 0);
     return new Chan<T>(memory, 0, pointer, true, codec);
   }
 
@@ -86,8 +80,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
   static at<T = Uint8Array>(memory: SharedMemory, offset: number, options: ChanOpenOptions<T> = {}): Chan<T> {
     const op = "Chan.at";
     const codec = codecOf<T>(op, options.codec);
-    const { at, pointer } = channelAt(op, memory, offset);
-    checkFlags(op, pointer, 0, "Chan");
+    const { at, pointer } = channelAt(op, memory, offset, 0, "Chan");
     return new Chan<T>(memory, at, pointer, false, codec);
   }
 

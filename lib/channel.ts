@@ -101,9 +101,9 @@ export function createChannel(
   );
 }
 
-/** The channel at the start of a standalone segment. */
-export function openChannel(op: string, memory: SharedMemory, what: string, className: string): Pointer {
-  return openStandalone(
+/** The channel at the start of a standalone segment, which must have exactly `flags`; closes `memory` on failure. */
+export function openChannel(op: string, memory: SharedMemory, what: string, className: string, flags: number): Pointer {
+  const pointer = openStandalone(
     op,
     memory,
     KIND_CHAN,
@@ -111,6 +111,13 @@ export function openChannel(op: string, memory: SharedMemory, what: string, clas
     what,
     (seg, cell) => native().symbols.ipc_chan_at(seg, 0n, cell),
   );
+  try {
+    checkFlags(op, pointer, flags, className);
+  } catch (error) {
+    memory.close();
+    throw error;
+  }
+  return pointer;
 }
 
 /** Initializes a channel at `offset` in `memory`. */
@@ -132,9 +139,15 @@ export function initChannel(
   );
 }
 
-/** The channel another process initialized at `offset` in `memory`. */
-export function channelAt(op: string, memory: SharedMemory, offset: number): { at: number; pointer: Pointer } {
-  return placeObject(
+/** The channel another process initialized at `offset` in `memory`, which must have exactly `flags`. */
+export function channelAt(
+  op: string,
+  memory: SharedMemory,
+  offset: number,
+  flags: number,
+  className: string,
+): { at: number; pointer: Pointer } {
+  const placed = placeObject(
     op,
     memory,
     offset,
@@ -143,6 +156,8 @@ export function channelAt(op: string, memory: SharedMemory, offset: number): { a
     (seg, off, cell) => native().symbols.ipc_chan_at(seg, off, cell),
     explain,
   );
+  checkFlags(op, placed.pointer, flags, className);
+  return placed;
 }
 
 /** Throws EKIND unless the channel at `pointer` has exactly the flags `want`. */

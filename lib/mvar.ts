@@ -11,7 +11,6 @@
 import { CHAN_SINGLE } from "./abi.ts";
 import {
   channelAt,
-  checkFlags,
   createChannel,
   initChannel,
   MessageChannel,
@@ -58,23 +57,18 @@ export class MVar<T = Uint8Array> extends MessageChannel<T> {
 
   /** Opens the MVar called `name`. */
   static open<T = Uint8Array>(name: string, options: MessageOpenOptions<T> = {}): MVar<T> {
-    return MVar.#standalone<T>("MVar.open", SharedMemory.open(name), name, options);
+    const codec = codecOf<T>("MVar.open", options.codec);
+    return MVar.#standalone<T>("MVar.open", SharedMemory.open(name), name, codec);
   }
 
   /** Opens the MVar behind `fd` (one a parent passed to this process). */
   static fromFd<T = Uint8Array>(fd: number, options: MessageOpenOptions<T> = {}): MVar<T> {
-    return MVar.#standalone<T>("MVar.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`, options);
+    const codec = codecOf<T>("MVar.fromFd", options.codec);
+    return MVar.#standalone<T>("MVar.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`, codec);
   }
 
-  static #standalone<T>(op: string, memory: SharedMemory, what: string, options: MessageOpenOptions<T>): MVar<T> {
-    const codec = codecOf<T>(op, options.codec);
-    const pointer = openChannel(op, memory, what, "MVar");
-    try {
-      checkFlags(op, pointer, CHAN_SINGLE, "MVar");
-    } catch (error) {
-      memory.close();
-      throw error;
-    }
+  static #standalone<T>(op: string, memory: SharedMemory, what: string, codec: Codec<T>): MVar<T> {
+    const pointer = openChannel(op, memory, what, "MVar", CHAN_SINGLE);
     return new MVar<T>(memory, 0, pointer, true, codec);
   }
 
@@ -92,8 +86,7 @@ export class MVar<T = Uint8Array> extends MessageChannel<T> {
   static at<T = Uint8Array>(memory: SharedMemory, offset: number, options: MessageOpenOptions<T> = {}): MVar<T> {
     const op = "MVar.at";
     const codec = codecOf<T>(op, options.codec);
-    const { at, pointer } = channelAt(op, memory, offset);
-    checkFlags(op, pointer, CHAN_SINGLE, "MVar");
+    const { at, pointer } = channelAt(op, memory, offset, CHAN_SINGLE, "MVar");
     return new MVar<T>(memory, at, pointer, false, codec);
   }
 

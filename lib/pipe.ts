@@ -9,16 +9,7 @@
  */
 
 import { CHAN_STREAM, RESULT_CODES } from "./abi.ts";
-import {
-  channelAt,
-  ChannelBase,
-  checkFlags,
-  createChannel,
-  initChannel,
-  openChannel,
-  readable,
-  writable,
-} from "./channel.ts";
+import { channelAt, ChannelBase, createChannel, initChannel, openChannel, readable, writable } from "./channel.ts";
 import { checked } from "./call.ts";
 import { checkInteger, describe, IpcError, IpcTypeError } from "./errors.ts";
 import type { Pointer } from "./native.ts";
@@ -99,13 +90,7 @@ export class Pipe extends ChannelBase {
   }
 
   static #standalone(op: string, memory: SharedMemory, what: string): Pipe {
-    const pointer = openChannel(op, memory, what, "Pipe");
-    try {
-      checkFlags(op, pointer, CHAN_STREAM, "Pipe");
-    } catch (error) {
-      memory.close();
-      throw error;
-    }
+    const pointer = openChannel(op, memory, what, "Pipe", CHAN_STREAM);
     return new Pipe(memory, 0, pointer, true);
   }
 
@@ -118,8 +103,7 @@ export class Pipe extends ChannelBase {
   /** The pipe another process initialized at `offset` in `memory`. */
   static at(memory: SharedMemory, offset: number): Pipe {
     const op = "Pipe.at";
-    const { at, pointer } = channelAt(op, memory, offset);
-    checkFlags(op, pointer, CHAN_STREAM, "Pipe");
+    const { at, pointer } = channelAt(op, memory, offset, CHAN_STREAM, "Pipe");
     return new Pipe(memory, at, pointer, false);
   }
 

@@ -10,7 +10,6 @@
 import { CHAN_SINGLE } from "./abi.ts";
 import {
   channelAt,
-  checkFlags,
   createChannel,
   initChannel,
   MessageChannel,
@@ -52,28 +51,18 @@ export class SharedValue<T = unknown> extends MessageChannel<T> {
 
   /** Opens the shared value called `name`. */
   static open<T = unknown>(name: string, options: MessageOpenOptions<T> = {}): SharedValue<T> {
-    return SharedValue.#standalone<T>("SharedValue.open", SharedMemory.open(name), name, options);
+    const codec = codecOf<T>("SharedValue.open", options.codec ?? "json");
+    return SharedValue.#standalone<T>("SharedValue.open", SharedMemory.open(name), name, codec);
   }
 
   /** Opens the shared value behind `fd` (one a parent passed to this process). */
   static fromFd<T = unknown>(fd: number, options: MessageOpenOptions<T> = {}): SharedValue<T> {
-    return SharedValue.#standalone<T>("SharedValue.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`, options);
+    const codec = codecOf<T>("SharedValue.fromFd", options.codec ?? "json");
+    return SharedValue.#standalone<T>("SharedValue.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`, codec);
   }
 
-  static #standalone<T>(
-    op: string,
-    memory: SharedMemory,
-    what: string,
-    options: MessageOpenOptions<T>,
-  ): SharedValue<T> {
-    const codec = codecOf<T>(op, options.codec ?? "json");
-    const pointer = openChannel(op, memory, what, "SharedValue");
-    try {
-      checkFlags(op, pointer, CHAN_SINGLE, "SharedValue");
-    } catch (error) {
-      memory.close();
-      throw error;
-    }
+  static #standalone<T>(op: string, memory: SharedMemory, what: string, codec: Codec<T>): SharedValue<T> {
+    const pointer = openChannel(op, memory, what, "SharedValue", CHAN_SINGLE);
     return new SharedValue<T>(memory, 0, pointer, true, codec);
   }
 
@@ -91,8 +80,7 @@ export class SharedValue<T = unknown> extends MessageChannel<T> {
   static at<T = unknown>(memory: SharedMemory, offset: number, options: MessageOpenOptions<T> = {}): SharedValue<T> {
     const op = "SharedValue.at";
     const codec = codecOf<T>(op, options.codec ?? "json");
-    const { at, pointer } = channelAt(op, memory, offset);
-    checkFlags(op, pointer, CHAN_SINGLE, "SharedValue");
+    const { at, pointer } = channelAt(op, memory, offset, CHAN_SINGLE, "SharedValue");
     return new SharedValue<T>(memory, at, pointer, false, codec);
   }
 
