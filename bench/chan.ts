@@ -6,6 +6,8 @@
  *   throughput64 [count]   64-byte messages one way, sent one by one (sendSync) and in batches
  *                          (sendManySync), received in batches: messages per second
  *   throughput64k [count]  64 KiB messages one way: GB/s
+ *   many [count]           64-byte messages 2->2: two sender and two receiver children on one channel,
+ *                          in batches, until the parent ends the channel: messages per second
  *   objects <json|msgpack> [count]   small objects one way through the codec, sent one by one and in
  *                          batches, received (and decoded) in batches: objects per second
  *   child <case> <name> <count>   the other side
@@ -53,6 +55,17 @@ export async function chanBench(ipc: IpcModule, runtime: string, self: string[],
     const { ping, pong } = channels(ipc, seg, false, (codec ?? "bytes") as Codec);
     if (which === "roundtrip") {
       for (let i = 0; i < count; i++) pong.sendSync(ping.recvSync() as Uint8Array);
+    } else if (which === "send") {
+      // A 2->2 sender: `count` 64-byte messages in batches of 256.
+      const batch = new Array<Uint8Array>(256).fill(new Uint8Array(64));
+      for (let i = 0; i < count; i += batch.length) ping.sendManySync(batch);
+    } else if (which === "drain") {
+      // A 2->2 receiver: whatever comes, until the channel ends; then its byte total.
+      let bytes = 0;
+      for (let batch = ping.recvManySync(); batch.length > 0; batch = ping.recvManySync()) {
+        for (const m of batch) bytes += (m as Uint8Array).byteLength;
+      }
+      pong.sendSync(new Uint8Array(new Float64Array([bytes]).buffer));
     } else {
       let got = 0;
       let bytes = 0;
@@ -144,6 +157,28 @@ export async function chanBench(ipc: IpcModule, runtime: string, self: string[],
           value: count * size / ns,
         });
       }
+      break;
+    }
+    case "many": {
+      const spawnChild = (which: string, n: number) => {
+        const child = spawn(childArgv[0], [...childArgv.slice(1), "child", which, seg.name!, String(n), codec], {
+          stdio: "inherit",
+        });
+        return new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      };
+      const each = count - (count % 256);
+      const start = ipc.now();
+      const receivers = [spawnChild("drain", 0), spawnChild("drain", 0)];
+      const senders = [spawnChild("send", each), spawnChild("send", each)];
+      for (const s of senders) if (await s !== 0) throw new Error("a sender failed");
+      ping.end();
+      let bytes = 0;
+      for (let i = 0; i < 2; i++) bytes += new Float64Array(pong.recvSync()!.slice().buffer)[0];
+      const ns = Number(ipc.now() - start);
+      for (const r of receivers) if (await r !== 0) throw new Error("a receiver failed");
+      if (bytes !== 2 * each * 64) throw new Error(`2->2 received ${bytes} bytes, not ${2 * each * 64}`);
+      const tool = `${pair} libipc Chan (sendManySync, 256 per call; recvManySync)`;
+      report({ case: "throughput, 64 B messages, 2->2", tool, unit: "M msg/s", value: ((2 * each) / ns) * 1000 });
       break;
     }
     case "objects": {

@@ -139,7 +139,8 @@ const groups: Group[] = [
       "send, then a blocking receive; both sides spin briefly before parking), timed per round trip, the first 10% " +
       "dropped, p50 and p99 of the rest (C 200 000 rounds, Bun and Deno 100 000); Bun<->Deno is a Bun parent with a " +
       "Deno child. Throughput: 64-byte messages one way, sent one by one and 256 per batch call, received in batches, " +
-      "until the receiver acknowledges its total; 2->2 is two senders and two receivers on one channel (C); 64 KiB " +
+      "until the receiver acknowledges its total; 2->2 is two senders and two receivers on one channel (from Bun and " +
+      "Deno the four are child processes, their start-up included in the time); 64 KiB " +
       "messages one way. Small objects ({ id, name, ok, score, tags }, about 60 bytes) one way through the json and " +
       "msgpack codecs, decoded by the receiver. Peers, in the same run (bench/ipc_peers/): Bun.spawn with ipc (Bun<->Bun), Node " +
       "child_process.fork IPC, and a unix stream socket from Bun and from C, 2 000 warm-up then 20 000 timed round " +
@@ -150,6 +151,8 @@ const groups: Group[] = [
         [bun, "bench/chan.bun.ts", c],
         [...denoRun, "bench/chan.deno.ts", c],
       ]),
+      [bun, "bench/chan.bun.ts", "many", "2000000"],
+      [...denoRun, "bench/chan.deno.ts", "many", "1000000"],
       ...["json", "msgpack"].flatMap((codec) => [
         [bun, "bench/chan.bun.ts", "objects", codec, "1000000"],
         [...denoRun, "bench/chan.deno.ts", "objects", codec, "500000"],
