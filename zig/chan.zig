@@ -250,6 +250,21 @@ fn recordSize(len: u32) u32 {
     return record_header + std.mem.alignForward(u32, len, 8);
 }
 
+/// Writes `message` as a record at `tail` (after a padding record when it would cross the end of
+/// the ring), uncommitted; returns the tail after it. The caller made sure it fits.
+fn putRecord(c: *Chan, tail: u32, message: []const u8) u32 {
+    var at = tail;
+    const size = recordSize(@intCast(message.len));
+    const room = c.capacity - (at & (c.capacity - 1));
+    if (size > room) {
+        writeHeader(c, at, room - record_header, kind_padding);
+        at +%= room;
+    }
+    writeHeader(c, at, @intCast(message.len), kind_message);
+    copyIn(c, at +% record_header, message);
+    return at +% size;
+}
+
 fn writeHeader(c: *Chan, position: u32, len: u32, kind: u32) void {
     const at = position & (c.capacity - 1);
     const h: *[2]u32 = @ptrCast(@alignCast(c.ring() + at));
@@ -306,17 +321,7 @@ pub fn trySendMany(c: *Chan, messages: []const []const u8) Error!SendResult {
         if (!fits(c, p, messages)) return .{ .blocked = .{ .word = &c.writable, .expected = p.raw_writable } };
     }
     var tail = p.tail;
-    for (messages) |m| {
-        const size = recordSize(@intCast(m.len));
-        const room = c.capacity - (tail & (c.capacity - 1));
-        if (size > room) {
-            writeHeader(c, tail, room - record_header, kind_padding);
-            tail +%= room;
-        }
-        writeHeader(c, tail, @intCast(m.len), kind_message);
-        copyIn(c, tail +% record_header, m);
-        tail +%= size;
-    }
+    for (messages) |m| tail = putRecord(c, tail, m);
     commitTail(c, tail);
     return .sent;
 }
@@ -432,18 +437,10 @@ pub fn trySwap(c: *Chan, message: []const u8, out: []u8) Error!RecvResult {
     commitHead(c, record.after);
     var q = p;
     q.head = record.after;
-    var tail = q.tail;
-    const size = recordSize(@intCast(message.len));
-    const room = c.capacity - (tail & (c.capacity - 1));
-    if (size > room) {
-        writeHeader(c, tail, room - record_header, kind_padding);
-        tail +%= room;
-    }
-    writeHeader(c, tail, @intCast(message.len), kind_message);
-    copyIn(c, tail +% record_header, message);
-    commitTail(c, tail +% size);
+    const tail = putRecord(c, q.tail, message);
+    commitTail(c, tail);
     // Receivers' seen tail must not fall behind the head this moved (both locks are held).
-    @atomicStore(u32, &c.tail_seen, (tail +% size) & position_mask, .monotonic);
+    @atomicStore(u32, &c.tail_seen, tail & position_mask, .monotonic);
     return .{ .received = record.len };
 }
 
@@ -464,17 +461,9 @@ pub fn replace(c: *Chan, message: []const u8) Error!void {
         p.head = record.after;
     }
     if (p.used() != 0) return error.Protocol; // a single-message channel held more than one
-    var tail = p.tail;
-    const size = recordSize(@intCast(message.len));
-    const room = c.capacity - (tail & (c.capacity - 1));
-    if (size > room) {
-        writeHeader(c, tail, room - record_header, kind_padding);
-        tail +%= room;
-    }
-    writeHeader(c, tail, @intCast(message.len), kind_message);
-    copyIn(c, tail +% record_header, message);
-    commitTail(c, tail +% size);
-    @atomicStore(u32, &c.tail_seen, (tail +% size) & position_mask, .monotonic);
+    const tail = putRecord(c, p.tail, message);
+    commitTail(c, tail);
+    @atomicStore(u32, &c.tail_seen, tail & position_mask, .monotonic);
     wakeAfter(c, &c.readable);
     wakeAfter(c, &c.writable);
 }
