@@ -316,13 +316,13 @@ export abstract class MessageChannel<T> extends ChannelBase {
   }
 
   /**
-   * The async receive. Other async calls on this handle may run between a step and the code after
-   * the wait, so a step keeps what it received (a copy) and its length before returning.
+   * An async receive (or swap) done in `call`'s steps. Other async calls on this handle may run
+   * between a step and the code after its wait, so a step keeps what it received (a copy) at once.
    */
-  protected async recvBytes(
+  async #receive(
     op: string,
-    peek: boolean,
     options: AsyncLockOptions | undefined,
+    call: (again: boolean, length: BigUint64Array) => number,
   ): Promise<Uint8Array | undefined> {
     const timeout = timeoutOf(op, options);
     const signal = signalOf(op, options);
@@ -333,15 +333,7 @@ export abstract class MessageChannel<T> extends ChannelBase {
         op,
         {
           step: (again) => {
-            const rc = this.s.ipc_chan_recv_step(
-              this.handle(op),
-              this.#scratch,
-              this.#scratch.byteLength,
-              peek ? 1 : 0,
-              again ? 1 : 0,
-              length,
-              this.expected,
-            );
+            const rc = call(again, length);
             if (rc === OK) got = this.#scratch.slice(0, Number(length[0]));
             return rc;
           },
@@ -354,10 +346,28 @@ export abstract class MessageChannel<T> extends ChannelBase {
         this.pending,
         () => this.timedOut(op, timeout, "no message"),
       );
+      if (rc === EPIPE) this.sendFailed(op, rc, timeout);
       if (rc === OK) return got;
       if (rc === EOF) return undefined;
       if (!this.#grow(rc, Number(length[0]))) this.recvFailed(op, rc, timeout);
     }
+  }
+
+  protected recvBytes(
+    op: string,
+    peek: boolean,
+    options: AsyncLockOptions | undefined,
+  ): Promise<Uint8Array | undefined> {
+    return this.#receive(op, options, (again, length) =>
+      this.s.ipc_chan_recv_step(
+        this.handle(op),
+        this.#scratch,
+        this.#scratch.byteLength,
+        peek ? 1 : 0,
+        again ? 1 : 0,
+        length,
+        this.expected,
+      ));
   }
 
   /** MVar's swap: the old message's bytes (a view of scratch space). */
@@ -378,46 +388,21 @@ export abstract class MessageChannel<T> extends ChannelBase {
     return this.#received(op, rc, timeout);
   }
 
-  protected async swapBytes(
+  protected swapBytes(
     op: string,
     bytes: Uint8Array,
     options: AsyncLockOptions | undefined,
   ): Promise<Uint8Array | undefined> {
-    const timeout = timeoutOf(op, options);
-    const signal = signalOf(op, options);
-    const length = new BigUint64Array(1);
-    let got: Uint8Array | undefined;
-    while (true) {
-      const rc = await waitSteps(
-        op,
-        {
-          step: (again) => {
-            const rc = this.s.ipc_chan_swap_step(
-              this.handle(op),
-              bytes,
-              bytes.byteLength,
-              this.#scratch,
-              this.#scratch.byteLength,
-              again ? 1 : 0,
-              length,
-              this.expected,
-            );
-            if (rc === OK) got = this.#scratch.slice(0, Number(length[0]));
-            return rc;
-          },
-          word: () => this.words[readable],
-          expected: () => this.expected[0],
-          giveUp: () => void this.s.ipc_chan_unwait(this.handle(op), readable),
-        },
-        timeout,
-        signal,
-        this.pending,
-        () => this.timedOut(op, timeout, "no message"),
-      );
-      if (rc === EPIPE) this.sendFailed(op, rc, timeout);
-      if (rc === OK) return got;
-      if (rc === EOF) return undefined;
-      if (!this.#grow(rc, Number(length[0]))) this.recvFailed(op, rc, timeout);
-    }
+    return this.#receive(op, options, (again, length) =>
+      this.s.ipc_chan_swap_step(
+        this.handle(op),
+        bytes,
+        bytes.byteLength,
+        this.#scratch,
+        this.#scratch.byteLength,
+        again ? 1 : 0,
+        length,
+        this.expected,
+      ));
   }
 }
