@@ -37,7 +37,7 @@ const rm = @import("platform/robust_mutex.zig");
 const Error = abi.Error;
 
 pub const magic: u32 = 0x4e41_4849; // "IHAN" little-endian
-pub const version: u32 = 1;
+pub const version: u32 = 2;
 pub const header_size: u32 = 384;
 pub const alignment: u32 = 64;
 pub const capacity_min: u32 = 64;
@@ -53,6 +53,10 @@ const position_mask: u32 = closed_bit - 1;
 const record_header: u32 = 8;
 const kind_message: u32 = 0;
 const kind_padding: u32 = 1;
+/// A message a receiver holds as a view (a loan): bits 8..31 hold the holder's process id. Such records
+/// lie between the head and the receivers' cursor, keeping the head (and senders) behind them.
+const kind_loaned: u32 = 2;
+const kind_mask: u32 = 0xff;
 
 pub const Chan = extern struct {
     magic: u32,
@@ -72,7 +76,11 @@ pub const Chan = extern struct {
     writable: wait.WaitWord,
     /// The tail as receivers last read it: they read the senders' line only when this says empty.
     tail_seen: u32,
-    reserved2: [52]u8,
+    /// Message channels: the receivers' cursor. Records before it were received; between the head
+    /// and it lie the ones still loaned out as views (and, until the head passes them, received
+    /// ones). Equal to the head when no view is out.
+    read: u32,
+    reserved2: [48]u8,
     /// Streams: held by the writer (the first process to write) for as long as it writes. When it
     /// dies, the kernel marks the lock's word owner-died, which readers see as the end of the pipe.
     writer: mutex.Mutex,
@@ -118,7 +126,8 @@ pub fn init(memory: []u8, capacity: u32, flags: u32) Error!*Chan {
     c.head_seen = 0;
     c.tail_seen = 0;
     c.reserved1 = [_]u8{0} ** 52;
-    c.reserved2 = [_]u8{0} ** 52;
+    c.read = 0;
+    c.reserved2 = [_]u8{0} ** 48;
     try mutex.init(&c.writer);
     @atomicStore(u32, &c.magic, magic, .release);
     return c;
@@ -152,6 +161,8 @@ pub fn isClosed(c: *const Chan) bool {
 const Positions = struct {
     head: u32,
     tail: u32,
+    /// Message channels, as seen by receivers: their cursor (see `Chan.read`); the head otherwise.
+    read: u32,
     closed: bool,
     /// The words as read: what a wait decided on them waits for.
     raw_readable: u32,
@@ -159,6 +170,11 @@ const Positions = struct {
 
     fn used(p: Positions) u32 {
         return (p.tail -% p.head) & position_mask;
+    }
+
+    /// Bytes after the receivers' cursor: not yet received.
+    fn unread(p: Positions) u32 {
+        return (p.tail -% p.read) & position_mask;
     }
 };
 
@@ -191,15 +207,22 @@ fn positions(c: *Chan, who: Who, fresh: bool) Error!Positions {
             w = @atomicLoad(u32, &c.writable.value, .acquire);
         },
     }
-    const p: Positions = .{
+    var p: Positions = .{
         .head = w & position_mask,
         .tail = r & position_mask,
+        .read = w & position_mask,
         .closed = r & closed_bit != 0,
         .raw_readable = r,
         .raw_writable = w,
     };
     if (p.used() > c.capacity) return error.Protocol;
-    if (!isStream(c) and (p.head % 8 != 0 or p.tail % 8 != 0)) return error.Protocol;
+    if (isStream(c)) return p;
+    if (p.head % 8 != 0 or p.tail % 8 != 0) return error.Protocol;
+    if (who != .sender) {
+        // Written only under the receive lock, which the caller holds.
+        p.read = @atomicLoad(u32, &c.read, .monotonic) & position_mask;
+        if (p.read % 8 != 0 or ((p.read -% p.head) & position_mask) > p.used()) return error.Protocol;
+    }
     return p;
 }
 
@@ -340,28 +363,84 @@ pub const RecvResult = union(enum) {
     blocked: Blocked,
 };
 
-/// The next message's record (skipping padding), or null when none. Caller holds the lock.
-fn nextRecord(c: *Chan, p: Positions) Error!?struct { at: u32, len: u32, after: u32 } {
-    var head = p.head;
-    var left = p.used();
+const Record = struct {
+    /// Position of the message's bytes, and their length (a padding record: of what it skips).
+    at: u32,
+    len: u32,
+    kind: u32,
+    /// Position of the next record.
+    after: u32,
+};
+
+/// The record at `position`, checked: it lies within the `left` bytes there and does not cross the
+/// end of the ring. Caller holds the receive lock.
+fn recordAt(c: *Chan, position: u32, left: u32) Error!Record {
+    if (left < record_header) return error.Protocol;
+    const at = position & (c.capacity - 1);
+    const h: *const [2]u32 = @ptrCast(@alignCast(c.ring() + at));
+    const len = h[0];
+    const kind = h[1] & kind_mask;
+    const size = switch (kind) {
+        kind_padding => if (len % 8 == 0 and len <= c.capacity - at - record_header) record_header + len else return error.Protocol,
+        kind_message, kind_loaned => if (len <= messageMax(c.capacity)) recordSize(len) else return error.Protocol,
+        else => return error.Protocol,
+    };
+    if (size > left or at + size > c.capacity) return error.Protocol;
+    if (kind == kind_padding and at + size != c.capacity) return error.Protocol;
+    return .{ .at = position +% record_header, .len = len, .kind = h[1], .after = position +% size };
+}
+
+/// The next message's record after the receivers' cursor (skipping padding), or null when none.
+/// Caller holds the receive lock.
+fn nextRecord(c: *Chan, p: Positions) Error!?Record {
+    var position = p.read;
+    var left = p.unread();
     while (left > 0) {
-        if (left < record_header) return error.Protocol;
-        const h: *const [2]u32 = @ptrCast(@alignCast(c.ring() + (head & (c.capacity - 1))));
-        const len = h[0];
-        const kind = h[1];
-        if (kind == kind_padding) {
-            const size = record_header + len;
-            if (len % 8 != 0 or size > left or (head & (c.capacity - 1)) + size != c.capacity) return error.Protocol;
-            head +%= size;
-            left -= size;
-            continue;
-        }
-        if (kind != kind_message or len > messageMax(c.capacity)) return error.Protocol;
-        const size = recordSize(len);
-        if (size > left or (head & (c.capacity - 1)) + size > c.capacity) return error.Protocol;
-        return .{ .at = head +% record_header, .len = len, .after = head +% size };
+        const record = try recordAt(c, position, left);
+        // (A loaned mark after the cursor is a receiver's that died before moving the cursor: the
+        // message was never handed out.)
+        if (record.kind & kind_mask == kind_loaned) setKind(c, record, kind_message);
+        if (record.kind & kind_mask != kind_padding) return record;
+        left -= record.after -% position;
+        position = record.after;
     }
     return null;
+}
+
+fn setKind(c: *Chan, record: Record, kind: u32) void {
+    const h: *[2]u32 = @ptrCast(@alignCast(c.ring() + ((record.at -% record_header) & (c.capacity - 1))));
+    h[1] = kind;
+}
+
+/// Moves the receivers' cursor to `after`: the records before it are received. When no view is out
+/// the head moves with it (the cursor first: a receiver killed between the two stores leaves received
+/// records between the head and the cursor, which the next head move passes). True when the head moved.
+fn consume(c: *Chan, p: *Positions, after: u32) bool {
+    const views = p.read != p.head;
+    @atomicStore(u32, &c.read, after, .monotonic);
+    p.read = after;
+    if (views) return false;
+    commitHead(c, after);
+    p.head = after;
+    return true;
+}
+
+/// Moves the head over the received records and padding after it, up to the first view still out
+/// (with `dead_too`, passing views whose holder process died). True when it moved. Caller holds the
+/// receive lock.
+fn advanceHead(c: *Chan, p: *Positions, dead_too: bool) Error!bool {
+    var h = p.head;
+    while (h != p.read) {
+        const record = try recordAt(c, h, (p.read -% h) & position_mask);
+        if (record.kind & kind_mask == kind_loaned) {
+            if (!dead_too or platform.pidAlive(@intCast(record.kind >> 8))) break;
+        }
+        h = record.after;
+    }
+    if (h == p.head) return false;
+    commitHead(c, h);
+    p.head = h;
+    return true;
 }
 
 /// Receives the next message into `out` if there is one; with `peek`, leaves it in the channel.
@@ -379,7 +458,7 @@ pub fn tryRecv(c: *Chan, out: []u8, peek: bool) Error!RecvResult {
     };
     if (record.len > out.len) return .{ .too_small = record.len };
     copyOut(c, record.at, out[0..record.len]);
-    if (!peek) commitHead(c, record.after);
+    if (!peek) _ = consume(c, &p, record.after);
     return .{ .received = record.len };
 }
 
@@ -395,8 +474,11 @@ pub fn tryRecvMany(c: *Chan, out: []u8, lengths: []u32) Error!struct { count: u3
     if (try nextRecord(c, p) == null) p = try positions(c, .receiver, true);
     var count: u32 = 0;
     var offset: usize = 0;
+    var after = p.read;
     while (count < lengths.len) {
-        const record = try nextRecord(c, p) orelse break;
+        var rest = p;
+        rest.read = after;
+        const record = try nextRecord(c, rest) orelse break;
         if (offset + record.len > out.len) {
             if (count == 0) return .{ .count = 0, .result = .{ .too_small = record.len } };
             break;
@@ -405,15 +487,138 @@ pub fn tryRecvMany(c: *Chan, out: []u8, lengths: []u32) Error!struct { count: u3
         lengths[count] = record.len;
         count += 1;
         offset = std.mem.alignForward(usize, offset + record.len, 8);
-        p.head = record.after;
+        after = record.after;
     }
     if (count > 0) {
-        commitHead(c, p.head);
+        _ = consume(c, &p, after);
         return .{ .count = count, .result = .{ .received = lengths[0] } };
     }
     if (p.closed) return .{ .count = 0, .result = .ended };
     return .{ .count = 0, .result = .{ .blocked = .{ .word = &c.readable, .expected = p.raw_readable } } };
 }
+
+/// Views (zero-copy receives). A receiver takes messages as a loan: their records stay in the ring,
+/// marked with the holder's process, past the receivers' cursor but before the head, so senders do
+/// not reuse their space until the loan is given back (`release`). The loan is the range of positions
+/// [from, to). A holder that dies never gives it back: `reap` (which senders call when the ring is
+/// full and views are out) passes the records of dead holders.
+pub const Loan = struct { from: u32, to: u32 };
+
+/// Takes up to `lengths.len` messages as a loan: `offsets` get where each message's bytes are,
+/// counted from the start of the channel (its header), `lengths` their lengths. Returns how many, as
+/// tryRecvMany does. `loan` is in and out: a loan still out on entry (from != to) is given back first,
+/// under the same lock; on return it is the new loan (empty when nothing was taken). `moved` tells
+/// whether the head moved (senders may proceed).
+pub fn tryRecvLoan(c: *Chan, offsets: []u32, lengths: []u32, loan: *Loan, moved: *bool) Error!struct { count: u32, result: RecvResult } {
+    if (c.flags & (flag_stream | flag_single) != 0) return error.Kind;
+    if (lengths.len == 0 or offsets.len < lengths.len) return error.Invalid;
+    try lock(&c.recv_lock);
+    defer unlock(&c.recv_lock);
+    var p = try positions(c, .receiver, false);
+    moved.* = false;
+    if (loan.from != loan.to) {
+        try giveBack(c, p, loan.*);
+        loan.* = .{ .from = p.read, .to = p.read };
+        moved.* = try advanceHead(c, &p, false);
+    }
+    if (try nextRecord(c, p) == null) p = try positions(c, .receiver, true);
+    const mark = kind_loaned | (rm.currentPid() << 8);
+    const from = p.read;
+    var count: u32 = 0;
+    while (count < lengths.len) {
+        const record = try nextRecord(c, p) orelse break;
+        setKind(c, record, mark);
+        offsets[count] = header_size + (record.at & (c.capacity - 1));
+        lengths[count] = record.len;
+        count += 1;
+        p.read = record.after;
+    }
+    if (count > 0) {
+        // The marks first, then the cursor: a receiver killed between them leaves marks after the
+        // cursor, which nextRecord reads as plain messages.
+        @atomicStore(u32, &c.read, p.read, .monotonic);
+        loan.* = .{ .from = from, .to = p.read };
+        return .{ .count = count, .result = .{ .received = lengths[0] } };
+    }
+    if (p.closed) return .{ .count = 0, .result = .ended };
+    return .{ .count = 0, .result = .{ .blocked = .{ .word = &c.readable, .expected = p.raw_readable } } };
+}
+
+/// Unmarks the records of `loan`, which must be a loan still out. Caller holds the receive lock.
+fn giveBack(c: *Chan, p: Positions, loan: Loan) Error!void {
+    if (loan.from % 8 != 0 or loan.to % 8 != 0) return error.Invalid;
+    const out = (p.read -% p.head) & position_mask;
+    const start = (loan.from -% p.head) & position_mask;
+    const span = (loan.to -% loan.from) & position_mask;
+    if (span == 0 or start > out or span > out - start) return error.Invalid;
+    // Check the whole range before changing any of it.
+    var position = loan.from;
+    var loaned = false;
+    while (position != loan.to) {
+        const record = try recordAt(c, position, (loan.to -% position) & position_mask);
+        switch (record.kind & kind_mask) {
+            kind_loaned => loaned = true,
+            kind_message => return error.Invalid, // given back already
+            else => {},
+        }
+        position = record.after;
+    }
+    if (!loaned) return error.Invalid;
+    position = loan.from;
+    while (position != loan.to) {
+        const record = try recordAt(c, position, (loan.to -% position) & position_mask);
+        if (record.kind & kind_mask == kind_loaned) setKind(c, record, kind_message);
+        position = record.after;
+    }
+}
+
+/// Gives back a loan (once): its messages count as received, and their space returns to senders
+/// once no older view holds the head back. error.Invalid for a range that is not a loan still out.
+pub fn release(c: *Chan, loan: Loan) Error!void {
+    if (c.flags & (flag_stream | flag_single) != 0) return error.Kind;
+    try lock(&c.recv_lock);
+    var p = positions(c, .receiver, true) catch |err| {
+        unlock(&c.recv_lock);
+        return err;
+    };
+    giveBack(c, p, loan) catch |err| {
+        unlock(&c.recv_lock);
+        return err;
+    };
+    const moved = advanceHead(c, &p, false) catch |err| {
+        unlock(&c.recv_lock);
+        return err;
+    };
+    unlock(&c.recv_lock);
+    if (moved) wakeAfter(c, &c.writable);
+}
+
+/// Whether views of a message channel hold ring space (a hint: read without the receive lock).
+pub fn viewsOut(c: *Chan) bool {
+    if (c.flags & (flag_stream | flag_single) != 0) return false;
+    const head = @atomicLoad(u32, &c.writable.value, .acquire) & position_mask;
+    return @atomicLoad(u32, &c.read, .monotonic) & position_mask != head;
+}
+
+/// Gives back the space of views whose holder process has died. True when the head moved.
+pub fn reap(c: *Chan) Error!bool {
+    if (!viewsOut(c)) return false;
+    try lock(&c.recv_lock);
+    var p = positions(c, .receiver, true) catch |err| {
+        unlock(&c.recv_lock);
+        return err;
+    };
+    const moved = advanceHead(c, &p, true) catch |err| {
+        unlock(&c.recv_lock);
+        return err;
+    };
+    unlock(&c.recv_lock);
+    if (moved) wakeAfter(c, &c.writable);
+    return moved;
+}
+
+/// How long a sender waits at most, while views are out, before it looks for dead holders again.
+const reap_interval_ns: i64 = 20 * std.time.ns_per_ms;
 
 /// Takes the message in a single-message channel and puts `message` in its place, as one step;
 /// blocked while empty.
@@ -424,7 +629,7 @@ pub fn trySwap(c: *Chan, message: []const u8, out: []u8) Error!RecvResult {
     defer unlock(&c.recv_lock);
     try lock(&c.send_lock);
     defer unlock(&c.send_lock);
-    const p = try positions(c, .both, true);
+    var p = try positions(c, .both, true);
     const record = try nextRecord(c, p) orelse {
         if (p.closed) return error.Pipe;
         return .{ .blocked = .{ .word = &c.readable, .expected = p.raw_readable } };
@@ -434,10 +639,8 @@ pub fn trySwap(c: *Chan, message: []const u8, out: []u8) Error!RecvResult {
     copyOut(c, record.at, out[0..record.len]);
     // The old record leaves and the new one goes in: head and tail move in one commit each,
     // head first (a kill between them leaves the channel empty, never holding a half record).
-    commitHead(c, record.after);
-    var q = p;
-    q.head = record.after;
-    const tail = putRecord(c, q.tail, message);
+    _ = consume(c, &p, record.after);
+    const tail = putRecord(c, p.tail, message);
     commitTail(c, tail);
     // Receivers' seen tail must not fall behind the head this moved (both locks are held).
     @atomicStore(u32, &c.tail_seen, tail & position_mask, .monotonic);
@@ -456,10 +659,7 @@ pub fn replace(c: *Chan, message: []const u8) Error!void {
     defer unlock(&c.send_lock);
     var p = try positions(c, .both, true);
     if (p.closed) return error.Pipe;
-    if (try nextRecord(c, p)) |record| {
-        commitHead(c, record.after);
-        p.head = record.after;
-    }
+    if (try nextRecord(c, p)) |record| _ = consume(c, &p, record.after);
     if (p.used() != 0) return error.Protocol; // a single-message channel held more than one
     const tail = putRecord(c, p.tail, message);
     commitTail(c, tail);
@@ -591,7 +791,16 @@ pub fn sendMany(c: *Chan, messages: []const []const u8, deadline: wait.Deadline)
     while (true) {
         switch (try trySendMany(c, messages)) {
             .sent => return wakeAfter(c, &c.readable),
-            .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
+            .blocked => |b| {
+                if (!viewsOut(c)) {
+                    if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut;
+                    continue;
+                }
+                // Views hold the space: a holder that dies gives nothing back and wakes no one.
+                if (try reap(c)) continue;
+                const slice = deadline.earliest(wait.Deadline.after(reap_interval_ns));
+                if (try b.word.wait(b.expected, slice) == .timed_out and deadline.passed(platform.monotonicNs())) return error.TimedOut;
+            },
         }
     }
 }
@@ -634,6 +843,18 @@ pub fn recvMany(c: *Chan, out: []u8, lengths: []u32, deadline: wait.Deadline) Er
             },
             .too_small, .ended => return .{ .count = r.count, .result = r.result },
             .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
+        }
+    }
+}
+
+pub fn recvLoan(c: *Chan, offsets: []u32, lengths: []u32, loan: *Loan, deadline: wait.Deadline) Error!struct { count: u32, result: RecvResult } {
+    while (true) {
+        var moved = false;
+        const r = try tryRecvLoan(c, offsets, lengths, loan, &moved);
+        if (moved) wakeAfter(c, &c.writable);
+        switch (r.result) {
+            .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
+            else => return .{ .count = r.count, .result = r.result },
         }
     }
 }
@@ -706,7 +927,9 @@ pub fn sideWord(c: *Chan, side: Side) *wait.WaitWord {
 
 pub fn sendStep(c: *Chan, messages: []const []const u8, registered: bool, expected: *u32) Error!bool {
     if (registered) c.writable.unregister();
-    switch (try trySendMany(c, messages)) {
+    var r = try trySendMany(c, messages);
+    if (r == .blocked and try reap(c)) r = try trySendMany(c, messages);
+    switch (r) {
         .sent => {
             wakeAfter(c, &c.readable);
             return true;
@@ -743,6 +966,18 @@ pub fn recvManyStep(c: *Chan, out: []u8, lengths: []u32, registered: bool, expec
             expected.* = b.expected;
         },
         else => {},
+    }
+    return .{ .count = r.count, .result = r.result };
+}
+
+pub fn recvLoanStep(c: *Chan, offsets: []u32, lengths: []u32, loan: *Loan, registered: bool, expected: *u32) Error!struct { count: u32, result: RecvResult } {
+    if (registered) c.readable.unregister();
+    var moved = false;
+    const r = try tryRecvLoan(c, offsets, lengths, loan, &moved);
+    if (moved) wakeAfter(c, &c.writable);
+    if (r.result == .blocked) {
+        _ = r.result.blocked.word.register();
+        expected.* = r.result.blocked.expected;
     }
     return .{ .count = r.count, .result = r.result };
 }
@@ -965,4 +1200,184 @@ test "a holder of the lock that died leaves the last committed state" {
     try testing.expectEqual(RecvResult{ .received = 4 }, try tryRecv(c, &buf, false));
     try testing.expectEqualStrings("kept", buf[0..4]);
     try testing.expect(try tryRecv(c, &buf, false) == .blocked);
+}
+
+fn viewOf(c: *Chan, offset: u32, len: u32) []const u8 {
+    return (@as([*]const u8, @ptrCast(c)) + offset)[0..len];
+}
+
+test "views: a loan keeps its space from senders until given back, in any order" {
+    var memory: [header_size + 256]u8 align(64) = undefined;
+    const c = try testChan(&memory, 256, 0);
+    var offsets: [8]u32 = undefined;
+    var lengths: [8]u32 = undefined;
+    var moved = false;
+    // 256 bytes hold 8 records of 24 (16-byte messages) and a bit.
+    for (0..8) |i| try testing.expect(try trySend(c, &[_]u8{@intCast(i)} ** 16) == .sent);
+    var a: Loan = .{ .from = 0, .to = 0 };
+    var r = try tryRecvLoan(c, &offsets, lengths[0..3], &a, &moved);
+    try testing.expectEqual(@as(u32, 3), r.count);
+    for (0..3) |i| try testing.expectEqualSlices(u8, &[_]u8{@intCast(i)} ** 16, viewOf(c, offsets[i], lengths[i]));
+    var b: Loan = .{ .from = 0, .to = 0 };
+    r = try tryRecvLoan(c, &offsets, lengths[0..2], &b, &moved);
+    try testing.expectEqual(@as(u32, 2), r.count);
+    try testing.expectEqualSlices(u8, &[_]u8{3} ** 16, viewOf(c, offsets[0], 16));
+    // A copy receive while views are out takes the next message but frees nothing.
+    var buf: [64]u8 = undefined;
+    try testing.expectEqual(RecvResult{ .received = 16 }, try tryRecv(c, &buf, false));
+    try testing.expectEqual(@as(u8, 5), buf[0]);
+    try testing.expect(viewsOut(c));
+    try testing.expect(try trySend(c, &[_]u8{9} ** 64) == .blocked);
+    // The newer loan back first: the older still holds the head.
+    try release(c, b);
+    try testing.expect(try trySend(c, &[_]u8{9} ** 64) == .blocked);
+    try testing.expectError(error.Invalid, release(c, b));
+    // The views of the older loan are intact all along.
+    try testing.expectEqualSlices(u8, &[_]u8{2} ** 16, viewOf(c, header_size + 2 * 24 + 8, 16));
+    try release(c, a);
+    try testing.expect(!viewsOut(c));
+    try testing.expect(try trySend(c, &[_]u8{9} ** 64) == .sent);
+    try testing.expectError(error.Invalid, release(c, a));
+    try testing.expectError(error.Invalid, release(c, .{ .from = 4, .to = 8 }));
+    // What is left comes in order: 6, 7, then the 64-byte one.
+    try testing.expectEqual(RecvResult{ .received = 16 }, try tryRecv(c, &buf, false));
+    try testing.expectEqual(@as(u8, 6), buf[0]);
+    var l: Loan = .{ .from = 0, .to = 0 };
+    r = try tryRecvLoan(c, &offsets, &lengths, &l, &moved);
+    try testing.expectEqual(@as(u32, 2), r.count);
+    try testing.expectEqual(@as(u32, 64), lengths[1]);
+    // The next take gives the loan back first; then there is nothing.
+    r = try tryRecvLoan(c, &offsets, &lengths, &l, &moved);
+    try testing.expect(moved);
+    try testing.expect(r.result == .blocked);
+    try testing.expectEqual(l.from, l.to);
+    try testing.expect(!viewsOut(c));
+    try testing.expectEqual(@as(u32, 0), try pending(c));
+    try close(c);
+    try testing.expect((try tryRecvLoan(c, &offsets, &lengths, &l, &moved)).result == .ended);
+}
+
+test "views: only plain message channels; across the wrap; a crashed taker's marks are messages" {
+    var memory: [header_size + 128]u8 align(64) = undefined;
+    var offsets: [4]u32 = undefined;
+    var lengths: [4]u32 = undefined;
+    var moved = false;
+    var l: Loan = .{ .from = 0, .to = 0 };
+    const s = try testChan(&memory, 128, flag_single);
+    try testing.expectError(error.Kind, tryRecvLoan(s, &offsets, &lengths, &l, &moved));
+    const c = try testChan(&memory, 128, 0);
+    var msg: [56]u8 = undefined;
+    for (0..200) |round| {
+        const len = round % 56 + 1;
+        @memset(msg[0..len], @intCast(round));
+        if (l.from != l.to) {
+            try release(c, l);
+            l = .{ .from = 0, .to = 0 };
+        }
+        try testing.expect(try trySend(c, msg[0..len]) == .sent);
+        const r = try tryRecvLoan(c, &offsets, &lengths, &l, &moved);
+        try testing.expectEqual(@as(u32, 1), r.count);
+        try testing.expectEqualSlices(u8, msg[0..len], viewOf(c, offsets[0], lengths[0]));
+        try testing.expect(offsets[0] + lengths[0] <= header_size + 128);
+    }
+    // Marks after the cursor (a taker killed before it moved the cursor) read as messages.
+    var buf: [64]u8 = undefined;
+    try testing.expect(try tryRecv(c, &buf, false) == .blocked);
+    try release(c, l);
+    l = .{ .from = 0, .to = 0 };
+    try testing.expect(try trySend(c, "abc") == .sent);
+    const p = try positions(c, .receiver, true);
+    const record = (try nextRecord(c, p)).?;
+    setKind(c, record, kind_loaned | (12345 << 8));
+    try testing.expectEqual(RecvResult{ .received = 3 }, try tryRecv(c, &buf, false));
+    try testing.expect(!viewsOut(c));
+}
+
+test "views: a dead holder's loan is reaped by a sender that finds the ring full" {
+    const size = header_size + 256;
+    const memory = try std.posix.mmap(null, size, std.posix.PROT.READ | std.posix.PROT.WRITE, .{ .TYPE = .SHARED, .ANONYMOUS = true }, -1, 0);
+    defer std.posix.munmap(memory);
+    const c = try init(memory, 256, 0);
+    for (0..8) |i| try testing.expect(try trySend(c, &[_]u8{@intCast(i)} ** 16) == .sent);
+    const pid = try std.posix.fork();
+    if (pid == 0) {
+        var offsets: [4]u32 = undefined;
+        var lengths: [4]u32 = undefined;
+        var moved = false;
+        var l: Loan = .{ .from = 0, .to = 0 };
+        const r = tryRecvLoan(c, &offsets, &lengths, &l, &moved) catch std.posix.exit(2);
+        // The process ends holding the loan.
+        std.posix.exit(if (r.count == 4) 0 else 1);
+    }
+    const status = std.posix.waitpid(pid, 0).status;
+    try testing.expectEqual(@as(u32, 0), status);
+    try testing.expect(viewsOut(c));
+    var buf: [64]u8 = undefined;
+    try testing.expectEqual(RecvResult{ .received = 16 }, try tryRecv(c, &buf, false));
+    try testing.expectEqual(@as(u8, 4), buf[0]);
+    // The ring is full behind the dead loan; a blocking send reaps it (it never gets a wake-up).
+    try send(c, &[_]u8{9} ** 100, wait.Deadline.after(5 * std.time.ns_per_s));
+    try testing.expect(!viewsOut(c));
+}
+
+test "views: threads taking views and copies from two senders, every message once" {
+    const capacity = 1024;
+    var memory: [header_size + capacity]u8 align(64) = undefined;
+    const c = try testChan(&memory, capacity, 0);
+    const per_sender = 20_000;
+    const Sender = struct {
+        fn run(ch: *Chan, id: u8) void {
+            var msg: [16]u8 = undefined;
+            for (0..per_sender) |i| {
+                msg[0] = id;
+                std.mem.writeInt(u32, msg[1..5], @intCast(i), .little);
+                send(ch, msg[0 .. 5 + i % 11], .never) catch unreachable;
+            }
+        }
+    };
+    const Receiver = struct {
+        fn check(buf: []const u8, last: *[2]i64, counts: *[2]std.atomic.Value(u32), bad: *std.atomic.Value(u32)) void {
+            const id = buf[0];
+            const i: i64 = std.mem.readInt(u32, buf[1..5], .little);
+            if (id > 1 or i <= last[id] or buf.len != 5 + @as(u32, @intCast(i)) % 11) _ = bad.fetchAdd(1, .seq_cst);
+            last[id] = i;
+            _ = counts[id].fetchAdd(1, .seq_cst);
+        }
+        fn views(ch: *Chan, counts: *[2]std.atomic.Value(u32), bad: *std.atomic.Value(u32)) void {
+            var offsets: [7]u32 = undefined;
+            var lengths: [7]u32 = undefined;
+            var l: Loan = .{ .from = 0, .to = 0 };
+            var last = [2]i64{ -1, -1 };
+            while (true) {
+                const r = recvLoan(ch, &offsets, &lengths, &l, .never) catch unreachable;
+                if (r.result == .ended) return;
+                for (0..r.count) |k| check(viewOf(ch, offsets[k], lengths[k]), &last, counts, bad);
+            }
+        }
+        fn copies(ch: *Chan, counts: *[2]std.atomic.Value(u32), bad: *std.atomic.Value(u32)) void {
+            var buf: [64]u8 = undefined;
+            var last = [2]i64{ -1, -1 };
+            while (true) {
+                const r = recv(ch, &buf, false, .never) catch unreachable;
+                if (r == .ended) return;
+                check(buf[0..r.received], &last, counts, bad);
+            }
+        }
+    };
+    var counts = [2]std.atomic.Value(u32){ .init(0), .init(0) };
+    var bad = std.atomic.Value(u32).init(0);
+    const r1 = try std.Thread.spawn(.{}, Receiver.views, .{ c, &counts, &bad });
+    const r2 = try std.Thread.spawn(.{}, Receiver.copies, .{ c, &counts, &bad });
+    const r3 = try std.Thread.spawn(.{}, Receiver.views, .{ c, &counts, &bad });
+    const s1 = try std.Thread.spawn(.{}, Sender.run, .{ c, 0 });
+    const s2 = try std.Thread.spawn(.{}, Sender.run, .{ c, 1 });
+    s1.join();
+    s2.join();
+    try close(c);
+    r1.join();
+    r2.join();
+    r3.join();
+    try testing.expectEqual(@as(u32, 0), bad.load(.seq_cst));
+    try testing.expectEqual(@as(u32, per_sender), counts[0].load(.seq_cst));
+    try testing.expectEqual(@as(u32, per_sender), counts[1].load(.seq_cst));
 }

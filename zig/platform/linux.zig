@@ -293,6 +293,15 @@ pub fn processAlive(pid: i32, start: u64) bool {
     return actual == start;
 }
 
+/// Whether a process with id `pid` exists (whatever its start time). When in doubt (no permission
+/// to look), it is considered alive.
+pub fn pidAlive(pid: i32) bool {
+    if (pid <= 0) return false;
+    const rc = linux.kill(pid, 0);
+    if (errnoOf(rc)) |e| return e != .SRCH;
+    return true;
+}
+
 /// The effective uid of this process.
 pub fn effectiveUid() u32 {
     return linux.geteuid();

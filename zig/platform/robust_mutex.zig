@@ -132,6 +132,19 @@ fn registerAtFork() void {
 
 fn forgetTid() callconv(.c) void {
     tid_cache = 0;
+    pid_cache = 0;
+}
+
+/// This process's id, cached the same way (getpid is a system call too).
+var pid_cache: u32 = 0;
+
+pub fn currentPid() u32 {
+    const cached = @atomicLoad(u32, &pid_cache, .monotonic);
+    if (cached != 0) return cached;
+    atfork.call();
+    const pid: u32 = @intCast(linux.getpid());
+    @atomicStore(u32, &pid_cache, pid, .monotonic);
+    return pid;
 }
 
 pub fn currentTid() u32 {

@@ -67,6 +67,10 @@ pub fn processAlive(pid: i32, start: u64) bool {
     _ = .{ pid, start };
     return true;
 }
+pub fn pidAlive(pid: i32) bool {
+    _ = pid;
+    return true;
+}
 pub fn effectiveUid() u32 {
     return 0;
 }
@@ -128,6 +132,9 @@ pub const robust_mutex = struct {
         return @ptrCast(@alignCast(memory));
     }
     pub fn currentTid() u32 {
+        return 0;
+    }
+    pub fn currentPid() u32 {
         return 0;
     }
     pub fn selfTest() Error!void {
