@@ -502,7 +502,7 @@ pub fn tryRecvMany(c: *Chan, out: []u8, lengths: []u32) Error!struct { count: u3
 /// not reuse their space until the loan is given back (`release`). The loan is the range of positions
 /// [from, to). A holder that dies never gives it back: `reap` (which senders call when the ring is
 /// full and views are out) passes the records of dead holders.
-pub const Loan = struct { from: u32, to: u32 };
+pub const Loan = extern struct { from: u32, to: u32 };
 
 /// Takes up to `lengths.len` messages as a loan: `offsets` get where each message's bytes are,
 /// counted from the start of the channel (its header), `lengths` their lengths. Returns how many, as
@@ -523,10 +523,12 @@ pub fn tryRecvLoan(c: *Chan, offsets: []u32, lengths: []u32, loan: *Loan, moved:
     }
     if (try nextRecord(c, p) == null) p = try positions(c, .receiver, true);
     const mark = kind_loaned | (rm.currentPid() << 8);
-    const from = p.read;
+    // The loan starts at its first message's record (padding before it is the head's to pass).
+    var from = p.read;
     var count: u32 = 0;
     while (count < lengths.len) {
         const record = try nextRecord(c, p) orelse break;
+        if (count == 0) from = record.at -% record_header;
         setKind(c, record, mark);
         offsets[count] = header_size + (record.at & (c.capacity - 1));
         lengths[count] = record.len;
@@ -550,7 +552,9 @@ fn giveBack(c: *Chan, p: Positions, loan: Loan) Error!void {
     const out = (p.read -% p.head) & position_mask;
     const start = (loan.from -% p.head) & position_mask;
     const span = (loan.to -% loan.from) & position_mask;
-    if (span == 0 or start > out or span > out - start) return error.Invalid;
+    if (span == 0 or start > out or span > out - start) {
+        return error.Invalid;
+    }
     // Check the whole range before changing any of it.
     var position = loan.from;
     var loaned = false;

@@ -1643,6 +1643,75 @@ pub export fn ipc_chan_recv_many_step(
     return rc;
 }
 
+/// The C type `ipc_chan_loan_t`: a loan of views, {from, to}.
+fn loanOf(loan: ?[*]u32) abi.Error!*chan.Loan {
+    return @ptrCast(@alignCast(loan orelse return error.Invalid));
+}
+
+fn viewsCode(r: anytype, lengths: [*]u32, count_out: *u32) i32 {
+    count_out.* = r.count;
+    var length: u64 = 0;
+    const rc = recvCode(r.result, &length);
+    if (r.result == .too_small) lengths[0] = @intCast(length);
+    return rc;
+}
+
+pub export fn ipc_chan_recv_views(
+    handle: ?*ipc_chan_t,
+    offsets: ?[*]u32,
+    lengths: ?[*]u32,
+    max: u32,
+    count_out: ?*u32,
+    loan: ?[*]u32,
+    timeout_ns: i64,
+) i32 {
+    const out = count_out orelse return abi.code(error.Invalid);
+    out.* = 0;
+    const os = offsets orelse return abi.code(error.Invalid);
+    const ls = lengths orelse return abi.code(error.Invalid);
+    if (max == 0 or max > batch_max) return abi.code(error.Range);
+    const l = loanOf(loan) catch |err| return result(err);
+    const c = toChan(handle) catch |err| return result(err);
+    const r = chan.recvLoan(c, os[0..max], ls[0..max], l, deadlineOf(timeout_ns)) catch |err| return result(err);
+    return viewsCode(r, ls, out);
+}
+
+pub export fn ipc_chan_recv_views_step(
+    handle: ?*ipc_chan_t,
+    offsets: ?[*]u32,
+    lengths: ?[*]u32,
+    max: u32,
+    count_out: ?*u32,
+    loan: ?[*]u32,
+    registered: u32,
+    expected_out: ?*u32,
+) i32 {
+    const out = count_out orelse return abi.code(error.Invalid);
+    out.* = 0;
+    const expected = expected_out orelse return abi.code(error.Invalid);
+    const os = offsets orelse return abi.code(error.Invalid);
+    const ls = lengths orelse return abi.code(error.Invalid);
+    if (max == 0 or max > batch_max) return abi.code(error.Range);
+    const l = loanOf(loan) catch |err| return result(err);
+    const c = toChan(handle) catch |err| return result(err);
+    const r = chan.recvLoanStep(c, os[0..max], ls[0..max], l, registered != 0, expected) catch |err| return result(err);
+    return viewsCode(r, ls, out);
+}
+
+pub export fn ipc_chan_release(handle: ?*ipc_chan_t, loan: ?[*]u32) i32 {
+    const l = loanOf(loan) catch |err| return result(err);
+    if (l.from == l.to) return abi.ok;
+    const c = toChan(handle) catch |err| return result(err);
+    chan.release(c, l.*) catch |err| return result(err);
+    l.* = .{ .from = l.to, .to = l.to };
+    return abi.ok;
+}
+
+pub export fn ipc_chan_views_out(handle: ?*ipc_chan_t) i32 {
+    const c = toChan(handle) catch |err| return result(err);
+    return @intFromBool(chan.viewsOut(c));
+}
+
 pub export fn ipc_chan_swap_step(
     handle: ?*ipc_chan_t,
     message: ?*const anyopaque,
