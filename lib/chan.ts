@@ -6,7 +6,7 @@
  * @module
  */
 
-import { CHAN_BATCH_MAX, RESULT_CODES } from "./abi.ts";
+import { CHAN_BATCH_MAX, CHAN_HEADER_SIZE, RESULT_CODES } from "./abi.ts";
 import {
   channelAt,
   createChannel,
@@ -15,25 +15,63 @@ import {
   type MessageOpenOptions,
   type MessageOptions,
   openChannel,
+  readable,
 } from "./channel.ts";
 import { type Codec, codecOf } from "./codec.ts";
-import { checkInteger } from "./errors.ts";
+import { checkInteger, describe, IpcRangeError, IpcTypeError } from "./errors.ts";
 import type { Pointer } from "./native.ts";
-import { type AsyncLockOptions, type LockOptions, timeoutNs, timeoutOf } from "./options.ts";
+import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
 import { SharedMemory } from "./segment.ts";
 import type { CreateOptions } from "./shared_object.ts";
+import { waitSteps } from "./wait.ts";
+import { checked } from "./call.ts";
 
-const { OK, EOF, ERANGE } = RESULT_CODES;
+const { OK, EBUSY, EOF, ERANGE } = RESULT_CODES;
 
 /** Options of `Chan.create` and `Chan.init`. */
 export type ChanOptions<T = Uint8Array> = MessageOptions<T>;
 /** Options of `Chan.open`, `fromFd` and `at`. */
 export type ChanOpenOptions<T = Uint8Array> = MessageOpenOptions<T>;
 
+/** Messages a zero-copy receive took (`Chan.recvBatchSync`): message i is `bytes.subarray(offsets[i], offsets[i] + lengths[i])`. */
+export class ViewBatch {
+  /** How many messages (0: the channel ended and is drained). */
+  count = 0;
+  /** The channel's memory (header and ring): messages are read in place. */
+  readonly bytes: Uint8Array;
+  /** Where each message starts in `bytes` (the first `count` entries are this batch's). */
+  readonly offsets: Uint32Array;
+  /** Each message's length in bytes. */
+  readonly lengths: Uint32Array;
+
+  constructor(bytes: Uint8Array, offsets: Uint32Array, lengths: Uint32Array) {
+    this.bytes = bytes;
+    this.offsets = offsets;
+    this.lengths = lengths;
+  }
+
+  /** Message `i` as a view. */
+  at(i: number): Uint8Array {
+    if (!(i >= 0 && i < this.count)) throw new IpcRangeError("ViewBatch.at", "ERANGE", `index ${i} is not below ${this.count}`);
+    const at = this.offsets[i];
+    return this.bytes.subarray(at, at + this.lengths[i]);
+  }
+
+  *[Symbol.iterator](): Generator<Uint8Array, void, undefined> {
+    for (let i = 0; i < this.count; i++) yield this.at(i);
+  }
+}
+
 /** A bounded MPMC message queue. `T` is what `send` takes and `recv` returns (Uint8Array by default). */
 export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIterable<T> {
   readonly #lengths = new Uint32Array(CHAN_BATCH_MAX);
   readonly #count = new Uint32Array(1);
+  readonly #offsets = new Uint32Array(CHAN_BATCH_MAX);
+  #batch = new Uint8Array(4096);
+  #viewBatch: ViewBatch | undefined;
+  /** The views this handle holds: a range of ring positions, empty when from == to. */
+  readonly #loan = new Uint32Array(2);
+  #bytes: Uint8Array | undefined;
 
   private constructor(memory: SharedMemory, offset: number, pointer: Pointer, owned: boolean, codec: Codec<T>) {
     super(memory, offset, pointer, owned, codec);
@@ -106,39 +144,72 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
   sendManySync(values: Iterable<T>, options?: LockOptions): void {
     const op = "Chan.sendManySync";
     const timeout = timeoutOf(op, options);
-    const batch: Uint8Array[] = [];
+    const half = this.capacity / 2;
+    let batch = this.#batch;
+    let count = 0;
     let bytes = 0;
     let records = 0;
-    const flush = (): void => {
-      if (batch.length === 0) return;
-      const data = new Uint8Array(bytes);
-      let at = 0;
-      batch.forEach((b, i) => {
-        data.set(b, at);
-        at += b.byteLength;
-        this.#lengths[i] = b.byteLength;
-      });
-      const rc = this.s.ipc_chan_send_many(this.handle(op), data, this.#lengths, batch.length, timeoutNs(timeout));
-      if (rc !== OK) this.sendFailed(op, rc, timeout);
-      batch.length = 0;
-      bytes = 0;
-      records = 0;
-    };
     for (const value of values) {
       const b = this.encode(op, value);
       // A call's records (8 bytes of header each, padded to 8) must fit in half the ring.
       const record = 8 + Math.ceil(b.byteLength / 8) * 8;
-      if (batch.length === CHAN_BATCH_MAX || records + record > this.capacity / 2) flush();
-      batch.push(b);
+      if (count === CHAN_BATCH_MAX || records + record > half) {
+        this.#sendPacked(op, batch, count, timeout);
+        count = bytes = records = 0;
+      }
+      if (bytes + b.byteLength > batch.byteLength) {
+        const grown = new Uint8Array(Math.max(batch.byteLength * 2, bytes + b.byteLength));
+        grown.set(batch.subarray(0, bytes));
+        batch = this.#batch = grown;
+      }
+      batch.set(b, bytes);
+      this.#lengths[count++] = b.byteLength;
       bytes += b.byteLength;
       records += record;
     }
-    flush();
+    if (count > 0) this.#sendPacked(op, batch, count, timeout);
+  }
+
+  /**
+   * Sends `lengths.length` messages that lie back to back in `data` (the first `lengths[0]` bytes,
+   * then the next `lengths[1]`, ...) in one call: all go in at once, or none. The fastest way to send
+   * many small messages: no per-message objects. Their records (8 bytes of header each, padded to 8)
+   * must fit in half the ring, and at most 1024 per call.
+   */
+  sendPackedSync(data: Uint8Array, lengths: ArrayLike<number>, options?: LockOptions): void {
+    const op = "Chan.sendPackedSync";
+    if (!(data instanceof Uint8Array)) throw new IpcTypeError(op, `data must be a Uint8Array, got ${describe(data)}`);
+    const count = checkInteger(op, "lengths.length", lengths?.length, 1, CHAN_BATCH_MAX);
+    let bytes = 0;
+    let records = 0;
+    for (let i = 0; i < count; i++) {
+      const n = checkInteger(op, `lengths[${i}]`, lengths[i], 0, this.messageMax);
+      this.#lengths[i] = n;
+      bytes += n;
+      records += 8 + Math.ceil(n / 8) * 8;
+    }
+    if (bytes > data.byteLength) {
+      throw new IpcRangeError(op, "ERANGE", `the lengths add up to ${bytes} bytes, but data has ${data.byteLength}`);
+    }
+    if (records > this.capacity / 2 && count > 1) {
+      throw new IpcRangeError(
+        op,
+        "ERANGE",
+        `${count} messages take ${records} bytes of ring; one call carries at most ${this.capacity / 2} (half the ring)`,
+      );
+    }
+    this.#sendPacked(op, data, count, timeoutOf(op, options));
+  }
+
+  #sendPacked(op: string, data: Uint8Array, count: number, timeout: number): void {
+    const rc = this.s.ipc_chan_send_many(this.handle(op), data, this.#lengths, count, timeoutNs(timeout));
+    if (rc !== OK) this.sendFailed(op, rc, timeout);
   }
 
   /** Takes the next message, blocking while there is none; undefined once the channel ended and is drained. */
   recvSync(options?: LockOptions): T | undefined {
     const op = "Chan.recvSync";
+    this.#giveBack(op);
     const bytes = this.recvSyncBytes(op, false, timeoutOf(op, options));
     return bytes === undefined ? undefined : this.decode(op, bytes);
   }
@@ -146,6 +217,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
   /** Takes the next message if there is one now; undefined when there is none (see `ended`). */
   tryRecv(): T | undefined {
     const op = "Chan.tryRecv";
+    this.#giveBack(op);
     const bytes = this.tryRecvBytes(op, false);
     return bytes === null || bytes === undefined ? undefined : this.decode(op, bytes);
   }
@@ -153,6 +225,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
   /** Takes the next message without blocking the event loop; undefined once ended and drained. */
   async recv(options?: AsyncLockOptions): Promise<T | undefined> {
     const op = "Chan.recv";
+    this.#giveBack(op);
     const bytes = await this.recvBytes(op, false, options);
     return bytes === undefined ? undefined : this.decode(op, bytes);
   }
@@ -160,6 +233,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
   /** Takes up to `max` messages at once (at least one: blocks while there is none); [] once ended and drained. */
   recvManySync(max: number = CHAN_BATCH_MAX, options?: LockOptions): T[] {
     const op = "Chan.recvManySync";
+    this.#giveBack(op);
     const limit = checkInteger(op, "max", max, 1, CHAN_BATCH_MAX);
     const timeout = timeoutOf(op, options);
     let scratch = this.scratch(Math.min(this.capacity / 2, 1 << 20));
@@ -192,6 +266,153 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
       at = Math.ceil((at + n) / 8) * 8;
     }
     return out;
+  }
+
+  /**
+   * Zero-copy receive: takes up to `max` messages (at least one: blocks while there is none) as views
+   * of the ring itself — their bytes as sent, whatever the codec. The views stay valid until the next
+   * receive on this handle, `release()` or `close()`; until then senders cannot reuse their space.
+   * [] once the channel ended and is drained.
+   */
+  recvViewsSync(max: number = CHAN_BATCH_MAX, options?: LockOptions): Uint8Array[] {
+    const op = "Chan.recvViewsSync";
+    const limit = checkInteger(op, "max", max, 1, CHAN_BATCH_MAX);
+    const timeout = timeoutOf(op, options);
+    const rc = this.s.ipc_chan_recv_views(
+      this.handle(op),
+      this.#offsets,
+      this.#lengths,
+      limit,
+      this.#count,
+      this.#loan,
+      timeoutNs(timeout),
+    );
+    return this.#views(op, rc, timeout);
+  }
+
+  /**
+   * `recvViewsSync` without an object per message: the batch (the same object every call) tells where
+   * each message lies in `bytes`, the channel's memory. `count` is 0 once the channel ended and is
+   * drained. Valid until the next receive on this handle, `release()` or `close()`.
+   */
+  recvBatchSync(max: number = CHAN_BATCH_MAX, options?: LockOptions): ViewBatch {
+    const op = "Chan.recvBatchSync";
+    const limit = checkInteger(op, "max", max, 1, CHAN_BATCH_MAX);
+    const timeout = timeoutOf(op, options);
+    const rc = this.s.ipc_chan_recv_views(
+      this.handle(op),
+      this.#offsets,
+      this.#lengths,
+      limit,
+      this.#count,
+      this.#loan,
+      timeoutNs(timeout),
+    );
+    const batch = this.#viewBatch ??= new ViewBatch(
+      this.memory.bytes(this.offset, CHAN_HEADER_SIZE + this.capacity),
+      this.#offsets,
+      this.#lengths,
+    );
+    if (rc === EOF) batch.count = 0;
+    else if (rc !== OK) this.recvFailed(op, rc, timeout);
+    else batch.count = this.#count[0];
+    return batch;
+  }
+
+  /** One message as a view of the ring (see `recvViewsSync`); undefined once ended and drained. */
+  recvViewSync(options?: LockOptions): Uint8Array | undefined {
+    return this.recvViewsSync(1, options)[0];
+  }
+
+  /** The messages there are now, up to `max`, as views (see `recvViewsSync`); [] when there are none (see `ended`). */
+  tryRecvViews(max: number = CHAN_BATCH_MAX): Uint8Array[] {
+    const op = "Chan.tryRecvViews";
+    const limit = checkInteger(op, "max", max, 1, CHAN_BATCH_MAX);
+    const rc = this.#viewsStep(op, limit, false);
+    if (rc === EBUSY) {
+      this.s.ipc_chan_unwait(this.handle(op), readable);
+      return [];
+    }
+    return this.#views(op, rc, 0);
+  }
+
+  /** `recvViewsSync` without blocking the event loop. */
+  async recvViews(max: number = CHAN_BATCH_MAX, options?: AsyncLockOptions): Promise<Uint8Array[]> {
+    const op = "Chan.recvViews";
+    const limit = checkInteger(op, "max", max, 1, CHAN_BATCH_MAX);
+    const timeout = timeoutOf(op, options);
+    // The views are made in the step itself: another async receive may take the next loan before
+    // this one's code after the wait runs (which gives these back: one loan per handle at a time).
+    let got: Uint8Array[] = [];
+    const rc = await waitSteps(
+      op,
+      {
+        step: (again) => {
+          const rc = this.#viewsStep(op, limit, again);
+          if (rc === OK) got = this.#views(op, rc, timeout);
+          return rc;
+        },
+        word: () => this.words[readable],
+        expected: () => this.expected[0],
+        giveUp: () => void this.s.ipc_chan_unwait(this.handle(op), readable),
+      },
+      timeout,
+      signalOf(op, options),
+      this.pending,
+      () => this.timedOut(op, timeout, "no message"),
+    );
+    return rc === OK ? got : this.#views(op, rc, timeout);
+  }
+
+  /** Gives back the views this handle holds (their space returns to senders). Idempotent. */
+  release(): void {
+    this.#giveBack("Chan.release");
+  }
+
+  /** Whether views (of any process) hold ring space now. */
+  get viewsOut(): boolean {
+    const op = "Chan.viewsOut";
+    return checked(op, this.s.ipc_chan_views_out(this.handle(op))) === 1;
+  }
+
+  #viewsStep(op: string, limit: number, again: boolean): number {
+    return this.s.ipc_chan_recv_views_step(
+      this.handle(op),
+      this.#offsets,
+      this.#lengths,
+      limit,
+      this.#count,
+      this.#loan,
+      again ? 1 : 0,
+      this.expected,
+    );
+  }
+
+  #views(op: string, rc: number, timeout: number): Uint8Array[] {
+    if (rc === EOF) return [];
+    if (rc !== OK) this.recvFailed(op, rc, timeout);
+    this.#bytes ??= this.memory.bytes(this.offset, CHAN_HEADER_SIZE + this.capacity);
+    const count = this.#count[0];
+    const out = new Array<Uint8Array>(count);
+    for (let i = 0; i < count; i++) {
+      const at = this.#offsets[i];
+      out[i] = this.#bytes.subarray(at, at + this.#lengths[i]);
+    }
+    return out;
+  }
+
+  #giveBack(op: string): void {
+    if (this.#loan[0] === this.#loan[1]) return;
+    checked(op, this.s.ipc_chan_release(this.handle(op), this.#loan));
+  }
+
+  /** Gives back the views this handle holds, then closes (see SharedObject.close). */
+  override close(): void {
+    if (!this.closed && this.#loan[0] !== this.#loan[1]) {
+      // A channel whose memory is corrupt cannot take them back; closing goes on regardless.
+      this.s.ipc_chan_release(this.handle("Chan.close"), this.#loan);
+    }
+    super.close();
   }
 
   /** Receives until the channel ends: `for await (const msg of chan)`. */
