@@ -247,6 +247,8 @@ export abstract class MessageChannel<T> extends ChannelBase {
         word: () => this.words[writable],
         expected: () => this.expected[0],
         giveUp: () => void this.s.ipc_chan_unwait(this.handle(op), writable),
+        // While views hold the space, look for holders that died every 20 ms (as native sends do).
+        slice: () => this.s.ipc_chan_views_out(this.handle(op)) === 1 ? 20 : Infinity,
       },
       timeout,
       signalOf(op, options),

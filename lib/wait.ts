@@ -183,6 +183,11 @@ export interface Stepper {
   giveUp(): void;
   /** A second word to wait on at the same time (a pipe's writer, whose death ends it), or null. */
   also?(): { word: Pointer; expected: number } | null;
+  /**
+   * The longest one wait may last (ms) before the next step looks again, for a change no word
+   * announces (views of a channel held by a process that died): Infinity when there is none.
+   */
+  slice?(): number;
 }
 
 /**
@@ -214,7 +219,8 @@ export async function waitSteps(
       signal?.throwIfAborted();
       const remaining = deadline - performance.now();
       if (remaining <= 0) throw timedOut();
-      const wait = waitWord(op, stepper.word(), stepper.expected(), remaining, signal);
+      const slice = stepper.slice?.() ?? Infinity;
+      const wait = waitWord(op, stepper.word(), stepper.expected(), Math.min(remaining, slice), signal);
       const second = stepper.also?.() ?? null;
       const other = second === null ? null : waitWord(op, second.word, second.expected, remaining, signal);
       const entry: Cancelable = {
@@ -240,8 +246,8 @@ export async function waitSteps(
       } finally {
         pending.delete(entry);
       }
-      if (result === ETIMEDOUT) throw timedOut();
-      if (result !== OK) throw new IpcError(op, codeName(result), strerror(result));
+      if (result === ETIMEDOUT && performance.now() >= deadline) throw timedOut();
+      if (result !== OK && result !== ETIMEDOUT) throw new IpcError(op, codeName(result), strerror(result));
       owed = false;
       rc = stepper.step(true);
       if (rc !== EBUSY) return rc;

@@ -1,8 +1,9 @@
 /**
  * Chan across processes and runtimes: a million mixed-size messages from each runtime to each other
  * one (this runtime -> the other, the other -> this, C -> this, this -> C), every one received once
- * and in order; three producers (C, Bun, Deno) and two consumers (one sync, one async) with nothing
- * lost or duplicated; producers and consumers killed with SIGKILL mid-stream while the others go on.
+ * and in order (every other consumer reading zero-copy views); three producers (C, Bun, Deno) and two
+ * consumers (one async, one on views) with nothing lost or duplicated; producers and consumers (half of
+ * them holding views) killed with SIGKILL mid-stream while the others go on.
  */
 
 import assert from "node:assert/strict";
@@ -158,14 +159,16 @@ export default function chan(h: Harness): void {
   });
 
   const pairs: [Program, Program][] = [[self, other], [other, self], [programs.c, self], [self, programs.c]];
-  for (const [from, to] of pairs) {
+  for (const [index, [from, to]] of pairs.entries()) {
+    // Every other consumer takes zero-copy views of the ring instead of copies.
+    const mode = index % 2 === 1 ? "views" : "copies";
     h.test(
-      `mp chan: ${label(from)} -> ${label(to)}, 1 000 000 mixed-size messages, each once and in order`,
+      `mp chan: ${label(from)} -> ${label(to)} (${mode}), 1 000 000 mixed-size messages, each once and in order`,
       async () => {
         using chan = Chan.create({ capacity: 1 << 16, name: true });
         const name = chan.memory.name!;
         try {
-          const consumer = spawn(command(h, to, ["chan", "consume", name]));
+          const consumer = spawn(command(h, to, ["chan", "consume", name, ...(mode === "views" ? ["views"] : [])]));
           const producer = spawn(command(h, from, ["chan", "produce", name, "1", "1000000"]));
           const exit = await producer.exited;
           assert.equal(exit.code, 0, exit.stderr);
@@ -181,21 +184,21 @@ export default function chan(h: Harness): void {
   }
 
   h.test(
-    "mp chan: producers in C, Bun and Deno, consumers sync and async in two runtimes; none lost or duplicated",
+    "mp chan: producers in C, Bun and Deno, consumers async and zero-copy in two runtimes; none lost or duplicated",
     async () => {
       using chan = Chan.create({ capacity: 1 << 14, name: true });
       const name = chan.memory.name!;
       try {
         const consumers = [
           spawn(command(h, self, ["chan", "consume", name, "async"])),
-          spawn(command(h, other, ["chan", "consume", name])),
+          spawn(command(h, other, ["chan", "consume", name, "views"])),
         ];
         const producers = programs.all.map(({ program }, id) =>
           spawn(command(h, program, ["chan", "produce", name, String(id), "100000"]))
         );
         for (const p of producers) assert.equal((await p.exited).code, 0);
         chan.end();
-        const seen = [await summary(consumers[0], "async consumer"), await summary(consumers[1], "sync consumer")];
+        const seen = [await summary(consumers[0], "async consumer"), await summary(consumers[1], "views consumer")];
         expectAll(seen, [0, 1, 2], 100_000);
       } finally {
         await reap();
@@ -204,6 +207,38 @@ export default function chan(h: Harness): void {
     },
     { timeoutMs: 150_000 },
   );
+
+  for (const holder of [self, other]) {
+    h.test(`mp chan: a ${label(holder)} receiver killed holding views; a sender that finds the ring full reaps them`, async () => {
+      using chan = Chan.create({ capacity: 1024, name: true });
+      const name = chan.memory.name!;
+      try {
+        for (let i = 0; i < 16; i++) chan.sendSync(new Uint8Array(56).fill(i)); // the whole ring
+        const child = spawn(command(h, holder, ["chan", "views-hold", name]));
+        assert.equal(await child.line(), "holding 16");
+        assert.ok(chan.viewsOut);
+        assert.equal(chan.trySend(new Uint8Array(8)), false);
+        child.kill("SIGKILL");
+        await child.exited;
+        // Nobody gives the loan back and nobody wakes this sender: it reaps the dead holder's loan.
+        chan.sendSync(new Uint8Array(400).fill(7), { timeout: 10_000 });
+        assert.ok(!chan.viewsOut);
+        assert.deepEqual(chan.recvSync(), new Uint8Array(400).fill(7));
+        assert.equal(chan.queued, 0);
+        // An async sender reaps too.
+        for (let i = 0; i < 16; i++) chan.sendSync(new Uint8Array(56).fill(i));
+        const again = spawn(command(h, holder, ["chan", "views-hold", name]));
+        assert.equal(await again.line(), "holding 16");
+        const sending = chan.send(new Uint8Array(400).fill(8), { timeout: 10_000 });
+        again.kill("SIGKILL");
+        await sending;
+        assert.deepEqual(chan.recvSync(), new Uint8Array(400).fill(8));
+      } finally {
+        await reap();
+        chan.memory.unlink();
+      }
+    });
+  }
 
   h.test(
     "mp chan: producers and consumers killed with SIGKILL mid-stream; the others go on, nothing hangs",
@@ -218,7 +253,9 @@ export default function chan(h: Harness): void {
         for (let round = 0; round < 12; round++) {
           const program = programs.all[round % 3].program;
           const producer = spawn(command(h, program, ["chan", "produce", name, String(3 + round), "-1"]), 30_000);
-          const victim = spawn(command(h, programs.all[(round + 1) % 3].program, ["chan", "consume", name]), 30_000);
+          // Half the victims die holding views (a loan of ring space only senders can reap).
+          const victimArgs = ["chan", "consume", name, ...(round % 2 === 1 ? ["views"] : [])];
+          const victim = spawn(command(h, programs.all[(round + 1) % 3].program, victimArgs), 30_000);
           assert.equal(await producer.line(), "producing");
           assert.equal(await victim.line(), "consuming");
           await sleep(5 + (round % 4) * 7);

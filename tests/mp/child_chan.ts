@@ -2,7 +2,8 @@
  * The chan commands of the TypeScript participant (same arguments as tests/c/child_chan.c):
  *   chan produce <name> <id> <count>   print "producing", send `count` messages (negative: forever,
  *                                      until killed), print "ok"
- *   chan consume <name> [async]        print "consuming", receive until the channel ends, then print
+ *   chan consume <name> [async|views]  print "consuming", receive (async, or zero-copy views in
+ *                                      batches; by default copies in batches) until the channel ends, then print
  *                                      "bad N" and "id:count:sum" for each producer seen (sum of the
  *                                      message indices); exit 3 when a message was malformed or out of
  *                                      order for its producer
@@ -10,6 +11,8 @@
  *                                      ten times, then end the pipe
  *   chan hold <pipe-name>              write a line into a pipe (becoming its writer), print "written",
  *                                      then wait to be killed
+ *   chan views-hold <name>             take every message there is as views, print "holding N", then
+ *                                      wait to be killed (its loan of ring space dies with it)
  *   chan value <name> <json>           replace a SharedValue (JSON codec) with the value the JSON text gives
  *   chan echo <duplex-name> <codec>    decode each value with the codec and send it back, until the end
  *   chan serve <duplex-name>           the seed chapter's socketpair: answer each instruction with
@@ -81,6 +84,10 @@ export async function chanCommand(ipc: IpcModule, args: string[]): Promise<numbe
   }
   const chan = ipc.Chan.open(name);
   try {
+    if (command === "views-hold") {
+      console.log(`holding ${chan.recvViewsSync().length}`);
+      await new Promise(() => {}); // until killed
+    }
     if (command === "produce") {
       const id = Number(args[2]);
       const count = Number(args[3]);
@@ -113,6 +120,10 @@ export async function chanCommand(ipc: IpcModule, args: string[]): Promise<numbe
       };
       if (args[2] === "async") {
         for await (const m of chan) check(m);
+      } else if (args[2] === "views") {
+        for (let batch = chan.recvBatchSync(64); batch.count > 0; batch = chan.recvBatchSync(64)) {
+          for (let j = 0; j < batch.count; j++) check(batch.at(j));
+        }
       } else {
         while (true) {
           const batch = chan.recvManySync();
