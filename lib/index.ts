@@ -45,7 +45,14 @@ export { SharedValue, type SharedValueOptions } from "./shared_value.ts";
 export { bytesCodec, type Codec, jsonCodec } from "./codec.ts";
 export { msgpackCodec } from "./msgpack.ts";
 export { now, setSpin, spin } from "./spin.ts";
-export { type SegmentCreator, SharedMemory, type SharedMemoryOptions, type TypedArrayConstructor } from "./segment.ts";
+export {
+  type SegmentCreator,
+  type SegmentInfo,
+  SharedMemory,
+  type SharedMemoryOptions,
+  type TypedArrayConstructor,
+} from "./segment.ts";
+export { Tracker, type TrackerOptions, type TrackerStatus } from "./tracker.ts";
 
 /** What is loaded: the library's version and ABI version, its path, and the runtime. */
 export interface LibraryInfo {
