@@ -7,7 +7,7 @@
  * @module
  */
 
-import { native } from "./native.ts";
+import { native, sweptOnLoad } from "./native.ts";
 
 export {
   ABI_VERSION,
@@ -62,6 +62,11 @@ export interface LibraryInfo {
   runtime: string;
   /** The largest ArrayBuffer this runtime can make over shared memory (`SharedMemory.buffer`). */
   maxArrayBufferBytes: number;
+  /**
+   * How many generated names of dead processes the sweep at load removed from /dev/shm; null when
+   * `LIBIPC_NO_SWEEP` turned that sweep off.
+   */
+  sweptOnLoad: number | null;
 }
 
 /** Describes the loaded native library. */
@@ -73,5 +78,6 @@ export function libraryInfo(): LibraryInfo {
     path: n.path,
     runtime: n.runtime,
     maxArrayBufferBytes: n.maxArrayBufferBytes,
+    sweptOnLoad: sweptOnLoad(),
   };
 }

@@ -71,7 +71,14 @@ export function bind(adapter: Native): void {
   bound = adapter;
   // Once per process: names of processes that died without unlinking (SIGKILL, crashes) go away as
   // soon as any libipc process starts. A failure (no /dev/shm, another OS) must not stop the load.
-  if (adapter.sweepOnLoad !== false) adapter.symbols.ipc_segment_sweep();
+  swept = adapter.sweepOnLoad === false ? null : Math.max(adapter.symbols.ipc_segment_sweep(), 0);
+}
+
+let swept: number | null = null;
+
+/** How many dead processes' names the sweep at load removed; null when LIBIPC_NO_SWEEP turned it off. */
+export function sweptOnLoad(): number | null {
+  return swept;
 }
 
 /** Whether the startup sweep should run, given the value of `LIBIPC_NO_SWEEP`: unset, "" or "0" say yes. */

@@ -124,7 +124,8 @@ function explainTracked(code: ErrorCode, name: string): string | undefined {
   switch (code) {
     case "ENOENT": {
       // The segment is checked first: when it exists, what is missing is the helper.
-      const exists = native().symbols.ipc_segment_info(cString("Tracker.track", "name", name), new Uint8Array(40)) === 0;
+      const exists =
+        native().symbols.ipc_segment_info(cString("Tracker.track", "name", name), new Uint8Array(40)) === 0;
       return exists ? explainTracker(code, undefined) : `no segment named ${describe(name)}`;
     }
     case "EPERM":
