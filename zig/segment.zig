@@ -332,10 +332,18 @@ pub fn sweep() Error!u32 {
     var it = try platform.NameIterator.init();
     defer it.deinit();
     var removed: u32 = 0;
+    // Names of one process tend to come together; a live creator is looked up once per run of them.
+    var last_live: ?name_.Creator = null;
     while (try it.next()) |entry| {
         // The name tells the creator: a live one costs no open.
         const creator = name_.parseGenerated(entry) orelse continue;
-        if (platform.processAlive(creator.pid, creator.start)) continue;
+        if (last_live) |l| {
+            if (l.pid == creator.pid and l.start == creator.start) continue;
+        }
+        if (platform.processAlive(creator.pid, creator.start)) {
+            last_live = creator;
+            continue;
+        }
         const name = name_.parse(entry) catch continue;
         if (unlinkDead(name, null) catch false) removed += 1;
     }
