@@ -175,14 +175,6 @@ pub fn unregister(name: Name) bool {
     return true;
 }
 
-/// Whether `name` is registered.
-pub fn isTracked(name: Name) bool {
-    lock.lock();
-    defer lock.unlock();
-    forgetInherited();
-    return running() and state.names.contains(name.bytes);
-}
-
 /// Stops the helper without removing anything: every registered name stays in /dev/shm.
 pub fn stop() void {
     lock.lock();
