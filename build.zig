@@ -1,6 +1,7 @@
 //! Builds libipc. Steps:
 //!   zig build            libipc.so (linked with -z nodelete) and libipc.a in zig-out/lib, ipc.h in
-//!                        zig-out/include: all a user of the library needs
+//!                        zig-out/include, the tracker's helper zig-out/bin/libipc-tracker: all a
+//!                        user of the library needs
 //!   zig build test       Zig unit tests and the ipc.h test (header vs. implementation)
 //!   zig build ctest      C tests using only ipc.h, each linked against the shared and the static library
 //!   zig build helpers    the C programs the demo, the multi-process tests and the benchmarks run (zig-out/bin)
@@ -31,6 +32,10 @@ pub fn build(b: *std.Build) void {
     b.getInstallStep().dependOn(&b.addInstallLibFile(shared.path, shared.file_name).step);
     const static = staticLibrary(b, target, optimize);
     b.installArtifact(static);
+    // The tracker's helper (zig/tracker.zig): a small program without libc, found by the library in
+    // ../bin beside zig-out/lib.
+    const tracker = trackerHelper(b, target, optimize);
+    if (target.result.os.tag == .linux) b.installArtifact(tracker);
 
     // Zig unit tests live beside the code they test; root.zig pulls them all in.
     const core = b.createModule(.{
@@ -65,13 +70,15 @@ pub fn build(b: *std.Build) void {
     test_step.dependOn(&b.addRunArtifact(header_test).step);
 
     // C tests: each program links once against libipc.so and once against libipc.a.
-    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "sync", "heap" };
+    // test_tracker gets the helper program as its argument.
+    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "sync", "heap", "tracker" };
     for (c_tests) |name| {
         const source: []const []const u8 = &.{b.fmt("tests/c/test_{s}.c", .{name})};
         const dynamic = cProgram(b, b.fmt("test_{s}_shared", .{name}), source, target, optimize, .{ .shared = shared.path });
         const linked = cProgram(b, b.fmt("test_{s}_static", .{name}), source, target, optimize, .{ .static = static });
         for ([_]*std.Build.Step.Compile{ dynamic, linked }) |exe| {
             const run = b.addRunArtifact(exe);
+            if (std.mem.eql(u8, name, "tracker")) run.addArtifactArg(tracker);
             run.expectExitCode(0);
             ctest_step.dependOn(&run.step);
         }
@@ -80,7 +87,7 @@ pub fn build(b: *std.Build) void {
     // Programs the demo, the multi-process tests and the benchmarks spawn.
     const helpers = [_]struct { name: []const u8, sources: []const []const u8 }{
         .{ .name = "ipc-demo", .sources = &.{ "demo/main.c", "demo/segment.c", "demo/mutex.c", "demo/sync.c", "demo/heap.c", "demo/chan.c" } },
-        .{ .name = "ipc-child", .sources = &.{ "tests/c/child.c", "tests/c/child_segment.c", "tests/c/child_mutex.c", "tests/c/child_sync.c", "tests/c/child_heap.c", "tests/c/child_chan.c" } },
+        .{ .name = "ipc-child", .sources = &.{ "tests/c/child.c", "tests/c/child_segment.c", "tests/c/child_mutex.c", "tests/c/child_sync.c", "tests/c/child_heap.c", "tests/c/child_chan.c", "tests/c/child_cleanup.c" } },
         .{ .name = "ipc-bench-segment", .sources = &.{"bench/segment.c"} },
         .{ .name = "ipc-bench-mutex", .sources = &.{"bench/mutex.c"} },
         .{ .name = "ipc-bench-sync", .sources = &.{"bench/sync.c"} },
@@ -158,6 +165,19 @@ fn staticLibrary(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.
     });
     lib.bundle_compiler_rt = true;
     return lib;
+}
+
+fn trackerHelper(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode) *std.Build.Step.Compile {
+    return b.addExecutable(.{
+        .name = "libipc-tracker",
+        .root_module = b.createModule(.{
+            .root_source_file = b.path("zig/tracker_helper.zig"),
+            .target = target,
+            .optimize = optimize,
+            .single_threaded = true,
+            .strip = true,
+        }),
+    });
 }
 
 const Link = union(enum) { shared: std.Build.LazyPath, static: *std.Build.Step.Compile };

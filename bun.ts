@@ -13,7 +13,7 @@ import {
   type Pointer as BunPointer,
   toArrayBuffer,
 } from "bun:ffi";
-import { bind, libraryCandidates, loadFirst, type Pointer } from "./lib/native.ts";
+import { bind, libraryCandidates, loadFirst, type Pointer, sweepWanted } from "./lib/native.ts";
 import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symbols.ts";
 
 const types: Record<ArgType | ReturnType, FFIType> = {
@@ -54,6 +54,7 @@ bind({
   readPointer: (cell: BigUint64Array): Pointer | null =>
     cell[0] === 0n ? null : (Number(cell[0]) as unknown as Pointer),
   cstring: (pointer: Pointer): string => new CString(pointer as unknown as BunPointer).toString(),
+  sweepOnLoad: sweepWanted(process.env.LIBIPC_NO_SWEEP),
   completions: {
     kind: "callback",
     callback(handler: (token: number, result: number) => void): Pointer {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { bind, libraryCandidates, loadFirst, type Pointer } from "./lib/native.ts";
+import { bind, libraryCandidates, loadFirst, type Pointer, sweepWanted } from "./lib/native.ts";
 import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symbols.ts";
 
 const types: Record<ArgType | ReturnType, Deno.NativeType | "void"> = {
@@ -38,6 +38,16 @@ try {
   envNote = " (LIBIPC_PATH could not be read: run deno with --allow-env=LIBIPC_PATH)";
 }
 
+// Read only when env access to it is granted: asking here would prompt on every import.
+let noSweep: string | undefined;
+try {
+  if (Deno.permissions.querySync({ name: "env", variable: "LIBIPC_NO_SWEEP" }).state === "granted") {
+    noSweep = Deno.env.get("LIBIPC_NO_SWEEP");
+  }
+} catch {
+  // No permission API (a restricted embedding): sweep.
+}
+
 const { path, library } = loadFirst(
   // import.meta.dirname is undefined for a module loaded over https (JSR): then only LIBIPC_PATH.
   libraryCandidates(envPath, import.meta.dirname, Deno.build.os),
@@ -57,6 +67,7 @@ bind({
   readPointer: (cell: BigUint64Array): Pointer | null =>
     Deno.UnsafePointer.create(cell[0]) as unknown as Pointer | null,
   cstring: (pointer: Pointer): string => Deno.UnsafePointerView.getCString(pointer as unknown as Deno.PointerObject),
+  sweepOnLoad: sweepWanted(noSweep),
   completions: {
     kind: "poll",
     // Declared nonblocking: runs on a Deno pool thread and returns a Promise.

@@ -18,6 +18,18 @@ export const SEGMENT_SIZE_MAX = 140737488355328;
 export const SEGMENT_UNIQUE_NAME = 0x1;
 /** Segment creation flag: allocate all backing memory now. */
 export const SEGMENT_RESERVE = 0x2;
+/** Segment creation flag: register the name with this process's tracker. */
+export const SEGMENT_TRACK = 0x4;
+/** Tracker flag: track every named object this process creates. */
+export const TRACKER_ALL = 0x1;
+/** Most names one process's tracker holds. */
+export const TRACKER_NAMES_MAX = 65536;
+/** `ipc_segment_info`: the creator has died. */
+export const CREATOR_DEAD = 0;
+/** `ipc_segment_info`: the creator is alive. */
+export const CREATOR_ALIVE = 1;
+/** `ipc_segment_info`: the creator ran in another pid namespace. */
+export const CREATOR_UNKNOWN = 2;
 
 /** Segment kind of a plain segment. */
 export const KIND_SEGMENT = 1;

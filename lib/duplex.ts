@@ -40,6 +40,7 @@ export class Duplex<T = Uint8Array> implements Disposable, AsyncIterable<T> {
       size: second + CHAN_HEADER_SIZE + capacity,
       name: options.name,
       mode: options.mode,
+      track: options.track,
     });
     try {
       const a = Chan.init<T>(memory, first, options);

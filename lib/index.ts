@@ -7,7 +7,7 @@
  * @module
  */
 
-import { native } from "./native.ts";
+import { native, sweptOnLoad } from "./native.ts";
 
 export {
   ABI_VERSION,
@@ -45,7 +45,14 @@ export { SharedValue, type SharedValueOptions } from "./shared_value.ts";
 export { bytesCodec, type Codec, jsonCodec } from "./codec.ts";
 export { msgpackCodec } from "./msgpack.ts";
 export { now, setSpin, spin } from "./spin.ts";
-export { type SegmentCreator, SharedMemory, type SharedMemoryOptions, type TypedArrayConstructor } from "./segment.ts";
+export {
+  type SegmentCreator,
+  type SegmentInfo,
+  SharedMemory,
+  type SharedMemoryOptions,
+  type TypedArrayConstructor,
+} from "./segment.ts";
+export { Tracker, type TrackerOptions, type TrackerStatus } from "./tracker.ts";
 
 /** What is loaded: the library's version and ABI version, its path, and the runtime. */
 export interface LibraryInfo {
@@ -55,6 +62,11 @@ export interface LibraryInfo {
   runtime: string;
   /** The largest ArrayBuffer this runtime can make over shared memory (`SharedMemory.buffer`). */
   maxArrayBufferBytes: number;
+  /**
+   * How many generated names of dead processes the sweep at load removed from /dev/shm; null when
+   * `LIBIPC_NO_SWEEP` turned that sweep off.
+   */
+  sweptOnLoad: number | null;
 }
 
 /** Describes the loaded native library. */
@@ -66,5 +78,6 @@ export function libraryInfo(): LibraryInfo {
     path: n.path,
     runtime: n.runtime,
     maxArrayBufferBytes: n.maxArrayBufferBytes,
+    sweptOnLoad: sweptOnLoad(),
   };
 }

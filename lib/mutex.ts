@@ -9,13 +9,14 @@
  * @module
  */
 
-import { KIND_MUTEX, MUTEX_ALIGN, MUTEX_SIZE, RESULT_CODES } from "./abi.ts";
+import { KIND_MUTEX, MUTEX_ALIGN, MUTEX_SIZE, RESULT_CODES, SEGMENT_TRACK, SEGMENT_UNIQUE_NAME } from "./abi.ts";
 import { checked, cString, pointerOut, takePointer } from "./call.ts";
 import { checkInteger, codeName, describe, type ErrorCode, IpcError, IpcTypeError } from "./errors.ts";
 import { type AsyncLockOptions, checkOffset, type LockOptions, signalOf, timeoutOf } from "./options.ts";
 import { explainName } from "./names.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type Dependent, segmentInternals, SharedMemory } from "./segment.ts";
+import { explainTracker } from "./tracker.ts";
 import { type Cancelable, waitSteps } from "./wait.ts";
 
 /** How a lock was acquired. */
@@ -33,6 +34,8 @@ export interface MutexOptions {
   name?: string | boolean;
   /** Permission bits of a named mutex; default 0o600. */
   mode?: number;
+  /** Register the name with this process's tracker (see `Tracker`). Ignored for anonymous ones. */
+  track?: boolean;
 }
 
 /** A snapshot of a mutex's lock word, for diagnostics and tests. */
@@ -137,9 +140,12 @@ export class Mutex implements Disposable, Dependent {
     }
     const mode = options.mode === undefined ? 0 : checkInteger(op, "mode", options.mode, 0, 0o777);
     const name = options.name;
-    let flags = 0;
+    if (options.track !== undefined && typeof options.track !== "boolean") {
+      throw new IpcTypeError(op, `track must be a boolean, got ${describe(options.track)}`);
+    }
+    let flags = options.track ? SEGMENT_TRACK : 0;
     let nameBuf: Uint8Array | null = null;
-    if (name === true) flags = 1;
+    if (name === true) flags |= SEGMENT_UNIQUE_NAME;
     else if (typeof name === "string") nameBuf = cString(op, "name", name);
     else if (name !== undefined && name !== false) {
       throw new IpcTypeError(op, `name must be a string or a boolean, got ${describe(name)}`);
@@ -150,7 +156,11 @@ export class Mutex implements Disposable, Dependent {
     checked(
       op,
       rc,
-      (code) => code === "EEXIST" ? `an object named ${describe(name)} already exists` : explainName(code, name),
+      (code) =>
+        code === "EEXIST"
+          ? `an object named ${describe(name)} already exists`
+          : (options.track && name !== undefined && name !== false && explainTracker(code, undefined)) ||
+            explainName(code, name),
     );
     const memory = segmentInternals.adopt(takePointer(op, segment));
     return new Mutex(memory, 0, takePointer(op, mutex), true);

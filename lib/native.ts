@@ -36,6 +36,11 @@ export interface Native {
   u53(value: number): number | bigint;
   /** How completions of native waits reach the JS thread (lib/wait.ts). */
   readonly completions: Completions;
+  /**
+   * Whether `bind` sweeps the generated names of dead processes out of /dev/shm (default true); the
+   * bindings set it from `LIBIPC_NO_SWEEP` with `sweepWanted`.
+   */
+  readonly sweepOnLoad?: boolean;
 }
 
 /**
@@ -64,6 +69,21 @@ export function bind(adapter: Native): void {
     );
   }
   bound = adapter;
+  // Once per process: names of processes that died without unlinking (SIGKILL, crashes) go away as
+  // soon as any libipc process starts. A failure (no /dev/shm, another OS) must not stop the load.
+  swept = adapter.sweepOnLoad === false ? null : Math.max(adapter.symbols.ipc_segment_sweep(), 0);
+}
+
+let swept: number | null = null;
+
+/** How many dead processes' names the sweep at load removed; null when LIBIPC_NO_SWEEP turned it off. */
+export function sweptOnLoad(): number | null {
+  return swept;
+}
+
+/** Whether the startup sweep should run, given the value of `LIBIPC_NO_SWEEP`: unset, "" or "0" say yes. */
+export function sweepWanted(noSweep: string | undefined): boolean {
+  return noSweep === undefined || noSweep === "" || noSweep === "0";
 }
 
 /** The bound runtime adapter. */

@@ -10,11 +10,19 @@
  * @module
  */
 
-import { SEGMENT_RESERVE, SEGMENT_SIZE_MAX, SEGMENT_UNIQUE_NAME } from "./abi.ts";
+import {
+  CREATOR_ALIVE,
+  CREATOR_DEAD,
+  SEGMENT_RESERVE,
+  SEGMENT_SIZE_MAX,
+  SEGMENT_TRACK,
+  SEGMENT_UNIQUE_NAME,
+} from "./abi.ts";
 import { checked, cString, pointerOut, takePointer } from "./call.ts";
 import { checkInteger, describe, type ErrorCode, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
 import { explainName, uniqueName } from "./names.ts";
 import { native, type Pointer } from "./native.ts";
+import { explainTracker } from "./tracker.ts";
 import { forgetWaits } from "./wait.ts";
 
 /** An object that lives inside a segment (such as a Mutex) and must be closed before it is unmapped. */
@@ -57,6 +65,29 @@ export interface SharedMemoryOptions {
   mode?: number;
   /** Allocate all memory now, failing with ENOSPC here rather than crashing later if it runs out. */
   reserve?: boolean;
+  /**
+   * Register the name with this process's tracker (see `Tracker`; started here if needed), which
+   * removes it once this process has ended, however it ended. Ignored for anonymous segments.
+   */
+  track?: boolean;
+}
+
+/** What `SharedMemory.inspect` reads from a segment's header. */
+export interface SegmentInfo {
+  /** The canonical name, "/name". */
+  name: string;
+  /** Bytes of user data. */
+  size: number;
+  /** What it holds: "segment", "mutex", "semaphore", "event", "condition", "barrier", "rwlock", "heap", "chan". */
+  kind: string;
+  creator: SegmentCreator;
+  /** Whether the creator still runs; null when it ran in another pid namespace (cannot tell). */
+  alive: boolean | null;
+  /** A generated name (`name: true`): removed by `sweep()` once its creator has died. */
+  generated: boolean;
+  /** Owner and permission bits of the name. */
+  uid: number;
+  mode: number;
 }
 
 /** Who created a segment. */
@@ -135,11 +166,13 @@ export class SharedMemory implements Disposable {
     }
     const size = checkInteger(op, "size", options.size, 1, SEGMENT_SIZE_MAX);
     const mode = options.mode === undefined ? 0 : checkInteger(op, "mode", options.mode, 0, 0o777);
-    if (options.reserve !== undefined && typeof options.reserve !== "boolean") {
-      throw new IpcTypeError(op, `reserve must be a boolean, got ${describe(options.reserve)}`);
+    for (const key of ["reserve", "track"] as const) {
+      if (options[key] !== undefined && typeof options[key] !== "boolean") {
+        throw new IpcTypeError(op, `${key} must be a boolean, got ${describe(options[key])}`);
+      }
     }
     const name = options.name;
-    let flags = options.reserve ? SEGMENT_RESERVE : 0;
+    let flags = (options.reserve ? SEGMENT_RESERVE : 0) | (options.track ? SEGMENT_TRACK : 0);
     let nameBuf: Uint8Array | null = null;
     if (name === true) flags |= SEGMENT_UNIQUE_NAME;
     else if (typeof name === "string") nameBuf = cString(op, "name", name);
@@ -149,7 +182,7 @@ export class SharedMemory implements Disposable {
     const anonymous = name === undefined || name === false;
     const cell = pointerOut();
     const rc = native().symbols.ipc_segment_create(nameBuf, BigInt(size), mode, flags, cell);
-    checked(op, rc, (code) => explainCreate(code, name, size, anonymous));
+    checked(op, rc, (code) => explainCreate(code, name, size, anonymous, options.track === true));
     return new SharedMemory(takePointer(op, cell));
   }
 
@@ -196,6 +229,59 @@ export class SharedMemory implements Disposable {
   /** A fresh generated name for this process; see `SharedMemoryOptions.name`. */
   static uniqueName(): string {
     return uniqueName();
+  }
+
+  /**
+   * The names of the libipc segments in /dev/shm: files that start with libipc's magic (any ABI
+   * version) and generated names. See `inspect` for what each holds.
+   */
+  static list(): string[] {
+    const op = "SharedMemory.list";
+    let buf = new Uint8Array(16384);
+    // Segments come and go between calls: ask again while the list outgrows the buffer.
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const needed = checked(op, native().symbols.ipc_segment_list(buf, buf.length));
+      if (needed <= buf.length) {
+        const text = new TextDecoder().decode(buf.subarray(0, needed));
+        return text.split("\0").filter((name) => name !== "");
+      }
+      buf = new Uint8Array(needed * 2);
+    }
+    throw new IpcError(op, "EBUSY", "/dev/shm kept growing faster than it could be listed");
+  }
+
+  /**
+   * Reads the header of the segment called `name` without mapping it. Throws ENOENT, EACCES,
+   * EPROTO (not a libipc segment, or damaged), EVERSION (another ABI version).
+   */
+  static inspect(name: string): SegmentInfo {
+    const op = "SharedMemory.inspect";
+    const info = new DataView(new ArrayBuffer(40));
+    const rc = native().symbols.ipc_segment_info(cString(op, "name", name), new Uint8Array(info.buffer));
+    checked(op, rc, (code) => explainOpen(code, name));
+    const canonical = name.startsWith("/") ? name : "/" + name;
+    const state = info.getUint32(20, true);
+    return {
+      name: canonical,
+      size: Number(info.getBigUint64(0, true)),
+      kind: kindNames[info.getUint32(24, true)] ?? `unknown(${info.getUint32(24, true)})`,
+      creator: { pid: info.getInt32(16, true), startTime: info.getBigUint64(8, true) },
+      alive: state === CREATOR_ALIVE ? true : state === CREATOR_DEAD ? false : null,
+      generated: canonical.startsWith("/ipc."),
+      uid: info.getUint32(28, true),
+      mode: info.getUint32(32, true),
+    };
+  }
+
+  /**
+   * Removes the name `name` if it is a libipc segment of this user whose creator has died, whether
+   * the name is generated or not (`sweep()` leaves user-chosen names alone, since they may be meant
+   * to outlive their creator). Returns whether it removed it.
+   */
+  static unlinkDead(name: string): boolean {
+    const op = "SharedMemory.unlinkDead";
+    const rc = native().symbols.ipc_segment_unlink_dead(cString(op, "name", name));
+    return checked(op, rc, (code) => explainOpen(code, name)) === 1;
   }
 
   /** The canonical name ("/name"), or null for an anonymous segment. */
@@ -352,7 +438,28 @@ export class SharedMemory implements Disposable {
   }
 }
 
-function explainCreate(code: ErrorCode, name: unknown, size: number, anonymous: boolean): string | undefined {
+const kindNames: Record<number, string> = {
+  1: "segment",
+  2: "mutex",
+  3: "semaphore",
+  4: "event",
+  5: "condition",
+  6: "barrier",
+  7: "rwlock",
+  8: "heap",
+  9: "chan",
+};
+
+function explainCreate(
+  code: ErrorCode,
+  name: unknown,
+  size: number,
+  anonymous: boolean,
+  track: boolean,
+): string | undefined {
+  if (track && !anonymous && (code === "ENOENT" || code === "EPROTO" || code === "ETIMEDOUT")) {
+    return explainTracker(code, undefined);
+  }
   switch (code) {
     case "EEXIST":
       return `a segment named ${describe(name)} already exists`;

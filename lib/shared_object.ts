@@ -6,12 +6,14 @@
  * @module
  */
 
+import { SEGMENT_TRACK, SEGMENT_UNIQUE_NAME } from "./abi.ts";
 import { checked, cString, pointerOut, takePointer } from "./call.ts";
 import { checkInteger, describe, type ErrorCode, IpcError, IpcTypeError } from "./errors.ts";
 import { explainName } from "./names.ts";
 import type { Pointer } from "./native.ts";
 import { checkOffset } from "./options.ts";
 import { type Dependent, segmentInternals, type SharedMemory } from "./segment.ts";
+import { explainTracker } from "./tracker.ts";
 import type { Cancelable } from "./wait.ts";
 
 /** Options of every `create`. */
@@ -20,6 +22,11 @@ export interface CreateOptions {
   name?: string | boolean;
   /** Permission bits of a named object; default 0o600. */
   mode?: number;
+  /**
+   * Register the name with this process's tracker (see `Tracker`), which removes it once this
+   * process has ended, however it ended. Ignored for anonymous objects.
+   */
+  track?: boolean;
 }
 
 /** The arguments of a native `*_create` call. */
@@ -34,11 +41,15 @@ export function createArgs(op: string, options: unknown): CreateArgs {
   if (typeof options !== "object" || options === null) {
     throw new IpcTypeError(op, `options must be an object such as { name: "jobs" }, got ${describe(options)}`);
   }
-  const { name, mode } = options as CreateOptions;
+  const { name, mode, track } = options as CreateOptions;
   const checkedMode = mode === undefined ? 0 : checkInteger(op, "mode", mode, 0, 0o777);
-  if (name === true) return { name: null, mode: checkedMode, flags: 1 };
-  if (name === undefined || name === false) return { name: null, mode: checkedMode, flags: 0 };
-  if (typeof name === "string") return { name: cString(op, "name", name), mode: checkedMode, flags: 0 };
+  if (track !== undefined && typeof track !== "boolean") {
+    throw new IpcTypeError(op, `track must be a boolean, got ${describe(track)}`);
+  }
+  const trackFlag = track ? SEGMENT_TRACK : 0;
+  if (name === true) return { name: null, mode: checkedMode, flags: SEGMENT_UNIQUE_NAME | trackFlag };
+  if (name === undefined || name === false) return { name: null, mode: checkedMode, flags: trackFlag };
+  if (typeof name === "string") return { name: cString(op, "name", name), mode: checkedMode, flags: trackFlag };
   throw new IpcTypeError(op, `name must be a string or a boolean, got ${describe(name)}`);
 }
 
@@ -50,7 +61,7 @@ export function createStandalone(
   explain?: (code: ErrorCode) => string | undefined,
 ): { memory: SharedMemory; pointer: Pointer } {
   const args = createArgs(op, options);
-  const name = (options as CreateOptions).name;
+  const { name, track } = options as CreateOptions;
   const segmentCell = pointerOut();
   const objectCell = pointerOut();
   checked(
@@ -59,7 +70,8 @@ export function createStandalone(
     (code) =>
       code === "EEXIST"
         ? `an object named ${describe(name)} already exists`
-        : explain?.(code) ?? explainName(code, name),
+        : (track && name !== undefined && name !== false && explainTracker(code, undefined)) ||
+          (explain?.(code) ?? explainName(code, name)),
   );
   const memory = segmentInternals.adopt(takePointer(op, segmentCell));
   return { memory, pointer: takePointer(op, objectCell) };

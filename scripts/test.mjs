@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // `npm test`: builds libipc and runs every test, each step under a hard timeout, then checks that
-// the run left no libipc segment in /dev/shm. Prints a summary and exits non-zero if any step failed.
+// the run left no libipc segment in /dev/shm and no tracker helper running. Prints a summary and
+// exits non-zero if any step failed.
 //
 //   node scripts/test.mjs            every step
 //   node scripts/test.mjs bun mp     only the named steps (the build always runs first)
 
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readdirSync, readSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -60,6 +61,22 @@ function libipcEntries() {
   return found;
 }
 
+/** Pids of running (not zombie) tracker helpers, `libipc-tracker`, with their parent pids. */
+function trackers() {
+  const found = new Map();
+  for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (name === "libipc-tracker" && state !== "Z" && state !== "X") found.set(pid, ppid);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
 function runStep(step) {
   return new Promise((resolve) => {
     const started = Date.now();
@@ -94,6 +111,7 @@ if (unknown.length > 0) {
 }
 
 const before = libipcEntries();
+const trackersBefore = trackers();
 if (before.size > 0) console.log(`note: /dev/shm already held ${[...before].join(", ")} before the tests`);
 
 const results = [];
@@ -110,6 +128,23 @@ results.push({
   name: "leaks",
   ok: left.length === 0,
   outcome: left.length === 0 ? "ok: no libipc segment left in /dev/shm" : `left in /dev/shm: ${left.join(", ")}`,
+  seconds: "0.0",
+});
+
+// Every test process has ended, so every tracker started by the tests must end too (after its
+// cleanup, which takes milliseconds; a deadline of 10 s, not a timing assert).
+let stray = [];
+for (let waited = 0; waited <= 10_000; waited += 100) {
+  stray = [...trackers()].filter(([pid]) => !trackersBefore.has(pid));
+  if (stray.length === 0) break;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+results.push({
+  name: "strays",
+  ok: stray.length === 0,
+  outcome: stray.length === 0
+    ? "ok: no tracker helper left running"
+    : `still running: ${stray.map(([pid, ppid]) => `libipc-tracker ${pid} (parent ${ppid})`).join(", ")}`,
   seconds: "0.0",
 });
 

@@ -138,7 +138,23 @@ pub const segment_header_size: u32 = 128;
 // Segment creation flags.
 pub const segment_unique_name: u32 = 1 << 0;
 pub const segment_reserve: u32 = 1 << 1;
-pub const segment_create_flags: u32 = segment_unique_name | segment_reserve;
+/// Register the name with this process's tracker (zig/tracker.zig), which removes it once the
+/// process has died.
+pub const segment_track: u32 = 1 << 2;
+pub const segment_create_flags: u32 = segment_unique_name | segment_reserve | segment_track;
+
+// Tracker start flags.
+/// Track every named object this process creates from now on, as if each had `segment_track`.
+pub const tracker_all: u32 = 1 << 0;
+pub const tracker_flags: u32 = tracker_all;
+/// Most names one process's tracker holds at once.
+pub const tracker_names_max: u32 = 1 << 16;
+
+// What `ipc_segment_info` says about a segment's creator.
+pub const creator_dead: u32 = 0;
+pub const creator_alive: u32 = 1;
+/// The creator lived in another pid namespace: its pid means nothing here.
+pub const creator_unknown: u32 = 2;
 
 /// Permission bits of a named segment when the caller passes 0.
 pub const segment_mode_default: u32 = 0o600;

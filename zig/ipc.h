@@ -116,19 +116,24 @@ typedef struct ipc_segment ipc_segment_t;
  * first touched. Without it pages cost memory only once touched, so segments may be sized
  * generously. */
 #define IPC_SEGMENT_RESERVE 0x2u
+/* Register the name with this process's tracker (see ipc_tracker_start; started here if it is not
+ * running), which removes it once this process has ended, however it ended. Ignored for anonymous
+ * segments, which cannot leak. Every ipc_*_create function that takes flags accepts it. */
+#define IPC_SEGMENT_TRACK 0x4u
 
 /* Creates a segment with `size_bytes` (1..IPC_SEGMENT_SIZE_MAX) of zero-filled user data.
  *   name: NULL for an anonymous segment (a memfd on Linux: shared only by fd, never visible in
  *         /dev/shm, freed when the last process closes it), or a name (see ipc_name_validate), or
  *         NULL with IPC_SEGMENT_UNIQUE_NAME for a generated one.
  *   mode: permission bits of a named segment, 0 for the default 0600 (owner only); up to 0777.
- *   flags: IPC_SEGMENT_UNIQUE_NAME, IPC_SEGMENT_RESERVE.
+ *   flags: IPC_SEGMENT_UNIQUE_NAME, IPC_SEGMENT_RESERVE, IPC_SEGMENT_TRACK.
  * The name appears only once the segment is fully initialized, so a concurrent ipc_segment_open
  * either fails with IPC_ENOENT or sees a complete segment. A named segment exists until
- * ipc_segment_unlink, even after every process closed it.
+ * ipc_segment_unlink, even after every process closed it — unless it is tracked.
  * Returns IPC_OK, IPC_EINVAL, IPC_ENAMETOOLONG, IPC_ERANGE (size above the maximum), IPC_ENOSPC
  * (more than /dev/shm, or RAM plus swap for anonymous segments, can ever hold, or with
- * IPC_SEGMENT_RESERVE more than is free now), IPC_EEXIST, IPC_EACCES, IPC_EMFILE, IPC_ENOMEM. */
+ * IPC_SEGMENT_RESERVE more than is free now), IPC_EEXIST, IPC_EACCES, IPC_EMFILE, IPC_ENOMEM, and
+ * with IPC_SEGMENT_TRACK the codes of ipc_tracker_start and ipc_tracker_track. */
 int32_t ipc_segment_create(const char *name, uint64_t size_bytes, uint32_t mode, uint32_t flags,
                            ipc_segment_t **segment_out);
 
@@ -182,14 +187,101 @@ int32_t ipc_segment_creator(const ipc_segment_t *segment, int32_t *pid_out, uint
 int32_t ipc_segment_capacity(uint32_t anonymous, uint64_t *bytes_out);
 
 /* Removes the name of a libipc segment. Processes that have it open keep using it; its memory is
- * freed when the last one closes it. Returns IPC_OK, IPC_ENOENT, IPC_EACCES, IPC_EINVAL /
- * IPC_ENAMETOOLONG (bad name), IPC_EPROTO (a file that is not a libipc segment is never removed). */
+ * freed when the last one closes it. A tracked name is no longer tracked afterwards. Returns IPC_OK,
+ * IPC_ENOENT, IPC_EACCES, IPC_EINVAL / IPC_ENAMETOOLONG (bad name), IPC_EPROTO (a file that is not a
+ * libipc segment is never removed). */
 int32_t ipc_segment_unlink(const char *name);
 
 /* Removes every generated name (see ipc_name_generate) whose creator process has died, among the
  * segments this user owns that were created in this pid namespace. Returns how many were removed
- * (>= 0), or a negative code. Reads /dev/shm and /proc; does not block otherwise. */
+ * (>= 0), or a negative code. Reads /dev/shm and /proc; does not block otherwise. Libraries that
+ * bind libipc for a runtime (the Bun and Deno entry points) call it once when they load; C programs
+ * call it themselves, typically at startup. */
 int32_t ipc_segment_sweep(void);
+
+/* What ipc_segment_info reports about a segment's creator. */
+#define IPC_CREATOR_DEAD 0
+#define IPC_CREATOR_ALIVE 1
+/* The creator ran in another pid namespace (another container): its pid means nothing here. */
+#define IPC_CREATOR_UNKNOWN 2
+
+/* What the header of a named segment says, read without mapping it. */
+typedef struct ipc_segment_info {
+  uint64_t size_bytes;    /* user size */
+  uint64_t creator_start; /* the creator's start time, as ipc_segment_creator reports it */
+  int32_t creator_pid;
+  uint32_t creator_state; /* IPC_CREATOR_DEAD, IPC_CREATOR_ALIVE or IPC_CREATOR_UNKNOWN, now */
+  uint32_t kind;          /* IPC_KIND_* */
+  uint32_t uid;           /* owner of the file */
+  uint32_t mode;          /* its permission bits */
+  uint32_t reserved;      /* 0 */
+} ipc_segment_info_t;
+
+/* Reads and validates the header of the segment called `name` (read permission is enough) and
+ * fills `*info_out`. Returns IPC_OK, IPC_ENOENT, IPC_EACCES, IPC_EINVAL / IPC_ENAMETOOLONG (bad
+ * name), IPC_EPROTO (not a libipc segment, or damaged), IPC_EVERSION (another ABI version). */
+int32_t ipc_segment_info(const char *name, ipc_segment_info_t *info_out);
+
+/* Writes the names of the libipc segments in /dev/shm ("/name", each followed by a NUL) into `buf`
+ * of `buf_len` bytes, and returns how many bytes all of them take (>= 0): when that is more than
+ * `buf_len`, `buf` holds only the names that fit, and the caller calls again with a larger buffer
+ * (segments come and go meanwhile). `buf` may be NULL when `buf_len` is 0. Listed: every file that
+ * starts with libipc's magic (any ABI version) and every generated name. Reads /dev/shm. */
+int32_t ipc_segment_list(char *buf, uint32_t buf_len);
+
+/* Removes the name `name` if it is a libipc segment this user owns, created in this pid namespace
+ * by a process that has died — for any name, generated or not (ipc_segment_sweep only considers
+ * generated names, because other names may be meant to outlive their creator). Returns 1 when it
+ * removed it, 0 when it kept it (creator alive or unknown, or another user's file), or the codes of
+ * ipc_segment_info. */
+int32_t ipc_segment_unlink_dead(const char *name);
+
+/* ---- Tracker ----------------------------------------------------------------------------------- */
+
+/* Names leak when a process dies before unlinking them, and a process killed with SIGKILL runs no
+ * code at all. The tracker is a small helper process, `libipc-tracker`, that watches this process
+ * and, once it has ended in any way, removes every name registered with it that is still a libipc
+ * segment created by this process. Opt-in, one per process; a forked child has none until it
+ * starts its own. Named objects are registered with IPC_SEGMENT_TRACK at creation, or with
+ * ipc_tracker_track later; ipc_segment_unlink unregisters. */
+
+/* ipc_tracker_start flag: track every named object this process creates from now on, as if each
+ * had IPC_SEGMENT_TRACK. */
+#define IPC_TRACKER_ALL 0x1u
+/* Most names one process's tracker holds. */
+#define IPC_TRACKER_NAMES_MAX 65536
+
+/* Starts this process's tracker if it is not running, and sets `flags` (0 or IPC_TRACKER_ALL).
+ * `helper_path` is the helper program to run, or NULL to use $LIBIPC_TRACKER, else
+ * `libipc-tracker` in ../bin of the directory libipc.so was loaded from (zig-out/bin beside
+ * zig-out/lib), else in that directory itself; a program linked with libipc.a looks beside itself
+ * and in ../bin. Ignored when the tracker runs already. Blocks until the helper answers (about a
+ * millisecond; at most 5 s). The helper runs in a session of its own, holds none of this process's
+ * fds, and exits after its cleanup. Returns IPC_OK, IPC_EINVAL (unknown flag),
+ * IPC_ENAMETOOLONG (path of 4096 bytes or more), IPC_ENOENT (no helper found), IPC_EACCES,
+ * IPC_ETIMEDOUT or IPC_EPROTO (the program did not answer as a libipc tracker of this version),
+ * IPC_EMFILE, IPC_ENOMEM. */
+int32_t ipc_tracker_start(const char *helper_path, uint32_t flags);
+
+/* Registers `name`, a named segment this process created, with the tracker (starting it with
+ * default settings if needed). Registering twice is fine. Returns IPC_OK, IPC_EINVAL /
+ * IPC_ENAMETOOLONG (bad name), the codes of ipc_segment_info, IPC_EPERM (another process created
+ * it), IPC_ENOSPC (IPC_TRACKER_NAMES_MAX names registered), the codes of ipc_tracker_start, and
+ * IPC_ETIMEDOUT (the helper did not read for 10 s). A helper that was killed is replaced by a new
+ * one, which learns every registered name. */
+int32_t ipc_tracker_track(const char *name);
+
+/* Unregisters `name`: it stays in /dev/shm after this process ends. Returns 1 if it was
+ * registered, 0 if not, IPC_EINVAL / IPC_ENAMETOOLONG (bad name). */
+int32_t ipc_tracker_untrack(const char *name);
+
+/* Stops the tracker without removing anything: every registered name stays. Waits up to 2 s for
+ * the helper to exit. IPC_OK also when no tracker runs. */
+int32_t ipc_tracker_stop(void);
+
+/* This process's tracker: the helper's pid (0 when none runs), how many names are registered, and
+ * its flags (IPC_TRACKER_ALL). Any out-parameter may be NULL. Returns IPC_OK. */
+int32_t ipc_tracker_status(int32_t *pid_out, uint32_t *names_out, uint32_t *flags_out);
 
 /* ---- Waiting on a word ------------------------------------------------------------------------ */
 
@@ -256,9 +348,9 @@ int32_t ipc_mutex_init_at(ipc_segment_t *segment, uint64_t offset, ipc_mutex_t *
  * IPC_ERANGE, IPC_EPROTO (no mutex there), IPC_ENOTSUP (made with another libc), IPC_ECLOSED. */
 int32_t ipc_mutex_at(ipc_segment_t *segment, uint64_t offset, ipc_mutex_t **mutex_out);
 /* Creates a segment of kind IPC_KIND_MUTEX holding one initialized mutex at offset 0, published
- * only once initialized. `name`, `mode` and `flags` (IPC_SEGMENT_UNIQUE_NAME only) are as for
- * ipc_segment_create. Other processes use ipc_segment_open then ipc_mutex_at(segment, 0). Close the
- * segment with ipc_segment_close; unlink a named one with ipc_segment_unlink. */
+ * only once initialized. `name`, `mode` and `flags` (IPC_SEGMENT_UNIQUE_NAME, IPC_SEGMENT_TRACK)
+ * are as for ipc_segment_create. Other processes use ipc_segment_open then ipc_mutex_at(segment, 0).
+ * Close the segment with ipc_segment_close; unlink a named one with ipc_segment_unlink. */
 int32_t ipc_mutex_create(const char *name, uint32_t mode, uint32_t flags, ipc_segment_t **segment_out,
                          ipc_mutex_t **mutex_out);
 

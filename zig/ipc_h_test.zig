@@ -26,6 +26,12 @@ const expected_constants = blk: {
         .{ .name = "IPC_SEGMENT_SIZE_MAX", .value = abi.segment_size_max },
         .{ .name = "IPC_SEGMENT_UNIQUE_NAME", .value = abi.segment_unique_name },
         .{ .name = "IPC_SEGMENT_RESERVE", .value = abi.segment_reserve },
+        .{ .name = "IPC_SEGMENT_TRACK", .value = abi.segment_track },
+        .{ .name = "IPC_CREATOR_DEAD", .value = abi.creator_dead },
+        .{ .name = "IPC_CREATOR_ALIVE", .value = abi.creator_alive },
+        .{ .name = "IPC_CREATOR_UNKNOWN", .value = abi.creator_unknown },
+        .{ .name = "IPC_TRACKER_ALL", .value = abi.tracker_all },
+        .{ .name = "IPC_TRACKER_NAMES_MAX", .value = abi.tracker_names_max },
         .{ .name = "IPC_SPIN_NS_DEFAULT", .value = lib.wait.spin_ns_default },
         .{ .name = "IPC_SPIN_NS_MAX", .value = lib.wait.spin_ns_max },
         .{ .name = "IPC_KIND_SEGMENT", .value = @intFromEnum(abi.Kind.segment) },
@@ -148,6 +154,10 @@ test "the header's opaque handle types exist" {
     try std.testing.expect(@typeInfo(h.ipc_segment_t) == .@"opaque");
     try std.testing.expect(@typeInfo(h.ipc_mutex_t) == .@"opaque");
     try std.testing.expect(@typeInfo(h.ipc_waiter_t) == .@"opaque");
+}
+
+test "ipc_segment_info_t has the implementation's fields, offsets and size" {
+    try std.testing.expect(comptime compatible(h.ipc_segment_info_t, lib.ipc_segment_info_t));
 }
 
 fn expectSameFn(comptime name: []const u8, comptime C: type, comptime Z: type) !void {

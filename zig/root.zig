@@ -11,6 +11,7 @@ const std = @import("std");
 pub const abi = @import("abi.zig");
 pub const name_ = @import("name.zig");
 pub const segment = @import("segment.zig");
+pub const tracker = @import("tracker.zig");
 pub const platform = @import("platform/root.zig");
 pub const wait = @import("wait.zig");
 pub const mutex = @import("mutex.zig");
@@ -101,8 +102,12 @@ pub export fn ipc_segment_create(
     const out = segment_out orelse return abi.code(error.Invalid);
     out.* = null;
     const naming = parseNaming(name, flags) catch |err| return result(err);
-    const seg = segment.create(naming, size_bytes, mode, flags & abi.segment_reserve != 0, .segment, null) catch |err|
-        return result(err);
+    const options: segment.CreateOptions = .{
+        .mode = mode,
+        .reserve = flags & abi.segment_reserve != 0,
+        .track = flags & abi.segment_track != 0,
+    };
+    const seg = segment.create(naming, size_bytes, options, .segment, null) catch |err| return result(err);
     out.* = @ptrCast(seg);
     return abi.ok;
 }
@@ -192,6 +197,92 @@ pub export fn ipc_segment_unlink(name: ?[*:0]const u8) i32 {
 pub export fn ipc_segment_sweep() i32 {
     const removed = segment.sweep() catch |err| return result(err);
     return @intCast(@min(removed, std.math.maxInt(i32)));
+}
+
+/// The C type `ipc_segment_info_t`: what `ipc_segment_info` reports about a named segment.
+pub const ipc_segment_info_t = extern struct {
+    size_bytes: u64,
+    creator_start: u64,
+    creator_pid: i32,
+    creator_state: u32,
+    kind: u32,
+    uid: u32,
+    mode: u32,
+    reserved: u32,
+};
+
+pub export fn ipc_segment_info(name: ?[*:0]const u8, info_out: ?*ipc_segment_info_t) i32 {
+    const out = info_out orelse return abi.code(error.Invalid);
+    const n = name_.parseC(name orelse return abi.code(error.Invalid)) catch |err| return result(err);
+    const info = segment.inspect(n) catch |err| return result(err);
+    const self = platform.selfStamp() catch |err| return result(err);
+    out.* = .{
+        .size_bytes = info.header.size_bytes,
+        .creator_start = info.header.creator_start,
+        .creator_pid = info.header.creator_pid,
+        .creator_state = segment.creatorState(&info.header, self),
+        .kind = info.header.kind,
+        .uid = info.file.uid,
+        .mode = info.file.mode,
+        .reserved = 0,
+    };
+    return abi.ok;
+}
+
+pub export fn ipc_segment_list(buf: ?[*]u8, buf_len: u32) i32 {
+    if (buf == null and buf_len != 0) return abi.code(error.Invalid);
+    const bytes: []u8 = if (buf) |b| b[0..buf_len] else &.{};
+    const needed = segment.list(bytes) catch |err| return result(err);
+    if (needed > std.math.maxInt(i32)) return abi.code(error.Range);
+    return @intCast(needed);
+}
+
+pub export fn ipc_segment_unlink_dead(name: ?[*:0]const u8) i32 {
+    const n = name_.parseC(name orelse return abi.code(error.Invalid)) catch |err| return result(err);
+    const removed = segment.unlinkDead(n, null) catch |err| return result(err);
+    return @intFromBool(removed);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The tracker: a helper process that removes this process's tracked names once it has died.
+
+pub export fn ipc_tracker_start(helper_path: ?[*:0]const u8, flags: u32) i32 {
+    if (flags & ~abi.tracker_flags != 0) return abi.code(error.Invalid);
+    var path: ?[]const u8 = null;
+    if (helper_path) |p| {
+        // Bounded, so an unterminated string is reported as too long rather than read to its end.
+        var len: usize = 0;
+        while (p[len] != 0) : (len += 1) {
+            if (len == tracker.path_max) return abi.code(error.NameTooLong);
+        }
+        path = p[0..len];
+    }
+    tracker.start(path, flags & abi.tracker_all != 0) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_tracker_track(name: ?[*:0]const u8) i32 {
+    const n = name_.parseC(name orelse return abi.code(error.Invalid)) catch |err| return result(err);
+    segment.track(n) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_tracker_untrack(name: ?[*:0]const u8) i32 {
+    const n = name_.parseC(name orelse return abi.code(error.Invalid)) catch |err| return result(err);
+    return @intFromBool(tracker.unregister(n));
+}
+
+pub export fn ipc_tracker_stop() i32 {
+    tracker.stop();
+    return abi.ok;
+}
+
+pub export fn ipc_tracker_status(pid_out: ?*i32, names_out: ?*u32, flags_out: ?*u32) i32 {
+    const s = tracker.status();
+    if (pid_out) |p| p.* = s.helper;
+    if (names_out) |n| n.* = s.names;
+    if (flags_out) |f| f.* = if (s.all) abi.tracker_all else 0;
+    return abi.ok;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -300,7 +391,8 @@ pub export fn ipc_mutex_create(
     out.* = null;
     if (flags & abi.segment_reserve != 0) return abi.code(error.Invalid);
     const naming = parseNaming(name, flags) catch |err| return result(err);
-    const seg = segment.create(naming, mutex.size, mode, false, .mutex, .{ .run = mutex.initData }) catch |err|
+    const options: segment.CreateOptions = .{ .mode = mode, .track = flags & abi.segment_track != 0 };
+    const seg = segment.create(naming, mutex.size, options, .mutex, .{ .run = mutex.initData }) catch |err|
         return result(err);
     seg_out.* = @ptrCast(seg);
     out.* = @ptrCast(seg.data());
@@ -423,7 +515,7 @@ fn createStandaloneSized(
     seg_out.* = null;
     if (flags & abi.segment_reserve != 0) return error.Invalid;
     const naming = try parseNaming(name, flags);
-    const seg = try segment.create(naming, size, mode, false, kind, init);
+    const seg = try segment.create(naming, size, .{ .mode = mode, .track = flags & abi.segment_track != 0 }, kind, init);
     seg_out.* = @ptrCast(seg);
     return seg;
 }
@@ -1803,6 +1895,7 @@ test {
     _ = abi;
     _ = name_;
     _ = segment;
+    _ = tracker;
     _ = platform;
 }
 

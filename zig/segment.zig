@@ -10,11 +10,15 @@
 //!   validated copy of every field it needs; nothing is re-read from shared memory afterwards.
 //! - The process-local `Segment` owns one fd (close-on-exec) and one mapping, both released by
 //!   `close`, which is the only way a Segment is freed.
+//! - A name is removed by the sweep, `unlinkDead` or the tracker only when its header is valid, the
+//!   file belongs to this user, and the creator the header names (pid, start time, pid namespace) is
+//!   dead: never a live process's segment, never a file that is not a libipc segment.
 
 const std = @import("std");
 const abi = @import("abi.zig");
 const name_ = @import("name.zig");
 const platform = @import("platform/root.zig");
+const tracker = @import("tracker.zig");
 const Error = abi.Error;
 const Name = name_.Name;
 
@@ -92,8 +96,20 @@ pub const Init = struct {
     run: *const fn (context: ?*anyopaque, data: []u8) Error!void,
 };
 
+pub const CreateOptions = struct {
+    /// Permission bits of a named segment; 0 for `abi.segment_mode_default`.
+    mode: u32 = 0,
+    /// Allocate the memory now (fallocate).
+    reserve: bool = false,
+    /// Register the name with the tracker (which is started if needed). A named segment is also
+    /// tracked when the tracker was started with `abi.tracker_all`.
+    track: bool = false,
+};
+
 /// Creates a segment with `size` bytes of user data, zero-filled, then passed to `init` if given.
-pub fn create(naming: Naming, size: u64, mode: u32, reserve: bool, kind: abi.Kind, init: ?Init) Error!*Segment {
+pub fn create(naming: Naming, size: u64, options: CreateOptions, kind: abi.Kind, init: ?Init) Error!*Segment {
+    const mode = options.mode;
+    const reserve = options.reserve;
     if (size == 0) return error.Invalid;
     if (size > abi.segment_size_max) return error.Range;
     if (mode > 0o777) return error.Invalid;
@@ -133,11 +149,18 @@ pub fn create(naming: Naming, size: u64, mode: u32, reserve: bool, kind: abi.Kin
     header.checksum = header.computeChecksum();
     if (init) |i| try i.run(i.context, (mapping + abi.segment_header_size)[0..@intCast(size)]);
 
+    // A tracked name is registered before it is published (see tracker.zig).
+    const tracked = naming != .anonymous and (options.track or tracker.tracksAll());
     var name: Name = .{};
+    var registered = false;
     switch (naming) {
         .anonymous => {},
         .named => |n| {
-            try platform.publish(fd, n.slice());
+            registered = tracked and try tracker.register(n);
+            platform.publish(fd, n.slice()) catch |err| {
+                if (registered) _ = tracker.unregister(n);
+                return err;
+            };
             name = n;
         },
         .unique => {
@@ -146,16 +169,21 @@ pub fn create(naming: Naming, size: u64, mode: u32, reserve: bool, kind: abi.Kin
                 var random: [8]u8 = undefined;
                 platform.randomBytes(&random);
                 const n = name_.generate(.{ .pid = stamp.pid, .start = stamp.start }, std.mem.readInt(u64, &random, .little));
+                registered = tracked and try tracker.register(n);
                 if (platform.publish(fd, n.slice())) {
                     name = n;
                     break;
                 } else |err| {
+                    if (registered) _ = tracker.unregister(n);
                     if (err != error.Exists or attempt + 1 == unique_name_attempts_max) return err;
                 }
             }
         },
     }
-    errdefer if (name.len > 0) platform.unlinkNamed(name.slice()) catch {};
+    errdefer if (name.len > 0) {
+        platform.unlinkNamed(name.slice()) catch {};
+        if (registered) _ = tracker.unregister(name);
+    };
 
     const seg = allocator.create(Segment) catch return error.NoMemory;
     seg.* = .{
@@ -237,9 +265,18 @@ pub fn close(seg: *Segment) void {
 }
 
 /// Removes the name of a libipc segment. Processes that have it open keep using it; the memory is
-/// freed when the last of them closes it. A file that is not a libipc segment is left alone.
+/// freed when the last of them closes it. A file that is not a libipc segment is left alone. The
+/// name is no longer tracked afterwards (nor when it was gone already).
 pub fn unlink(name: Name) Error!void {
-    const fd = try platform.openNamed(name.slice());
+    unlinkSegment(name) catch |err| {
+        if (err == error.NotFound) _ = tracker.unregister(name);
+        return err;
+    };
+    _ = tracker.unregister(name);
+}
+
+fn unlinkSegment(name: Name) Error!void {
+    const fd = try platform.openNamedRead(name.slice());
     defer platform.close(fd);
     var got: [8]u8 = undefined;
     const read = try platform.readAt(fd, &got, 0);
@@ -247,36 +284,110 @@ pub fn unlink(name: Name) Error!void {
     try platform.unlinkNamed(name.slice());
 }
 
+/// A named segment's header, validated, and what the file system says about the file.
+pub const Info = struct { header: Header, file: platform.FileInfo };
+
+/// Reads the header of the segment called `name` without mapping it (read access is enough).
+/// error.Protocol or error.Version when it is not a libipc segment of this ABI version.
+pub fn inspect(name: Name) Error!Info {
+    const fd = try platform.openNamedRead(name.slice());
+    defer platform.close(fd);
+    const file = try platform.fileInfo(fd);
+    if (!file.regular or file.size < @sizeOf(Header)) return error.Protocol;
+    var header: Header = undefined;
+    const read = try platform.readAt(fd, std.mem.asBytes(&header), 0);
+    if (read < @sizeOf(Header)) return error.Protocol;
+    try validate(&header, file.size);
+    return .{ .header = header, .file = file };
+}
+
+/// What is known about the creator a header names, seen from this process.
+pub fn creatorState(header: *const Header, self: platform.Stamp) u32 {
+    if (header.creator_pidns != self.pidns) return abi.creator_unknown;
+    return if (platform.processAlive(header.creator_pid, header.creator_start)) abi.creator_alive else abi.creator_dead;
+}
+
+/// Removes `name` if it is a libipc segment of this user, made in this pid namespace, whose creator
+/// has died — and, with `creator` given, made by exactly that process. Returns whether it did. There
+/// is no way to unlink "the file just checked", so a process that unlinks the name and creates a
+/// new segment under it between the check and the unlink loses its new name; no live process's
+/// segment can be removed otherwise.
+pub fn unlinkDead(name: Name, creator: ?platform.Stamp) Error!bool {
+    const self = try platform.selfStamp();
+    const info = try inspect(name);
+    const h = &info.header;
+    if (info.file.uid != platform.effectiveUid()) return false;
+    if (creator) |c| {
+        if (h.creator_pid != c.pid or h.creator_start != c.start or h.creator_pidns != c.pidns) return false;
+    }
+    if (creatorState(h, self) != abi.creator_dead) return false;
+    try platform.unlinkNamed(name.slice());
+    return true;
+}
+
 /// Removes every generated name whose creator process is dead, and returns how many were removed.
 /// Only segments owned by this user and made in this pid namespace are considered: a pid only
 /// identifies a process within its namespace.
 pub fn sweep() Error!u32 {
-    const self = try platform.selfStamp();
-    const uid = platform.effectiveUid();
     var it = try platform.NameIterator.init();
     defer it.deinit();
     var removed: u32 = 0;
+    // Names of one process tend to come together; a live creator is looked up once per run of them.
+    var last_live: ?name_.Creator = null;
     while (try it.next()) |entry| {
+        // The name tells the creator: a live one costs no open.
         const creator = name_.parseGenerated(entry) orelse continue;
-        if (platform.processAlive(creator.pid, creator.start)) continue;
+        if (last_live) |l| {
+            if (l.pid == creator.pid and l.start == creator.start) continue;
+        }
+        if (platform.processAlive(creator.pid, creator.start)) {
+            last_live = creator;
+            continue;
+        }
         const name = name_.parse(entry) catch continue;
-        if (!sweepable(name, self, uid)) continue;
-        platform.unlinkNamed(name.slice()) catch continue;
-        removed += 1;
+        if (unlinkDead(name, null) catch false) removed += 1;
     }
     return removed;
 }
 
-fn sweepable(name: Name, self: platform.Stamp, uid: u32) bool {
-    const fd = platform.openNamed(name.slice()) catch return false;
+/// Registers the named segment `name`, which this process must have created, with the tracker.
+pub fn track(name: Name) Error!void {
+    const info = try inspect(name);
+    const self = try platform.selfStamp();
+    const h = &info.header;
+    if (h.creator_pid != self.pid or h.creator_start != self.start or h.creator_pidns != self.pidns) {
+        return error.NotOwner;
+    }
+    _ = try tracker.register(name);
+}
+
+/// Writes the names of the libipc segments in /dev/shm into `buf`, each followed by a NUL, and
+/// returns how many bytes that takes: when more than `buf.len`, `buf` holds only whole names that
+/// fit and the caller asks again with a larger buffer. A libipc segment is a file that starts with
+/// libipc's magic (any ABI version) or carries a generated name; files this user cannot read and
+/// that carry no generated name are not listed.
+pub fn list(buf: []u8) Error!usize {
+    var it = try platform.NameIterator.init();
+    defer it.deinit();
+    var needed: usize = 0;
+    var fits = true;
+    while (try it.next()) |entry| {
+        const name = name_.parse(entry) catch continue;
+        if (name_.parseGenerated(name.slice()) == null and !hasMagic(name)) continue;
+        const len = name.len + 1;
+        fits = fits and needed + len <= buf.len;
+        if (fits) @memcpy(buf[needed..][0..len], name.bytes[0..len]);
+        needed += len;
+    }
+    return needed;
+}
+
+fn hasMagic(name: Name) bool {
+    const fd = platform.openNamedRead(name.slice()) catch return false;
     defer platform.close(fd);
-    const info = platform.fileInfo(fd) catch return false;
-    if (info.uid != uid or !info.regular) return false;
-    var header: Header = undefined;
-    const read = platform.readAt(fd, std.mem.asBytes(&header), 0) catch return false;
-    if (read < @sizeOf(Header)) return false;
-    validate(&header, info.size) catch return false;
-    return header.creator_pidns == self.pidns;
+    var got: [8]u8 = undefined;
+    const read = platform.readAt(fd, &got, 0) catch return false;
+    return read == got.len and std.mem.eql(u8, &got, &magic);
 }
 
 const testing = std.testing;
@@ -284,7 +395,7 @@ const testing = std.testing;
 test "create, open by name, see each other's writes, unlink" {
     const n = try name_.parse("ipctest-zig-segment");
     platform.unlinkNamed(n.slice()) catch {};
-    const a = try create(.{ .named = n }, 1000, 0, false, .segment, null);
+    const a = try create(.{ .named = n }, 1000, .{}, .segment, null);
     defer close(a);
     try testing.expectEqual(@as(u64, 1000), a.size);
     try testing.expectEqual(@as(u8, 0), a.data()[999]);
@@ -294,13 +405,13 @@ test "create, open by name, see each other's writes, unlink" {
     try testing.expectEqual(@as(u8, 42), b.data()[0]);
     b.data()[999] = 7;
     try testing.expectEqual(@as(u8, 7), a.data()[999]);
-    try testing.expectError(error.Exists, create(.{ .named = n }, 10, 0, false, .segment, null));
+    try testing.expectError(error.Exists, create(.{ .named = n }, 10, .{}, .segment, null));
     try unlink(n);
     try testing.expectError(error.NotFound, open(n, null));
 }
 
 test "anonymous segments are shared through their fd" {
-    const a = try create(.anonymous, 64, 0, false, .segment, null);
+    const a = try create(.anonymous, 64, .{}, .segment, null);
     defer close(a);
     try testing.expectEqual(@as(usize, 0), a.name.len);
     const b = try openFd(a.fd, .segment);
@@ -311,15 +422,15 @@ test "anonymous segments are shared through their fd" {
 }
 
 test "bad sizes and modes are refused" {
-    try testing.expectError(error.Invalid, create(.anonymous, 0, 0, false, .segment, null));
-    try testing.expectError(error.Range, create(.anonymous, abi.segment_size_max + 1, 0, false, .segment, null));
-    try testing.expectError(error.NoSpace, create(.unique, abi.segment_size_max, 0, false, .segment, null));
-    try testing.expectError(error.Invalid, create(.unique, 10, 0o1777, false, .segment, null));
+    try testing.expectError(error.Invalid, create(.anonymous, 0, .{}, .segment, null));
+    try testing.expectError(error.Range, create(.anonymous, abi.segment_size_max + 1, .{}, .segment, null));
+    try testing.expectError(error.NoSpace, create(.unique, abi.segment_size_max, .{}, .segment, null));
+    try testing.expectError(error.Invalid, create(.unique, 10, .{ .mode = 0o1777 }, .segment, null));
 }
 
 test "a damaged header is refused" {
     var h: Header = undefined;
-    const s = try create(.anonymous, 16, 0, false, .segment, null);
+    const s = try create(.anonymous, 16, .{}, .segment, null);
     defer close(s);
     h = @as(*const Header, @ptrCast(s.mapping)).*;
     try validate(&h, 144);
@@ -336,7 +447,7 @@ test "a damaged header is refused" {
 }
 
 test "generated names belong to their creator, and a live creator's segment survives a sweep" {
-    const s = try create(.unique, 16, 0, false, .segment, null);
+    const s = try create(.unique, 16, .{}, .segment, null);
     defer close(s);
     const creator = name_.parseGenerated(s.name.slice()).?;
     const self = try platform.selfStamp();
@@ -348,5 +459,5 @@ test "generated names belong to their creator, and a live creator's segment surv
     try unlink(s.name);
     // Another process's generated name cannot be created here.
     const foreign = name_.generate(.{ .pid = self.pid, .start = self.start + 1 }, 1);
-    try testing.expectError(error.Invalid, create(.{ .named = foreign }, 16, 0, false, .segment, null));
+    try testing.expectError(error.Invalid, create(.{ .named = foreign }, 16, .{}, .segment, null));
 }

@@ -12,5 +12,6 @@ int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "sync") == 0) return child_sync(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "heap") == 0) return child_heap(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "chan") == 0) return child_chan(argc - 1, argv + 1);
-  return usage("segment|mutex|sync|heap|chan ...");
+  if (argc >= 2 && strcmp(argv[1], "cleanup") == 0) return child_cleanup(argc - 1, argv + 1);
+  return usage("segment|mutex|sync|heap|chan|cleanup ...");
 }

@@ -23,5 +23,6 @@ int child_mutex(int argc, char **argv);
 int child_sync(int argc, char **argv);
 int child_heap(int argc, char **argv);
 int child_chan(int argc, char **argv);
+int child_cleanup(int argc, char **argv);
 
 #endif

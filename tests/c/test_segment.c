@@ -1,11 +1,14 @@
 /* Proves the segment API works from plain C: create by name, open, shared writes, fd handoff,
- * unique names, unlink, and the error codes for missing, foreign and damaged segments. */
+ * unique names, unlink, and the error codes for missing, foreign and damaged segments; and that a
+ * child's segments left behind at its death are listed, described and removed (sweep for the
+ * generated name, ipc_segment_unlink_dead for the chosen one) while a live process's stay. */
 #define _POSIX_C_SOURCE 200809L
 #include "ipc.h"
 #include "check.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -139,6 +142,80 @@ static void mode_bits(void) {
   CHECK_RC(ipc_segment_close(s), IPC_OK);
 }
 
+static int listed(const char *buf, int32_t len, const char *name) {
+  for (int32_t i = 0; i < len; i += (int32_t)strlen(buf + i) + 1) {
+    if (strcmp(buf + i, name) == 0) return 1;
+  }
+  return 0;
+}
+
+static void dead_creators(void) {
+  char chosen[64], canonical[80], generated[IPC_NAME_MAX + 1];
+  int fds[2];
+  CHECK(pipe(fds) == 0);
+  pid_t child = fork();
+  CHECK(child >= 0);
+  if (child == 0) {
+    /* Leaves a generated and a chosen name behind, unlinked by nobody. */
+    ipc_segment_t *g = NULL, *c = NULL;
+    name_for(chosen, sizeof chosen, "left");
+    if (ipc_segment_create(NULL, 100, 0, IPC_SEGMENT_UNIQUE_NAME, &g) != IPC_OK) _exit(1);
+    if (ipc_segment_create(chosen, 200, 0, 0, &c) != IPC_OK) _exit(1);
+    char out[IPC_NAME_MAX + 1] = {0};
+    snprintf(out, sizeof out, "%s", ipc_segment_name(g));
+    _exit(write(fds[1], out, sizeof out) == (ssize_t)sizeof out ? 0 : 1);
+  }
+  close(fds[1]);
+  CHECK(read(fds[0], generated, sizeof generated) == (ssize_t)sizeof generated);
+  close(fds[0]);
+  int status = 0;
+  CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  snprintf(chosen, sizeof chosen, "ipctest-c-left-%ld", (long)child);
+  snprintf(canonical, sizeof canonical, "/%s", chosen);
+
+  ipc_segment_info_t info;
+  CHECK_RC(ipc_segment_info(chosen, &info), IPC_OK);
+  CHECK(info.size_bytes == 200 && info.kind == IPC_KIND_SEGMENT && info.creator_pid == (int32_t)child);
+  CHECK(info.creator_state == IPC_CREATOR_DEAD && info.uid == (uint32_t)geteuid() && info.mode == 0600);
+  CHECK(info.reserved == 0);
+
+  ipc_segment_t *live = NULL;
+  char live_name[64];
+  name_for(live_name, sizeof live_name, "alive");
+  CHECK_RC(ipc_segment_create(live_name, 64, 0, 0, &live), IPC_OK);
+  CHECK_RC(ipc_segment_info(live_name, &info), IPC_OK);
+  CHECK(info.creator_state == IPC_CREATOR_ALIVE && info.creator_pid == (int32_t)getpid());
+
+  /* The list: NULL asks for the size; a short buffer gets what fits and the size needed. */
+  int32_t needed = ipc_segment_list(NULL, 0);
+  CHECK(needed > 0);
+  char small[8];
+  CHECK(ipc_segment_list(small, sizeof small) > (int32_t)sizeof small); /* our two names alone are longer */
+  char *buf = malloc((size_t)needed + 4096);
+  CHECK(buf != NULL);
+  int32_t got = ipc_segment_list(buf, (uint32_t)needed + 4096);
+  CHECK(got > 0 && got <= needed + 4096);
+  char live_canonical[80];
+  snprintf(live_canonical, sizeof live_canonical, "/%s", live_name);
+  CHECK(listed(buf, got, canonical) && listed(buf, got, live_canonical));
+  free(buf);
+  CHECK_RC(ipc_segment_list(NULL, 8), IPC_EINVAL);
+
+  /* A live creator's segment is kept; a dead creator's chosen name goes only when asked by name. */
+  CHECK_RC(ipc_segment_unlink_dead(live_name), 0);
+  CHECK_RC(ipc_segment_unlink_dead(chosen), 1);
+  CHECK_RC(ipc_segment_info(chosen, &info), IPC_ENOENT);
+  CHECK_RC(ipc_segment_unlink_dead(chosen), IPC_ENOENT);
+  CHECK_RC(ipc_segment_unlink_dead(NULL), IPC_EINVAL);
+  CHECK_RC(ipc_segment_info(NULL, &info), IPC_EINVAL);
+  CHECK_RC(ipc_segment_info(live_name, NULL), IPC_EINVAL);
+  /* The sweep removes the generated one (another process may have swept it first). */
+  CHECK(ipc_segment_sweep() >= 0);
+  CHECK_RC(ipc_segment_info(generated, &info), IPC_ENOENT);
+  CHECK_RC(ipc_segment_unlink(live_name), IPC_OK);
+  CHECK_RC(ipc_segment_close(live), IPC_OK);
+}
+
 int main(void) {
   named_round_trip();
   anonymous_by_fd();
@@ -146,5 +223,6 @@ int main(void) {
   foreign_files();
   bad_arguments();
   mode_bits();
+  dead_creators();
   return 0;
 }

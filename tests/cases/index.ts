@@ -10,6 +10,7 @@ import sync from "./sync.ts";
 import heap from "./heap.ts";
 import chan from "./chan.ts";
 import channels from "./channels.ts";
+import tracker from "./tracker.ts";
 
 export const cases: ((h: Harness) => void)[] = [
   abi,
@@ -22,4 +23,5 @@ export const cases: ((h: Harness) => void)[] = [
   heap,
   chan,
   channels,
+  tracker,
 ];

@@ -9,6 +9,7 @@
  *   sync ...                                    see child_sync.ts
  *   heap ...                                    see child_heap.ts
  *   chan ...                                    see child_chan.ts
+ *   cleanup ...                                 see child_cleanup.ts
  *   info                                        print the loaded library's path
  * Errors print "error <CODE>" and return 2.
  */
@@ -18,6 +19,7 @@ import { mutexCommand } from "./child_mutex.ts";
 import { syncCommand } from "./child_sync.ts";
 import { heapCommand } from "./child_heap.ts";
 import { chanCommand } from "./child_chan.ts";
+import { cleanupCommand } from "./child_cleanup.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -30,6 +32,7 @@ export async function main(ipc: IpcModule, args: string[]): Promise<number> {
     if (args[0] === "sync") return await syncCommand(ipc, args.slice(1));
     if (args[0] === "heap") return await heapCommand(ipc, args.slice(1));
     if (args[0] === "chan") return await chanCommand(ipc, args.slice(1));
+    if (args[0] === "cleanup") return await cleanupCommand(ipc, args.slice(1));
     switch (`${args[0]} ${args[1] ?? ""}`.trim()) {
       case "segment write": {
         using seg = attach(args[2]);

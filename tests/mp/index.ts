@@ -6,5 +6,6 @@ import segment from "./segment.ts";
 import sync from "./sync.ts";
 import heap from "./heap.ts";
 import chan from "./chan.ts";
+import cleanup from "./cleanup.ts";
 
-export const cases: ((h: Harness) => void)[] = [segment, mutex, sync, heap, chan, load];
+export const cases: ((h: Harness) => void)[] = [segment, mutex, sync, heap, chan, load, cleanup];

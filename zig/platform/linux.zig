@@ -18,6 +18,7 @@ const Error = abi.Error;
 pub const supported = true;
 pub const Fd = i32;
 pub const robust_mutex = @import("robust_mutex.zig");
+pub const process = @import("linux_process.zig");
 
 const shm_dir = "/dev/shm";
 const eintr_retries_max = 64;
@@ -29,7 +30,7 @@ const F_SEAL_SEAL = 0x0001;
 const F_SEAL_SHRINK = 0x0002;
 
 /// The errno carried by a raw syscall return value, or null on success.
-fn errnoOf(rc: usize) ?linux.E {
+pub fn errnoOf(rc: usize) ?linux.E {
     const signed: isize = @bitCast(rc);
     if (signed > -4096 and signed < 0) return @enumFromInt(-signed);
     return null;
@@ -54,7 +55,7 @@ pub fn fromErrno(e: linux.E) Error {
 }
 
 /// Calls `f` until it does not fail with EINTR, at most `eintr_retries_max` times.
-fn retry(comptime f: anytype, args: anytype) Error!usize {
+pub fn retry(comptime f: anytype, args: anytype) Error!usize {
     var attempt: u32 = 0;
     while (true) : (attempt += 1) {
         const rc = @call(.auto, f, args);
@@ -117,9 +118,19 @@ pub fn publish(fd: Fd, name: []const u8) Error!void {
 }
 
 pub fn openNamed(name: []const u8) Error!Fd {
+    return openNamedMode(name, .RDWR);
+}
+
+/// Opens a named file for reading only: enough to read a header, and possible on segments this
+/// user may read but not write.
+pub fn openNamedRead(name: []const u8) Error!Fd {
+    return openNamedMode(name, .RDONLY);
+}
+
+fn openNamedMode(name: []const u8, access: std.posix.ACCMODE) Error!Fd {
     var path_buf: [shm_dir.len + abi.name_max + 1]u8 = undefined;
     const path = shmPath(&path_buf, name);
-    const flags: linux.O = .{ .ACCMODE = .RDWR, .CLOEXEC = true, .NOFOLLOW = true };
+    const flags: linux.O = .{ .ACCMODE = access, .CLOEXEC = true, .NOFOLLOW = true };
     const rc = try retry(linux.open, .{ path, flags, @as(linux.mode_t, 0) });
     return @intCast(rc);
 }
@@ -142,12 +153,17 @@ pub fn close(fd: Fd) void {
     _ = linux.close(fd);
 }
 
-pub const FileInfo = struct { size: u64, regular: bool, uid: u32 };
+pub const FileInfo = struct { size: u64, regular: bool, uid: u32, mode: u32 };
 
 pub fn fileInfo(fd: Fd) Error!FileInfo {
     var st: linux.Stat = undefined;
     _ = try retry(linux.fstat, .{ fd, &st });
-    return .{ .size = @intCast(@max(st.size, 0)), .regular = linux.S.ISREG(st.mode), .uid = st.uid };
+    return .{
+        .size = @intCast(@max(st.size, 0)),
+        .regular = linux.S.ISREG(st.mode),
+        .uid = st.uid,
+        .mode = st.mode & 0o7777,
+    };
 }
 
 /// Reads up to `buf.len` bytes at `offset`; returns how many were read.
@@ -260,37 +276,51 @@ fn pidNamespace() Error!u64 {
 
 /// The start time of process `pid`, or error.NotFound when there is no such process.
 pub fn startTime(pid: i32) Error!u64 {
+    return (try readStat(pid)).start;
+}
+
+const ProcStat = struct { state: u8, start: u64 };
+
+fn readStat(pid: i32) Error!ProcStat {
     var path_buf: [32]u8 = undefined;
     const path = std.fmt.bufPrintZ(&path_buf, "/proc/{d}/stat", .{pid}) catch unreachable;
     const fd: Fd = @intCast(try retry(linux.open, .{ path, linux.O{ .ACCMODE = .RDONLY, .CLOEXEC = true }, @as(linux.mode_t, 0) }));
     defer close(fd);
     var buf: [1024]u8 = undefined;
     const len = try retry(linux.read, .{ fd, &buf, buf.len });
-    return parseStartTime(buf[0..len]) orelse error.Io;
+    return parseStat(buf[0..len]) orelse error.Io;
 }
 
-/// Field 22 of a /proc/<pid>/stat line. The command name (field 2) is in parentheses and may itself
-/// contain spaces and parentheses, so fields are counted from the last ')'.
-fn parseStartTime(stat: []const u8) ?u64 {
+/// Fields 3 (state) and 22 (start time) of a /proc/<pid>/stat line. The command name (field 2) is
+/// in parentheses and may itself contain spaces and parentheses, so fields are counted from the
+/// last ')'.
+fn parseStat(stat: []const u8) ?ProcStat {
     const close_paren = std.mem.lastIndexOfScalar(u8, stat, ')') orelse return null;
     var fields = std.mem.tokenizeScalar(u8, stat[close_paren + 1 ..], ' ');
     var field: u32 = 3;
+    var state: u8 = 0;
     while (fields.next()) |token| : (field += 1) {
-        if (field == 22) return std.fmt.parseInt(u64, token, 10) catch null;
+        if (field == 3) state = token[0];
+        if (field == 22) return .{ .state = state, .start = std.fmt.parseInt(u64, token, 10) catch return null };
     }
     return null;
 }
 
-/// Whether the process `pid` that started at `start` is still running. When in doubt (no
-/// permission to look), it is considered alive: a sweep must never remove a live process's segment.
+fn parseStartTime(stat: []const u8) ?u64 {
+    return (parseStat(stat) orelse return null).start;
+}
+
+/// Whether the process `pid` that started at `start` is still running. A zombie (exited, not yet
+/// reaped by its parent) is not. When in doubt (no permission to look), it is considered alive: a
+/// sweep must never remove a live process's segment.
 pub fn processAlive(pid: i32, start: u64) bool {
     if (pid <= 0) return false;
     const rc = linux.kill(pid, 0);
     if (errnoOf(rc)) |e| {
         if (e == .SRCH) return false;
     }
-    const actual = startTime(pid) catch |err| return err != error.NotFound;
-    return actual == start;
+    const stat = readStat(pid) catch |err| return err != error.NotFound;
+    return stat.start == start and stat.state != 'Z' and stat.state != 'X';
 }
 
 /// Whether a process with id `pid` exists (whatever its start time). When in doubt (no permission
@@ -413,6 +443,7 @@ test "parseStartTime counts fields after the last parenthesis" {
     try std.testing.expectEqual(@as(?u64, 987654), parseStartTime(line));
     try std.testing.expectEqual(@as(?u64, null), parseStartTime("12 (x) S 1"));
     try std.testing.expectEqual(@as(?u64, null), parseStartTime("no paren"));
+    try std.testing.expectEqual(@as(u8, 'Z'), parseStat("7 (z) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0").?.state);
 }
 
 test "selfStamp names this process and it is alive" {

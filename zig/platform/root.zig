@@ -17,10 +17,13 @@ pub const NameIterator = impl.NameIterator;
 pub const WaitWord = impl.WaitWord;
 pub const WaitResult = impl.WaitResult;
 pub const robust_mutex = impl.robust_mutex;
+/// Child processes, sockets and fork handlers for the tracker.
+pub const process = impl.process;
 
 pub const createFile = impl.createFile;
 pub const publish = impl.publish;
 pub const openNamed = impl.openNamed;
+pub const openNamedRead = impl.openNamedRead;
 pub const unlinkNamed = impl.unlinkNamed;
 pub const dup = impl.dup;
 pub const close = impl.close;

@@ -9,7 +9,7 @@ const Error = abi.Error;
 pub const supported = false;
 pub const Fd = i32;
 pub const Stamp = struct { pid: i32, start: u64, pidns: u64 };
-pub const FileInfo = struct { size: u64, regular: bool, uid: u32 };
+pub const FileInfo = struct { size: u64, regular: bool, uid: u32, mode: u32 };
 
 pub fn createFile(size: u64, mode: u32, anonymous: bool, reserve: bool) Error!Fd {
     _ = .{ size, mode, anonymous, reserve };
@@ -20,6 +20,10 @@ pub fn publish(fd: Fd, name: []const u8) Error!void {
     return error.NotSupported;
 }
 pub fn openNamed(name: []const u8) Error!Fd {
+    _ = name;
+    return error.NotSupported;
+}
+pub fn openNamedRead(name: []const u8) Error!Fd {
     _ = name;
     return error.NotSupported;
 }
@@ -99,6 +103,57 @@ pub fn futexWake(word: *const u32, count: u32, private: bool) u32 {
     _ = .{ word, count, private };
     return 0;
 }
+
+pub const process = struct {
+    pub fn socketPair() Error![2]Fd {
+        return error.NotSupported;
+    }
+    pub fn setSendTimeout(fd: Fd, ms: u32) Error!void {
+        _ = .{ fd, ms };
+        return error.NotSupported;
+    }
+    pub fn sendAll(fd: Fd, bytes: []const u8) Error!void {
+        _ = .{ fd, bytes };
+        return error.NotSupported;
+    }
+    pub fn recvSome(fd: Fd, buf: []u8) Error!usize {
+        _ = .{ fd, buf };
+        return error.NotSupported;
+    }
+    pub fn waitReadable(fd: Fd, ms: u32) Error!bool {
+        _ = .{ fd, ms };
+        return error.NotSupported;
+    }
+    pub fn spawnHelper(path: [*:0]const u8, arg: [*:0]const u8, stdin_fd: Fd) Error!i32 {
+        _ = .{ path, arg, stdin_fd };
+        return error.NotSupported;
+    }
+    pub fn executable(path: [*:0]const u8) bool {
+        _ = path;
+        return false;
+    }
+    pub fn killProcess(pid: i32) void {
+        _ = pid;
+    }
+    pub fn reap(pid: i32) void {
+        _ = pid;
+    }
+    pub fn getpid() i32 {
+        return 0;
+    }
+    pub fn getenv(name: [*:0]const u8) ?[]const u8 {
+        _ = name;
+        return null;
+    }
+    pub fn imagePath(buf: []u8) ?[]const u8 {
+        _ = buf;
+        return null;
+    }
+    pub fn atFork(prepare: *const fn () callconv(.c) void, parent: *const fn () callconv(.c) void, child: *const fn () callconv(.c) void) Error!void {
+        _ = .{ prepare, parent, child };
+        return error.NotSupported;
+    }
+};
 
 pub const robust_mutex = struct {
     pub const supported = false;
