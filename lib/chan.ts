@@ -52,7 +52,9 @@ export class ViewBatch {
 
   /** Message `i` as a view. */
   at(i: number): Uint8Array {
-    if (!(i >= 0 && i < this.count)) throw new IpcRangeError("ViewBatch.at", "ERANGE", `index ${i} is not below ${this.count}`);
+    if (!(i >= 0 && i < this.count)) {
+      throw new IpcRangeError("ViewBatch.at", "ERANGE", `index ${i} is not below ${this.count}`);
+    }
     const at = this.offsets[i];
     return this.bytes.subarray(at, at + this.lengths[i]);
   }
@@ -195,7 +197,9 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
       throw new IpcRangeError(
         op,
         "ERANGE",
-        `${count} messages take ${records} bytes of ring; one call carries at most ${this.capacity / 2} (half the ring)`,
+        `${count} messages take ${records} bytes of ring; one call carries at most ${
+          this.capacity / 2
+        } (half the ring)`,
       );
     }
     this.#sendPacked(op, data, count, timeoutOf(op, options));

@@ -726,8 +726,6 @@ fn watchWriter(c: *Chan) ?u32 {
     return null;
 }
 
-
-
 /// Reads what is there now, up to `out.len` bytes (at least one, or ended/blocked).
 pub fn tryRead(c: *Chan, out: []u8) Error!ReadResult {
     if (!isStream(c)) return error.Kind;

@@ -1109,8 +1109,8 @@ test "threads allocate and free concurrently; every block stays intact" {
                 }
             }
             for (mine) |handle| if (handle != 0) free(h, handle) catch {
-                        _ = failures.fetchAdd(1, .seq_cst);
-                    };
+                _ = failures.fetchAdd(1, .seq_cst);
+            };
         }
     };
     var failures = std.atomic.Value(u32).init(0);

@@ -323,13 +323,16 @@ pub fn processAlive(pid: i32, start: u64) bool {
     return stat.start == start and stat.state != 'Z' and stat.state != 'X';
 }
 
-/// Whether a process with id `pid` exists (whatever its start time). When in doubt (no permission
-/// to look), it is considered alive.
+/// Whether a process with id `pid` runs (whatever its start time); a zombie does not. When in doubt
+/// (no permission to look), it is considered alive.
 pub fn pidAlive(pid: i32) bool {
     if (pid <= 0) return false;
     const rc = linux.kill(pid, 0);
-    if (errnoOf(rc)) |e| return e != .SRCH;
-    return true;
+    if (errnoOf(rc)) |e| {
+        if (e == .SRCH) return false;
+    }
+    const stat = readStat(pid) catch |err| return err != error.NotFound;
+    return stat.state != 'Z' and stat.state != 'X';
 }
 
 /// The effective uid of this process.
