@@ -4,7 +4,8 @@
  * CHAN_CHILD environment variable (a JSON argv), by default this one. Cases:
  *   roundtrip [rounds]     a 16-byte message to the child and back through two channels: p50, p99
  *   throughput64 [count]   64-byte messages one way, sent one by one (sendSync) and in batches
- *                          (sendManySync), received in batches: messages per second
+ *                          (sendManySync), received in batches (recvManySync): messages per
+ *                          second; and packed (sendPackedSync) to a zero-copy receiver (recvBatchSync)
  *   throughput64k [count]  64 KiB messages one way: GB/s
  *   many [count]           64-byte messages 2->2: two sender and two receiver children on one channel,
  *                          in batches, until the parent ends the channel: messages per second
@@ -59,6 +60,17 @@ export async function chanBench(ipc: IpcModule, runtime: string, self: string[],
       // A 2->2 sender: `count` 64-byte messages in batches of 256.
       const batch = new Array<Uint8Array>(256).fill(new Uint8Array(64));
       for (let i = 0; i < count; i += batch.length) ping.sendManySync(batch);
+    } else if (which === "batch") {
+      // Zero-copy: messages read in the ring itself, no object per message.
+      let got = 0;
+      let bytes = 0;
+      while (got < count) {
+        const batch = ping.recvBatchSync();
+        for (let i = 0; i < batch.count; i++) bytes += batch.lengths[i];
+        got += batch.count;
+      }
+      ping.release();
+      pong.sendSync(new Uint8Array(new Float64Array([bytes]).buffer));
     } else if (which === "drain") {
       // A 2->2 receiver: whatever comes, until the channel ends; then its byte total.
       let bytes = 0;
@@ -86,7 +98,9 @@ export async function chanBench(ipc: IpcModule, runtime: string, self: string[],
   const pair = childRuntime === runtime ? `${runtime}<->${runtime}` : `${runtime}<->${childRuntime}`;
   const codec = (kind === "objects" ? args[1] : "bytes") as Codec;
   const countArg = kind === "objects" ? args[2] : args[1];
-  const count = Number(countArg ?? (kind === "roundtrip" ? 100_000 : kind === "throughput64k" ? 50_000 : 2_000_000));
+  const asked = Number(countArg ?? (kind === "roundtrip" ? 100_000 : kind === "throughput64k" ? 50_000 : 2_000_000));
+  // Batches of 256 must add up to the count exactly: a message left over would go to the next child.
+  const count = kind === "roundtrip" || kind === "throughput64k" ? asked : asked - (asked % 256);
   using seg = SharedMemory.create({ size: 2 * second, name: true });
   const { ping, pong } = channels(ipc, seg, true, codec);
   const run = async (which: string, n: number, body: () => void): Promise<number> => {
@@ -144,6 +158,18 @@ export async function chanBench(ipc: IpcModule, runtime: string, self: string[],
           tool: `${tool} (sendManySync, 256 per call)`,
           unit: "M msg/s",
           value: count / batched * 1000,
+        });
+        const packed = new Uint8Array(64 * 256).fill(7);
+        const lengths = new Uint32Array(256).fill(64);
+        const zeroCopy = await run("batch", count, () => {
+          for (let i = 0; i < count; i += 256) ping.sendPackedSync(packed, lengths);
+          pong.recvSync();
+        });
+        report({
+          case: "throughput, 64 B messages, 1->1",
+          tool: `${tool} (sendPackedSync, 256 per call; recvBatchSync, zero-copy)`,
+          unit: "M msg/s",
+          value: count / zeroCopy * 1000,
         });
       } else {
         const ns = await run(kind, count, () => {

@@ -240,6 +240,32 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
     this.#giveBack(op);
     const limit = checkInteger(op, "max", max, 1, CHAN_BATCH_MAX);
     const timeout = timeoutOf(op, options);
+    if (!this.plainBytes) {
+      // Values are decoded straight from the ring (views), then the views go back: no copies.
+      const rc = this.s.ipc_chan_recv_views(
+        this.handle(op),
+        this.#offsets,
+        this.#lengths,
+        limit,
+        this.#count,
+        this.#loan,
+        timeoutNs(timeout),
+      );
+      if (rc === EOF) return [];
+      if (rc !== OK) this.recvFailed(op, rc, timeout);
+      const bytes = this.#bytes ??= this.memory.bytes(this.offset, CHAN_HEADER_SIZE + this.capacity);
+      const count = this.#count[0];
+      const out = new Array<T>(count);
+      try {
+        for (let i = 0; i < count; i++) {
+          const at = this.#offsets[i];
+          out[i] = this.decode(op, bytes.subarray(at, at + this.#lengths[i]));
+        }
+      } finally {
+        this.#giveBack(op);
+      }
+      return out;
+    }
     let scratch = this.scratch(Math.min(this.capacity / 2, 1 << 20));
     let rc: number;
     while (true) {
@@ -257,7 +283,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
     }
     if (rc === EOF) return [];
     if (rc !== OK) this.recvFailed(op, rc, timeout);
-    // One copy of the whole batch; each message is a view of it (or decoded from it).
+    // One copy of the whole batch; each message is a view of it.
     const count = this.#count[0];
     let end = 0;
     for (let i = 0; i < count; i++) end = Math.ceil(end / 8) * 8 + this.#lengths[i];

@@ -21,7 +21,7 @@ import {
   RESULT_CODES,
 } from "./abi.ts";
 import { checked } from "./call.ts";
-import type { Codec } from "./codec.ts";
+import { bytesCodec, type Codec } from "./codec.ts";
 import { checkInteger, type ErrorCode, IpcError, IpcRangeError } from "./errors.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
@@ -207,6 +207,11 @@ export abstract class MessageChannel<T> extends ChannelBase {
       );
     }
     return bytes;
+  }
+
+  /** Whether messages are bytes as they are (no codec to decode them into values). */
+  protected get plainBytes(): boolean {
+    return (this.#codec as unknown) === bytesCodec;
   }
 
   protected decode(op: string, bytes: Uint8Array): T {

@@ -715,9 +715,9 @@ int32_t ipc_chan_recv_many(ipc_chan_t *chan, void *buffer, uint64_t capacity, ui
  * at a time; give the last back with ipc_chan_release. Loans of a process that dies are given back
  * by senders that find the ring full. Plain message channels only (IPC_EKIND otherwise). */
 int32_t ipc_chan_recv_views(ipc_chan_t *chan, uint32_t *offsets, uint32_t *lengths, uint32_t max, uint32_t *count_out,
-                            uint32_t loan[2], int64_t timeout_ns);
+                            uint32_t *loan, int64_t timeout_ns);
 /* Gives back a loan (IPC_EINVAL when it is not one still out) and empties it; an empty loan is a no-op. */
-int32_t ipc_chan_release(ipc_chan_t *chan, uint32_t loan[2]);
+int32_t ipc_chan_release(ipc_chan_t *chan, uint32_t *loan);
 /* 1 when loans hold ring space, 0 when none do. */
 int32_t ipc_chan_views_out(ipc_chan_t *chan);
 /* IPC_CHAN_SINGLE: takes the message and puts `message` in its place in one step (waits while empty). */
@@ -763,7 +763,7 @@ int32_t ipc_chan_recv_step(ipc_chan_t *chan, void *buffer, uint64_t capacity, ui
 int32_t ipc_chan_recv_many_step(ipc_chan_t *chan, void *buffer, uint64_t capacity, uint32_t *lengths, uint32_t max,
                                 uint32_t registered, uint32_t *count_out, uint32_t *expected_out);
 int32_t ipc_chan_recv_views_step(ipc_chan_t *chan, uint32_t *offsets, uint32_t *lengths, uint32_t max,
-                                 uint32_t *count_out, uint32_t loan[2], uint32_t registered, uint32_t *expected_out);
+                                 uint32_t *count_out, uint32_t *loan, uint32_t registered, uint32_t *expected_out);
 int32_t ipc_chan_swap_step(ipc_chan_t *chan, const void *message, uint64_t length, void *buffer, uint64_t capacity,
                            uint32_t registered, uint64_t *length_out, uint32_t *expected_out);
 int32_t ipc_chan_write_step(ipc_chan_t *chan, const void *bytes, uint64_t length, uint32_t registered,
