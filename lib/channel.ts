@@ -242,8 +242,10 @@ export abstract class MessageChannel<T> extends ChannelBase {
     return true;
   }
 
-  protected async sendBytes(op: string, bytes: Uint8Array, options: AsyncLockOptions | undefined): Promise<void> {
+  protected async sendBytes(op: string, encoded: Uint8Array, options: AsyncLockOptions | undefined): Promise<void> {
     const timeout = timeoutOf(op, options);
+    // A codec may reuse its output buffer on its next call, which can come before this send is done.
+    const bytes = this.plainBytes ? encoded : encoded.slice();
     const rc = await waitSteps(
       op,
       {
@@ -397,9 +399,10 @@ export abstract class MessageChannel<T> extends ChannelBase {
 
   protected swapBytes(
     op: string,
-    bytes: Uint8Array,
+    encoded: Uint8Array,
     options: AsyncLockOptions | undefined,
   ): Promise<Uint8Array | undefined> {
+    const bytes = this.plainBytes ? encoded : encoded.slice(); // see sendBytes
     return this.#receive(op, options, (again, length) =>
       this.s.ipc_chan_swap_step(
         this.handle(op),

@@ -30,13 +30,18 @@ export const bytesCodec: Codec<Uint8Array> = {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** Where JSON text is encoded (encodeInto a kept buffer: no allocation per message; much faster in Deno). */
+let jsonBuffer = new Uint8Array(4096);
 
 /** UTF-8 JSON: what JSON.stringify keeps (no undefined, Map, Uint8Array or bigint). */
 export const jsonCodec: Codec<unknown> = {
   encode(value: unknown, op: string): Uint8Array {
     const text = JSON.stringify(value);
     if (text === undefined) throw new IpcTypeError(op, `${describe(value)} has no JSON form`);
-    return encoder.encode(text);
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8.
+    if (text.length * 3 > jsonBuffer.byteLength) jsonBuffer = new Uint8Array(text.length * 3);
+    const { written } = encoder.encodeInto(text, jsonBuffer);
+    return jsonBuffer.subarray(0, written);
   },
   decode(bytes: Uint8Array, _transient: boolean, op: string): unknown {
     try {
