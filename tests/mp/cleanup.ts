@@ -58,9 +58,9 @@ export default function cleanup(h: Harness): void {
         const off = await run(h, program, ["cleanup", "loaded"], { env: { LIBIPC_NO_SWEEP: "1" } });
         assert.equal(off.trim(), "null");
         // Another libipc process of this user may sweep the name first; then the load found nothing
-        // to remove, and the test tries again (at most three times).
+        // to remove, and the test tries again (at most ten times).
         let sweptByLoad = false;
-        for (let attempt = 0; attempt < 3 && !sweptByLoad; attempt++) {
+        for (let attempt = 0; attempt < 10 && !sweptByLoad; attempt++) {
           const holder = h.spawn(command(h, programs.c, ["segment", "hold"]));
           const name = await holder.line();
           holder.kill("SIGKILL");
