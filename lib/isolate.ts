@@ -91,7 +91,8 @@ function howItDied(exit: ChildExit, stderr: string): string {
     else if (exit.signal === "SIGABRT" || exit.signal === "SIGTRAP") how += oom ? " (out of memory)" : " (aborted)";
   } else if (exit.code === 0) how = "exited with code 0 before returning (process.exit(0) or Deno.exit(0)?)";
   else how = `exited with code ${exit.code} before returning${oom ? " (out of memory)" : ""}`;
-  const tail = stderr.trim().split("\n").slice(-3).join(" | ");
+  // deno-lint-ignore no-control-regex
+  const tail = stderr.replace(/\x1b\[[0-9;]*m/g, "").trim().split("\n").slice(-3).join(" | ");
   return tail === "" ? how : `${how}; its stderr ended with: ${tail}`;
 }
 

@@ -35,7 +35,11 @@ process.stdin.resume();
 
 const ipc = (await import(process.argv[2] ?? "")) as typeof Ipc;
 const duplex = ipc.Duplex.fromFd<unknown>(3, { codec: "msgpack" });
-closeSync(3);
+try {
+  closeSync(3); // the Duplex holds its own copy; this one would leak into the function's children
+} catch {
+  // Deno's node:fs closes only the fds it opened itself: the copy stays, harmless.
+}
 let answer: unknown;
 try {
   const job = duplex.tryRecv() as Job | undefined;

@@ -606,7 +606,7 @@ export function shared<T extends unknown[] = unknown[]>(): T {
     try {
       closeSync(fd);
     } catch {
-      // Already closed: nothing to release.
+      // Already closed, or (Deno) an fd node:fs did not open itself, which it cannot close: it stays.
     }
   }
   delete process.env[SHARED_ENV];
