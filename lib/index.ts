@@ -53,6 +53,19 @@ export {
   type TypedArrayConstructor,
 } from "./segment.ts";
 export { Tracker, type TrackerOptions, type TrackerStatus } from "./tracker.ts";
+export {
+  type ChildExit,
+  ChildProcess,
+  type ChildRuntime,
+  SHARE_MAX,
+  type Shareable,
+  shared,
+  SHARED_ENV,
+  type ShareWithCodec,
+  spawn,
+  type SpawnOptions,
+} from "./process.ts";
+export { isolate, type IsolateTarget } from "./isolate.ts";
 
 /** What is loaded: the library's version and ABI version, its path, and the runtime. */
 export interface LibraryInfo {

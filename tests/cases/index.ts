@@ -11,6 +11,7 @@ import heap from "./heap.ts";
 import chan from "./chan.ts";
 import channels from "./channels.ts";
 import tracker from "./tracker.ts";
+import processCases from "./process.ts";
 
 export const cases: ((h: Harness) => void)[] = [
   abi,
@@ -24,4 +25,5 @@ export const cases: ((h: Harness) => void)[] = [
   chan,
   channels,
   tracker,
+  processCases,
 ];

@@ -7,5 +7,6 @@ import sync from "./sync.ts";
 import heap from "./heap.ts";
 import chan from "./chan.ts";
 import cleanup from "./cleanup.ts";
+import processes from "./process.ts";
 
-export const cases: ((h: Harness) => void)[] = [segment, mutex, sync, heap, chan, load, cleanup];
+export const cases: ((h: Harness) => void)[] = [segment, mutex, sync, heap, chan, load, cleanup, processes];

@@ -1,0 +1,70 @@
+/**
+ * The child side of `isolate` (lib/isolate.ts), run as `<runtime> isolate_runner.ts <binding URL>`
+ * with the call's Duplex at fd 3 and a pipe from the parent as stdin. It loads the binding (bun.ts
+ * or mod.ts, which binds libipc for this runtime), reads `{ module, name, args }`, awaits
+ * `module[name](...args)`, sends the answer and exits. What it reads is input: a malformed job is
+ * answered with an error, never run.
+ *
+ * @module
+ */
+
+import { closeSync } from "node:fs";
+import process from "node:process";
+import type * as Ipc from "./index.ts";
+
+type Job = { module: string; name: string; args: unknown[] };
+
+function errorOf(error: unknown): { name: string; message: string; stack?: string; code?: string } {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      name: error.name,
+      message: error.message,
+      stack: error.stack,
+      ...(typeof code === "string" ? { code } : {}),
+    };
+  }
+  return { name: "NonError", message: `threw a non-Error value: ${String(error)}` };
+}
+
+// The parent holds the write end of stdin: end of file means it died, so this call has no one to
+// answer and must not run on.
+process.stdin.on("end", () => process.exit(70));
+process.stdin.on("error", () => process.exit(70));
+process.stdin.resume();
+
+const ipc = (await import(process.argv[2] ?? "")) as typeof Ipc;
+const duplex = ipc.Duplex.fromFd<unknown>(3, { codec: "msgpack" });
+try {
+  closeSync(3); // the Duplex holds its own copy; this one would leak into the function's children
+} catch {
+  // Deno's node:fs closes only the fds it opened itself: the copy stays, harmless.
+}
+let answer: unknown;
+try {
+  const job = duplex.tryRecv() as Job | undefined;
+  if (
+    typeof job !== "object" || job === null || typeof job.module !== "string" || typeof job.name !== "string" ||
+    !Array.isArray(job.args)
+  ) {
+    throw new ipc.IpcError("isolate", "EPROTO", `the parent sent no call, or a malformed one: ${typeof job}`);
+  }
+  const module = await import(job.module);
+  const fn = module[job.name];
+  if (typeof fn !== "function") {
+    throw new TypeError(`${job.module} exports no function named ${JSON.stringify(job.name)} (${typeof fn})`);
+  }
+  answer = { ok: true, value: await fn(...job.args) };
+} catch (error) {
+  answer = { ok: false, error: errorOf(error) };
+}
+try {
+  duplex.sendSync(answer, { timeout: 0 });
+} catch (error) {
+  // Too large for the channel (ERANGE), or not encodable: say so instead.
+  const sent = errorOf(error);
+  if (sent.code === "ERANGE") sent.message += "; pass a larger capacity to isolate({ module, capacity }, ...)";
+  duplex.sendSync({ ok: false, error: sent }, { timeout: 0 });
+}
+duplex.close();
+process.exit(0);
