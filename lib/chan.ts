@@ -242,15 +242,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
     const timeout = timeoutOf(op, options);
     if (!this.plainBytes) {
       // Values are decoded straight from the ring (views), then the views go back: no copies.
-      const rc = this.s.ipc_chan_recv_views(
-        this.handle(op),
-        this.#offsets,
-        this.#lengths,
-        limit,
-        this.#count,
-        this.#loan,
-        timeoutNs(timeout),
-      );
+      const rc = this.#takeViews(op, limit, timeout);
       if (rc === EOF) return [];
       if (rc !== OK) this.recvFailed(op, rc, timeout);
       const bytes = this.#bytes ??= this.memory.bytes(this.offset, CHAN_HEADER_SIZE + this.capacity);
@@ -308,15 +300,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
     const op = "Chan.recvViewsSync";
     const limit = checkInteger(op, "max", max, 1, CHAN_BATCH_MAX);
     const timeout = timeoutOf(op, options);
-    const rc = this.s.ipc_chan_recv_views(
-      this.handle(op),
-      this.#offsets,
-      this.#lengths,
-      limit,
-      this.#count,
-      this.#loan,
-      timeoutNs(timeout),
-    );
+    const rc = this.#takeViews(op, limit, timeout);
     return this.#views(op, rc, timeout);
   }
 
@@ -329,15 +313,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
     const op = "Chan.recvBatchSync";
     const limit = checkInteger(op, "max", max, 1, CHAN_BATCH_MAX);
     const timeout = timeoutOf(op, options);
-    const rc = this.s.ipc_chan_recv_views(
-      this.handle(op),
-      this.#offsets,
-      this.#lengths,
-      limit,
-      this.#count,
-      this.#loan,
-      timeoutNs(timeout),
-    );
+    const rc = this.#takeViews(op, limit, timeout);
     const batch = this.#viewBatch ??= new ViewBatch(
       this.memory.bytes(this.offset, CHAN_HEADER_SIZE + this.capacity),
       this.#offsets,
@@ -403,6 +379,19 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
   get viewsOut(): boolean {
     const op = "Chan.viewsOut";
     return checked(op, this.s.ipc_chan_views_out(this.handle(op))) === 1;
+  }
+
+  /** Takes up to `limit` messages as views (giving back the loan this handle holds): the native result. */
+  #takeViews(op: string, limit: number, timeout: number): number {
+    return this.s.ipc_chan_recv_views(
+      this.handle(op),
+      this.#offsets,
+      this.#lengths,
+      limit,
+      this.#count,
+      this.#loan,
+      timeoutNs(timeout),
+    );
   }
 
   #viewsStep(op: string, limit: number, again: boolean): number {
