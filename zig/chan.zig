@@ -414,15 +414,14 @@ fn setKind(c: *Chan, record: Record, kind: u32) void {
 
 /// Moves the receivers' cursor to `after`: the records before it are received. When no view is out
 /// the head moves with it (the cursor first: a receiver killed between the two stores leaves received
-/// records between the head and the cursor, which the next head move passes). True when the head moved.
-fn consume(c: *Chan, p: *Positions, after: u32) bool {
+/// records between the head and the cursor, which the next head move passes).
+fn consume(c: *Chan, p: *Positions, after: u32) void {
     const views = p.read != p.head;
     @atomicStore(u32, &c.read, after, .monotonic);
     p.read = after;
-    if (views) return false;
+    if (views) return;
     commitHead(c, after);
     p.head = after;
-    return true;
 }
 
 /// Moves the head over the received records and padding after it, up to the first view still out
@@ -458,7 +457,7 @@ pub fn tryRecv(c: *Chan, out: []u8, peek: bool) Error!RecvResult {
     };
     if (record.len > out.len) return .{ .too_small = record.len };
     copyOut(c, record.at, out[0..record.len]);
-    if (!peek) _ = consume(c, &p, record.after);
+    if (!peek) consume(c, &p, record.after);
     return .{ .received = record.len };
 }
 
@@ -490,7 +489,7 @@ pub fn tryRecvMany(c: *Chan, out: []u8, lengths: []u32) Error!struct { count: u3
         after = record.after;
     }
     if (count > 0) {
-        _ = consume(c, &p, after);
+        consume(c, &p, after);
         return .{ .count = count, .result = .{ .received = lengths[0] } };
     }
     if (p.closed) return .{ .count = 0, .result = .ended };
@@ -552,9 +551,7 @@ fn giveBack(c: *Chan, p: Positions, loan: Loan) Error!void {
     const out = (p.read -% p.head) & position_mask;
     const start = (loan.from -% p.head) & position_mask;
     const span = (loan.to -% loan.from) & position_mask;
-    if (span == 0 or start > out or span > out - start) {
-        return error.Invalid;
-    }
+    if (span == 0 or start > out or span > out - start) return error.Invalid;
     // Check the whole range before changing any of it.
     var position = loan.from;
     var loaned = false;
@@ -580,21 +577,17 @@ fn giveBack(c: *Chan, p: Positions, loan: Loan) Error!void {
 /// once no older view holds the head back. error.Invalid for a range that is not a loan still out.
 pub fn release(c: *Chan, loan: Loan) Error!void {
     if (c.flags & (flag_stream | flag_single) != 0) return error.Kind;
+    if (try settle(c, loan, false)) wakeAfter(c, &c.writable);
+}
+
+/// Under the receive lock: gives `loan` back (when there is one), then moves the head as far as it
+/// goes (with `dead_too`, past the views of dead holders). True when the head moved.
+fn settle(c: *Chan, loan: ?Loan, dead_too: bool) Error!bool {
     try lock(&c.recv_lock);
-    var p = positions(c, .receiver, true) catch |err| {
-        unlock(&c.recv_lock);
-        return err;
-    };
-    giveBack(c, p, loan) catch |err| {
-        unlock(&c.recv_lock);
-        return err;
-    };
-    const moved = advanceHead(c, &p, false) catch |err| {
-        unlock(&c.recv_lock);
-        return err;
-    };
-    unlock(&c.recv_lock);
-    if (moved) wakeAfter(c, &c.writable);
+    defer unlock(&c.recv_lock);
+    var p = try positions(c, .receiver, true);
+    if (loan) |l| try giveBack(c, p, l);
+    return advanceHead(c, &p, dead_too);
 }
 
 /// Whether views of a message channel hold ring space (a hint: read without the receive lock).
@@ -607,16 +600,7 @@ pub fn viewsOut(c: *Chan) bool {
 /// Gives back the space of views whose holder process has died. True when the head moved.
 pub fn reap(c: *Chan) Error!bool {
     if (!viewsOut(c)) return false;
-    try lock(&c.recv_lock);
-    var p = positions(c, .receiver, true) catch |err| {
-        unlock(&c.recv_lock);
-        return err;
-    };
-    const moved = advanceHead(c, &p, true) catch |err| {
-        unlock(&c.recv_lock);
-        return err;
-    };
-    unlock(&c.recv_lock);
+    const moved = try settle(c, null, true);
     if (moved) wakeAfter(c, &c.writable);
     return moved;
 }
@@ -643,7 +627,7 @@ pub fn trySwap(c: *Chan, message: []const u8, out: []u8) Error!RecvResult {
     copyOut(c, record.at, out[0..record.len]);
     // The old record leaves and the new one goes in: head and tail move in one commit each,
     // head first (a kill between them leaves the channel empty, never holding a half record).
-    _ = consume(c, &p, record.after);
+    consume(c, &p, record.after);
     const tail = putRecord(c, p.tail, message);
     commitTail(c, tail);
     // Receivers' seen tail must not fall behind the head this moved (both locks are held).
@@ -663,7 +647,7 @@ pub fn replace(c: *Chan, message: []const u8) Error!void {
     defer unlock(&c.send_lock);
     var p = try positions(c, .both, true);
     if (p.closed) return error.Pipe;
-    if (try nextRecord(c, p)) |record| _ = consume(c, &p, record.after);
+    if (try nextRecord(c, p)) |record| consume(c, &p, record.after);
     if (p.used() != 0) return error.Protocol; // a single-message channel held more than one
     const tail = putRecord(c, p.tail, message);
     commitTail(c, tail);
@@ -1139,50 +1123,75 @@ test "streams: partial writes and reads across the wrap, then the end" {
     try testing.expect(try tryRead(c, &out) == .ended);
 }
 
+/// Two senders' messages for the thread tests: sender `id`'s message i is id, i (u32), then padding,
+/// 5 + i % 11 bytes in all.
+const ThreadTest = struct {
+    const per_sender = 20_000;
+
+    counts: [2]std.atomic.Value(u32) = .{ .init(0), .init(0) },
+    bad: std.atomic.Value(u32) = .init(0),
+
+    fn produce(ch: *Chan, id: u8) void {
+        var msg: [16]u8 = undefined;
+        for (0..per_sender) |i| {
+            msg[0] = id;
+            std.mem.writeInt(u32, msg[1..5], @intCast(i), .little);
+            send(ch, msg[0 .. 5 + i % 11], .never) catch unreachable;
+        }
+    }
+
+    /// Counts one received message; a malformed one, or one out of order for its sender, is bad.
+    fn check(t: *ThreadTest, buf: []const u8, last: *[2]i64) void {
+        const id = buf[0];
+        const i: i64 = std.mem.readInt(u32, buf[1..5], .little);
+        if (id > 1 or i <= last[id] or buf.len != 5 + @as(u32, @intCast(i)) % 11) _ = t.bad.fetchAdd(1, .seq_cst);
+        last[id] = i;
+        _ = t.counts[id].fetchAdd(1, .seq_cst);
+    }
+
+    fn copies(ch: *Chan, t: *ThreadTest) void {
+        var buf: [64]u8 = undefined;
+        var last = [2]i64{ -1, -1 };
+        while (true) {
+            const r = recv(ch, &buf, false, .never) catch unreachable;
+            if (r == .ended) return;
+            t.check(buf[0..r.received], &last);
+        }
+    }
+
+    fn views(ch: *Chan, t: *ThreadTest) void {
+        var offsets: [7]u32 = undefined;
+        var lengths: [7]u32 = undefined;
+        var l: Loan = .{ .from = 0, .to = 0 };
+        var last = [2]i64{ -1, -1 };
+        while (true) {
+            const r = recvLoan(ch, &offsets, &lengths, &l, .never) catch unreachable;
+            if (r.result == .ended) return;
+            for (0..r.count) |k| t.check(viewOf(ch, offsets[k], lengths[k]), &last);
+        }
+    }
+
+    /// Runs the two senders and `receivers`, ends the channel, and expects every message once.
+    fn run(t: *ThreadTest, ch: *Chan, comptime receivers: []const *const fn (*Chan, *ThreadTest) void) !void {
+        var threads: [receivers.len]std.Thread = undefined;
+        inline for (receivers, 0..) |receiver, k| threads[k] = try std.Thread.spawn(.{}, receiver.*, .{ ch, t });
+        const s1 = try std.Thread.spawn(.{}, produce, .{ ch, 0 });
+        const s2 = try std.Thread.spawn(.{}, produce, .{ ch, 1 });
+        s1.join();
+        s2.join();
+        try close(ch);
+        for (threads) |th| th.join();
+        try testing.expectEqual(@as(u32, 0), t.bad.load(.seq_cst));
+        try testing.expectEqual(@as(u32, per_sender), t.counts[0].load(.seq_cst));
+        try testing.expectEqual(@as(u32, per_sender), t.counts[1].load(.seq_cst));
+    }
+};
+
 test "threads: two senders, two receivers, every message once and in order per sender" {
     const capacity = 1024;
     var memory: [header_size + capacity]u8 align(64) = undefined;
-    const c = try testChan(&memory, capacity, 0);
-    const per_sender = 20_000;
-    const Sender = struct {
-        fn run(ch: *Chan, id: u8) void {
-            var msg: [16]u8 = undefined;
-            for (0..per_sender) |i| {
-                msg[0] = id;
-                std.mem.writeInt(u32, msg[1..5], @intCast(i), .little);
-                send(ch, msg[0 .. 5 + i % 11], .never) catch unreachable;
-            }
-        }
-    };
-    const Receiver = struct {
-        fn run(ch: *Chan, counts: *[2]std.atomic.Value(u32), bad: *std.atomic.Value(u32)) void {
-            var buf: [64]u8 = undefined;
-            var last = [2]i64{ -1, -1 };
-            while (true) {
-                const r = recv(ch, &buf, false, .never) catch unreachable;
-                if (r == .ended) return;
-                const id = buf[0];
-                const i: i64 = std.mem.readInt(u32, buf[1..5], .little);
-                if (id > 1 or i <= last[id] or r.received != 5 + @as(u32, @intCast(i)) % 11) _ = bad.fetchAdd(1, .seq_cst);
-                last[id] = i;
-                _ = counts[id].fetchAdd(1, .seq_cst);
-            }
-        }
-    };
-    var counts = [2]std.atomic.Value(u32){ .init(0), .init(0) };
-    var bad = std.atomic.Value(u32).init(0);
-    const r1 = try std.Thread.spawn(.{}, Receiver.run, .{ c, &counts, &bad });
-    const r2 = try std.Thread.spawn(.{}, Receiver.run, .{ c, &counts, &bad });
-    const s1 = try std.Thread.spawn(.{}, Sender.run, .{ c, 0 });
-    const s2 = try std.Thread.spawn(.{}, Sender.run, .{ c, 1 });
-    s1.join();
-    s2.join();
-    try close(c);
-    r1.join();
-    r2.join();
-    try testing.expectEqual(@as(u32, 0), bad.load(.seq_cst));
-    try testing.expectEqual(@as(u32, per_sender), counts[0].load(.seq_cst));
-    try testing.expectEqual(@as(u32, per_sender), counts[1].load(.seq_cst));
+    var t: ThreadTest = .{};
+    try t.run(try testChan(&memory, capacity, 0), &.{ &ThreadTest.copies, &ThreadTest.copies });
 }
 
 test "a holder of the lock that died leaves the last committed state" {
@@ -1325,61 +1334,6 @@ test "views: a dead holder's loan is reaped by a sender that finds the ring full
 test "views: threads taking views and copies from two senders, every message once" {
     const capacity = 1024;
     var memory: [header_size + capacity]u8 align(64) = undefined;
-    const c = try testChan(&memory, capacity, 0);
-    const per_sender = 20_000;
-    const Sender = struct {
-        fn run(ch: *Chan, id: u8) void {
-            var msg: [16]u8 = undefined;
-            for (0..per_sender) |i| {
-                msg[0] = id;
-                std.mem.writeInt(u32, msg[1..5], @intCast(i), .little);
-                send(ch, msg[0 .. 5 + i % 11], .never) catch unreachable;
-            }
-        }
-    };
-    const Receiver = struct {
-        fn check(buf: []const u8, last: *[2]i64, counts: *[2]std.atomic.Value(u32), bad: *std.atomic.Value(u32)) void {
-            const id = buf[0];
-            const i: i64 = std.mem.readInt(u32, buf[1..5], .little);
-            if (id > 1 or i <= last[id] or buf.len != 5 + @as(u32, @intCast(i)) % 11) _ = bad.fetchAdd(1, .seq_cst);
-            last[id] = i;
-            _ = counts[id].fetchAdd(1, .seq_cst);
-        }
-        fn views(ch: *Chan, counts: *[2]std.atomic.Value(u32), bad: *std.atomic.Value(u32)) void {
-            var offsets: [7]u32 = undefined;
-            var lengths: [7]u32 = undefined;
-            var l: Loan = .{ .from = 0, .to = 0 };
-            var last = [2]i64{ -1, -1 };
-            while (true) {
-                const r = recvLoan(ch, &offsets, &lengths, &l, .never) catch unreachable;
-                if (r.result == .ended) return;
-                for (0..r.count) |k| check(viewOf(ch, offsets[k], lengths[k]), &last, counts, bad);
-            }
-        }
-        fn copies(ch: *Chan, counts: *[2]std.atomic.Value(u32), bad: *std.atomic.Value(u32)) void {
-            var buf: [64]u8 = undefined;
-            var last = [2]i64{ -1, -1 };
-            while (true) {
-                const r = recv(ch, &buf, false, .never) catch unreachable;
-                if (r == .ended) return;
-                check(buf[0..r.received], &last, counts, bad);
-            }
-        }
-    };
-    var counts = [2]std.atomic.Value(u32){ .init(0), .init(0) };
-    var bad = std.atomic.Value(u32).init(0);
-    const r1 = try std.Thread.spawn(.{}, Receiver.views, .{ c, &counts, &bad });
-    const r2 = try std.Thread.spawn(.{}, Receiver.copies, .{ c, &counts, &bad });
-    const r3 = try std.Thread.spawn(.{}, Receiver.views, .{ c, &counts, &bad });
-    const s1 = try std.Thread.spawn(.{}, Sender.run, .{ c, 0 });
-    const s2 = try std.Thread.spawn(.{}, Sender.run, .{ c, 1 });
-    s1.join();
-    s2.join();
-    try close(c);
-    r1.join();
-    r2.join();
-    r3.join();
-    try testing.expectEqual(@as(u32, 0), bad.load(.seq_cst));
-    try testing.expectEqual(@as(u32, per_sender), counts[0].load(.seq_cst));
-    try testing.expectEqual(@as(u32, per_sender), counts[1].load(.seq_cst));
+    var t: ThreadTest = .{};
+    try t.run(try testChan(&memory, capacity, 0), &.{ &ThreadTest.views, &ThreadTest.copies, &ThreadTest.views });
 }
