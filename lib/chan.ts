@@ -33,6 +33,11 @@ export type ChanOptions<T = Uint8Array> = MessageOptions<T>;
 /** Options of `Chan.open`, `fromFd` and `at`. */
 export type ChanOpenOptions<T = Uint8Array> = MessageOpenOptions<T>;
 
+/** Ring bytes a message of `length` bytes takes: an 8-byte record header, then the bytes padded to 8. */
+function recordBytes(length: number): number {
+  return 8 + Math.ceil(length / 8) * 8;
+}
+
 /** Messages a zero-copy receive took (`Chan.recvBatchSync`): message i is `bytes.subarray(offsets[i], offsets[i] + lengths[i])`. */
 export class ViewBatch {
   /** How many messages (0: the channel ended and is drained). */
@@ -73,7 +78,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
   #viewBatch: ViewBatch | undefined;
   /** The views this handle holds: a range of ring positions, empty when from == to. */
   readonly #loan = new Uint32Array(2);
-  #bytes: Uint8Array | undefined;
+  #ring: Uint8Array | undefined;
 
   private constructor(memory: SharedMemory, offset: number, pointer: Pointer, owned: boolean, codec: Codec<T>) {
     super(memory, offset, pointer, owned, codec);
@@ -153,8 +158,8 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
     let records = 0;
     for (const value of values) {
       const b = this.encode(op, value);
-      // A call's records (8 bytes of header each, padded to 8) must fit in half the ring.
-      const record = 8 + Math.ceil(b.byteLength / 8) * 8;
+      // A call's records must fit in half the ring.
+      const record = recordBytes(b.byteLength);
       if (count === CHAN_BATCH_MAX || records + record > half) {
         this.#sendPacked(op, batch, count, timeout);
         count = bytes = records = 0;
@@ -188,7 +193,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
       const n = checkInteger(op, `lengths[${i}]`, lengths[i], 0, this.messageMax);
       this.#lengths[i] = n;
       bytes += n;
-      records += 8 + Math.ceil(n / 8) * 8;
+      records += recordBytes(n);
     }
     if (bytes > data.byteLength) {
       throw new IpcRangeError(op, "ERANGE", `the lengths add up to ${bytes} bytes, but data has ${data.byteLength}`);
@@ -243,20 +248,11 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
     if (!this.plainBytes) {
       // Values are decoded straight from the ring (views), then the views go back: no copies.
       const rc = this.#takeViews(op, limit, timeout);
-      if (rc === EOF) return [];
-      if (rc !== OK) this.recvFailed(op, rc, timeout);
-      const bytes = this.#bytes ??= this.memory.bytes(this.offset, CHAN_HEADER_SIZE + this.capacity);
-      const count = this.#count[0];
-      const out = new Array<T>(count);
       try {
-        for (let i = 0; i < count; i++) {
-          const at = this.#offsets[i];
-          out[i] = this.decode(op, bytes.subarray(at, at + this.#lengths[i]));
-        }
+        return this.#views(op, rc, timeout).map((view) => this.decode(op, view));
       } finally {
         this.#giveBack(op);
       }
-      return out;
     }
     let scratch = this.scratch(Math.min(this.capacity / 2, 1 << 20));
     let rc: number;
@@ -314,11 +310,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
     const limit = checkInteger(op, "max", max, 1, CHAN_BATCH_MAX);
     const timeout = timeoutOf(op, options);
     const rc = this.#takeViews(op, limit, timeout);
-    const batch = this.#viewBatch ??= new ViewBatch(
-      this.memory.bytes(this.offset, CHAN_HEADER_SIZE + this.capacity),
-      this.#offsets,
-      this.#lengths,
-    );
+    const batch = this.#viewBatch ??= new ViewBatch(this.#bytes(), this.#offsets, this.#lengths);
     if (rc === EOF) batch.count = 0;
     else if (rc !== OK) this.recvFailed(op, rc, timeout);
     else batch.count = this.#count[0];
@@ -410,14 +402,19 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
   #views(op: string, rc: number, timeout: number): Uint8Array[] {
     if (rc === EOF) return [];
     if (rc !== OK) this.recvFailed(op, rc, timeout);
-    this.#bytes ??= this.memory.bytes(this.offset, CHAN_HEADER_SIZE + this.capacity);
+    const bytes = this.#bytes();
     const count = this.#count[0];
     const out = new Array<Uint8Array>(count);
     for (let i = 0; i < count; i++) {
       const at = this.#offsets[i];
-      out[i] = this.#bytes.subarray(at, at + this.#lengths[i]);
+      out[i] = bytes.subarray(at, at + this.#lengths[i]);
     }
     return out;
+  }
+
+  /** The channel's memory, header and ring (made once): views are its subarrays. */
+  #bytes(): Uint8Array {
+    return this.#ring ??= this.memory.bytes(this.offset, CHAN_HEADER_SIZE + this.capacity);
   }
 
   #giveBack(op: string): void {

@@ -244,13 +244,17 @@ export abstract class MessageChannel<T> extends ChannelBase {
 
   protected async sendBytes(op: string, encoded: Uint8Array, options: AsyncLockOptions | undefined): Promise<void> {
     const timeout = timeoutOf(op, options);
-    // A codec may reuse its output buffer on its next call, which can come before this send is done.
-    const bytes = this.plainBytes ? encoded : encoded.slice();
+    let bytes = encoded;
     const rc = await waitSteps(
       op,
       {
-        step: (again) =>
-          this.s.ipc_chan_send_step(this.handle(op), bytes, bytes.byteLength, again ? 1 : 0, this.expected),
+        step: (again) => {
+          const rc = this.s.ipc_chan_send_step(this.handle(op), bytes, bytes.byteLength, again ? 1 : 0, this.expected);
+          // The first step runs before any await; a send that must wait keeps a copy, since a codec may
+          // reuse its output buffer on its next call, which can come before this send is done.
+          if (rc === EBUSY && bytes === encoded && !this.plainBytes) bytes = encoded.slice();
+          return rc;
+        },
         word: () => this.words[writable],
         expected: () => this.expected[0],
         giveUp: () => void this.s.ipc_chan_unwait(this.handle(op), writable),

@@ -17,9 +17,11 @@
  */
 
 import process from "node:process";
+import { CHAN_CAPACITY_MAX, CHAN_CAPACITY_MIN } from "./abi.ts";
 import { Duplex } from "./duplex.ts";
 import { describe, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
 import { msgpackCodec } from "./msgpack.ts";
+import { signalOf } from "./options.ts";
 import { type ChildExit, type ChildRuntime, commandFor, currentRuntime, startChild, started } from "./process.ts";
 
 /** Where and how `isolate` runs: the module plus options. */
@@ -45,7 +47,6 @@ export interface IsolateTarget {
 }
 
 const capacityDefault = 4 << 20;
-const capacityMax = 1 << 30;
 const stderrKept = 4096;
 
 /** What the runner sends back. */
@@ -127,18 +128,18 @@ export async function isolate<R = unknown>(
   if (timeout !== undefined && (typeof timeout !== "number" || !(timeout >= 0))) {
     throw new IpcTypeError(op, `timeout must be a number of ms of at least 0, got ${describe(timeout)}`);
   }
-  const signal = options.signal;
-  if (signal !== undefined && typeof signal?.addEventListener !== "function") {
-    throw new IpcTypeError(op, `signal must be an AbortSignal, got ${describe(signal)}`);
-  }
+  const signal = signalOf(op, options);
   let capacity = capacityDefault;
   if (options.capacity !== undefined) {
     const c = options.capacity;
-    if (typeof c !== "number" || !Number.isInteger(c) || c < 64 || c > capacityMax || (c & (c - 1)) !== 0) {
+    if (
+      typeof c !== "number" || !Number.isInteger(c) || c < CHAN_CAPACITY_MIN || c > CHAN_CAPACITY_MAX ||
+      (c & (c - 1)) !== 0
+    ) {
       throw new IpcRangeError(
         op,
         "ERANGE",
-        `capacity must be a power of two from 64 to ${capacityMax}, got ${describe(c)}`,
+        `capacity must be a power of two from ${CHAN_CAPACITY_MIN} to ${CHAN_CAPACITY_MAX}, got ${describe(c)}`,
       );
     }
     capacity = c;
@@ -146,8 +147,12 @@ export async function isolate<R = unknown>(
   const job = { module, name: exportName, args };
   const encoded = msgpackCodec.encode(job, op).byteLength;
   capacity = Math.max(capacity, powerOfTwoAtLeast(2 * (encoded + 8)));
-  if (capacity > capacityMax) {
-    throw new IpcRangeError(op, "ERANGE", `the arguments take ${encoded} bytes; the limit is ${capacityMax / 2 - 8}`);
+  if (capacity > CHAN_CAPACITY_MAX) {
+    throw new IpcRangeError(
+      op,
+      "ERANGE",
+      `the arguments take ${encoded} bytes; the limit is ${CHAN_CAPACITY_MAX / 2 - 8}`,
+    );
   }
   const runtime = options.runtime ?? currentRuntime();
   if (runtime !== "bun" && runtime !== "deno") {

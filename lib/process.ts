@@ -34,6 +34,7 @@ import { SharedHeap } from "./heap.ts";
 import { Mutex } from "./mutex.ts";
 import { MVar } from "./mvar.ts";
 import { native } from "./native.ts";
+import { signalOf } from "./options.ts";
 import { Pipe } from "./pipe.ts";
 import { RwLock } from "./rwlock.ts";
 import { segmentInternals, SharedMemory } from "./segment.ts";
@@ -384,13 +385,8 @@ export async function spawn(module: string | URL, options: SpawnOptions = {}): P
   if (options.cwd !== undefined && typeof options.cwd !== "string") {
     throw new IpcTypeError(op, `cwd must be a path, got ${describe(options.cwd)}`);
   }
-  const signal = options.signal;
-  if (signal !== undefined) {
-    if (typeof signal?.addEventListener !== "function") {
-      throw new IpcTypeError(op, `signal must be an AbortSignal, got ${describe(signal)}`);
-    }
-    if (signal.aborted) throw signal.reason;
-  }
+  const signal = signalOf(op, options);
+  if (signal?.aborted) throw signal.reason;
   const stdio = [...std, ...segments.map((memory) => (memory.name === null ? memory.fd : "ignore" as const))];
   const env = { ...process.env, ...options.env, [SHARED_ENV]: text };
   const { child, exited } = startChild(op, argv, stdio, env, options.cwd);
