@@ -63,6 +63,23 @@ int child_chan(int argc, char **argv) {
     fflush(stdout);
     for (;;) pause();
   }
+  if (rc == IPC_OK && strcmp(argv[1], "drain") == 0) {
+    /* A pipe's reader: read until the end (which a writer's death brings too), then say how much. */
+    if ((rc = ipc_chan_at(seg, 0, &chan)) != IPC_OK) return fail(rc);
+    printf("draining\n");
+    fflush(stdout);
+    uint64_t total = 0;
+    for (;;) {
+      char buffer[4096];
+      uint64_t n = 0;
+      rc = ipc_chan_read(chan, buffer, sizeof buffer, &n, -1);
+      if (rc == IPC_EOF) break;
+      if (rc != IPC_OK) return fail(rc);
+      total += n;
+    }
+    printf("eof %llu\n", (unsigned long long)total);
+    return 0;
+  }
   if (rc == IPC_OK && strcmp(argv[1], "value") == 0 && argc >= 4) {
     /* A shared value: replace it with the JSON text given. */
     if ((rc = ipc_chan_at(seg, 0, &chan)) != IPC_OK) return fail(rc);
@@ -72,6 +89,14 @@ int child_chan(int argc, char **argv) {
   if (rc == IPC_OK) rc = ipc_chan_at(seg, 0, &chan);
   if (rc != IPC_OK) return fail(rc);
   uint8_t m[512];
+  if (strcmp(argv[1], "views-hold") == 0) {
+    /* Take what there is as views (a loan of ring space), say how many, then wait to be killed. */
+    uint32_t offsets[64], lengths[64], count = 0, loan[2] = {0, 0};
+    if ((rc = ipc_chan_recv_views(chan, offsets, lengths, 64, &count, loan, -1)) != IPC_OK) return fail(rc);
+    printf("holding %u\n", count);
+    fflush(stdout);
+    for (;;) pause();
+  }
   if (strcmp(argv[1], "produce") == 0 && argc >= 5) {
     uint32_t id = (uint32_t)atoi(argv[3]);
     long count = atol(argv[4]); /* negative: forever (to be killed) */

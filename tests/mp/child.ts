@@ -10,6 +10,7 @@
  *   heap ...                                    see child_heap.ts
  *   chan ...                                    see child_chan.ts
  *   cleanup ...                                 see child_cleanup.ts
+ *   kill ...                                    see child_kill.ts
  *   info                                        print the loaded library's path
  * Errors print "error <CODE>" and return 2.
  */
@@ -20,6 +21,7 @@ import { syncCommand } from "./child_sync.ts";
 import { heapCommand } from "./child_heap.ts";
 import { chanCommand } from "./child_chan.ts";
 import { cleanupCommand } from "./child_cleanup.ts";
+import { killCommand } from "./child_kill.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -33,6 +35,7 @@ export async function main(ipc: IpcModule, args: string[]): Promise<number> {
     if (args[0] === "heap") return await heapCommand(ipc, args.slice(1));
     if (args[0] === "chan") return await chanCommand(ipc, args.slice(1));
     if (args[0] === "cleanup") return await cleanupCommand(ipc, args.slice(1));
+    if (args[0] === "kill") return await killCommand(ipc, args.slice(1));
     switch (`${args[0]} ${args[1] ?? ""}`.trim()) {
       case "segment write": {
         using seg = attach(args[2]);

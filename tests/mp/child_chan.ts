@@ -13,6 +13,8 @@
  *                                      then wait to be killed
  *   chan views-hold <name>             take every message there is as views, print "holding N", then
  *                                      wait to be killed (its loan of ring space dies with it)
+ *   chan drain <pipe-name>             print "draining", read the pipe until its end (a writer's death
+ *                                      ends it too), then print "eof <bytes read>"
  *   chan value <name> <json>           replace a SharedValue (JSON codec) with the value the JSON text gives
  *   chan echo <duplex-name> <codec>    decode each value with the codec and send it back, until the end
  *   chan serve <duplex-name>           the seed chapter's socketpair: answer each instruction with
@@ -59,7 +61,15 @@ export async function chanCommand(ipc: IpcModule, args: string[]): Promise<numbe
     const pipe = ipc.Pipe.open(name);
     pipe.writeSync("written before dying\n");
     console.log("written");
-    await new Promise(() => {}); // until killed
+    await new Promise(() => setInterval(() => {}, 1 << 30)); // until killed (Deno ends a process with nothing pending)
+  }
+  if (command === "drain") {
+    using pipe = ipc.Pipe.open(name);
+    console.log("draining");
+    let bytes = 0;
+    for (let chunk = await pipe.read(); chunk !== null; chunk = await pipe.read()) bytes += chunk.length;
+    console.log(`eof ${bytes}`);
+    return 0;
   }
   if (command === "value") {
     using value = ipc.SharedValue.open(name);
@@ -86,7 +96,7 @@ export async function chanCommand(ipc: IpcModule, args: string[]): Promise<numbe
   try {
     if (command === "views-hold") {
       console.log(`holding ${chan.recvViewsSync().length}`);
-      await new Promise(() => {}); // until killed
+      await new Promise(() => setInterval(() => {}, 1 << 30)); // until killed (Deno ends a process with nothing pending)
     }
     if (command === "produce") {
       const id = Number(args[2]);
