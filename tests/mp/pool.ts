@@ -126,6 +126,28 @@ export default function pool(h: Harness): void {
     });
   }, { timeoutMs: 60_000 });
 
+  h.test("mp pool: bad arguments to exec, map and imap are IpcTypeError or IpcRangeError", async () => {
+    await withPool({ size: 1 }, async (p) => {
+      const fails = (c: string, pattern: RegExp) => (error: unknown) => code(c, pattern)(error);
+      await assert.rejects(p.exec(""), fails("EINVAL", /name must be a non-empty string/));
+      await assert.rejects(p.exec(7 as never), fails("EINVAL", /name must be a non-empty string, got 7/));
+      await assert.rejects(p.exec({ name: "add", timeout: -1 }), fails("EINVAL", /timeout must be at least 0/));
+      await assert.rejects(
+        p.exec({ name: "add", signal: 1 as never }),
+        fails("EINVAL", /signal must be an AbortSignal/),
+      );
+      await assert.rejects(p.map([1], "mix", { chunkSize: 0 }), fails("EINVAL", /chunkSize must be an integer/));
+      await assert.rejects(p.map([1], "mix", { chunkSize: 2 ** 21 }), fails("ERANGE", /chunkSize 2097152 exceeds/));
+      await assert.rejects(p.map([1], "mix", { ordered: 1 as never }), fails("EINVAL", /ordered must be a boolean/));
+      await assert.rejects(
+        p.map(5 as never, "mix"),
+        fails("EINVAL", /items must be an array or an \(async\) iterable/),
+      );
+      await assert.rejects(p.imap([1], "").next(), fails("EINVAL", /name must be a non-empty string/));
+      assert.equal(await p.exec("add", 1, 2), 3);
+    });
+  });
+
   h.test("mp pool: a worker killed mid-map rejects the map with EBROKEN; a new worker takes its place", async () => {
     const exits: WorkerExit[] = [];
     await withPool({ onWorkerExit: (info) => exits.push(info) }, async (p) => {
