@@ -24,7 +24,17 @@ import { Duplex } from "./duplex.ts";
 import { checkInteger, describe, IpcError, IpcTypeError } from "./errors.ts";
 import { signalOf, timeoutOf } from "./options.ts";
 import { ANSWER_FAILED, ANSWER_OK, ANSWER_READY, ANSWER_THREW, TASK_CALL, TASK_CHUNK } from "./pool_protocol.ts";
-import { type ChildExit, commandFor, currentRuntime, startChild } from "./process.ts";
+import {
+  type ChildExit,
+  commandFor,
+  currentRuntime,
+  describeShared,
+  type Shareable,
+  SHARED_ENV,
+  type ShareWithCodec,
+  startChild,
+} from "./process.ts";
+import type { SharedMemory } from "./segment.ts";
 import { capacityOf, howItDied, isRemoteError, moduleUrl, rebuildError, type RemoteError } from "./remote_call.ts";
 
 /** Options of `new Pool`. */
@@ -41,6 +51,11 @@ export interface PoolOptions {
   runtimeArgs?: string[];
   /** Extra environment variables of the workers. */
   env?: Record<string, string>;
+  /**
+   * Objects every worker gets from `shared()` (as with `spawn`): segments, locks, channels, heaps.
+   * The module can call `shared()` at its top level.
+   */
+  share?: (Shareable | ShareWithCodec)[];
   /** A worker that has run this many tasks (a chunk of a map is one task) is replaced. Default: never. */
   maxTasksPerWorker?: number;
   /** How many times a task whose worker died runs again on another worker (0 to 100). Default 0. */
@@ -140,6 +155,7 @@ export class Pool implements AsyncDisposable {
   readonly #module: string;
   readonly #argv: string[];
   readonly #env: Record<string, string | undefined>;
+  readonly #shared: SharedMemory[];
   readonly #size: number;
   readonly #maxTasks: number;
   readonly #retries: number;
@@ -177,14 +193,18 @@ export class Pool implements AsyncDisposable {
     if (options.env !== undefined && (typeof options.env !== "object" || options.env === null)) {
       throw new IpcTypeError(op, `env must be an object of strings, got ${describe(options.env)}`);
     }
-    this.#env = { ...process.env, ...options.env };
+    const { segments, text } = describeShared(op, options.share ?? []);
+    this.#shared = segments;
+    this.#env = { ...process.env, ...options.env, [SHARED_ENV]: text };
     const runtime = options.runtime ?? currentRuntime();
     if (runtime !== "bun" && runtime !== "deno") {
       throw new IpcTypeError(op, `runtime must be "bun" or "deno", got ${describe(runtime)}`);
     }
     const binding = new URL(runtime === "bun" ? "../bun.ts" : "../mod.ts", import.meta.url).href;
     const runner = new URL("./pool_worker.ts", import.meta.url);
-    this.#argv = [...commandFor(op, runtime, runner, options), binding, this.#module];
+    // The shared segments' fds come first (3, 4, ... as `shared()` expects), the worker's channel after them.
+    const channelFd = String(3 + segments.length);
+    this.#argv = [...commandFor(op, runtime, runner, options), binding, this.#module, channelFd];
     this.#fill();
   }
 
@@ -533,7 +553,9 @@ export class Pool implements AsyncDisposable {
     const duplex = Duplex.create<unknown>({ capacity: this.#capacity, codec: "msgpack" });
     let started: { child: NodeChild; exited: Promise<ChildExit> };
     try {
-      started = startChild(op, this.#argv, ["pipe", "inherit", "inherit", duplex.memory.fd], this.#env, undefined);
+      const passed = this.#shared.map((memory) => (memory.name === null ? memory.fd : "ignore" as const));
+      const stdio = ["pipe" as const, "inherit" as const, "inherit" as const, ...passed, duplex.memory.fd];
+      started = startChild(op, this.#argv, stdio, this.#env, undefined);
     } catch (error) {
       duplex.close();
       this.#failStart(error);

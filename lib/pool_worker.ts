@@ -1,6 +1,7 @@
 /**
- * A worker of `Pool` (lib/pool.ts), run as `<runtime> pool_worker.ts <binding URL> <module URL>` with
- * its Duplex at fd 3 and a pipe from the parent as stdin. It loads the binding and the module, says
+ * A worker of `Pool` (lib/pool.ts), run as `<runtime> pool_worker.ts <binding URL> <module URL> <fd>`
+ * with its Duplex at `fd` (after the fds of the segments the pool shares, which the module gets from
+ * `shared()`) and a pipe from the parent as stdin. It loads the binding and the module, says
  * it is ready, then runs tasks in the order they come and answers each:
  *
  * - `[id, name, args, TASK_CALL]` → `[id, ANSWER_OK, value]` or `[id, ANSWER_THREW, error]`
@@ -24,9 +25,10 @@ process.stdin.on("error", () => process.exit(70));
 process.stdin.resume();
 
 const ipc = (await import(process.argv[2] ?? "")) as typeof Ipc;
-const duplex = ipc.Duplex.fromFd<unknown>(3, { codec: "msgpack" });
+const channelFd = Number(process.argv[4]);
+const duplex = ipc.Duplex.fromFd<unknown>(channelFd, { codec: "msgpack" });
 try {
-  closeSync(3); // the Duplex holds its own copy; this one would leak into the functions' children
+  closeSync(channelFd); // the Duplex holds its own copy; this one would leak into the functions' children
 } catch {
   // Deno's node:fs closes only the fds it opened itself: the copy stays, harmless.
 }

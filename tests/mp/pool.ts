@@ -295,6 +295,21 @@ export default function pool(h: Harness): void {
     await assert.rejects(q.map([1], "mix"), code("ECLOSED"));
   }, { timeoutMs: 60_000 });
 
+  h.test("mp pool: workers get the pool's shared objects: 2 workers of each runtime add under one Mutex", async () => {
+    const { SharedMemory, Mutex, MUTEX_SIZE } = h.ipc;
+    using seg = SharedMemory.create({ size: 4096 });
+    const mutex = Mutex.init(seg, 0);
+    const items = Array.from({ length: 2000 }, (_, i) => i + 1);
+    const module = `${h.paths.root}/tests/mp/pool_shared.ts`;
+    for (const runtime of [h.runtime, other] as const) {
+      await withPool({ module, share: [seg, mutex], runtime, execPath: h.paths[runtime] }, async (p) => {
+        assert.deepEqual(await p.map(items, "addUnderLock", { chunkSize: 16 }), items);
+      });
+    }
+    assert.equal(seg.view(BigUint64Array, MUTEX_SIZE, 1)[0], 2n * BigInt((2000 * 2001) / 2));
+    mutex.close();
+  }, { timeoutMs: 60_000 });
+
   h.test(`mp pool: a pool of ${other} workers maps for a ${h.runtime} parent`, async () => {
     await withPool({ runtime: other, execPath: h.paths[other] }, async (p) => {
       const items = Array.from({ length: 10_000 }, (_, i) => i);
