@@ -8,5 +8,6 @@ import heap from "./heap.ts";
 import chan from "./chan.ts";
 import cleanup from "./cleanup.ts";
 import processes from "./process.ts";
+import pool from "./pool.ts";
 
-export const cases: ((h: Harness) => void)[] = [segment, mutex, sync, heap, chan, load, cleanup, processes];
+export const cases: ((h: Harness) => void)[] = [segment, mutex, sync, heap, chan, load, cleanup, processes, pool];
