@@ -20,6 +20,10 @@
  * The peers' pools (LanePool) send a chunk as one message `{ id, name, items }` and keep at most two
  * chunks in flight per worker, so that a worker finds its next chunk waiting when it answers one.
  * Every map's results are checked at 64 sampled indices against the function run here.
+ *
+ * Environment: POOL_SIZE (default 2) workers per pool; PROCESS_BENCH_SCALE (default 1) multiplies the
+ * default counts, for a quick check that the whole group runs (`PROCESS_BENCH_SCALE=0.02 BENCH_REPS=1
+ * bun bench/run.ts process`).
  */
 
 import { spawn } from "node:child_process";
@@ -61,6 +65,8 @@ export interface Extras {
 
 const workModule = new URL("./process_work.ts", import.meta.url);
 const poolSize = Number(process.env.POOL_SIZE ?? 2);
+/** Scales the default counts down for a quick run of the whole group (`PROCESS_BENCH_SCALE=0.05`). */
+const scale = Number(process.env.PROCESS_BENCH_SCALE ?? 1);
 const inFlight = 2;
 const kib64 = 64 * 1024;
 
@@ -131,13 +137,7 @@ function workerPool(size: number, transfer: boolean): MapPool {
 
 /** libipc's Pool of `size` processes of this runtime, importing process_work.ts. */
 function libipcPool(ipc: IpcModule, size: number): MapPool {
-  type PoolLike = {
-    map(items: unknown[], name: string, options: { chunkSize: number }): Promise<unknown[]>;
-    close(): Promise<void>;
-  };
-  const Pool = (ipc as unknown as { Pool?: new (options: { module: URL; size: number }) => PoolLike }).Pool;
-  if (Pool === undefined) throw new Error("this libipc has no Pool yet");
-  const pool = new Pool({ module: workModule, size });
+  const pool = new ipc.Pool({ module: workModule, size });
   return { map: (items, name, chunkSize) => pool.map(items, name, { chunkSize }), close: () => pool.close() };
 }
 
@@ -168,7 +168,14 @@ const workloads: Record<string, Workload> = {
     count: 1_000_000,
     chunkSize: 512,
     make: (n, from) => Array.from({ length: n }, (_, i) => from + i),
-    rows: (n, s) => [{ case: `map ${n} numbers, cheap arithmetic`, unit: "M items/s", value: n / s / 1e6 }],
+    rows: (
+      n,
+      s,
+    ) => [{
+      case: `map ${n.toLocaleString("en-US")} numbers, cheap arithmetic`,
+      unit: "M items/s",
+      value: n / s / 1e6,
+    }],
   },
   large: {
     fn: "byteSum",
@@ -176,8 +183,16 @@ const workloads: Record<string, Workload> = {
     chunkSize: 8,
     make: (n, from) => Array.from({ length: n }, (_, i) => new Uint8Array(kib64).fill((from + i) & 255)),
     rows: (n, s) => [
-      { case: `map ${n} × 64 KiB Uint8Array, sum of bytes: data`, unit: "MB/s", value: (n * kib64) / s / 1e6 },
-      { case: `map ${n} × 64 KiB Uint8Array, sum of bytes: items`, unit: "items/s", value: n / s },
+      {
+        case: `map ${n.toLocaleString("en-US")} × 64 KiB Uint8Array, sum of bytes: data`,
+        unit: "MB/s",
+        value: (n * kib64) / s / 1e6,
+      },
+      {
+        case: `map ${n.toLocaleString("en-US")} × 64 KiB Uint8Array, sum of bytes: items`,
+        unit: "items/s",
+        value: n / s,
+      },
     ],
   },
   gc: {
@@ -185,7 +200,10 @@ const workloads: Record<string, Workload> = {
     count: 10_000,
     chunkSize: 32,
     make: (n, from) => Array.from({ length: n }, (_, i) => from + i),
-    rows: (n, s) => [{ case: `map ${n} allocation-heavy items`, unit: "k items/s", value: n / s / 1e3 }],
+    rows: (
+      n,
+      s,
+    ) => [{ case: `map ${n.toLocaleString("en-US")} allocation-heavy items`, unit: "k items/s", value: n / s / 1e3 }],
   },
 };
 
@@ -223,7 +241,7 @@ function quantile(sorted: number[], q: number): number {
 }
 
 async function isolateCase(ipc: IpcModule, runtime: string, run: string[], extras: Extras, args: string[]) {
-  const calls = Number(args[1] ?? 30);
+  const calls = Number(args[1] ?? Math.max(1, Math.round(30 * scale)));
   const warm = 3;
   const printArgv = [...run, fileURLToPath(new URL("./process_print.ts", import.meta.url)), "7"];
   const contenders: { tool: string; peer?: boolean; call(): Promise<unknown>; ms: number[] }[] = [
@@ -255,7 +273,7 @@ async function isolateCase(ipc: IpcModule, runtime: string, run: string[], extra
   }
   for (const c of contenders) {
     const sorted = c.ms.sort((a, b) => a - b);
-    const note = `${calls} calls one at a time after ${warm}`;
+    const note = `${calls} timed calls, one at a time, after ${warm} warm-up calls`;
     const tool = c.tool;
     const unit = "ms";
     report({
@@ -274,7 +292,7 @@ async function mapCase(ipc: IpcModule, runtime: string, extras: Extras, args: st
   const [, workloadName, contender, countArg] = args;
   const workload = workloads[workloadName];
   if (workload === undefined) throw new Error(`unknown workload ${workloadName}: ${Object.keys(workloads)}`);
-  const count = Number(countArg ?? workload.count);
+  const count = Number(countArg ?? Math.max(1, Math.round(workload.count * scale)));
   const { fn, chunkSize } = workload;
   let tool: string;
   let peer = true;

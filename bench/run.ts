@@ -185,7 +185,9 @@ const groups: Group[] = [
       "results are checked at 64 sampled indices. Workloads (bench/process_work.ts): 1 000 000 numbers through a few " +
       "integer operations, chunks of 512; 2 000 Uint8Array of 64 KiB (131 MB) summed, chunks of 8; 10 000 " +
       "allocation-heavy items (each builds 200 records of an object, a string and a two-string array, groups them " +
-      "in a Map and serializes 20 to JSON: about 800 small allocations, 50–75 µs serially), chunks of 32. Peers: Web " +
+      "in a Map and serializes 20 to JSON: about 800 small allocations, 50–75 µs serially), chunks of 32. libipc " +
+      "Pool: worker processes of the same runtime; each chunk and its results cross as msgpack through one memfd " +
+      "Duplex per worker, and a worker holds at most 2 chunks (the one it runs and the next). Peers: Web " +
       "Workers fed one postMessage per chunk (structured clone), at most 2 chunks in flight per worker; for the byte " +
       "arrays also with their buffers transferred (zero-copy; the parent's arrays end up detached); from Bun, " +
       "Bun.spawn children with ipc (advanced serialization, process.send), dispatched the same way; and the " +
@@ -203,8 +205,8 @@ function processMapJobs(): string[][] {
   return ["small", "large", "gc"].flatMap((w) => {
     const workers = w === "large" ? ["workers", "workers-transfer"] : ["workers"];
     return [
-      ...[...workers, "ipc", "serial"].map((c) => [bun, "bench/process.bun.ts", "map", w, c]),
-      ...[...workers, "serial"].map((c) => [...denoRun, "bench/process.deno.ts", "map", w, c]),
+      ...["pool", ...workers, "ipc", "serial"].map((c) => [bun, "bench/process.bun.ts", "map", w, c]),
+      ...["pool", ...workers, "serial"].map((c) => [...denoRun, "bench/process.deno.ts", "map", w, c]),
     ];
   });
 }
