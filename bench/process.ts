@@ -302,7 +302,7 @@ async function mapCase(ipc: IpcModule, runtime: string, extras: Extras, args: st
     case "pool":
       tool = `${runtime} libipc Pool`;
       peer = false;
-      note += ", msgpack through shared memory";
+      note += ", msgpack through a memfd Duplex per worker, at most 2 chunks per worker (Pool's own limit)";
       pool = libipcPool(ipc, poolSize);
       break;
     case "workers":
