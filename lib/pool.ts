@@ -23,7 +23,16 @@ import process from "node:process";
 import { Duplex } from "./duplex.ts";
 import { checkInteger, describe, IpcError, IpcTypeError } from "./errors.ts";
 import { signalOf, timeoutOf } from "./options.ts";
-import { ANSWER_FAILED, ANSWER_OK, ANSWER_READY, ANSWER_THREW, TASK_CALL, TASK_CHUNK } from "./pool_protocol.ts";
+import {
+  ANSWER_FAILED,
+  ANSWER_OK,
+  ANSWER_READY,
+  ANSWER_THREW,
+  isChunkPayload,
+  packNumbers,
+  TASK_CALL,
+  TASK_CHUNK,
+} from "./pool_protocol.ts";
 import {
   type ChildExit,
   commandFor,
@@ -285,11 +294,13 @@ export class Pool implements AsyncDisposable {
   ): Promise<R[]> {
     const op = "Pool.map";
     const ordered = this.#checkMap(op, name, options);
+    // Chunks complete in any order: keep them, then lay them out once (writing far past the end of
+    // an array would turn it into a slow sparse one).
+    const chunks: { first: number; values: ArrayLike<unknown> }[] = [];
+    for await (const chunk of this.#chunks(op, items, name, options, false)) chunks.push(chunk);
+    if (ordered) chunks.sort((a, b) => a.first - b.first);
     const out: R[] = [];
-    for await (const { first, values } of this.#chunks(op, items, name, options, false)) {
-      if (ordered) { for (let i = 0; i < values.length; i++) out[first + i] = values[i] as R; }
-      else for (const value of values) out.push(value as R);
-    }
+    for (const { values } of chunks) for (let i = 0; i < values.length; i++) out.push(values[i] as R);
     return out;
   }
 
@@ -430,7 +441,7 @@ export class Pool implements AsyncDisposable {
     name: string,
     options: MapOptions,
     ordered: boolean,
-  ): AsyncGenerator<{ first: number; values: unknown[] }, void, undefined> {
+  ): AsyncGenerator<{ first: number; values: ArrayLike<unknown> & Iterable<unknown> }, void, undefined> {
     const signal = options.signal;
     if (signal?.aborted) throw signal.reason;
     let chunkSize = options.chunkSize;
@@ -449,7 +460,7 @@ export class Pool implements AsyncDisposable {
     const window = 4 * this.#size;
     this.#runs++;
     const outstanding = new Set<Task>();
-    const ready = new Map<number, unknown[]>(); // by first item index
+    const ready = new Map<number, unknown[] | Float64Array>(); // by first item index
     let failure = null as { error: unknown } | null;
     let wake: (() => void) | null = null;
     const notify = () => {
@@ -494,7 +505,7 @@ export class Pool implements AsyncDisposable {
           const task: Task = this.#task(name, part, true, first, (error, values) => {
             outstanding.delete(task);
             if (error !== undefined) failure ??= { error };
-            else ready.set(first, values as unknown[]);
+            else ready.set(first, values as unknown[] | Float64Array);
             notify();
           });
           outstanding.add(task);
@@ -503,7 +514,7 @@ export class Pool implements AsyncDisposable {
         }
         if (failure !== null) throw failure.error;
         if (ordered) {
-          let values: unknown[] | undefined;
+          let values: unknown[] | Float64Array | undefined;
           while ((values = ready.get(nextFirst)) !== undefined) {
             ready.delete(nextFirst);
             const first = nextFirst;
@@ -631,7 +642,7 @@ export class Pool implements AsyncDisposable {
     w.ran++;
     task.worker = null;
     if (kind === ANSWER_OK) {
-      if (task.chunk && (!Array.isArray(value) || value.length !== task.payload.length)) {
+      if (task.chunk && (!isChunkPayload(value) || value.length !== task.payload.length)) {
         this.#finish(
           task,
           new IpcError(op, "EPROTO", `worker ${w.pid} sent a malformed result for ${describeTask(task)}`),
@@ -663,7 +674,8 @@ export class Pool implements AsyncDisposable {
   }
 
   #send(w: Worker, task: Task): void {
-    const message = [task.id, task.name, task.payload, task.chunk ? TASK_CHUNK : TASK_CALL];
+    const payload = task.chunk ? packNumbers(task.payload) : task.payload;
+    const message = [task.id, task.name, payload, task.chunk ? TASK_CHUNK : TASK_CALL];
     let sent: boolean;
     try {
       sent = w.duplex.trySend(message);

@@ -21,3 +21,24 @@ export const ANSWER_THREW = 1;
 export const ANSWER_READY = 2;
 /** The worker could not load the module and exits. */
 export const ANSWER_FAILED = 3;
+
+/**
+ * A chunk's items or results as they travel: a Float64Array when every one is a number (it holds any
+ * JS number exactly, -0 and NaN included, and crosses as one copy instead of a number at a time,
+ * about ten times faster), else the array itself.
+ */
+export function packNumbers(values: unknown[]): unknown[] | Float64Array {
+  if (values.length < 8) return values;
+  const numbers = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (typeof value !== "number") return values;
+    numbers[i] = value;
+  }
+  return numbers;
+}
+
+/** Whether a chunk's payload as it arrived is one (an array, or numbers as a Float64Array). */
+export function isChunkPayload(value: unknown): value is unknown[] | Float64Array {
+  return Array.isArray(value) || value instanceof Float64Array;
+}

@@ -16,7 +16,16 @@
 import { closeSync } from "node:fs";
 import process from "node:process";
 import type * as Ipc from "./index.ts";
-import { ANSWER_FAILED, ANSWER_OK, ANSWER_READY, ANSWER_THREW, TASK_CALL, TASK_CHUNK } from "./pool_protocol.ts";
+import {
+  ANSWER_FAILED,
+  ANSWER_OK,
+  ANSWER_READY,
+  ANSWER_THREW,
+  isChunkPayload,
+  packNumbers,
+  TASK_CALL,
+  TASK_CHUNK,
+} from "./pool_protocol.ts";
 import { remoteError } from "./remote_call.ts";
 
 // The parent holds the write end of stdin: end of file means it died, and nobody waits for answers.
@@ -82,7 +91,8 @@ while (true) {
   if (task === undefined) break; // the parent ended the channel
   if (
     !Array.isArray(task) || task.length !== 4 || typeof task[0] !== "number" || typeof task[1] !== "string" ||
-    !Array.isArray(task[2]) || (task[3] !== TASK_CALL && task[3] !== TASK_CHUNK)
+    (task[3] !== TASK_CALL && task[3] !== TASK_CHUNK) ||
+    !(task[3] === TASK_CALL ? Array.isArray(task[2]) : isChunkPayload(task[2]))
   ) {
     process.stderr.write(`libipc Pool worker ${process.pid}: a malformed task; exiting\n`);
     process.exit(71);
@@ -116,7 +126,7 @@ while (true) {
     await answer([id, ANSWER_THREW, remoteError(error), index]);
     continue;
   }
-  await answer([id, ANSWER_OK, values]);
+  await answer([id, ANSWER_OK, packNumbers(values)]);
 }
 duplex.close();
 process.exit(0);
