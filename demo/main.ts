@@ -9,6 +9,7 @@ import { segmentSection } from "./segment.ts";
 import { syncSection } from "./sync.ts";
 import { heapSection } from "./heap.ts";
 import { chanSection } from "./chan.ts";
+import { processSection } from "./process.ts";
 
 const info = libraryInfo();
 console.log(`libipc ${info.version} (ABI ${info.abiVersion}) from ${info.path}, driven by ${info.runtime}\n`);
@@ -18,10 +19,8 @@ const sections: [string, () => Promise<void>][] = [
   ["Mutex: three runtimes, one lock, and a holder killed with SIGKILL", mutexSection],
   ["Event, Barrier, Condition, Semaphore, RwLock: three runtimes in one segment", syncSection],
   ["Shared heap: blocks found by name across runtimes, and a storm killed mid-malloc", heapSection],
-  [
-    "Message passing (in progress): Chan, Duplex and Pipe across C, Bun and Deno; a sender killed mid-stream",
-    chanSection,
-  ],
+  ["Message passing: Chan, Duplex and Pipe across C, Bun and Deno; a sender killed mid-stream", chanSection],
+  ["Processes: spawn with shared objects, isolate, and a Pool that loses a worker mid-map", processSection],
 ];
 
 for (const [title, run] of sections) {

@@ -66,6 +66,7 @@ export {
   type SpawnOptions,
 } from "./process.ts";
 export { isolate, type IsolateTarget } from "./isolate.ts";
+export { type ExecCall, type MapOptions, Pool, type PoolOptions, type WorkerExit } from "./pool.ts";
 
 /** What is loaded: the library's version and ABI version, its path, and the runtime. */
 export interface LibraryInfo {

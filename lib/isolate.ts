@@ -17,11 +17,20 @@
  */
 
 import process from "node:process";
-import { CHAN_CAPACITY_MAX, CHAN_CAPACITY_MIN } from "./abi.ts";
+import { CHAN_CAPACITY_MAX } from "./abi.ts";
 import { Duplex } from "./duplex.ts";
 import { describe, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
 import { msgpackCodec } from "./msgpack.ts";
 import { signalOf } from "./options.ts";
+import {
+  capacityOf,
+  howItDied,
+  isRemoteError,
+  moduleUrl,
+  powerOfTwoAtLeast,
+  rebuildError,
+  type RemoteError,
+} from "./remote_call.ts";
 import { type ChildExit, type ChildRuntime, commandFor, currentRuntime, startChild, started } from "./process.ts";
 
 /** Where and how `isolate` runs: the module plus options. */
@@ -46,13 +55,10 @@ export interface IsolateTarget {
   capacity?: number;
 }
 
-const capacityDefault = 4 << 20;
 const stderrKept = 4096;
 
 /** What the runner sends back. */
-type Answer =
-  | { ok: true; value: unknown }
-  | { ok: false; error: { name: string; message: string; stack?: string; code?: string } };
+type Answer = { ok: true; value: unknown } | { ok: false; error: RemoteError };
 
 function targetOf(op: string, target: unknown): IsolateTarget {
   if (typeof target === "string" || target instanceof URL) return { module: target };
@@ -61,49 +67,6 @@ function targetOf(op: string, target: unknown): IsolateTarget {
     op,
     `the first argument must be a module path, a URL or { module, ... }, got ${describe(target)}`,
   );
-}
-
-function moduleUrl(op: string, module: unknown): string {
-  if (module instanceof URL) return module.href;
-  if (typeof module === "string") {
-    if (module.startsWith("/")) return new URL("file://" + module.split("/").map(encodeURIComponent).join("/")).href;
-    if (/^[a-z][a-z0-9+.-]*:/i.test(module)) return module;
-  }
-  throw new IpcTypeError(
-    op,
-    `module must be an absolute path or a URL (relative paths would resolve against libipc), got ${describe(module)}`,
-  );
-}
-
-function powerOfTwoAtLeast(n: number): number {
-  let p = 64;
-  while (p < n) p *= 2;
-  return p;
-}
-
-/** How a child that sent no answer ended, for the rejection's message. */
-function howItDied(exit: ChildExit, stderr: string): string {
-  const oom = /out of memory|heap limit|JavaScript heap|allocation failed/i.test(stderr);
-  let how: string;
-  if (exit.signal !== null) {
-    how = `was killed by ${exit.signal}`;
-    if (exit.signal === "SIGKILL") how += oom ? " (out of memory)" : " (kill -9, or the kernel's OOM killer)";
-    else if (exit.signal === "SIGSEGV" || exit.signal === "SIGBUS") how += " (a crash in native code)";
-    else if (exit.signal === "SIGABRT" || exit.signal === "SIGTRAP") how += oom ? " (out of memory)" : " (aborted)";
-  } else if (exit.code === 0) how = "exited with code 0 before returning (process.exit(0) or Deno.exit(0)?)";
-  else how = `exited with code ${exit.code} before returning${oom ? " (out of memory)" : ""}`;
-  // deno-lint-ignore no-control-regex
-  const tail = stderr.replace(/\x1b\[[0-9;]*m/g, "").trim().split("\n").slice(-3).join(" | ");
-  return tail === "" ? how : `${how}; its stderr ended with: ${tail}`;
-}
-
-/** The child's error as an Error with its name, message, stack and code. */
-function rebuild(error: { name: string; message: string; stack?: string; code?: string }): Error {
-  const e = new Error(error.message);
-  e.name = error.name;
-  if (typeof error.stack === "string") e.stack = error.stack;
-  if (typeof error.code === "string") (e as Error & { code: string }).code = error.code;
-  return e;
 }
 
 /**
@@ -129,21 +92,7 @@ export async function isolate<R = unknown>(
     throw new IpcTypeError(op, `timeout must be a number of ms of at least 0, got ${describe(timeout)}`);
   }
   const signal = signalOf(op, options);
-  let capacity = capacityDefault;
-  if (options.capacity !== undefined) {
-    const c = options.capacity;
-    if (
-      typeof c !== "number" || !Number.isInteger(c) || c < CHAN_CAPACITY_MIN || c > CHAN_CAPACITY_MAX ||
-      (c & (c - 1)) !== 0
-    ) {
-      throw new IpcRangeError(
-        op,
-        "ERANGE",
-        `capacity must be a power of two from ${CHAN_CAPACITY_MIN} to ${CHAN_CAPACITY_MAX}, got ${describe(c)}`,
-      );
-    }
-    capacity = c;
-  }
+  let capacity = capacityOf(op, options.capacity);
   const job = { module, name: exportName, args };
   const encoded = msgpackCodec.encode(job, op).byteLength;
   capacity = Math.max(capacity, powerOfTwoAtLeast(2 * (encoded + 8)));
@@ -218,10 +167,10 @@ export async function isolate<R = unknown>(
     }
     if (answer.ok) return answer.value as R;
     const error = answer.error;
-    if (typeof error !== "object" || error === null || typeof error.message !== "string") {
+    if (!isRemoteError(error)) {
       throw new IpcError(op, "EPROTO", `${exportName} of ${module}: the child sent a malformed error`);
     }
-    throw rebuild(error);
+    throw rebuildError(error);
   } finally {
     duplex.close();
   }

@@ -11,21 +11,9 @@
 import { closeSync } from "node:fs";
 import process from "node:process";
 import type * as Ipc from "./index.ts";
+import { remoteError } from "./remote_call.ts";
 
 type Job = { module: string; name: string; args: unknown[] };
-
-function errorOf(error: unknown): { name: string; message: string; stack?: string; code?: string } {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return {
-      name: error.name,
-      message: error.message,
-      stack: error.stack,
-      ...(typeof code === "string" ? { code } : {}),
-    };
-  }
-  return { name: "NonError", message: `threw a non-Error value: ${String(error)}` };
-}
 
 // The parent holds the write end of stdin: end of file means it died, so this call has no one to
 // answer and must not run on.
@@ -56,13 +44,13 @@ try {
   }
   answer = { ok: true, value: await fn(...job.args) };
 } catch (error) {
-  answer = { ok: false, error: errorOf(error) };
+  answer = { ok: false, error: remoteError(error) };
 }
 try {
   duplex.sendSync(answer, { timeout: 0 });
 } catch (error) {
   // Too large for the channel (ERANGE), or not encodable: say so instead.
-  const sent = errorOf(error);
+  const sent = remoteError(error);
   if (sent.code === "ERANGE") sent.message += "; pass a larger capacity to isolate({ module, capacity }, ...)";
   duplex.sendSync({ ok: false, error: sent }, { timeout: 0 });
 }

@@ -1,5 +1,5 @@
 /**
- * spawn, shared and isolate without starting a process: every bad argument is an IpcTypeError or
+ * spawn, shared, isolate and Pool without starting a process: every bad argument is an IpcTypeError or
  * IpcRangeError naming the value and the limit, and the description a child reads (LIBIPC_SHARED)
  * is checked field by field (EPROTO naming the entry).
  */
@@ -25,7 +25,8 @@ async function rejects(promise: Promise<unknown>, code: string, pattern: RegExp)
 }
 
 export default function processCases(h: Harness): void {
-  const { SharedMemory, Mutex, Chan, Duplex, Condition, SharedHeap, spawn, isolate, IpcTypeError, SHARE_MAX } = h.ipc;
+  const { SharedMemory, Mutex, Chan, Duplex, Condition, SharedHeap, spawn, isolate, Pool, IpcTypeError, SHARE_MAX } =
+    h.ipc;
 
   h.test("process: describeShared passes each segment once, anonymous by fd and named by name", () => {
     using seg = SharedMemory.create({ size: 4096 });
@@ -143,5 +144,21 @@ export default function processCases(h: Harness): void {
       /runtime must be "bun" or "deno"/,
     );
     await rejects(isolate(7 as never, "f"), "EINVAL", /module path, a URL or \{ module/);
+  });
+
+  h.test("process: new Pool refuses bad options before it starts a worker", () => {
+    assert.throws(() => new Pool(undefined as never), IpcTypeError);
+    fails(() => new Pool({ module: "./work.ts" }), "EINVAL", /absolute path or a URL/);
+    fails(() => new Pool({ module: "/w.ts", size: 0 }), "EINVAL", /size must be an integer of at least 1, got 0/);
+    fails(() => new Pool({ module: "/w.ts", size: 5000 }), "ERANGE", /size 5000 exceeds the limit of 1024/);
+    fails(() => new Pool({ module: "/w.ts", size: 1.5 }), "EINVAL", /size must be an integer/);
+    fails(() => new Pool({ module: "/w.ts", retries: -1 }), "EINVAL", /retries must be an integer of at least 0/);
+    fails(() => new Pool({ module: "/w.ts", retries: 101 }), "ERANGE", /retries 101 exceeds the limit of 100/);
+    fails(() => new Pool({ module: "/w.ts", maxTasksPerWorker: 0 }), "EINVAL", /maxTasksPerWorker must be/);
+    fails(() => new Pool({ module: "/w.ts", capacity: 1000 }), "ERANGE", /power of two from 64/);
+    fails(() => new Pool({ module: "/w.ts", runtime: "native" as never }), "EINVAL", /runtime must be "bun" or "deno"/);
+    fails(() => new Pool({ module: "/w.ts", onWorkerExit: 3 as never }), "EINVAL", /onWorkerExit must be a function/);
+    fails(() => new Pool({ module: "/w.ts", env: "x" as never }), "EINVAL", /env must be an object/);
+    fails(() => new Pool({ module: "/w.ts", runtimeArgs: "x" as never }), "EINVAL", /runtimeArgs must be an array/);
   });
 }

@@ -8,6 +8,18 @@ import heap from "./heap.ts";
 import chan from "./chan.ts";
 import cleanup from "./cleanup.ts";
 import processes from "./process.ts";
+import pool from "./pool.ts";
 import kill from "./kill.ts";
 
-export const cases: ((h: Harness) => void)[] = [segment, mutex, sync, heap, chan, load, cleanup, processes, kill];
+export const cases: ((h: Harness) => void)[] = [
+  segment,
+  mutex,
+  sync,
+  heap,
+  chan,
+  load,
+  cleanup,
+  processes,
+  pool,
+  kill,
+];
