@@ -6,8 +6,10 @@
  *                              pipe; starts with `spawn` a C, a Bun and a Deno child that drain the
  *                              pipe (they inherit this stdout: "draining", later "eof <bytes>"); starts
  *                              an `isolate` call whose child writes its pid to <dir>/isolate.pid and
- *                              works until killed; prints "ready <tracker pid> <segment> <chan>
- *                              <pipe> <child pids...>"; then works on all of them until killed.
+ *                              works until killed; starts a Pool of two workers mapping an endless
+ *                              source; prints "ready <tracker pid> <segment> <chan> <pipe> <C, Bun
+ *                              and Deno child pids> <pool worker pids>"; then works on all of them
+ *                              until killed.
  *                              The other runtime comes from LIBIPC_BUN / LIBIPC_DENO.
  */
 
@@ -34,9 +36,19 @@ export async function killCommand(ipc: IpcModule, args: string[]): Promise<numbe
     await ipc.spawn(`${root}tests/mp/child.deno.ts`, { runtime: "deno", args: drain }),
   ];
   // Still running when this process dies: its child must then end by itself.
-  void ipc.isolate({ module: `${root}tests/mp/isolated.ts`, timeout: 60_000 }, "working", `${dir}/isolate.pid`)
+  void ipc.isolate({ module: `${root}tests/mp/kill_work.ts`, timeout: 60_000 }, "working", `${dir}/isolate.pid`)
     .catch(() => {});
-  const pids = children.map((child) => child.pid).join(" ");
+  // A pool mid-map when this process dies: its workers must end by themselves (their stdin closes).
+  const pool = new ipc.Pool({ module: `${root}tests/mp/kill_work.ts`, size: 2 });
+  const endless = function* () {
+    for (let x = 0;; x++) yield { x, ms: 2 };
+  };
+  void (async () => {
+    for await (const _ of pool.imap(endless(), "slowPid", { chunkSize: 4 })) {
+      // Only the work matters here.
+    }
+  })().catch(() => {});
+  const pids = [...children.map((child) => child.pid), ...pool.pids].join(" ");
   console.log(`ready ${ipc.Tracker.status().pid} ${seg.name} ${jobs.name} ${pipe.memory.name} ${pids}`);
   const bytes = seg.bytes();
   for (let i = 0;; i++) {

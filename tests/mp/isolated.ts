@@ -3,7 +3,6 @@
  * libipc import, as a user's module would be.
  */
 
-import { renameSync, writeFileSync } from "node:fs";
 import process from "node:process";
 
 /** fork-map's example. */
@@ -40,20 +39,6 @@ export function killsItself(): never {
 
 export function hangs(): Promise<never> {
   return new Promise(() => setInterval(() => {}, 1 << 30));
-}
-
-/**
- * Writes this process's pid to `pidFile` (whole, by a rename), then computes in slices, yielding to
- * the event loop between them, until it is killed (tests/mp/kill.ts kills it mid-call).
- */
-export async function working(pidFile: string): Promise<never> {
-  writeFileSync(`${pidFile}.tmp`, String(process.pid));
-  renameSync(`${pidFile}.tmp`, pidFile);
-  let x = 1;
-  while (true) {
-    for (let i = 0; i < 100_000; i++) x = (Math.imul(x, 31) + i) | 0;
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
 }
 
 /** Leaks `mib` MiB on purpose (every page touched, kept reachable) and returns its own RSS growth in bytes. */

@@ -6,9 +6,11 @@
  *   lock with ownerDied, the receiver finds every message whole and in order, a blocked sender reaps
  *   the dead receiver's loan;
  * - an isolate() child killed mid-call: the call rejects with EBROKEN naming SIGKILL;
- * - a Bun or Deno parent killed with tracked named objects, C/Bun/Deno children reading its pipe and
- *   an isolate() call in flight: its tracker removes the names and exits, the readers see the end of
- *   the pipe and exit, the isolate child exits (its stdin closed);
+ * - a Pool worker killed mid-map: the pool replaces it, and the map completes in order (retries) or
+ *   rejects with EBROKEN naming the worker (no retries); after close() every worker has exited;
+ * - a Bun or Deno parent killed with tracked named objects, C/Bun/Deno children reading its pipe, an
+ *   isolate() call in flight and a Pool mid-map: its tracker removes the names and exits, the readers
+ *   see the end of the pipe and exit, the isolate child and the pool's workers exit (stdin closed);
  * - a tracker killed, then its owner: the names stay; the next libipc load sweeps the generated one,
  *   and `unlinkDead` removes the user-chosen ones;
  * - untracked creators of generated names killed: `SharedMemory.sweep()` removes their names and
@@ -20,6 +22,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import process from "node:process";
+import type { WorkerExit } from "../../lib/index.ts";
 import { type Child, command, type Harness, type Program, run, testName } from "../harness.ts";
 import { makeMessage } from "./child_chan.ts";
 import * as programs from "./programs.ts";
@@ -33,7 +36,7 @@ function isMessage(m: Uint8Array | undefined, id: number, i: number): boolean {
   return m !== undefined && m.length === want.length && m.every((b, k) => b === want[k]);
 }
 
-/** The pid an isolate() child wrote to `file` (tests/mp/isolated.ts `working`). */
+/** The pid an isolate() child wrote to `file` (tests/mp/kill_work.ts `working`). */
 async function pidIn(file: string, settled: () => boolean): Promise<number> {
   await until(`the isolate child writes ${file}`, 30_000, () => existsSync(file) || settled());
   assert.ok(existsSync(file), "the isolate call ended before its child started working");
@@ -41,9 +44,9 @@ async function pidIn(file: string, settled: () => boolean): Promise<number> {
 }
 
 export default function kill(h: Harness): void {
-  const { SharedMemory, Mutex, Chan, IpcError, isolate } = h.ipc;
+  const { SharedMemory, Mutex, Chan, IpcError, isolate, Pool } = h.ipc;
   const self = h.runtime === "bun" ? programs.bun : programs.deno;
-  const isolated = `${h.paths.root}/tests/mp/isolated.ts`;
+  const work = `${h.paths.root}/tests/mp/kill_work.ts`;
 
   for (const [n, { label: who, program }] of programs.all.entries()) {
     const waiter = programs.all[(n + 1) % 3].program;
@@ -145,7 +148,7 @@ export default function kill(h: Harness): void {
       try {
         let settled = false;
         const outcome = isolate(
-          { module: isolated, runtime, execPath: h.paths[runtime], timeout: 60_000 },
+          { module: work, runtime, execPath: h.paths[runtime], timeout: 60_000 },
           "working",
           `${dir}/isolate.pid`,
         ).then((value) => ({ value }), (error: unknown) => ({ error })).finally(() => (settled = true));
@@ -164,6 +167,66 @@ export default function kill(h: Harness): void {
         rmSync(dir, { recursive: true, force: true });
       }
     }, { timeoutMs: 90_000 });
+  }
+
+  for (const [runtime, retries] of [[h.runtime, 1], [h.runtime === "bun" ? "deno" : "bun", 0]] as const) {
+    h.test(`mp kill: a ${runtime} pool worker killed mid-map (retries: ${retries}); it is replaced`, async () => {
+      const procs = new Processes();
+      const exits: WorkerExit[] = [];
+      const pool = new Pool({
+        module: work,
+        size: 2,
+        runtime,
+        execPath: h.paths[runtime],
+        retries,
+        onWorkerExit: (info) => exits.push(info),
+      });
+      const note = () => pool.pids.filter((pid) => !procs.pids.has(pid)).forEach((pid) => procs.add(pid, "a worker"));
+      try {
+        note();
+        const items = Array.from({ length: 400 }, (_, x) => ({ x, ms: 2 }));
+        const xs: number[] = [];
+        let victim = 0;
+        const mapped = await within(
+          "the map",
+          60_000,
+          (async () => {
+            for await (const [x, pid] of pool.imap<[number, number]>(items, "slowPid", { chunkSize: 4 })) {
+              xs.push(x);
+              if (xs.length === 40) {
+                // This worker has answered (it is up) and holds the next chunks: kill it mid-chunk.
+                victim = pid;
+                process.kill(victim, "SIGKILL");
+              }
+            }
+          })().then(() => null, (error: unknown) => error),
+        );
+        if (retries > 0) {
+          assert.equal(mapped, null, `the map failed: ${mapped}`);
+          assert.deepEqual(xs, items.map((item) => item.x), "every result once, in order");
+        } else {
+          assert.ok(mapped instanceof IpcError && (mapped as { code?: string }).code === "EBROKEN", String(mapped));
+          assert.match((mapped as Error).message, new RegExp(`worker ${victim} running slowPid.*SIGKILL`));
+        }
+        assert.deepEqual(exits.map((e) => [e.pid, e.exit.signal, e.retry]), [[victim, "SIGKILL", retries > 0]]);
+        // A new worker took its place and works.
+        note();
+        assert.equal(pool.pids.length, 2);
+        assert.ok(!pool.pids.includes(victim));
+        const again = await within(
+          "a map after",
+          30_000,
+          pool.map<[number, number]>(items.slice(0, 8), "slowPid", { chunkSize: 1 }),
+        );
+        assert.deepEqual(again.map(([x]) => x), [0, 1, 2, 3, 4, 5, 6, 7]);
+        note();
+        await within("close()", 30_000, pool.close());
+      } finally {
+        await within("terminate()", 30_000, pool.terminate());
+        procs.killAll();
+      }
+      await procs.exited(10_000);
+    }, { timeoutMs: 120_000 });
   }
 
   for (const middle of [programs.bun, programs.deno]) {
@@ -199,7 +262,9 @@ export default function kill(h: Harness): void {
           const [tracker, ...rest] = ready!;
           names = rest.slice(0, 3);
           procs.add(Number(tracker), "the parent's tracker");
-          for (const [i, pid] of rest.slice(3).entries()) procs.add(Number(pid), `the parent's child ${i}`);
+          const kinds = ["C reader", "Bun reader", "Deno reader", "pool worker", "pool worker"];
+          assert.equal(rest.length, 3 + kinds.length, `the parent said ready ${ready!.join(" ")}`);
+          for (const [i, pid] of rest.slice(3).entries()) procs.add(Number(pid), `the parent's ${kinds[i]}`);
           procs.add(await pidIn(`${dir}/isolate.pid`, () => parentGone), "the parent's isolate child");
           for (const name of names) assert.equal(SharedMemory.inspect(name).creator.pid, parent.pid);
 
@@ -236,9 +301,10 @@ export default function kill(h: Harness): void {
       `mp kill: a ${who} process's tracker killed, then the process; the next load sweeps its generated name`,
       async () => {
         // Another libipc process of this user may sweep the dead generated name before the load here
-        // does; then the load found nothing to remove, and the test tries again (at most 3 times).
+        // does (another test run starting pool workers sweeps many times a second); then the load
+        // found nothing to remove, and the test tries again (at most 10 times).
         let sweptByLoad = false;
-        for (let attempt = 0; attempt < 3 && !sweptByLoad; attempt++) {
+        for (let attempt = 0; attempt < 10 && !sweptByLoad; attempt++) {
           const procs = new Processes();
           const owner = h.spawn(command(h, program, ["cleanup", "work", testName("trk")]), { timeoutMs: 60_000 });
           procs.add(owner.pid, "the owner");
