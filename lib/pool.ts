@@ -723,7 +723,9 @@ export class Pool implements AsyncDisposable {
     // Answers it sent before it died still count.
     try {
       let answer: unknown;
-      while (w.inflight.length > 0 && (answer = w.duplex.tryRecv()) !== undefined) this.#answer(w, answer);
+      while ((!w.ready || w.inflight.length > 0) && (answer = w.duplex.tryRecv()) !== undefined) {
+        this.#answer(w, answer);
+      }
     } catch {
       // A malformed last answer: its task fails below like the others.
     }

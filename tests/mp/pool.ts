@@ -74,6 +74,12 @@ export default function pool(h: Harness): void {
       for await (const v of p.imap<number>(items, "mix", { chunkSize: 512, ordered: false })) any.push(v);
       assert.deepEqual(any.sort((a, b) => a - b), [...serial].sort((a, b) => a - b));
       assert.deepEqual(await p.map([], "mix"), []);
+      // Chunks of numbers cross as Float64Array: every number exactly; a mixed chunk stays as it is.
+      const numbers = [-0, NaN, Infinity, -Infinity, 0.1, 2 ** 53 + 2, -5e-324, 7, 8, 9, 1e308, -1];
+      assert.deepEqual(await p.map(numbers, "same", { chunkSize: 12 }), numbers);
+      assert.ok(Object.is((await p.map(numbers, "same"))[0], -0));
+      const mixed = [...numbers.slice(1), "ten", 11n, null]; // msgpack itself writes -0 as 0
+      assert.deepEqual(await p.map(mixed, "same", { chunkSize: 15 }), mixed);
       assert.equal(p.queued, 0);
     });
   }, { timeoutMs: 120_000 });
