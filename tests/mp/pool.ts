@@ -180,6 +180,20 @@ export default function pool(h: Harness): void {
     });
   }, { timeoutMs: 60_000 });
 
+  h.test("mp pool: a task sent to a worker that has just died idle runs on the next one, blameless", async () => {
+    const exits: WorkerExit[] = [];
+    await withPool({ size: 1, onWorkerExit: (info) => exits.push(info) }, async (p) => {
+      assert.equal(await p.exec("add", 1, 1), 2);
+      const [idle] = p.pids;
+      process.kill(idle, "SIGKILL"); // its exit is not seen yet: the next call goes into its channel
+      assert.equal(await p.exec("add", 2, 2), 4);
+      assert.equal(exits.length, 1);
+      assert.equal(exits[0].pid, idle);
+      assert.equal(exits[0].task, undefined, "it was running nothing");
+      assert.notEqual(p.pids[0], idle);
+    });
+  }, { timeoutMs: 60_000 });
+
   h.test("mp pool: with retries, the chunk of a crashed worker runs again and the map succeeds", async () => {
     const dir = mkdtempSync(`${tmpdir()}/libipc-pool-`);
     try {
