@@ -141,6 +141,27 @@ function libipcPool(ipc: IpcModule, size: number): MapPool {
   return { map: (items, name, chunkSize) => pool.map(items, name, { chunkSize }), close: () => pool.close() };
 }
 
+/**
+ * libipc Pool with the items in shared memory: the 64 KiB items are copied into one anonymous segment
+ * that every worker shares (the copy is timed: data made there in the first place would not need it),
+ * and a task carries only item indices.
+ */
+function libipcSharedPool(ipc: IpcModule, size: number, capacityItems: number): MapPool {
+  const seg = ipc.SharedMemory.create({ size: capacityItems * kib64 });
+  const pool = new ipc.Pool({ module: new URL("./process_shared_work.ts", import.meta.url), size, share: [seg] });
+  return {
+    map: (items, _name, chunkSize) => {
+      const bytes = seg.view(Uint8Array, 0, items.length * kib64);
+      for (let i = 0; i < items.length; i++) bytes.set(items[i] as Uint8Array, i * kib64);
+      return pool.map(items.map((_, i) => i), "byteSumAt", { chunkSize });
+    },
+    close: async () => {
+      await pool.close();
+      seg.close();
+    },
+  };
+}
+
 /** The baseline: the function on this thread, one item after the other. */
 function serial(): MapPool {
   return {
@@ -302,8 +323,15 @@ async function mapCase(ipc: IpcModule, runtime: string, extras: Extras, args: st
     case "pool":
       tool = `${runtime} libipc Pool`;
       peer = false;
-      note += ", msgpack through a memfd Duplex per worker, at most 2 chunks per worker (Pool's own limit)";
+      note += ", msgpack through a memfd Duplex per worker (numbers as one Float64Array), at most 2 chunks per worker";
       pool = libipcPool(ipc, poolSize);
+      break;
+    case "pool-shared":
+      if (workloadName !== "large") throw new Error("pool-shared maps the large workload only");
+      tool = `${runtime} libipc Pool, items in shared memory`;
+      peer = false;
+      note += ", items copied into one shared segment (timed), tasks carry indices";
+      pool = libipcSharedPool(ipc, poolSize, count);
       break;
     case "workers":
       tool = `${runtime} Worker threads`;

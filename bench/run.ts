@@ -187,7 +187,9 @@ const groups: Group[] = [
       "allocation-heavy items (each builds 200 records of an object, a string and a two-string array, groups them " +
       "in a Map and serializes 20 to JSON: about 800 small allocations, 50–75 µs serially), chunks of 32. libipc " +
       "Pool: worker processes of the same runtime; each chunk and its results cross as msgpack through one memfd " +
-      "Duplex per worker, and a worker holds at most 2 chunks (the one it runs and the next). Peers: Web " +
+      "Duplex per worker (a chunk of numbers as one Float64Array), and a worker holds at most 2 chunks (the one it " +
+      "runs and the next); for the byte arrays also with the items in one shared segment (copied there, timed) and " +
+      "only indices in the tasks. Peers: Web " +
       "Workers fed one postMessage per chunk (structured clone), at most 2 chunks in flight per worker; for the byte " +
       "arrays also with their buffers transferred (zero-copy; the parent's arrays end up detached); from Bun, " +
       "Bun.spawn children with ipc (advanced serialization, process.send), dispatched the same way; and the " +
@@ -204,9 +206,10 @@ const groups: Group[] = [
 function processMapJobs(): string[][] {
   return ["small", "large", "gc"].flatMap((w) => {
     const workers = w === "large" ? ["workers", "workers-transfer"] : ["workers"];
+    const pools = w === "large" ? ["pool", "pool-shared"] : ["pool"];
     return [
-      ...["pool", ...workers, "ipc", "serial"].map((c) => [bun, "bench/process.bun.ts", "map", w, c]),
-      ...["pool", ...workers, "serial"].map((c) => [...denoRun, "bench/process.deno.ts", "map", w, c]),
+      ...[...pools, ...workers, "ipc", "serial"].map((c) => [bun, "bench/process.bun.ts", "map", w, c]),
+      ...[...pools, ...workers, "serial"].map((c) => [...denoRun, "bench/process.deno.ts", "map", w, c]),
     ];
   });
 }

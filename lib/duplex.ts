@@ -77,6 +77,11 @@ export class Duplex<T = Uint8Array> implements Disposable, AsyncIterable<T> {
     }
   }
 
+  /** Bytes this end sent that the other end has not taken yet (message records included). */
+  get sendQueued(): number {
+    return this.#out.queued;
+  }
+
   /** The segment both ends live in. */
   get memory(): SharedMemory {
     return this.#memory;

@@ -723,13 +723,23 @@ export class Pool implements AsyncDisposable {
     // Answers it sent before it died still count.
     try {
       let answer: unknown;
-      while (w.inflight.length > 0 && (answer = w.duplex.tryRecv()) !== undefined) this.#answer(w, answer);
+      while ((!w.ready || w.inflight.length > 0) && (answer = w.duplex.tryRecv()) !== undefined) {
+        this.#answer(w, answer);
+      }
     } catch {
       // A malformed last answer: its task fails below like the others.
     }
     this.#workers.delete(w);
+    // The worker takes a task only after it answered the one before: a lone task still in the channel
+    // never started (it died idle), and goes back to the queue blameless.
+    let unread = 0;
+    try {
+      unread = w.duplex.sendQueued;
+    } catch {
+      // Unreadable: count the task as started.
+    }
     w.duplex.close();
-    const running = w.inflight.shift();
+    const running = w.inflight.length === 1 && unread > 0 ? undefined : w.inflight.shift();
     const queued = w.inflight.splice(0);
     for (const task of queued) task.worker = null;
     this.#queue.unshift(...queued.filter((t) => !t.done));

@@ -28,7 +28,7 @@ export const ANSWER_FAILED = 3;
  * about ten times faster), else the array itself.
  */
 export function packNumbers(values: unknown[]): unknown[] | Float64Array {
-  if (values.length < 8) return values;
+  if (values.length === 0) return values;
   const numbers = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const value = values[i];

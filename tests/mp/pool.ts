@@ -74,6 +74,12 @@ export default function pool(h: Harness): void {
       for await (const v of p.imap<number>(items, "mix", { chunkSize: 512, ordered: false })) any.push(v);
       assert.deepEqual(any.sort((a, b) => a - b), [...serial].sort((a, b) => a - b));
       assert.deepEqual(await p.map([], "mix"), []);
+      // Chunks of numbers cross as Float64Array: every number exactly; a mixed chunk stays as it is.
+      const numbers = [-0, NaN, Infinity, -Infinity, 0.1, 2 ** 53 + 2, -5e-324, 7, 8, 9, 1e308, -1];
+      assert.deepEqual(await p.map(numbers, "same", { chunkSize: 12 }), numbers);
+      assert.ok(Object.is((await p.map(numbers, "same"))[0], -0));
+      const mixed = [...numbers.slice(1), "ten", 11n, null]; // msgpack itself writes -0 as 0
+      assert.deepEqual(await p.map(mixed, "same", { chunkSize: 15 }), mixed);
       assert.equal(p.queued, 0);
     });
   }, { timeoutMs: 120_000 });
@@ -171,6 +177,20 @@ export default function pool(h: Harness): void {
       assert.deepEqual(await p.map([1, 2, 3, 4], "mix", { chunkSize: 1 }), [1, 2, 3, 4].map(mix));
       assert.equal(p.pids.length, 2);
       assert.ok(!p.pids.includes(victim));
+    });
+  }, { timeoutMs: 60_000 });
+
+  h.test("mp pool: a task sent to a worker that has just died idle runs on the next one, blameless", async () => {
+    const exits: WorkerExit[] = [];
+    await withPool({ size: 1, onWorkerExit: (info) => exits.push(info) }, async (p) => {
+      assert.equal(await p.exec("add", 1, 1), 2);
+      const [idle] = p.pids;
+      process.kill(idle, "SIGKILL"); // its exit is not seen yet: the next call goes into its channel
+      assert.equal(await p.exec("add", 2, 2), 4);
+      assert.equal(exits.length, 1);
+      assert.equal(exits[0].pid, idle);
+      assert.equal(exits[0].task, undefined, "it was running nothing");
+      assert.notEqual(p.pids[0], idle);
     });
   }, { timeoutMs: 60_000 });
 

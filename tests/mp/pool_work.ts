@@ -78,3 +78,8 @@ export function crashOnce(item: { x: number; crash?: boolean; marker?: string })
 export function bytes(n: number): Uint8Array {
   return new Uint8Array(n).fill(7);
 }
+
+/** Returns its argument. */
+export function same(x: unknown): unknown {
+  return x;
+}
