@@ -162,6 +162,7 @@ export default function kill(h: Harness): void {
         assert.equal(error.code, "EBROKEN");
         assert.match(error.message, new RegExp(`pid ${pid}\\) was killed by SIGKILL`));
         await procs.exited(10_000);
+        await namesGone(h.ipc, [], procs.pids, 10_000);
       } finally {
         procs.killAll();
         rmSync(dir, { recursive: true, force: true });
@@ -226,6 +227,7 @@ export default function kill(h: Harness): void {
         procs.killAll();
       }
       await procs.exited(10_000);
+      await namesGone(h.ipc, [], procs.pids, 10_000);
     }, { timeoutMs: 120_000 });
   }
 
