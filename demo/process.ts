@@ -6,6 +6,7 @@
  */
 
 import { type IpcError, isolate, Mutex, Pool, SharedMemory, spawn } from "../bun.ts";
+import { collatz } from "./process_work.ts";
 import { root } from "./run.ts";
 
 const work = `${root}/demo/process_work.ts`;
@@ -55,11 +56,7 @@ export async function processSection(): Promise<void> {
 
   // Pool: 200 000 items in chunks of 512, once on Bun workers and once on Deno workers.
   const items = Array.from({ length: 200_000 }, (_, i) => i + 1);
-  const serial = items.map((x) => {
-    let steps = 0;
-    for (let v = x; v !== 1; steps++) v = v % 2 === 0 ? v / 2 : 3 * v + 1;
-    return steps;
-  });
+  const serial = items.map(collatz);
   for (const runtime of ["bun", "deno"] as const) {
     const reports: string[] = [];
     await using pool = new Pool({

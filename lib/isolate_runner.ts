@@ -8,26 +8,13 @@
  * @module
  */
 
-import { closeSync } from "node:fs";
 import process from "node:process";
-import type * as Ipc from "./index.ts";
+import { connectToParent } from "./child_runner.ts";
 import { remoteError } from "./remote_call.ts";
 
 type Job = { module: string; name: string; args: unknown[] };
 
-// The parent holds the write end of stdin: end of file means it died, so this call has no one to
-// answer and must not run on.
-process.stdin.on("end", () => process.exit(70));
-process.stdin.on("error", () => process.exit(70));
-process.stdin.resume();
-
-const ipc = (await import(process.argv[2] ?? "")) as typeof Ipc;
-const duplex = ipc.Duplex.fromFd<unknown>(3, { codec: "msgpack" });
-try {
-  closeSync(3); // the Duplex holds its own copy; this one would leak into the function's children
-} catch {
-  // Deno's node:fs closes only the fds it opened itself: the copy stays, harmless.
-}
+const { ipc, duplex } = await connectToParent(process.argv[2] ?? "", 3);
 let answer: unknown;
 try {
   const job = duplex.tryRecv() as Job | undefined;

@@ -13,9 +13,8 @@
  * @module
  */
 
-import { closeSync } from "node:fs";
 import process from "node:process";
-import type * as Ipc from "./index.ts";
+import { connectToParent } from "./child_runner.ts";
 import {
   ANSWER_FAILED,
   ANSWER_OK,
@@ -28,19 +27,7 @@ import {
 } from "./pool_protocol.ts";
 import { remoteError } from "./remote_call.ts";
 
-// The parent holds the write end of stdin: end of file means it died, and nobody waits for answers.
-process.stdin.on("end", () => process.exit(70));
-process.stdin.on("error", () => process.exit(70));
-process.stdin.resume();
-
-const ipc = (await import(process.argv[2] ?? "")) as typeof Ipc;
-const channelFd = Number(process.argv[4]);
-const duplex = ipc.Duplex.fromFd<unknown>(channelFd, { codec: "msgpack" });
-try {
-  closeSync(channelFd); // the Duplex holds its own copy; this one would leak into the functions' children
-} catch {
-  // Deno's node:fs closes only the fds it opened itself: the copy stays, harmless.
-}
+const { duplex } = await connectToParent(process.argv[2] ?? "", Number(process.argv[4]));
 
 /** Sends an answer; one too large for the channel (or not encodable) becomes an error answer. */
 async function answer(message: unknown[]): Promise<void> {
