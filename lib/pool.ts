@@ -114,6 +114,8 @@ const sizeMax = 1024;
 const chunkMax = 1 << 20;
 const depth = 2;
 const stopGraceMs = 5000;
+/** Workers killed by a signal before ready, in a row, that make the pool give up starting more. */
+const startKillsMax = 3;
 
 /** One task: a call, or a chunk of a map. */
 interface Task {
@@ -180,6 +182,8 @@ export class Pool implements AsyncDisposable {
   #referenced = true;
   /** Maps in progress: close() waits for them too, as they may still submit chunks. */
   #runs = 0;
+  /** Workers killed by a signal before they were ready, since one last was. */
+  #startKills = 0;
 
   constructor(options: PoolOptions) {
     const op = "Pool";
@@ -623,6 +627,7 @@ export class Pool implements AsyncDisposable {
     const [id, kind, value, index] = answer;
     if (kind === ANSWER_READY) {
       w.ready = true;
+      this.#startKills = 0;
       this.#dispatch();
       return;
     }
@@ -773,9 +778,13 @@ export class Pool implements AsyncDisposable {
         cause: w.cancelled ? "cancel" : "died",
       });
     }
-    if (!w.ready && !this.#terminated && !w.cancelled) {
-      // It never became ready: its module does not load (or the runtime does not start), and the
-      // next worker would fail alike. The queued work fails with the reason.
+    // A worker that never became ready and said why, or exited on its own: its module does not load
+    // (or the runtime does not start), and the next worker would fail alike, so the queued work fails
+    // with the reason. One killed by a signal before it was ready (kill -9 from outside, the OOM
+    // killer) is only replaced, unless that keeps happening.
+    const startFailed = !w.ready && !this.#terminated && !w.cancelled &&
+      (w.failure !== undefined || exit.signal === null || ++this.#startKills >= startKillsMax);
+    if (startFailed) {
       if (w.pid === 0) {
         this.#failStart(
           new IpcError(

@@ -194,6 +194,18 @@ export default function pool(h: Harness): void {
     });
   }, { timeoutMs: 60_000 });
 
+  h.test("mp pool: a worker killed before it is ready is replaced; the work queued meanwhile runs", async () => {
+    const exits: WorkerExit[] = [];
+    await withPool({ onWorkerExit: (info) => exits.push(info) }, async (p) => {
+      const [early] = p.pids;
+      const mapping = p.map(Array.from({ length: 5000 }, (_, i) => i), "mix", { chunkSize: 100 });
+      process.kill(early, "SIGKILL"); // before its runtime has even loaded the module
+      assert.deepEqual(await mapping, Array.from({ length: 5000 }, (_, i) => mix(i)));
+      assert.deepEqual(exits.map((e) => [e.pid, e.exit.signal, e.task]), [[early, "SIGKILL", undefined]]);
+      assert.ok(!p.pids.includes(early));
+    });
+  }, { timeoutMs: 60_000 });
+
   h.test("mp pool: with retries, the chunk of a crashed worker runs again and the map succeeds", async () => {
     const dir = mkdtempSync(`${tmpdir()}/libipc-pool-`);
     try {
