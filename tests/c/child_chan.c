@@ -18,6 +18,107 @@ static void make(uint8_t *m, uint32_t id, uint32_t i, uint32_t length) {
   for (uint32_t k = 5; k < length; k++) m[k] = (uint8_t)(i + k);
 }
 
+/* The ledger of the kill test (tests/mp/child_chan.ts describes it; the constants agree). */
+enum {
+  LEDGER_PRODUCERS = 32,
+  LEDGER_SLOTS_AT = 128,
+  LEDGER_SLOT_BYTES = 512,
+  LEDGER_MESSAGE_AT = 16,
+  LEDGER_BATCH = 16,
+  LEDGER_IDLE = 0,
+  LEDGER_RECEIVING = 1,
+  LEDGER_HOLDING = 2,
+};
+static const uint64_t LEDGER_MARKS_AT = 1 << 16, LEDGER_IDS = 1 << 19;
+
+/* Whether `m` (`length` bytes) is message i of producer id, whole. */
+static int valid(const uint8_t *m, uint64_t length, uint32_t *id_out, uint32_t *i_out) {
+  uint32_t id = m[0], i;
+  memcpy(&i, m + 1, 4);
+  if (id >= LEDGER_PRODUCERS || i >= LEDGER_IDS || length != length_of(id, i)) return 0;
+  for (uint32_t k = 5; k < length; k++) {
+    if (m[k] != (uint8_t)(i + k)) return 0;
+  }
+  *id_out = id;
+  *i_out = i;
+  return 1;
+}
+
+/* produce-ledger: send messages 0..count-1, storing after each send how many were sent. */
+static int produce_ledger(ipc_chan_t *chan, uint8_t *ledger, uint32_t id, uint32_t count) {
+  uint32_t *committed = (uint32_t *)ledger + id;
+  uint8_t m[512];
+  printf("producing\n");
+  fflush(stdout);
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t length = length_of(id, i);
+    make(m, id, i, length);
+    int32_t rc = ipc_chan_send(chan, m, length, -1);
+    if (rc != IPC_OK) return fail(rc);
+    __atomic_store_n(committed, i + 1, __ATOMIC_SEQ_CST);
+  }
+  printf("ok\n");
+  return 0;
+}
+
+/* consume-ledger: receive into ledger slot `slot` (copies straight into it; views listed in it
+ * before they are read), marking each message's id, until the channel ends. */
+static int consume_ledger(ipc_chan_t *chan, uint8_t *ledger, uint32_t slot, int views) {
+  uint8_t *at = ledger + LEDGER_SLOTS_AT + (uint64_t)slot * LEDGER_SLOT_BYTES;
+  uint32_t *state = (uint32_t *)at, *listed = state + 1, *received = state + 2;
+  uint8_t *message = at + LEDGER_MESSAGE_AT;
+  uint32_t *ids = (uint32_t *)message;
+  uint8_t *marks = ledger + LEDGER_MARKS_AT;
+  int32_t last[LEDGER_PRODUCERS];
+  for (int p = 0; p < LEDGER_PRODUCERS; p++) last[p] = -1;
+  uint32_t offsets[LEDGER_BATCH], lengths[LEDGER_BATCH], count = 0, loan[2] = {0, 0};
+  printf("consuming\n");
+  fflush(stdout);
+  for (;;) {
+    const uint8_t *got[LEDGER_BATCH];
+    uint64_t length = 0;
+    int32_t rc;
+    if (views) {
+      __atomic_store_n(listed, 0, __ATOMIC_SEQ_CST);
+      __atomic_store_n(state, LEDGER_RECEIVING, __ATOMIC_SEQ_CST);
+      rc = ipc_chan_recv_views(chan, offsets, lengths, LEDGER_BATCH, &count, loan, -1);
+      if (rc == IPC_OK) {
+        for (uint32_t j = 0; j < count; j++) {
+          got[j] = (const uint8_t *)chan + offsets[j];
+          uint32_t i;
+          memcpy(&i, got[j] + 1, 4);
+          ids[j] = ((uint32_t)got[j][0] << 24) | (i & 0xffffff);
+        }
+        __atomic_store_n(listed, count, __ATOMIC_SEQ_CST);
+        __atomic_store_n(state, LEDGER_HOLDING, __ATOMIC_SEQ_CST);
+      }
+    } else {
+      /* Poisoned first: a copy the kill interrupts is never a whole message. */
+      memset(message, 0xee, LEDGER_SLOT_BYTES - LEDGER_MESSAGE_AT);
+      rc = ipc_chan_recv(chan, message, LEDGER_SLOT_BYTES - LEDGER_MESSAGE_AT, &length, -1);
+      got[0] = message;
+      lengths[0] = (uint32_t)length;
+      count = 1;
+    }
+    if (rc == IPC_EOF) break;
+    if (rc != IPC_OK) return fail(rc);
+    for (uint32_t j = 0; j < count; j++) {
+      uint32_t id, i;
+      if (!valid(got[j], lengths[j], &id, &i) || (int32_t)i <= last[id]) {
+        fprintf(stderr, "consume-ledger: message %u of %u malformed or out of order\n", j, count);
+        return 3;
+      }
+      last[id] = (int32_t)i;
+      __atomic_fetch_add(&marks[(uint64_t)id * LEDGER_IDS + i], 1, __ATOMIC_SEQ_CST);
+    }
+    __atomic_fetch_add(received, count, __ATOMIC_SEQ_CST);
+    __atomic_store_n(state, LEDGER_IDLE, __ATOMIC_SEQ_CST);
+  }
+  if (ipc_chan_release(chan, loan) != IPC_OK) return 3;
+  printf("ok\n");
+  return 0;
+}
+
 /* The seed chapter's examples (see tests/mp/child_chan.ts). A duplex pair is a segment holding a
  * tag word, then end A's sending channel at 64 and end B's right after it. */
 static int seed_examples(const char *command, ipc_segment_t *seg) {
@@ -88,6 +189,14 @@ int child_chan(int argc, char **argv) {
   }
   if (rc == IPC_OK) rc = ipc_chan_at(seg, 0, &chan);
   if (rc != IPC_OK) return fail(rc);
+  if ((strcmp(argv[1], "produce-ledger") == 0 && argc >= 6) || (strcmp(argv[1], "consume-ledger") == 0 && argc >= 5)) {
+    ipc_segment_t *ledger_seg;
+    if ((rc = ipc_segment_open(argv[3], 0, &ledger_seg)) != IPC_OK) return fail(rc);
+    uint8_t *ledger = ipc_segment_base(ledger_seg);
+    uint32_t n = (uint32_t)atol(argv[4]);
+    if (argv[1][0] == 'p') return produce_ledger(chan, ledger, n, (uint32_t)atol(argv[5]));
+    return consume_ledger(chan, ledger, n, argc > 5 && strcmp(argv[5], "views") == 0);
+  }
   uint8_t m[512];
   if (strcmp(argv[1], "views-hold") == 0) {
     /* Take what there is as views (a loan of ring space), say how many, then wait to be killed. */

@@ -19,11 +19,67 @@
  *   chan echo <duplex-name> <codec>    decode each value with the codec and send it back, until the end
  *   chan serve <duplex-name>           the seed chapter's socketpair: answer each instruction with
  *                                      "<instruction> accomplished!" until the other end ends, then end
+ *   chan produce-ledger <name> <ledger> <id> <count>
+ *                                      print "producing", send messages 0..count-1, storing after each
+ *                                      send how many were sent in the ledger, then print "ok"
+ *   chan consume-ledger <name> <ledger> <slot> [views]
+ *                                      print "consuming", receive into ledger slot `slot` and mark each
+ *                                      message's id in the ledger until the channel ends, then print
+ *                                      "ok"; exit 3 (a message on stderr) for a malformed message or one
+ *                                      out of order for its producer
  * Message i of producer `id` is `lengthOf(id, i)` bytes: id, i (u32 little-endian), then byte k =
  * (i + k) & 0xff.
+ *
+ * The ledger (a segment the kill test makes; tests/c/child_chan.c agrees) accounts for every message
+ * whoever is killed:
+ *   0                        u32 per producer id (< ledgerProducers): how many messages its sends
+ *                            returned for. A producer killed mid-send may or may not have committed
+ *                            message `committed`, and never one beyond it.
+ *   ledgerSlotsAt + s * 512  consumer slot s: u32 state (idle, receiving, holding), u32 listed, u32
+ *                            received (messages marked), u32 unused, then at ledgerMessageAt either
+ *                            the message a copying consumer receives straight into (poisoned with
+ *                            0xee before each receive, so a copy a kill interrupts is never a whole
+ *                            message; the channel copies before it commits, so a whole message there
+ *                            that nobody marked was taken by the killed consumer), or, for a consumer
+ *                            on views, the ids (id << 24 | i) of the views it holds, listed before it
+ *                            reads them (a kill in state `receiving` may have taken up to
+ *                            ledgerBatch views before it could list them: they are dropped, as are
+ *                            listed views nobody marked).
+ *   ledgerMarksAt + id * ledgerIds + i   a counter byte per message, added to by whoever receives it.
+ * The TypeScript copying consumer calls the native receive the API's recvSync calls, with the slot
+ * as its buffer (the API copies into private scratch space, out of the parent's sight).
  */
 
 import type { IpcModule } from "../harness.ts";
+import type * as Ipc from "../../lib/index.ts";
+
+export const ledgerProducers = 32;
+export const ledgerSlotsAt = 128;
+export const ledgerSlotBytes = 512;
+export const ledgerMessageAt = 16;
+export const ledgerBatch = 16;
+export const ledgerIds: number = 1 << 19;
+export const ledgerMarksAt: number = 1 << 16;
+export const ledgerSize: number = ledgerMarksAt + ledgerProducers * ledgerIds;
+export const ledgerIdle = 0;
+export const ledgerReceiving = 1;
+export const ledgerHolding = 2;
+
+/** The [producer id, index] of the whole message at the start of `m` (a slot), else null. */
+export function slotMessage(m: Uint8Array): [number, number] | null {
+  if (m[0] >= ledgerProducers) return null;
+  const length = lengthOf(m[0], (m[1] | m[2] << 8 | m[3] << 16 | m[4] << 24) >>> 0);
+  return length <= m.length ? validMessage(m, length) : null;
+}
+
+/** The [producer id, index] of the whole message at `m` (`length` bytes), else null. */
+export function validMessage(m: Uint8Array, length: number): [number, number] | null {
+  const id = m[0];
+  const i = m[1] | m[2] << 8 | m[3] << 16 | m[4] << 24;
+  if (id >= ledgerProducers || i < 0 || i >= ledgerIds || length !== lengthOf(id, i)) return null;
+  for (let k = 5; k < length; k++) if (m[k] !== ((i + k) & 0xff)) return null;
+  return [id, i];
+}
 
 export function lengthOf(id: number, i: number): number {
   return 5 + (Math.imul(i, 7919) + id * 13 >>> 0) % 300;
@@ -98,6 +154,12 @@ export async function chanCommand(ipc: IpcModule, args: string[]): Promise<numbe
       console.log(`holding ${chan.recvViewsSync().length}`);
       await new Promise(() => setInterval(() => {}, 1 << 30)); // until killed (Deno ends a process with nothing pending)
     }
+    if (command === "produce-ledger" || command === "consume-ledger") {
+      using ledger = ipc.SharedMemory.open(args[2]);
+      return command === "produce-ledger"
+        ? produceLedger(chan, ledger, Number(args[3]), Number(args[4]))
+        : consumeLedger(ipc, chan, ledger, Number(args[3]), args[4] === "views");
+    }
     if (command === "produce") {
       const id = Number(args[2]);
       const count = Number(args[3]);
@@ -149,4 +211,80 @@ export async function chanCommand(ipc: IpcModule, args: string[]): Promise<numbe
   } finally {
     chan.close();
   }
+}
+
+type Ledgered = Ipc.Chan;
+type Memory = Ipc.SharedMemory;
+
+function produceLedger(chan: Ledgered, ledger: Memory, id: number, count: number): number {
+  const committed = ledger.view(Uint32Array, 0, ledgerProducers);
+  console.log("producing");
+  for (let i = 0; i < count; i++) {
+    chan.sendSync(makeMessage(id, i));
+    Atomics.store(committed, id, i + 1);
+  }
+  console.log("ok");
+  return 0;
+}
+
+/** The native receive recvSync makes, reached past the API so that it copies into the slot. */
+interface Raw {
+  s: {
+    ipc_chan_recv(h: unknown, buffer: Uint8Array, capacity: number, length: BigUint64Array, timeout: bigint): number;
+  };
+  handle(op: string): unknown;
+}
+
+function consumeLedger(ipc: IpcModule, chan: Ledgered, ledger: Memory, slot: number, views: boolean): number {
+  const at = ledgerSlotsAt + slot * ledgerSlotBytes;
+  const header = ledger.view(Uint32Array, at, 4);
+  const message = ledger.bytes(at + ledgerMessageAt, ledgerSlotBytes - ledgerMessageAt);
+  const ids = ledger.view(Uint32Array, at + ledgerMessageAt, ledgerBatch);
+  const marks = ledger.bytes(ledgerMarksAt, ledgerProducers * ledgerIds);
+  const last = new Array<number>(ledgerProducers).fill(-1);
+  const raw = chan as unknown as Raw;
+  const length = new BigUint64Array(1);
+  const mark = (m: Uint8Array, n: number): boolean => {
+    const got = validMessage(m, n);
+    if (got === null || got[1] <= last[got[0]]) {
+      console.error(`consume-ledger: a message malformed or out of order: ${m.subarray(0, 5)} (${n} bytes)`);
+      return false;
+    }
+    last[got[0]] = got[1];
+    Atomics.add(marks, got[0] * ledgerIds + got[1], 1);
+    return true;
+  };
+  console.log("consuming");
+  for (;;) {
+    if (views) {
+      Atomics.store(header, 1, 0);
+      Atomics.store(header, 0, ledgerReceiving);
+      const batch = chan.recvBatchSync(ledgerBatch);
+      if (batch.count === 0) break;
+      for (let j = 0; j < batch.count; j++) {
+        const m = batch.at(j);
+        ids[j] = (m[0] << 24 | (m[1] | m[2] << 8 | m[3] << 16)) >>> 0;
+      }
+      Atomics.store(header, 1, batch.count);
+      Atomics.store(header, 0, ledgerHolding);
+      for (let j = 0; j < batch.count; j++) {
+        const m = batch.at(j);
+        if (!mark(m, m.length)) return 3;
+      }
+      Atomics.add(header, 2, batch.count);
+    } else {
+      message.fill(0xee);
+      const rc = raw.s.ipc_chan_recv(raw.handle("consume-ledger"), message, message.length, length, -1n);
+      if (rc === ipc.RESULT_CODES.EOF) break;
+      if (rc !== ipc.RESULT_CODES.OK) {
+        console.error(`consume-ledger: receive failed with ${rc}`);
+        return 3;
+      }
+      if (!mark(message, Number(length[0]))) return 3;
+      Atomics.add(header, 2, 1);
+    }
+    Atomics.store(header, 0, ledgerIdle);
+  }
+  console.log("ok");
+  return 0;
 }
