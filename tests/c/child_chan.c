@@ -27,7 +27,6 @@ enum {
   LEDGER_BATCH = 16,
   LEDGER_IDLE = 0,
   LEDGER_RECEIVING = 1,
-  LEDGER_HOLDING = 2,
 };
 static const uint64_t LEDGER_MARKS_AT = 1 << 16, LEDGER_IDS = 1 << 19;
 
@@ -61,17 +60,18 @@ static int produce_ledger(ipc_chan_t *chan, uint8_t *ledger, uint32_t id, uint32
   return 0;
 }
 
-/* consume-ledger: receive into ledger slot `slot` (copies straight into it; views listed in it
- * before they are read), marking each message's id, until the channel ends. */
+/* consume-ledger: receive into ledger slot `slot` (copies straight into it; the offsets and lengths
+ * of views too), marking each message's id, until the channel ends. */
 static int consume_ledger(ipc_chan_t *chan, uint8_t *ledger, uint32_t slot, int views) {
   uint8_t *at = ledger + LEDGER_SLOTS_AT + (uint64_t)slot * LEDGER_SLOT_BYTES;
-  uint32_t *state = (uint32_t *)at, *listed = state + 1, *received = state + 2;
+  uint32_t *state = (uint32_t *)at, *received = state + 2;
   uint8_t *message = at + LEDGER_MESSAGE_AT;
-  uint32_t *ids = (uint32_t *)message;
+  uint32_t *view_offsets = (uint32_t *)message, *view_lengths = view_offsets + LEDGER_BATCH;
+  uint32_t *view_count = view_lengths + LEDGER_BATCH, *loan = view_count + 1;
   uint8_t *marks = ledger + LEDGER_MARKS_AT;
   int32_t last[LEDGER_PRODUCERS];
   for (int p = 0; p < LEDGER_PRODUCERS; p++) last[p] = -1;
-  uint32_t offsets[LEDGER_BATCH], lengths[LEDGER_BATCH], count = 0, loan[2] = {0, 0};
+  uint32_t lengths[LEDGER_BATCH], count = 0;
   printf("consuming\n");
   fflush(stdout);
   for (;;) {
@@ -79,18 +79,15 @@ static int consume_ledger(ipc_chan_t *chan, uint8_t *ledger, uint32_t slot, int 
     uint64_t length = 0;
     int32_t rc;
     if (views) {
-      __atomic_store_n(listed, 0, __ATOMIC_SEQ_CST);
+      /* The outputs land in the slot; lengths poisoned first, so the parent tells the entries this
+       * receive wrote (before it committed) from stale ones. */
+      memset(view_lengths, 0xff, LEDGER_BATCH * 4);
       __atomic_store_n(state, LEDGER_RECEIVING, __ATOMIC_SEQ_CST);
-      rc = ipc_chan_recv_views(chan, offsets, lengths, LEDGER_BATCH, &count, loan, -1);
-      if (rc == IPC_OK) {
-        for (uint32_t j = 0; j < count; j++) {
-          got[j] = (const uint8_t *)chan + offsets[j];
-          uint32_t i;
-          memcpy(&i, got[j] + 1, 4);
-          ids[j] = ((uint32_t)got[j][0] << 24) | (i & 0xffffff);
-        }
-        __atomic_store_n(listed, count, __ATOMIC_SEQ_CST);
-        __atomic_store_n(state, LEDGER_HOLDING, __ATOMIC_SEQ_CST);
+      rc = ipc_chan_recv_views(chan, view_offsets, view_lengths, LEDGER_BATCH, view_count, loan, -1);
+      count = *view_count;
+      for (uint32_t j = 0; j < count; j++) {
+        got[j] = (const uint8_t *)chan + view_offsets[j];
+        lengths[j] = view_lengths[j];
       }
     } else {
       /* Poisoned first: a copy the kill interrupts is never a whole message. */

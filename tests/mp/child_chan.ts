@@ -35,19 +35,21 @@
  *   0                        u32 per producer id (< ledgerProducers): how many messages its sends
  *                            returned for. A producer killed mid-send may or may not have committed
  *                            message `committed`, and never one beyond it.
- *   ledgerSlotsAt + s * 512  consumer slot s: u32 state (idle, receiving, holding), u32 listed, u32
- *                            received (messages marked), u32 unused, then at ledgerMessageAt either
- *                            the message a copying consumer receives straight into (poisoned with
- *                            0xee before each receive, so a copy a kill interrupts is never a whole
+ *   ledgerSlotsAt + s * 512  consumer slot s: u32 state (idle, receiving), u32 unused, u32 received
+ *                            (messages marked), u32 unused, then at ledgerMessageAt either the
+ *                            message a copying consumer receives straight into (poisoned with 0xee
+ *                            before each receive, so a copy a kill interrupts is never a whole
  *                            message; the channel copies before it commits, so a whole message there
  *                            that nobody marked was taken by the killed consumer), or, for a consumer
- *                            on views, the ids (id << 24 | i) of the views it holds, listed before it
- *                            reads them (a kill in state `receiving` may have taken up to
- *                            ledgerBatch views before it could list them: they are dropped, as are
- *                            listed views nobody marked).
+ *                            on views, the outputs of its receive: u32 offsets[ledgerBatch], u32
+ *                            lengths[ledgerBatch] (poisoned with 0xffffffff before each receive; the
+ *                            channel writes an entry before it commits the loan), u32 count, u32
+ *                            loan[2]. The parent reads the views a killed consumer held from the ring
+ *                            while no sender runs (only a sender that finds the ring full reaps a
+ *                            dead loan and overwrites it): views nobody marked were dropped with it.
  *   ledgerMarksAt + id * ledgerIds + i   a counter byte per message, added to by whoever receives it.
- * The TypeScript copying consumer calls the native receive the API's recvSync calls, with the slot
- * as its buffer (the API copies into private scratch space, out of the parent's sight).
+ * The TypeScript consumer calls the native receives the API's recvSync and recvBatchSync call, with
+ * the slot as their outputs (the API keeps them in private buffers, out of the parent's sight).
  */
 
 import type { IpcModule } from "../harness.ts";
@@ -63,7 +65,6 @@ export const ledgerMarksAt: number = 1 << 16;
 export const ledgerSize: number = ledgerMarksAt + ledgerProducers * ledgerIds;
 export const ledgerIdle = 0;
 export const ledgerReceiving = 1;
-export const ledgerHolding = 2;
 
 /** The [producer id, index] of the whole message at the start of `m` (a slot), else null. */
 export function slotMessage(m: Uint8Array): [number, number] | null {
@@ -227,19 +228,34 @@ function produceLedger(chan: Ledgered, ledger: Memory, id: number, count: number
   return 0;
 }
 
-/** The native receive recvSync makes, reached past the API so that it copies into the slot. */
+/** The native receives the API makes, reached past it so that their outputs land in the slot. */
 interface Raw {
   s: {
+    ipc_chan_recv_views(
+      h: unknown,
+      offsets: Uint32Array,
+      lengths: Uint32Array,
+      max: number,
+      count: Uint32Array,
+      loan: Uint32Array,
+      timeout: bigint,
+    ): number;
+    ipc_chan_release(h: unknown, loan: Uint32Array): number;
     ipc_chan_recv(h: unknown, buffer: Uint8Array, capacity: number, length: BigUint64Array, timeout: bigint): number;
   };
   handle(op: string): unknown;
 }
 
-function consumeLedger(ipc: IpcModule, chan: Ledgered, ledger: Memory, slot: number, views: boolean): number {
+function consumeLedger(ipc: IpcModule, chan: Ledgered, ledger: Memory, slot: number, onViews: boolean): number {
   const at = ledgerSlotsAt + slot * ledgerSlotBytes;
   const header = ledger.view(Uint32Array, at, 4);
   const message = ledger.bytes(at + ledgerMessageAt, ledgerSlotBytes - ledgerMessageAt);
-  const ids = ledger.view(Uint32Array, at + ledgerMessageAt, ledgerBatch);
+  const views = ledger.view(Uint32Array, at + ledgerMessageAt, 2 * ledgerBatch + 3);
+  const viewOffsets = views.subarray(0, ledgerBatch);
+  const viewLengths = views.subarray(ledgerBatch, 2 * ledgerBatch);
+  const viewCount = views.subarray(2 * ledgerBatch, 2 * ledgerBatch + 1);
+  const loan = views.subarray(2 * ledgerBatch + 1);
+  const ring = chan.memory.bytes(chan.offset);
   const marks = ledger.bytes(ledgerMarksAt, ledgerProducers * ledgerIds);
   const last = new Array<number>(ledgerProducers).fill(-1);
   const raw = chan as unknown as Raw;
@@ -256,22 +272,20 @@ function consumeLedger(ipc: IpcModule, chan: Ledgered, ledger: Memory, slot: num
   };
   console.log("consuming");
   for (;;) {
-    if (views) {
-      Atomics.store(header, 1, 0);
+    if (onViews) {
+      viewLengths.fill(0xffff_ffff);
       Atomics.store(header, 0, ledgerReceiving);
-      const batch = chan.recvBatchSync(ledgerBatch);
-      if (batch.count === 0) break;
-      for (let j = 0; j < batch.count; j++) {
-        const m = batch.at(j);
-        ids[j] = (m[0] << 24 | (m[1] | m[2] << 8 | m[3] << 16)) >>> 0;
+      const h = raw.handle("consume-ledger");
+      const rc = raw.s.ipc_chan_recv_views(h, viewOffsets, viewLengths, ledgerBatch, viewCount, loan, -1n);
+      if (rc === ipc.RESULT_CODES.EOF) break;
+      if (rc !== ipc.RESULT_CODES.OK) {
+        console.error(`consume-ledger: receive failed with ${rc}`);
+        return 3;
       }
-      Atomics.store(header, 1, batch.count);
-      Atomics.store(header, 0, ledgerHolding);
-      for (let j = 0; j < batch.count; j++) {
-        const m = batch.at(j);
-        if (!mark(m, m.length)) return 3;
+      for (let j = 0; j < viewCount[0]; j++) {
+        if (!mark(ring.subarray(viewOffsets[j], viewOffsets[j] + viewLengths[j]), viewLengths[j])) return 3;
       }
-      Atomics.add(header, 2, batch.count);
+      Atomics.add(header, 2, viewCount[0]);
     } else {
       message.fill(0xee);
       const rc = raw.s.ipc_chan_recv(raw.handle("consume-ledger"), message, message.length, length, -1n);
@@ -285,6 +299,7 @@ function consumeLedger(ipc: IpcModule, chan: Ledgered, ledger: Memory, slot: num
     }
     Atomics.store(header, 0, ledgerIdle);
   }
+  if (raw.s.ipc_chan_release(raw.handle("consume-ledger"), loan) !== ipc.RESULT_CODES.OK) return 3;
   console.log("ok");
   return 0;
 }
