@@ -92,6 +92,7 @@ static int consume_ledger(ipc_chan_t *chan, uint8_t *ledger, uint32_t slot, int 
     } else {
       /* Poisoned first: a copy the kill interrupts is never a whole message. */
       memset(message, 0xee, LEDGER_SLOT_BYTES - LEDGER_MESSAGE_AT);
+      __atomic_store_n(state, LEDGER_RECEIVING, __ATOMIC_SEQ_CST);
       rc = ipc_chan_recv(chan, message, LEDGER_SLOT_BYTES - LEDGER_MESSAGE_AT, &length, -1);
       got[0] = message;
       lengths[0] = (uint32_t)length;

@@ -14,6 +14,7 @@ import {
   ledgerMarksAt,
   ledgerMessageAt,
   ledgerProducers,
+  ledgerReceiving,
   ledgerSize,
   ledgerSlotBytes,
   ledgerSlotsAt,
@@ -104,7 +105,7 @@ export default function chan(h: Harness): void {
         const waiting = second.read(); // parked on the data and on the writer
         await sleep(20);
         writer.kill("SIGKILL");
-        await writer.exited;
+        assert.equal((await writer.exited).signal, "SIGKILL", "the writer was killed");
         assert.equal(await waiting, null, "an async reader sees the end");
         assert.equal(pipe.readSync(), null, "a sync reader too");
         assert.ok(pipe.ended);
@@ -236,7 +237,7 @@ export default function chan(h: Harness): void {
         assert.ok(chan.viewsOut);
         assert.equal(chan.trySend(new Uint8Array(8)), false);
         child.kill("SIGKILL");
-        await child.exited;
+        assert.equal((await child.exited).signal, "SIGKILL", "the holder was killed");
         // Nobody gives the loan back and nobody wakes this sender: it reaps the dead holder's loan.
         chan.sendSync(new Uint8Array(400).fill(7), { timeout: 10_000 });
         assert.ok(!chan.viewsOut);
@@ -248,6 +249,7 @@ export default function chan(h: Harness): void {
         assert.equal(await again.line(), `holding ${heldAgain}`);
         const sending = chan.send(new Uint8Array(400).fill(8), { timeout: 10_000 });
         again.kill("SIGKILL");
+        assert.equal((await again.exited).signal, "SIGKILL", "the holder was killed");
         await sending;
         assert.deepEqual(chan.recvSync(), new Uint8Array(400).fill(8));
       } finally {
@@ -295,7 +297,9 @@ export default function chan(h: Harness): void {
         // whose offsets and lengths a consumer on views got (read from the ring at once).
         const taken = new Set<number>();
         const ring = chan.memory.bytes(chan.offset);
+        let inReceive = 0;
         const took = (round: number): void => {
+          if (slot(1 + round)[0] === ledgerReceiving) inReceive++;
           const at = ledgerSlotsAt + (1 + round) * ledgerSlotBytes + ledgerMessageAt;
           const found = (got: [number, number] | null) => got !== null && taken.add(got[0] * ledgerIds + got[1]);
           if (!views(round)) return void found(slotMessage(ledger.bytes(at, ledgerSlotBytes - ledgerMessageAt)));
@@ -384,7 +388,8 @@ export default function chan(h: Harness): void {
           `${takenByKilled} taken by killed consumers`,
         );
         console.log(
-          `mp chan kills: ${received} received, ${takenByKilled} taken by killed consumers`,
+          `mp chan kills: ${received} received; of ${rounds} consumers ${inReceive} killed inside a receive call, ` +
+            `${takenByKilled} messages taken by killed consumers`,
         );
       } finally {
         await reap();

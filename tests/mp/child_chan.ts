@@ -35,7 +35,8 @@
  *   0                        u32 per producer id (< ledgerProducers): how many messages its sends
  *                            returned for. A producer killed mid-send may or may not have committed
  *                            message `committed`, and never one beyond it.
- *   ledgerSlotsAt + s * 512  consumer slot s: u32 state (idle, receiving), u32 unused, u32 received
+ *   ledgerSlotsAt + s * 512  consumer slot s: u32 state (receiving: inside a receive call, else
+ *                            idle), u32 unused, u32 received
  *                            (messages marked), u32 unused, then at ledgerMessageAt either the
  *                            message a copying consumer receives straight into (poisoned with 0xee
  *                            before each receive, so a copy a kill interrupts is never a whole
@@ -288,6 +289,7 @@ function consumeLedger(ipc: IpcModule, chan: Ledgered, ledger: Memory, slot: num
       Atomics.add(header, 2, viewCount[0]);
     } else {
       message.fill(0xee);
+      Atomics.store(header, 0, ledgerReceiving);
       const rc = raw.s.ipc_chan_recv(raw.handle("consume-ledger"), message, message.length, length, -1n);
       if (rc === ipc.RESULT_CODES.EOF) break;
       if (rc !== ipc.RESULT_CODES.OK) {

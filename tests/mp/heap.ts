@@ -77,6 +77,7 @@ export default function heap(h: Harness): void {
         const empty = heap.check();
         let leaked = 0;
         let kills = 0;
+        const leaks: string[] = [];
         const ops = [0, 0, 0, 0];
         for (let round = 0; round < 30; round++) {
           const { program, label } = programs.all[round % 3];
@@ -135,6 +136,7 @@ export default function heap(h: Harness): void {
           const mayLeak = op === Number(stormMalloc) || op === Number(stormRealloc) ? 1 : 0;
           assert.ok(leak >= 0 && leak <= mayLeak, `${what}: ${leak} blocks unaccounted for (op ${op})`);
           leaked += leak;
+          if (leak > 0) leaks.push(`${round}:${label}:${["idle", "malloc", "free", "realloc"][op]}`);
           assert.equal(table[2], 0n, `${what}: a 512 MiB heap is never full`);
           assert.ok(stats.allocations >= after.allocations);
           const small = heap.malloc(100);
@@ -148,7 +150,11 @@ export default function heap(h: Harness): void {
         const end = heap.check();
         assert.equal(end.allocations, empty.allocations + leaked);
         assert.ok(leaked <= kills, "at most one block leaked per kill");
-        console.log(`mp heap storm: ${kills} kills (idle/malloc/free/realloc: ${ops.join("/")}), ${leaked} leaked`);
+        console.log(
+          `mp heap storm: ${kills} kills (idle/malloc/free/realloc: ${
+            ops.join("/")
+          }), ${leaked} leaked (round:runtime:op ${leaks.join(" ")})`,
+        );
       } finally {
         heap.memory.unlink();
       }
