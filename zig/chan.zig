@@ -5,19 +5,34 @@
 //! Positions are 31-bit counters of bytes (wrapping; the capacity, a power of two up to 2^30,
 //! divides 2^31): `tail` counts bytes ever written, `head` bytes ever consumed. Each lives in the
 //! value of a wait word — `readable` holds the tail, `writable` the head — with bit 31 set once the
-//! channel is closed. So one atomic store both commits an operation and wakes whoever waits for it:
-//! a sender's store of the tail makes its message visible and changes the word receivers wait on; a
-//! receiver's store of the head frees the space and changes the word senders wait on; closing sets
-//! bit 31 of both. There is never a second store a dying process could leave undone.
+//! channel is closed. So one atomic store commits an operation and changes the word its waiters
+//! park on: a sender's store of the tail makes its message visible; a receiver's store of the head
+//! frees the space; closing sets bit 31 of both. Waking the parked waiters is a second step (a
+//! futex wake after the store): a process killed between the two leaves its commit whole but its
+//! waiters unwoken, so a waiter parked on a word whose committer died before waking re-checks the
+//! word within `wait.recheck_ns` (100 ms) on its own (see wait.zig).
 //!
 //! Senders take the send lock and receivers the receive lock (robust mutexes; the two-lock queue):
 //! a sender reads the head, writes beyond the tail and commits the tail; a receiver reads the tail,
 //! reads before it and commits the head, so a sender and a receiver never wait for each other. A
 //! process killed holding a lock (mid-copy) committed nothing: what it wrote lies beyond the tail,
-//! what it was reading stays before the head. The next holder is told OWNER_DIED and finds the
-//! channel as the last committed operation left it, so the only repair is marking the mutex
-//! consistent. Commits are CAS loops that keep bit 31, which `close` sets without a lock. Waiting
-//! happens outside the locks, on the words, for the exact value the decision to wait was made on.
+//! what it was reading stays before the head. The next holder is told OWNER_DIED. For the send lock
+//! marking the mutex consistent is the whole repair. A receive on a message channel makes two
+//! stores (`consume`: the receivers' cursor, then the head): a receiver killed between them leaves
+//! the message received (nothing redelivers it) but its space not freed, which on a single-message
+//! channel would block every send for good. So the next holder of the receive lock moves the head
+//! over received records up to the first view still out (`lockReceivers`), as a give-back does,
+//! before marking it consistent. Commits are CAS loops that keep bit 31, which `close` sets
+//! without a lock. Waiting happens outside the locks, on the words, for the exact value the
+//! decision to wait was made on.
+//!
+//! Wake-ups: a send wakes one parked receiver per message it commits (every one on a
+//! single-message channel, whose readers may only peek); a receive that frees space wakes every
+//! parked sender. A receiver woken by a wake-up that leaves the message in the channel — a peek, a
+//! buffer too small, a stream read of part of the bytes — passes the wake-up on to one more parked
+//! receiver (`passOn`), so a pending message never sleeps beside a parked receiver. So peeking is
+//! safe on any message channel; on a plain one what it shows may be taken by another receiver
+//! before this one receives.
 //!
 //! Message channels frame each message as a record: an 8-byte header (length, kind) and the bytes,
 //! padded to 8. A record that would cross the end of the ring is preceded by a padding record that
@@ -26,7 +41,12 @@
 //! padding included. Stream channels (pipes) hold raw bytes, copied in up to two pieces.
 //!
 //! What another process wrote is input: positions that disagree (more bytes used than the capacity,
-//! a record longer than what is used) are refused with error.Protocol, never followed.
+//! a record longer than what is used) are refused with error.Protocol, never followed. The capacity
+//! itself is input too: every call indexes the ring with the capacity this process checked against
+//! its own mapping when it attached the channel (`Handle`, "Handles" below), read from private
+//! memory once per call, and refuses a header that says otherwise. The seen positions (`head_seen`,
+//! `tail_seen`) are caches, never ahead of the real ones: one that looks inconsistent is looked up
+//! again before anything is called damage.
 
 const std = @import("std");
 const abi = @import("abi.zig");
