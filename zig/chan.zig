@@ -1199,6 +1199,22 @@ const Table = struct {
 var table: std.atomic.Value(?*Table) = .init(null);
 var table_sequence: std.atomic.Value(u32) = .init(0);
 var table_mutex: std.Thread.Mutex = .{};
+var fork_handlers_installed = false;
+
+// A fork while another thread changes the table would leave the child's sequence count odd for
+// good: the mutex is held across fork, so the child's table is whole and its count even.
+fn atForkPrepare() callconv(.c) void {
+    table_mutex.lock();
+}
+
+fn atForkParent() callconv(.c) void {
+    table_mutex.unlock();
+}
+
+fn atForkChild() callconv(.c) void {
+    // Held by the forking thread, whose id the child's only thread does not have: start over.
+    table_mutex = .{};
+}
 
 fn slotOf(address: usize, len: usize) usize {
     const key: u64 = @intCast(address / alignment);
@@ -1290,6 +1306,10 @@ pub fn attach(c: *Chan, memory_len: usize) Error!Handle {
     if (memory_len < size) return error.Range;
     table_mutex.lock();
     defer table_mutex.unlock();
+    if (!fork_handlers_installed) {
+        try platform.process.atFork(atForkPrepare, atForkParent, atForkChild);
+        fork_handlers_installed = true;
+    }
     const current = table.load(.monotonic);
     if (current == null or (current.?.used + 1) * 2 > current.?.slots.len) {
         const live = if (current) |t| t.live else 0;
@@ -1312,7 +1332,8 @@ pub fn forgetRange(address: usize, len: usize) void {
     for (t.slots) |*slot| {
         const entry = slot.load(.monotonic);
         if (entry == 0 or entry == forgotten) continue;
-        if (entry & ~forgotten >= address and entry & ~forgotten - address < len) {
+        const at = entry & ~forgotten;
+        if (at >= address and at - address < len) {
             slot.store(forgotten, .release);
             t.live -= 1;
         }
@@ -1679,4 +1700,31 @@ test "a receiver killed between its cursor and the head leaves a single-message 
     try testing.expectEqualStrings("next", buf[0..4]);
     try replace(c, "value");
     try testing.expectEqual(RecvResult{ .received = 5 }, try tryRecv(c, &buf, false));
+}
+
+test "handles: attached channels are found with their capacity until their memory is forgotten" {
+    const n = 200;
+    const each = header_size + 64;
+    const memory = try std.heap.page_allocator.alignedAlloc(u8, .fromByteUnits(alignment), n * each);
+    defer std.heap.page_allocator.free(memory);
+    for (0..n) |i| {
+        const c = try init(memory[i * each ..][0..each], 64, 0);
+        const h = try attach(c, each);
+        try testing.expectEqual(@as(u32, 64), h.capacity);
+    }
+    for (0..n) |i| try testing.expectEqual(@as(u32, 64), (try handleOf(@intFromPtr(memory.ptr) + i * each)).capacity);
+    try testing.expectError(error.Invalid, handleOf(@intFromPtr(memory.ptr) + 64));
+    // A peer's capacity is refused, never used.
+    const first: *Chan = @ptrCast(@alignCast(memory.ptr));
+    first.capacity = 1 << 24;
+    try testing.expectError(error.Protocol, handleOf(@intFromPtr(memory.ptr)));
+    first.capacity = 64;
+    // The first half forgotten (a segment closed), then attached again in the same slots.
+    forgetRange(@intFromPtr(memory.ptr), n / 2 * each);
+    try testing.expectError(error.Invalid, handleOf(@intFromPtr(memory.ptr)));
+    try testing.expectEqual(@as(u32, 64), (try handleOf(@intFromPtr(memory.ptr) + n / 2 * each)).capacity);
+    for (0..n / 2) |i| _ = try attach(@ptrCast(@alignCast(memory.ptr + i * each)), each);
+    for (0..n) |i| _ = try handleOf(@intFromPtr(memory.ptr) + i * each);
+    forgetRange(@intFromPtr(memory.ptr), n * each);
+    try testing.expectError(error.Invalid, handleOf(@intFromPtr(memory.ptr) + (n - 1) * each));
 }
