@@ -4,8 +4,9 @@
  * codec.
  *
  * A process killed in the middle of a send or a receive never wedges a channel: every operation
- * commits with one atomic store under a robust lock, so a half-sent message was never sent and a
- * half-received one is still there for the next receiver.
+ * commits under a robust lock, so a half-sent message was never sent and one half copied out is
+ * still there for the next receiver; a message a receive has taken is gone even if the receiver
+ * dies before using it (see zig/chan.zig).
  *
  * @module
  */

@@ -5,19 +5,34 @@
 //! Positions are 31-bit counters of bytes (wrapping; the capacity, a power of two up to 2^30,
 //! divides 2^31): `tail` counts bytes ever written, `head` bytes ever consumed. Each lives in the
 //! value of a wait word — `readable` holds the tail, `writable` the head — with bit 31 set once the
-//! channel is closed. So one atomic store both commits an operation and wakes whoever waits for it:
-//! a sender's store of the tail makes its message visible and changes the word receivers wait on; a
-//! receiver's store of the head frees the space and changes the word senders wait on; closing sets
-//! bit 31 of both. There is never a second store a dying process could leave undone.
+//! channel is closed. So one atomic store commits an operation and changes the word its waiters
+//! park on: a sender's store of the tail makes its message visible; a receiver's store of the head
+//! frees the space; closing sets bit 31 of both. Waking the parked waiters is a second step (a
+//! futex wake after the store): a process killed between the two leaves its commit whole but its
+//! waiters unwoken, so a waiter parked on a word whose committer died before waking re-checks the
+//! word within `wait.recheck_ns` (100 ms) on its own (see wait.zig).
 //!
 //! Senders take the send lock and receivers the receive lock (robust mutexes; the two-lock queue):
 //! a sender reads the head, writes beyond the tail and commits the tail; a receiver reads the tail,
 //! reads before it and commits the head, so a sender and a receiver never wait for each other. A
 //! process killed holding a lock (mid-copy) committed nothing: what it wrote lies beyond the tail,
-//! what it was reading stays before the head. The next holder is told OWNER_DIED and finds the
-//! channel as the last committed operation left it, so the only repair is marking the mutex
-//! consistent. Commits are CAS loops that keep bit 31, which `close` sets without a lock. Waiting
-//! happens outside the locks, on the words, for the exact value the decision to wait was made on.
+//! what it was reading stays before the head. The next holder is told OWNER_DIED. For the send lock
+//! marking the mutex consistent is the whole repair. A receive on a message channel makes two
+//! stores (`consume`: the receivers' cursor, then the head): a receiver killed between them leaves
+//! the message received (nothing redelivers it) but its space not freed, which on a single-message
+//! channel would block every send for good. So the next holder of the receive lock moves the head
+//! over received records up to the first view still out (`lockReceivers`), as a give-back does,
+//! before marking it consistent. Commits are CAS loops that keep bit 31, which `close` sets
+//! without a lock. Waiting happens outside the locks, on the words, for the exact value the
+//! decision to wait was made on.
+//!
+//! Wake-ups: a send wakes one parked receiver per message it commits (every one on a
+//! single-message channel, whose readers may only peek); a receive that frees space wakes every
+//! parked sender. A receiver woken by a wake-up that leaves the message in the channel — a peek, a
+//! buffer too small, a stream read of part of the bytes — passes the wake-up on to one more parked
+//! receiver (`passOn`), so a pending message never sleeps beside a parked receiver. So peeking is
+//! safe on any message channel; on a plain one what it shows may be taken by another receiver
+//! before this one receives.
 //!
 //! Message channels frame each message as a record: an 8-byte header (length, kind) and the bytes,
 //! padded to 8. A record that would cross the end of the ring is preceded by a padding record that
@@ -26,7 +41,12 @@
 //! padding included. Stream channels (pipes) hold raw bytes, copied in up to two pieces.
 //!
 //! What another process wrote is input: positions that disagree (more bytes used than the capacity,
-//! a record longer than what is used) are refused with error.Protocol, never followed.
+//! a record longer than what is used) are refused with error.Protocol, never followed. The capacity
+//! itself is input too: every call indexes the ring with the capacity this process checked against
+//! its own mapping when it attached the channel (`Handle`, "Handles" below), read from private
+//! memory once per call, and refuses a header that says otherwise. The seen positions (`head_seen`,
+//! `tail_seen`) are caches, never ahead of the real ones: one that looks inconsistent is looked up
+//! again before anything is called damage.
 
 const std = @import("std");
 const abi = @import("abi.zig");
@@ -85,8 +105,18 @@ pub const Chan = extern struct {
     /// dies, the kernel marks the lock's word owner-died, which readers see as the end of the pipe.
     writer: mutex.Mutex,
 
-    fn ring(c: *Chan) [*]u8 {
-        return @as([*]u8, @ptrCast(c)) + header_size;
+};
+
+/// A channel as this process uses it for one call: the header in shared memory and the capacity
+/// this process checked against the memory it has mapped when it attached the channel (`attach`).
+/// Every index into the ring is bounded by this capacity, never by the header's field, which any
+/// process sharing the memory can rewrite at any instant (see "Handles" below).
+pub const Handle = struct {
+    c: *Chan,
+    capacity: u32,
+
+    fn ring(h: Handle) [*]u8 {
+        return @as([*]u8, @ptrCast(h.c)) + header_size;
     }
 };
 
@@ -184,7 +214,8 @@ const Positions = struct {
 /// fresh, before it decides to wait.
 const Who = enum { sender, receiver, both };
 
-fn positions(c: *Chan, who: Who, fresh: bool) Error!Positions {
+fn positions(h: Handle, who: Who, fresh: bool) Error!Positions {
+    const c = h.c;
     var r: u32 = undefined;
     var w: u32 = undefined;
     switch (who) {
@@ -215,7 +246,12 @@ fn positions(c: *Chan, who: Who, fresh: bool) Error!Positions {
         .raw_readable = r,
         .raw_writable = w,
     };
-    if (p.used() > c.capacity) return error.Protocol;
+    if (p.used() > h.capacity) {
+        // A seen value is a cache: one that fell behind (a swap or replace moved both positions)
+        // is looked up again, and only the positions themselves can be damage.
+        if (who != .both and !fresh) return positions(h, who, true);
+        return error.Protocol;
+    }
     if (isStream(c)) return p;
     if (p.head % 8 != 0 or p.tail % 8 != 0) return error.Protocol;
     if (who != .sender) {
@@ -228,12 +264,37 @@ fn positions(c: *Chan, who: Who, fresh: bool) Error!Positions {
 
 fn lock(m: *mutex.Mutex) Error!void {
     if (try mutex.lock(m, .never) == .owner_died) {
-        // The dead holder committed nothing half-way (see the file comment): nothing to repair.
+        // A dead sender committed nothing half-way (see the file comment): nothing to repair.
         mutex.consistent(m) catch |err| {
             unlock(m);
             return err;
         };
     }
+}
+
+/// Takes the receive lock. A receiver killed holding it may have stored the cursor and not the head
+/// (see `consume`): what it took counts as received, but its space is not free. So the next holder
+/// first moves the head over received records (as a give-back does), then marks the lock consistent.
+fn lockReceivers(h: Handle) Error!void {
+    const c = h.c;
+    if (try mutex.lock(&c.recv_lock, .never) == .owner_died) {
+        const repaired = repairReceivers(h);
+        mutex.consistent(&c.recv_lock) catch |err| {
+            unlock(&c.recv_lock);
+            return err;
+        };
+        _ = repaired catch |err| {
+            unlock(&c.recv_lock);
+            return err;
+        };
+    }
+}
+
+fn repairReceivers(h: Handle) Error!void {
+    if (isStream(h.c)) return;
+    var p = try positions(h, .receiver, true);
+    // Senders that wait for this space were never woken by the receiver that died.
+    if (try advanceHead(h, &p, false)) h.c.writable.wake(std.math.maxInt(u32));
 }
 
 fn unlock(m: *mutex.Mutex) void {
@@ -255,18 +316,18 @@ fn commitHead(c: *Chan, head: u32) void {
     commit(&c.writable.value, head);
 }
 
-fn copyIn(c: *Chan, position: u32, bytes: []const u8) void {
-    const at = position & (c.capacity - 1);
-    const first = @min(bytes.len, c.capacity - at);
-    @memcpy(c.ring()[at..][0..first], bytes[0..first]);
-    @memcpy(c.ring()[0 .. bytes.len - first], bytes[first..]);
+fn copyIn(h: Handle, position: u32, bytes: []const u8) void {
+    const at = position & (h.capacity - 1);
+    const first = @min(bytes.len, h.capacity - at);
+    @memcpy(h.ring()[at..][0..first], bytes[0..first]);
+    @memcpy(h.ring()[0 .. bytes.len - first], bytes[first..]);
 }
 
-fn copyOut(c: *Chan, position: u32, out: []u8) void {
-    const at = position & (c.capacity - 1);
-    const first = @min(out.len, c.capacity - at);
-    @memcpy(out[0..first], c.ring()[at..][0..first]);
-    @memcpy(out[first..], c.ring()[0 .. out.len - first]);
+fn copyOut(h: Handle, position: u32, out: []u8) void {
+    const at = position & (h.capacity - 1);
+    const first = @min(out.len, h.capacity - at);
+    @memcpy(out[0..first], h.ring()[at..][0..first]);
+    @memcpy(out[first..], h.ring()[0 .. out.len - first]);
 }
 
 fn recordSize(len: u32) u32 {
@@ -275,24 +336,24 @@ fn recordSize(len: u32) u32 {
 
 /// Writes `message` as a record at `tail` (after a padding record when it would cross the end of
 /// the ring), uncommitted; returns the tail after it. The caller made sure it fits.
-fn putRecord(c: *Chan, tail: u32, message: []const u8) u32 {
+fn putRecord(h: Handle, tail: u32, message: []const u8) u32 {
     var at = tail;
     const size = recordSize(@intCast(message.len));
-    const room = c.capacity - (at & (c.capacity - 1));
+    const room = h.capacity - (at & (h.capacity - 1));
     if (size > room) {
-        writeHeader(c, at, room - record_header, kind_padding);
+        writeHeader(h, at, room - record_header, kind_padding);
         at +%= room;
     }
-    writeHeader(c, at, @intCast(message.len), kind_message);
-    copyIn(c, at +% record_header, message);
+    writeHeader(h, at, @intCast(message.len), kind_message);
+    copyIn(h, at +% record_header, message);
     return at +% size;
 }
 
-fn writeHeader(c: *Chan, position: u32, len: u32, kind: u32) void {
-    const at = position & (c.capacity - 1);
-    const h: *[2]u32 = @ptrCast(@alignCast(c.ring() + at));
-    h[0] = len;
-    h[1] = kind;
+fn writeHeader(h: Handle, position: u32, len: u32, kind: u32) void {
+    const at = position & (h.capacity - 1);
+    const words: *[2]u32 = @ptrCast(@alignCast(h.ring() + at));
+    words[0] = len;
+    words[1] = kind;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -309,13 +370,14 @@ pub const Blocked = struct {
 pub const SendResult = union(enum) { sent, blocked: Blocked };
 
 /// Whether every record fits after the tail, each with the padding it may need.
-fn fits(c: *const Chan, p: Positions, messages: []const []const u8) bool {
+fn fits(h: Handle, p: Positions, messages: []const []const u8) bool {
+    const c = h.c;
     if (c.flags & flag_single != 0 and p.used() != 0) return false;
     var tail = p.tail;
-    var free = c.capacity - p.used();
+    var free = h.capacity - p.used();
     for (messages) |m| {
         const size = recordSize(@intCast(m.len));
-        const room = c.capacity - (tail & (c.capacity - 1));
+        const room = h.capacity - (tail & (h.capacity - 1));
         const need = if (size <= room) size else room + size;
         if (need > free) return false;
         free -= need;
@@ -326,31 +388,32 @@ fn fits(c: *const Chan, p: Positions, messages: []const []const u8) bool {
 
 /// Sends the messages in `messages` (all, in order, or none) if they fit now; error.Pipe when the
 /// channel is closed, error.Range for a message above `messageMax`.
-pub fn trySendMany(c: *Chan, messages: []const []const u8) Error!SendResult {
+pub fn trySendMany(h: Handle, messages: []const []const u8) Error!SendResult {
+    const c = h.c;
     if (isStream(c)) return error.Kind;
     var total: u64 = 0;
     for (messages) |m| {
-        if (m.len > messageMax(c.capacity)) return error.Range;
+        if (m.len > messageMax(h.capacity)) return error.Range;
         total += recordSize(@intCast(m.len));
     }
-    if (total > c.capacity / 2 and messages.len > 1) return error.Range;
+    if (total > h.capacity / 2 and messages.len > 1) return error.Range;
     if (c.flags & flag_single != 0 and messages.len > 1) return error.Range;
     try lock(&c.send_lock);
     defer unlock(&c.send_lock);
-    var p = try positions(c, .sender, false);
+    var p = try positions(h, .sender, false);
     if (p.closed) return error.Pipe;
-    if (!fits(c, p, messages)) {
-        p = try positions(c, .sender, true);
-        if (!fits(c, p, messages)) return .{ .blocked = .{ .word = &c.writable, .expected = p.raw_writable } };
+    if (!fits(h, p, messages)) {
+        p = try positions(h, .sender, true);
+        if (!fits(h, p, messages)) return .{ .blocked = .{ .word = &c.writable, .expected = p.raw_writable } };
     }
     var tail = p.tail;
-    for (messages) |m| tail = putRecord(c, tail, m);
+    for (messages) |m| tail = putRecord(h, tail, m);
     commitTail(c, tail);
     return .sent;
 }
 
-pub fn trySend(c: *Chan, message: []const u8) Error!SendResult {
-    return trySendMany(c, &.{message});
+pub fn trySend(h: Handle, message: []const u8) Error!SendResult {
+    return trySendMany(h, &.{message});
 }
 
 pub const RecvResult = union(enum) {
@@ -374,32 +437,32 @@ const Record = struct {
 
 /// The record at `position`, checked: it lies within the `left` bytes there and does not cross the
 /// end of the ring. Caller holds the receive lock.
-fn recordAt(c: *Chan, position: u32, left: u32) Error!Record {
+fn recordAt(h: Handle, position: u32, left: u32) Error!Record {
     if (left < record_header) return error.Protocol;
-    const at = position & (c.capacity - 1);
-    const h: *const [2]u32 = @ptrCast(@alignCast(c.ring() + at));
-    const len = h[0];
-    const kind = h[1] & kind_mask;
+    const at = position & (h.capacity - 1);
+    const words: *const [2]u32 = @ptrCast(@alignCast(h.ring() + at));
+    const len = words[0];
+    const kind = words[1] & kind_mask;
     const size = switch (kind) {
-        kind_padding => if (len % 8 == 0 and len <= c.capacity - at - record_header) record_header + len else return error.Protocol,
-        kind_message, kind_loaned => if (len <= messageMax(c.capacity)) recordSize(len) else return error.Protocol,
+        kind_padding => if (len % 8 == 0 and len <= h.capacity - at - record_header) record_header + len else return error.Protocol,
+        kind_message, kind_loaned => if (len <= messageMax(h.capacity)) recordSize(len) else return error.Protocol,
         else => return error.Protocol,
     };
-    if (size > left or at + size > c.capacity) return error.Protocol;
-    if (kind == kind_padding and at + size != c.capacity) return error.Protocol;
-    return .{ .at = position +% record_header, .len = len, .kind = h[1], .after = position +% size };
+    if (size > left or at + size > h.capacity) return error.Protocol;
+    if (kind == kind_padding and at + size != h.capacity) return error.Protocol;
+    return .{ .at = position +% record_header, .len = len, .kind = words[1], .after = position +% size };
 }
 
 /// The next message's record after the receivers' cursor (skipping padding), or null when none.
 /// Caller holds the receive lock.
-fn nextRecord(c: *Chan, p: Positions) Error!?Record {
+fn nextRecord(h: Handle, p: Positions) Error!?Record {
     var position = p.read;
     var left = p.unread();
     while (left > 0) {
-        const record = try recordAt(c, position, left);
+        const record = try recordAt(h, position, left);
         // (A loaned mark after the cursor is a receiver's that died before moving the cursor: the
         // message was never handed out.)
-        if (record.kind & kind_mask == kind_loaned) setKind(c, record, kind_message);
+        if (record.kind & kind_mask == kind_loaned) setKind(h, record, kind_message);
         if (record.kind & kind_mask != kind_padding) return record;
         left -= record.after -% position;
         position = record.after;
@@ -407,15 +470,16 @@ fn nextRecord(c: *Chan, p: Positions) Error!?Record {
     return null;
 }
 
-fn setKind(c: *Chan, record: Record, kind: u32) void {
-    const h: *[2]u32 = @ptrCast(@alignCast(c.ring() + ((record.at -% record_header) & (c.capacity - 1))));
-    h[1] = kind;
+fn setKind(h: Handle, record: Record, kind: u32) void {
+    const words: *[2]u32 = @ptrCast(@alignCast(h.ring() + ((record.at -% record_header) & (h.capacity - 1))));
+    words[1] = kind;
 }
 
 /// Moves the receivers' cursor to `after`: the records before it are received. When no view is out
 /// the head moves with it (the cursor first: a receiver killed between the two stores leaves received
 /// records between the head and the cursor, which the next head move passes).
-fn consume(c: *Chan, p: *Positions, after: u32) void {
+fn consume(h: Handle, p: *Positions, after: u32) void {
+    const c = h.c;
     const views = p.read != p.head;
     @atomicStore(u32, &c.read, after, .monotonic);
     p.read = after;
@@ -427,10 +491,11 @@ fn consume(c: *Chan, p: *Positions, after: u32) void {
 /// Moves the head over the received records and padding after it, up to the first view still out
 /// (with `dead_too`, passing views whose holder process died). True when it moved. Caller holds the
 /// receive lock.
-fn advanceHead(c: *Chan, p: *Positions, dead_too: bool) Error!bool {
+fn advanceHead(handle: Handle, p: *Positions, dead_too: bool) Error!bool {
+    const c = handle.c;
     var h = p.head;
     while (h != p.read) {
-        const record = try recordAt(c, h, (p.read -% h) & position_mask);
+        const record = try recordAt(handle, h, (p.read -% h) & position_mask);
         if (record.kind & kind_mask == kind_loaned) {
             if (!dead_too or platform.pidAlive(@intCast(record.kind >> 8))) break;
         }
@@ -443,53 +508,55 @@ fn advanceHead(c: *Chan, p: *Positions, dead_too: bool) Error!bool {
 }
 
 /// Receives the next message into `out` if there is one; with `peek`, leaves it in the channel.
-pub fn tryRecv(c: *Chan, out: []u8, peek: bool) Error!RecvResult {
+pub fn tryRecv(h: Handle, out: []u8, peek: bool) Error!RecvResult {
+    const c = h.c;
     if (isStream(c)) return error.Kind;
-    try lock(&c.recv_lock);
+    try lockReceivers(h);
     defer unlock(&c.recv_lock);
-    var p = try positions(c, .receiver, false);
-    const record = try nextRecord(c, p) orelse blk: {
-        p = try positions(c, .receiver, true);
-        break :blk try nextRecord(c, p) orelse {
+    var p = try positions(h, .receiver, false);
+    const record = try nextRecord(h, p) orelse blk: {
+        p = try positions(h, .receiver, true);
+        break :blk try nextRecord(h, p) orelse {
             if (p.closed) return .ended;
             return .{ .blocked = .{ .word = &c.readable, .expected = p.raw_readable } };
         };
     };
     if (record.len > out.len) return .{ .too_small = record.len };
-    copyOut(c, record.at, out[0..record.len]);
-    if (!peek) consume(c, &p, record.after);
+    copyOut(h, record.at, out[0..record.len]);
+    if (!peek) consume(h, &p, record.after);
     return .{ .received = record.len };
 }
 
 /// Receives as many whole messages as fit in `out` (up to `lengths.len`), each at an 8-aligned
 /// offset; their lengths go to `lengths`. Returns how many (0 only when the result is not
 /// `received`: then see the other fields as for tryRecv).
-pub fn tryRecvMany(c: *Chan, out: []u8, lengths: []u32) Error!struct { count: u32, result: RecvResult } {
+pub fn tryRecvMany(h: Handle, out: []u8, lengths: []u32) Error!struct { count: u32, result: RecvResult } {
+    const c = h.c;
     if (isStream(c)) return error.Kind;
     if (lengths.len == 0) return error.Invalid;
-    try lock(&c.recv_lock);
+    try lockReceivers(h);
     defer unlock(&c.recv_lock);
-    var p = try positions(c, .receiver, false);
-    if (try nextRecord(c, p) == null) p = try positions(c, .receiver, true);
+    var p = try positions(h, .receiver, false);
+    if (try nextRecord(h, p) == null) p = try positions(h, .receiver, true);
     var count: u32 = 0;
     var offset: usize = 0;
     var after = p.read;
     while (count < lengths.len) {
         var rest = p;
         rest.read = after;
-        const record = try nextRecord(c, rest) orelse break;
+        const record = try nextRecord(h, rest) orelse break;
         if (offset + record.len > out.len) {
             if (count == 0) return .{ .count = 0, .result = .{ .too_small = record.len } };
             break;
         }
-        copyOut(c, record.at, out[offset..][0..record.len]);
+        copyOut(h, record.at, out[offset..][0..record.len]);
         lengths[count] = record.len;
         count += 1;
         offset = std.mem.alignForward(usize, offset + record.len, 8);
         after = record.after;
     }
     if (count > 0) {
-        consume(c, &p, after);
+        consume(h, &p, after);
         return .{ .count = count, .result = .{ .received = lengths[0] } };
     }
     if (p.closed) return .{ .count = 0, .result = .ended };
@@ -508,28 +575,29 @@ pub const Loan = extern struct { from: u32, to: u32 };
 /// tryRecvMany does. `loan` is in and out: a loan still out on entry (from != to) is given back first,
 /// under the same lock; on return it is the new loan (empty when nothing was taken). `moved` tells
 /// whether the head moved (senders may proceed).
-pub fn tryRecvLoan(c: *Chan, offsets: []u32, lengths: []u32, loan: *Loan, moved: *bool) Error!struct { count: u32, result: RecvResult } {
+pub fn tryRecvLoan(h: Handle, offsets: []u32, lengths: []u32, loan: *Loan, moved: *bool) Error!struct { count: u32, result: RecvResult } {
+    const c = h.c;
     if (c.flags & (flag_stream | flag_single) != 0) return error.Kind;
     if (lengths.len == 0 or offsets.len < lengths.len) return error.Invalid;
-    try lock(&c.recv_lock);
+    try lockReceivers(h);
     defer unlock(&c.recv_lock);
-    var p = try positions(c, .receiver, false);
+    var p = try positions(h, .receiver, false);
     moved.* = false;
     if (loan.from != loan.to) {
-        try giveBack(c, p, loan.*);
+        try giveBack(h, p, loan.*);
         loan.* = .{ .from = p.read, .to = p.read };
-        moved.* = try advanceHead(c, &p, false);
+        moved.* = try advanceHead(h, &p, false);
     }
-    if (try nextRecord(c, p) == null) p = try positions(c, .receiver, true);
+    if (try nextRecord(h, p) == null) p = try positions(h, .receiver, true);
     const mark = kind_loaned | (rm.currentPid() << 8);
     // The loan starts at its first message's record (padding before it is the head's to pass).
     var from = p.read;
     var count: u32 = 0;
     while (count < lengths.len) {
-        const record = try nextRecord(c, p) orelse break;
+        const record = try nextRecord(h, p) orelse break;
         if (count == 0) from = record.at -% record_header;
-        setKind(c, record, mark);
-        offsets[count] = header_size + (record.at & (c.capacity - 1));
+        setKind(h, record, mark);
+        offsets[count] = header_size + (record.at & (h.capacity - 1));
         lengths[count] = record.len;
         count += 1;
         p.read = record.after;
@@ -546,7 +614,7 @@ pub fn tryRecvLoan(c: *Chan, offsets: []u32, lengths: []u32, loan: *Loan, moved:
 }
 
 /// Unmarks the records of `loan`, which must be a loan still out. Caller holds the receive lock.
-fn giveBack(c: *Chan, p: Positions, loan: Loan) Error!void {
+fn giveBack(h: Handle, p: Positions, loan: Loan) Error!void {
     if (loan.from % 8 != 0 or loan.to % 8 != 0) return error.Invalid;
     const out = (p.read -% p.head) & position_mask;
     const start = (loan.from -% p.head) & position_mask;
@@ -556,7 +624,7 @@ fn giveBack(c: *Chan, p: Positions, loan: Loan) Error!void {
     var position = loan.from;
     var loaned = false;
     while (position != loan.to) {
-        const record = try recordAt(c, position, (loan.to -% position) & position_mask);
+        const record = try recordAt(h, position, (loan.to -% position) & position_mask);
         switch (record.kind & kind_mask) {
             kind_loaned => loaned = true,
             kind_message => return error.Invalid, // given back already
@@ -567,41 +635,45 @@ fn giveBack(c: *Chan, p: Positions, loan: Loan) Error!void {
     if (!loaned) return error.Invalid;
     position = loan.from;
     while (position != loan.to) {
-        const record = try recordAt(c, position, (loan.to -% position) & position_mask);
-        if (record.kind & kind_mask == kind_loaned) setKind(c, record, kind_message);
+        const record = try recordAt(h, position, (loan.to -% position) & position_mask);
+        if (record.kind & kind_mask == kind_loaned) setKind(h, record, kind_message);
         position = record.after;
     }
 }
 
 /// Gives back a loan (once): its messages count as received, and their space returns to senders
 /// once no older view holds the head back. error.Invalid for a range that is not a loan still out.
-pub fn release(c: *Chan, loan: Loan) Error!void {
+pub fn release(h: Handle, loan: Loan) Error!void {
+    const c = h.c;
     if (c.flags & (flag_stream | flag_single) != 0) return error.Kind;
-    if (try settle(c, loan, false)) wakeAfter(c, &c.writable);
+    if (try settle(h, loan, false)) wakeAfter(h, &c.writable);
 }
 
 /// Under the receive lock: gives `loan` back (when there is one), then moves the head as far as it
 /// goes (with `dead_too`, past the views of dead holders). True when the head moved.
-fn settle(c: *Chan, loan: ?Loan, dead_too: bool) Error!bool {
-    try lock(&c.recv_lock);
+fn settle(h: Handle, loan: ?Loan, dead_too: bool) Error!bool {
+    const c = h.c;
+    try lockReceivers(h);
     defer unlock(&c.recv_lock);
-    var p = try positions(c, .receiver, true);
-    if (loan) |l| try giveBack(c, p, l);
-    return advanceHead(c, &p, dead_too);
+    var p = try positions(h, .receiver, true);
+    if (loan) |l| try giveBack(h, p, l);
+    return advanceHead(h, &p, dead_too);
 }
 
 /// Whether views of a message channel hold ring space (a hint: read without the receive lock).
-pub fn viewsOut(c: *Chan) bool {
+pub fn viewsOut(h: Handle) bool {
+    const c = h.c;
     if (c.flags & (flag_stream | flag_single) != 0) return false;
     const head = @atomicLoad(u32, &c.writable.value, .acquire) & position_mask;
     return @atomicLoad(u32, &c.read, .monotonic) & position_mask != head;
 }
 
 /// Gives back the space of views whose holder process has died. True when the head moved.
-pub fn reap(c: *Chan) Error!bool {
-    if (!viewsOut(c)) return false;
-    const moved = try settle(c, null, true);
-    if (moved) wakeAfter(c, &c.writable);
+pub fn reap(h: Handle) Error!bool {
+    const c = h.c;
+    if (!viewsOut(h)) return false;
+    const moved = try settle(h, null, true);
+    if (moved) wakeAfter(h, &c.writable);
     return moved;
 }
 
@@ -610,50 +682,58 @@ const reap_interval_ns: i64 = 20 * std.time.ns_per_ms;
 
 /// Takes the message in a single-message channel and puts `message` in its place, as one step;
 /// blocked while empty.
-pub fn trySwap(c: *Chan, message: []const u8, out: []u8) Error!RecvResult {
+pub fn trySwap(h: Handle, message: []const u8, out: []u8) Error!RecvResult {
+    const c = h.c;
     if (c.flags & flag_single == 0) return error.Kind;
-    if (message.len > messageMax(c.capacity)) return error.Range;
-    try lock(&c.recv_lock);
+    if (message.len > messageMax(h.capacity)) return error.Range;
+    try lockReceivers(h);
     defer unlock(&c.recv_lock);
     try lock(&c.send_lock);
     defer unlock(&c.send_lock);
-    var p = try positions(c, .both, true);
-    const record = try nextRecord(c, p) orelse {
+    var p = try positions(h, .both, true);
+    const record = try nextRecord(h, p) orelse {
         if (p.closed) return error.Pipe;
         return .{ .blocked = .{ .word = &c.readable, .expected = p.raw_readable } };
     };
     if (record.len > out.len) return .{ .too_small = record.len };
     if (p.closed) return error.Pipe;
-    copyOut(c, record.at, out[0..record.len]);
+    copyOut(h, record.at, out[0..record.len]);
     // The old record leaves and the new one goes in: head and tail move in one commit each,
     // head first (a kill between them leaves the channel empty, never holding a half record).
-    consume(c, &p, record.after);
-    const tail = putRecord(c, p.tail, message);
+    consume(h, &p, record.after);
+    const tail = putRecord(h, p.tail, message);
     commitTail(c, tail);
-    // Receivers' seen tail must not fall behind the head this moved (both locks are held).
-    @atomicStore(u32, &c.tail_seen, tail & position_mask, .monotonic);
+    seeBoth(c, p.head, tail);
     return .{ .received = record.len };
+}
+
+/// After a swap or replace (which hold both locks and move both positions): each side's seen value
+/// of the other's position is the new one, so neither falls behind by more than the capacity.
+fn seeBoth(c: *Chan, head: u32, tail: u32) void {
+    @atomicStore(u32, &c.head_seen, head & position_mask, .monotonic);
+    @atomicStore(u32, &c.tail_seen, tail & position_mask, .monotonic);
 }
 
 /// Single-message channels (a shared value): drops the message there is, if any, and puts
 /// `message` in its place. Never waits. A process killed between the two commits leaves the
 /// channel empty (the old value gone, the new one not there).
-pub fn replace(c: *Chan, message: []const u8) Error!void {
+pub fn replace(h: Handle, message: []const u8) Error!void {
+    const c = h.c;
     if (c.flags & flag_single == 0) return error.Kind;
-    if (message.len > messageMax(c.capacity)) return error.Range;
-    try lock(&c.recv_lock);
+    if (message.len > messageMax(h.capacity)) return error.Range;
+    try lockReceivers(h);
     defer unlock(&c.recv_lock);
     try lock(&c.send_lock);
     defer unlock(&c.send_lock);
-    var p = try positions(c, .both, true);
+    var p = try positions(h, .both, true);
     if (p.closed) return error.Pipe;
-    if (try nextRecord(c, p)) |record| consume(c, &p, record.after);
+    if (try nextRecord(h, p)) |record| consume(h, &p, record.after);
     if (p.used() != 0) return error.Protocol; // a single-message channel held more than one
-    const tail = putRecord(c, p.tail, message);
+    const tail = putRecord(h, p.tail, message);
     commitTail(c, tail);
-    @atomicStore(u32, &c.tail_seen, tail & position_mask, .monotonic);
-    wakeAfter(c, &c.readable);
-    wakeAfter(c, &c.writable);
+    seeBoth(c, p.head, tail);
+    wakeAfter(h, &c.readable);
+    wakeAfter(h, &c.writable);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -662,18 +742,19 @@ pub fn replace(c: *Chan, message: []const u8) Error!void {
 pub const WriteResult = union(enum) { wrote: u32, blocked: Blocked };
 
 /// Writes as much of `bytes` as fits now (at least one byte, or blocked).
-pub fn tryWrite(c: *Chan, bytes: []const u8) Error!WriteResult {
+pub fn tryWrite(h: Handle, bytes: []const u8) Error!WriteResult {
+    const c = h.c;
     if (!isStream(c)) return error.Kind;
     if (bytes.len == 0) return .{ .wrote = 0 };
     try lock(&c.send_lock);
     defer unlock(&c.send_lock);
-    var p = try positions(c, .sender, false);
+    var p = try positions(h, .sender, false);
     if (p.closed) return error.Pipe;
-    if (p.used() == c.capacity) p = try positions(c, .sender, true);
-    const free = c.capacity - p.used();
+    if (p.used() == h.capacity) p = try positions(h, .sender, true);
+    const free = h.capacity - p.used();
     if (free == 0) return .{ .blocked = .{ .word = &c.writable, .expected = p.raw_writable } };
     const n: u32 = @intCast(@min(bytes.len, free));
-    copyIn(c, p.tail, bytes[0..n]);
+    copyIn(h, p.tail, bytes[0..n]);
     commitTail(c, p.tail +% n);
     return .{ .wrote = n };
 }
@@ -682,13 +763,15 @@ pub const ReadResult = union(enum) { read: u32, ended, blocked: Blocked };
 
 /// Streams: makes the caller's thread the writer whose death ends the pipe, if no live one is.
 /// error.Busy when another writer holds it (that one's death is what readers watch).
-pub fn attachWriter(c: *Chan) Error!void {
+pub fn attachWriter(h: Handle) Error!void {
+    const c = h.c;
     if (!isStream(c)) return error.Kind;
     if (try mutex.tryLock(&c.writer) == .owner_died) try mutex.consistent(&c.writer);
 }
 
 /// Streams: the writer stops being watched (ending the pipe is separate: `close`).
-pub fn detachWriter(c: *Chan) Error!void {
+pub fn detachWriter(h: Handle) Error!void {
+    const c = h.c;
     try mutex.unlock(&c.writer);
 }
 
@@ -711,13 +794,14 @@ fn watchWriter(c: *Chan) ?u32 {
 }
 
 /// Reads what is there now, up to `out.len` bytes (at least one, or ended/blocked).
-pub fn tryRead(c: *Chan, out: []u8) Error!ReadResult {
+pub fn tryRead(h: Handle, out: []u8) Error!ReadResult {
+    const c = h.c;
     if (!isStream(c)) return error.Kind;
     if (out.len == 0) return error.Invalid;
-    try lock(&c.recv_lock);
+    try lockReceivers(h);
     defer unlock(&c.recv_lock);
-    var p = try positions(c, .receiver, false);
-    if (p.used() == 0) p = try positions(c, .receiver, true);
+    var p = try positions(h, .receiver, false);
+    if (p.used() == 0) p = try positions(h, .receiver, true);
     const used = p.used();
     if (used == 0) {
         if (p.closed) return .ended;
@@ -729,7 +813,7 @@ pub fn tryRead(c: *Chan, out: []u8) Error!ReadResult {
         return .{ .blocked = .{ .word = &c.readable, .expected = p.raw_readable, .writer = w } };
     }
     const n: u32 = @intCast(@min(out.len, used));
-    copyOut(c, p.head, out[0..n]);
+    copyOut(h, p.head, out[0..n]);
     commitHead(c, p.head +% n);
     return .{ .read = n };
 }
@@ -739,7 +823,8 @@ pub fn tryRead(c: *Chan, out: []u8) Error!ReadResult {
 
 /// Closes the channel: sends fail with error.Pipe from now on; receivers drain what is left and
 /// then see the end. Closing twice is harmless.
-pub fn close(c: *Chan) Error!void {
+pub fn close(h: Handle) Error!void {
+    const c = h.c;
     return end(c);
 }
 
@@ -753,37 +838,62 @@ fn end(c: *Chan) Error!void {
 }
 
 /// Wakes whoever waits for what an operation just committed on `word`.
-pub fn wakeAfter(c: *Chan, word: *wait.WaitWord) void {
+pub fn wakeAfter(h: Handle, word: *wait.WaitWord) void {
+    const c = h.c;
     // Single-message channels have readers that only peek: every one of them may proceed.
     const everyone = c.flags & flag_single != 0 or word == &c.writable;
     word.wake(if (everyone) std.math.maxInt(u32) else 1);
 }
 
+/// Wakes receivers for `count` messages a send just committed: one each (every one on a
+/// single-message channel, as `wakeAfter`), so a batch does not leave receivers asleep beside it.
+fn wakeReceivers(h: Handle, count: usize) void {
+    const c = h.c;
+    const n: u32 = if (c.flags & flag_single != 0) std.math.maxInt(u32) else @intCast(@min(count, std.math.maxInt(u32)));
+    c.readable.wake(n);
+}
+
+/// A receiver that was woken and leaves what woke it in the channel (a peek, a buffer too small, a
+/// stream read that took part of the bytes) may have used up the one wake-up meant for a receiver
+/// that takes it: it passes the wake-up on to the next parked receiver, if any. (Single-message
+/// channels wake every receiver already.)
+fn passOn(h: Handle) void {
+    if (h.c.flags & flag_single == 0) h.c.readable.wake(1);
+}
+
+/// Whether bytes are committed and not consumed (a hint: read without a lock).
+fn unconsumed(c: *Chan) bool {
+    const r = @atomicLoad(u32, &c.readable.value, .acquire);
+    const w = @atomicLoad(u32, &c.writable.value, .acquire);
+    return (r ^ w) & position_mask != 0;
+}
+
 /// Bytes committed and not yet consumed.
-pub fn pending(c: *Chan) Error!u32 {
+pub fn pending(h: Handle) Error!u32 {
+    const c = h.c;
     const r = @atomicLoad(u32, &c.readable.value, .acquire);
     const w = @atomicLoad(u32, &c.writable.value, .acquire);
     const n = ((r & position_mask) -% (w & position_mask)) & position_mask;
-    if (n > c.capacity) return error.Protocol;
+    if (n > h.capacity) return error.Protocol;
     return n;
 }
 
 /// Blocking forms: try, and wait on the word the try names until `deadline`.
-pub fn send(c: *Chan, message: []const u8, deadline: wait.Deadline) Error!void {
-    return sendMany(c, &.{message}, deadline);
+pub fn send(h: Handle, message: []const u8, deadline: wait.Deadline) Error!void {
+    return sendMany(h, &.{message}, deadline);
 }
 
-pub fn sendMany(c: *Chan, messages: []const []const u8, deadline: wait.Deadline) Error!void {
+pub fn sendMany(h: Handle, messages: []const []const u8, deadline: wait.Deadline) Error!void {
     while (true) {
-        switch (try trySendMany(c, messages)) {
-            .sent => return wakeAfter(c, &c.readable),
+        switch (try trySendMany(h, messages)) {
+            .sent => return wakeReceivers(h, messages.len),
             .blocked => |b| {
-                if (!viewsOut(c)) {
+                if (!viewsOut(h)) {
                     if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut;
                     continue;
                 }
                 // Views hold the space: a holder that dies gives nothing back and wakes no one.
-                if (try reap(c)) continue;
+                if (try reap(h)) continue;
                 const slice = deadline.earliest(wait.Deadline.after(reap_interval_ns));
                 if (try b.word.wait(b.expected, slice) == .timed_out and deadline.passed(platform.monotonicNs())) return error.TimedOut;
             },
@@ -791,12 +901,36 @@ pub fn sendMany(c: *Chan, messages: []const []const u8, deadline: wait.Deadline)
     }
 }
 
-pub fn recv(c: *Chan, out: []u8, peek: bool, deadline: wait.Deadline) Error!RecvResult {
+pub fn recv(h: Handle, out: []u8, peek: bool, deadline: wait.Deadline) Error!RecvResult {
+    const c = h.c;
+    var waited = false;
     while (true) {
-        const r = try tryRecv(c, out, peek);
+        const r = try tryRecv(h, out, peek);
         switch (r) {
             .received => {
-                if (!peek) wakeAfter(c, &c.writable);
+                if (!peek) wakeAfter(h, &c.writable) else if (waited) passOn(h);
+                return r;
+            },
+            .too_small => {
+                if (waited) passOn(h);
+                return r;
+            },
+            .ended => return r,
+            .blocked => |b| {
+                if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut;
+                waited = true;
+            },
+        }
+    }
+}
+
+pub fn swap(h: Handle, message: []const u8, out: []u8, deadline: wait.Deadline) Error!RecvResult {
+    const c = h.c;
+    while (true) {
+        const r = try trySwap(h, message, out);
+        switch (r) {
+            .received => {
+                wakeAfter(h, &c.readable);
                 return r;
             },
             .too_small, .ended => return r,
@@ -805,39 +939,35 @@ pub fn recv(c: *Chan, out: []u8, peek: bool, deadline: wait.Deadline) Error!Recv
     }
 }
 
-pub fn swap(c: *Chan, message: []const u8, out: []u8, deadline: wait.Deadline) Error!RecvResult {
+pub fn recvMany(h: Handle, out: []u8, lengths: []u32, deadline: wait.Deadline) Error!struct { count: u32, result: RecvResult } {
+    const c = h.c;
+    var waited = false;
     while (true) {
-        const r = try trySwap(c, message, out);
-        switch (r) {
-            .received => {
-                wakeAfter(c, &c.readable);
-                return r;
-            },
-            .too_small, .ended => return r,
-            .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
-        }
-    }
-}
-
-pub fn recvMany(c: *Chan, out: []u8, lengths: []u32, deadline: wait.Deadline) Error!struct { count: u32, result: RecvResult } {
-    while (true) {
-        const r = try tryRecvMany(c, out, lengths);
+        const r = try tryRecvMany(h, out, lengths);
         switch (r.result) {
             .received => {
-                wakeAfter(c, &c.writable);
+                wakeAfter(h, &c.writable);
                 return .{ .count = r.count, .result = r.result };
             },
-            .too_small, .ended => return .{ .count = r.count, .result = r.result },
-            .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
+            .too_small => {
+                if (waited) passOn(h);
+                return .{ .count = r.count, .result = r.result };
+            },
+            .ended => return .{ .count = r.count, .result = r.result },
+            .blocked => |b| {
+                if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut;
+                waited = true;
+            },
         }
     }
 }
 
-pub fn recvLoan(c: *Chan, offsets: []u32, lengths: []u32, loan: *Loan, deadline: wait.Deadline) Error!struct { count: u32, result: RecvResult } {
+pub fn recvLoan(h: Handle, offsets: []u32, lengths: []u32, loan: *Loan, deadline: wait.Deadline) Error!struct { count: u32, result: RecvResult } {
+    const c = h.c;
     while (true) {
         var moved = false;
-        const r = try tryRecvLoan(c, offsets, lengths, loan, &moved);
-        if (moved) wakeAfter(c, &c.writable);
+        const r = try tryRecvLoan(h, offsets, lengths, loan, &moved);
+        if (moved) wakeAfter(h, &c.writable);
         switch (r.result) {
             .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
             else => return .{ .count = r.count, .result = r.result },
@@ -845,31 +975,36 @@ pub fn recvLoan(c: *Chan, offsets: []u32, lengths: []u32, loan: *Loan, deadline:
     }
 }
 
-pub fn write(c: *Chan, bytes: []const u8, deadline: wait.Deadline) Error!void {
+pub fn write(h: Handle, bytes: []const u8, deadline: wait.Deadline) Error!void {
+    const c = h.c;
     var done: usize = 0;
     while (done < bytes.len) {
-        switch (try tryWrite(c, bytes[done..])) {
+        switch (try tryWrite(h, bytes[done..])) {
             .wrote => |n| {
                 done += n;
-                wakeAfter(c, &c.readable);
+                wakeAfter(h, &c.readable);
             },
             .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
         }
     }
 }
 
-pub fn read(c: *Chan, out: []u8, deadline: wait.Deadline) Error!ReadResult {
+pub fn read(h: Handle, out: []u8, deadline: wait.Deadline) Error!ReadResult {
+    const c = h.c;
+    var waited = false;
     while (true) {
-        const r = try tryRead(c, out);
+        const r = try tryRead(h, out);
         switch (r) {
             .read => {
-                wakeAfter(c, &c.writable);
+                wakeAfter(h, &c.writable);
+                if (waited and unconsumed(c)) passOn(h);
                 return r;
             },
             .ended => return r,
             .blocked => |b| {
                 const outcome = if (b.writer) |w| try waitEither(c, b.expected, w, deadline) else try b.word.wait(b.expected, deadline);
                 if (outcome == .timed_out) return error.TimedOut;
+                waited = true;
             },
         }
     }
@@ -907,17 +1042,19 @@ fn waitEither(c: *Chan, expected: u32, writer: u32, deadline: wait.Deadline) Err
 
 pub const Side = enum(u32) { readable = 0, writable = 1 };
 
-pub fn sideWord(c: *Chan, side: Side) *wait.WaitWord {
+pub fn sideWord(h: Handle, side: Side) *wait.WaitWord {
+    const c = h.c;
     return if (side == .readable) &c.readable else &c.writable;
 }
 
-pub fn sendStep(c: *Chan, messages: []const []const u8, registered: bool, expected: *u32) Error!bool {
+pub fn sendStep(h: Handle, messages: []const []const u8, registered: bool, expected: *u32) Error!bool {
+    const c = h.c;
     if (registered) c.writable.unregister();
-    var r = try trySendMany(c, messages);
-    if (r == .blocked and try reap(c)) r = try trySendMany(c, messages);
+    var r = try trySendMany(h, messages);
+    if (r == .blocked and try reap(h)) r = try trySendMany(h, messages);
     switch (r) {
         .sent => {
-            wakeAfter(c, &c.readable);
+            wakeReceivers(h, messages.len);
             return true;
         },
         .blocked => |b| {
@@ -928,39 +1065,45 @@ pub fn sendStep(c: *Chan, messages: []const []const u8, registered: bool, expect
     }
 }
 
-pub fn recvStep(c: *Chan, out: []u8, peek: bool, registered: bool, expected: *u32) Error!RecvResult {
+pub fn recvStep(h: Handle, out: []u8, peek: bool, registered: bool, expected: *u32) Error!RecvResult {
+    const c = h.c;
     if (registered) c.readable.unregister();
-    const r = try tryRecv(c, out, peek);
+    const r = try tryRecv(h, out, peek);
     switch (r) {
-        .received => if (!peek) wakeAfter(c, &c.writable),
+        // `registered`: this step follows a wait, which a wake-up may have ended (see `passOn`).
+        .received => if (!peek) wakeAfter(h, &c.writable) else if (registered) passOn(h),
+        .too_small => if (registered) passOn(h),
         .blocked => |b| {
             _ = b.word.register();
             expected.* = b.expected;
         },
-        else => {},
+        .ended => {},
     }
     return r;
 }
 
-pub fn recvManyStep(c: *Chan, out: []u8, lengths: []u32, registered: bool, expected: *u32) Error!struct { count: u32, result: RecvResult } {
+pub fn recvManyStep(h: Handle, out: []u8, lengths: []u32, registered: bool, expected: *u32) Error!struct { count: u32, result: RecvResult } {
+    const c = h.c;
     if (registered) c.readable.unregister();
-    const r = try tryRecvMany(c, out, lengths);
+    const r = try tryRecvMany(h, out, lengths);
     switch (r.result) {
-        .received => wakeAfter(c, &c.writable),
+        .received => wakeAfter(h, &c.writable),
+        .too_small => if (registered) passOn(h),
         .blocked => |b| {
             _ = b.word.register();
             expected.* = b.expected;
         },
-        else => {},
+        .ended => {},
     }
     return .{ .count = r.count, .result = r.result };
 }
 
-pub fn recvLoanStep(c: *Chan, offsets: []u32, lengths: []u32, loan: *Loan, registered: bool, expected: *u32) Error!struct { count: u32, result: RecvResult } {
+pub fn recvLoanStep(h: Handle, offsets: []u32, lengths: []u32, loan: *Loan, registered: bool, expected: *u32) Error!struct { count: u32, result: RecvResult } {
+    const c = h.c;
     if (registered) c.readable.unregister();
     var moved = false;
-    const r = try tryRecvLoan(c, offsets, lengths, loan, &moved);
-    if (moved) wakeAfter(c, &c.writable);
+    const r = try tryRecvLoan(h, offsets, lengths, loan, &moved);
+    if (moved) wakeAfter(h, &c.writable);
     if (r.result == .blocked) {
         _ = r.result.blocked.word.register();
         expected.* = r.result.blocked.expected;
@@ -968,11 +1111,12 @@ pub fn recvLoanStep(c: *Chan, offsets: []u32, lengths: []u32, loan: *Loan, regis
     return .{ .count = r.count, .result = r.result };
 }
 
-pub fn writeStep(c: *Chan, bytes: []const u8, registered: bool, expected: *u32) Error!WriteResult {
+pub fn writeStep(h: Handle, bytes: []const u8, registered: bool, expected: *u32) Error!WriteResult {
+    const c = h.c;
     if (registered) c.writable.unregister();
-    const r = try tryWrite(c, bytes);
+    const r = try tryWrite(h, bytes);
     switch (r) {
-        .wrote => wakeAfter(c, &c.readable),
+        .wrote => wakeAfter(h, &c.readable),
         .blocked => |b| {
             _ = b.word.register();
             expected.* = b.expected;
@@ -983,12 +1127,16 @@ pub fn writeStep(c: *Chan, bytes: []const u8, registered: bool, expected: *u32) 
 
 /// `writer_expected`: when blocked with a writer to watch, the value of its lock word to wait on as
 /// well (see `ipc_chan_writer_word`); 0 when there is none.
-pub fn readStep(c: *Chan, out: []u8, registered: bool, expected: *u32, writer_expected: *u32) Error!ReadResult {
+pub fn readStep(h: Handle, out: []u8, registered: bool, expected: *u32, writer_expected: *u32) Error!ReadResult {
+    const c = h.c;
     if (registered) c.readable.unregister();
     writer_expected.* = 0;
-    const r = try tryRead(c, out);
+    const r = try tryRead(h, out);
     switch (r) {
-        .read => wakeAfter(c, &c.writable),
+        .read => {
+            wakeAfter(h, &c.writable);
+            if (registered and unconsumed(c)) passOn(h);
+        },
         .blocked => |b| {
             _ = b.word.register();
             expected.* = b.expected;
@@ -999,11 +1147,12 @@ pub fn readStep(c: *Chan, out: []u8, registered: bool, expected: *u32, writer_ex
     return r;
 }
 
-pub fn swapStep(c: *Chan, message: []const u8, out: []u8, registered: bool, expected: *u32) Error!RecvResult {
+pub fn swapStep(h: Handle, message: []const u8, out: []u8, registered: bool, expected: *u32) Error!RecvResult {
+    const c = h.c;
     if (registered) c.readable.unregister();
-    const r = try trySwap(c, message, out);
+    const r = try trySwap(h, message, out);
     switch (r) {
-        .received => wakeAfter(c, &c.readable),
+        .received => wakeAfter(h, &c.readable),
         .blocked => |b| {
             _ = b.word.register();
             expected.* = b.expected;
@@ -1013,8 +1162,198 @@ pub fn swapStep(c: *Chan, message: []const u8, out: []u8, registered: bool, expe
     return r;
 }
 
-pub fn unwait(c: *Chan, side: Side) void {
-    sideWord(c, side).unregister();
+pub fn unwait(h: Handle, side: Side) void {
+    sideWord(h, side).unregister();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Handles: the channels this process attached.
+//
+// A channel's header lies in memory every process sharing it can write, so its `capacity` field is
+// input like any other: a process that indexed its ring with the field as it finds it on each call
+// would write past its own mapping once a peer wrote a larger value. So the capacity a process uses
+// is the one it checked against the memory it has mapped when it attached the channel (init, at,
+// create), kept here in private memory under the header's address. Each call looks its channel up
+// once (`handleOf`), refuses it with error.Protocol when the header no longer says that capacity,
+// and then indexes only with the capacity it looked up. A pointer that was never attached is
+// error.Invalid. Closing a segment forgets the channels inside its mapping (`forgetRange`).
+//
+// The table is an open-addressing hash table of one word per channel (the header's address, 64-byte
+// aligned, with log2 of the capacity in the low bits), read without a lock under a sequence count:
+// a lookup costs a hash, a few loads and no write to shared cache lines. Attaching and forgetting
+// take a mutex, bump the count to odd, change the table in place and bump it to even again; a
+// reader that saw the count odd or changed looks again. A table that grows is replaced and the old
+// one kept (a reader may still be reading it), so what is kept is at most the size of the last.
+
+const table_min: usize = 64;
+/// Slot values: 0 empty, `forgotten` a removed entry (the probe goes on past it).
+const forgotten: usize = alignment - 1;
+
+const Table = struct {
+    slots: []std.atomic.Value(usize),
+    /// Slots not empty (live or forgotten): the table is rebuilt when they reach half of it.
+    used: usize = 0,
+    live: usize = 0,
+};
+
+var table: std.atomic.Value(?*Table) = .init(null);
+var table_sequence: std.atomic.Value(u32) = .init(0);
+var table_mutex: std.Thread.Mutex = .{};
+var fork_handlers_installed = false;
+
+// A fork while another thread changes the table would leave the child's sequence count odd for
+// good: the mutex is held across fork, so the child's table is whole and its count even.
+fn atForkPrepare() callconv(.c) void {
+    table_mutex.lock();
+}
+
+fn atForkParent() callconv(.c) void {
+    table_mutex.unlock();
+}
+
+fn atForkChild() callconv(.c) void {
+    // Held by the forking thread, whose id the child's only thread does not have: start over.
+    table_mutex = .{};
+}
+
+fn slotOf(address: usize, len: usize) usize {
+    const key: u64 = @intCast(address / alignment);
+    return @intCast((key *% 0x9e37_79b9_7f4a_7c15 >> 32) & (len - 1));
+}
+
+fn entryFor(address: usize, capacity: u32) usize {
+    return address | @as(usize, std.math.log2_int(u32, capacity) - 5);
+}
+
+fn lookup(t: *const Table, address: usize) ?u32 {
+    var i = slotOf(address, t.slots.len);
+    for (0..t.slots.len) |_| {
+        const entry = t.slots[i].load(.acquire);
+        if (entry == 0) return null;
+        if (entry != forgotten and entry & ~forgotten == address) {
+            return @as(u32, 1) << @intCast((entry & forgotten) + 5);
+        }
+        i = (i + 1) & (t.slots.len - 1);
+    }
+    return null;
+}
+
+/// The capacity this process attached the channel at `address` with, or null.
+fn attachedCapacity(address: usize) ?u32 {
+    while (true) {
+        const before = table_sequence.load(.acquire);
+        if (before % 2 == 0) {
+            const t = table.load(.acquire) orelse return null;
+            const found = lookup(t, address);
+            if (table_sequence.load(.acquire) == before) return found;
+        }
+        std.atomic.spinLoopHint();
+    }
+}
+
+/// Puts `entry` in `t` (replacing the entry of the same address). Caller holds the mutex.
+fn insert(t: *Table, entry: usize) void {
+    const address = entry & ~forgotten;
+    var i = slotOf(address, t.slots.len);
+    var free: ?usize = null;
+    for (0..t.slots.len) |_| {
+        const old = t.slots[i].load(.monotonic);
+        if (old == 0) break;
+        if (old == forgotten) {
+            if (free == null) free = i;
+        } else if (old & ~forgotten == address) {
+            t.slots[i].store(entry, .release);
+            return;
+        }
+        i = (i + 1) & (t.slots.len - 1);
+    }
+    const at = free orelse i;
+    if (t.slots[at].load(.monotonic) == 0) t.used += 1;
+    t.slots[at].store(entry, .release);
+    t.live += 1;
+}
+
+/// A table with room for `live` entries and as many again, holding the live entries of `old`.
+fn rebuilt(old: ?*const Table, live: usize) Error!*Table {
+    const len = @max(table_min, std.math.ceilPowerOfTwo(usize, live * 4) catch return error.NoMemory);
+    const t = std.heap.c_allocator.create(Table) catch return error.NoMemory;
+    const slots = std.heap.c_allocator.alloc(std.atomic.Value(usize), len) catch {
+        std.heap.c_allocator.destroy(t);
+        return error.NoMemory;
+    };
+    @memset(slots, .init(0));
+    t.* = .{ .slots = slots };
+    if (old) |o| for (o.slots) |*slot| {
+        const entry = slot.load(.monotonic);
+        if (entry != 0 and entry != forgotten) insert(t, entry);
+    };
+    return t;
+}
+
+fn beginChange() void {
+    _ = table_sequence.fetchAdd(1, .acquire);
+}
+
+fn endChange() void {
+    _ = table_sequence.fetchAdd(1, .release);
+}
+
+/// Remembers the channel at `c`, checked against `memory_len` bytes mapped there, as attached by
+/// this process: the handle its calls use.
+pub fn attach(c: *Chan, memory_len: usize) Error!Handle {
+    const capacity = @atomicLoad(u32, &c.capacity, .acquire);
+    const size = sizeFor(capacity) catch return error.Protocol;
+    if (memory_len < size) return error.Range;
+    table_mutex.lock();
+    defer table_mutex.unlock();
+    if (!fork_handlers_installed) {
+        try platform.process.atFork(atForkPrepare, atForkParent, atForkChild);
+        fork_handlers_installed = true;
+    }
+    const current = table.load(.monotonic);
+    if (current == null or (current.?.used + 1) * 2 > current.?.slots.len) {
+        const live = if (current) |t| t.live else 0;
+        table.store(try rebuilt(current, live + 1), .release);
+    }
+    beginChange();
+    insert(table.load(.monotonic).?, entryFor(@intFromPtr(c), capacity));
+    endChange();
+    return .{ .c = c, .capacity = capacity };
+}
+
+/// Forgets the channels attached in [address, address + len) (a mapping being unmapped).
+pub fn forgetRange(address: usize, len: usize) void {
+    table_mutex.lock();
+    defer table_mutex.unlock();
+    const t = table.load(.monotonic) orelse return;
+    if (t.live == 0) return;
+    beginChange();
+    defer endChange();
+    for (t.slots) |*slot| {
+        const entry = slot.load(.monotonic);
+        if (entry == 0 or entry == forgotten) continue;
+        const at = entry & ~forgotten;
+        if (at >= address and at - address < len) {
+            slot.store(forgotten, .release);
+            t.live -= 1;
+        }
+    }
+}
+
+/// The handle of the channel at `address` for one call: error.Invalid when this process never
+/// attached a channel there, error.Protocol when its header no longer holds what was attached.
+pub fn handleOf(address: usize) Error!Handle {
+    if (address % alignment != 0) return error.Align;
+    const capacity = attachedCapacity(address) orelse return error.Invalid;
+    const c: *Chan = @ptrFromInt(address);
+    if (@atomicLoad(u32, &c.capacity, .monotonic) != capacity) return error.Protocol;
+    if (@atomicLoad(u32, &c.magic, .acquire) != magic) return error.Protocol;
+    if (c.version != version) return error.Version;
+    if (c.flags & ~flags_all != 0) return error.Protocol;
+    try mutex.validate(&c.send_lock);
+    try mutex.validate(&c.recv_lock);
+    try mutex.validate(&c.writer);
+    return .{ .c = c, .capacity = capacity };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1022,8 +1361,8 @@ pub fn unwait(c: *Chan, side: Side) void {
 
 const testing = std.testing;
 
-fn testChan(memory: []align(64) u8, capacity: u32, flags: u32) !*Chan {
-    return init(memory[0..try sizeFor(capacity)], capacity, flags);
+fn testChan(memory: []align(64) u8, capacity: u32, flags: u32) !Handle {
+    return .{ .c = try init(memory[0..try sizeFor(capacity)], capacity, flags), .capacity = capacity };
 }
 
 test "messages go through in order, wrap around the ring, and the end comes after the last" {
@@ -1066,7 +1405,7 @@ test "limits: message size, small buffers, bad flags, corrupt positions" {
     try testing.expectEqual(RecvResult{ .too_small = 56 }, try tryRecv(c, &small, false));
     try testing.expectError(error.Range, sizeFor(100));
     try testing.expectError(error.Invalid, init(&memory, 128, flag_stream | flag_single));
-    c.writable.value = 4000; // a head past the tail: more used than the capacity
+    c.c.writable.value = 4000; // a head past the tail: more used than the capacity
     try testing.expectError(error.Protocol, tryRecv(c, &small, false));
     try testing.expectError(error.Kind, tryWrite(c, "x"));
 }
@@ -1131,7 +1470,7 @@ const ThreadTest = struct {
     counts: [2]std.atomic.Value(u32) = .{ .init(0), .init(0) },
     bad: std.atomic.Value(u32) = .init(0),
 
-    fn produce(ch: *Chan, id: u8) void {
+    fn produce(ch: Handle, id: u8) void {
         var msg: [16]u8 = undefined;
         for (0..per_sender) |i| {
             msg[0] = id;
@@ -1149,7 +1488,7 @@ const ThreadTest = struct {
         _ = t.counts[id].fetchAdd(1, .seq_cst);
     }
 
-    fn copies(ch: *Chan, t: *ThreadTest) void {
+    fn copies(ch: Handle, t: *ThreadTest) void {
         var buf: [64]u8 = undefined;
         var last = [2]i64{ -1, -1 };
         while (true) {
@@ -1159,7 +1498,7 @@ const ThreadTest = struct {
         }
     }
 
-    fn views(ch: *Chan, t: *ThreadTest) void {
+    fn views(ch: Handle, t: *ThreadTest) void {
         var offsets: [7]u32 = undefined;
         var lengths: [7]u32 = undefined;
         var l: Loan = .{ .from = 0, .to = 0 };
@@ -1172,7 +1511,7 @@ const ThreadTest = struct {
     }
 
     /// Runs the two senders and `receivers`, ends the channel, and expects every message once.
-    fn run(t: *ThreadTest, ch: *Chan, comptime receivers: []const *const fn (*Chan, *ThreadTest) void) !void {
+    fn run(t: *ThreadTest, ch: Handle, comptime receivers: []const *const fn (Handle, *ThreadTest) void) !void {
         var threads: [receivers.len]std.Thread = undefined;
         inline for (receivers, 0..) |receiver, k| threads[k] = try std.Thread.spawn(.{}, receiver.*, .{ ch, t });
         const s1 = try std.Thread.spawn(.{}, produce, .{ ch, 0 });
@@ -1199,8 +1538,8 @@ test "a holder of the lock that died leaves the last committed state" {
     const c = try testChan(&memory, 128, 0);
     try testing.expect(try trySend(c, "kept") == .sent);
     const Dier = struct {
-        fn run(ch: *Chan) void {
-            _ = mutex.lock(&ch.send_lock, .never) catch unreachable;
+        fn run(ch: Handle) void {
+            _ = mutex.lock(&ch.c.send_lock, .never) catch unreachable;
             // Half a send: bytes written past the tail, never committed.
             @memset(ch.ring()[16..40], 0xee);
         }
@@ -1213,8 +1552,8 @@ test "a holder of the lock that died leaves the last committed state" {
     try testing.expect(try tryRecv(c, &buf, false) == .blocked);
 }
 
-fn viewOf(c: *Chan, offset: u32, len: u32) []const u8 {
-    return (@as([*]const u8, @ptrCast(c)) + offset)[0..len];
+fn viewOf(c: Handle, offset: u32, len: u32) []const u8 {
+    return (@as([*]const u8, @ptrCast(c.c)) + offset)[0..len];
 }
 
 test "views: a loan keeps its space from senders until given back, in any order" {
@@ -1308,7 +1647,7 @@ test "views: a dead holder's loan is reaped by a sender that finds the ring full
     const size = header_size + 256;
     const memory = try std.posix.mmap(null, size, std.posix.PROT.READ | std.posix.PROT.WRITE, .{ .TYPE = .SHARED, .ANONYMOUS = true }, -1, 0);
     defer std.posix.munmap(memory);
-    const c = try init(memory, 256, 0);
+    const c: Handle = .{ .c = try init(memory, 256, 0), .capacity = 256 };
     for (0..8) |i| try testing.expect(try trySend(c, &[_]u8{@intCast(i)} ** 16) == .sent);
     const pid = try std.posix.fork();
     if (pid == 0) {
@@ -1336,4 +1675,56 @@ test "views: threads taking views and copies from two senders, every message onc
     var memory: [header_size + capacity]u8 align(64) = undefined;
     var t: ThreadTest = .{};
     try t.run(try testChan(&memory, capacity, 0), &.{ &ThreadTest.views, &ThreadTest.copies, &ThreadTest.views });
+}
+
+test "a receiver killed between its cursor and the head leaves a single-message channel usable" {
+    var memory: [header_size + 128]u8 align(64) = undefined;
+    const c = try testChan(&memory, 128, flag_single);
+    try testing.expect(try trySend(c, "taken") == .sent);
+    const Dier = struct {
+        fn run(ch: Handle) void {
+            _ = mutex.lock(&ch.c.recv_lock, .never) catch unreachable;
+            // consume()'s first store, then the thread ends holding the lock: the message counts as
+            // received, the head has not passed it.
+            const p = positions(ch, .receiver, true) catch unreachable;
+            const record = (nextRecord(ch, p) catch unreachable).?;
+            @atomicStore(u32, &ch.c.read, record.after, .monotonic);
+        }
+    };
+    const th = try std.Thread.spawn(.{}, Dier.run, .{c});
+    th.join();
+    var buf: [56]u8 = undefined;
+    try testing.expect(try tryRecv(c, &buf, false) == .blocked);
+    try testing.expect(try trySend(c, "next") == .sent);
+    try testing.expectEqual(RecvResult{ .received = 4 }, try tryRecv(c, &buf, false));
+    try testing.expectEqualStrings("next", buf[0..4]);
+    try replace(c, "value");
+    try testing.expectEqual(RecvResult{ .received = 5 }, try tryRecv(c, &buf, false));
+}
+
+test "handles: attached channels are found with their capacity until their memory is forgotten" {
+    const n = 200;
+    const each = header_size + 64;
+    const memory = try std.heap.page_allocator.alignedAlloc(u8, .fromByteUnits(alignment), n * each);
+    defer std.heap.page_allocator.free(memory);
+    for (0..n) |i| {
+        const c = try init(memory[i * each ..][0..each], 64, 0);
+        const h = try attach(c, each);
+        try testing.expectEqual(@as(u32, 64), h.capacity);
+    }
+    for (0..n) |i| try testing.expectEqual(@as(u32, 64), (try handleOf(@intFromPtr(memory.ptr) + i * each)).capacity);
+    try testing.expectError(error.Invalid, handleOf(@intFromPtr(memory.ptr) + 64));
+    // A peer's capacity is refused, never used.
+    const first: *Chan = @ptrCast(@alignCast(memory.ptr));
+    first.capacity = 1 << 24;
+    try testing.expectError(error.Protocol, handleOf(@intFromPtr(memory.ptr)));
+    first.capacity = 64;
+    // The first half forgotten (a segment closed), then attached again in the same slots.
+    forgetRange(@intFromPtr(memory.ptr), n / 2 * each);
+    try testing.expectError(error.Invalid, handleOf(@intFromPtr(memory.ptr)));
+    try testing.expectEqual(@as(u32, 64), (try handleOf(@intFromPtr(memory.ptr) + n / 2 * each)).capacity);
+    for (0..n / 2) |i| _ = try attach(@ptrCast(@alignCast(memory.ptr + i * each)), each);
+    for (0..n) |i| _ = try handleOf(@intFromPtr(memory.ptr) + i * each);
+    forgetRange(@intFromPtr(memory.ptr), n * each);
+    try testing.expectError(error.Invalid, handleOf(@intFromPtr(memory.ptr) + (n - 1) * each));
 }

@@ -662,14 +662,22 @@ void *ipc_heap_realloc_fn(void *context, void *ptr, size_t size);
  * (IPC_CHAN_STREAM, a Pipe). A 384-byte header, then `capacity` bytes of ring (a power of two from
  * IPC_CHAN_CAPACITY_MIN to IPC_CHAN_CAPACITY_MAX); 64-aligned.
  *
- * Every operation commits with one atomic store under a robust mutex, so a process killed at any
- * instant leaves the channel as its last committed operation left it: a message half sent was never
- * sent, a message half received is still there for the next receiver. Waiting spins briefly, then
- * parks. Messages are at most capacity / 2 - 8 bytes (IPC_ERANGE above: then a message always fits
+ * Every operation commits under a robust mutex, so a process killed at any instant leaves the
+ * channel as its last committed operation left it: a message half sent was never sent, a message
+ * half copied out is still there for the next receiver; once a receive has taken the message (its
+ * one commit), it is gone even if the receiver dies before returning it, and views a killed
+ * receiver held are dropped, not redelivered. Waiting spins briefly, then parks; a waiter whose
+ * waker died between its commit and its wake-up notices within about 100 ms. Messages are at most capacity / 2 - 8 bytes (IPC_ERANGE above: then a message always fits
  * an empty ring). Receives copy into the caller's buffer; one too small gets IPC_ERANGE with the
  * needed length in *length_out and the message stays. After ipc_chan_close, sends fail with
  * IPC_EPIPE and receives drain what is left, then return IPC_EOF. Try forms return IPC_EBUSY where
- * the blocking form would wait; blocking forms take `timeout_ns` (negative: no limit). */
+ * the blocking form would wait; blocking forms take `timeout_ns` (negative: no limit).
+ *
+ * An ipc_chan_t is the channel's address in this process, valid for calls only once this process
+ * attached it (ipc_chan_init, ipc_chan_init_at, ipc_chan_at, ipc_chan_create) and until the segment
+ * holding it is closed; other pointers get IPC_EINVAL. Each call uses the capacity this process
+ * checked against its mapping when it attached the channel: a header another process changed
+ * since is IPC_EPROTO, never followed past the mapping. */
 typedef struct ipc_chan ipc_chan_t;
 
 #define IPC_CHAN_HEADER_SIZE 384
@@ -682,7 +690,8 @@ typedef struct ipc_chan ipc_chan_t;
 
 /* Bytes a channel of `capacity` takes (header included). IPC_ERANGE for a bad capacity. */
 int32_t ipc_chan_size(uint64_t capacity, uint64_t *size_out);
-/* Makes `size` bytes of raw shared memory (64-aligned) an empty channel. */
+/* Makes `size` bytes of raw shared memory (64-aligned) an empty channel; `(ipc_chan_t *)memory` is
+ * its handle in this process. */
 int32_t ipc_chan_init(void *memory, uint64_t size, uint32_t capacity, uint32_t flags);
 int32_t ipc_chan_init_at(ipc_segment_t *segment, uint64_t offset, uint32_t capacity, uint32_t flags,
                          ipc_chan_t **chan_out);
@@ -702,7 +711,9 @@ int32_t ipc_chan_send_many(ipc_chan_t *chan, const void *data, const uint32_t *l
                            int64_t timeout_ns);
 int32_t ipc_chan_recv(ipc_chan_t *chan, void *buffer, uint64_t capacity, uint64_t *length_out, int64_t timeout_ns);
 int32_t ipc_chan_try_recv(ipc_chan_t *chan, void *buffer, uint64_t capacity, uint64_t *length_out);
-/* Copies the next message without taking it (an MVar's read). */
+/* Copies the next message without taking it (an MVar's read). Safe on any message channel: a peek
+ * woken by a send passes the wake-up on to another waiting receiver. On a plain channel another
+ * receiver may take the message before this one does. */
 int32_t ipc_chan_peek(ipc_chan_t *chan, void *buffer, uint64_t capacity, uint64_t *length_out, int64_t timeout_ns);
 /* Waits for at least one message, then takes as many as fit in `buffer` (each at an 8-aligned
  * offset) up to `max`; their lengths in `lengths`, their count in *count_out. */

@@ -144,6 +144,8 @@ pub export fn ipc_segment_open_fd(fd: i32, flags: u32, segment_out: ?*?*ipc_segm
 pub export fn ipc_segment_close(handle: ?*ipc_segment_t) i32 {
     if (handle == null) return abi.ok;
     const seg = toSegment(handle) orelse return abi.code(error.Closed);
+    // Channels attached in the mapping go with it (their handles are then error.Invalid).
+    chan.forgetRange(@intFromPtr(seg.mapping), seg.mapping_len);
     segment.close(seg);
     return abi.ok;
 }
@@ -1404,15 +1406,13 @@ pub export fn ipc_waiter_destroy(handle: ?*ipc_waiter_t) i32 {
 // ---------------------------------------------------------------------------------------------------
 // Channels: Chan, MVar (single), Pipe (stream).
 
-/// The C type `ipc_chan_t`: the `chan.Chan` header in shared memory, its ring right after it.
+/// The C type `ipc_chan_t`: the `chan.Chan` header in shared memory, its ring right after it. Only
+/// pointers this process attached (ipc_chan_init, _init_at, _at, _create) are channels to it: the
+/// capacity it uses is the one it checked against its mapping then (see chan.zig, "Handles").
 pub const ipc_chan_t = opaque {};
 
-fn toChan(handle: ?*ipc_chan_t) abi.Error!*chan.Chan {
-    const p = handle orelse return error.Invalid;
-    if (@intFromPtr(p) % chan.alignment != 0) return error.Align;
-    const c: *chan.Chan = @ptrCast(@alignCast(p));
-    const size = chan.sizeFor(c.capacity) catch return error.Protocol;
-    return chan.validate(@as([*]u8, @ptrCast(c))[0..@intCast(size)]);
+fn toChan(handle: ?*ipc_chan_t) abi.Error!chan.Handle {
+    return chan.handleOf(@intFromPtr(handle orelse return error.Invalid));
 }
 
 fn bytesIn(ptr: ?*const anyopaque, length: u64) abi.Error![]const u8 {
@@ -1458,7 +1458,9 @@ pub export fn ipc_chan_size(capacity: u64, size_out: ?*u64) i32 {
 
 pub export fn ipc_chan_init(memory: ?*anyopaque, size: u64, capacity: u32, flags: u32) i32 {
     const p: [*]u8 = @ptrCast(memory orelse return abi.code(error.Invalid));
-    _ = chan.init(p[0..@intCast(@min(size, chan.capacity_max + chan.header_size))], capacity, flags) catch |err| return result(err);
+    const len: usize = @intCast(@min(size, chan.capacity_max + chan.header_size));
+    const c = chan.init(p[0..len], capacity, flags) catch |err| return result(err);
+    _ = chan.attach(c, len) catch |err| return result(err);
     return abi.ok;
 }
 
@@ -1466,7 +1468,8 @@ pub export fn ipc_chan_init_at(handle: ?*ipc_segment_t, offset: u64, capacity: u
     const out = chan_out orelse return abi.code(error.Invalid);
     out.* = null;
     const memory = chanMemory(handle, offset) catch |err| return result(err);
-    out.* = @ptrCast(chan.init(memory, capacity, flags) catch |err| return result(err));
+    const c = chan.init(memory, capacity, flags) catch |err| return result(err);
+    out.* = @ptrCast((chan.attach(c, memory.len) catch |err| return result(err)).c);
     return abi.ok;
 }
 
@@ -1474,7 +1477,8 @@ pub export fn ipc_chan_at(handle: ?*ipc_segment_t, offset: u64, chan_out: ?*?*ip
     const out = chan_out orelse return abi.code(error.Invalid);
     out.* = null;
     const memory = chanMemory(handle, offset) catch |err| return result(err);
-    out.* = @ptrCast(chan.validate(memory) catch |err| return result(err));
+    const c = chan.validate(memory) catch |err| return result(err);
+    out.* = @ptrCast((chan.attach(c, memory.len) catch |err| return result(err)).c);
     return abi.ok;
 }
 
@@ -1502,7 +1506,14 @@ pub export fn ipc_chan_create(
     var params: ChanParams = .{ .capacity = capacity, .flags = chan_flags };
     const seg = createStandaloneSized(name, mode, flags, .chan, size, .{ .run = chanInitData, .context = &params }, segment_out) catch |err|
         return result(err);
-    out.* = @ptrCast(seg.data());
+    const c: *chan.Chan = @ptrCast(@alignCast(seg.data()));
+    const h = chan.attach(c, @intCast(size)) catch |err| {
+        segment_out.?.* = null;
+        if (seg.name.len > 0) segment.unlink(seg.name) catch {};
+        segment.close(seg);
+        return result(err);
+    };
+    out.* = @ptrCast(h.c);
     return abi.ok;
 }
 
@@ -1557,7 +1568,7 @@ pub export fn ipc_chan_try_recv(handle: ?*ipc_chan_t, buffer: ?*anyopaque, capac
     const out = length_out orelse return abi.code(error.Invalid);
     const c = toChan(handle) catch |err| return result(err);
     const r = chan.tryRecv(c, bufferOut(buffer, capacity) catch |err| return result(err), false) catch |err| return result(err);
-    if (r == .received) chan.wakeAfter(c, &c.writable);
+    if (r == .received) chan.wakeAfter(c, &c.c.writable);
     return recvCode(r, out);
 }
 
@@ -1641,7 +1652,7 @@ pub export fn ipc_chan_close(handle: ?*ipc_chan_t) i32 {
 
 pub export fn ipc_chan_is_closed(handle: ?*ipc_chan_t) i32 {
     const c = toChan(handle) catch |err| return result(err);
-    return @intFromBool(chan.isClosed(c));
+    return @intFromBool(chan.isClosed(c.c));
 }
 
 pub export fn ipc_chan_pending(handle: ?*ipc_chan_t) i32 {
@@ -1657,7 +1668,7 @@ pub export fn ipc_chan_capacity(handle: ?*ipc_chan_t) i32 {
 
 pub export fn ipc_chan_flags(handle: ?*ipc_chan_t) i32 {
     const c = toChan(handle) catch |err| return result(err);
-    return @intCast(c.flags);
+    return @intCast(c.c.flags);
 }
 
 pub export fn ipc_chan_message_max(handle: ?*ipc_chan_t) i32 {
@@ -1871,7 +1882,7 @@ pub export fn ipc_chan_writer_detach(handle: ?*ipc_chan_t) i32 {
 
 pub export fn ipc_chan_writer_word(handle: ?*ipc_chan_t) ?*const u32 {
     const c = toChan(handle) catch return null;
-    return c.writer.word();
+    return c.c.writer.word();
 }
 
 pub export fn ipc_chan_unwait(handle: ?*ipc_chan_t, side: u32) i32 {
