@@ -557,6 +557,17 @@ fn holderAlive(h: *const Holder, judge: ?platform.Stamp) bool {
     return platform.processAlive(@intCast(pid), h.start);
 }
 
+/// This process as a holder, cached per thread (a stamp costs a getpid syscall and a lock, and every
+/// view receive needs it) and keyed by the cached pid, which a forked child resets.
+threadlocal var self_holder: Holder = .{ .pid = 0, .pidns = 0, .start = 0 };
+
+fn selfHolder() Error!Holder {
+    if (self_holder.pid != 0 and self_holder.pid == rm.currentPid()) return self_holder;
+    const self = try platform.selfStamp();
+    self_holder = .{ .pid = @intCast(self.pid), .pidns = @truncate(self.pidns), .start = self.start };
+    return self_holder;
+}
+
 /// Gives back the views in [head, cursor) whose holder died (their records count as received);
 /// returns the set of slots that views still name (bit i: slot i). Caller holds the receive lock.
 fn passDead(c: *Chan, p: Positions) Error!u32 {
@@ -586,8 +597,7 @@ fn passDead(c: *Chan, p: Positions) Error!u32 {
 /// head: then `moved` is set). error.Busy when live holders' views name every entry. Caller holds the
 /// receive lock.
 fn claimSlot(c: *Chan, p: *Positions, moved: *bool) Error!u32 {
-    const self = try platform.selfStamp();
-    const me: Holder = .{ .pid = @intCast(self.pid), .pidns = @truncate(self.pidns), .start = self.start };
+    const me = try selfHolder();
     var free: ?u32 = null;
     for (0..holders_max) |i| {
         const h = c.holder(@intCast(i));

@@ -251,8 +251,7 @@ var self_stamp: ?Stamp = null;
 var self_stamp_lock: std.Thread.Mutex = .{};
 
 pub fn selfStamp() Error!Stamp {
-    // The cached pid (reset in a forked child): a view receive asks for the stamp every time.
-    const pid: i32 = @intCast(robust_mutex.currentPid());
+    const pid = linux.getpid();
     self_stamp_lock.lock();
     defer self_stamp_lock.unlock();
     // The cache is keyed by pid so that a forked child computes its own stamp.
