@@ -57,7 +57,8 @@ const rm = @import("platform/robust_mutex.zig");
 const Error = abi.Error;
 
 pub const magic: u32 = 0x4e41_4849; // "IHAN" little-endian
-pub const version: u32 = 2;
+/// 3: loan marks name an entry of the holder table instead of a bare pid.
+pub const version: u32 = 3;
 pub const header_size: u32 = 384;
 pub const alignment: u32 = 64;
 pub const capacity_min: u32 = 64;
@@ -73,17 +74,33 @@ const position_mask: u32 = closed_bit - 1;
 const record_header: u32 = 8;
 const kind_message: u32 = 0;
 const kind_padding: u32 = 1;
-/// A message a receiver holds as a view (a loan): bits 8..31 hold the holder's process id. Such records
-/// lie between the head and the receivers' cursor, keeping the head (and senders) behind them.
+/// A message a receiver holds as a view (a loan): bits 8..31 hold the holder's slot, an index into the
+/// holder table (`Holder`). Such records lie between the head and the receivers' cursor, keeping the
+/// head (and senders) behind them.
 const kind_loaned: u32 = 2;
 const kind_mask: u32 = 0xff;
+
+/// A process that holds (or held) views, as every process judges it: its pid, its start time (a
+/// reused pid has another) and its pid namespace (the same pid names another process in another
+/// namespace). The channel keeps `holders_max` of them, written only under the receive lock; see
+/// "Views" below for the invariants.
+pub const Holder = extern struct {
+    /// 0 while the entry is not whole: cleared first and stored last when an entry is (re)written.
+    pid: u32,
+    /// The inode number of the holder's pid namespace (Linux's are 32-bit: `ns_common.inum`).
+    pidns: u32,
+    start: u64,
+};
+pub const holders_max: u32 = 6;
 
 pub const Chan = extern struct {
     magic: u32,
     version: u32,
     capacity: u32,
     flags: u32,
-    reserved0: [48]u8,
+    /// Holders 3..5: the first line is otherwise written only by `init`, so a rare claim here costs
+    /// every process one reload of the line.
+    holders_more: [3]Holder,
     send_lock: mutex.Mutex,
     recv_lock: mutex.Mutex,
     /// Bit 31: closed; bits 0..30: the tail. Written by senders.
@@ -100,11 +117,16 @@ pub const Chan = extern struct {
     /// and it lie the ones still loaned out as views (and, until the head passes them, received
     /// ones). Equal to the head when no view is out.
     read: u32,
-    reserved2: [48]u8,
+    /// Holders 0..2, on the receivers' line: the receive lock's holder writes this line anyway.
+    holders: [3]Holder,
     /// Streams: held by the writer (the first process to write) for as long as it writes. When it
     /// dies, the kernel marks the lock's word owner-died, which readers see as the end of the pipe.
     writer: mutex.Mutex,
 
+    fn holder(c: *Chan, slot: u32) *Holder {
+        std.debug.assert(slot < holders_max);
+        return if (slot < c.holders.len) &c.holders[slot] else &c.holders_more[slot - c.holders.len];
+    }
 };
 
 /// A channel as this process uses it for one call: the header in shared memory and the capacity
@@ -118,12 +140,15 @@ pub const Handle = struct {
     fn ring(h: Handle) [*]u8 {
         return @as([*]u8, @ptrCast(h.c)) + header_size;
     }
+
 };
 
 comptime {
     std.debug.assert(@sizeOf(Chan) == header_size);
     std.debug.assert(@offsetOf(Chan, "send_lock") == 64);
     std.debug.assert(@offsetOf(Chan, "readable") == 192);
+    std.debug.assert(@offsetOf(Chan, "writable") == 256 and @offsetOf(Chan, "holders") + @sizeOf([3]Holder) <= 320);
+    std.debug.assert(@offsetOf(Chan, "holders_more") + @sizeOf([3]Holder) <= 64);
 }
 
 /// Bytes a channel with `capacity` bytes of ring takes.
@@ -148,7 +173,7 @@ pub fn init(memory: []u8, capacity: u32, flags: u32) Error!*Chan {
     c.version = version;
     c.capacity = capacity;
     c.flags = flags;
-    c.reserved0 = [_]u8{0} ** 48;
+    c.holders_more = std.mem.zeroes([3]Holder);
     try mutex.init(&c.send_lock);
     try mutex.init(&c.recv_lock);
     c.readable = .{ .value = 0, .waiters = 0 };
@@ -157,7 +182,7 @@ pub fn init(memory: []u8, capacity: u32, flags: u32) Error!*Chan {
     c.tail_seen = 0;
     c.reserved1 = [_]u8{0} ** 52;
     c.read = 0;
-    c.reserved2 = [_]u8{0} ** 48;
+    c.holders = std.mem.zeroes([3]Holder);
     try mutex.init(&c.writer);
     @atomicStore(u32, &c.magic, magic, .release);
     return c;
@@ -445,7 +470,8 @@ fn recordAt(h: Handle, position: u32, left: u32) Error!Record {
     const kind = words[1] & kind_mask;
     const size = switch (kind) {
         kind_padding => if (len % 8 == 0 and len <= h.capacity - at - record_header) record_header + len else return error.Protocol,
-        kind_message, kind_loaned => if (len <= messageMax(h.capacity)) recordSize(len) else return error.Protocol,
+        kind_message => if (len <= messageMax(h.capacity)) recordSize(len) else return error.Protocol,
+        kind_loaned => if (len <= messageMax(h.capacity) and words[1] >> 8 < holders_max) recordSize(len) else return error.Protocol,
         else => return error.Protocol,
     };
     if (size > left or at + size > h.capacity) return error.Protocol;
@@ -489,16 +515,15 @@ fn consume(h: Handle, p: *Positions, after: u32) void {
 }
 
 /// Moves the head over the received records and padding after it, up to the first view still out
-/// (with `dead_too`, passing views whose holder process died). True when it moved. Caller holds the
-/// receive lock.
+/// (with `dead_too`, after giving back the views of holders that died). True when it moved. Caller
+/// holds the receive lock.
 fn advanceHead(handle: Handle, p: *Positions, dead_too: bool) Error!bool {
     const c = handle.c;
+    if (dead_too) _ = try passDead(handle, p.*);
     var h = p.head;
     while (h != p.read) {
         const record = try recordAt(handle, h, (p.read -% h) & position_mask);
-        if (record.kind & kind_mask == kind_loaned) {
-            if (!dead_too or platform.pidAlive(@intCast(record.kind >> 8))) break;
-        }
+        if (record.kind & kind_mask == kind_loaned) break;
         h = record.after;
     }
     if (h == p.head) return false;
@@ -567,8 +592,102 @@ pub fn tryRecvMany(h: Handle, out: []u8, lengths: []u32) Error!struct { count: u
 /// marked with the holder's process, past the receivers' cursor but before the head, so senders do
 /// not reuse their space until the loan is given back (`release`). The loan is the range of positions
 /// [from, to). A holder that dies never gives it back: `reap` (which senders call when the ring is
-/// full and views are out) passes the records of dead holders.
+/// full and views are out) gives back the views of dead holders.
+///
+/// A mark names its holder by slot, an entry of the holder table (`Holder`: pid, start time, pid
+/// namespace; a record has no room for them). Everything below happens under the receive lock.
+///  - An entry with a nonzero pid is whole: a claim clears the pid, writes the rest, stores the pid
+///    last. A claimer killed in between leaves pid 0, a free entry.
+///  - A process marks records only with its own entry, claimed (or found: an entry equal to its
+///    stamp) before its first mark; a taker killed in between leaves an entry no mark names.
+///  - An entry is rewritten only while no mark in [head, cursor) names it (`claimSlot` scans for
+///    them, after giving back the views of dead holders). So a mark that counts — one in
+///    [head, cursor) — always names the process that made it. Marks after the cursor (a taker killed
+///    before it moved the cursor) may name an entry claimed since: `nextRecord` reads them as plain
+///    messages, and the cursor passes no record `nextRecord` did not read, so they are never judged.
+///  - A holder is dead only when the judging process shares its pid namespace and its pid with that
+///    start time runs no thread (`platform.processAlive`). A holder of another namespace cannot be
+///    judged and is never passed: only a process of its own namespace gives its views back.
+///  - Giving back the views of dead holders (`passDead`) turns their marks into received messages
+///    one record at a time; a judge killed half-way leaves the rest marked, for the next one.
+/// At most `holders_max` processes hold views at once: a take that finds every entry named by a live
+/// holder's view fails with error.Busy.
 pub const Loan = extern struct { from: u32, to: u32 };
+
+/// Whether the holder in `h` still runs, as the process `judge` sees it (null: cannot tell).
+fn holderAlive(h: *const Holder, judge: ?platform.Stamp) bool {
+    const pid = @atomicLoad(u32, &h.pid, .acquire);
+    // Marks name only whole entries: one without a pid names nobody (input another process wrote).
+    if (pid == 0 or pid > std.math.maxInt(i32)) return false;
+    const self = judge orelse return true;
+    if (h.pidns != @as(u32, @truncate(self.pidns))) return true;
+    return platform.processAlive(@intCast(pid), h.start);
+}
+
+/// This process as a holder, cached per thread (a stamp costs a getpid syscall and a lock, and every
+/// view receive needs it) and keyed by the cached pid, which a forked child resets.
+threadlocal var self_holder: Holder = .{ .pid = 0, .pidns = 0, .start = 0 };
+
+fn selfHolder() Error!Holder {
+    if (self_holder.pid != 0 and self_holder.pid == rm.currentPid()) return self_holder;
+    const self = try platform.selfStamp();
+    self_holder = .{ .pid = @intCast(self.pid), .pidns = @truncate(self.pidns), .start = self.start };
+    return self_holder;
+}
+
+/// Gives back the views in [head, cursor) whose holder died (their records count as received);
+/// returns the set of slots that views still name (bit i: slot i). Caller holds the receive lock.
+fn passDead(handle: Handle, p: Positions) Error!u32 {
+    const c = handle.c;
+    const judge: ?platform.Stamp = platform.selfStamp() catch null;
+    // Each holder is judged once per pass, when its first mark is met.
+    var judged: u32 = 0;
+    var alive: u32 = 0;
+    var h = p.head;
+    while (h != p.read) {
+        const record = try recordAt(handle, h, (p.read -% h) & position_mask);
+        if (record.kind & kind_mask == kind_loaned) {
+            const slot = record.kind >> 8; // below holders_max: checked by recordAt
+            const bit = @as(u32, 1) << @intCast(slot);
+            if (judged & bit == 0) {
+                judged |= bit;
+                if (holderAlive(c.holder(slot), judge)) alive |= bit;
+            }
+            if (alive & bit == 0) setKind(handle, record, kind_message);
+        }
+        h = record.after;
+    }
+    return alive;
+}
+
+/// This process's slot in the holder table, claimed if it has none: an entry never written, else one
+/// that no view in [head, cursor) names once dead holders' views are given back (which may move the
+/// head: then `moved` is set). error.Busy when live holders' views name every entry. Caller holds the
+/// receive lock.
+fn claimSlot(handle: Handle, p: *Positions, moved: *bool) Error!u32 {
+    const c = handle.c;
+    const me = try selfHolder();
+    var free: ?u32 = null;
+    for (0..holders_max) |i| {
+        const h = c.holder(@intCast(i));
+        const pid = @atomicLoad(u32, &h.pid, .monotonic);
+        if (pid == me.pid and h.start == me.start and h.pidns == me.pidns) return @intCast(i);
+        if (pid == 0 and free == null) free = @intCast(i);
+    }
+    const slot = free orelse blk: {
+        const named = try passDead(handle, p.*);
+        if (try advanceHead(handle, p, false)) moved.* = true;
+        const all = (@as(u32, 1) << holders_max) - 1;
+        if (named & all == all) return error.Busy;
+        break :blk @ctz(~named);
+    };
+    const h = c.holder(slot);
+    @atomicStore(u32, &h.pid, 0, .monotonic);
+    h.pidns = me.pidns;
+    h.start = me.start;
+    @atomicStore(u32, &h.pid, me.pid, .release);
+    return slot;
+}
 
 /// Takes up to `lengths.len` messages as a loan: `offsets` get where each message's bytes are,
 /// counted from the start of the channel (its header), `lengths` their lengths. Returns how many, as
@@ -589,13 +708,17 @@ pub fn tryRecvLoan(h: Handle, offsets: []u32, lengths: []u32, loan: *Loan, moved
         moved.* = try advanceHead(h, &p, false);
     }
     if (try nextRecord(h, p) == null) p = try positions(h, .receiver, true);
-    const mark = kind_loaned | (rm.currentPid() << 8);
+    var mark: u32 = kind_loaned;
     // The loan starts at its first message's record (padding before it is the head's to pass).
     var from = p.read;
     var count: u32 = 0;
     while (count < lengths.len) {
         const record = try nextRecord(h, p) orelse break;
-        if (count == 0) from = record.at -% record_header;
+        if (count == 0) {
+            // The holder's entry is whole before any mark names it (claimSlot leaves the cursor).
+            mark = kind_loaned | (try claimSlot(h, &p, moved)) << 8;
+            from = record.at -% record_header;
+        }
         setKind(h, record, mark);
         offsets[count] = header_size + (record.at & (h.capacity - 1));
         lengths[count] = record.len;
@@ -1638,7 +1761,7 @@ test "views: only plain message channels; across the wrap; a crashed taker's mar
     try testing.expect(try trySend(c, "abc") == .sent);
     const p = try positions(c, .receiver, true);
     const record = (try nextRecord(c, p)).?;
-    setKind(c, record, kind_loaned | (12345 << 8));
+    setKind(c, record, kind_loaned | (holders_max - 1) << 8);
     try testing.expectEqual(RecvResult{ .received = 3 }, try tryRecv(c, &buf, false));
     try testing.expect(!viewsOut(c));
 }
@@ -1727,4 +1850,120 @@ test "handles: attached channels are found with their capacity until their memor
     for (0..n) |i| _ = try handleOf(@intFromPtr(memory.ptr) + i * each);
     forgetRange(@intFromPtr(memory.ptr), n * each);
     try testing.expectError(error.Invalid, handleOf(@intFromPtr(memory.ptr) + (n - 1) * each));
+}
+
+test "views: a holder whose main thread exited keeps its views while another thread of it runs" {
+    const size = header_size + 256;
+    const memory = try std.posix.mmap(null, size + 64, std.posix.PROT.READ | std.posix.PROT.WRITE, .{ .TYPE = .SHARED, .ANONYMOUS = true }, -1, 0);
+    defer std.posix.munmap(memory);
+    const c: Handle = .{ .c = try init(memory[0..size], 256, 0), .capacity = 256 };
+    const taken: *u32 = @ptrCast(@alignCast(memory[size..].ptr));
+    for (0..8) |i| try testing.expect(try trySend(c, &[_]u8{@intCast(i)} ** 16) == .sent);
+    // In the child, a second thread takes four views and runs on; the main thread calls pthread_exit.
+    const Holder_ = struct {
+        pub const Arg = struct { c: Handle, taken: *u32 };
+        pub fn run(arg: Arg) void {
+            var offsets: [4]u32 = undefined;
+            var lengths: [4]u32 = undefined;
+            var moved = false;
+            var l: Loan = .{ .from = 0, .to = 0 };
+            const r = tryRecvLoan(arg.c, &offsets, &lengths, &l, &moved) catch std.posix.exit(2);
+            @atomicStore(u32, arg.taken, if (r.count == 4) 1 else 2, .release);
+            std.Thread.sleep(60 * std.time.ns_per_s);
+        }
+    };
+    const pid = try platform.impl.forkLeaderExited(Holder_, .{ .c = c, .taken = taken });
+    defer {
+        _ = std.posix.kill(pid, std.posix.SIG.KILL) catch {};
+        _ = std.posix.waitpid(pid, 0);
+    }
+    const give_up = platform.monotonicNs() + 20 * std.time.ns_per_s;
+    while (@atomicLoad(u32, taken, .acquire) == 0 and platform.monotonicNs() < give_up) std.Thread.sleep(std.time.ns_per_ms);
+    try testing.expectEqual(@as(u32, 1), @atomicLoad(u32, taken, .acquire));
+    try testing.expect(viewsOut(c));
+    var buf: [64]u8 = undefined;
+    try testing.expectEqual(RecvResult{ .received = 16 }, try tryRecv(c, &buf, false));
+    // The ring is full behind the live holder's views: the send waits (reaping nothing) and times out.
+    try testing.expectError(error.TimedOut, send(c, &[_]u8{9} ** 100, wait.Deadline.after(300 * std.time.ns_per_ms)));
+    try testing.expect(!try reap(c));
+    for (0..4) |i| try testing.expectEqualSlices(u8, &[_]u8{@intCast(i)} ** 16, viewOf(c, header_size + @as(u32, @intCast(i)) * 24 + 8, 16));
+    // Once the whole process is dead (a zombie: not yet waited for), its views are given back.
+    try std.posix.kill(pid, std.posix.SIG.KILL);
+    try send(c, &[_]u8{9} ** 100, wait.Deadline.after(20 * std.time.ns_per_s));
+    try testing.expect(!viewsOut(c));
+}
+
+test "views: a holder is judged by pid, start time and pid namespace" {
+    var memory: [header_size + 256]u8 align(64) = undefined;
+    const c = try testChan(&memory, 256, 0);
+    var offsets: [2]u32 = undefined;
+    var lengths: [2]u32 = undefined;
+    var moved = false;
+    var l: Loan = .{ .from = 0, .to = 0 };
+    // A pid that no process has: a child that exited and was waited for.
+    const dead_pid = try std.posix.fork();
+    if (dead_pid == 0) std.posix.exit(0);
+    _ = std.posix.waitpid(dead_pid, 0);
+    const self = try platform.selfStamp();
+    for (0..4) |round| {
+        for (0..2) |i| try testing.expect(try trySend(c, &[_]u8{@intCast(i)} ** 16) == .sent);
+        l = .{ .from = 0, .to = 0 };
+        try testing.expectEqual(@as(u32, 2), (try tryRecvLoan(c, &offsets, &lengths, &l, &moved)).count);
+        // This process claimed the first entry, and its own views are never passed.
+        const h = c.c.holder(0);
+        try testing.expectEqual(@as(u32, @intCast(self.pid)), h.pid);
+        try testing.expect(!try reap(c));
+        switch (round) {
+            // A reused pid: this process's pid with another start time names a dead holder.
+            0 => h.start +%= 1,
+            // A dead pid of this namespace.
+            1 => h.pid = @intCast(dead_pid),
+            // A holder of another namespace cannot be judged: never passed, even with a dead pid.
+            2 => {
+                h.pid = @intCast(dead_pid);
+                h.pidns +%= 1;
+                try testing.expect(!try reap(c));
+                try testing.expect(viewsOut(c));
+                h.pidns -%= 1;
+            },
+            // A mark that names an entry never written names nobody.
+            else => {
+                const record = try recordAt(c, l.from, l.to -% l.from);
+                setKind(c, record, kind_loaned | (holders_max - 1) << 8);
+                setKind(c, try recordAt(c, record.after, l.to -% record.after), kind_message);
+            },
+        }
+        try testing.expect(try reap(c));
+        try testing.expect(!viewsOut(c));
+        try testing.expectError(error.Invalid, release(c, l));
+        // Back to this process, for the next round.
+        c.c.holder(0).* = .{ .pid = @intCast(self.pid), .pidns = @truncate(self.pidns), .start = self.start };
+    }
+}
+
+test "views: at most holders_max processes hold views; a dead holder's entry is taken over" {
+    var memory: [header_size + 512]u8 align(64) = undefined;
+    const c = try testChan(&memory, 512, 0);
+    var offsets: [1]u32 = undefined;
+    var lengths: [1]u32 = undefined;
+    var moved = false;
+    const self = try platform.selfStamp();
+    // Every entry names a live holder of another namespace (so never judged dead), each with a view.
+    for (0..holders_max + 1) |i| try testing.expect(try trySend(c, &[_]u8{@intCast(i)} ** 16) == .sent);
+    for (0..holders_max) |i| {
+        var l: Loan = .{ .from = 0, .to = 0 };
+        try testing.expectEqual(@as(u32, 1), (try tryRecvLoan(c, &offsets, &lengths, &l, &moved)).count);
+        try testing.expectEqual(@as(u32, @intCast(i)), (try recordAt(c, l.from, l.to -% l.from)).kind >> 8);
+        try testing.expectEqual(@as(u32, @intCast(self.pid)), c.c.holder(@intCast(i)).pid);
+        c.c.holder(@intCast(i)).pidns +%= 1;
+    }
+    var l: Loan = .{ .from = 0, .to = 0 };
+    try testing.expectError(error.Busy, tryRecvLoan(c, &offsets, &lengths, &l, &moved));
+    // One of them turns out to be dead (back in this namespace, with a pid that has another start):
+    // its view is given back and its entry taken over.
+    c.c.holder(2).pidns -%= 1;
+    c.c.holder(2).start +%= 1;
+    try testing.expectEqual(@as(u32, 1), (try tryRecvLoan(c, &offsets, &lengths, &l, &moved)).count);
+    try testing.expectEqual(@as(u32, 2), (try recordAt(c, l.from, l.to -% l.from)).kind >> 8);
+    try testing.expectEqual(self.start, c.c.holder(2).start);
 }

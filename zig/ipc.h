@@ -723,8 +723,10 @@ int32_t ipc_chan_recv_many(ipc_chan_t *chan, void *buffer, uint64_t capacity, ui
  * the lengths[i] bytes at (const uint8_t *)chan + offsets[i], in the ring itself, and stays there
  * (senders cannot reuse its space) until the loan is given back. `loan` ({from, to}, start {0, 0})
  * is in and out: a loan still out on entry is given back first, so a loop of calls holds one loan
- * at a time; give the last back with ipc_chan_release. Loans of a process that dies are given back
- * by senders that find the ring full. Plain message channels only (IPC_EKIND otherwise). */
+ * at a time; give the last back with ipc_chan_release. Loans of a process that dies (all its threads
+ * exited) are given back by senders of its pid namespace that find the ring full; a live process's
+ * loans never are. At most 6 processes hold loans of one channel at a time: IPC_EBUSY for a seventh
+ * (after the loans of dead holders were given back). Plain message channels only (IPC_EKIND otherwise). */
 int32_t ipc_chan_recv_views(ipc_chan_t *chan, uint32_t *offsets, uint32_t *lengths, uint32_t max, uint32_t *count_out,
                             uint32_t *loan, int64_t timeout_ns);
 /* Gives back a loan (IPC_EINVAL when it is not one still out) and empties it; an empty loan is a no-op. */

@@ -279,7 +279,7 @@ pub fn startTime(pid: i32) Error!u64 {
     return (try readStat(pid)).start;
 }
 
-const ProcStat = struct { state: u8, start: u64 };
+const ProcStat = struct { state: u8, threads: u64, start: u64 };
 
 fn readStat(pid: i32) Error!ProcStat {
     var path_buf: [32]u8 = undefined;
@@ -291,17 +291,19 @@ fn readStat(pid: i32) Error!ProcStat {
     return parseStat(buf[0..len]) orelse error.Io;
 }
 
-/// Fields 3 (state) and 22 (start time) of a /proc/<pid>/stat line. The command name (field 2) is
-/// in parentheses and may itself contain spaces and parentheses, so fields are counted from the
-/// last ')'.
+/// Fields 3 (state), 20 (number of threads) and 22 (start time) of a /proc/<pid>/stat line. The
+/// command name (field 2) is in parentheses and may itself contain spaces and parentheses, so
+/// fields are counted from the last ')'.
 fn parseStat(stat: []const u8) ?ProcStat {
     const close_paren = std.mem.lastIndexOfScalar(u8, stat, ')') orelse return null;
     var fields = std.mem.tokenizeScalar(u8, stat[close_paren + 1 ..], ' ');
     var field: u32 = 3;
     var state: u8 = 0;
+    var threads: u64 = 0;
     while (fields.next()) |token| : (field += 1) {
         if (field == 3) state = token[0];
-        if (field == 22) return .{ .state = state, .start = std.fmt.parseInt(u64, token, 10) catch return null };
+        if (field == 20) threads = std.fmt.parseInt(u64, token, 10) catch return null;
+        if (field == 22) return .{ .state = state, .threads = threads, .start = std.fmt.parseInt(u64, token, 10) catch return null };
     }
     return null;
 }
@@ -310,9 +312,25 @@ fn parseStartTime(stat: []const u8) ?u64 {
     return (parseStat(stat) orelse return null).start;
 }
 
-/// Whether the process `pid` that started at `start` is still running. A zombie (exited, not yet
-/// reaped by its parent) is not. When in doubt (no permission to look), it is considered alive: a
-/// sweep must never remove a live process's segment.
+/// Whether a process whose /proc/<pid>/stat says `stat` still runs. The state field is the thread
+/// group leader's: a leader that called pthread_exit shows `Z` while the other threads run on, and
+/// the process is alive until the last of them exits. The thread count (field 20, the group's
+/// `nr_threads`) tells the two apart in the same read: an exited thread leaves the count as soon as
+/// it is released (at once for every thread but the leader), while the leader counts until its
+/// parent reaps it. So a zombie leader counted alone is a process that exited (dead: see
+/// DEVELOPERS.md "Zombies are dead"), and one counted with others still has running threads.
+fn statAlive(stat: ProcStat) bool {
+    return switch (stat.state) {
+        'X' => false,
+        'Z' => stat.threads > 1,
+        else => true,
+    };
+}
+
+/// Whether the process `pid` that started at `start` is still running: some thread of it has not
+/// exited (a zombie whose threads all exited is dead, a process whose main thread exited while
+/// others run is alive). When in doubt (no permission to look), it is considered alive: a sweep
+/// must never remove a live process's segment, nor a sender reuse a live holder's views.
 pub fn processAlive(pid: i32, start: u64) bool {
     if (pid <= 0) return false;
     const rc = linux.kill(pid, 0);
@@ -320,19 +338,7 @@ pub fn processAlive(pid: i32, start: u64) bool {
         if (e == .SRCH) return false;
     }
     const stat = readStat(pid) catch |err| return err != error.NotFound;
-    return stat.start == start and stat.state != 'Z' and stat.state != 'X';
-}
-
-/// Whether a process with id `pid` runs (whatever its start time); a zombie does not. When in doubt
-/// (no permission to look), it is considered alive.
-pub fn pidAlive(pid: i32) bool {
-    if (pid <= 0) return false;
-    const rc = linux.kill(pid, 0);
-    if (errnoOf(rc)) |e| {
-        if (e == .SRCH) return false;
-    }
-    const stat = readStat(pid) catch |err| return err != error.NotFound;
-    return stat.state != 'Z' and stat.state != 'X';
+    return stat.start == start and statAlive(stat);
 }
 
 /// The effective uid of this process.
@@ -446,7 +452,11 @@ test "parseStartTime counts fields after the last parenthesis" {
     try std.testing.expectEqual(@as(?u64, 987654), parseStartTime(line));
     try std.testing.expectEqual(@as(?u64, null), parseStartTime("12 (x) S 1"));
     try std.testing.expectEqual(@as(?u64, null), parseStartTime("no paren"));
-    try std.testing.expectEqual(@as(u8, 'Z'), parseStat("7 (z) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0").?.state);
+    const zombie = parseStat("7 (z) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 3 0 55 0 0").?;
+    try std.testing.expectEqual(@as(u8, 'Z'), zombie.state);
+    try std.testing.expectEqual(@as(u64, 3), zombie.threads);
+    try std.testing.expect(statAlive(zombie));
+    try std.testing.expect(!statAlive(.{ .state = 'Z', .threads = 1, .start = 55 }));
 }
 
 test "selfStamp names this process and it is alive" {
@@ -456,6 +466,48 @@ test "selfStamp names this process and it is alive" {
     try std.testing.expect(processAlive(stamp.pid, stamp.start));
     try std.testing.expect(!processAlive(stamp.pid, stamp.start + 1));
     try std.testing.expect(!processAlive(0, 0));
+}
+
+extern "c" fn pthread_exit(value: ?*anyopaque) noreturn;
+
+/// A process whose main thread has exited while another thread runs on: its /proc stat shows the
+/// leader's state, `Z`. Forks it and returns its pid once that state shows (null on timeout).
+pub fn forkLeaderExited(comptime Body: type, arg: Body.Arg) !std.posix.pid_t {
+    const pid = try std.posix.fork();
+    if (pid == 0) {
+        _ = std.Thread.spawn(.{}, Body.run, .{arg}) catch std.posix.exit(3);
+        pthread_exit(null);
+    }
+    const give_up = monotonicNs() + 20 * std.time.ns_per_s;
+    while (monotonicNs() < give_up) {
+        const stat = readStat(pid) catch break;
+        if (stat.state == 'Z') return pid;
+        std.Thread.sleep(std.time.ns_per_ms);
+    }
+    _ = linux.kill(pid, linux.SIG.KILL);
+    _ = std.posix.waitpid(pid, 0);
+    return error.TimedOut;
+}
+
+test "processAlive: a process whose main thread exited lives while another thread runs; a zombie is dead" {
+    const Sleeper = struct {
+        pub const Arg = void;
+        pub fn run(_: void) void {
+            std.Thread.sleep(60 * std.time.ns_per_s);
+        }
+    };
+    const pid = try forkLeaderExited(Sleeper, {});
+    const start = try startTime(pid);
+    try std.testing.expect(processAlive(pid, start));
+    // Killed, not yet reaped: a real zombie, counted dead.
+    _ = linux.kill(pid, linux.SIG.KILL);
+    const give_up = monotonicNs() + 20 * std.time.ns_per_s;
+    while (processAlive(pid, start) and monotonicNs() < give_up) std.Thread.sleep(std.time.ns_per_ms);
+    const stat = try readStat(pid);
+    try std.testing.expectEqual(@as(u8, 'Z'), stat.state);
+    try std.testing.expect(!processAlive(pid, start));
+    _ = std.posix.waitpid(pid, 0);
+    try std.testing.expect(!processAlive(pid, start));
 }
 
 test "futexWaitv returns at once for a changed word and times out on an unchanged one" {

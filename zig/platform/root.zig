@@ -35,7 +35,6 @@ pub const capacity = impl.capacity;
 pub const randomBytes = impl.randomBytes;
 pub const selfStamp = impl.selfStamp;
 pub const processAlive = impl.processAlive;
-pub const pidAlive = impl.pidAlive;
 pub const effectiveUid = impl.effectiveUid;
 pub const monotonicNs = impl.monotonicNs;
 pub const futexWaitv = impl.futexWaitv;

@@ -71,10 +71,6 @@ pub fn processAlive(pid: i32, start: u64) bool {
     _ = .{ pid, start };
     return true;
 }
-pub fn pidAlive(pid: i32) bool {
-    _ = pid;
-    return true;
-}
 pub fn effectiveUid() u32 {
     return 0;
 }
