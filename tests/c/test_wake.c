@@ -1,0 +1,131 @@
+/* Proves that no wake-up is lost (issue 15): a timed mutex lock that gives up after consuming the
+ * unlock's wake passes it on even when a try_lock took the lock meanwhile; and waiters parked on a
+ * word that was changed without a wake (what a process killed between its commit and its wake
+ * leaves) return by themselves. "Parked" is an event, not a sleep: the waiter thread's
+ * /proc/self/task/<tid>/wchan names a futex wait (and, where the object counts parked waiters,
+ * the count says so); the only time limits are generous timeouts that end a lost wait with a
+ * failure instead of a hang. */
+#define _GNU_SOURCE
+#include "ipc.h"
+#include "check.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* C99 with GCC/Clang builtins: the build compiles the tests as -std=c99 -pedantic. */
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+
+#define SECOND_NS 1000000000LL
+#define MS_NS 1000000LL
+#define US_NS 1000LL
+
+static pid_t current_tid(void) {
+  return (pid_t)syscall(SYS_gettid);
+}
+
+/* Whether thread `tid` of this process sleeps in a futex wait (futex_wait, futex_waitv). */
+static int parked(pid_t tid) {
+  char path[64], buf[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/wchan", (int)tid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  return strncmp(buf, "futex", 5) == 0;
+}
+
+static void sleep_us(long us) {
+  struct timespec ts = {us / 1000000, (us % 1000000) * 1000L};
+  nanosleep(&ts, NULL);
+}
+
+/* Waits (polling, bounded) until thread *tid has published its id and parks in a futex wait. */
+static void await_parked(pid_t *tid) {
+  for (long i = 0; i < 2000000; i++) {
+    pid_t t = LOAD(tid);
+    if (t != 0 && parked(t)) return;
+    sleep_us(10);
+  }
+  CHECK(!"the waiter never parked");
+}
+
+/* ---- 5: a timed mutex lock that gives up passes the wake on ---------------------------------- */
+
+struct mutex_round {
+  ipc_mutex_t *m;
+  pid_t w1_tid, w2_tid;
+  uint64_t w1_deadline;
+  int64_t w1_timeout_ns;
+  int32_t w1_rc, w2_rc;
+};
+
+static void *timed_locker(void *arg) {
+  struct mutex_round *r = arg;
+  STORE(&r->w1_deadline, ipc_now_ns() + (uint64_t)r->w1_timeout_ns);
+  STORE(&r->w1_tid, current_tid());
+  r->w1_rc = ipc_mutex_timed_lock(r->m, r->w1_timeout_ns);
+  if (r->w1_rc == IPC_OK) CHECK_RC(ipc_mutex_unlock(r->m), IPC_OK);
+  return NULL;
+}
+
+static void *patient_locker(void *arg) {
+  struct mutex_round *r = arg;
+  STORE(&r->w2_tid, current_tid());
+  /* Bounded only so that a lost wake-up fails the test: the lock is free soon after it parks. */
+  r->w2_rc = ipc_mutex_timed_lock(r->m, 10 * SECOND_NS);
+  if (r->w2_rc == IPC_OK) CHECK_RC(ipc_mutex_unlock(r->m), IPC_OK);
+  return NULL;
+}
+
+/* W1 (timed) and then W2 park on a held mutex; the holder unlocks just before W1's deadline, so
+ * that the unlock's one wake goes to W1, which runs only after its deadline has passed; the holder
+ * takes the lock straight back with try_lock (which clears FUTEX_WAITERS) and holds it until W1
+ * has given up. Before the fix W1 saw the lock held and passed nothing on, the holder's unlock
+ * woke nobody, and W2 slept beside a free lock until its timeout (most rounds that hit the
+ * window). Each round varies how long before the deadline the unlock comes. */
+static void mutex_timed_give_up(void) {
+  ipc_segment_t *seg = NULL;
+  ipc_mutex_t *m = NULL;
+  CHECK_RC(ipc_segment_create(NULL, 4096, 0, 0, &seg), IPC_OK);
+  CHECK_RC(ipc_mutex_init_at(seg, 0, &m), IPC_OK);
+  int rounds = 60, windows = 0;
+  for (int i = 0; i < rounds; i++) {
+    struct mutex_round r = {.m = m, .w1_timeout_ns = 20 * MS_NS};
+    CHECK_RC(ipc_mutex_lock(m), IPC_OK);
+    pthread_t w1, w2;
+    CHECK(pthread_create(&w1, NULL, timed_locker, &r) == 0);
+    await_parked(&r.w1_tid);
+    CHECK(pthread_create(&w2, NULL, patient_locker, &r) == 0);
+    await_parked(&r.w2_tid);
+    uint64_t unlock_at = LOAD(&r.w1_deadline) - (uint64_t)((i % 6) * 15 * US_NS);
+    int late = ipc_now_ns() >= unlock_at; /* the machine was too slow for this round's window */
+    while (ipc_now_ns() < unlock_at) {
+    }
+    CHECK_RC(ipc_mutex_unlock(m), IPC_OK);
+    int retaken = ipc_mutex_try_lock(m) == IPC_OK;
+    CHECK(pthread_join(w1, NULL) == 0);
+    if (retaken) CHECK_RC(ipc_mutex_unlock(m), IPC_OK);
+    if (retaken && !late && r.w1_rc == IPC_ETIMEDOUT) windows++;
+    CHECK(pthread_join(w2, NULL) == 0);
+    if (r.w2_rc != IPC_OK) {
+      fprintf(stderr, "round %d: the patient locker got %s beside a free mutex (W1: %s)\n", i,
+              ipc_errname(r.w2_rc), ipc_errname(r.w1_rc));
+      CHECK(r.w2_rc == IPC_OK);
+    }
+  }
+  printf("mutex_timed_give_up: %d of %d rounds gave up after the unlock with the lock retaken\n",
+         windows, rounds);
+  CHECK_RC(ipc_segment_close(seg), IPC_OK);
+}
+
+int main(void) {
+  alarm(300); /* the whole program's kill timer */
+  mutex_timed_give_up();
+  printf("test_wake: ok\n");
+  return 0;
+}
