@@ -123,9 +123,150 @@ static void mutex_timed_give_up(void) {
   CHECK_RC(ipc_segment_close(seg), IPC_OK);
 }
 
+/* ---- 9: a commit whose wake never came (the committer was killed in between) ----------------- */
+
+#define LONG_NS (10 * SECOND_NS)
+
+struct parked_wait {
+  int32_t (*call)(struct parked_wait *);
+  void *object, *other;
+  pid_t tid;
+  int32_t rc;
+};
+
+static void *run_wait(void *arg) {
+  struct parked_wait *p = arg;
+  STORE(&p->tid, current_tid());
+  p->rc = p->call(p);
+  return NULL;
+}
+
+/* Starts `p` on a thread and returns once it sleeps in the kernel and, when `waiters` is given,
+ * counts itself there (the word's parked count, the uint32_t after the value). */
+static pthread_t park_waiter(struct parked_wait *p, const uint32_t *word) {
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, run_wait, p) == 0);
+  await_parked(&p->tid);
+  if (word != NULL) {
+    for (long i = 0; LOAD(&word[1]) == 0; i++) {
+      CHECK(i < 2000000);
+      sleep_us(10);
+    }
+  }
+  return t;
+}
+
+/* Changes a word in shared memory as a committer does, and then dies before its wake. */
+static void commit_without_wake(const uint32_t *word, uint32_t value) {
+  STORE((uint32_t *)word, value);
+}
+
+/* Joins the waiter and checks that it returned `want` by itself, well before its timeout (a wait
+ * released only at its timeout would report the change too, so the time is what tells). */
+static void expect_returned(pthread_t t, struct parked_wait *p, int32_t want, uint64_t started) {
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK_RC(p->rc, want);
+  CHECK(ipc_now_ns() - started < (uint64_t)LONG_NS / 2);
+}
+
+static int32_t raw_wait(struct parked_wait *p) {
+  return ipc_wait(p->object, 0, LONG_NS, NULL);
+}
+static int32_t sem_wait_one(struct parked_wait *p) {
+  return ipc_sem_acquire(p->object, 1, LONG_NS);
+}
+static int32_t event_wait(struct parked_wait *p) {
+  return ipc_event_wait(p->object, LONG_NS);
+}
+static int32_t cond_wait(struct parked_wait *p) {
+  CHECK_RC(ipc_mutex_lock(p->other), IPC_OK);
+  int32_t rc = ipc_cond_wait(p->object, p->other, LONG_NS);
+  CHECK_RC(ipc_mutex_unlock(p->other), IPC_OK);
+  return rc;
+}
+static int32_t barrier_wait(struct parked_wait *p) {
+  return ipc_barrier_wait(p->object, LONG_NS);
+}
+static int32_t waiter_next(struct parked_wait *p) {
+  uint32_t token = 0;
+  int32_t result = 0;
+  int32_t n = ipc_waiter_next(p->object, &token, &result, 1);
+  return n == 1 && token == 7 ? result : IPC_EPROTO;
+}
+
+/* For each primitive: a waiter parks; its word is changed as the commit of a release, set, notify,
+ * the last arrival, or any store would change it, with no wake after it. Before wait.zig's recheck
+ * slices every one slept until its timeout. */
+static void commit_without_wake_all(void) {
+  ipc_segment_t *seg = NULL;
+  CHECK_RC(ipc_segment_create(NULL, 4096, 0, 0, &seg), IPC_OK);
+  uint32_t *raw = (uint32_t *)ipc_segment_base(seg);
+  ipc_sem_t *sem = NULL;
+  ipc_event_t *event = NULL;
+  ipc_cond_t *cond = NULL;
+  ipc_mutex_t *m = NULL;
+  ipc_barrier_t *barrier = NULL;
+  CHECK_RC(ipc_sem_init_at(seg, 64, 0, 0, &sem), IPC_OK);
+  CHECK_RC(ipc_event_init_at(seg, 128, 0, &event), IPC_OK);
+  CHECK_RC(ipc_cond_init_at(seg, 192, &cond), IPC_OK);
+  CHECK_RC(ipc_mutex_init_at(seg, 256, &m), IPC_OK);
+  CHECK_RC(ipc_barrier_init_at(seg, 320, 2, &barrier), IPC_OK);
+
+  uint64_t t0 = ipc_now_ns();
+  struct parked_wait p = {.call = raw_wait, .object = raw};
+  pthread_t t = park_waiter(&p, NULL);
+  commit_without_wake(raw, 1);
+  expect_returned(t, &p, IPC_OK, t0);
+
+  t0 = ipc_now_ns();
+  p = (struct parked_wait){.call = sem_wait_one, .object = sem};
+  t = park_waiter(&p, ipc_sem_word(sem));
+  commit_without_wake(ipc_sem_word(sem), 1); /* a release of one unit */
+  expect_returned(t, &p, IPC_OK, t0);
+  CHECK_RC(ipc_sem_value(sem), 0);
+
+  t0 = ipc_now_ns();
+  p = (struct parked_wait){.call = event_wait, .object = event};
+  t = park_waiter(&p, ipc_event_word(event));
+  commit_without_wake(ipc_event_word(event), (LOAD(ipc_event_word(event)) | 1) + 2); /* a set */
+  expect_returned(t, &p, IPC_OK, t0);
+
+  t0 = ipc_now_ns();
+  p = (struct parked_wait){.call = cond_wait, .object = cond, .other = m};
+  t = park_waiter(&p, ipc_cond_word(cond));
+  commit_without_wake(ipc_cond_word(cond), LOAD(ipc_cond_word(cond)) + 1); /* a notify */
+  expect_returned(t, &p, IPC_OK, t0);
+
+  t0 = ipc_now_ns();
+  p = (struct parked_wait){.call = barrier_wait, .object = barrier};
+  t = park_waiter(&p, NULL);
+  CHECK_RC(ipc_barrier_waiting(barrier), 1);
+  /* The last arrival's CAS: generation 0 -> 1, no arrivals (its history bit stays "passed"). */
+  commit_without_wake(ipc_barrier_word(barrier), 1u << 16);
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK(p.rc == 0); /* the first arrival's index */
+  CHECK(ipc_now_ns() - t0 < (uint64_t)LONG_NS / 2);
+
+  /* The async waiter (poll mode): its loop sleeps in futex_waitv with the word among its words. */
+  ipc_waiter_t *waiter = NULL;
+  CHECK_RC(ipc_waiter_create(NULL, &waiter), IPC_OK);
+  raw[0] = 0;
+  CHECK_RC(ipc_waiter_submit(waiter, raw, 0, LONG_NS, 7), IPC_OK);
+  t0 = ipc_now_ns();
+  p = (struct parked_wait){.call = waiter_next, .object = waiter};
+  t = park_waiter(&p, NULL);
+  commit_without_wake(raw, 1);
+  expect_returned(t, &p, IPC_OK, t0);
+  CHECK_RC(ipc_waiter_destroy(waiter), IPC_OK);
+
+  CHECK_RC(ipc_segment_close(seg), IPC_OK);
+  printf("commit_without_wake_all: every parked waiter returned by itself\n");
+}
+
 int main(void) {
   alarm(300); /* the whole program's kill timer */
   mutex_timed_give_up();
+  commit_without_wake_all();
   printf("test_wake: ok\n");
   return 0;
 }
