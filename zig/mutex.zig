@@ -247,8 +247,9 @@ test "a waiting thread gets the mutex when the holder unlocks, and times out whi
     defer destroy(&m) catch {};
     _ = try lock(&m, .never);
     const Locker = struct {
-        fn run(mm: *Mutex, timed_out: *bool, got: *bool) void {
+        fn run(mm: *Mutex, timed_out: *bool, got: *bool, tried: *std.atomic.Value(u32)) void {
             timed_out.* = if (lock(mm, wait.Deadline.after(std.time.ns_per_ms))) |_| false else |e| e == error.TimedOut;
+            tried.store(1, .seq_cst);
             _ = lock(mm, wait.Deadline.after(5 * std.time.ns_per_s)) catch return;
             got.* = true;
             unlock(mm) catch {};
@@ -256,8 +257,11 @@ test "a waiting thread gets the mutex when the holder unlocks, and times out whi
     };
     var timed_out = false;
     var got = false;
-    const t = try std.Thread.spawn(.{}, Locker.run, .{ &m, &timed_out, &got });
-    std.Thread.sleep(20 * std.time.ns_per_ms);
+    var tried = std.atomic.Value(u32).init(0);
+    const t = try std.Thread.spawn(.{}, Locker.run, .{ &m, &timed_out, &got, &tried });
+    // Unlock only once the timed attempt has ended (an event, not a sleep: a slow thread start
+    // must not let the first attempt find the mutex free).
+    while (tried.load(.seq_cst) == 0) std.Thread.sleep(std.time.ns_per_ms);
     try unlock(&m);
     t.join();
     try testing.expect(timed_out);
