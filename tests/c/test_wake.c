@@ -44,14 +44,23 @@ static void sleep_us(long us) {
   nanosleep(&ts, NULL);
 }
 
-/* Waits (polling, bounded) until thread *tid has published its id and parks in a futex wait. */
-static void await_parked(pid_t *tid) {
-  for (long i = 0; i < 2000000; i++) {
+/* Waits (polling, bounded) until thread *tid has published its id and parks in a futex wait;
+ * returns 0 instead if *done (when given) says the thread's wait already ended (a loaded machine
+ * can run a short timed wait to its end between two polls). */
+static int await_parked_or_done(pid_t *tid, int *done) {
+  uint64_t until = ipc_now_ns() + 60 * SECOND_NS;
+  while (ipc_now_ns() < until) {
     pid_t t = LOAD(tid);
-    if (t != 0 && parked(t)) return;
+    if (t != 0 && parked(t)) return 1;
+    if (done != NULL && LOAD(done)) return 0;
     sleep_us(10);
   }
   CHECK(!"the waiter never parked");
+  return 0;
+}
+
+static void await_parked(pid_t *tid) {
+  await_parked_or_done(tid, NULL);
 }
 
 /* ---- 5: a timed lock that gives up passes the wake on --------------------------------------- */
@@ -89,6 +98,7 @@ struct lock_round {
   uint64_t w1_deadline;
   int64_t w1_timeout_ns;
   int32_t w1_rc, w2_rc;
+  int w1_done;
 };
 
 static void *timed_locker(void *arg) {
@@ -97,6 +107,7 @@ static void *timed_locker(void *arg) {
   STORE(&r->w1_tid, current_tid());
   r->w1_rc = r->ops->lock(r->lock, r->w1_timeout_ns);
   if (r->w1_rc == IPC_OK) CHECK_RC(r->ops->unlock(r->lock), IPC_OK);
+  STORE(&r->w1_done, 1);
   return NULL;
 }
 
@@ -120,11 +131,16 @@ static void *patient_locker(void *arg) {
 static void timed_give_up(const struct lock_ops *ops, void *lock) {
   int rounds = 40, windows = 0;
   for (int i = 0; i < rounds; i++) {
-    struct lock_round r = {.ops = ops, .lock = lock, .w1_timeout_ns = 20 * MS_NS};
+    struct lock_round r = {.ops = ops, .lock = lock, .w1_timeout_ns = 50 * MS_NS};
     CHECK_RC(ops->lock(lock, -1), IPC_OK);
     pthread_t w1, w2;
     CHECK(pthread_create(&w1, NULL, timed_locker, &r) == 0);
-    await_parked(&r.w1_tid);
+    if (!await_parked_or_done(&r.w1_tid, &r.w1_done)) {
+      /* Too slow a machine for this round: W1 timed out before it was seen parked. */
+      CHECK(pthread_join(w1, NULL) == 0);
+      CHECK_RC(ops->unlock(lock), IPC_OK);
+      continue;
+    }
     CHECK(pthread_create(&w2, NULL, patient_locker, &r) == 0);
     await_parked(&r.w2_tid);
     uint64_t unlock_at = LOAD(&r.w1_deadline) - (uint64_t)((i % 6) * 15 * US_NS);
