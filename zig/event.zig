@@ -4,12 +4,16 @@
 //!
 //! The state word holds the flag (bit 0) and a count of sets (the other bits), so a manual-reset
 //! waiter is released by a set even when the event is cleared again before it runs (Python's
-//! semantics); every value is valid. Events have no owner; a waiter that dies after a wake-one
+//! semantics); every value is valid. Since any set changes the word for good (the count moves), a
+//! waiter decides on one value of the word and waits for exactly that value, never a second load:
+//! a set and clear between a decision and a later load would otherwise be waited past. Events have no owner; a waiter that dies after a wake-one
 //! (auto reset) picked it leaves the event set for the next waiter, which then finds it set.
 
 const std = @import("std");
+const builtin = @import("builtin");
 const abi = @import("abi.zig");
 const wait = @import("wait.zig");
+const platform = @import("platform/root.zig");
 const Error = abi.Error;
 
 pub const magic: u32 = 0x5456_4549; // "IEVT" little-endian
@@ -90,31 +94,62 @@ fn released(e: *Event, start: u32) Error!bool {
 
 pub fn waitSet(e: *Event, deadline: wait.Deadline) Error!void {
     const start = e.state.load();
-    while (!try released(e, start)) {
-        const v = e.state.load();
-        if (v & set_bit != 0) continue;
+    var v = start;
+    while (true) {
+        // Every decision is made on `v`, and the wait is for `v` itself: a set (and a clear after
+        // it) changes the word for good, so nothing can happen between the decision and the wait.
+        if (v & set_bit != 0) {
+            if (!e.auto()) return;
+            v = @cmpxchgWeak(u32, &e.state.value, v, v & ~set_bit, .seq_cst, .seq_cst) orelse return;
+            continue;
+        }
+        if (!e.auto() and sets(v) != sets(start)) return;
+        if (builtin.is_test) if (test_hook) |hook| hook(e);
         if (try e.state.wait(v, deadline) == .timed_out) {
             if (try released(e, start)) return;
             return error.TimedOut;
         }
+        v = e.state.load();
     }
 }
 
 /// One step of a wait done elsewhere; see semaphore.acquireStep. With `registered`, `expected`
-/// still holds what the previous step stored there (the wait's start, for manual-reset pulses).
+/// still holds what the previous step stored there: the value the caller waited on, which is
+/// also the wait's start for manual-reset pulses. The decision is made on the value `register`
+/// returns, so the wait is for the value the decision was made on.
 pub fn waitStep(e: *Event, registered: bool, expected: *u32) Error!bool {
-    if (registered) e.state.unregister();
-    if (registered and try released(e, expected.*)) return true;
-    if (try tryWait(e)) return true;
-    const v = e.state.register();
-    if (v & set_bit != 0) {
-        // Set meanwhile: a value the word cannot hold now, so the wait returns at once.
-        expected.* = v & ~set_bit;
-        return false;
+    if (registered) {
+        e.state.unregister();
+        if (try released(e, expected.*)) return true;
+    }
+    if (builtin.is_test) if (test_hook) |hook| hook(e);
+    var v = e.state.register();
+    var attempt: u32 = 0;
+    while (v & set_bit != 0) : (attempt += 1) {
+        if (!e.auto()) {
+            e.state.unregister();
+            return true;
+        }
+        if (attempt == cas_attempts_max) {
+            // Contended: wait while the word holds this set value (not at all, as it keeps
+            // changing); a clear (another waiter took it) then means: wait for the next set.
+            expected.* = v & ~set_bit;
+            return false;
+        }
+        v = @cmpxchgWeak(u32, &e.state.value, v, v & ~set_bit, .seq_cst, .seq_cst) orelse {
+            e.state.unregister();
+            return true;
+        };
     }
     expected.* = v;
     return false;
 }
+
+const cas_attempts_max = 64;
+
+/// Unit tests only: runs where another thread's set or clear would break a wait that decided on
+/// one load and waited on another (issue 15): just before a waiter parks or registers.
+threadlocal var test_hook: if (builtin.is_test) ?*const fn (*Event) void else void = if (builtin.is_test) null else {};
 
 pub fn unwait(e: *Event) void {
     e.state.unregister();
@@ -170,4 +205,49 @@ test "a waiter wakes when another thread sets the event" {
     try waitSet(&e, wait.Deadline.after(5 * std.time.ns_per_s));
     t.join();
     try testing.expect(!try isSet(&e));
+}
+
+test "a set and clear between a waiter's decision and its park release it (manual reset)" {
+    var e: Event = undefined;
+    try init(&e, 0);
+    const Pulse = struct {
+        fn run(ev: *Event) void {
+            test_hook = null;
+            set(ev) catch unreachable;
+            clear(ev) catch unreachable;
+        }
+    };
+    test_hook = Pulse.run;
+    defer test_hook = null;
+    const start = platform.monotonicNs();
+    try waitSet(&e, wait.Deadline.after(10 * std.time.ns_per_s));
+    // Released by the pulse, not by its timeout (which also reports the pulse).
+    try testing.expect(platform.monotonicNs() - start < 5 * std.time.ns_per_s);
+}
+
+test "a set just before a step registers, cleared after the step, releases the step's wait" {
+    var e: Event = undefined;
+    try init(&e, 0);
+    const Set = struct {
+        fn run(ev: *Event) void {
+            test_hook = null;
+            set(ev) catch unreachable;
+        }
+    };
+    test_hook = Set.run;
+    defer test_hook = null;
+    var expected: u32 = 0;
+    const released_now = try waitStep(&e, false, &expected);
+    try clear(&e);
+    // Either the step saw the set, or it returned a value the word no longer holds.
+    try testing.expect(released_now or e.state.load() != expected);
+    if (!released_now) unwait(&e);
+    try testing.expectEqual(@as(u32, 0), e.state.waiters);
+
+    var a: Event = undefined;
+    try init(&a, flag_auto_reset);
+    test_hook = Set.run;
+    try testing.expect(try waitStep(&a, false, &expected));
+    try testing.expect(!try isSet(&a));
+    try testing.expectEqual(@as(u32, 0), a.state.waiters);
 }

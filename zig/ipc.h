@@ -308,6 +308,8 @@ uint32_t ipc_spin_get(void);
  * passes (negative: no timeout; 0: check once), or *cancel_word becomes non-zero (cancel_word may
  * be NULL; it must be in this process's own memory, set with ipc_wait_cancel). `word` may be in
  * shared memory and is 4-byte aligned (else IPC_EALIGN).
+ * A change made without a wake (its writer was killed before waking) ends the wait within 100 ms:
+ * no kernel wait lasts longer before the word is read again.
  * Returns IPC_OK (the word changed or was woken; like every futex, it may also return spuriously:
  * re-check your condition), IPC_ETIMEDOUT, IPC_ECANCELED, IPC_EINVAL, IPC_ENOTSUP. */
 int32_t ipc_wait(const uint32_t *word, uint32_t expected, int64_t timeout_ns, const uint32_t *cancel_word);
@@ -805,7 +807,8 @@ typedef void (*ipc_waiter_callback_t)(uint32_t token, int32_t result);
 int32_t ipc_waiter_create(ipc_waiter_callback_t callback, ipc_waiter_t **waiter_out);
 /* Waits in the background while *word == expected, for at most `timeout_ns` (negative: no limit).
  * IPC_EBUSY when all slots are in use, IPC_EALIGN, IPC_ECLOSED. The word must stay mapped until the
- * wait completes or is forgotten. */
+ * wait completes or is forgotten. As with ipc_wait, a change made without a wake completes the wait
+ * (IPC_OK) within 100 ms. */
 int32_t ipc_waiter_submit(ipc_waiter_t *waiter, const uint32_t *word, uint32_t expected, int64_t timeout_ns,
                           uint32_t token);
 /* Ends the pending wait with `token` with IPC_ECANCELED (reported like any completion). IPC_ENOENT

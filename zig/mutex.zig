@@ -8,8 +8,12 @@
 //!   input, and a wrong offset must give IPC_EPROTO, not undefined behaviour in libc.
 //! - A thread that acquired the mutex after waiting marks the word FUTEX_WAITERS (glibc's own slow
 //!   path does the same), so whoever else sleeps on it is woken by the next unlock.
-//! - A waiter that gives up (timeout) while the lock is free passes a wake on: it may have consumed
-//!   the one wake an unlock or an owner's death sent.
+//! - A waiter that gives up (timeout) passes a wake on, because it may have consumed the one wake an
+//!   unlock or an owner's death sent: while the lock is free it wakes one waiter; while it is held
+//!   it sets FUTEX_WAITERS on the held word, so that the holder's unlock (or death) wakes the next
+//!   one. The second half matters when a thread that never waited (try_lock, the spin) took the
+//!   lock between the wake and the give-up: its trylock cleared FUTEX_WAITERS, and without the
+//!   bit its unlock would wake nobody while other waiters sleep beside a free lock (issue 15).
 
 const std = @import("std");
 const abi = @import("abi.zig");
@@ -122,7 +126,7 @@ noinline fn lockContended(m: *Mutex, deadline: wait.Deadline) Error!Acquired {
     // Park: mark the word as having waiters, sleep until an unlock or an owner's death wakes us.
     while (true) {
         if (deadline.passed(platform.monotonicNs())) {
-            passOnWake(w);
+            passOnWake(m);
             return error.TimedOut;
         }
         switch (try prepare(m, true)) {
@@ -175,9 +179,18 @@ pub fn waitValue(m: *Mutex) ?u32 {
     return never_value;
 }
 
-/// After giving up a wait: if the lock is free, the wake this waiter may have consumed goes on.
-pub fn passOnWake(w: *const u32) void {
-    if (load(w) & rm.tid_mask == 0) _ = wait.wake(w, 1);
+/// After giving up a wait: the wake this waiter may have consumed goes on (see the file comment).
+/// Free: wake one waiter now. Held: mark the word (the same CAS loop as a waiter's, which keeps the
+/// owner and OWNER_DIED bits), so that the holder's unlock or death wakes one. The CAS orders the
+/// two cases: an unlock between the read and the CAS fails it, and the next read sees the lock free.
+pub fn passOnWake(m: *Mutex) void {
+    const w = m.word();
+    if (waitValue(m)) |v| {
+        // The word kept changing (never_value): wake one anyway; a waiter woken for nothing re-checks.
+        if (v == never_value) _ = wait.wake(w, 1);
+    } else {
+        _ = wait.wake(w, 1);
+    }
 }
 
 pub fn unlock(m: *Mutex) Error!void {
@@ -234,8 +247,9 @@ test "a waiting thread gets the mutex when the holder unlocks, and times out whi
     defer destroy(&m) catch {};
     _ = try lock(&m, .never);
     const Locker = struct {
-        fn run(mm: *Mutex, timed_out: *bool, got: *bool) void {
+        fn run(mm: *Mutex, timed_out: *bool, got: *bool, tried: *std.atomic.Value(u32)) void {
             timed_out.* = if (lock(mm, wait.Deadline.after(std.time.ns_per_ms))) |_| false else |e| e == error.TimedOut;
+            tried.store(1, .seq_cst);
             _ = lock(mm, wait.Deadline.after(5 * std.time.ns_per_s)) catch return;
             got.* = true;
             unlock(mm) catch {};
@@ -243,8 +257,11 @@ test "a waiting thread gets the mutex when the holder unlocks, and times out whi
     };
     var timed_out = false;
     var got = false;
-    const t = try std.Thread.spawn(.{}, Locker.run, .{ &m, &timed_out, &got });
-    std.Thread.sleep(20 * std.time.ns_per_ms);
+    var tried = std.atomic.Value(u32).init(0);
+    const t = try std.Thread.spawn(.{}, Locker.run, .{ &m, &timed_out, &got, &tried });
+    // Unlock only once the timed attempt has ended (an event, not a sleep: a slow thread start
+    // must not let the first attempt find the mutex free).
+    while (tried.load(.seq_cst) == 0) std.Thread.sleep(std.time.ns_per_ms);
     try unlock(&m);
     t.join();
     try testing.expect(timed_out);

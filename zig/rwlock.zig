@@ -13,7 +13,8 @@
 //! - a writer that dies releases the writer mutex; the next taker of the writer mutex
 //!   (a writer, or a reader that sees the dead writer's word) sets the `owner_died` flag if the dead
 //!   writer held the whole write lock (`writing`), and every acquisition reports OWNER_DIED until a
-//!   writer repairs the data and calls `consistent`. A writer that dies while still waiting for
+//!   writer repairs the data and calls `consistent`. That taker sets the flag before it clears
+//!   `writing`, so a taker that dies in between leaves the report for the next. A writer that dies while still waiting for
 //!   readers wrote nothing: its part is released and nobody is told.
 //! Nothing here polls or waits for a timeout to learn of a death.
 //!
@@ -107,14 +108,23 @@ fn homeSlot() u32 {
 
 /// Called by whoever takes the writer mutex. A previous holder that died while writing leaves the
 /// data suspect; one that died while still waiting for readers wrote nothing.
+/// The flag is set before `writing` is cleared: a taker killed between the two stores leaves both
+/// set (the next taker sets the flag again, harmlessly), never `writing` clear without the flag,
+/// which would lose the report for good.
 fn tookWriter(rw: *RwLock, got: Acquired) Error!void {
     if (got == .owner_died) {
-        if (@atomicRmw(u32, &rw.writing, .Xchg, 0, .seq_cst) != 0) {
+        if (@atomicLoad(u32, &rw.writing, .seq_cst) != 0) {
             _ = @atomicRmw(u32, &rw.flags, .Or, flag_owner_died, .seq_cst);
+            if (builtin.is_test) if (took_writer_hook) |hook| hook();
+            @atomicStore(u32, &rw.writing, 0, .seq_cst);
         }
         try mutex.consistent(&rw.writer);
     }
 }
+
+/// Unit tests only: runs in `tookWriter` between its two stores, where a test ends the thread as a
+/// SIGKILL would end a process.
+threadlocal var took_writer_hook: if (builtin.is_test) ?*const fn () void else void = if (builtin.is_test) null else {};
 
 /// The caller now holds the writer mutex and every slot.
 fn startWriting(rw: *RwLock) Acquired {
@@ -520,4 +530,36 @@ test "a dead writer's lock comes back OWNER_DIED until consistent" {
     try writeUnlock(rw);
     try testing.expectEqual(Acquired.locked, try readLock(rw, .never));
     try readUnlock(rw);
+}
+
+extern "c" fn pthread_exit(value: ?*anyopaque) noreturn;
+
+test "a taker that dies while recording a dead writer's report leaves the report for the next" {
+    const rw = try testing.allocator.create(RwLock);
+    defer testing.allocator.destroy(rw);
+    try init(rw);
+    const Writer = struct {
+        fn die() void {
+            pthread_exit(null);
+        }
+        fn write(r: *RwLock) void {
+            _ = writeLock(r, .never) catch unreachable;
+        }
+        fn recoverAndDie(r: *RwLock) void {
+            took_writer_hook = die;
+            _ = writeLock(r, .never) catch unreachable;
+            unreachable;
+        }
+    };
+    // A writer dies writing; the next writer dies (thread exit: the kernel releases its robust
+    // mutexes as it would a killed process's) between the two stores of recording it.
+    const t = try std.Thread.spawn(.{}, Writer.write, .{rw});
+    t.join();
+    const t2 = try std.Thread.spawn(.{}, Writer.recoverAndDie, .{rw});
+    t2.join();
+    try testing.expectEqual(Acquired.owner_died, try readLock(rw, wait.Deadline.after(std.time.ns_per_s)));
+    try readUnlock(rw);
+    try testing.expectEqual(Acquired.owner_died, try writeLock(rw, wait.Deadline.after(std.time.ns_per_s)));
+    try consistent(rw);
+    try writeUnlock(rw);
 }

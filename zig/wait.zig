@@ -7,9 +7,19 @@
 //! (well under 1 us). The spin is bounded in time (`spin_ns`, process-wide), not in iterations,
 //! because a `pause` costs anywhere from 5 to 140 cycles depending on the CPU.
 //!
+//! Why park in slices: a change to shared state is a commit (an atomic store or CAS) followed by a
+//! wake syscall, two steps; a process killed between them leaves the word changed and its waiters
+//! asleep, and for words the kernel does not watch (everything but a robust mutex's lock word)
+//! nobody else would ever wake them. So no kernel wait lasts longer than `recheck_ns` (100 ms):
+//! when a slice ends before the caller's deadline the waiter re-reads its words and parks again
+//! if they are unchanged, or returns `woken` if one changed. Bound: a waiter parked on a word whose
+//! committer died between commit and wake returns within `recheck_ns` plus scheduling delay. Cost:
+//! every parked waiter wakes 10 times a second while it waits (a syscall and a load each time).
+//!
 //! Invariants: a wait never returns `woken` without either the word having differed from `expected`
 //! at some point, a wake, or a spurious kernel return; callers always re-check their condition.
-//! Every loop is bounded: the spin by time, the park loop by `interrupts_max` signal interruptions.
+//! Every loop is bounded: the spin by time, the park loop by the deadline (each slice by
+//! `recheck_ns`) and by `interrupts_max` signal interruptions.
 
 const std = @import("std");
 const abi = @import("abi.zig");
@@ -140,18 +150,41 @@ pub fn park(word: *const u32, expected: u32, deadline: Deadline, cancel: ?*const
     words_buf[0] = .{ .word = word, .expected = expected, .private = false };
     var words: []const platform.WaitWord = words_buf[0..1];
     if (cancel) |c| {
+        if (load(c) != 0) return .canceled;
         words_buf[1] = .{ .word = c, .expected = 0, .private = true };
         words = words_buf[0..2];
     }
+    const outcome = try parkWords(words, deadline);
+    if (cancel) |c| {
+        if (load(c) != 0) return .canceled;
+    }
+    return outcome;
+}
+
+/// How long one kernel wait lasts at most before the waiter re-reads its words (see the file
+/// comment): the bound on how long a waiter sleeps beside a word whose committer died between its
+/// commit and its wake.
+pub const recheck_ns: u64 = 100 * std.time.ns_per_ms;
+
+/// Parks until one of `words` (at most 128, futex_waitv) is woken or does not hold its expected
+/// value, or `deadline`. Each kernel wait lasts at most `recheck_ns`; when one ends before the
+/// deadline the words are read again: all unchanged, it parks again (callers see no spurious
+/// return); one changed, `woken`. For waits on several words at once (a channel's data and its
+/// writer's lock word).
+pub fn parkWords(words: []const platform.WaitWord, deadline: Deadline) Error!Outcome {
     var interrupts: u32 = 0;
     while (true) {
-        if (cancel) |c| {
-            if (load(c) != 0) return .canceled;
-        }
-        if (deadline.passed(platform.monotonicNs())) return .timed_out;
-        switch (try platform.futexWaitv(words, deadline.at)) {
-            .woken => return if (cancel != null and load(cancel.?) != 0) .canceled else .woken,
-            .timed_out => return .timed_out,
+        const now = platform.monotonicNs();
+        if (deadline.passed(now)) return .timed_out;
+        const slice = Deadline.earliest(deadline, .{ .at = now +| recheck_ns });
+        switch (try platform.futexWaitv(words, slice.at)) {
+            .woken => return .woken,
+            .timed_out => {
+                if (deadline.passed(platform.monotonicNs())) return .timed_out;
+                for (words) |w| {
+                    if (load(w.word) != w.expected) return .woken;
+                }
+            },
             .interrupted => {
                 interrupts += 1;
                 // A storm of signals cannot keep a waiter here forever: report a spurious wake-up.
@@ -264,4 +297,47 @@ test "cancelling ends a parked wait with canceled" {
 
 test "setSpin refuses budgets above the maximum" {
     try testing.expectError(error.Range, setSpin(spin_ns_max + 1));
+}
+
+/// Tests only: whether thread `tid` of this process sleeps in a futex wait (its wchan says so).
+pub fn inFutexWait(tid: std.Thread.Id) bool {
+    if (tid == 0) return false;
+    var path_buf: [64]u8 = undefined;
+    const path = std.fmt.bufPrint(&path_buf, "/proc/self/task/{d}/wchan", .{tid}) catch return false;
+    var buf: [64]u8 = undefined;
+    const text = std.fs.cwd().readFile(path, &buf) catch return false;
+    return std.mem.startsWith(u8, text, "futex");
+}
+
+test "a parked WaitWord waiter whose word changes without a wake returns within a recheck slice" {
+    var w: WaitWord = .{ .value = 0, .waiters = 0 };
+    const Waiter = struct {
+        fn run(ww: *WaitWord, outcome: *Outcome, tid: *std.atomic.Value(std.Thread.Id)) void {
+            tid.store(std.Thread.getCurrentId(), .seq_cst);
+            outcome.* = ww.wait(0, Deadline.after(10 * std.time.ns_per_s)) catch .canceled;
+        }
+    };
+    var outcome: Outcome = .canceled;
+    var tid = std.atomic.Value(std.Thread.Id).init(0);
+    const start = platform.monotonicNs();
+    const t = try std.Thread.spawn(.{}, Waiter.run, .{ &w, &outcome, &tid });
+    // Registered and asleep in the kernel: from here it waits on 0 without reading the word again.
+    while (@atomicLoad(u32, &w.waiters, .seq_cst) == 0 or !inFutexWait(tid.load(.seq_cst))) std.Thread.sleep(std.time.ns_per_ms);
+    // A committer killed between its commit and its wake: the value changes, nobody wakes.
+    @atomicStore(u32, &w.value, 1, .seq_cst);
+    t.join();
+    try testing.expectEqual(Outcome.woken, outcome);
+    try testing.expect(platform.monotonicNs() - start < 5 * std.time.ns_per_s);
+}
+
+test "parkWords parks again through slices while its words hold their values" {
+    var a: u32 = 0;
+    var b: u32 = 0;
+    const words = [_]platform.WaitWord{
+        .{ .word = &a, .expected = 0, .private = true },
+        .{ .word = &b, .expected = 0, .private = true },
+    };
+    try testing.expectEqual(Outcome.timed_out, try parkWords(&words, Deadline.after(recheck_ns + recheck_ns / 2)));
+    b = 1;
+    try testing.expectEqual(Outcome.woken, try parkWords(&words, Deadline.after(std.time.ns_per_s)));
 }

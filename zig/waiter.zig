@@ -17,7 +17,12 @@
 //!   loop has scanned since the forgotten slots were removed: memory about to be unmapped is never
 //!   read again.
 //! - A wait that ends canceled or timed out while its word had changed passes a wake on, because it
-//!   may have consumed the one wake meant for another waiter.
+//!   may have consumed the one wake meant for another waiter. So does a wait dropped by `forget`
+//!   (its word is still mapped then): the loop may have consumed a wake on it that it never handled.
+//! - No kernel wait lasts longer than `wait.recheck_ns` (100 ms): the loop then rescans, and a wait
+//!   whose word no longer holds its expected value completes with IPC_OK. So a wait on a word whose
+//!   committer was killed between its commit and its wake ends within that slice plus scheduling
+//!   (wait.zig's opening comment); the cost is 10 wake-ups a second while any wait is pending.
 
 const std = @import("std");
 const abi = @import("abi.zig");
@@ -138,6 +143,10 @@ pub fn forget(w: *Waiter, base: usize, len: usize) u32 {
         if (s.state == .free or s.state == .forgotten) continue;
         const at = @intFromPtr(s.word);
         if (at >= base and at - base < len) {
+            // The word is still mapped (the caller unmaps after this returns). The loop may have
+            // consumed a wake on it that it will now never handle: pass it on, by the rule
+            // `collect` applies to a canceled wait.
+            if (@atomicLoad(u32, s.word, .acquire) != s.expected) _ = wait.wake(s.word, 1);
             s.state = .forgotten;
             dropped += 1;
         }
@@ -266,7 +275,9 @@ fn run(w: *Waiter, out: []Completion) usize {
             if (n > 0 or w.used == 0) return n;
         }
         if (wait.spinUntil(@as(*const Snapshot, &snap), Snapshot.changed, wait.spin(), snap.deadline)) continue;
-        _ = platform.futexWaitv(snap.words[0..snap.count], snap.deadline.at) catch |err| {
+        // At most one recheck slice: `collect` then reads every word again (see the file comment).
+        const slice = Deadline.earliest(snap.deadline, .{ .at = platform.monotonicNs() +| wait.recheck_ns });
+        _ = platform.futexWaitv(snap.words[0..snap.count], slice.at) catch |err| {
             w.lock.lock();
             defer w.lock.unlock();
             return failAll(w, out, abi.code(err));
@@ -372,7 +383,8 @@ test "callback mode: the thread delivers completions and exits when idle; slots 
     try submit(w, &word, 0, -1, 0);
     try submit(w, &word, 0, std.time.ns_per_ms, 1);
     @atomicStore(u32, &word, 0, .release);
-    std.Thread.sleep(10 * std.time.ns_per_ms);
+    var waited: u32 = 0;
+    while (callback_results[1].load(.acquire) == 99 and waited < 10_000) : (waited += 1) std.Thread.sleep(std.time.ns_per_ms);
     try testing.expectEqual(abi.code(error.TimedOut), callback_results[1].load(.acquire));
     @atomicStore(u32, &word, 1, .release);
     _ = wait.wake(&word, 1);
@@ -393,4 +405,28 @@ test "callback mode: the thread delivers completions and exits when idle; slots 
         std.Thread.sleep(std.time.ns_per_ms);
     }
     try testing.expect(tries < 1000);
+}
+
+test "poll mode: a parked wait whose word changes without a wake completes within a recheck slice" {
+    const w = try create(null);
+    defer destroy(w);
+    var word: u32 = 0;
+    try submit(w, &word, 0, 10 * std.time.ns_per_s, 5);
+    const Looper = struct {
+        fn run(ww: *Waiter, out: *[1]Completion, tid: *std.atomic.Value(std.Thread.Id)) void {
+            tid.store(std.Thread.getCurrentId(), .seq_cst);
+            _ = next(ww, out) catch {};
+        }
+    };
+    var out: [1]Completion = .{.{ .token = 0, .result = 99 }};
+    var tid = std.atomic.Value(std.Thread.Id).init(0);
+    const start = platform.monotonicNs();
+    const t = try std.Thread.spawn(.{}, Looper.run, .{ w, &out, &tid });
+    // The loop sleeps in futex_waitv on the word: from here only a wake or a recheck ends it.
+    while (!wait.inFutexWait(tid.load(.seq_cst))) std.Thread.sleep(std.time.ns_per_ms);
+    // A committer killed between its commit and its wake: the value changes, nobody wakes.
+    @atomicStore(u32, &word, 1, .seq_cst);
+    t.join();
+    try testing.expectEqual(Completion{ .token = 5, .result = abi.ok }, out[0]);
+    try testing.expect(platform.monotonicNs() - start < 5 * std.time.ns_per_s);
 }
