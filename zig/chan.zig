@@ -1153,10 +1153,8 @@ fn waitEither(c: *Chan, expected: u32, writer: u32, deadline: wait.Deadline) Err
         .{ .word = &c.readable.value, .expected = expected, .private = false },
         .{ .word = c.writer.word(), .expected = writer, .private = false },
     };
-    return switch (try platform.futexWaitv(&words, deadline.at)) {
-        .woken, .interrupted => .woken,
-        .timed_out => .timed_out,
-    };
+    // In slices, like every park: a writer killed between its commit and its wake-up is seen.
+    return wait.parkWords(&words, deadline);
 }
 
 // ---------------------------------------------------------------------------------------------------
