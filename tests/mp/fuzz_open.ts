@@ -6,7 +6,8 @@
  * and a Bun and a Deno child (child_fuzz.ts) open every file through every open path and call the
  * cheap operations of what opened. Each child has a deadline: it must exit with 0 — never a signal,
  * never a hang, never a plain (non-IpcError) exception. LIBIPC_FUZZ_SEED replays a run (the seed is
- * in every failure message); LIBIPC_FUZZ_COUNT changes the number of mutations (default 2 000).
+ * in every failure message); LIBIPC_FUZZ_COUNT changes the number of mutations (default 2 000);
+ * LIBIPC_FUZZ_KEEP=1 leaves the files in /dev/shm.
  */
 
 import assert from "node:assert/strict";
@@ -81,8 +82,8 @@ function templates(ipc: IpcModule, tag: string): { kind: string; bytes: Uint8Arr
     ["barrier", (name) => ipc.Barrier.create({ name, parties: 3 })],
     ["rwlock", (name) => ipc.RwLock.create({ name })],
     ["heap", (name) => {
-      const heap = ipc.SharedHeap.create({ name, size: 1 << 16 });
-      for (let i = 1; i < 40; i++) heap.malloc(i * 24);
+      const heap = ipc.SharedHeap.create({ name, size: 1 << 18 });
+      for (const size of [24, 24, 24, 100, 100, 5000]) heap.malloc(size);
       return heap;
     }],
     ["chan", (name) => {
@@ -95,11 +96,14 @@ function templates(ipc: IpcModule, tag: string): { kind: string; bytes: Uint8Arr
   ];
   return makers.map(([kind, make], i) => {
     const name = `ipctest-fzt-${tag}-${i}`;
-    const object = make(name);
-    const bytes = new Uint8Array(readFileSync(`/dev/shm/${name}`));
-    object.close();
-    ipc.SharedMemory.unlink(name);
-    return { kind, bytes };
+    try {
+      const object = make(name);
+      const bytes = new Uint8Array(readFileSync(`/dev/shm/${name}`));
+      object.close();
+      return { kind, bytes };
+    } finally {
+      removeQuietly(`/dev/shm/${name}`);
+    }
   });
 }
 
@@ -257,7 +261,7 @@ export default function fuzzOpen(h: Harness): void {
           ["Deno", command(h, programs.deno, ["fuzz", "fuzz", list, "--destructive"])],
         ];
         for (const [label, argv] of children) {
-          const child = h.spawn(argv, { timeoutMs: 120_000 });
+          const child = h.spawn(argv, { timeoutMs: 60_000 });
           const exit = await child.exited;
           if (exit.code !== 0 || !exit.stdout.includes(`ok ${names.length} `)) {
             const last = exit.stderr.trim().split("\n").filter((l) => l.startsWith("@ ")).at(-1)?.slice(2) ?? "";
@@ -271,7 +275,8 @@ export default function fuzzOpen(h: Harness): void {
       }
       console.log(`fuzz seed ${seed}: ${count} mutations ${JSON.stringify(Object.fromEntries(tally))}`);
     } finally {
-      for (const name of written) removeQuietly(`/dev/shm${name}`);
+      // LIBIPC_FUZZ_KEEP=1 keeps the files of a failed run, to replay one with ipc-fuzz-open.
+      if (process.env.LIBIPC_FUZZ_KEEP !== "1") for (const name of written) removeQuietly(`/dev/shm${name}`);
       removeQuietly(`/dev/shm${validName}`);
       rmSync(dir, { recursive: true, force: true });
     }
