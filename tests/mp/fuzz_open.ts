@@ -276,7 +276,7 @@ export default function fuzzOpen(h: Harness): void {
       console.log(`fuzz seed ${seed}: ${count} mutations ${JSON.stringify(Object.fromEntries(tally))}`);
     } finally {
       // LIBIPC_FUZZ_KEEP=1 keeps the files of a failed run, to replay one with ipc-fuzz-open.
-      if (process.env.LIBIPC_FUZZ_KEEP !== "1") for (const name of written) removeQuietly(`/dev/shm${name}`);
+      if (process.env.LIBIPC_FUZZ_KEEP !== "1") { for (const name of written) removeQuietly(`/dev/shm${name}`); }
       removeQuietly(`/dev/shm${validName}`);
       rmSync(dir, { recursive: true, force: true });
     }
