@@ -6,6 +6,8 @@
 //! O_TMPFILE, filled, and only then given their name with linkat, so no process can ever open a
 //! half-initialized segment. Anonymous segments are memfds sealed against shrinking, so a peer holding
 //! the fd cannot truncate the file under other processes' mappings (which would raise SIGBUS there).
+//! Any user can create files in /dev/shm: a name is opened only when it is a regular file, never
+//! following a symlink, never blocking (a FIFO), and only if the opened file is the one looked at.
 //! Every fd is created close-on-exec. Syscalls interrupted by a signal are retried a bounded number
 //! of times.
 
