@@ -88,6 +88,7 @@ pub fn build(b: *std.Build) void {
     const helpers = [_]struct { name: []const u8, sources: []const []const u8 }{
         .{ .name = "ipc-demo", .sources = &.{ "demo/main.c", "demo/segment.c", "demo/mutex.c", "demo/sync.c", "demo/heap.c", "demo/chan.c" } },
         .{ .name = "ipc-child", .sources = &.{ "tests/c/child.c", "tests/c/child_segment.c", "tests/c/child_mutex.c", "tests/c/child_sync.c", "tests/c/child_heap.c", "tests/c/child_chan.c", "tests/c/child_cleanup.c" } },
+        .{ .name = "ipc-fuzz-open", .sources = &.{"tests/c/fuzz_open.c"} },
         .{ .name = "ipc-bench-segment", .sources = &.{"bench/segment.c"} },
         .{ .name = "ipc-bench-mutex", .sources = &.{"bench/mutex.c"} },
         .{ .name = "ipc-bench-sync", .sources = &.{"bench/sync.c"} },

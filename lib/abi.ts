@@ -20,6 +20,8 @@ export const SEGMENT_UNIQUE_NAME = 0x1;
 export const SEGMENT_RESERVE = 0x2;
 /** Segment creation flag: register the name with this process's tracker. */
 export const SEGMENT_TRACK = 0x4;
+/** Segment open flag: accept a segment owned by another user. */
+export const SEGMENT_ANY_OWNER = 0x8;
 /** Tracker flag: track every named object this process creates. */
 export const TRACKER_ALL = 0x1;
 /** Most names one process's tracker holds. */
@@ -143,6 +145,7 @@ export const RESULT_CODES = {
   EKIND: -23,
   EPIPE: -24,
   EOF: -25,
+  EOWNER: -26,
 } as const;
 
 /** The name of a result code, such as "EINVAL". */

@@ -13,7 +13,7 @@ import { checked, strerror } from "./call.ts";
 import { checkInteger, codeName, type ErrorCode, IpcError } from "./errors.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import { SharedMemory } from "./segment.ts";
+import { type OpenOptions, SharedMemory } from "./segment.ts";
 import { type CreateOptions, createStandalone, openStandalone, placeObject, SharedObject } from "./shared_object.ts";
 import { waitWord } from "./wait.ts";
 
@@ -74,13 +74,13 @@ export class Barrier extends SharedObject {
   }
 
   /** Opens the standalone barrier called `name`. */
-  static open(name: string): Barrier {
-    return Barrier.#standalone("Barrier.open", SharedMemory.open(name), name);
+  static open(name: string, options: OpenOptions = {}): Barrier {
+    return Barrier.#standalone("Barrier.open", SharedMemory.open(name, options), name);
   }
 
   /** Opens the standalone barrier behind `fd`. */
-  static fromFd(fd: number): Barrier {
-    return Barrier.#standalone("Barrier.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`);
+  static fromFd(fd: number, options: OpenOptions = {}): Barrier {
+    return Barrier.#standalone("Barrier.fromFd", SharedMemory.fromFd(fd, options), `fd ${fd}`);
   }
 
   static #standalone(op: string, memory: SharedMemory, what: string): Barrier {

@@ -99,13 +99,13 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
   /** Opens the channel called `name`. */
   static open<T = Uint8Array>(name: string, options: ChanOpenOptions<T> = {}): Chan<T> {
     const codec = codecOf<T>("Chan.open", options.codec);
-    return Chan.#standalone<T>("Chan.open", SharedMemory.open(name), name, codec);
+    return Chan.#standalone<T>("Chan.open", SharedMemory.open(name, options), name, codec);
   }
 
   /** Opens the channel behind `fd` (one a parent passed to this process). */
   static fromFd<T = Uint8Array>(fd: number, options: ChanOpenOptions<T> = {}): Chan<T> {
     const codec = codecOf<T>("Chan.fromFd", options.codec);
-    return Chan.#standalone<T>("Chan.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`, codec);
+    return Chan.#standalone<T>("Chan.fromFd", SharedMemory.fromFd(fd, options), `fd ${fd}`, codec);
   }
 
   static #standalone<T>(op: string, memory: SharedMemory, what: string, codec: Codec<T>): Chan<T> {

@@ -26,7 +26,7 @@ import { bytesCodec, type Codec } from "./codec.ts";
 import { checkInteger, type ErrorCode, IpcError, IpcRangeError } from "./errors.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import type { SharedMemory } from "./segment.ts";
+import type { OpenOptions, SharedMemory } from "./segment.ts";
 import { type CreateOptions, createStandalone, openStandalone, placeObject, SharedObject } from "./shared_object.ts";
 import { waitSteps } from "./wait.ts";
 
@@ -178,7 +178,7 @@ export interface MessageOptions<T = Uint8Array> {
 }
 
 /** Options of `open`, `fromFd` and `at`: how this process encodes values. */
-export interface MessageOpenOptions<T = Uint8Array> {
+export interface MessageOpenOptions<T = Uint8Array> extends OpenOptions {
   codec?: MessageOptions<T>["codec"];
 }
 

@@ -12,7 +12,7 @@ import { checkInteger, describe, type ErrorCode, IpcError, IpcTypeError } from "
 import { Mutex, mutexInternals } from "./mutex.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import { segmentInternals, SharedMemory } from "./segment.ts";
+import { type OpenOptions, segmentInternals, SharedMemory } from "./segment.ts";
 import { type CreateOptions, createStandalone, placeObject, SharedObject } from "./shared_object.ts";
 import { waitWord } from "./wait.ts";
 
@@ -70,13 +70,13 @@ export class Condition extends SharedObject {
   }
 
   /** Opens the standalone condition (and its mutex) called `name`. */
-  static open(name: string): Condition {
-    return Condition.#standalone("Condition.open", SharedMemory.open(name), name);
+  static open(name: string, options: OpenOptions = {}): Condition {
+    return Condition.#standalone("Condition.open", SharedMemory.open(name, options), name);
   }
 
   /** Opens the standalone condition (and its mutex) behind `fd`. */
-  static fromFd(fd: number): Condition {
-    return Condition.#standalone("Condition.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`);
+  static fromFd(fd: number, options: OpenOptions = {}): Condition {
+    return Condition.#standalone("Condition.fromFd", SharedMemory.fromFd(fd, options), `fd ${fd}`);
   }
 
   static #standalone(op: string, memory: SharedMemory, what: string): Condition {

@@ -55,12 +55,12 @@ export class Duplex<T = Uint8Array> implements Disposable, AsyncIterable<T> {
 
   /** End B of the pair called `name`. */
   static open<T = Uint8Array>(name: string, options: MessageOpenOptions<T> = {}): Duplex<T> {
-    return Duplex.#endB<T>("Duplex.open", SharedMemory.open(name), options);
+    return Duplex.#endB<T>("Duplex.open", SharedMemory.open(name, options), options);
   }
 
   /** End B of the pair behind `fd` (one a parent passed to this process). */
   static fromFd<T = Uint8Array>(fd: number, options: MessageOpenOptions<T> = {}): Duplex<T> {
-    return Duplex.#endB<T>("Duplex.fromFd", SharedMemory.fromFd(fd), options);
+    return Duplex.#endB<T>("Duplex.fromFd", SharedMemory.fromFd(fd, options), options);
   }
 
   static #endB<T>(op: string, memory: SharedMemory, options: MessageOpenOptions<T>): Duplex<T> {

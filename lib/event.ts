@@ -10,7 +10,7 @@ import { checked } from "./call.ts";
 import { describe, IpcError, IpcTypeError } from "./errors.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import { SharedMemory } from "./segment.ts";
+import { type OpenOptions, SharedMemory } from "./segment.ts";
 import { type CreateOptions, createStandalone, openStandalone, placeObject, SharedObject } from "./shared_object.ts";
 import { waitSteps } from "./wait.ts";
 
@@ -60,13 +60,13 @@ export class Event extends SharedObject {
   }
 
   /** Opens the standalone event called `name`. */
-  static open(name: string): Event {
-    return Event.#standalone("Event.open", SharedMemory.open(name), name);
+  static open(name: string, options: OpenOptions = {}): Event {
+    return Event.#standalone("Event.open", SharedMemory.open(name, options), name);
   }
 
   /** Opens the standalone event behind `fd`. */
-  static fromFd(fd: number): Event {
-    return Event.#standalone("Event.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`);
+  static fromFd(fd: number, options: OpenOptions = {}): Event {
+    return Event.#standalone("Event.fromFd", SharedMemory.fromFd(fd, options), `fd ${fd}`);
   }
 
   static #standalone(op: string, memory: SharedMemory, what: string): Event {

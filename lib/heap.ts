@@ -17,7 +17,13 @@ import {
 import { checked, cString, pointerOut, takePointer } from "./call.ts";
 import { checkInteger, describe, type ErrorCode, IpcError, IpcTypeError } from "./errors.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
-import { type Dependent, segmentInternals, SharedMemory, type TypedArrayConstructor } from "./segment.ts";
+import {
+  type Dependent,
+  type OpenOptions,
+  segmentInternals,
+  SharedMemory,
+  type TypedArrayConstructor,
+} from "./segment.ts";
 import { type CreateOptions, createStandalone } from "./shared_object.ts";
 
 /** Options of `SharedHeap.create`. */
@@ -99,13 +105,13 @@ export class SharedHeap implements Disposable, Dependent {
   }
 
   /** Opens the heap called `name`. */
-  static open(name: string): SharedHeap {
-    return SharedHeap.attach(SharedMemory.open(name), true);
+  static open(name: string, options: OpenOptions = {}): SharedHeap {
+    return SharedHeap.attach(SharedMemory.open(name, options), true);
   }
 
   /** Opens the heap behind `fd` (one a parent passed to this process). */
-  static fromFd(fd: number): SharedHeap {
-    return SharedHeap.attach(SharedMemory.fromFd(fd), true);
+  static fromFd(fd: number, options: OpenOptions = {}): SharedHeap {
+    return SharedHeap.attach(SharedMemory.fromFd(fd, options), true);
   }
 
   /** The heap in `memory` (a segment of kind heap); `owned`: closing the heap closes `memory`. */

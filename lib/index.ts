@@ -46,6 +46,7 @@ export { bytesCodec, type Codec, jsonCodec } from "./codec.ts";
 export { msgpackCodec } from "./msgpack.ts";
 export { now, setSpin, spin } from "./spin.ts";
 export {
+  type OpenOptions,
   type SegmentCreator,
   type SegmentInfo,
   SharedMemory,

@@ -15,7 +15,7 @@ import { checkInteger, codeName, describe, type ErrorCode, IpcError, IpcTypeErro
 import { type AsyncLockOptions, checkOffset, type LockOptions, signalOf, timeoutOf } from "./options.ts";
 import { explainName } from "./names.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
-import { type Dependent, segmentInternals, SharedMemory } from "./segment.ts";
+import { type Dependent, type OpenOptions, segmentInternals, SharedMemory } from "./segment.ts";
 import { explainTracker } from "./tracker.ts";
 import { type Cancelable, waitSteps } from "./wait.ts";
 
@@ -167,13 +167,13 @@ export class Mutex implements Disposable, Dependent {
   }
 
   /** Opens the standalone mutex called `name`, created by any process. */
-  static open(name: string): Mutex {
-    return Mutex.#standalone("Mutex.open", SharedMemory.open(name), name);
+  static open(name: string, options: OpenOptions = {}): Mutex {
+    return Mutex.#standalone("Mutex.open", SharedMemory.open(name, options), name);
   }
 
   /** Opens the standalone mutex behind `fd` (one a parent passed to this process). */
-  static fromFd(fd: number): Mutex {
-    return Mutex.#standalone("Mutex.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`);
+  static fromFd(fd: number, options: OpenOptions = {}): Mutex {
+    return Mutex.#standalone("Mutex.fromFd", SharedMemory.fromFd(fd, options), `fd ${fd}`);
   }
 
   static #standalone(op: string, memory: SharedMemory, what: string): Mutex {

@@ -58,13 +58,13 @@ export class MVar<T = Uint8Array> extends MessageChannel<T> {
   /** Opens the MVar called `name`. */
   static open<T = Uint8Array>(name: string, options: MessageOpenOptions<T> = {}): MVar<T> {
     const codec = codecOf<T>("MVar.open", options.codec);
-    return MVar.#standalone<T>("MVar.open", SharedMemory.open(name), name, codec);
+    return MVar.#standalone<T>("MVar.open", SharedMemory.open(name, options), name, codec);
   }
 
   /** Opens the MVar behind `fd` (one a parent passed to this process). */
   static fromFd<T = Uint8Array>(fd: number, options: MessageOpenOptions<T> = {}): MVar<T> {
     const codec = codecOf<T>("MVar.fromFd", options.codec);
-    return MVar.#standalone<T>("MVar.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`, codec);
+    return MVar.#standalone<T>("MVar.fromFd", SharedMemory.fromFd(fd, options), `fd ${fd}`, codec);
   }
 
   static #standalone<T>(op: string, memory: SharedMemory, what: string, codec: Codec<T>): MVar<T> {

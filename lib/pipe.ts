@@ -14,7 +14,7 @@ import { checked } from "./call.ts";
 import { checkInteger, describe, IpcError, IpcTypeError } from "./errors.ts";
 import type { Pointer } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import { SharedMemory } from "./segment.ts";
+import { type OpenOptions, SharedMemory } from "./segment.ts";
 import type { CreateOptions } from "./shared_object.ts";
 import { waitSteps } from "./wait.ts";
 
@@ -80,13 +80,13 @@ export class Pipe extends ChannelBase {
   }
 
   /** Opens the pipe called `name`. */
-  static open(name: string): Pipe {
-    return Pipe.#standalone("Pipe.open", SharedMemory.open(name), name);
+  static open(name: string, options: OpenOptions = {}): Pipe {
+    return Pipe.#standalone("Pipe.open", SharedMemory.open(name, options), name);
   }
 
   /** Opens the pipe behind `fd` (one a parent passed to this process). */
-  static fromFd(fd: number): Pipe {
-    return Pipe.#standalone("Pipe.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`);
+  static fromFd(fd: number, options: OpenOptions = {}): Pipe {
+    return Pipe.#standalone("Pipe.fromFd", SharedMemory.fromFd(fd, options), `fd ${fd}`);
   }
 
   static #standalone(op: string, memory: SharedMemory, what: string): Pipe {

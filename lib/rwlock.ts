@@ -16,7 +16,7 @@ import { codeName, type ErrorCode, IpcError } from "./errors.ts";
 import type { LockState } from "./mutex.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import { SharedMemory } from "./segment.ts";
+import { type OpenOptions, SharedMemory } from "./segment.ts";
 import { type CreateOptions, createStandalone, openStandalone, placeObject, SharedObject } from "./shared_object.ts";
 import { waitSteps } from "./wait.ts";
 
@@ -86,13 +86,13 @@ export class RwLock extends SharedObject {
   }
 
   /** Opens the standalone rwlock called `name`. */
-  static open(name: string): RwLock {
-    return RwLock.#standalone("RwLock.open", SharedMemory.open(name), name);
+  static open(name: string, options: OpenOptions = {}): RwLock {
+    return RwLock.#standalone("RwLock.open", SharedMemory.open(name, options), name);
   }
 
   /** Opens the standalone rwlock behind `fd`. */
-  static fromFd(fd: number): RwLock {
-    return RwLock.#standalone("RwLock.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`);
+  static fromFd(fd: number, options: OpenOptions = {}): RwLock {
+    return RwLock.#standalone("RwLock.fromFd", SharedMemory.fromFd(fd, options), `fd ${fd}`);
   }
 
   static #standalone(op: string, memory: SharedMemory, what: string): RwLock {

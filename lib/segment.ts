@@ -13,6 +13,7 @@
 import {
   CREATOR_ALIVE,
   CREATOR_DEAD,
+  SEGMENT_ANY_OWNER,
   SEGMENT_RESERVE,
   SEGMENT_SIZE_MAX,
   SEGMENT_TRACK,
@@ -70,6 +71,33 @@ export interface SharedMemoryOptions {
    * removes it once this process has ended, however it ended. Ignored for anonymous segments.
    */
   track?: boolean;
+}
+
+/**
+ * Options of every `open` and `fromFd` (SharedMemory and each object that lives in a segment of its
+ * own).
+ */
+export interface OpenOptions {
+  /**
+   * Accept a segment owned by another user than this process's effective user. Without it such a
+   * segment is refused with EOWNER: any user can create a name in /dev/shm before you do
+   * (squatting), with permissions that let them write into it while you use it. Sharing between
+   * users (a segment created with a `mode` such as 0o660) needs this on the other users' side.
+   */
+  anyOwner?: boolean;
+}
+
+/** The native open flags for `options`, checked. */
+function openFlags(op: string, options: unknown): number {
+  if (options === undefined) return 0;
+  if (typeof options !== "object" || options === null) {
+    throw new IpcTypeError(op, `options must be an object such as { anyOwner: true }, got ${describe(options)}`);
+  }
+  const anyOwner = (options as OpenOptions).anyOwner;
+  if (anyOwner !== undefined && typeof anyOwner !== "boolean") {
+    throw new IpcTypeError(op, `anyOwner must be a boolean, got ${describe(anyOwner)}`);
+  }
+  return anyOwner ? SEGMENT_ANY_OWNER : 0;
 }
 
 /** What `SharedMemory.inspect` reads from a segment's header. */
@@ -186,25 +214,32 @@ export class SharedMemory implements Disposable {
     return new SharedMemory(takePointer(op, cell));
   }
 
-  /** Opens the segment called `name`, created by any process (Bun, Deno, C) of this user. */
-  static open(name: string): SharedMemory {
+  /**
+   * Opens the segment called `name`, created by any process (Bun, Deno, C) of this user; another
+   * user's segment only with `{ anyOwner: true }`. Only a regular file is opened (never a FIFO,
+   * symlink or device), and its owner is checked before anything is read from it.
+   */
+  static open(name: string, options?: OpenOptions): SharedMemory {
     const op = "SharedMemory.open";
     const nameBuf = cString(op, "name", name);
+    const flags = openFlags(op, options);
     const cell = pointerOut();
-    checked(op, native().symbols.ipc_segment_open(nameBuf, 0, cell), (code) => explainOpen(code, name));
+    checked(op, native().symbols.ipc_segment_open(nameBuf, flags, cell), (code) => explainOpen(code, name));
     return new SharedMemory(takePointer(op, cell));
   }
 
   /**
    * Opens the segment behind file descriptor `fd`, typically one a parent passed to this process
    * (a Bun.spawn or node:child_process stdio slot of 3 or more). The fd is duplicated; the caller
-   * keeps owning `fd`.
+   * keeps owning `fd`. The file is checked as `open` checks it, owner included: an fd can come from
+   * anyone.
    */
-  static fromFd(fd: number): SharedMemory {
+  static fromFd(fd: number, options?: OpenOptions): SharedMemory {
     const op = "SharedMemory.fromFd";
     checkInteger(op, "fd", fd, 0, 0x7fffffff);
+    const flags = openFlags(op, options);
     const cell = pointerOut();
-    checked(op, native().symbols.ipc_segment_open_fd(fd, 0, cell), (code) => explainOpen(code, `fd ${fd}`));
+    checked(op, native().symbols.ipc_segment_open_fd(fd, flags, cell), (code) => explainOpen(code, `fd ${fd}`));
     return new SharedMemory(takePointer(op, cell));
   }
 
@@ -485,7 +520,9 @@ function explainOpen(code: ErrorCode, what: string): string | undefined {
     case "EACCES":
       return `permission denied for ${describe(what)}`;
     case "EPROTO":
-      return `${describe(what)} is not a libipc segment, or its header is damaged or truncated`;
+      return `${describe(what)} is not a libipc segment (or not a regular file), or its header is damaged or truncated`;
+    case "EOWNER":
+      return explainOwner(what);
     case "EVERSION":
       return `${describe(what)} was made by a libipc of another ABI version`;
     case "EINVAL":
@@ -493,4 +530,15 @@ function explainOpen(code: ErrorCode, what: string): string | undefined {
     default:
       return explainName(code, what);
   }
+}
+
+/** The message for EOWNER: who owns the segment, and the option that accepts it. */
+function explainOwner(what: string): string {
+  const accept = "pass { anyOwner: true } to open it anyway";
+  if (what.startsWith("fd ")) return `the segment behind ${what} belongs to another user; ${accept}`;
+  const info = new Uint8Array(40);
+  const rc = native().symbols.ipc_segment_info(cString("SharedMemory.open", "name", what), info);
+  if (rc !== 0) return `${describe(what)} belongs to another user; ${accept}`;
+  const uid = new DataView(info.buffer).getUint32(28, true);
+  return `${describe(what)} belongs to uid ${uid}, another user than this process's; ${accept}`;
 }

@@ -14,7 +14,7 @@ import { checked } from "./call.ts";
 import { checkInteger, type ErrorCode, IpcError } from "./errors.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, checkCount, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import { SharedMemory } from "./segment.ts";
+import { type OpenOptions, SharedMemory } from "./segment.ts";
 import { type CreateOptions, createStandalone, openStandalone, placeObject, SharedObject } from "./shared_object.ts";
 import { waitSteps } from "./wait.ts";
 
@@ -91,13 +91,13 @@ export class Semaphore extends SharedObject {
   }
 
   /** Opens the standalone semaphore called `name`. */
-  static open(name: string): Semaphore {
-    return Semaphore.#standalone("Semaphore.open", SharedMemory.open(name), name);
+  static open(name: string, options: OpenOptions = {}): Semaphore {
+    return Semaphore.#standalone("Semaphore.open", SharedMemory.open(name, options), name);
   }
 
   /** Opens the standalone semaphore behind `fd` (one a parent passed to this process). */
-  static fromFd(fd: number): Semaphore {
-    return Semaphore.#standalone("Semaphore.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`);
+  static fromFd(fd: number, options: OpenOptions = {}): Semaphore {
+    return Semaphore.#standalone("Semaphore.fromFd", SharedMemory.fromFd(fd, options), `fd ${fd}`);
   }
 
   static #standalone(op: string, memory: SharedMemory, what: string): Semaphore {

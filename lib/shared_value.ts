@@ -52,13 +52,13 @@ export class SharedValue<T = unknown> extends MessageChannel<T> {
   /** Opens the shared value called `name`. */
   static open<T = unknown>(name: string, options: MessageOpenOptions<T> = {}): SharedValue<T> {
     const codec = codecOf<T>("SharedValue.open", options.codec ?? "json");
-    return SharedValue.#standalone<T>("SharedValue.open", SharedMemory.open(name), name, codec);
+    return SharedValue.#standalone<T>("SharedValue.open", SharedMemory.open(name, options), name, codec);
   }
 
   /** Opens the shared value behind `fd` (one a parent passed to this process). */
   static fromFd<T = unknown>(fd: number, options: MessageOpenOptions<T> = {}): SharedValue<T> {
     const codec = codecOf<T>("SharedValue.fromFd", options.codec ?? "json");
-    return SharedValue.#standalone<T>("SharedValue.fromFd", SharedMemory.fromFd(fd), `fd ${fd}`, codec);
+    return SharedValue.#standalone<T>("SharedValue.fromFd", SharedMemory.fromFd(fd, options), `fd ${fd}`, codec);
   }
 
   static #standalone<T>(op: string, memory: SharedMemory, what: string, codec: Codec<T>): SharedValue<T> {

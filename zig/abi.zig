@@ -45,6 +45,7 @@ pub const Error = error{
     Kind,
     Pipe,
     Ended,
+    Owner,
 };
 
 pub const Code = struct {
@@ -83,6 +84,7 @@ pub const codes = [_]Code{
     .{ .value = -23, .name = "EKIND", .text = "object is of another kind", .err = error.Kind },
     .{ .value = -24, .name = "EPIPE", .text = "closed for sending: the channel was closed", .err = error.Pipe },
     .{ .value = -25, .name = "EOF", .text = "end of channel: closed and drained", .err = error.Ended },
+    .{ .value = -26, .name = "EOWNER", .text = "owned by another user (IPC_SEGMENT_ANY_OWNER accepts it)", .err = error.Owner },
 };
 
 pub const ok: i32 = 0;
@@ -142,6 +144,13 @@ pub const segment_reserve: u32 = 1 << 1;
 /// process has died.
 pub const segment_track: u32 = 1 << 2;
 pub const segment_create_flags: u32 = segment_unique_name | segment_reserve | segment_track;
+
+// Segment open flags.
+/// Accept a segment owned by another user than this process's effective user. Without it such a
+/// segment is refused with EOWNER: another user could have pre-created the name (squatting) and can
+/// write the segment at will.
+pub const segment_any_owner: u32 = 1 << 3;
+pub const segment_open_flags: u32 = segment_any_owner;
 
 // Tracker start flags.
 /// Track every named object this process creates from now on, as if each had `segment_track`.

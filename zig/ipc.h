@@ -75,6 +75,7 @@ uint32_t ipc_abi_version(void);
 #define IPC_EKIND (-23)          /* object is of another kind */
 #define IPC_EPIPE (-24)          /* closed for sending: the channel was closed */
 #define IPC_EOF (-25)            /* end of channel: closed and drained */
+#define IPC_EOWNER (-26)         /* owned by another user (IPC_SEGMENT_ANY_OWNER accepts it) */
 
 /* A static description of `code` ("invalid argument"); "unknown result code" for other values. */
 const char *ipc_strerror(int32_t code);
@@ -121,6 +122,13 @@ typedef struct ipc_segment ipc_segment_t;
  * segments, which cannot leak. Every ipc_*_create function that takes flags accepts it. */
 #define IPC_SEGMENT_TRACK 0x4u
 
+/* ipc_segment_open and ipc_segment_open_fd flags. */
+/* Accept a segment owned by another user than this process's effective user. Without it such a
+ * segment is refused with IPC_EOWNER: any user can pre-create a name in /dev/shm (squatting) with
+ * permissions that let them write into it while this process uses it. Sharing between users (a
+ * segment created with a mode such as 0660) needs this flag on the other users' side. */
+#define IPC_SEGMENT_ANY_OWNER 0x8u
+
 /* Creates a segment with `size_bytes` (1..IPC_SEGMENT_SIZE_MAX) of zero-filled user data.
  *   name: NULL for an anonymous segment (a memfd on Linux: shared only by fd, never visible in
  *         /dev/shm, freed when the last process closes it), or a name (see ipc_name_validate), or
@@ -137,14 +145,20 @@ typedef struct ipc_segment ipc_segment_t;
 int32_t ipc_segment_create(const char *name, uint64_t size_bytes, uint32_t mode, uint32_t flags,
                            ipc_segment_t **segment_out);
 
-/* Opens the segment called `name`. `flags` must be 0.
- * Returns IPC_OK, IPC_ENOENT, IPC_EACCES, IPC_EINVAL/IPC_ENAMETOOLONG (bad name), IPC_EPROTO (the
- * file is not a libipc segment, or is damaged or truncated), IPC_EVERSION (another ABI version),
- * IPC_EMFILE, IPC_ENOMEM. */
+/* Opens the segment called `name`. `flags`: 0 or IPC_SEGMENT_ANY_OWNER. Only a regular file is
+ * opened (never a FIFO, symlink, socket or device: IPC_EPROTO, without blocking), and its owner is
+ * checked before anything is read from it.
+ * Returns IPC_OK, IPC_ENOENT, IPC_EACCES, IPC_EOWNER (owned by another user than the effective one,
+ * without IPC_SEGMENT_ANY_OWNER), IPC_EINVAL/IPC_ENAMETOOLONG (bad name), IPC_EPROTO (the file is
+ * not a libipc segment, or is damaged or truncated), IPC_EVERSION (another ABI version),
+ * IPC_EMFILE, IPC_ENOMEM. A segment that another process truncates while it is mapped raises SIGBUS
+ * on access: keep other users out (mode 0600, the owner check). */
 int32_t ipc_segment_open(const char *name, uint32_t flags, ipc_segment_t **segment_out);
 
 /* Opens the segment behind the file descriptor `fd`, for example one a parent process passed to
- * this one. The fd is duplicated (close-on-exec): the caller keeps owning `fd`. `flags` must be 0.
+ * this one. The fd is duplicated (close-on-exec): the caller keeps owning `fd`. `flags`: 0 or
+ * IPC_SEGMENT_ANY_OWNER; the file is checked as ipc_segment_open checks it, owner included, since
+ * an fd may come from any process.
  * Returns the codes of ipc_segment_open, and IPC_EINVAL when `fd` is not an open descriptor. */
 int32_t ipc_segment_open_fd(int32_t fd, uint32_t flags, ipc_segment_t **segment_out);
 
@@ -193,7 +207,8 @@ int32_t ipc_segment_capacity(uint32_t anonymous, uint64_t *bytes_out);
 int32_t ipc_segment_unlink(const char *name);
 
 /* Removes every generated name (see ipc_name_generate) whose creator process has died, among the
- * segments this user owns that were created in this pid namespace. Returns how many were removed
+ * segments this user owns that were created in this pid namespace; another user's file is never
+ * opened, nor anything but a regular file. Returns how many were removed
  * (>= 0), or a negative code. Reads /dev/shm and /proc; does not block otherwise. Libraries that
  * bind libipc for a runtime (the Bun and Deno entry points) call it once when they load; C programs
  * call it themselves, typically at startup. */
@@ -217,23 +232,25 @@ typedef struct ipc_segment_info {
   uint32_t reserved;      /* 0 */
 } ipc_segment_info_t;
 
-/* Reads and validates the header of the segment called `name` (read permission is enough) and
- * fills `*info_out`. Returns IPC_OK, IPC_ENOENT, IPC_EACCES, IPC_EINVAL / IPC_ENAMETOOLONG (bad
- * name), IPC_EPROTO (not a libipc segment, or damaged), IPC_EVERSION (another ABI version). */
+/* Reads and validates the header of the segment called `name` (read permission is enough; any
+ * owner) and fills `*info_out`. Only a regular file is opened, without blocking. Returns IPC_OK,
+ * IPC_ENOENT, IPC_EACCES, IPC_EINVAL / IPC_ENAMETOOLONG (bad name), IPC_EPROTO (not a libipc
+ * segment, or damaged, or not a regular file), IPC_EVERSION (another ABI version). */
 int32_t ipc_segment_info(const char *name, ipc_segment_info_t *info_out);
 
 /* Writes the names of the libipc segments in /dev/shm ("/name", each followed by a NUL) into `buf`
  * of `buf_len` bytes, and returns how many bytes all of them take (>= 0): when that is more than
  * `buf_len`, `buf` holds only the names that fit, and the caller calls again with a larger buffer
  * (segments come and go meanwhile). `buf` may be NULL when `buf_len` is 0. Listed: every file that
- * starts with libipc's magic (any ABI version) and every generated name. Reads /dev/shm. */
+ * starts with libipc's magic (any ABI version) and every generated name, regular files only. Reads
+ * /dev/shm. */
 int32_t ipc_segment_list(char *buf, uint32_t buf_len);
 
 /* Removes the name `name` if it is a libipc segment this user owns, created in this pid namespace
  * by a process that has died — for any name, generated or not (ipc_segment_sweep only considers
  * generated names, because other names may be meant to outlive their creator). Returns 1 when it
- * removed it, 0 when it kept it (creator alive or unknown, or another user's file), or the codes of
- * ipc_segment_info. */
+ * removed it, 0 when it kept it (creator alive or unknown, or another user's file, which is never
+ * opened), or the codes of ipc_segment_info. */
 int32_t ipc_segment_unlink_dead(const char *name);
 
 /* ---- Tracker ----------------------------------------------------------------------------------- */

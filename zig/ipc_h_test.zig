@@ -27,6 +27,7 @@ const expected_constants = blk: {
         .{ .name = "IPC_SEGMENT_UNIQUE_NAME", .value = abi.segment_unique_name },
         .{ .name = "IPC_SEGMENT_RESERVE", .value = abi.segment_reserve },
         .{ .name = "IPC_SEGMENT_TRACK", .value = abi.segment_track },
+        .{ .name = "IPC_SEGMENT_ANY_OWNER", .value = abi.segment_any_owner },
         .{ .name = "IPC_CREATOR_DEAD", .value = abi.creator_dead },
         .{ .name = "IPC_CREATOR_ALIVE", .value = abi.creator_alive },
         .{ .name = "IPC_CREATOR_UNKNOWN", .value = abi.creator_unknown },

@@ -125,9 +125,9 @@ fn parseNaming(name: ?[*:0]const u8, flags: u32) abi.Error!segment.Naming {
 pub export fn ipc_segment_open(name: ?[*:0]const u8, flags: u32, segment_out: ?*?*ipc_segment_t) i32 {
     const out = segment_out orelse return abi.code(error.Invalid);
     out.* = null;
-    if (flags != 0) return abi.code(error.Invalid);
+    if (flags & ~abi.segment_open_flags != 0) return abi.code(error.Invalid);
     const n = name_.parseC(name orelse return abi.code(error.Invalid)) catch |err| return result(err);
-    const seg = segment.open(n, null) catch |err| return result(err);
+    const seg = segment.open(n, null, openOptions(flags)) catch |err| return result(err);
     out.* = @ptrCast(seg);
     return abi.ok;
 }
@@ -135,10 +135,14 @@ pub export fn ipc_segment_open(name: ?[*:0]const u8, flags: u32, segment_out: ?*
 pub export fn ipc_segment_open_fd(fd: i32, flags: u32, segment_out: ?*?*ipc_segment_t) i32 {
     const out = segment_out orelse return abi.code(error.Invalid);
     out.* = null;
-    if (flags != 0 or fd < 0) return abi.code(error.Invalid);
-    const seg = segment.openFd(fd, null) catch |err| return result(err);
+    if (flags & ~abi.segment_open_flags != 0 or fd < 0) return abi.code(error.Invalid);
+    const seg = segment.openFd(fd, null, openOptions(flags)) catch |err| return result(err);
     out.* = @ptrCast(seg);
     return abi.ok;
+}
+
+fn openOptions(flags: u32) segment.OpenOptions {
+    return .{ .any_owner = flags & abi.segment_any_owner != 0 };
 }
 
 pub export fn ipc_segment_close(handle: ?*ipc_segment_t) i32 {

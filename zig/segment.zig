@@ -10,6 +10,11 @@
 //!   validated copy of every field it needs; nothing is re-read from shared memory afterwards.
 //! - The process-local `Segment` owns one fd (close-on-exec) and one mapping, both released by
 //!   `close`, which is the only way a Segment is freed.
+//! - Every name in /dev/shm may have been made by another user. A name is opened only when it is a
+//!   regular file (never a FIFO, symlink, socket or device), without blocking or following links,
+//!   and the opened file must be the one looked at. A segment owned by another user than the
+//!   effective one is refused (error.Owner) unless the caller asks for any owner; the sweep and
+//!   `unlinkDead` never even open another user's file.
 //! - A name is removed by the sweep, `unlinkDead` or the tracker only when its header is valid, the
 //!   file belongs to this user, and the creator the header names (pid, start time, pid namespace) is
 //!   dead: never a live process's segment, never a file that is not a libipc segment.
@@ -200,25 +205,35 @@ pub fn create(naming: Naming, size: u64, options: CreateOptions, kind: abi.Kind,
     return seg;
 }
 
-/// Opens the segment called `name`. With `kind` given, a segment of another kind is error.Kind.
-pub fn open(name: Name, kind: ?abi.Kind) Error!*Segment {
+pub const OpenOptions = struct {
+    /// Accept a segment owned by another user than this process's effective user.
+    any_owner: bool = false,
+};
+
+/// Opens the segment called `name`. With `kind` given, a segment of another kind is error.Kind. A
+/// name that is not a regular file is error.Protocol and is never read (see `platform.openNamed`);
+/// a segment of another user is error.Owner unless `options.any_owner`.
+pub fn open(name: Name, kind: ?abi.Kind, options: OpenOptions) Error!*Segment {
     const fd = try platform.openNamed(name.slice());
     errdefer platform.close(fd);
-    return attach(fd, name, kind);
+    return attach(fd, name, kind, options);
 }
 
 /// Opens the segment behind `fd` (for example one inherited from a parent). The fd is duplicated;
-/// the caller keeps and still owns `fd`.
-pub fn openFd(fd: platform.Fd, kind: ?abi.Kind) Error!*Segment {
+/// the caller keeps and still owns `fd`. The same checks as `open` apply: an fd can come from any
+/// process, and what it refers to (another user's file, a FIFO, a device) is input like a name.
+pub fn openFd(fd: platform.Fd, kind: ?abi.Kind, options: OpenOptions) Error!*Segment {
     const own = try platform.dup(fd);
     errdefer platform.close(own);
-    return attach(own, .{}, kind);
+    return attach(own, .{}, kind, options);
 }
 
-/// Validates the header in `fd` and maps the segment. Takes ownership of `fd` on success only.
-fn attach(fd: platform.Fd, name: Name, kind: ?abi.Kind) Error!*Segment {
+/// Validates the file and the header in `fd` and maps the segment. Takes ownership of `fd` on
+/// success only. The owner and the type are checked before a byte is read.
+fn attach(fd: platform.Fd, name: Name, kind: ?abi.Kind, options: OpenOptions) Error!*Segment {
     const info = try platform.fileInfo(fd);
     if (!info.regular) return error.Protocol;
+    if (!options.any_owner and info.uid != platform.effectiveUid()) return error.Owner;
     var header: Header = undefined;
     if (info.size < @sizeOf(Header)) return error.Protocol;
     const read = try platform.readAt(fd, std.mem.asBytes(&header), 0);
@@ -314,9 +329,16 @@ pub fn creatorState(header: *const Header, self: platform.Stamp) u32 {
 /// segment can be removed otherwise.
 pub fn unlinkDead(name: Name, creator: ?platform.Stamp) Error!bool {
     const self = try platform.selfStamp();
+    // Another user's file is never opened: its owner could have made it anything, and the sweep
+    // runs this for names any user can create. The opened file is checked again by `inspect`
+    // (same file, still regular) and its owner once more below.
+    const uid = platform.effectiveUid();
+    const before = try platform.statNamed(name.slice());
+    if (before.uid != uid) return false;
+    if (!before.regular) return error.Protocol;
     const info = try inspect(name);
     const h = &info.header;
-    if (info.file.uid != platform.effectiveUid()) return false;
+    if (info.file.uid != uid or info.file.dev != before.dev or info.file.ino != before.ino) return false;
     if (creator) |c| {
         if (h.creator_pid != c.pid or h.creator_start != c.start or h.creator_pidns != c.pidns) return false;
     }
@@ -365,7 +387,7 @@ pub fn track(name: Name) Error!void {
 /// returns how many bytes that takes: when more than `buf.len`, `buf` holds only whole names that
 /// fit and the caller asks again with a larger buffer. A libipc segment is a file that starts with
 /// libipc's magic (any ABI version) or carries a generated name; files this user cannot read and
-/// that carry no generated name are not listed.
+/// that carry no generated name are not listed, nor is anything but a regular file.
 pub fn list(buf: []u8) Error!usize {
     var it = try platform.NameIterator.init();
     defer it.deinit();
@@ -373,6 +395,9 @@ pub fn list(buf: []u8) Error!usize {
     var fits = true;
     while (try it.next()) |entry| {
         const name = name_.parse(entry) catch continue;
+        // Only regular files can be segments; looking costs no open.
+        const file = platform.statNamed(name.slice()) catch continue;
+        if (!file.regular) continue;
         if (name_.parseGenerated(name.slice()) == null and !hasMagic(name)) continue;
         const len = name.len + 1;
         fits = fits and needed + len <= buf.len;
@@ -400,25 +425,25 @@ test "create, open by name, see each other's writes, unlink" {
     try testing.expectEqual(@as(u64, 1000), a.size);
     try testing.expectEqual(@as(u8, 0), a.data()[999]);
     a.data()[0] = 42;
-    const b = try open(n, .segment);
+    const b = try open(n, .segment, .{});
     defer close(b);
     try testing.expectEqual(@as(u8, 42), b.data()[0]);
     b.data()[999] = 7;
     try testing.expectEqual(@as(u8, 7), a.data()[999]);
     try testing.expectError(error.Exists, create(.{ .named = n }, 10, .{}, .segment, null));
     try unlink(n);
-    try testing.expectError(error.NotFound, open(n, null));
+    try testing.expectError(error.NotFound, open(n, null, .{}));
 }
 
 test "anonymous segments are shared through their fd" {
     const a = try create(.anonymous, 64, .{}, .segment, null);
     defer close(a);
     try testing.expectEqual(@as(usize, 0), a.name.len);
-    const b = try openFd(a.fd, .segment);
+    const b = try openFd(a.fd, .segment, .{});
     defer close(b);
     a.data()[63] = 9;
     try testing.expectEqual(@as(u8, 9), b.data()[63]);
-    try testing.expectError(error.Kind, openFd(a.fd, @enumFromInt(99)));
+    try testing.expectError(error.Kind, openFd(a.fd, @enumFromInt(99), .{}));
 }
 
 test "bad sizes and modes are refused" {
@@ -454,10 +479,46 @@ test "generated names belong to their creator, and a live creator's segment surv
     try testing.expectEqual(self.pid, creator.pid);
     // A live creator's segment survives a sweep.
     _ = try sweep();
-    const again = try open(s.name, null);
+    const again = try open(s.name, null, .{});
     close(again);
     try unlink(s.name);
     // Another process's generated name cannot be created here.
     const foreign = name_.generate(.{ .pid = self.pid, .start = self.start + 1 }, 1);
     try testing.expectError(error.Invalid, create(.{ .named = foreign }, 16, .{}, .segment, null));
+}
+
+test "a FIFO, a symlink or another user's file under a name is refused, never opened blocking" {
+    const linux = std.os.linux;
+    const fifo = try name_.parse("ipctest-zig-fifo");
+    const link = try name_.parse("ipctest-zig-link");
+    const target = try name_.parse("ipctest-zig-target");
+    for ([_]Name{ fifo, link, target }) |n| platform.unlinkNamed(n.slice()) catch {};
+    try testing.expectEqual(@as(usize, 0), linux.mknod("/dev/shm/ipctest-zig-fifo", linux.S.IFIFO | 0o666, 0));
+    defer platform.unlinkNamed(fifo.slice()) catch {};
+    // Each of these hung in a read-only open of the FIFO before opens were non-blocking.
+    try testing.expectError(error.Protocol, open(fifo, null, .{}));
+    try testing.expectError(error.Protocol, inspect(fifo));
+    try testing.expectError(error.Protocol, unlink(fifo));
+    try testing.expectError(error.Protocol, unlinkDead(fifo, null));
+    var buf: [1 << 16]u8 = undefined;
+    const listed = buf[0..try list(&buf)];
+    try testing.expect(std.mem.indexOf(u8, listed, "/ipctest-zig-fifo\x00") == null);
+
+    const seg = try create(.{ .named = target }, 16, .{}, .segment, null);
+    defer close(seg);
+    defer platform.unlinkNamed(target.slice()) catch {};
+    try testing.expectEqual(@as(usize, 0), linux.symlink("/dev/shm/ipctest-zig-target", "/dev/shm/ipctest-zig-link"));
+    defer platform.unlinkNamed(link.slice()) catch {};
+    try testing.expectError(error.Protocol, open(link, null, .{}));
+    try testing.expectError(error.Protocol, inspect(link));
+
+    // Another user's segment: refused unless any owner is accepted; unlinkDead keeps it.
+    if (platform.effectiveUid() != 0) return;
+    try testing.expectEqual(@as(usize, 0), linux.fchown(seg.fd, 65534, 65534));
+    try testing.expectError(error.Owner, open(target, null, .{}));
+    try testing.expectError(error.Owner, openFd(seg.fd, null, .{}));
+    const any = try open(target, .segment, .{ .any_owner = true });
+    close(any);
+    try testing.expectEqual(@as(u32, 65534), (try inspect(target)).file.uid);
+    try testing.expectEqual(false, try unlinkDead(target, null));
 }

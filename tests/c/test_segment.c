@@ -107,6 +107,60 @@ static void foreign_files(void) {
   CHECK(unlink(path) == 0);
 }
 
+/* A FIFO, a symlink or another user's segment under a name: every open path returns at once with
+ * an error (a FIFO used to block the read-only opens of ipc_segment_info, unlink and unlink_dead). */
+static void hostile_files(void) {
+  char name[64], path[128], target[64], link_path[128];
+  name_for(name, sizeof name, "fifo");
+  snprintf(path, sizeof path, "/dev/shm/%s", name);
+  CHECK(mkfifo(path, 0666) == 0);
+  ipc_segment_t *s = NULL;
+  ipc_segment_info_t info;
+  CHECK_RC(ipc_segment_open(name, 0, &s), IPC_EPROTO);
+  CHECK_RC(ipc_segment_open(name, IPC_SEGMENT_ANY_OWNER, &s), IPC_EPROTO);
+  CHECK_RC(ipc_segment_info(name, &info), IPC_EPROTO);
+  CHECK_RC(ipc_segment_unlink(name), IPC_EPROTO);
+  CHECK_RC(ipc_segment_unlink_dead(name), IPC_EPROTO);
+  CHECK(ipc_segment_list(NULL, 0) >= 0);
+  int fd = open(path, O_RDWR | O_NONBLOCK);
+  CHECK(fd >= 0);
+  CHECK_RC(ipc_segment_open_fd(fd, 0, &s), IPC_EPROTO);
+  close(fd);
+  CHECK(unlink(path) == 0);
+
+  ipc_segment_t *real = NULL;
+  name_for(target, sizeof target, "target");
+  CHECK_RC(ipc_segment_create(target, 64, 0, 0, &real), IPC_OK);
+  name_for(name, sizeof name, "link");
+  snprintf(link_path, sizeof link_path, "/dev/shm/%s", name);
+  snprintf(path, sizeof path, "/dev/shm/%s", target);
+  CHECK(symlink(path, link_path) == 0);
+  CHECK_RC(ipc_segment_open(name, 0, &s), IPC_EPROTO);
+  CHECK_RC(ipc_segment_info(name, &info), IPC_EPROTO);
+  CHECK(unlink(link_path) == 0);
+
+  /* Open flags: IPC_SEGMENT_ANY_OWNER only; create refuses it. */
+  CHECK_RC(ipc_segment_open(target, 0x10, &s), IPC_EINVAL);
+  CHECK_RC(ipc_segment_open(target, IPC_SEGMENT_ANY_OWNER, &s), IPC_OK);
+  CHECK_RC(ipc_segment_close(s), IPC_OK);
+  CHECK_RC(ipc_segment_create(NULL, 64, 0, IPC_SEGMENT_ANY_OWNER, &s), IPC_EINVAL);
+  if (geteuid() == 0) {
+    /* Another user's segment: refused by name and by fd unless any owner is accepted. */
+    CHECK(fchown(ipc_segment_fd(real), 65534, 65534) == 0);
+    CHECK_RC(ipc_segment_open(target, 0, &s), IPC_EOWNER);
+    CHECK_RC(ipc_segment_open_fd(ipc_segment_fd(real), 0, &s), IPC_EOWNER);
+    CHECK_RC(ipc_segment_open_fd(ipc_segment_fd(real), IPC_SEGMENT_ANY_OWNER, &s), IPC_OK);
+    CHECK_RC(ipc_segment_close(s), IPC_OK);
+    CHECK_RC(ipc_segment_info(target, &info), IPC_OK);
+    CHECK(info.uid == 65534);
+    CHECK_RC(ipc_segment_unlink_dead(target), 0);
+  } else {
+    printf("test_segment: another owner: skipped: not root, cannot chown a segment to nobody\n");
+  }
+  CHECK_RC(ipc_segment_close(real), IPC_OK);
+  CHECK_RC(ipc_segment_unlink(target), IPC_OK);
+}
+
 static void bad_arguments(void) {
   ipc_segment_t *s = NULL;
   CHECK_RC(ipc_segment_create(NULL, 0, 0, 0, &s), IPC_EINVAL);
@@ -221,6 +275,7 @@ int main(void) {
   anonymous_by_fd();
   unique_names();
   foreign_files();
+  hostile_files();
   bad_arguments();
   mode_bits();
   dead_creators();

@@ -1,7 +1,8 @@
 /** SharedMemory in one process: creation, naming, views, fds, lifetime and unlinking. */
 
 import assert from "node:assert/strict";
-import { statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chownSync, statSync, symlinkSync, unlinkSync } from "node:fs";
 import process from "node:process";
 import type { Harness } from "../harness.ts";
 import { testName } from "../harness.ts";
@@ -159,5 +160,41 @@ export default function segment(h: Harness): void {
     far[511] = 6.5;
     assert.equal(seg.dataView(size - 8, 8).getFloat64(0, true), 6.5);
     assert.throws(() => seg.view(Uint8Array, size - 8, 16), { code: "ERANGE" });
+  });
+
+  h.test("segment: a FIFO or a symlink under a name is EPROTO at once on every path; open options are checked", () => {
+    const fifo = testName("seg-fifo");
+    assert.equal(spawnSync("mkfifo", ["-m", "0666", `/dev/shm/${fifo}`]).status, 0);
+    try {
+      // Each of these blocked forever in a read-only open of the FIFO before opens were non-blocking.
+      assert.throws(() => SharedMemory.open(fifo), { code: "EPROTO" });
+      assert.throws(() => SharedMemory.inspect(fifo), { code: "EPROTO" });
+      assert.throws(() => SharedMemory.unlink(fifo), { code: "EPROTO" });
+      assert.throws(() => SharedMemory.unlinkDead(fifo), { code: "EPROTO" });
+      assert.ok(!SharedMemory.list().includes(`/${fifo}`));
+    } finally {
+      unlinkSync(`/dev/shm/${fifo}`);
+    }
+    const name = testName("seg-target");
+    const link = testName("seg-link");
+    using seg = SharedMemory.create({ size: 64, name });
+    symlinkSync(`/dev/shm/${name}`, `/dev/shm/${link}`);
+    try {
+      assert.throws(() => SharedMemory.open(link), { code: "EPROTO" });
+    } finally {
+      unlinkSync(`/dev/shm/${link}`);
+    }
+    SharedMemory.open(name, { anyOwner: true }).close();
+    SharedMemory.open(name, {}).close();
+    assert.throws(() => SharedMemory.open(name, 1 as never), h.ipc.IpcTypeError);
+    assert.throws(() => SharedMemory.open(name, { anyOwner: 1 as never }), /anyOwner must be a boolean/);
+    assert.throws(() => SharedMemory.fromFd(seg.fd, null as never), h.ipc.IpcTypeError);
+    if (process.getuid?.() === 0) {
+      chownSync(`/dev/shm/${name}`, 65534, 65534);
+      assert.throws(() => SharedMemory.open(name), { code: "EOWNER", message: /uid 65534.*anyOwner/ });
+      assert.throws(() => SharedMemory.fromFd(seg.fd), { code: "EOWNER" });
+      SharedMemory.fromFd(seg.fd, { anyOwner: true }).close();
+    }
+    seg.unlink();
   });
 }

@@ -11,6 +11,7 @@
  *   chan ...                                    see child_chan.ts
  *   cleanup ...                                 see child_cleanup.ts
  *   kill ...                                    see child_kill.ts
+ *   fuzz ...                                    see child_fuzz.ts
  *   info                                        print the loaded library's path
  * Errors print "error <CODE>" and return 2.
  */
@@ -22,6 +23,7 @@ import { heapCommand } from "./child_heap.ts";
 import { chanCommand } from "./child_chan.ts";
 import { cleanupCommand } from "./child_cleanup.ts";
 import { killCommand } from "./child_kill.ts";
+import { fuzzCommand } from "./child_fuzz.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -36,6 +38,7 @@ export async function main(ipc: IpcModule, args: string[]): Promise<number> {
     if (args[0] === "chan") return await chanCommand(ipc, args.slice(1));
     if (args[0] === "cleanup") return await cleanupCommand(ipc, args.slice(1));
     if (args[0] === "kill") return await killCommand(ipc, args.slice(1));
+    if (args[0] === "fuzz") return fuzzCommand(ipc, args.slice(1));
     switch (`${args[0]} ${args[1] ?? ""}`.trim()) {
       case "segment write": {
         using seg = attach(args[2]);

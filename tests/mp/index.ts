@@ -10,6 +10,8 @@ import cleanup from "./cleanup.ts";
 import processes from "./process.ts";
 import pool from "./pool.ts";
 import kill from "./kill.ts";
+import fuzzOpen from "./fuzz_open.ts";
+import secondUser from "./second_user.ts";
 
 export const cases: ((h: Harness) => void)[] = [
   segment,
@@ -22,4 +24,6 @@ export const cases: ((h: Harness) => void)[] = [
   processes,
   pool,
   kill,
+  fuzzOpen,
+  secondUser,
 ];

@@ -6,6 +6,8 @@
 //! O_TMPFILE, filled, and only then given their name with linkat, so no process can ever open a
 //! half-initialized segment. Anonymous segments are memfds sealed against shrinking, so a peer holding
 //! the fd cannot truncate the file under other processes' mappings (which would raise SIGBUS there).
+//! Any user can create files in /dev/shm: a name is opened only when it is a regular file, never
+//! following a symlink, never blocking (a FIFO), and only if the opened file is the one looked at.
 //! Every fd is created close-on-exec. Syscalls interrupted by a signal are retried a bounded number
 //! of times.
 
@@ -117,6 +119,8 @@ pub fn publish(fd: Fd, name: []const u8) Error!void {
     };
 }
 
+/// Opens the named file for reading and writing. Only a regular file is ever opened: see
+/// `openNamedMode`.
 pub fn openNamed(name: []const u8) Error!Fd {
     return openNamedMode(name, .RDWR);
 }
@@ -127,12 +131,36 @@ pub fn openNamedRead(name: []const u8) Error!Fd {
     return openNamedMode(name, .RDONLY);
 }
 
-fn openNamedMode(name: []const u8, access: std.posix.ACCMODE) Error!Fd {
+/// What the file system says about the name itself, without opening it or following a symlink.
+pub fn statNamed(name: []const u8) Error!FileInfo {
     var path_buf: [shm_dir.len + abi.name_max + 1]u8 = undefined;
     const path = shmPath(&path_buf, name);
-    const flags: linux.O = .{ .ACCMODE = access, .CLOEXEC = true, .NOFOLLOW = true };
-    const rc = try retry(linux.open, .{ path, flags, @as(linux.mode_t, 0) });
-    return @intCast(rc);
+    var st: linux.Stat = undefined;
+    _ = try retry(linux.fstatat, .{ linux.AT.FDCWD, path, &st, linux.AT.SYMLINK_NOFOLLOW });
+    return infoOf(&st);
+}
+
+/// Any other user may create files in /dev/shm, so a name may be a FIFO (whose read-only open
+/// blocks until a writer comes), a symlink to anywhere, a socket or a device. The name is looked at
+/// first and only a regular file is opened; the open itself never follows a symlink, cannot block
+/// (O_NONBLOCK) and cannot acquire a controlling terminal; and the opened file must be the one
+/// looked at, still regular, since the name may have been replaced in between. Anything else is
+/// error.Protocol: not a libipc segment.
+fn openNamedMode(name: []const u8, access: std.posix.ACCMODE) Error!Fd {
+    const before = try statNamed(name);
+    if (!before.regular) return error.Protocol;
+    var path_buf: [shm_dir.len + abi.name_max + 1]u8 = undefined;
+    const path = shmPath(&path_buf, name);
+    const flags: linux.O = .{ .ACCMODE = access, .CLOEXEC = true, .NOFOLLOW = true, .NONBLOCK = true, .NOCTTY = true };
+    const rc = retry(linux.open, .{ path, flags, @as(linux.mode_t, 0) }) catch |err| {
+        // ELOOP: the name became a symlink after it was looked at.
+        return if (err == error.Invalid) error.Protocol else err;
+    };
+    const fd: Fd = @intCast(rc);
+    errdefer close(fd);
+    const after = try fileInfo(fd);
+    if (!after.regular or after.dev != before.dev or after.ino != before.ino) return error.Protocol;
+    return fd;
 }
 
 pub fn unlinkNamed(name: []const u8) Error!void {
@@ -153,16 +181,23 @@ pub fn close(fd: Fd) void {
     _ = linux.close(fd);
 }
 
-pub const FileInfo = struct { size: u64, regular: bool, uid: u32, mode: u32 };
+/// What fstat says about a file: `dev` and `ino` identify it, `uid` owns it.
+pub const FileInfo = struct { size: u64, regular: bool, uid: u32, mode: u32, dev: u64, ino: u64 };
 
 pub fn fileInfo(fd: Fd) Error!FileInfo {
     var st: linux.Stat = undefined;
     _ = try retry(linux.fstat, .{ fd, &st });
+    return infoOf(&st);
+}
+
+fn infoOf(st: *const linux.Stat) FileInfo {
     return .{
         .size = @intCast(@max(st.size, 0)),
         .regular = linux.S.ISREG(st.mode),
         .uid = st.uid,
         .mode = st.mode & 0o7777,
+        .dev = @intCast(st.dev),
+        .ino = @intCast(st.ino),
     };
 }
 

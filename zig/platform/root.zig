@@ -24,6 +24,7 @@ pub const createFile = impl.createFile;
 pub const publish = impl.publish;
 pub const openNamed = impl.openNamed;
 pub const openNamedRead = impl.openNamedRead;
+pub const statNamed = impl.statNamed;
 pub const unlinkNamed = impl.unlinkNamed;
 pub const dup = impl.dup;
 pub const close = impl.close;

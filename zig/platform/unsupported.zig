@@ -9,7 +9,7 @@ const Error = abi.Error;
 pub const supported = false;
 pub const Fd = i32;
 pub const Stamp = struct { pid: i32, start: u64, pidns: u64 };
-pub const FileInfo = struct { size: u64, regular: bool, uid: u32, mode: u32 };
+pub const FileInfo = struct { size: u64, regular: bool, uid: u32, mode: u32, dev: u64, ino: u64 };
 
 pub fn createFile(size: u64, mode: u32, anonymous: bool, reserve: bool) Error!Fd {
     _ = .{ size, mode, anonymous, reserve };
@@ -24,6 +24,10 @@ pub fn openNamed(name: []const u8) Error!Fd {
     return error.NotSupported;
 }
 pub fn openNamedRead(name: []const u8) Error!Fd {
+    _ = name;
+    return error.NotSupported;
+}
+pub fn statNamed(name: []const u8) Error!FileInfo {
     _ = name;
     return error.NotSupported;
 }
