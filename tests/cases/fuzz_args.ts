@@ -236,6 +236,14 @@ export default function fuzzArgs(h: Harness): void {
         record(what, args, error);
         return;
       }
+      // An async generator (Pool.imap) checks its arguments when it is first advanced.
+      if (
+        typeof result === "object" && result !== null && Symbol.asyncIterator in result &&
+        typeof (result as AsyncGenerator).next === "function" && !ours.has(Object.getPrototypeOf(result)?.constructor)
+      ) {
+        const generator = result as AsyncGenerator;
+        result = generator.next().finally(() => generator.return(undefined));
+      }
       if (result instanceof Promise) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const hang = new Promise<"hang">((resolve) => {
@@ -766,6 +774,23 @@ export default function fuzzArgs(h: Harness): void {
       });
       for (const o of [c, mv, sv, p, d]) o.close();
     }
+
+    // A child (a plain module that exits at once) and a one-worker Pool: their methods too.
+    const work = `${h.paths.root}/tests/mp/pool_work.ts`;
+    const child = await ipc.spawn(work, { stdio: ["ignore", "ignore", "ignore"] });
+    await fuzzObject("ChildProcess", () => child, { kill: plain(0) }, () => {});
+    child.kill("SIGKILL");
+    await child.exited;
+    const pool = new ipc.Pool({ module: work, size: 1 });
+    // pid() ignores its arguments: an error here is libipc's, not the worker function's.
+    const runs = { exec: plain({ name: "pid", timeout: 10_000 }, 1, 2), map: plain([1, 2], "pid", { chunkSize: 1 }) };
+    await fuzzObject("Pool", () => pool, {
+      ...runs,
+      imap: runs.map,
+      close: plain(),
+      terminate: plain(),
+    }, () => {});
+    await pool.terminate();
 
     mutexMem.close();
     memory.close();
