@@ -783,7 +783,10 @@ export default function fuzzArgs(h: Harness): void {
     await child.exited;
     const pool = new ipc.Pool({ module: work, size: 1 });
     // pid() ignores its arguments: an error here is libipc's, not the worker function's.
-    const runs = { exec: plain({ name: "pid", timeout: 10_000 }, 1, 2), map: plain([1, 2], "pid", { chunkSize: 1 }) };
+    const runs = {
+      exec: plain({ name: "pid", timeout: 10_000 }, 1, 2),
+      map: plain([1, 2], "pid", { chunkSize: 4096 }),
+    };
     await fuzzObject("Pool", () => pool, {
       ...runs,
       imap: runs.map,
