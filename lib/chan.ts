@@ -17,8 +17,8 @@ import {
   openChannel,
   readable,
 } from "./channel.ts";
-import { type Codec, codecOf } from "./codec.ts";
-import { checkInteger, describe, IpcRangeError, IpcTypeError } from "./errors.ts";
+import { checkBytes, type Codec, codecOf } from "./codec.ts";
+import { checkInteger, describe, IpcRangeError, IpcTypeError, optionsOf } from "./errors.ts";
 import type { Pointer } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
 import { SharedMemory } from "./segment.ts";
@@ -57,7 +57,8 @@ export class ViewBatch {
 
   /** Message `i` as a view. */
   at(i: number): Uint8Array {
-    if (!(i >= 0 && i < this.count)) {
+    i = checkInteger("ViewBatch.at", "index", i, 0, Number.MAX_SAFE_INTEGER);
+    if (i >= this.count) {
       throw new IpcRangeError("ViewBatch.at", "ERANGE", `index ${i} is not below ${this.count}`);
     }
     const at = this.offsets[i];
@@ -90,6 +91,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
 
   /** Creates a channel in a segment of its own; others open it by name or fd. */
   static create<T = Uint8Array>(options: CreateOptions & ChanOptions<T> = {}): Chan<T> {
+    options = optionsOf("Chan.create", options, `{ capacity: 4096, codec: "json" }`);
     const op = "Chan.create";
     const codec = codecOf<T>(op, options.codec);
     const { memory, pointer } = createChannel(op, options, 0);
@@ -98,12 +100,14 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
 
   /** Opens the channel called `name`. */
   static open<T = Uint8Array>(name: string, options: ChanOpenOptions<T> = {}): Chan<T> {
+    options = optionsOf("Chan.open", options, `{ codec: "json" }`);
     const codec = codecOf<T>("Chan.open", options.codec);
     return Chan.#standalone<T>("Chan.open", SharedMemory.open(name, options), name, codec);
   }
 
   /** Opens the channel behind `fd` (one a parent passed to this process). */
   static fromFd<T = Uint8Array>(fd: number, options: ChanOpenOptions<T> = {}): Chan<T> {
+    options = optionsOf("Chan.fromFd", options, `{ codec: "json" }`);
     const codec = codecOf<T>("Chan.fromFd", options.codec);
     return Chan.#standalone<T>("Chan.fromFd", SharedMemory.fromFd(fd, options), `fd ${fd}`, codec);
   }
@@ -115,6 +119,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
 
   /** Initializes a channel at `offset` (a multiple of 64; 384 + capacity bytes) in `memory`. */
   static init<T = Uint8Array>(memory: SharedMemory, offset: number, options: ChanOptions<T> = {}): Chan<T> {
+    options = optionsOf("Chan.init", options, `{ capacity: 4096, codec: "json" }`);
     const op = "Chan.init";
     const codec = codecOf<T>(op, options.codec);
     const { at, pointer } = initChannel(op, memory, offset, options.capacity, 0);
@@ -123,6 +128,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
 
   /** The channel another process initialized at `offset` in `memory`. */
   static at<T = Uint8Array>(memory: SharedMemory, offset: number, options: ChanOpenOptions<T> = {}): Chan<T> {
+    options = optionsOf("Chan.at", options, `{ codec: "json" }`);
     const op = "Chan.at";
     const codec = codecOf<T>(op, options.codec);
     const { at, pointer } = channelAt(op, memory, offset, 0, "Chan");
@@ -150,6 +156,10 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
   /** Sends `values` in as few calls as their sizes allow (all of a call's messages go in at once). */
   sendManySync(values: Iterable<T>, options?: LockOptions): void {
     const op = "Chan.sendManySync";
+    this.handle(op);
+    if (typeof (values as Iterable<T> | null)?.[Symbol.iterator] !== "function") {
+      throw new IpcTypeError(op, `values must be iterable (such as an array), got ${describe(values)}`);
+    }
     const timeout = timeoutOf(op, options);
     const half = this.capacity / 2;
     let batch = this.#batch;
@@ -185,7 +195,7 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
    */
   sendPackedSync(data: Uint8Array, lengths: ArrayLike<number>, options?: LockOptions): void {
     const op = "Chan.sendPackedSync";
-    if (!(data instanceof Uint8Array)) throw new IpcTypeError(op, `data must be a Uint8Array, got ${describe(data)}`);
+    checkBytes(op, "data", data);
     const count = checkInteger(op, "lengths.length", lengths?.length, 1, CHAN_BATCH_MAX);
     let bytes = 0;
     let records = 0;

@@ -35,7 +35,8 @@ const { OK, EBUSY, EOF, EPIPE, ERANGE, ETIMEDOUT } = RESULT_CODES;
 export const readable = 0;
 export const writable = 1;
 
-function capacityOf(op: string, capacity: unknown): number {
+/** `capacity`, checked: a power of two from CHAN_CAPACITY_MIN to CHAN_CAPACITY_MAX; 64 KiB when undefined. */
+export function capacityOf(op: string, capacity: unknown): number {
   if (capacity === undefined) return 64 * 1024;
   const c = checkInteger(op, "capacity", capacity, CHAN_CAPACITY_MIN, CHAN_CAPACITY_MAX);
   if ((c & (c - 1)) !== 0) throw new IpcRangeError(op, "ERANGE", `capacity must be a power of two, got ${c}`);

@@ -8,7 +8,7 @@
 
 import { COND_ALIGN, COND_SIZE, KIND_CONDITION, MUTEX_SIZE, RESULT_CODES } from "./abi.ts";
 import { checked, pointerOut, takePointer } from "./call.ts";
-import { checkInteger, describe, type ErrorCode, IpcError, IpcTypeError } from "./errors.ts";
+import { checkFunction, checkInteger, describe, type ErrorCode, IpcError, IpcTypeError, optionsOf } from "./errors.ts";
 import { Mutex, mutexInternals } from "./mutex.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
@@ -59,6 +59,7 @@ export class Condition extends SharedObject {
    * both by name or fd.
    */
   static create(options: CreateOptions = {}): Condition {
+    options = optionsOf("Condition.create", options, `{ name: "ready" }`);
     const op = "Condition.create";
     const mutexCell = pointerOut();
     const { memory, pointer } = createStandalone(
@@ -214,6 +215,8 @@ export class Condition extends SharedObject {
   /** Waits until `predicate()` returns a truthy value, which it returns; or its last value at the timeout. */
   waitForSync<T>(predicate: () => T, options?: LockOptions): T {
     const op = "Condition.waitForSync";
+    this.handle(op);
+    checkFunction(op, "predicate", predicate);
     const timeout = timeoutOf(op, options);
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
     let value = predicate();
@@ -229,6 +232,8 @@ export class Condition extends SharedObject {
   /** `waitForSync` without blocking the event loop. */
   async waitFor<T>(predicate: () => T, options?: AsyncLockOptions): Promise<T> {
     const op = "Condition.waitFor";
+    this.handle(op);
+    checkFunction(op, "predicate", predicate);
     const timeout = timeoutOf(op, options);
     const signal = signalOf(op, options);
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;

@@ -7,18 +7,14 @@
 
 import { CHAN_HEADER_SIZE } from "./abi.ts";
 import { Chan } from "./chan.ts";
-import type { MessageOpenOptions, MessageOptions } from "./channel.ts";
-import { IpcError } from "./errors.ts";
+import { capacityOf, type MessageOpenOptions, type MessageOptions } from "./channel.ts";
+import { IpcError, optionsOf } from "./errors.ts";
 import type { AsyncLockOptions, LockOptions } from "./options.ts";
 import { SharedMemory } from "./segment.ts";
 import type { CreateOptions } from "./shared_object.ts";
 
 const tag = 0x5850_4449; // "IDPX": the first word of the segment, before the two channels
 const first = 64;
-
-function capacityOf(options: MessageOptions<unknown>): number {
-  return options.capacity ?? 64 * 1024;
-}
 
 /** One end of a duplex pair. */
 export class Duplex<T = Uint8Array> implements Disposable, AsyncIterable<T> {
@@ -34,7 +30,9 @@ export class Duplex<T = Uint8Array> implements Disposable, AsyncIterable<T> {
 
   /** Creates a pair in a segment of its own and returns end A; `Duplex.open(name)` (or `fromFd`) gives end B. */
   static create<T = Uint8Array>(options: CreateOptions & MessageOptions<T> = {}): Duplex<T> {
-    const capacity = capacityOf(options as MessageOptions<unknown>);
+    const op = "Duplex.create";
+    options = optionsOf(op, options, `{ codec: "json" }`);
+    const capacity = capacityOf(op, options.capacity);
     const second = first + CHAN_HEADER_SIZE + capacity;
     const memory = SharedMemory.create({
       size: second + CHAN_HEADER_SIZE + capacity,
@@ -55,11 +53,13 @@ export class Duplex<T = Uint8Array> implements Disposable, AsyncIterable<T> {
 
   /** End B of the pair called `name`. */
   static open<T = Uint8Array>(name: string, options: MessageOpenOptions<T> = {}): Duplex<T> {
+    options = optionsOf("Duplex.open", options, `{ codec: "json" }`);
     return Duplex.#endB<T>("Duplex.open", SharedMemory.open(name, options), options);
   }
 
   /** End B of the pair behind `fd` (one a parent passed to this process). */
   static fromFd<T = Uint8Array>(fd: number, options: MessageOpenOptions<T> = {}): Duplex<T> {
+    options = optionsOf("Duplex.fromFd", options, `{ codec: "json" }`);
     return Duplex.#endB<T>("Duplex.fromFd", SharedMemory.fromFd(fd, options), options);
   }
 

@@ -16,7 +16,17 @@ const brand: unique symbol = Symbol.for("libipc.IpcError");
 export type ErrorCode = ResultCode | "EUNKNOWN";
 
 function errnoOf(code: ErrorCode): number {
-  return code === "EUNKNOWN" ? 0 : RESULT_CODES[code];
+  return typeof code === "string" && Object.hasOwn(RESULT_CODES, code) ? RESULT_CODES[code as ResultCode] : 0;
+}
+
+/** `value` as message text; never throws, since an error's constructor must not. */
+function text(value: unknown): string {
+  if (typeof value === "string") return value;
+  try {
+    return String(value);
+  } catch {
+    return typeof value;
+  }
 }
 
 /** An operation failed. */
@@ -30,7 +40,7 @@ export class IpcError extends Error {
 
   /** `errno` overrides the code's number: the raw result of a code this binding does not know. */
   constructor(op: string, code: ErrorCode, message: string, options?: ErrorOptions & { errno?: number }) {
-    super(`${op}: ${message} (${code})`, options);
+    super(`${text(op)}: ${text(message)} (${text(code)})`, options);
     this.name = "IpcError";
     this.code = code;
     this.errno = options?.errno ?? errnoOf(code);
@@ -49,8 +59,8 @@ export class IpcTypeError extends TypeError {
   readonly errno: number = RESULT_CODES.EINVAL;
   readonly op: string;
 
-  constructor(op: string, message: string) {
-    super(`${op}: ${message} (EINVAL)`);
+  constructor(op: string, message: string, options?: ErrorOptions) {
+    super(`${text(op)}: ${text(message)} (EINVAL)`, options);
     this.name = "IpcTypeError";
     this.op = op;
   }
@@ -63,7 +73,7 @@ export class IpcRangeError extends RangeError {
   readonly op: string;
 
   constructor(op: string, code: ErrorCode, message: string) {
-    super(`${op}: ${message} (${code})`);
+    super(`${text(op)}: ${text(message)} (${text(code)})`);
     this.name = "IpcRangeError";
     this.code = code;
     this.errno = errnoOf(code);
@@ -100,7 +110,11 @@ export function check(
   throw new IpcError(op, code, explain?.(code) ?? `${fallback(rc)} (result ${rc})`, { errno: rc });
 }
 
-/** Checks that `value` is an integer in [min, max]; throws IpcTypeError or IpcRangeError. */
+/**
+ * Checks that `value` is an integer in [min, max]; throws IpcTypeError or IpcRangeError. Returns it
+ * with -0 turned into 0: -0 === 0 in JS, so it is accepted, but Deno's FFI refuses -0 as an integer
+ * argument, so callers pass on the returned value, never `value` itself.
+ */
 export function checkInteger(op: string, what: string, value: unknown, min: number, max: number): number {
   if (typeof value !== "number") {
     throw new IpcTypeError(op, `${what} must be a number, got ${describe(value)}`);
@@ -111,7 +125,7 @@ export function checkInteger(op: string, what: string, value: unknown, min: numb
   if (value > max) {
     throw new IpcRangeError(op, "ERANGE", `${what} ${value} exceeds the limit of ${max}`);
   }
-  return value;
+  return value + 0;
 }
 
 /** A short description of a value for messages. */
@@ -120,4 +134,22 @@ export function describe(value: unknown): string {
   if (typeof value === "bigint") return `${value}n`;
   if (value === null || typeof value !== "object") return String(value);
   return Object.prototype.toString.call(value);
+}
+
+/**
+ * `options` as an object to read fields from: {} when undefined, IpcTypeError for anything else that
+ * is not an object (null included). `example` shows a valid one in the message.
+ */
+export function optionsOf<T extends object>(op: string, options: T | undefined, example: string): Partial<T> {
+  if (options === undefined) return {};
+  if (typeof options !== "object" || options === null) {
+    throw new IpcTypeError(op, `options must be an object such as ${example}, got ${describe(options)}`);
+  }
+  return options;
+}
+
+/** Checks that `value` is a function; throws IpcTypeError naming `what`. */
+export function checkFunction<F>(op: string, what: string, value: F): F {
+  if (typeof value !== "function") throw new IpcTypeError(op, `${what} must be a function, got ${describe(value)}`);
+  return value;
 }

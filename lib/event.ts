@@ -7,7 +7,7 @@
 
 import { EVENT_ALIGN, EVENT_AUTO_RESET, EVENT_SIZE, KIND_EVENT, RESULT_CODES } from "./abi.ts";
 import { checked } from "./call.ts";
-import { describe, IpcError, IpcTypeError } from "./errors.ts";
+import { describe, IpcError, IpcTypeError, optionsOf } from "./errors.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
 import { type OpenOptions, SharedMemory } from "./segment.ts";
@@ -50,6 +50,7 @@ export class Event extends SharedObject {
 
   /** Creates a clear event in a segment of its own. */
   static create(options: CreateOptions & EventOptions = {}): Event {
+    options = optionsOf("Event.create", options, "{ autoReset: true }");
     const op = "Event.create";
     const { memory, pointer } = createStandalone(
       op,
@@ -83,6 +84,7 @@ export class Event extends SharedObject {
 
   /** Initializes a clear event at `offset` (a multiple of 8; 64 bytes) in `memory`. */
   static init(memory: SharedMemory, offset: number, options: EventOptions = {}): Event {
+    options = optionsOf("Event.init", options, "{ autoReset: true }");
     const op = "Event.init";
     const flags = flagsOf(op, options);
     const { at, pointer } = placeObject(

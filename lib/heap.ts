@@ -117,6 +117,10 @@ export class SharedHeap implements Disposable, Dependent {
   /** The heap in `memory` (a segment of kind heap); `owned`: closing the heap closes `memory`. */
   static attach(memory: SharedMemory, owned = false): SharedHeap {
     const op = "SharedHeap.attach";
+    if (!(memory instanceof SharedMemory)) {
+      throw new IpcTypeError(op, `memory must be a SharedMemory, got ${describe(memory)}`);
+    }
+    if (typeof owned !== "boolean") throw new IpcTypeError(op, `owned must be a boolean, got ${describe(owned)}`);
     try {
       if (segmentInternals.kind(memory) !== KIND_HEAP) {
         throw new IpcError(op, "EKIND", "the segment holds no heap");
@@ -219,9 +223,13 @@ export class SharedHeap implements Disposable, Dependent {
   view<T>(handle: number, type: TypedArrayConstructor<T>, length?: number): T;
   view<T>(handle: number, type?: TypedArrayConstructor<T>, length?: number): T | Uint8Array {
     const op = "SharedHeap.view";
-    const usable = this.usableSize(handle);
     const elementType = (type ?? Uint8Array) as TypedArrayConstructor<T>;
-    const count = length ?? Math.floor(usable / elementType.BYTES_PER_ELEMENT);
+    if (typeof elementType !== "function" || typeof elementType.BYTES_PER_ELEMENT !== "number") {
+      throw new IpcTypeError(op, `type must be a typed array constructor such as Int32Array, got ${describe(type)}`);
+    }
+    if (length !== undefined) checkInteger(op, "length", length, 0, Number.MAX_SAFE_INTEGER);
+    const usable = this.usableSize(handle);
+    const count = length === undefined ? Math.floor(usable / elementType.BYTES_PER_ELEMENT) : length + 0;
     if (count * elementType.BYTES_PER_ELEMENT > usable) {
       throw new IpcError(
         op,

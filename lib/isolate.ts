@@ -170,7 +170,7 @@ export async function isolate<R = unknown>(
     if (!isRemoteError(error)) {
       throw new IpcError(op, "EPROTO", `${exportName} of ${module}: the child sent a malformed error`);
     }
-    throw rebuildError(error);
+    throw rebuildError(error, op);
   } finally {
     duplex.close();
   }

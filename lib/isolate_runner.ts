@@ -27,7 +27,9 @@ try {
   const module = await import(job.module);
   const fn = module[job.name];
   if (typeof fn !== "function") {
-    throw new TypeError(`${job.module} exports no function named ${JSON.stringify(job.name)} (${typeof fn})`);
+    // Named IpcError with a code: the parent rebuilds it as an IpcError (remote_call.ts rebuildError).
+    const message = `${job.module} exports no function named ${JSON.stringify(job.name)} (${typeof fn})`;
+    throw Object.assign(new Error(message), { name: "IpcError", code: "ENOENT" });
   }
   answer = { ok: true, value: await fn(...job.args) };
 } catch (error) {

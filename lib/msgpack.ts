@@ -15,17 +15,18 @@
 // entry that loads the optional native string extractor: that load costs ~17 ms at every process start
 // (isolate, Pool workers) and did not decode our messages measurably faster.
 import { Packr } from "msgpackr/pack";
-import type { Codec } from "./codec.ts";
+import { checkBytes, type Codec, encodeWith } from "./codec.ts";
 import { IpcError } from "./errors.ts";
 
 const packr = new Packr({ useRecords: false, variableMapSize: true, moreTypes: true, copyBuffers: true });
 
 /** MessagePack through msgpackr: what structured clone keeps, mostly (Map comes back as an object). */
 export const msgpackCodec: Codec<unknown> = {
-  encode(value: unknown): Uint8Array {
-    return packr.pack(value);
+  encode(value: unknown, op: string): Uint8Array {
+    return encodeWith(op, "MessagePack", value, () => packr.pack(value));
   },
   decode(bytes: Uint8Array, _transient: boolean, op: string): unknown {
+    checkBytes(op, "bytes", bytes);
     try {
       return packr.unpack(bytes);
     } catch (error) {

@@ -19,7 +19,7 @@ import {
   openChannel,
 } from "./channel.ts";
 import { type Codec, codecOf } from "./codec.ts";
-import { IpcError } from "./errors.ts";
+import { checkFunction, IpcError, optionsOf } from "./errors.ts";
 import type { Pointer } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, timeoutOf } from "./options.ts";
 import { SharedMemory } from "./segment.ts";
@@ -47,6 +47,7 @@ export class MVar<T = Uint8Array> extends MessageChannel<T> {
 
   /** Creates an MVar (empty, or holding `value`) in a segment of its own. */
   static create<T = Uint8Array>(options: CreateOptions & MVarOptions<T> = {}): MVar<T> {
+    options = optionsOf("MVar.create", options, `{ codec: "json" }`);
     const op = "MVar.create";
     const codec = codecOf<T>(op, options.codec);
     const { memory, pointer } = createChannel(op, { capacity: 4096, ...options }, CHAN_SINGLE);
@@ -57,12 +58,14 @@ export class MVar<T = Uint8Array> extends MessageChannel<T> {
 
   /** Opens the MVar called `name`. */
   static open<T = Uint8Array>(name: string, options: MessageOpenOptions<T> = {}): MVar<T> {
+    options = optionsOf("MVar.open", options, `{ codec: "json" }`);
     const codec = codecOf<T>("MVar.open", options.codec);
     return MVar.#standalone<T>("MVar.open", SharedMemory.open(name, options), name, codec);
   }
 
   /** Opens the MVar behind `fd` (one a parent passed to this process). */
   static fromFd<T = Uint8Array>(fd: number, options: MessageOpenOptions<T> = {}): MVar<T> {
+    options = optionsOf("MVar.fromFd", options, `{ codec: "json" }`);
     const codec = codecOf<T>("MVar.fromFd", options.codec);
     return MVar.#standalone<T>("MVar.fromFd", SharedMemory.fromFd(fd, options), `fd ${fd}`, codec);
   }
@@ -74,6 +77,7 @@ export class MVar<T = Uint8Array> extends MessageChannel<T> {
 
   /** Initializes an MVar at `offset` (a multiple of 64; 384 + capacity bytes, capacity default 4096). */
   static init<T = Uint8Array>(memory: SharedMemory, offset: number, options: MVarOptions<T> = {}): MVar<T> {
+    options = optionsOf("MVar.init", options, `{ codec: "json" }`);
     const op = "MVar.init";
     const codec = codecOf<T>(op, options.codec);
     const { at, pointer } = initChannel(op, memory, offset, options.capacity ?? 4096, CHAN_SINGLE);
@@ -84,6 +88,7 @@ export class MVar<T = Uint8Array> extends MessageChannel<T> {
 
   /** The MVar another process initialized at `offset` in `memory`. */
   static at<T = Uint8Array>(memory: SharedMemory, offset: number, options: MessageOpenOptions<T> = {}): MVar<T> {
+    options = optionsOf("MVar.at", options, `{ codec: "json" }`);
     const op = "MVar.at";
     const codec = codecOf<T>(op, options.codec);
     const { at, pointer } = channelAt(op, memory, offset, CHAN_SINGLE, "MVar");
@@ -183,6 +188,7 @@ export class MVar<T = Uint8Array> extends MessageChannel<T> {
    * MVar empty, as Haskell's modifyMVar does for a thread killed there.
    */
   modifySync(fn: (value: T) => T, options?: LockOptions): T {
+    checkFunction("MVar.modifySync", "fn", fn);
     const old = this.takeSync(options);
     let next: T;
     try {
@@ -197,6 +203,7 @@ export class MVar<T = Uint8Array> extends MessageChannel<T> {
 
   /** `modifySync` without blocking the event loop; `fn` may be async. */
   async modify(fn: (value: T) => T | Promise<T>, options?: AsyncLockOptions): Promise<T> {
+    checkFunction("MVar.modify", "fn", fn);
     const old = await this.take(options);
     let next: T;
     try {

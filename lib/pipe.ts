@@ -11,7 +11,7 @@
 import { CHAN_STREAM, RESULT_CODES } from "./abi.ts";
 import { channelAt, ChannelBase, createChannel, initChannel, openChannel, readable, writable } from "./channel.ts";
 import { checked } from "./call.ts";
-import { checkInteger, describe, IpcError, IpcTypeError } from "./errors.ts";
+import { checkInteger, describe, IpcError, IpcTypeError, optionsOf } from "./errors.ts";
 import type { Pointer } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
 import { type OpenOptions, SharedMemory } from "./segment.ts";
@@ -75,6 +75,7 @@ export class Pipe extends ChannelBase {
 
   /** Creates a pipe in a segment of its own; others open it by name or fd. */
   static create(options: CreateOptions & PipeOptions = {}): Pipe {
+    options = optionsOf("Pipe.create", options, "{ capacity: 4096 }");
     const { memory, pointer } = createChannel("Pipe.create", options, CHAN_STREAM);
     return new Pipe(memory, 0, pointer, true);
   }
@@ -96,6 +97,7 @@ export class Pipe extends ChannelBase {
 
   /** Initializes a pipe at `offset` (a multiple of 64; 384 + capacity bytes) in `memory`. */
   static init(memory: SharedMemory, offset: number, options: PipeOptions = {}): Pipe {
+    options = optionsOf("Pipe.init", options, "{ capacity: 4096 }");
     const { at, pointer } = initChannel("Pipe.init", memory, offset, options.capacity, CHAN_STREAM);
     return new Pipe(memory, at, pointer, false);
   }

@@ -297,7 +297,7 @@ export class Pool implements AsyncDisposable {
     options: MapOptions = {},
   ): Promise<R[]> {
     const op = "Pool.map";
-    const ordered = this.#checkMap(op, name, options);
+    const ordered = this.#checkMap(op, items, name, options);
     // Chunks complete in any order: keep them, then lay them out once (writing far past the end of
     // an array would turn it into a slow sparse one).
     const chunks: { first: number; values: ArrayLike<unknown> }[] = [];
@@ -319,7 +319,7 @@ export class Pool implements AsyncDisposable {
     options: MapOptions = {},
   ): AsyncGenerator<R, void, undefined> {
     const op = "Pool.imap";
-    const ordered = this.#checkMap(op, name, options);
+    const ordered = this.#checkMap(op, items, name, options);
     for await (const { values } of this.#chunks(op, items, name, options, ordered)) {
       for (const value of values) yield value as R;
     }
@@ -379,7 +379,16 @@ export class Pool implements AsyncDisposable {
   }
 
   /** Checks a map's arguments; returns `ordered`. */
-  #checkMap(op: string, name: unknown, options: unknown): boolean {
+  #checkMap(op: string, items: unknown, name: unknown, options: unknown): boolean {
+    if (
+      typeof (items as Iterable<unknown> | null)?.[Symbol.iterator] !== "function" &&
+      typeof (items as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] !== "function"
+    ) {
+      throw new IpcTypeError(op, `items must be iterable or async iterable, got ${describe(items)}`);
+    }
+    if (ArrayBuffer.isView(items) && (items.buffer as ArrayBuffer).detached === true) {
+      throw new IpcTypeError(op, "items is a view of a detached ArrayBuffer");
+    }
     this.#checkName(op, name);
     if (typeof options !== "object" || options === null) {
       throw new IpcTypeError(op, `options must be an object such as { chunkSize: 512 }, got ${describe(options)}`);
@@ -654,7 +663,7 @@ export class Pool implements AsyncDisposable {
         );
       } else this.#finish(task, undefined, value);
     } else {
-      const error = isRemoteError(value) ? rebuildError(value) : new Error(`a worker threw ${describe(value)}`);
+      const error = isRemoteError(value) ? rebuildError(value, "Pool") : new Error(`a worker threw ${describe(value)}`);
       if (task.chunk && typeof index === "number") {
         error.message += ` (item ${task.first + index} of ${task.name} in Pool.map)`;
       }

@@ -87,8 +87,9 @@ while (true) {
   const [id, name, payload, kind] = task as [number, string, unknown[], number];
   const fn = module[name];
   if (typeof fn !== "function") {
-    const error = new TypeError(`${process.argv[3]} exports no function named ${JSON.stringify(name)} (${typeof fn})`);
-    await answer([id, ANSWER_THREW, remoteError(error)]);
+    // Named IpcError with a code: the parent rebuilds it as an IpcError (remote_call.ts rebuildError).
+    const message = `${process.argv[3]} exports no function named ${JSON.stringify(name)} (${typeof fn})`;
+    await answer([id, ANSWER_THREW, { name: "IpcError", message, code: "ENOENT" }]);
     continue;
   }
   if (kind === TASK_CALL) {

@@ -28,7 +28,7 @@ import { Barrier } from "./barrier.ts";
 import { Chan } from "./chan.ts";
 import { Condition } from "./condition.ts";
 import { Duplex } from "./duplex.ts";
-import { describe, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
+import { checkInteger, describe, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
 import { Event } from "./event.ts";
 import { SharedHeap } from "./heap.ts";
 import { Mutex } from "./mutex.ts";
@@ -150,6 +150,13 @@ export class ChildProcess implements AsyncDisposable {
 
   /** Sends `signal` (default SIGTERM) unless the child has already ended. Returns whether it was sent. */
   kill(signal: "SIGTERM" | "SIGKILL" | "SIGINT" | "SIGHUP" | "SIGUSR1" | "SIGUSR2" | number = "SIGTERM"): boolean {
+    if (typeof signal === "number") signal = checkInteger("ChildProcess.kill", "signal", signal, 0, 64);
+    else if (!signalNames.has(signal)) {
+      throw new IpcTypeError(
+        "ChildProcess.kill",
+        `signal must be one of ${[...signalNames].join(", ")} or a number from 0 to 64, got ${describe(signal)}`,
+      );
+    }
     if (this.#exit !== null) return false;
     return this.#child.kill(signal);
   }
@@ -160,6 +167,8 @@ export class ChildProcess implements AsyncDisposable {
     await this.#exited;
   }
 }
+
+const signalNames = new Set<unknown>(["SIGTERM", "SIGKILL", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"]);
 
 /** One described object. */
 interface Described {

@@ -7,8 +7,8 @@
  * @module
  */
 
-import { CHAN_CAPACITY_MAX, CHAN_CAPACITY_MIN } from "./abi.ts";
-import { describe, IpcRangeError, IpcTypeError } from "./errors.ts";
+import { CHAN_CAPACITY_MAX, CHAN_CAPACITY_MIN, RESULT_CODES, type ResultCode } from "./abi.ts";
+import { describe, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
 
 /** An error as it crosses processes: plain fields the codec carries. */
 export interface RemoteError {
@@ -93,8 +93,14 @@ export function isRemoteError(value: unknown): value is RemoteError {
     typeof (value as RemoteError).name === "string";
 }
 
-/** The child's error as an Error with its name, message, stack and code (the parent's side). */
-export function rebuildError(error: RemoteError): Error {
+/**
+ * The child's error as an Error with its name, message, stack and code (the parent's side). An
+ * IpcError the runner raised itself (a missing export) comes back as an IpcError of `op`.
+ */
+export function rebuildError(error: RemoteError, op: string): Error {
+  if (error.name === "IpcError" && typeof error.code === "string" && Object.hasOwn(RESULT_CODES, error.code)) {
+    return new IpcError(op, error.code as ResultCode, error.message);
+  }
   const e = new Error(error.message);
   e.name = error.name;
   if (typeof error.stack === "string") e.stack = error.stack;

@@ -12,7 +12,7 @@
 
 import { KIND_RWLOCK, RESULT_CODES, RWLOCK_ALIGN, RWLOCK_SIZE } from "./abi.ts";
 import { checked, pointerOut } from "./call.ts";
-import { codeName, type ErrorCode, IpcError } from "./errors.ts";
+import { codeName, type ErrorCode, IpcError, optionsOf } from "./errors.ts";
 import type { LockState } from "./mutex.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
@@ -77,6 +77,7 @@ export class RwLock extends SharedObject {
 
   /** Creates an rwlock in a segment of its own. */
   static create(options: CreateOptions = {}): RwLock {
+    options = optionsOf("RwLock.create", options, `{ name: "table" }`);
     const { memory, pointer } = createStandalone(
       "RwLock.create",
       options,

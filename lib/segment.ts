@@ -236,10 +236,10 @@ export class SharedMemory implements Disposable {
    */
   static fromFd(fd: number, options?: OpenOptions): SharedMemory {
     const op = "SharedMemory.fromFd";
-    checkInteger(op, "fd", fd, 0, 0x7fffffff);
+    const checkedFd = checkInteger(op, "fd", fd, 0, 0x7fffffff);
     const flags = openFlags(op, options);
     const cell = pointerOut();
-    checked(op, native().symbols.ipc_segment_open_fd(fd, flags, cell), (code) => explainOpen(code, `fd ${fd}`));
+    checked(op, native().symbols.ipc_segment_open_fd(checkedFd, flags, cell), (code) => explainOpen(code, `fd ${fd}`));
     return new SharedMemory(takePointer(op, cell));
   }
 
@@ -382,7 +382,7 @@ export class SharedMemory implements Disposable {
       throw new IpcTypeError(op, `type must be a typed array constructor such as Int32Array, got ${describe(type)}`);
     }
     const unit = type.BYTES_PER_ELEMENT;
-    checkInteger(op, "byteOffset", byteOffset, 0, this.#size);
+    byteOffset = checkInteger(op, "byteOffset", byteOffset, 0, this.#size);
     if (byteOffset % unit !== 0) {
       throw new IpcRangeError(
         op,

@@ -11,7 +11,7 @@
 
 import { KIND_SEMAPHORE, RESULT_CODES, SEM_ALIGN, SEM_SIZE, SEM_VALUE_MAX } from "./abi.ts";
 import { checked } from "./call.ts";
-import { checkInteger, type ErrorCode, IpcError } from "./errors.ts";
+import { checkInteger, type ErrorCode, IpcError, optionsOf } from "./errors.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, checkCount, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
 import { type OpenOptions, SharedMemory } from "./segment.ts";
@@ -82,6 +82,7 @@ export class Semaphore extends SharedObject {
 
   /** Creates a semaphore in a segment of its own; others open it by name or fd. */
   static create(options: CreateOptions & SemaphoreOptions = {}): Semaphore {
+    options = optionsOf("Semaphore.create", options, "{ value: 1 }");
     const op = "Semaphore.create";
     const { memory, pointer } = createStandalone(op, options, (a, seg, out) => {
       const [value, max] = initArgs(op, options);
@@ -114,6 +115,7 @@ export class Semaphore extends SharedObject {
 
   /** Initializes a semaphore at `offset` (a multiple of 8; 64 bytes) in `memory`. */
   static init(memory: SharedMemory, offset: number, options: SemaphoreOptions = {}): Semaphore {
+    options = optionsOf("Semaphore.init", options, "{ value: 1 }");
     const op = "Semaphore.init";
     const [value, max] = initArgs(op, options);
     const { at, pointer } = placeObject(

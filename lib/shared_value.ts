@@ -22,6 +22,7 @@ import { type Codec, codecOf } from "./codec.ts";
 import type { Pointer } from "./native.ts";
 import { SharedMemory } from "./segment.ts";
 import type { CreateOptions } from "./shared_object.ts";
+import { optionsOf } from "./errors.ts";
 
 /** Options of `SharedValue.create` and `SharedValue.init`. */
 export interface SharedValueOptions<T = unknown> extends MessageOptions<T> {
@@ -41,6 +42,7 @@ export class SharedValue<T = unknown> extends MessageChannel<T> {
 
   /** Creates a shared value (capacity default 4096 bytes: values up to 2040 bytes encoded) in a segment of its own. */
   static create<T = unknown>(options: CreateOptions & SharedValueOptions<T> = {}): SharedValue<T> {
+    options = optionsOf("SharedValue.create", options, `{ codec: "json" }`);
     const op = "SharedValue.create";
     const codec = codecOf<T>(op, options.codec ?? "json");
     const { memory, pointer } = createChannel(op, { capacity: 4096, ...options }, CHAN_SINGLE);
@@ -51,12 +53,14 @@ export class SharedValue<T = unknown> extends MessageChannel<T> {
 
   /** Opens the shared value called `name`. */
   static open<T = unknown>(name: string, options: MessageOpenOptions<T> = {}): SharedValue<T> {
+    options = optionsOf("SharedValue.open", options, `{ codec: "json" }`);
     const codec = codecOf<T>("SharedValue.open", options.codec ?? "json");
     return SharedValue.#standalone<T>("SharedValue.open", SharedMemory.open(name, options), name, codec);
   }
 
   /** Opens the shared value behind `fd` (one a parent passed to this process). */
   static fromFd<T = unknown>(fd: number, options: MessageOpenOptions<T> = {}): SharedValue<T> {
+    options = optionsOf("SharedValue.fromFd", options, `{ codec: "json" }`);
     const codec = codecOf<T>("SharedValue.fromFd", options.codec ?? "json");
     return SharedValue.#standalone<T>("SharedValue.fromFd", SharedMemory.fromFd(fd, options), `fd ${fd}`, codec);
   }
@@ -68,6 +72,7 @@ export class SharedValue<T = unknown> extends MessageChannel<T> {
 
   /** Initializes a shared value at `offset` (a multiple of 64; 384 + capacity bytes, capacity default 4096). */
   static init<T = unknown>(memory: SharedMemory, offset: number, options: SharedValueOptions<T> = {}): SharedValue<T> {
+    options = optionsOf("SharedValue.init", options, `{ codec: "json" }`);
     const op = "SharedValue.init";
     const codec = codecOf<T>(op, options.codec ?? "json");
     const { at, pointer } = initChannel(op, memory, offset, options.capacity ?? 4096, CHAN_SINGLE);
@@ -78,6 +83,7 @@ export class SharedValue<T = unknown> extends MessageChannel<T> {
 
   /** The shared value another process initialized at `offset` in `memory`. */
   static at<T = unknown>(memory: SharedMemory, offset: number, options: MessageOpenOptions<T> = {}): SharedValue<T> {
+    options = optionsOf("SharedValue.at", options, `{ codec: "json" }`);
     const op = "SharedValue.at";
     const codec = codecOf<T>(op, options.codec ?? "json");
     const { at, pointer } = channelAt(op, memory, offset, CHAN_SINGLE, "SharedValue");

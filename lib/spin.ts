@@ -15,8 +15,8 @@ import { native } from "./native.ts";
  * into well under one, at the cost of up to that much CPU time per wait that does not end during it.
  */
 export function setSpin(nanoseconds: number): void {
-  checkInteger("setSpin", "nanoseconds", nanoseconds, 0, SPIN_NS_MAX);
-  checked("setSpin", native().symbols.ipc_spin_set(nanoseconds));
+  const ns = checkInteger("setSpin", "nanoseconds", nanoseconds, 0, SPIN_NS_MAX);
+  checked("setSpin", native().symbols.ipc_spin_set(ns));
 }
 
 /** The spin budget of waits in this process, in nanoseconds. */

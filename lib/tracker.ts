@@ -11,7 +11,7 @@
 
 import { TRACKER_ALL, TRACKER_NAMES_MAX } from "./abi.ts";
 import { checked, cString } from "./call.ts";
-import { describe, type ErrorCode, IpcTypeError } from "./errors.ts";
+import { describe, type ErrorCode, IpcTypeError, optionsOf } from "./errors.ts";
 import { explainName } from "./names.ts";
 import { native } from "./native.ts";
 
@@ -48,6 +48,7 @@ export class Tracker {
    * for its answer) and sets `all`. Throws ENOENT when no helper is found.
    */
   static start(options: TrackerOptions = {}): TrackerStatus {
+    options = optionsOf("Tracker.start", options, "{ all: true }");
     const op = "Tracker.start";
     if (typeof options !== "object" || options === null) {
       throw new IpcTypeError(op, `options must be an object such as { all: true }, got ${describe(options)}`);

@@ -12,6 +12,7 @@ import chan from "./chan.ts";
 import channels from "./channels.ts";
 import tracker from "./tracker.ts";
 import processCases from "./process.ts";
+import fuzzArgs from "./fuzz_args.ts";
 
 export const cases: ((h: Harness) => void)[] = [
   abi,
@@ -26,4 +27,5 @@ export const cases: ((h: Harness) => void)[] = [
   channels,
   tracker,
   processCases,
+  fuzzArgs,
 ];
