@@ -345,7 +345,9 @@ pub fn trySendMany(c: *Chan, messages: []const []const u8) Error!SendResult {
     }
     var tail = p.tail;
     for (messages) |m| tail = putRecord(c, tail, m);
+    @import("crash.zig").point(.chan_send_copied);
     commitTail(c, tail);
+    @import("crash.zig").point(.chan_send_committed);
     return .sent;
 }
 
@@ -418,9 +420,11 @@ fn setKind(c: *Chan, record: Record, kind: u32) void {
 fn consume(c: *Chan, p: *Positions, after: u32) void {
     const views = p.read != p.head;
     @atomicStore(u32, &c.read, after, .monotonic);
+    @import("crash.zig").point(.chan_consume_cursor);
     p.read = after;
     if (views) return;
     commitHead(c, after);
+    @import("crash.zig").point(.chan_consume_head);
     p.head = after;
 }
 
@@ -457,6 +461,7 @@ pub fn tryRecv(c: *Chan, out: []u8, peek: bool) Error!RecvResult {
     };
     if (record.len > out.len) return .{ .too_small = record.len };
     copyOut(c, record.at, out[0..record.len]);
+    @import("crash.zig").point(.chan_recv_copied);
     if (!peek) consume(c, &p, record.after);
     return .{ .received = record.len };
 }
@@ -537,7 +542,9 @@ pub fn tryRecvLoan(c: *Chan, offsets: []u32, lengths: []u32, loan: *Loan, moved:
     if (count > 0) {
         // The marks first, then the cursor: a receiver killed between them leaves marks after the
         // cursor, which nextRecord reads as plain messages.
+        @import("crash.zig").point(.chan_loan_marked);
         @atomicStore(u32, &c.read, p.read, .monotonic);
+        @import("crash.zig").point(.chan_loan_taken);
         loan.* = .{ .from = from, .to = p.read };
         return .{ .count = count, .result = .{ .received = lengths[0] } };
     }
@@ -571,13 +578,16 @@ fn giveBack(c: *Chan, p: Positions, loan: Loan) Error!void {
         if (record.kind & kind_mask == kind_loaned) setKind(c, record, kind_message);
         position = record.after;
     }
+    @import("crash.zig").point(.chan_release_unmarked);
 }
 
 /// Gives back a loan (once): its messages count as received, and their space returns to senders
 /// once no older view holds the head back. error.Invalid for a range that is not a loan still out.
 pub fn release(c: *Chan, loan: Loan) Error!void {
     if (c.flags & (flag_stream | flag_single) != 0) return error.Kind;
-    if (try settle(c, loan, false)) wakeAfter(c, &c.writable);
+    if (!try settle(c, loan, false)) return;
+    @import("crash.zig").point(.chan_release_committed);
+    wakeAfter(c, &c.writable);
 }
 
 /// Under the receive lock: gives `loan` back (when there is one), then moves the head as far as it
@@ -628,8 +638,10 @@ pub fn trySwap(c: *Chan, message: []const u8, out: []u8) Error!RecvResult {
     // The old record leaves and the new one goes in: head and tail move in one commit each,
     // head first (a kill between them leaves the channel empty, never holding a half record).
     consume(c, &p, record.after);
+    @import("crash.zig").point(.chan_swap_consumed);
     const tail = putRecord(c, p.tail, message);
     commitTail(c, tail);
+    @import("crash.zig").point(.chan_swap_committed);
     // Receivers' seen tail must not fall behind the head this moved (both locks are held).
     @atomicStore(u32, &c.tail_seen, tail & position_mask, .monotonic);
     return .{ .received = record.len };
@@ -648,9 +660,11 @@ pub fn replace(c: *Chan, message: []const u8) Error!void {
     var p = try positions(c, .both, true);
     if (p.closed) return error.Pipe;
     if (try nextRecord(c, p)) |record| consume(c, &p, record.after);
+    @import("crash.zig").point(.chan_replace_consumed);
     if (p.used() != 0) return error.Protocol; // a single-message channel held more than one
     const tail = putRecord(c, p.tail, message);
     commitTail(c, tail);
+    @import("crash.zig").point(.chan_replace_committed);
     @atomicStore(u32, &c.tail_seen, tail & position_mask, .monotonic);
     wakeAfter(c, &c.readable);
     wakeAfter(c, &c.writable);
@@ -746,7 +760,9 @@ pub fn close(c: *Chan) Error!void {
 fn end(c: *Chan) Error!void {
     try lock(&c.send_lock);
     _ = @atomicRmw(u32, &c.readable.value, .Or, closed_bit, .seq_cst);
+    @import("crash.zig").point(.chan_close_readable);
     _ = @atomicRmw(u32, &c.writable.value, .Or, closed_bit, .seq_cst);
+    @import("crash.zig").point(.chan_close_committed);
     unlock(&c.send_lock);
     c.readable.wake(std.math.maxInt(u32));
     c.writable.wake(std.math.maxInt(u32));

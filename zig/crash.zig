@@ -32,6 +32,28 @@
 //!   semaphore post       post_committed: the units are added, nobody woken
 //!   event set            set_committed: the flag is set, nobody woken
 //!   condition notify     notify_committed: the sequence moved, nobody woken
+//!   chan send            send_copied: records written past the tail, not committed;
+//!                        send_committed: tail committed, send lock held, nobody woken
+//!   chan receive         recv_copied: message copied out, nothing committed
+//!   chan consume         consume_cursor: receivers' cursor moved, head not (no views out);
+//!                        consume_head: head committed, receive lock held, nobody woken
+//!   chan swap (MVar)     swap_consumed: old value taken (head moved), new not written;
+//!                        swap_committed: new value committed, both locks held, nobody woken
+//!   chan replace (MVar)  replace_consumed: old value dropped, new not written;
+//!                        replace_committed: new value committed, both locks held, nobody woken
+//!   chan close           close_readable: closed for senders, not yet on the head's word;
+//!                        close_committed: both words closed, send lock held, nobody woken
+//!   chan loan            loan_marked: records marked with the holder, cursor not moved;
+//!                        loan_taken: cursor moved past them (the loan is out), lock held
+//!   chan give-back       release_unmarked: the loan's records unmarked, head not moved (lock held);
+//!                        release_committed: head moved, lock released, nobody woken
+//!   rwlock write take    write_take_locked: writer mutex held, not yet writing (readers not waited
+//!                        for); write_take_writing: `writing` set, the whole write lock held
+//!   rwlock recovery      recover_cleared: a taker of a dead writer's mutex between reading (and
+//!                        clearing) `writing` and setting the owner-died flag
+//!   rwlock write release write_release_cleared: `writing` cleared, writer mutex still held
+//!   rwlock read take     read_take_slot: a slot held, the writer not yet checked
+//!   rwlock read release  read_release_unlocked: slot released, slot waiters not yet told
 
 const std = @import("std");
 const builtin = @import("builtin");
@@ -58,6 +80,27 @@ pub const Point = enum(u32) {
     semaphore_post_committed,
     event_set_committed,
     condition_notify_committed,
+    chan_send_copied,
+    chan_send_committed,
+    chan_recv_copied,
+    chan_consume_cursor,
+    chan_consume_head,
+    chan_swap_consumed,
+    chan_swap_committed,
+    chan_replace_consumed,
+    chan_replace_committed,
+    chan_close_readable,
+    chan_close_committed,
+    chan_loan_marked,
+    chan_loan_taken,
+    chan_release_unmarked,
+    chan_release_committed,
+    rwlock_write_take_locked,
+    rwlock_write_take_writing,
+    rwlock_recover_cleared,
+    rwlock_write_release_cleared,
+    rwlock_read_take_slot,
+    rwlock_read_release_unlocked,
 };
 
 pub const env_name = "LIBIPC_CRASH_AT";

@@ -48,6 +48,7 @@ typedef struct Ctx {
   pid_t waiter;           /* a parked waiter process, or 0 */
   uint64_t killed_at;     /* when the child was seen dead */
   int wake_known_missing; /* no wait.recheck_ns in this library: a missing wake is reported, not failed */
+  int missed;             /* the waiter returned only at its timeout (known defect): it did not do its part */
 } Ctx;
 
 typedef struct Scenario {
@@ -67,17 +68,24 @@ typedef struct Scenario {
 static char failure[512];
 static char note[256];
 
+static int fail_line;
+
 static int fail(const char *fmt, ...) {
   va_list args;
+  int n = fail_line ? snprintf(failure, sizeof failure, "line %d: ", fail_line) : 0;
+  fail_line = 0;
   va_start(args, fmt);
-  vsnprintf(failure, sizeof failure, fmt, args);
+  vsnprintf(failure + n, sizeof failure - (size_t)n, fmt, args);
   va_end(args);
   return -1;
 }
 
-#define EXPECT(cond, ...)                                      \
-  do {                                                         \
-    if (!(cond)) return fail("line %d: " __VA_ARGS__, __LINE__); \
+#define EXPECT(cond, ...)            \
+  do {                               \
+    if (!(cond)) {                   \
+      fail_line = __LINE__;          \
+      return fail(__VA_ARGS__);      \
+    }                                \
   } while (0)
 
 #define EXPECT_RC(call, want)                                                                  \
@@ -181,25 +189,31 @@ static int waiter_parked(const volatile uint32_t *count) {
 }
 
 /* The waiter must end with exit 0 within WAKE_BOUND of the kill. Without wait.recheck_ns in the
- * library a late but successful waiter is a known defect (issue 15, item 9), noted, not failed. */
+ * library, a waiter that returned only at its timeout is the known defect of issue 15 item 9 (a
+ * committer killed before its wake): noted, not failed, and `missed` set so that the rest of the
+ * check accounts for a waiter that did not do its part. */
 static int waiter_woke(Ctx *c) {
   int status = reap(c->waiter, 20 * SECOND);
   uint64_t took = ipc_now_ns() - c->killed_at;
   c->waiter = 0;
   if (status == -1) return fail("the parked waiter never returned (wedged)");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return fail("the parked waiter failed (status %d)", status);
-  if ((int64_t)took > WAKE_BOUND) {
-    if (c->wake_known_missing) {
-      snprintf(note, sizeof note, "KNOWN: the parked waiter woke only after %.2f s (its timeout): no wait.recheck_ns yet",
-               (double)took / SECOND);
-      return 0;
-    }
-    return fail("the parked waiter returned %.2f s after the kill (bound %.1f s)", (double)took / SECOND,
-                (double)WAKE_BOUND / SECOND);
+  int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (ok && (int64_t)took <= WAKE_BOUND) return 0;
+  if (c->wake_known_missing && WIFEXITED(status) && (int64_t)took > WAITER_TIMEOUT - SECOND) {
+    snprintf(note, sizeof note, "KNOWN (no wait.recheck_ns yet): the parked waiter returned only at its timeout, %.2f s after the kill, and %s",
+             (double)took / SECOND, ok ? "then succeeded" : "failed");
+    c->missed = !ok;
+    return 0;
   }
-  return 0;
+  if (!ok) return fail("the parked waiter failed (exit status %d) %.2f s after the kill", WEXITSTATUS(status), (double)took / SECOND);
+  return fail("the parked waiter returned %.2f s after the kill (bound %.1f s)", (double)took / SECOND,
+              (double)WAKE_BOUND / SECOND);
 }
+
+#define WAITER_WOKE(c)                \
+  do {                                \
+    if (waiter_woke(c) != 0) return -1; \
+  } while (0)
 
 static int plain_segment(Ctx *c) {
   int32_t rc = ipc_segment_create(c->name, 4096, 0, 0, &c->seg);
@@ -366,7 +380,7 @@ static int barrier_setup_parked(Ctx *c) {
 /* The last arrival opened the barrier and died before waking: the parked party still passes, and
  * the next generation starts empty and unbroken. */
 static int barrier_opened(Ctx *c) {
-  if (waiter_woke(c) != 0) return -1;
+  WAITER_WOKE(c);
   EXPECT_RC(ipc_barrier_broken(barrier_of(c)), 0);
   EXPECT_RC(ipc_barrier_waiting(barrier_of(c)), 0);
   return 0;
@@ -392,7 +406,7 @@ static void op_sem_release(Ctx *c) { MUST(ipc_sem_release(sem_of(c), 1)); }
 
 /* The unit was added before the kill: the parked waiter takes it (none lost, none made twice). */
 static int sem_posted(Ctx *c) {
-  if (waiter_woke(c) != 0) return -1;
+  WAITER_WOKE(c);
   EXPECT_RC(ipc_sem_value(sem_of(c)), 0);
   return 0;
 }
@@ -416,7 +430,7 @@ static int event_setup(Ctx *c) {
 static void op_event_set(Ctx *c) { MUST(ipc_event_set(event_of(c))); }
 
 static int event_was_set(Ctx *c) {
-  if (waiter_woke(c) != 0) return -1;
+  WAITER_WOKE(c);
   EXPECT_RC(ipc_event_is_set(event_of(c)), 1);
   return 0;
 }
@@ -454,11 +468,240 @@ static int cond_setup(Ctx *c) {
 static void op_cond_notify(Ctx *c) { MUST(ipc_cond_notify(cond_of(c), 1)); }
 
 static int cond_notified(Ctx *c) {
-  if (waiter_woke(c) != 0) return -1;
+  WAITER_WOKE(c);
   /* The mutex is free again (the waiter unlocked it): no owner death, nothing held. */
   EXPECT_RC(ipc_mutex_try_lock(cond_mutex(c)), IPC_OK);
   EXPECT_RC(ipc_mutex_unlock(cond_mutex(c)), IPC_OK);
   return 0;
+}
+
+/* ---- Channels ----------------------------------------------------------------------------------- */
+
+/* A channel of 256 bytes at offset 0 of the segment: messages are 8-byte numbers, 16-byte records,
+ * so 16 fill the ring. */
+#define CHAN_CAPACITY 256
+#define CHAN_FULL 16
+
+static ipc_chan_t *chan_of(Ctx *c) {
+  ipc_chan_t *ch = NULL;
+  ipc_chan_at(c->seg, 0, &ch);
+  return ch;
+}
+
+static int chan_make(Ctx *c, uint32_t flags, int first, int count) {
+  if (plain_segment(c) != 0) return -1;
+  ipc_chan_t *ch;
+  EXPECT_RC(ipc_chan_init_at(c->seg, 0, CHAN_CAPACITY, flags, &ch), IPC_OK);
+  for (uint64_t v = (uint64_t)first; v < (uint64_t)(first + count); v++) EXPECT_RC(ipc_chan_try_send(ch, &v, 8), IPC_OK);
+  return 0;
+}
+
+/* Receives everything there is (try forms); fails unless it is exactly `want[0..n)`, in order. */
+static int chan_holds(Ctx *c, const uint64_t *want, int n) {
+  ipc_chan_t *ch = chan_of(c);
+  for (int i = 0;; i++) {
+    uint64_t v = 0, len = 0;
+    int32_t rc = ipc_chan_try_recv(ch, &v, 8, &len);
+    if (rc == IPC_EBUSY || rc == IPC_EOF) {
+      EXPECT(i == n, "the channel held %d messages, expected %d (lost)", i, n);
+      return 0;
+    }
+    EXPECT(rc == IPC_OK, "ipc_chan_try_recv: %s", ipc_errname(rc));
+    EXPECT(i < n, "an extra message %llu (duplicated)", (unsigned long long)v);
+    EXPECT(len == 8 && v == want[i], "message %d is %llu, expected %llu", i, (unsigned long long)v,
+           (unsigned long long)want[i]);
+  }
+}
+
+static int chan_holds_range(Ctx *c, int first, int end) {
+  uint64_t want[64];
+  int n = 0;
+  for (int v = first; v < end; v++) want[n++] = (uint64_t)v;
+  return chan_holds(c, want, n);
+}
+
+/* No wedge: a full ring's worth (one message for an MVar) goes in with timed sends and comes back
+ * out, in order. A dead holder's views must be reaped for this, a lock it held recovered. */
+static int chan_usable(Ctx *c) {
+  ipc_chan_t *ch = chan_of(c);
+  int single = ipc_chan_flags(ch) & IPC_CHAN_SINGLE;
+  int n = single ? 1 : CHAN_FULL;
+  for (uint64_t v = 1000; v < (uint64_t)(1000 + n); v++) EXPECT_RC(ipc_chan_send(ch, &v, 8, 5 * SECOND), IPC_OK);
+  return chan_holds_range(c, 1000, 1000 + n);
+}
+
+static void op_chan_send(Ctx *c) {
+  uint64_t v = 100;
+  MUST(ipc_chan_send(chan_of(c), &v, 8, 10 * SECOND));
+}
+
+static void op_chan_recv(Ctx *c) {
+  uint64_t v, len;
+  MUST(ipc_chan_recv(chan_of(c), &v, 8, &len, 10 * SECOND));
+}
+
+static void op_chan_swap(Ctx *c) {
+  uint64_t v = 8, out, len;
+  MUST(ipc_chan_swap(chan_of(c), &v, 8, &out, 8, &len, 10 * SECOND));
+}
+
+static void op_chan_replace(Ctx *c) {
+  uint64_t v = 8;
+  MUST(ipc_chan_replace(chan_of(c), &v, 8));
+}
+
+static void op_chan_close(Ctx *c) { MUST(ipc_chan_close(chan_of(c))); }
+
+static void op_chan_views(Ctx *c) {
+  uint32_t offsets[CHAN_FULL], lengths[CHAN_FULL], count, loan[2] = {0, 0};
+  MUST(ipc_chan_recv_views(chan_of(c), offsets, lengths, 2, &count, loan, 10 * SECOND));
+}
+
+static void op_chan_views_release(Ctx *c) {
+  uint32_t offsets[CHAN_FULL], lengths[CHAN_FULL], count, loan[2] = {0, 0};
+  MUST(ipc_chan_recv_views(chan_of(c), offsets, lengths, CHAN_FULL, &count, loan, 10 * SECOND));
+  MUST(ipc_chan_release(chan_of(c), loan));
+}
+
+static int chan_setup_four(Ctx *c) { return chan_make(c, 0, 0, 4); }
+static int mvar_setup_seven(Ctx *c) { return chan_make(c, IPC_CHAN_SINGLE, 7, 1); }
+
+/* Waiters parked on a channel word: a receiver (exit 0 when it got `c->block`, or IPC_EOF when
+ * c->block is 0), a sender of 100 into a full ring. */
+static int chan_receiver(Ctx *c) {
+  uint64_t v = 0, len = 0;
+  int32_t rc = ipc_chan_recv(chan_of(c), &v, 8, &len, WAITER_TIMEOUT);
+  if (c->block == 0) return rc == IPC_EOF ? 0 : 1;
+  return rc == IPC_OK && v == c->block ? 0 : 1;
+}
+
+static int chan_sender(Ctx *c) {
+  uint64_t v = 100;
+  return ipc_chan_send(chan_of(c), &v, 8, WAITER_TIMEOUT) == IPC_OK ? 0 : 1;
+}
+
+static int chan_setup_parked_receiver(Ctx *c, uint32_t flags, uint64_t expect) {
+  if (chan_make(c, flags, 0, 0) != 0) return -1;
+  c->block = expect;
+  start_waiter(c, chan_receiver);
+  return waiter_parked(ipc_chan_word(chan_of(c), 0) + 1);
+}
+
+static int chan_setup_receiver_100(Ctx *c) { return chan_setup_parked_receiver(c, 0, 100); }
+static int mvar_setup_receiver_8(Ctx *c) { return chan_setup_parked_receiver(c, IPC_CHAN_SINGLE, 8); }
+static int chan_setup_receiver_eof(Ctx *c) { return chan_setup_parked_receiver(c, 0, 0); }
+
+static int chan_setup_full_parked_sender(Ctx *c) {
+  if (chan_make(c, 0, 0, CHAN_FULL) != 0) return -1;
+  start_waiter(c, chan_sender);
+  return waiter_parked(ipc_chan_word(chan_of(c), 1) + 1);
+}
+
+static int chan_check_four(Ctx *c) { return chan_holds_range(c, 0, 4) || chan_usable(c); }
+static int chan_check_taken_first(Ctx *c) { return chan_holds_range(c, 1, 4) || chan_usable(c); }
+static int chan_check_loaned_two(Ctx *c) { return chan_holds_range(c, 2, 4) || chan_usable(c); }
+static int chan_check_empty(Ctx *c) { return chan_holds(c, NULL, 0) || chan_usable(c); }
+
+static int chan_check_received_100(Ctx *c) {
+  WAITER_WOKE(c);
+  uint64_t want = 100;
+  if (c->missed) return chan_holds(c, &want, 1) || chan_usable(c);
+  return chan_check_empty(c);
+}
+
+static int mvar_check_holds_8(Ctx *c) {
+  uint64_t want = 8;
+  return chan_holds(c, &want, 1) || chan_usable(c);
+}
+
+static int mvar_check_received_8(Ctx *c) {
+  WAITER_WOKE(c);
+  if (c->missed) return mvar_check_holds_8(c);
+  return chan_check_empty(c);
+}
+
+/* The parked sender got its message in once the dead receiver's commit freed a record. */
+static int chan_check_sender_in(Ctx *c) {
+  WAITER_WOKE(c);
+  uint64_t want[CHAN_FULL];
+  for (int i = 1; i < CHAN_FULL; i++) want[i - 1] = (uint64_t)i;
+  want[CHAN_FULL - 1] = 100;
+  return chan_holds(c, want, c->missed ? CHAN_FULL - 1 : CHAN_FULL) || chan_usable(c);
+}
+
+/* The dead receiver's whole loan was given back before it died: only the sender's message is left. */
+static int chan_check_released(Ctx *c) {
+  WAITER_WOKE(c);
+  uint64_t want = 100;
+  return chan_holds(c, &want, c->missed ? 0 : 1) || chan_usable(c);
+}
+
+/* Closed: the parked receiver saw the end, sends fail, closing again works (its lock recovered). */
+static int chan_check_closed(Ctx *c) {
+  WAITER_WOKE(c);
+  ipc_chan_t *ch = chan_of(c);
+  uint64_t v = 1, len;
+  EXPECT_RC(ipc_chan_is_closed(ch), 1);
+  EXPECT_RC(ipc_chan_try_send(ch, &v, 8), IPC_EPIPE);
+  EXPECT_RC(ipc_chan_send(ch, &v, 8, SECOND), IPC_EPIPE);
+  EXPECT_RC(ipc_chan_recv(ch, &v, 8, &len, SECOND), IPC_EOF);
+  EXPECT_RC(ipc_chan_close(ch), IPC_OK);
+  EXPECT_RC(ipc_chan_try_recv(ch, &v, 8, &len), IPC_EOF);
+  return 0;
+}
+
+/* ---- Readers-writer lock ---------------------------------------------------------------------- */
+
+static ipc_rwlock_t *rwlock_of(Ctx *c) {
+  ipc_rwlock_t *rw = NULL;
+  ipc_rwlock_at(c->seg, 0, &rw);
+  return rw;
+}
+
+static int rwlock_setup(Ctx *c) {
+  if (plain_segment(c) != 0) return -1;
+  ipc_rwlock_t *rw;
+  EXPECT_RC(ipc_rwlock_init_at(c->seg, 0, &rw), IPC_OK);
+  return 0;
+}
+
+static void op_rw_write(Ctx *c) { MUST(ipc_rwlock_write_lock(rwlock_of(c), 10 * SECOND)); }
+static void op_rw_read(Ctx *c) { MUST(ipc_rwlock_read_lock(rwlock_of(c), 10 * SECOND)); }
+
+static void op_rw_write_unlock(Ctx *c) {
+  MUST(ipc_rwlock_write_lock(rwlock_of(c), 10 * SECOND));
+  MUST(ipc_rwlock_write_unlock(rwlock_of(c)));
+}
+
+static void op_rw_read_unlock(Ctx *c) {
+  MUST(ipc_rwlock_read_lock(rwlock_of(c), 10 * SECOND));
+  MUST(ipc_rwlock_read_unlock(rwlock_of(c)));
+}
+
+/* The dead process wrote nothing (or finished): both kinds of lock are taken within a timeout and
+ * nobody is told of a death. */
+static int rwlock_clean(Ctx *c) {
+  ipc_rwlock_t *rw = rwlock_of(c);
+  EXPECT_RC(ipc_rwlock_write_lock(rw, 5 * SECOND), IPC_OK);
+  EXPECT_RC(ipc_rwlock_write_unlock(rw), IPC_OK);
+  EXPECT_RC(ipc_rwlock_read_lock(rw, 5 * SECOND), IPC_OK);
+  EXPECT_RC(ipc_rwlock_readers(rw), 1);
+  EXPECT_RC(ipc_rwlock_read_unlock(rw), IPC_OK);
+  EXPECT_RC(ipc_rwlock_try_write_lock(rw), IPC_OK);
+  EXPECT_RC(ipc_rwlock_write_unlock(rw), IPC_OK);
+  return 0;
+}
+
+/* A writer died holding the whole write lock: every acquisition reports OWNER_DIED until a writer
+ * calls consistent; then the lock is clean. */
+static int rwlock_owner_died(Ctx *c) {
+  ipc_rwlock_t *rw = rwlock_of(c);
+  EXPECT_RC(ipc_rwlock_read_lock(rw, 5 * SECOND), IPC_OWNER_DIED);
+  EXPECT_RC(ipc_rwlock_read_unlock(rw), IPC_OK);
+  EXPECT_RC(ipc_rwlock_write_lock(rw, 5 * SECOND), IPC_OWNER_DIED);
+  EXPECT_RC(ipc_rwlock_consistent(rw), IPC_OK);
+  EXPECT_RC(ipc_rwlock_write_unlock(rw), IPC_OK);
+  return rwlock_clean(c);
 }
 
 /* ---- The scenarios ----------------------------------------------------------------------------- */
@@ -501,6 +744,55 @@ static const Scenario scenarios[] = {
      event_setup, op_event_set, event_was_set, NULL, NULL},
     {"condition_notify_committed", 1, "condition notify", "the parked waiter returns notified within the bound; mutex free",
      cond_setup, op_cond_notify, cond_notified, NULL, NULL},
+    {"chan_send_copied", 1, "chan send", "not sent: the channel holds exactly 0..3; sends and receives go on (lock recovered)",
+     chan_setup_four, op_chan_send, chan_check_four, NULL, NULL},
+    {"chan_send_committed", 1, "chan send", "sent once: the parked receiver gets it within the bound; then empty; usable",
+     chan_setup_receiver_100, op_chan_send, chan_check_received_100, NULL, NULL},
+    {"chan_recv_copied", 1, "chan recv", "not taken: the channel still holds 0..3; usable", chan_setup_four, op_chan_recv,
+     chan_check_four, NULL, NULL},
+    {"chan_consume_cursor", 1, "chan recv (consume)", "taken by the dead: 1..3 left, none twice; a full ring of timed sends completes",
+     chan_setup_four, op_chan_recv, chan_check_taken_first, NULL, NULL},
+    {"chan_consume_cursor", 1, "MVar take (consume)", "taken by the dead: empty; a timed put and a take complete (no wedge)",
+     mvar_setup_seven, op_chan_recv, chan_check_empty, NULL, NULL},
+    {"chan_consume_head", 1, "chan recv (consume) of a full ring",
+     "the sender parked on the full ring gets in within the bound; 1..15 then its message; usable",
+     chan_setup_full_parked_sender, op_chan_recv, chan_check_sender_in, NULL, NULL},
+    {"chan_swap_consumed", 1, "MVar swap", "old value gone, new not in: empty; put and take complete", mvar_setup_seven,
+     op_chan_swap, chan_check_empty, NULL, NULL},
+    {"chan_swap_committed", 1, "MVar swap", "the new value exactly once; usable", mvar_setup_seven, op_chan_swap, mvar_check_holds_8,
+     NULL, NULL},
+    {"chan_replace_consumed", 1, "MVar replace", "old value gone, new not in: empty; put and take complete", mvar_setup_seven,
+     op_chan_replace, chan_check_empty, NULL, NULL},
+    {"chan_replace_committed", 1, "MVar replace", "the parked taker gets the new value within the bound; then empty; usable",
+     mvar_setup_receiver_8, op_chan_replace, mvar_check_received_8, NULL, NULL},
+    {"chan_close_readable", 1, "chan close", "closed for senders; the parked receiver sees the end within the bound; close again works",
+     chan_setup_receiver_eof, op_chan_close, chan_check_closed, NULL, NULL},
+    {"chan_close_committed", 1, "chan close", "as above", chan_setup_receiver_eof, op_chan_close, chan_check_closed, NULL, NULL},
+    {"chan_loan_marked", 1, "chan recv_views (2 of 4)", "marks past the cursor are plain messages: 0..3 still there; usable",
+     chan_setup_four, op_chan_views, chan_check_four, NULL, NULL},
+    {"chan_loan_taken", 1, "chan recv_views (2 of 4)",
+     "the dead holder's views are dropped, not redelivered: 2..3 left; a full ring of timed sends completes (reaped)",
+     chan_setup_four, op_chan_views, chan_check_loaned_two, NULL, NULL},
+    {"chan_release_unmarked", 1, "chan release (of 4 views)", "given back: nothing left; a full ring of timed sends completes",
+     chan_setup_four, op_chan_views_release, chan_check_empty, NULL, NULL},
+    {"chan_release_committed", 1, "chan release (of a full ring's views)",
+     "the sender parked on the full ring gets in within the bound; only its message is left; usable",
+     chan_setup_full_parked_sender, op_chan_views_release, chan_check_released, NULL, NULL},
+    {"rwlock_write_take_locked", 1, "rwlock write lock (waiting for readers)",
+     "wrote nothing: write and read locks taken within a timeout, no OWNER_DIED", rwlock_setup, op_rw_write, rwlock_clean, NULL,
+     NULL},
+    {"rwlock_write_take_writing", 1, "rwlock write lock (taken)",
+     "owner death reported: read and write locks return OWNER_DIED until consistent, then clean", rwlock_setup, op_rw_write,
+     rwlock_owner_died, NULL, NULL},
+    {"rwlock_recover_cleared", 1, "rwlock write lock after a dead writer (recovery)",
+     "the death is still reported: OWNER_DIED until consistent", rwlock_setup, op_rw_write, rwlock_owner_died,
+     "rwlock_write_take_writing", op_rw_write},
+    {"rwlock_write_release_cleared", 1, "rwlock write unlock", "finished writing: clean, no OWNER_DIED", rwlock_setup,
+     op_rw_write_unlock, rwlock_clean, NULL, NULL},
+    {"rwlock_read_take_slot", 1, "rwlock read lock", "the slot is freed by the kernel: clean, no OWNER_DIED", rwlock_setup,
+     op_rw_read, rwlock_clean, NULL, NULL},
+    {"rwlock_read_release_unlocked", 1, "rwlock read unlock", "clean, no OWNER_DIED", rwlock_setup, op_rw_read_unlock,
+     rwlock_clean, NULL, NULL},
 };
 
 #define SCENARIOS (sizeof scenarios / sizeof scenarios[0])
