@@ -6,6 +6,12 @@
 //!   zig build ctest      C tests using only ipc.h, each linked against the shared and the static library
 //!   zig build helpers    the C programs the demo, the multi-process tests and the benchmarks run (zig-out/bin)
 //!   zig build cross      compiles libipc for aarch64-linux, x86_64-macos, aarch64-macos, x86_64-windows
+//!   zig build crashtest  builds libipc with its crash points (zig/crash.zig) into a static library of
+//!                        its own and runs tests/c/crash.c: every point killed at, every invariant checked
+//!
+//! `-Dcrash_points=true` (default false) also installs that program, zig-out/bin/ipc-crash, to run one
+//! point by hand. The crash points never reach libipc.so, libipc.a or the npm package: their calls
+//! compile to nothing unless the root module is zig/crash_root.zig, which only the crash test uses.
 //!
 //! The shared library is linked by running `zig build-lib` directly because std.Build has no option
 //! for `-z nodelete`, which libipc needs: Deno unloads FFI libraries at exit, and a library thread
@@ -24,6 +30,8 @@ pub fn build(b: *std.Build) void {
     const ctest_step = b.step("ctest", "Run the C tests against the shared and the static library");
     const helpers_step = b.step("helpers", "Build the C programs the demo, the multi-process tests and the benchmarks run");
     const cross_step = b.step("cross", "Compile libipc for aarch64-linux, x86_64-macos, aarch64-macos and x86_64-windows");
+    const crash_step = b.step("crashtest", "Kill a process at every crash point of libipc and check what the files promise");
+    const crash_points = b.option(bool, "crash_points", "Also install zig-out/bin/ipc-crash, the crash-point driver (default false)") orelse false;
 
     const header = b.path("zig/ipc.h");
     b.getInstallStep().dependOn(&b.addInstallHeaderFile(header, "ipc.h").step);
@@ -98,6 +106,29 @@ pub fn build(b: *std.Build) void {
     for (helpers) |helper| {
         const exe = cProgram(b, helper.name, helper.sources, target, optimize, .{ .static = static });
         helpers_step.dependOn(&b.addInstallArtifact(exe, .{}).step);
+    }
+
+    // The crash test: libipc built from zig/crash_root.zig (crash points compiled in) and the driver
+    // linked against it. The driver finds itself through /proc/self/exe to run its children.
+    if (target.result.os.tag == .linux) {
+        const crash_lib = b.addLibrary(.{
+            .name = "ipc-crash",
+            .linkage = .static,
+            .root_module = b.createModule(.{
+                .root_source_file = b.path("zig/crash_root.zig"),
+                .target = target,
+                .optimize = optimize,
+                .link_libc = true,
+                .pic = true,
+            }),
+        });
+        crash_lib.bundle_compiler_rt = true;
+        const driver = cProgram(b, "ipc-crash", &.{"tests/c/crash.c"}, target, optimize, .{ .static = crash_lib });
+        const run = b.addRunArtifact(driver);
+        run.expectExitCode(0);
+        run.has_side_effects = true;
+        crash_step.dependOn(&run.step);
+        if (crash_points) b.getInstallStep().dependOn(&b.addInstallArtifact(driver, .{}).step);
     }
 
     const cross_targets = [_][]const u8{ "aarch64-linux-gnu", "x86_64-macos", "aarch64-macos", "x86_64-windows-gnu" };

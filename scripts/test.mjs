@@ -21,6 +21,7 @@ const steps = [
   { name: "build", argv: [...zig, "build", "install", "helpers"], timeout: 15 * minutes },
   { name: "zig", argv: [...zig, "build", "test"], timeout: 10 * minutes },
   { name: "c", argv: [...zig, "build", "ctest"], timeout: 10 * minutes },
+  { name: "crash", argv: [...zig, "build", "crashtest"], timeout: 10 * minutes },
   { name: "cross", argv: [...zig, "build", "cross"], timeout: 15 * minutes },
   { name: "types", argv: [bin("tsc"), "-p", root], timeout: 5 * minutes },
   { name: "lint", argv: [bin("deno"), "lint"], timeout: 5 * minutes },

@@ -20,6 +20,7 @@
 const std = @import("std");
 const abi = @import("abi.zig");
 const wait = @import("wait.zig");
+const crash = @import("crash.zig");
 const Error = abi.Error;
 
 pub const magic: u32 = 0x5252_4249; // "IBRR" little-endian
@@ -125,11 +126,14 @@ pub fn arrive(b: *Barrier) Error!Arrival {
                 both = now;
                 continue;
             }
+            crash.point(.barrier_arrive_opened);
             wakeAll(b);
             return .{ .index = count, .ticket = null };
         }
-        both = @cmpxchgWeak(u64, &b.both, both, both + 1, .seq_cst, .seq_cst) orelse
+        both = @cmpxchgWeak(u64, &b.both, both, both + 1, .seq_cst, .seq_cst) orelse {
+            crash.point(.barrier_arrive_counted);
             return .{ .index = count, .ticket = generation(w) };
+        };
     }
 }
 

@@ -433,7 +433,9 @@ pub fn trySendMany(h: Handle, messages: []const []const u8) Error!SendResult {
     }
     var tail = p.tail;
     for (messages) |m| tail = putRecord(h, tail, m);
+    @import("crash.zig").point(.chan_send_copied);
     commitTail(c, tail);
+    @import("crash.zig").point(.chan_send_committed);
     return .sent;
 }
 
@@ -508,9 +510,11 @@ fn consume(h: Handle, p: *Positions, after: u32) void {
     const c = h.c;
     const views = p.read != p.head;
     @atomicStore(u32, &c.read, after, .monotonic);
+    @import("crash.zig").point(.chan_consume_cursor);
     p.read = after;
     if (views) return;
     commitHead(c, after);
+    @import("crash.zig").point(.chan_consume_head);
     p.head = after;
 }
 
@@ -548,6 +552,7 @@ pub fn tryRecv(h: Handle, out: []u8, peek: bool) Error!RecvResult {
     };
     if (record.len > out.len) return .{ .too_small = record.len };
     copyOut(h, record.at, out[0..record.len]);
+    @import("crash.zig").point(.chan_recv_copied);
     if (!peek) consume(h, &p, record.after);
     return .{ .received = record.len };
 }
@@ -728,7 +733,9 @@ pub fn tryRecvLoan(h: Handle, offsets: []u32, lengths: []u32, loan: *Loan, moved
     if (count > 0) {
         // The marks first, then the cursor: a receiver killed between them leaves marks after the
         // cursor, which nextRecord reads as plain messages.
+        @import("crash.zig").point(.chan_loan_marked);
         @atomicStore(u32, &c.read, p.read, .monotonic);
+        @import("crash.zig").point(.chan_loan_taken);
         loan.* = .{ .from = from, .to = p.read };
         return .{ .count = count, .result = .{ .received = lengths[0] } };
     }
@@ -762,6 +769,7 @@ fn giveBack(h: Handle, p: Positions, loan: Loan) Error!void {
         if (record.kind & kind_mask == kind_loaned) setKind(h, record, kind_message);
         position = record.after;
     }
+    @import("crash.zig").point(.chan_release_unmarked);
 }
 
 /// Gives back a loan (once): its messages count as received, and their space returns to senders
@@ -769,7 +777,9 @@ fn giveBack(h: Handle, p: Positions, loan: Loan) Error!void {
 pub fn release(h: Handle, loan: Loan) Error!void {
     const c = h.c;
     if (c.flags & (flag_stream | flag_single) != 0) return error.Kind;
-    if (try settle(h, loan, false)) wakeAfter(h, &c.writable);
+    if (!try settle(h, loan, false)) return;
+    @import("crash.zig").point(.chan_release_committed);
+    wakeAfter(h, &c.writable);
 }
 
 /// Under the receive lock: gives `loan` back (when there is one), then moves the head as far as it
@@ -824,8 +834,10 @@ pub fn trySwap(h: Handle, message: []const u8, out: []u8) Error!RecvResult {
     // The old record leaves and the new one goes in: head and tail move in one commit each,
     // head first (a kill between them leaves the channel empty, never holding a half record).
     consume(h, &p, record.after);
+    @import("crash.zig").point(.chan_swap_consumed);
     const tail = putRecord(h, p.tail, message);
     commitTail(c, tail);
+    @import("crash.zig").point(.chan_swap_committed);
     seeBoth(c, p.head, tail);
     return .{ .received = record.len };
 }
@@ -851,9 +863,11 @@ pub fn replace(h: Handle, message: []const u8) Error!void {
     var p = try positions(h, .both, true);
     if (p.closed) return error.Pipe;
     if (try nextRecord(h, p)) |record| consume(h, &p, record.after);
+    @import("crash.zig").point(.chan_replace_consumed);
     if (p.used() != 0) return error.Protocol; // a single-message channel held more than one
     const tail = putRecord(h, p.tail, message);
     commitTail(c, tail);
+    @import("crash.zig").point(.chan_replace_committed);
     seeBoth(c, p.head, tail);
     wakeAfter(h, &c.readable);
     wakeAfter(h, &c.writable);
@@ -954,7 +968,9 @@ pub fn close(h: Handle) Error!void {
 fn end(c: *Chan) Error!void {
     try lock(&c.send_lock);
     _ = @atomicRmw(u32, &c.readable.value, .Or, closed_bit, .seq_cst);
+    @import("crash.zig").point(.chan_close_readable);
     _ = @atomicRmw(u32, &c.writable.value, .Or, closed_bit, .seq_cst);
+    @import("crash.zig").point(.chan_close_committed);
     unlock(&c.send_lock);
     c.readable.wake(std.math.maxInt(u32));
     c.writable.wake(std.math.maxInt(u32));

@@ -80,6 +80,7 @@ pub fn unwait(c: *Condition) void {
 pub fn notify(c: *Condition, n: u32) void {
     if (n == 0) return;
     _ = @atomicRmw(u32, &c.sequence.value, .Add, 1, .seq_cst);
+    @import("crash.zig").point(.condition_notify_committed);
     c.sequence.wake(n);
 }
 

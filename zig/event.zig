@@ -69,6 +69,7 @@ pub fn isSet(e: *const Event) Error!bool {
 pub fn set(e: *Event) Error!void {
     var v = e.state.load();
     while (@cmpxchgWeak(u32, &e.state.value, v, (v | set_bit) +% 2, .seq_cst, .seq_cst)) |now| v = now;
+    @import("crash.zig").point(.event_set_committed);
     e.state.wake(if (e.auto()) 1 else std.math.maxInt(u32));
 }
 

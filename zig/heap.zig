@@ -61,6 +61,7 @@ const abi = @import("abi.zig");
 const mutex = @import("mutex.zig");
 const wait = @import("wait.zig");
 const platform = @import("platform/root.zig");
+const crash = @import("crash.zig");
 const Error = abi.Error;
 
 pub const magic: u32 = 0x5045_4849; // "IHEP" little-endian
@@ -389,6 +390,7 @@ fn recover(h: *Heap) void {
             .free => covered = 0,
         }
     }
+    crash.point(.heap_recover_scanned);
     // Relink each class list back to front, then publish its head once: walkers running meanwhile
     // see the old list or the new one, never an empty or cut one.
     for (0..classes) |c| {
@@ -444,7 +446,9 @@ fn newSmallPage(h: *Heap, c: u32) Error!u32 {
     // a bit set since belongs to a claim that lost a race to the retirement and is about to give
     // it back (or to a process killed before it could: a leak, like any block the dead held).
     setEntry(e, .small, c, h.header.class_head[c], 1, h.pid);
+    crash.point(.heap_page_new_entry);
     @atomicStore(u32, &h.header.class_head[c], page + 1, .release);
+    crash.point(.heap_page_new_linked);
     @atomicStore(u32, &ps.state, liveState(ps.state, c), .seq_cst);
     return page;
 }
@@ -469,6 +473,7 @@ fn retire(h: *Heap, page: u32) bool {
     const state = @atomicLoad(u32, &ps.state, .seq_cst);
     if (e.kind != @intFromEnum(Kind.small) or !isLive(state) or stateClass(state) != e.class) return false;
     @atomicStore(u32, &ps.state, state & ~live_bit, .seq_cst);
+    crash.point(.heap_retire_unlive);
     if (!bitmapEmpty(ps, e.class)) {
         @atomicStore(u32, &ps.state, state, .seq_cst);
         return false;
@@ -485,6 +490,7 @@ fn retire(h: *Heap, page: u32) bool {
         }
         link = &h.entry(link.* - 1).next;
     }
+    crash.point(.heap_retire_unlinked);
     setEntry(e, .free, 0, 0, 0, 0);
     return true;
 }
@@ -534,6 +540,7 @@ inline fn claimBitSeen(h: *Heap, page: u32, c: u32, state: u32) ?u64 {
                 w = now;
                 continue;
             }
+            crash.point(.heap_claim_bit_set);
             if (!stillLive(ps, state)) {
                 // The page retired meanwhile, and may be a page of another class or a large block's
                 // by now: the bit is still ours (bitmaps are never wiped), and goes back.
@@ -609,6 +616,7 @@ fn allocLarge(h: *Heap, size: u64) Error!u64 {
     while (i > 1) {
         i -= 1;
         setEntry(h.entry(start + i), .continuation, 0, 0, 0, 0);
+        crash.point(.heap_large_claim_continuation);
     }
     const head = h.entry(start);
     head.class = 0;
@@ -616,6 +624,7 @@ fn allocLarge(h: *Heap, size: u64) Error!u64 {
     head.owner = h.pid;
     head.pages = n;
     @atomicStore(u8, &head.kind, @intFromEnum(Kind.large), .release);
+    crash.point(.heap_large_claim_head);
     return h.pages_offset + @as(u64, start) * page_size;
 }
 
@@ -627,7 +636,11 @@ fn freeLarge(h: *Heap, page: u32) Error!void {
     const n = head.pages;
     if (n == 0 or @as(u64, page) + n > h.table.len) return error.Protocol;
     @atomicStore(u8, &head.kind, @intFromEnum(Kind.free), .release);
-    for (1..n) |i| setEntry(h.entry(page + @as(u32, @intCast(i))), .free, 0, 0, 0, 0);
+    crash.point(.heap_large_free_head);
+    for (1..n) |i| {
+        setEntry(h.entry(page + @as(u32, @intCast(i))), .free, 0, 0, 0, 0);
+        crash.point(.heap_large_free_continuation);
+    }
     setEntry(head, .free, 0, 0, 0, 0);
 }
 
@@ -703,6 +716,7 @@ pub fn free(h: *Heap, handle: u64) Error!void {
     const bit = @as(u64, 1) << @intCast(index % 64);
     const old = @atomicRmw(u64, &ps.bitmap[index / 64], .And, ~bit, .acq_rel);
     if (old & bit == 0) return error.Invalid;
+    crash.point(.heap_free_bit_cleared);
     if (old == bit) retireIfEmpty(h, place.page, place.class);
 }
 
@@ -788,6 +802,7 @@ pub fn root(h: *Heap, name: []const u8, size: u64) Error!u64 {
         const slot = empty.?;
         @memset(&slot.name, 0);
         @memcpy(slot.name[0..name.len], name);
+        crash.point(.heap_root_named);
         @atomicStore(u64, &slot.handle, block, .release);
     }
     unlockPages(h);

@@ -1897,6 +1897,7 @@ pub export fn ipc_chan_unwait(handle: ?*ipc_chan_t, side: u32) i32 {
 }
 
 test {
+    _ = @import("crash.zig");
     _ = heap;
     _ = chan;
     _ = semaphore;

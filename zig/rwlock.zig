@@ -115,6 +115,7 @@ fn tookWriter(rw: *RwLock, got: Acquired) Error!void {
     if (got == .owner_died) {
         if (@atomicLoad(u32, &rw.writing, .seq_cst) != 0) {
             _ = @atomicRmw(u32, &rw.flags, .Or, flag_owner_died, .seq_cst);
+            @import("crash.zig").point(.rwlock_recover_flagged);
             if (builtin.is_test) if (took_writer_hook) |hook| hook();
             @atomicStore(u32, &rw.writing, 0, .seq_cst);
         }
@@ -129,6 +130,7 @@ threadlocal var took_writer_hook: if (builtin.is_test) ?*const fn () void else v
 /// The caller now holds the writer mutex and every slot.
 fn startWriting(rw: *RwLock) Acquired {
     @atomicStore(u32, &rw.writing, 1, .seq_cst);
+    @import("crash.zig").point(.rwlock_write_take_writing);
     return state(rw);
 }
 
@@ -173,6 +175,7 @@ fn attemptRead(rw: *RwLock) Error!Attempt {
             else => return err,
         };
         if (got == .owner_died) try mutex.consistent(s);
+        @import("crash.zig").point(.rwlock_read_take_slot);
         handshakeFence(s);
         const w = writerWord(rw);
         if (w & rm.tid_mask != 0 or writerDead(w)) {
@@ -267,6 +270,7 @@ pub fn readLock(rw: *RwLock, deadline: wait.Deadline) Error!Acquired {
 /// Unlocks a reader slot and lets readers waiting for a free slot try again.
 fn releaseSlot(rw: *RwLock, s: *mutex.Mutex) Error!void {
     try mutex.unlock(s);
+    @import("crash.zig").point(.rwlock_read_release_unlocked);
     handshakeFence(s);
     if (@atomicLoad(u32, &rw.slot_free.waiters, .seq_cst) != 0) {
         _ = @atomicRmw(u32, &rw.slot_free.value, .Add, 1, .seq_cst);
@@ -329,6 +333,7 @@ const SlotFree = struct {
 pub fn writeLock(rw: *RwLock, deadline: wait.Deadline) Error!Acquired {
     try checkNotHolding(rw);
     try tookWriter(rw, try mutex.lock(&rw.writer, deadline));
+    @import("crash.zig").point(.rwlock_write_take_locked);
     handshakeFence(&rw.writer);
     // New readers now back off; wait for the ones inside to leave.
     while (busySlot(rw)) |s| {
@@ -382,6 +387,7 @@ pub fn writeStep(rw: *RwLock, continuing: bool) Error!Step {
 pub fn writeUnlock(rw: *RwLock) Error!void {
     if (!mutex.heldByCaller(&rw.writer)) return error.NotOwner;
     @atomicStore(u32, &rw.writing, 0, .seq_cst);
+    @import("crash.zig").point(.rwlock_write_release_cleared);
     return releaseWrite(rw);
 }
 

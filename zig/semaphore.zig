@@ -108,6 +108,7 @@ pub fn release(s: *Semaphore, n: u32) Error!void {
         if (n > s.max - v) return error.Range;
         v = @cmpxchgWeak(u32, &s.count.value, v, v + n, .seq_cst, .seq_cst) orelse break;
     }
+    @import("crash.zig").point(.semaphore_post_committed);
     const everyone = n > 1 or @atomicLoad(u32, &s.bulk, .seq_cst) != 0;
     s.count.wake(if (everyone) std.math.maxInt(u32) else n);
 }
