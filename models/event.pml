@@ -1,11 +1,11 @@
 /* event.pml: event set/clear/wait, for the blocking wait and the async step.
  *
- * mirrors: zig/event.zig set sha256:0000000000000000
- * mirrors: zig/event.zig clear sha256:0000000000000000
- * mirrors: zig/event.zig tryWait sha256:0000000000000000
- * mirrors: zig/event.zig released sha256:0000000000000000
- * mirrors: zig/event.zig waitSet sha256:0000000000000000
- * mirrors: zig/event.zig waitStep sha256:0000000000000000
+ * mirrors: zig/event.zig set sha256:9eb4203f73ea03aa
+ * mirrors: zig/event.zig clear sha256:94d0a2be8ecf3aa0
+ * mirrors: zig/event.zig tryWait sha256:a3626cf521378832
+ * mirrors: zig/event.zig released sha256:6e04dae5a98dc83f
+ * mirrors: zig/event.zig waitSet sha256:caf40d9ba0be520f
+ * mirrors: zig/event.zig waitStep sha256:0ded36a92476911c
  *
  * The word holds the flag (bit 0) and a count of sets (the other bits): set is a CAS to
  * (v | 1) + 2 followed by a wake, clear an AND. A waiter decides on one value of the word and, to

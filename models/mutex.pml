@@ -1,10 +1,10 @@
 /* mutex.pml: the timed wait of the robust mutex, and its give-up pass-on.
  *
- * mirrors: zig/mutex.zig lockContended sha256:0000000000000000
- * mirrors: zig/mutex.zig prepare sha256:0000000000000000
- * mirrors: zig/mutex.zig waitValue sha256:0000000000000000
- * mirrors: zig/mutex.zig passOnWake sha256:0000000000000000
- * mirrors: zig/mutex.zig tryAcquire sha256:0000000000000000
+ * mirrors: zig/mutex.zig lockContended sha256:ad90f8859ec3887b
+ * mirrors: zig/mutex.zig prepare sha256:adf584e236764f32
+ * mirrors: zig/mutex.zig waitValue sha256:d20548b12f1506f5
+ * mirrors: zig/mutex.zig passOnWake sha256:f884a14d027ecef2
+ * mirrors: zig/mutex.zig tryAcquire sha256:e7f452c449332b91
  *
  * The lock word is glibc's robust mutex word: the owner's thread id, FUTEX_WAITERS (WB) and
  * FUTEX_OWNER_DIED (OD). glibc's trylock takes a free word by CAS to the bare id (clearing WB);

@@ -1,10 +1,10 @@
 /* semaphore.pml: the counting semaphore's acquire/release over its wait word.
  *
- * mirrors: zig/semaphore.zig tryAcquire sha256:0000000000000000
- * mirrors: zig/semaphore.zig acquire sha256:0000000000000000
- * mirrors: zig/semaphore.zig passOnWake sha256:0000000000000000
- * mirrors: zig/semaphore.zig release sha256:0000000000000000
- * mirrors: zig/wait.zig WaitWord sha256:0000000000000000
+ * mirrors: zig/semaphore.zig tryAcquire sha256:831c83bd6f0aeab3
+ * mirrors: zig/semaphore.zig acquire sha256:5b0589169f8d9a5e
+ * mirrors: zig/semaphore.zig passOnWake sha256:98bd2e965234ab46
+ * mirrors: zig/semaphore.zig release sha256:85b80b826f40ddfd
+ * mirrors: zig/wait.zig WaitWord sha256:589a03375a700bd9
  *
  * The count is the value of a WaitWord with a count of parked waiters beside it (a Dekker pair:
  * a waiter increments `waiters`, then reads the value, then parks; a releaser changes the value
