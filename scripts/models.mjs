@@ -96,13 +96,17 @@ function checkHashes(update) {
     const updated = text.replace(mirrorLine, (line, file, name, hash) => {
       const source = extract(readFileSync(join(root, file), "utf8"), name);
       if (source === null) {
-        console.error(`models/${model}: ${file} has no function ${name} (renamed or removed?): update the model's mirrors line`);
+        console.error(
+          `models/${model}: ${file} has no function ${name} (renamed or removed?): update the model's mirrors line`,
+        );
         failures++;
         return line;
       }
       const now = createHash("sha256").update(source).digest("hex").slice(0, 16);
       if (now !== hash && !update) {
-        console.error(`${file} ${name} changed: review models/${model} and update its hash with \`node scripts/models.mjs --update\``);
+        console.error(
+          `${file} ${name} changed: review models/${model} and update its hash with \`node scripts/models.mjs --update\``,
+        );
         failures++;
       }
       return `mirrors: ${file} ${name} sha256:${now}`;
@@ -124,7 +128,9 @@ function ensureSpin() {
   if (have("spin")) return true;
   const root_ = typeof process.getuid === "function" && process.getuid() === 0;
   if (!root_ || !have("apt-get")) {
-    console.error("models: spin is not installed and cannot be installed here (needs root and apt-get): install Debian's `spin` package (apt-get install spin)");
+    console.error(
+      "models: spin is not installed and cannot be installed here (needs root and apt-get): install Debian's `spin` package (apt-get install spin)",
+    );
     return false;
   }
   console.log("models: installing spin (apt-get update; apt-get install -y spin)");
@@ -144,7 +150,10 @@ function run(r, dir) {
   const started = Date.now();
   const spin = spawnSync("spin", ["-a", ...r.defines.map((d) => `-D${d}`), r.model], { cwd: dir, encoding: "utf8" });
   if (spin.status !== 0) return { label, ok: false, detail: `spin -a failed:\n${spin.stdout}${spin.stderr}` };
-  const cc = spawnSync("cc", ["-O1", "-w", "-DSAFETY", "-DVECTORSZ=256", "-o", "pan", "pan.c"], { cwd: dir, encoding: "utf8" });
+  const cc = spawnSync("cc", ["-O1", "-w", "-DSAFETY", "-DVECTORSZ=256", "-o", "pan", "pan.c"], {
+    cwd: dir,
+    encoding: "utf8",
+  });
   if (cc.status !== 0) return { label, ok: false, detail: `cc failed:\n${cc.stderr}` };
   rmSync(join(dir, `${r.model}.trail`), { force: true });
   const pan = spawnSync("./pan", ["-m200000", "-n", ...r.pan], { cwd: dir, encoding: "utf8", timeout: 120_000 });
@@ -160,11 +169,28 @@ function run(r, dir) {
     return {
       label,
       ok: false,
-      detail: depthLimit ? "search depth too small (raise -m)" : `counterexample: ${what}\n  replay: cd models && spin -a ${r.defines.map((d) => `-D${d} `).join("")}${r.model} && cc -DSAFETY -o pan pan.c && ./pan ${r.pan.join(" ")} && spin -t -p ${r.defines.map((d) => `-D${d} `).join("")}${r.model}`,
+      detail: depthLimit
+        ? "search depth too small (raise -m)"
+        : `counterexample: ${what}\n  replay: cd models && spin -a ${
+          r.defines.map((d) => `-D${d} `).join("")
+        }${r.model} && cc -DSAFETY -o pan pan.c && ./pan ${r.pan.join(" ")} && spin -t -p ${
+          r.defines.map((d) => `-D${d} `).join("")
+        }${r.model}`,
     };
   }
-  if (errors > 0) return { label, ok: true, line: `fails as expected (defect ${r.defect ?? "-"}): ${what}; ${states} states, ${seconds} s` };
-  return { label, ok: false, detail: `expected a counterexample (the old behaviour), found none in ${states} states: the model no longer tells the old protocol from the fixed one` };
+  if (errors > 0) {
+    return {
+      label,
+      ok: true,
+      line: `fails as expected (defect ${r.defect ?? "-"}): ${what}; ${states} states, ${seconds} s`,
+    };
+  }
+  return {
+    label,
+    ok: false,
+    detail:
+      `expected a counterexample (the old behaviour), found none in ${states} states: the model no longer tells the old protocol from the fixed one`,
+  };
 }
 
 const args = process.argv.slice(2);
@@ -182,7 +208,9 @@ if (!have("cc")) {
 const dir = mkdtempSync(join(tmpdir(), "libipc-models-"));
 let bad = 0;
 try {
-  for (const file of readdirSync(modelsDir).filter((f) => f.endsWith(".pml"))) copyFileSync(join(modelsDir, file), join(dir, file));
+  for (const file of readdirSync(modelsDir).filter((f) => f.endsWith(".pml"))) {
+    copyFileSync(join(modelsDir, file), join(dir, file));
+  }
   for (const r of runs) {
     const result = run(r, dir);
     if (result.ok) console.log(`ok   ${result.label}: ${result.line}`);
