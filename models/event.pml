@@ -1,0 +1,221 @@
+/* event.pml: event set/clear/wait, for the blocking wait and the async step.
+ *
+ * mirrors: zig/event.zig set sha256:9eb4203f73ea03aa
+ * mirrors: zig/event.zig clear sha256:94d0a2be8ecf3aa0
+ * mirrors: zig/event.zig tryWait sha256:a3626cf521378832
+ * mirrors: zig/event.zig released sha256:6e04dae5a98dc83f
+ * mirrors: zig/event.zig waitSet sha256:caf40d9ba0be520f
+ * mirrors: zig/event.zig waitStep sha256:0ded36a92476911c
+ *
+ * The word holds the flag (bit 0) and a count of sets (the other bits): set is a CAS to
+ * (v | 1) + 2 followed by a wake, clear an AND. A waiter decides on one value of the word and, to
+ * wait, waits while the word holds exactly that value, so a set (which changes the count) between
+ * the decision and the park ends the park, even when a clear follows it at once.
+ *
+ * Manual reset (default): W (waitSet) and A (waitStep loop, as the async binding drives it) start
+ * waiting; once both have read their start, P sets and clears the event (a pulse). Both must
+ * return. AUTO: W and A on an auto-reset event; P sets, waits until a waiter took the set, sets
+ * again: both must return. The watchdog (when nothing can move): no waiter parked while the event
+ * is set, or, manual reset, while a set happened after its start.
+ *
+ * OLD_WAIT: waitSet and waitStep before issue 15: waitSet decides with `released(start)`, then
+ * loads the word again and waits on that second value; waitStep turns a set seen at registration
+ * into `v & ~1`, the value a later clear produces. Both miss a pulse.
+ */
+#define NP 4
+#include "futex.pml"
+
+#define WORD 1
+#define SETS(v) ((v) >> 1)
+#define NEVER 255
+
+byte state;
+byte waiters;
+byte started;
+byte finished;
+byte startOf[NP];
+
+#ifdef AUTO
+#define IS_AUTO 1
+#else
+#define IS_AUTO 0
+#endif
+
+/* tryWait: true when set; an auto-reset event is cleared by the call that sees it set. */
+inline try_wait(r, v) {
+  r = 0;
+  v = state;
+  do
+  :: !(v & 1) -> break
+  :: (v & 1) && !IS_AUTO -> r = 1; break
+  :: (v & 1) && IS_AUTO ->
+     atomic { if :: state == v -> state = v & 254; r = 1; break :: else -> v = state fi }
+  od;
+  v = 0
+}
+
+/* released(start): tryWait, or (manual reset) the count of sets moved since start. */
+inline released(start, r, v) {
+  try_wait(r, v);
+  if
+  :: !r && !IS_AUTO -> r = (SETS(state) != SETS(start))
+  :: else -> skip
+  fi
+}
+
+/* WaitWord.wait(expected): spin (one look), register, look, park. */
+inline ww_wait(expected, out) {
+  if
+  :: state != expected -> skip
+  :: else ->
+    atomic { waiters++ };
+    CP;
+    if
+    :: state != expected -> skip
+    :: else -> futex_wait(WORD, state, expected, 0, out)
+    fi;
+    CP;
+    atomic { waiters-- }
+  fi;
+  out = 0
+}
+
+inline waitSet() {
+  byte start, v, r, out;
+  atomic { start = state; startOf[_pid] = start; started++ };
+#ifdef OLD_WAIT
+  do
+  :: released(start, r, v);
+     if
+     :: r -> break
+     :: else ->
+       v = state;
+       if
+       :: v & 1 -> skip
+       :: else -> CP; ww_wait(v, out)
+       fi
+     fi;
+     r = 0; v = 0
+  od
+#else
+  /* Each round decides on one value v: set, or sets moved since start, ends the wait; else wait
+   * while the word holds v. */
+  do
+  :: v = state;
+     if
+     :: (v & 1) && !IS_AUTO -> break
+     :: (v & 1) && IS_AUTO ->
+       atomic { if :: state == v -> state = v & 254; break :: else -> skip fi }
+     :: !(v & 1) && !IS_AUTO && SETS(v) != SETS(start) -> break
+     :: else -> CP; ww_wait(v, out)
+     fi;
+     v = 0
+  od
+#endif
+}
+
+/* waitStep(registered, expected): true when the wait is over; else the caller (the async
+ * binding) waits while the word holds `expected` and steps again with registered = true. */
+inline waitStep(registered, expected, r, v, v0) {
+  r = 0;
+  if
+  :: registered ->
+    atomic { waiters-- };
+    CP;
+    released(expected, r, v);
+    v0 = expected
+  :: else -> atomic { v0 = state; startOf[_pid] = v0; started++ }   /* the wait's start */
+  fi;
+  if
+  :: !r ->
+    try_wait(r, v);
+    if
+    :: !r ->
+      CP;
+      atomic { waiters++; v = state };
+#ifdef OLD_WAIT
+      if
+      :: v & 1 -> expected = v & 254
+      :: else -> expected = v
+      fi
+#else
+      /* Decided on this value: set, or (manual reset) a set since the step's start, ends the wait
+       * (auto reset: wait on a value the word never holds, so that the wait returns at once and
+       * the next step takes the set with tryWait); else wait while the word holds exactly v. */
+      if
+      :: ((v & 1) || SETS(v) != SETS(v0)) && !IS_AUTO -> atomic { waiters-- }; r = 1
+      :: (v & 1) && IS_AUTO -> expected = NEVER
+      :: else -> expected = v
+      fi
+#endif
+    :: else -> skip
+    fi
+  :: else -> skip
+  fi;
+  v = 0; v0 = 0
+}
+
+active proctype W() {
+  waitSet();
+  atomic { finished++ };
+  goto finish;
+crashed:
+  skip;
+finish:
+  skip
+}
+
+/* The async binding: step, wait while the word holds `expected`, step again. */
+active proctype A() {
+  byte expected, r, v, v0, out;
+  waitStep(0, expected, r, v, v0);
+  do
+  :: r -> break
+  :: else ->
+    CP;
+    futex_wait(WORD, state, expected, 0, out);
+    out = 0;
+    waitStep(1, expected, r, v, v0)
+  od;
+  atomic { finished++ };
+  goto finish;
+crashed:
+  skip;
+finish:
+  skip
+}
+
+inline set_() {
+  byte v;
+  do
+  :: v = state;
+     atomic { if :: state == v -> state = (v | 1) + 2; break :: else -> skip fi }
+  od;
+  v = 0;
+  CP;
+  if
+  :: waiters == 0 -> skip
+  :: else -> futex_wake(WORD, (IS_AUTO -> 1 : 255))
+  fi
+}
+
+active proctype P() {
+  started == 2;
+  set_();
+#ifdef AUTO
+  !(state & 1);
+  set_();
+#else
+  CP;
+  atomic { state = state & 254 }
+#endif
+  ;
+crashed:
+  skip
+}
+
+/* A live waiter parked while what it waits for holds: a lost wake-up. */
+#define STUCK(i) (parkedOn[i] != 0 && ((state & 1) || !IS_AUTO && SETS(state) != SETS(startOf[i])))
+active proctype watchdog() {
+  timeout -> assert(!STUCK(0) && !STUCK(1))
+}
