@@ -258,11 +258,15 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
     if (!this.plainBytes) {
       // Values are decoded straight from the ring (views), then the views go back: no copies.
       const rc = this.#takeViews(op, limit, timeout);
-      try {
-        return this.#views(op, rc, timeout).map((view) => this.decode(op, view));
-      } finally {
-        this.#giveBack(op);
+      if (rc !== EBUSY) {
+        try {
+          return this.#views(op, rc, timeout).map((view) => this.decode(op, view));
+        } finally {
+          this.#giveBack(op);
+        }
       }
+      // EBUSY: every holder entry of the channel names a live process holding views (at most 6 hold
+      // views at once); copy the batch out instead.
     }
     let scratch = this.scratch(Math.min(this.capacity / 2, 1 << 20));
     let rc: number;
