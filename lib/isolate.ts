@@ -21,7 +21,7 @@ import { CHAN_CAPACITY_MAX } from "./abi.ts";
 import { Duplex } from "./duplex.ts";
 import { describe, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
 import { msgpackCodec } from "./msgpack.ts";
-import { signalOf } from "./options.ts";
+import { signalOf, TIMER_MAX_MS } from "./options.ts";
 import {
   capacityOf,
   howItDied,
@@ -130,7 +130,7 @@ export async function isolate<R = unknown>(
       stopped = reason;
       child.kill("SIGKILL");
     };
-    const timer = timeout === undefined ? undefined : setTimeout(() =>
+    const timer = timeout === undefined || timeout > TIMER_MAX_MS ? undefined : setTimeout(() =>
       stop(
         new IpcError(
           op,

@@ -21,6 +21,12 @@ export interface AsyncLockOptions extends LockOptions {
 }
 
 /** `options.timeout` in ms (Infinity when absent), checked. */
+/**
+ * The longest delay a JS timer takes (2^31 - 1 ms, about 24.8 days); runtimes turn a longer one into
+ * 1 ms. A timeout above it never fires within a process's life: treat it as no timeout.
+ */
+export const TIMER_MAX_MS = 0x7fffffff;
+
 export function timeoutOf(op: string, options: unknown): number {
   if (options === undefined) return Infinity;
   if (typeof options !== "object" || options === null) {

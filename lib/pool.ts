@@ -22,7 +22,7 @@ import { availableParallelism } from "node:os";
 import process from "node:process";
 import { Duplex } from "./duplex.ts";
 import { checkInteger, describe, IpcError, IpcTypeError } from "./errors.ts";
-import { signalOf, timeoutOf } from "./options.ts";
+import { signalOf, TIMER_MAX_MS, timeoutOf } from "./options.ts";
 import {
   ANSWER_FAILED,
   ANSWER_OK,
@@ -274,7 +274,7 @@ export class Pool implements AsyncDisposable {
         if (error === undefined) resolve(value as R);
         else reject(error);
       });
-      if (timeout !== Infinity) {
+      if (timeout <= TIMER_MAX_MS) {
         timer = setTimeout(() =>
           this.#cancel(
             task,

@@ -107,6 +107,8 @@ export default function processes(h: Harness): void {
 
   h.test("mp isolate: fork-map's example — value * 10 computed in a child, numbers and bigints", async () => {
     assert.equal(await isolate(isolated, "times10", 7), 70);
+    // A timeout longer than a JS timer holds (2^31 - 1 ms) is no timeout, not 1 ms.
+    assert.equal(await isolate({ module: isolated, timeout: 2 ** 40 }, "times10", 8), 80);
     assert.equal(await isolate(new URL(`file://${isolated}`), "times10", 2n ** 60n), 2n ** 60n * 10n);
     const rich = (await isolate(isolated, "rich", 5)) as Record<string, unknown>;
     assert.equal(rich.big, 125n);
