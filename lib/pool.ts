@@ -150,8 +150,9 @@ interface Worker {
   retiring: boolean;
   /** Killed by the pool to cancel its running task. */
   cancelled: boolean;
-  /** The receive loop while it runs (`#pump`), else null. */
-  pumping: Promise<void> | null;
+  /** Whether the receive loop (`#pump`) runs; `pumped` ends with its last run. */
+  pumping: boolean;
+  pumped: Promise<void>;
   readonly stop: AbortController;
   failure?: RemoteError;
 }
@@ -594,7 +595,8 @@ export class Pool implements AsyncDisposable {
       ran: 0,
       retiring: false,
       cancelled: false,
-      pumping: null,
+      pumping: false,
+      pumped: Promise.resolve(),
       stop: new AbortController(),
     };
     this.#workers.add(w);
@@ -606,10 +608,9 @@ export class Pool implements AsyncDisposable {
 
   /** Starts the receive loop unless it runs. */
   #pump(w: Worker): void {
-    if (w.pumping !== null) return;
-    w.pumping = this.#receive(w).finally(() => {
-      w.pumping = null;
-    });
+    if (w.pumping) return;
+    w.pumping = true;
+    w.pumped = this.#receive(w);
   }
 
   /**
@@ -630,6 +631,9 @@ export class Pool implements AsyncDisposable {
         w.failure ??= { name: "IpcError", message: (error as Error).message };
         w.child.kill("SIGKILL");
       }
+    } finally {
+      // At once, not a microtask later: a task sent right after the loop ended needs a new loop.
+      w.pumping = false;
     }
   }
 
@@ -746,7 +750,7 @@ export class Pool implements AsyncDisposable {
   async #lost(w: Worker, exit: ChildExit): Promise<void> {
     w.lost = true;
     w.stop.abort();
-    while (w.pumping !== null) await w.pumping;
+    do await w.pumped; while (w.pumping);
     // Answers it sent before it died still count.
     try {
       let answer: unknown;
