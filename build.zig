@@ -53,7 +53,7 @@ pub fn build(b: *std.Build) void {
         .link_libc = true,
     });
     const unit = b.addTest(.{ .root_module = core });
-    test_step.dependOn(&b.addRunArtifact(unit).step);
+    test_step.dependOn(&alwaysRun(b, unit).step);
 
     // ipc.h against the implementation: the header is translated and compared symbol by symbol.
     const translated = b.addTranslateC(.{
@@ -75,7 +75,7 @@ pub fn build(b: *std.Build) void {
             },
         }),
     });
-    test_step.dependOn(&b.addRunArtifact(header_test).step);
+    test_step.dependOn(&alwaysRun(b, header_test).step);
 
     // C tests: each program links once against libipc.so and once against libipc.a.
     // test_tracker gets the helper program as its argument.
@@ -85,7 +85,7 @@ pub fn build(b: *std.Build) void {
         const dynamic = cProgram(b, b.fmt("test_{s}_shared", .{name}), source, target, optimize, .{ .shared = shared.path });
         const linked = cProgram(b, b.fmt("test_{s}_static", .{name}), source, target, optimize, .{ .static = static });
         for ([_]*std.Build.Step.Compile{ dynamic, linked }) |exe| {
-            const run = b.addRunArtifact(exe);
+            const run = alwaysRun(b, exe);
             if (std.mem.eql(u8, name, "tracker")) run.addArtifactArg(tracker);
             run.expectExitCode(0);
             ctest_step.dependOn(&run.step);
@@ -141,6 +141,16 @@ pub fn build(b: *std.Build) void {
         cross_step.dependOn(&b.addInstallArtifact(cross_static, .{ .dest_dir = .{ .override = dir } }).step);
         cross_step.dependOn(&b.addInstallFileWithDir(cross_shared.path, dir, cross_shared.file_name).step);
     }
+}
+
+/// Runs a test program on every invocation of its step. Zig caches a run step that has no side
+/// effects (a test's, or one with `expectExitCode`) when its inputs are unchanged: on an unchanged
+/// tree `zig build ctest` would then pass without running a single test, and a test that fails only
+/// sometimes (a race) would never be run again.
+fn alwaysRun(b: *std.Build, exe: *std.Build.Step.Compile) *std.Build.Step.Run {
+    const run = b.addRunArtifact(exe);
+    run.has_side_effects = true;
+    return run;
 }
 
 const Shared = struct { path: std.Build.LazyPath, file_name: []const u8 };

@@ -138,6 +138,10 @@ interface Worker {
   readonly pid: number;
   readonly duplex: Duplex<unknown>;
   readonly exited: Promise<ChildExit>;
+  /** Resolves once the pool has accounted for the worker's exit (`#lost` returned). */
+  settled: Promise<void>;
+  /** Exited: gets no task; `#lost` is reading what it wrote before it judges how it ended. */
+  lost: boolean;
   /** Tasks sent and not yet answered, in the order sent: the first is running. */
   readonly inflight: Task[];
   ready: boolean;
@@ -146,7 +150,9 @@ interface Worker {
   retiring: boolean;
   /** Killed by the pool to cancel its running task. */
   cancelled: boolean;
+  /** Whether the receive loop (`#pump`) runs; `pumped` ends with its last run. */
   pumping: boolean;
+  pumped: Promise<void>;
   readonly stop: AbortController;
   failure?: RemoteError;
 }
@@ -591,25 +597,36 @@ export class Pool implements AsyncDisposable {
       pid: child.pid ?? 0,
       duplex,
       exited,
+      settled: Promise.resolve(),
+      lost: false,
       inflight: [],
       ready: false,
       ran: 0,
       retiring: false,
       cancelled: false,
       pumping: false,
+      pumped: Promise.resolve(),
       stop: new AbortController(),
     };
     this.#workers.add(w);
     child.stdin?.on("error", () => {}); // EPIPE once the worker is gone: its exit says more
     if (!this.#referenced) this.#unrefWorker(w);
-    void this.#pump(w);
-    void exited.then((exit) => this.#lost(w, exit));
+    this.#pump(w);
+    w.settled = exited.then((exit) => this.#lost(w, exit));
   }
 
-  /** Receives the worker's answers while it owes any (or has not said it is ready). */
-  async #pump(w: Worker): Promise<void> {
+  /** Starts the receive loop unless it runs. */
+  #pump(w: Worker): void {
     if (w.pumping) return;
     w.pumping = true;
+    w.pumped = this.#receive(w);
+  }
+
+  /**
+   * Receives the worker's answers while it owes any (or has not said it is ready). An answer its
+   * receive took before `stop` aborted it is still handled: `#lost` waits for this loop to end.
+   */
+  async #receive(w: Worker): Promise<void> {
     try {
       while (!w.stop.signal.aborted && (!w.ready || w.inflight.length > 0)) {
         let answer = w.duplex.tryRecv();
@@ -624,6 +641,7 @@ export class Pool implements AsyncDisposable {
         w.child.kill("SIGKILL");
       }
     } finally {
+      // At once, not a microtask later: a task sent right after the loop ended needs a new loop.
       w.pumping = false;
     }
   }
@@ -679,7 +697,7 @@ export class Pool implements AsyncDisposable {
     for (let held = 0; held < depth && this.#queue.length > 0; held++) {
       for (const w of this.#workers) {
         if (this.#queue.length === 0) break;
-        if (!w.ready || w.retiring || w.cancelled || w.inflight.length !== held) continue;
+        if (!w.ready || w.retiring || w.cancelled || w.lost || w.inflight.length !== held) continue;
         if (w.ran + w.inflight.length >= this.#maxTasks) continue;
         const task = this.#queue.shift()!;
         this.#send(w, task);
@@ -710,7 +728,7 @@ export class Pool implements AsyncDisposable {
     }
     task.worker = w;
     w.inflight.push(task);
-    void this.#pump(w);
+    this.#pump(w);
   }
 
   /** The worker gets no more tasks and exits once it has answered the ones it holds; a new one starts. */
@@ -731,9 +749,17 @@ export class Pool implements AsyncDisposable {
     }
   }
 
-  /** A worker ended: account for its tasks, report, replace it. */
-  #lost(w: Worker, exit: ChildExit): void {
+  /**
+   * A worker ended: account for its tasks, report, replace it. Everything it wrote before it exited
+   * is read first: the receive loop may hold an answer it took just before the exit was seen (its
+   * wake-up and the exit event race, more so on a busy machine), so the loop is stopped and awaited,
+   * then the channel is drained to its end. Only then is its exit judged (a worker that said why its
+   * module does not load must not be taken for one that died).
+   */
+  async #lost(w: Worker, exit: ChildExit): Promise<void> {
+    w.lost = true;
     w.stop.abort();
+    do await w.pumped; while (w.pumping);
     // Answers it sent before it died still count.
     try {
       let answer: unknown;
@@ -875,7 +901,7 @@ export class Pool implements AsyncDisposable {
         }),
       ]);
       clearTimeout(timer);
-      await w.exited;
+      await w.settled;
     }
   }
 }

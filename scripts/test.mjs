@@ -3,6 +3,10 @@
 // the run left no libipc segment in /dev/shm and no tracker helper running. Prints a summary and
 // exits non-zero if any step failed.
 //
+// Every step runs with LIBIPC_NO_SWEEP=1: a Bun or Deno process that loads libipc would otherwise
+// sweep dead creators' generated names, and the steps after a leak (the demo last) would hide it
+// from the leak check. The tests of the sweep itself turn it on for their children ("0").
+//
 //   node scripts/test.mjs            every step
 //   node scripts/test.mjs bun mp     only the named steps (the build always runs first)
 
@@ -82,7 +86,8 @@ function trackers() {
 function runStep(step) {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(step.argv[0], step.argv.slice(1), { cwd: root, stdio: "inherit" });
+    const env = { ...process.env, LIBIPC_NO_SWEEP: "1" };
+    const child = spawn(step.argv[0], step.argv.slice(1), { cwd: root, stdio: "inherit", env });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -125,14 +130,6 @@ for (const step of steps) {
   if (step.name === "build" && !result.ok) break;
 }
 
-const left = [...libipcEntries()].filter((name) => !before.has(name));
-results.push({
-  name: "leaks",
-  ok: left.length === 0,
-  outcome: left.length === 0 ? "ok: no libipc segment left in /dev/shm" : `left in /dev/shm: ${left.join(", ")}`,
-  seconds: "0.0",
-});
-
 // Every test process has ended, so every tracker started by the tests must end too (after its
 // cleanup, which takes milliseconds; a deadline of 10 s, not a timing assert).
 let stray = [];
@@ -147,6 +144,15 @@ results.push({
   outcome: stray.length === 0
     ? "ok: no tracker helper left running"
     : `still running: ${stray.map(([pid, ppid]) => `libipc-tracker ${pid} (parent ${ppid})`).join(", ")}`,
+  seconds: "0.0",
+});
+
+// After the trackers: a tracker removes its dead parent's names as it ends.
+const left = [...libipcEntries()].filter((name) => !before.has(name));
+results.push({
+  name: "leaks",
+  ok: left.length === 0,
+  outcome: left.length === 0 ? "ok: no libipc segment left in /dev/shm" : `left in /dev/shm: ${left.join(", ")}`,
   seconds: "0.0",
 });
 

@@ -8,7 +8,9 @@
 #include "check.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,6 +97,39 @@ static void kill_and_reap(pid_t pid) {
   int status = 0;
   CHECK(waitpid(pid, &status, 0) == pid);
   CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449 /* the same number on every architecture (Linux 5.16) */
+#endif
+
+/*
+ * True once `pid` is seen parked in the kernel: sleeping (state S in /proc/<pid>/stat) inside a futex
+ * call (/proc/<pid>/syscall; futex_waitv for libipc's words, futex for glibc's robust mutexes).
+ * A test that means to catch a waiter parked waits for this, not for a time: on a busy machine a
+ * child may not even have run yet after 10 ms. Polls every millisecond for up to LONG_NS.
+ */
+static int parked(pid_t pid) {
+  char path[64];
+  for (uint64_t t0 = ipc_now_ns(); ipc_now_ns() - t0 < (uint64_t)LONG_NS; sleep_ms(1)) {
+    char stat[512] = {0}, call[256] = {0};
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    const char *close_paren = strrchr(stat, ')');
+    if (n == 0 || close_paren == NULL || close_paren[1] != ' ' || close_paren[2] != 'S') continue;
+    snprintf(path, sizeof path, "/proc/%ld/syscall", (long)pid);
+    f = fopen(path, "r");
+    if (f == NULL) return 0;
+    n = fread(call, 1, sizeof call - 1, f);
+    fclose(f);
+    long nr = n > 0 ? strtol(call, NULL, 10) : -1;
+    if (nr == SYS_futex || nr == SYS_futex_waitv) return 1;
+  }
+  fprintf(stderr, "child %ld was never seen parked in a futex wait\n", (long)pid);
+  return 0;
 }
 
 /* True while `pid` has not exited (it is blocked, since it has nothing else to do). */
@@ -213,7 +248,7 @@ static void semaphore_across_fork(void) {
     _exit(0);
   }
   CHECK_RC(ipc_sem_acquire(ready, 1, LONG_NS), IPC_OK);
-  sleep_ms(10); /* let it park */
+  CHECK(parked(child));
   CHECK(load32(acquired) == 0 && still_running(child));
   CHECK_RC(ipc_sem_release(s, 1), IPC_OK);
   expect_exit(child, 0);
@@ -230,11 +265,13 @@ static void semaphore_across_fork(void) {
     _exit(0);
   }
   CHECK_RC(ipc_sem_acquire(ready, 1, LONG_NS), IPC_OK);
-  sleep_ms(10);
+  CHECK(parked(child));
+  CHECK_RC(ipc_sem_release(s, 1), IPC_OK);
+  sleep_ms(5); /* a chance to wake and look (a wrong acquire would show below), then parked again */
+  CHECK(parked(child));
   CHECK_RC(ipc_sem_release(s, 1), IPC_OK);
   sleep_ms(5);
-  CHECK_RC(ipc_sem_release(s, 1), IPC_OK);
-  sleep_ms(5);
+  CHECK(parked(child));
   CHECK(load32(acquired) == 0 && still_running(child));
   CHECK_RC(ipc_sem_value(s), 2);
   CHECK_RC(ipc_sem_release(s, 1), IPC_OK);
@@ -253,7 +290,7 @@ static void semaphore_across_fork(void) {
     }
   }
   CHECK_RC(ipc_sem_acquire(ready, 3, LONG_NS), IPC_OK);
-  sleep_ms(10);
+  for (int i = 0; i < 3; i++) CHECK(parked(kids[i]));
   CHECK_RC(ipc_sem_release(s, 2), IPC_OK);
   WAIT_RC(ipc_sem_acquire(done, 2, LONG_NS), IPC_OK);
   CHECK_RC(ipc_sem_acquire(done, 1, 20 * MS_NS), IPC_ETIMEDOUT);
@@ -359,7 +396,7 @@ static void event_across_fork(void) {
     }
   }
   CHECK_RC(ipc_sem_acquire(ready, 3, LONG_NS), IPC_OK);
-  sleep_ms(10);
+  for (int i = 0; i < 3; i++) CHECK(parked(kids[i]));
   CHECK(load32(woke) == 0);
   CHECK_RC(ipc_event_set(manual), IPC_OK);
   for (int i = 0; i < 3; i++) expect_exit(kids[i], 0);
@@ -379,7 +416,7 @@ static void event_across_fork(void) {
     }
   }
   CHECK_RC(ipc_sem_acquire(ready, 2, LONG_NS), IPC_OK);
-  sleep_ms(10);
+  for (int i = 0; i < 2; i++) CHECK(parked(kids[i]));
   CHECK(load32(woke) == 0);
   CHECK_RC(ipc_event_set(autoreset), IPC_OK);
   WAIT_RC(ipc_sem_acquire(done, 1, LONG_NS), IPC_OK);
@@ -909,7 +946,7 @@ static void rwlock_across_fork(void) {
     _exit(0);
   }
   await_writer(&f);
-  sleep_ms(10); /* let the writer park on the reader's slot */
+  CHECK(parked(writer)); /* on the reader's slot */
   CHECK(still_running(writer));
   kill_and_reap(reader);
   expect_exit(writer, 0);
@@ -951,7 +988,7 @@ static void rwlock_across_fork(void) {
     CHILD_RC(ipc_rwlock_read_unlock(f.rw), IPC_OK);
     _exit(0);
   }
-  sleep_ms(10); /* let the reader park */
+  CHECK(parked(reader));
   CHECK(still_running(reader));
   kill_and_reap(holder);
   expect_exit(reader, 0);
@@ -988,7 +1025,7 @@ static void rwlock_across_fork(void) {
     CHILD_RC(ipc_rwlock_write_unlock(f.rw), IPC_OK);
     _exit(0);
   }
-  sleep_ms(10); /* let the writer park */
+  CHECK(parked(writer));
   CHECK(still_running(writer));
   kill_and_reap(holder);
   expect_exit(writer, 0);

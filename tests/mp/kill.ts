@@ -327,7 +327,8 @@ export default function kill(h: Harness): void {
             // No tracker was left to remove the names.
             for (const name of names.slice(1)) assert.equal(SharedMemory.inspect(name).alive, false);
             const before = existsSync(shmPath(names[0]));
-            const swept = Number(await run(h, self, ["cleanup", "loaded"]));
+            // "0" turns the sweep on even where the suite turned it off (scripts/test.mjs).
+            const swept = Number(await run(h, self, ["cleanup", "loaded"], { env: { LIBIPC_NO_SWEEP: "0" } }));
             assert.ok(!existsSync(shmPath(names[0])), `${names[0]} survived the load`);
             sweptByLoad = before && swept >= 1;
             // A sweep never removes a user-chosen name: `unlinkDead` (or `libipc gc --all-dead`) does.

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import process from "node:process";
 import type { Pool as PoolClass, WorkerExit } from "../../lib/index.ts";
@@ -20,6 +20,18 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Waits until a file whose name starts with `prefix` appears in `dir`: a worker's sign that it runs
+ * its task (pool_work.ts's `mark`). Polls; the deadline holds on a busy machine (not a timing assert).
+ */
+async function started(dir: string, prefix: string, ms = 30_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!readdirSync(dir).some((name) => name.startsWith(prefix))) {
+    if (Date.now() > until) throw new Error(`no ${dir}/${prefix}* appeared within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
@@ -156,12 +168,15 @@ export default function pool(h: Harness): void {
 
   h.test("mp pool: a worker killed mid-map rejects the map with EBROKEN; a new worker takes its place", async () => {
     const exits: WorkerExit[] = [];
+    const dir = mkdtempSync(`${tmpdir()}/libipc-pool-`);
     await withPool({ onWorkerExit: (info) => exits.push(info) }, async (p) => {
       const before = p.pids;
-      const items = Array.from({ length: 400 }, (_, x) => ({ x, ms: 5 }));
+      // Enough work that the map still runs when the victim has started (the other worker alone
+      // would take 5 s); the victim is killed once it has loaded the module and runs a chunk.
+      const items = Array.from({ length: 2000 }, (_, x) => ({ x, ms: 5, marker: `${dir}/started` }));
       const mapping = p.map(items, "slowItem", { chunkSize: 4 });
-      await new Promise((resolve) => setTimeout(resolve, 300));
       const victim = before[0];
+      await started(dir, `started.${victim}`);
       process.kill(victim, "SIGKILL");
       await assert.rejects(
         mapping,
@@ -177,7 +192,7 @@ export default function pool(h: Harness): void {
       assert.deepEqual(await p.map([1, 2, 3, 4], "mix", { chunkSize: 1 }), [1, 2, 3, 4].map(mix));
       assert.equal(p.pids.length, 2);
       assert.ok(!p.pids.includes(victim));
-    });
+    }).finally(() => rmSync(dir, { recursive: true, force: true }));
   }, { timeoutMs: 60_000 });
 
   h.test("mp pool: a task sent to a worker that has just died idle runs on the next one, blameless", async () => {
@@ -245,30 +260,39 @@ export default function pool(h: Harness): void {
 
   h.test("mp pool: a timeout or an abort kills the worker running the task; others are untouched", async () => {
     const exits: WorkerExit[] = [];
+    const dir = mkdtempSync(`${tmpdir()}/libipc-pool-`);
     await withPool({ onWorkerExit: (info) => exits.push(info) }, async (p) => {
+      // A worker is ready and idle, so the task goes to it at once; the timeout (a deadline that
+      // holds on a busy machine) ends it running, not queued.
+      assert.equal(await p.exec("add", 1, 1), 2);
       await assert.rejects(
-        p.exec({ name: "hangs", timeout: 200 }),
+        p.exec({ name: "hangs", timeout: 1000 }, `${dir}/timed`),
         code("ETIMEDOUT", /hangs\(\.\.\.\) did not return/),
       );
+      assert.equal(readdirSync(dir).filter((name) => name.startsWith("timed.")).length, 1, "it ran before its timeout");
       const controller = new AbortController();
-      const pending = p.exec({ name: "hangs", signal: controller.signal });
+      const pending = p.exec({ name: "hangs", signal: controller.signal }, `${dir}/aborted`);
       const meanwhile = p.exec<number>("slow", 9, 300);
-      setTimeout(() => controller.abort(new Error("caller gave up")), 100);
+      // The abort comes once the task runs (its worker says so).
+      await started(dir, "aborted.");
+      controller.abort(new Error("caller gave up"));
       await assert.rejects(pending, /caller gave up/);
       assert.equal(await meanwhile, 9);
       assert.deepEqual(exits.map((e) => [e.cause, e.task]), [["cancel", "hangs(...)"], ["cancel", "hangs(...)"]]);
       // An aborted map: its chunks stop, the pool goes on.
       const mapAbort = new AbortController();
-      const items = Array.from({ length: 1000 }, (_, x) => ({ x, ms: 5 }));
+      const items = Array.from({ length: 1000 }, (_, x) => ({ x, ms: 5, marker: `${dir}/mapped` }));
       const mapping = p.map(items, "slowItem", { chunkSize: 5, signal: mapAbort.signal });
-      setTimeout(() => mapAbort.abort(new Error("map cancelled")), 150);
+      mapping.catch(() => {}); // awaited below, after the abort
+      await started(dir, "mapped.");
+      mapAbort.abort(new Error("map cancelled"));
       await assert.rejects(mapping, /map cancelled/);
       assert.equal(p.queued, 0);
       assert.equal(await p.exec("add", 1, 2), 3);
       const aborted = new AbortController();
       aborted.abort(new Error("already"));
       await assert.rejects(p.exec({ name: "add", signal: aborted.signal }, 1, 2), /already/);
-    });
+    }).finally(() => rmSync(dir, { recursive: true, force: true }));
   }, { timeoutMs: 60_000 });
 
   h.test("mp pool: a task or result too large for the channel rejects with ERANGE; the pool goes on", async () => {

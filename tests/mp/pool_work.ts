@@ -51,12 +51,23 @@ export async function slow(x: number, ms = 2): Promise<number> {
   return x;
 }
 
-/** `slow` over map items `{ x, ms }`. */
-export function slowItem(item: { x: number; ms: number }): Promise<number> {
+/** Creates `<marker>.<pid>` once per marker and worker: the test sees that this worker runs its task. */
+const marked = new Set<string>();
+function mark(marker: string | undefined): void {
+  if (marker === undefined || marked.has(marker)) return;
+  marked.add(marker);
+  writeFileSync(`${marker}.${process.pid}`, "");
+}
+
+/** `slow` over map items `{ x, ms }`; with `marker`, says that this worker has started one. */
+export function slowItem(item: { x: number; ms: number; marker?: string }): Promise<number> {
+  mark(item.marker);
   return slow(item.x, item.ms);
 }
 
-export function hangs(): Promise<never> {
+/** Never returns; with `marker`, first says that it runs (once per worker). */
+export function hangs(marker?: string): Promise<never> {
+  mark(marker);
   return new Promise(() => setInterval(() => {}, 1 << 30));
 }
 
