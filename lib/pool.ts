@@ -22,7 +22,7 @@ import { availableParallelism } from "node:os";
 import process from "node:process";
 import { Duplex } from "./duplex.ts";
 import { checkInteger, describe, IpcError, IpcTypeError } from "./errors.ts";
-import { signalOf, TIMER_MAX_MS, timeoutOf } from "./options.ts";
+import { signalOf, timeoutOf, TIMER_MAX_MS } from "./options.ts";
 import {
   ANSWER_FAILED,
   ANSWER_OK,
