@@ -278,7 +278,7 @@ for (const file of readdirSync(modelsDir).filter((f) => f.endsWith(".pml")).sort
 }
 const spinVersion = spawnSync("spin", ["-V"], { encoding: "utf8" }).stdout ?? "";
 // The largest state spaces first, so that the small ones fill in beside them.
-const order = runs.map((r, i) => i).sort((a, b) => (runs[b].hash ?? 20) - (runs[a].hash ?? 20));
+const order = runs.map((_r, i) => i).sort((a, b) => (runs[b].hash ?? 20) - (runs[a].hash ?? 20));
 const results = new Array(runs.length);
 let next = 0;
 async function worker() {
