@@ -1,15 +1,20 @@
 /* chan.pml: the channel ring's commit/wait protocol and its wake-one pass-on rules.
  *
- * mirrors: zig/chan.zig positions sha256:d2594fd24a134102
+ * mirrors: zig/chan.zig positions sha256:150de8e109a5c51a
  * mirrors: zig/chan.zig commit sha256:cee1ad04078f2a0c
- * mirrors: zig/chan.zig fits sha256:f6533c3facd1c073
- * mirrors: zig/chan.zig trySendMany sha256:4ae944b0dd5fd613
- * mirrors: zig/chan.zig tryRecv sha256:161c1aeda7ad1dd5
- * mirrors: zig/chan.zig consume sha256:d0e93fabed2f8656
- * mirrors: zig/chan.zig replace sha256:e8254b84e29cd4e2
- * mirrors: zig/chan.zig wakeAfter sha256:7197f61931039520
- * mirrors: zig/chan.zig sendMany sha256:69fd59a9c2f962da
- * mirrors: zig/chan.zig recv sha256:0d73b40391adec51
+ * mirrors: zig/chan.zig fits sha256:2f899a7d69146cbb
+ * mirrors: zig/chan.zig trySendMany sha256:dbafbf701cecd02e
+ * mirrors: zig/chan.zig tryRecv sha256:41cffbf3ff6ecbb5
+ * mirrors: zig/chan.zig consume sha256:a5a50d515ca0322e
+ * mirrors: zig/chan.zig replace sha256:62ba964e289e53a6
+ * mirrors: zig/chan.zig wakeAfter sha256:efae21e2a1dff208
+ * mirrors: zig/chan.zig sendMany sha256:116297ee72b89028
+ * mirrors: zig/chan.zig recv sha256:3b21dfe4bef13d76
+ * mirrors: zig/chan.zig lockReceivers sha256:34f438940f6503dd
+ * mirrors: zig/chan.zig repairReceivers sha256:932cb71796ef4fc9
+ * mirrors: zig/chan.zig seeBoth sha256:39008008d95231af
+ * mirrors: zig/chan.zig wakeReceivers sha256:4a54c4354d3248c1
+ * mirrors: zig/chan.zig passOn sha256:a7a85976e9e0fc2c
  *
  * Positions count records (every message is one record of one unit; padding, record headers,
  * loans and close are abstracted away) modulo 8; the ring holds C records. Senders hold the send
@@ -76,6 +81,7 @@ inline lock_recv() {
   if
   :: recvDied ->
 #ifndef OLD_REPAIR
+    tail_seen = readable;   /* repairReceivers looks fresh */
     if
     :: (writable & M) != rd ->
       atomic { writable = rd };
@@ -255,15 +261,17 @@ inline replace(id) {
   ring[tail % C] = id;
   CP;
   atomic { readable = (tail + 1) & M };
+  CP;
+  /* seeBoth */
 #ifndef OLD_SEEN
   head_seen = writable;
 #endif
   tail_seen = readable;
-  unlock_send();
-  unlock_recv();
-  CP;
+  /* wakeAfter both words, still holding both locks (their unlocks are deferred) */
   if :: rwaiters != 0 -> futex_wake(READABLE, 255) :: else -> skip fi;
   if :: wwaiters != 0 -> futex_wake(WRITABLE, 255) :: else -> skip fi;
+  unlock_send();
+  unlock_recv();
   tail = 0
 }
 

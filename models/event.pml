@@ -1,11 +1,11 @@
 /* event.pml: event set/clear/wait, for the blocking wait and the async step.
  *
- * mirrors: zig/event.zig set sha256:9eb4203f73ea03aa
+ * mirrors: zig/event.zig set sha256:eaadad4c1a736a7a
  * mirrors: zig/event.zig clear sha256:94d0a2be8ecf3aa0
  * mirrors: zig/event.zig tryWait sha256:a3626cf521378832
  * mirrors: zig/event.zig released sha256:6e04dae5a98dc83f
- * mirrors: zig/event.zig waitSet sha256:caf40d9ba0be520f
- * mirrors: zig/event.zig waitStep sha256:0ded36a92476911c
+ * mirrors: zig/event.zig waitSet sha256:5746cc5d3fda72f4
+ * mirrors: zig/event.zig waitStep sha256:67500eceaa71f690
  *
  * The word holds the flag (bit 0) and a count of sets (the other bits): set is a CAS to
  * (v | 1) + 2 followed by a wake, clear an AND. A waiter decides on one value of the word and, to
@@ -114,45 +114,57 @@ inline waitSet() {
 #endif
 }
 
-/* waitStep(registered, expected): true when the wait is over; else the caller (the async
- * binding) waits while the word holds `expected` and steps again with registered = true. */
-inline waitStep(registered, expected, r, v, v0) {
+/* waitStep(registered, expected, r, v, attempt): true when the wait is over; else the caller (the
+ * async binding) waits while the word holds `expected` and steps again with registered = true.
+ * As the code: a registered step unregisters and checks released(expected); then every step
+ * registers and decides on the value `register` loaded: clear, wait while the word holds it;
+ * set on a manual-reset event, done; set on an auto-reset event, take it by CAS, deciding again
+ * on the value a failed CAS returns, and after cas_attempts_max failures (contended: here after
+ * any one, nondeterministically) wait while the word holds that value with the flag cleared. The
+ * wait's start (for P and the watchdog) is the value the first registration loaded. */
+inline waitStep(registered, expected, r, v, attempt) {
   r = 0;
   if
   :: registered ->
     atomic { waiters-- };
     CP;
-    released(expected, r, v);
-    v0 = expected
-  :: else -> atomic { v0 = state; startOf[_pid] = v0; started++ }   /* the wait's start */
-  fi;
-  if
-  :: !r ->
-    try_wait(r, v);
-    if
-    :: !r ->
-      CP;
-      atomic { waiters++; v = state };
-#ifdef OLD_WAIT
-      if
-      :: v & 1 -> expected = v & 254
-      :: else -> expected = v
-      fi
-#else
-      /* Decided on this value: set, or (manual reset) a set since the step's start, ends the wait
-       * (auto reset: wait on a value the word never holds, so that the wait returns at once and
-       * the next step takes the set with tryWait); else wait while the word holds exactly v. */
-      if
-      :: ((v & 1) || SETS(v) != SETS(v0)) && !IS_AUTO -> atomic { waiters-- }; r = 1
-      :: (v & 1) && IS_AUTO -> expected = NEVER
-      :: else -> expected = v
-      fi
-#endif
-    :: else -> skip
-    fi
+    released(expected, r, v)
   :: else -> skip
   fi;
-  v = 0; v0 = 0
+#ifdef OLD_WAIT
+  /* Before issue 15: a tryWait first, then a set seen at registration became `v & ~1`, the value
+   * a later clear produces, for both kinds. */
+  if
+  :: !r -> try_wait(r, v)
+  :: else -> skip
+  fi;
+#endif
+  if
+  :: !r ->
+    CP;
+    atomic { waiters++; v = state; if :: !registered -> startOf[_pid] = v; started++ :: else -> skip fi };
+#ifdef OLD_WAIT
+    if
+    :: v & 1 -> expected = v & 254
+    :: else -> expected = v
+    fi
+#else
+    attempt = 0;
+    do
+    :: !(v & 1) -> expected = v; break
+    :: (v & 1) && !IS_AUTO -> atomic { waiters-- }; r = 1; break
+    :: (v & 1) && IS_AUTO && attempt -> expected = v & 254; break
+    :: (v & 1) && IS_AUTO ->
+      atomic { if :: state == v -> state = v & 254; r = 1 :: else -> v = state; attempt = 1 fi };
+      if
+      :: r -> atomic { waiters-- }; break
+      :: else -> skip
+      fi
+    od
+#endif
+  :: else -> skip
+  fi;
+  v = 0; attempt = 0
 }
 
 active proctype W() {
@@ -167,15 +179,15 @@ finish:
 
 /* The async binding: step, wait while the word holds `expected`, step again. */
 active proctype A() {
-  byte expected, r, v, v0, out;
-  waitStep(0, expected, r, v, v0);
+  byte expected, r, v, attempt, out;
+  waitStep(0, expected, r, v, attempt);
   do
   :: r -> break
   :: else ->
     CP;
     futex_wait(WORD, state, expected, 0, out);
     out = 0;
-    waitStep(1, expected, r, v, v0)
+    waitStep(1, expected, r, v, attempt)
   od;
   atomic { finished++ };
   goto finish;

@@ -1,9 +1,9 @@
 /* mutex.pml: the timed wait of the robust mutex, and its give-up pass-on.
  *
- * mirrors: zig/mutex.zig lockContended sha256:ad90f8859ec3887b
+ * mirrors: zig/mutex.zig lockContended sha256:7cb358525587a78b
  * mirrors: zig/mutex.zig prepare sha256:adf584e236764f32
  * mirrors: zig/mutex.zig waitValue sha256:d20548b12f1506f5
- * mirrors: zig/mutex.zig passOnWake sha256:f884a14d027ecef2
+ * mirrors: zig/mutex.zig passOnWake sha256:90fd572e8ba47c12
  * mirrors: zig/mutex.zig tryAcquire sha256:e7f452c449332b91
  *
  * The lock word is glibc's robust mutex word: the owner's thread id, FUTEX_WAITERS (WB) and

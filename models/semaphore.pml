@@ -3,7 +3,7 @@
  * mirrors: zig/semaphore.zig tryAcquire sha256:831c83bd6f0aeab3
  * mirrors: zig/semaphore.zig acquire sha256:5b0589169f8d9a5e
  * mirrors: zig/semaphore.zig passOnWake sha256:98bd2e965234ab46
- * mirrors: zig/semaphore.zig release sha256:85b80b826f40ddfd
+ * mirrors: zig/semaphore.zig release sha256:06aad67d793d8060
  * mirrors: zig/wait.zig WaitWord sha256:589a03375a700bd9
  *
  * The count is the value of a WaitWord with a count of parked waiters beside it (a Dekker pair:
@@ -85,9 +85,13 @@ inline acquire(n, timed, got) {
          :: ok -> got = 1; ok = 0
          :: else ->
            CP;
-           /* passOnWake */
+           /* passOnWake: the count, then (WaitWord.wake) the waiter count */
            if
-           :: count > 0 && waiters != 0 -> futex_wake(WORD, 1)
+           :: count > 0 ->
+             if
+             :: waiters != 0 -> futex_wake(WORD, 1)
+             :: else -> skip
+             fi
            :: else -> skip
            fi
          fi;
@@ -100,11 +104,12 @@ inline acquire(n, timed, got) {
   want[_pid] = 0
 }
 
+/* release: CAS, then `everyone` from bulk, then WaitWord.wake (reads `waiters`, wakes if any). */
 inline release(n) {
   byte v;
-  bit everyone;
+  bit everyone, any;
 #ifdef OLD_DEKKER
-  everyone = (waiters != 0);
+  any = (waiters != 0);
 #endif
   do
   :: v = count;
@@ -113,14 +118,15 @@ inline release(n) {
   od;
   v = 0;
   CP;
+  everyone = (n > 1 || bulk != 0);
 #ifndef OLD_DEKKER
-  everyone = (waiters != 0);
+  any = (waiters != 0);
 #endif
   if
-  :: everyone -> futex_wake(WORD, (n > 1 || bulk != 0 -> 255 : n))
+  :: any -> futex_wake(WORD, (everyone -> 255 : n))
   :: else -> skip
   fi;
-  everyone = 0
+  everyone = 0; any = 0
 }
 
 active proctype W1() {
