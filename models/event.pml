@@ -5,7 +5,7 @@
  * mirrors: zig/event.zig tryWait sha256:a3626cf521378832
  * mirrors: zig/event.zig released sha256:6e04dae5a98dc83f
  * mirrors: zig/event.zig waitSet sha256:5746cc5d3fda72f4
- * mirrors: zig/event.zig waitStep sha256:67500eceaa71f690
+ * mirrors: zig/event.zig waitStep sha256:41aff7bb241145f7
  *
  * The word holds the flag (bit 0) and a count of sets (the other bits): set is a CAS to
  * (v | 1) + 2 followed by a wake, clear an AND. A waiter decides on one value of the word and, to
@@ -143,6 +143,16 @@ inline waitStep(registered, expected, r, v, attempt) {
   :: !r ->
     CP;
     atomic { waiters++; v = state; if :: !registered -> startOf[_pid] = v; started++ :: else -> skip fi };
+#ifndef OLD_WAIT
+    /* A set+clear between released's load and this one released a manual-reset wait too. */
+    if
+    :: registered && !IS_AUTO && SETS(v) != SETS(expected) -> atomic { waiters-- }; r = 1
+    :: else -> skip
+    fi;
+#endif
+  fi;
+  if
+  :: !r ->
 #ifdef OLD_WAIT
     if
     :: v & 1 -> expected = v & 254

@@ -125,6 +125,12 @@ pub fn waitStep(e: *Event, registered: bool, expected: *u32) Error!bool {
     }
     if (builtin.is_test) if (test_hook) |hook| hook(e);
     var v = e.state.register();
+    // A set (and a clear) between `released`'s load and this one also released a manual-reset wait
+    // that was in progress: decide on this value against the one the wait was for.
+    if (registered and !e.auto() and sets(v) != sets(expected.*)) {
+        e.state.unregister();
+        return true;
+    }
     var attempt: u32 = 0;
     while (v & set_bit != 0) : (attempt += 1) {
         if (!e.auto()) {
@@ -224,6 +230,26 @@ test "a set and clear between a waiter's decision and its park release it (manua
     try waitSet(&e, wait.Deadline.after(10 * std.time.ns_per_s));
     // Released by the pulse, not by its timeout (which also reports the pulse).
     try testing.expect(platform.monotonicNs() - start < 5 * std.time.ns_per_s);
+}
+
+test "a set and clear between a registered step's check and its registration release it (manual reset)" {
+    // A step that runs again while the word still holds its value (a spurious return) checks,
+    // then registers: a pulse between the two must release it, not become the value waited on.
+    var e: Event = undefined;
+    try init(&e, 0);
+    var expected: u32 = 0;
+    try testing.expect(!try waitStep(&e, false, &expected));
+    const Pulse = struct {
+        fn run(ev: *Event) void {
+            test_hook = null;
+            set(ev) catch unreachable;
+            clear(ev) catch unreachable;
+        }
+    };
+    test_hook = Pulse.run;
+    defer test_hook = null;
+    try testing.expect(try waitStep(&e, true, &expected));
+    try testing.expectEqual(@as(u32, 0), e.state.waiters);
 }
 
 test "a set just before a step registers, cleared after the step, releases the step's wait" {
