@@ -852,7 +852,9 @@ int32_t ipc_chan_unwait(ipc_chan_t *chan, uint32_t side);
  * Completions arrive one of two ways, chosen at creation:
  * - callback: a thread owned by the waiter calls callback(token, result) for each completion. It
  *   starts at the first submit and exits about 100 ms after the last wait ended.
- * - poll (callback == NULL): the caller runs ipc_waiter_next, which blocks until some wait ends. */
+ * - poll (callback == NULL): the caller runs ipc_waiter_next, which blocks until some wait ends.
+ * Neither is ended by signals, whatever ipc_interruptible_set chose: the waiter serves event loops,
+ * which must see each completion, not IPC_EINTR. */
 typedef struct ipc_waiter ipc_waiter_t;
 typedef void (*ipc_waiter_callback_t)(uint32_t token, int32_t result);
 

@@ -23,7 +23,8 @@
 //! default (the Bun and Deno bindings never turn it on), and never for lock waits (`parkLock`:
 //! mutexes and rwlocks retry, like `pthread_mutex_lock`). A signal whose handler was installed with
 //! SA_RESTART restarts the kernel wait instead (futex_waitv returns ERESTARTSYS), as it restarts
-//! `read`; one that arrives while the wait spins in user space is not seen.
+//! `read`; one that arrives while the wait spins in user space is not seen. The waiter
+//! (waiter.zig) calls the kernel wait itself and never ends a wait on a signal.
 //!
 //! Invariants: a wait never returns `woken` without either the word having differed from `expected`
 //! at some point, a wake, or a spurious kernel return; callers always re-check their condition.
