@@ -146,6 +146,7 @@ export const RESULT_CODES = {
   EPIPE: -24,
   EOF: -25,
   EOWNER: -26,
+  EINTR: -27,
 } as const;
 
 /** The name of a result code, such as "EINVAL". */

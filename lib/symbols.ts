@@ -57,6 +57,8 @@ export const symbols = {
   ipc_now_ns: { args: [], returns: "u64" },
   ipc_spin_set: { args: ["u32"], returns: "i32" },
   ipc_spin_get: { args: [], returns: "u32" },
+  ipc_interruptible_set: { args: ["u32"], returns: "i32" },
+  ipc_interruptible_get: { args: [], returns: "u32" },
   ipc_wait: { args: ["ptr", "u32", "i64", "buf"], returns: "i32" },
   ipc_wake: { args: ["ptr", "u32"], returns: "i32" },
   ipc_wait_cancel: { args: ["buf"], returns: "i32" },

@@ -46,6 +46,7 @@ pub const Error = error{
     Pipe,
     Ended,
     Owner,
+    Interrupted,
 };
 
 pub const Code = struct {
@@ -85,6 +86,7 @@ pub const codes = [_]Code{
     .{ .value = -24, .name = "EPIPE", .text = "closed for sending: the channel was closed", .err = error.Pipe },
     .{ .value = -25, .name = "EOF", .text = "end of channel: closed and drained", .err = error.Ended },
     .{ .value = -26, .name = "EOWNER", .text = "owned by another user (IPC_SEGMENT_ANY_OWNER accepts it)", .err = error.Owner },
+    .{ .value = -27, .name = "EINTR", .text = "interrupted by a signal handler", .err = error.Interrupted },
 };
 
 pub const ok: i32 = 0;

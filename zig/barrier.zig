@@ -207,10 +207,21 @@ pub fn arriveAndWait(b: *Barrier, deadline: wait.Deadline) Error!u32 {
         switch (check(b, ticket)) {
             .passed => return arrival.index,
             .broken => return error.Broken,
-            .wait => |w| if (try wait.wait(b.stateWord(), w, deadline, null) == .timed_out) {
-                // Another party may have broken or opened it meanwhile: that answer wins.
-                if (check(b, ticket) != .wait) continue;
-                if (breakGeneration(b, ticket)) return error.TimedOut;
+            .wait => |w| {
+                // A wait that ends early (a timeout, or a signal when the process chose interruptible
+                // waits) breaks the barrier, as Python's threading.Barrier does: the party has
+                // arrived and will not wait, so the others must not wait for it either.
+                const ended: ?Error = if (wait.wait(b.stateWord(), w, deadline, null)) |outcome|
+                    (if (outcome == .timed_out) error.TimedOut else null)
+                else |err| switch (err) {
+                    error.Interrupted => error.Interrupted,
+                    else => return err,
+                };
+                if (ended) |err| {
+                    // Another party may have broken or opened it meanwhile: that answer wins.
+                    if (check(b, ticket) != .wait) continue;
+                    if (breakGeneration(b, ticket)) return err;
+                }
             },
         }
     }

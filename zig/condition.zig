@@ -44,8 +44,10 @@ pub fn validate(c: *const Condition) Error!void {
 }
 
 pub const Woken = struct {
-    /// False when the deadline passed with no notification.
+    /// False when the deadline passed with no notification, or a signal interrupted the wait.
     notified: bool,
+    /// A signal handler interrupted the wait (only when the process chose interruptible waits).
+    interrupted: bool = false,
     relocked: mutex.Acquired,
 };
 
@@ -54,7 +56,9 @@ pub const Woken = struct {
 pub fn waitNotified(c: *Condition, m: *mutex.Mutex, deadline: wait.Deadline) Error!Woken {
     const seen = try prepare(c, m, false);
     const outcome = c.sequence.wait(seen, deadline) catch |err| {
-        _ = try mutex.lock(m, .never);
+        // Relocked whatever ended the wait, as after a timeout; the lock itself is never interrupted.
+        const relocked = try mutex.lock(m, .never);
+        if (err == error.Interrupted) return .{ .notified = false, .interrupted = true, .relocked = relocked };
         return err;
     };
     const notified = outcome != .timed_out or c.sequence.load() != seen;

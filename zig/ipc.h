@@ -12,6 +12,18 @@
  *   closes it, is undefined behaviour (like free()). The IPC_ECLOSED results below are a
  *   best-effort diagnosis, not a guarantee.
  * - Nothing here blocks unless its description says so.
+ * - Signals: by default a blocking call goes on after a signal handler ran, until its condition,
+ *   its timeout or its cancel. A process that calls ipc_interruptible_set(1) chooses interruptible
+ *   waits instead: then every blocking wait (ipc_wait, semaphores, events, conditions, barriers,
+ *   channel sends and receives, MVar takes, puts and swaps, pipe reads and writes) returns
+ *   IPC_EINTR when a signal handler installed without SA_RESTART interrupts it while it is parked,
+ *   as sem_wait and read return EINTR, so that Ctrl-C and timers work in C and FFI hosts (Python's
+ *   signal handlers are installed without SA_RESTART). Nothing has been done then: retry the call
+ *   after acting on the signal. A handler with SA_RESTART restarts the wait, as it restarts read.
+ *   Lock waits (ipc_mutex_lock, ipc_rwlock_*_lock, and the internal locks of channels and heaps)
+ *   are never interrupted, like pthread_mutex_lock. A signal that arrives in the short spin before
+ *   a wait parks (the spin budget, ipc_spin_set) is not seen, as one arriving just before sem_wait
+ *   is not. The Bun and Deno bindings never turn it on.
  * - Functions that are not implemented on an OS return IPC_ENOTSUP there (Linux is implemented).
  *
  * This header is checked against the Zig implementation by zig/ipc_h_test.zig: every constant,
@@ -76,6 +88,7 @@ uint32_t ipc_abi_version(void);
 #define IPC_EPIPE (-24)          /* closed for sending: the channel was closed */
 #define IPC_EOF (-25)            /* end of channel: closed and drained */
 #define IPC_EOWNER (-26)         /* owned by another user (IPC_SEGMENT_ANY_OWNER accepts it) */
+#define IPC_EINTR (-27)          /* interrupted by a signal handler (see ipc_interruptible_set) */
 
 /* A static description of `code` ("invalid argument"); "unknown result code" for other values. */
 const char *ipc_strerror(int32_t code);
@@ -321,6 +334,15 @@ int32_t ipc_spin_set(uint32_t spin_ns);
 /* The current spin budget in nanoseconds. */
 uint32_t ipc_spin_get(void);
 
+/* Chooses for the whole process whether blocking waits return IPC_EINTR when a signal handler
+ * interrupts them (`on` = 1) or go on waiting (`on` = 0, the default); see "Signals" at the top of
+ * this header for which waits, and why SA_RESTART handlers do not interrupt. Set it once at
+ * startup, before threads wait: a wait already parked may see the old setting. IPC_EINVAL for
+ * other values. */
+int32_t ipc_interruptible_set(uint32_t on);
+/* 1 when blocking waits are interruptible in this process, else 0. */
+uint32_t ipc_interruptible_get(void);
+
 /* Blocks while *word == expected: until the word changes or is woken (ipc_wake), `timeout_ns`
  * passes (negative: no timeout; 0: check once), or *cancel_word becomes non-zero (cancel_word may
  * be NULL; it must be in this process's own memory, set with ipc_wait_cancel). `word` may be in
@@ -328,7 +350,8 @@ uint32_t ipc_spin_get(void);
  * A change made without a wake (its writer was killed before waking) ends the wait within 100 ms:
  * no kernel wait lasts longer before the word is read again.
  * Returns IPC_OK (the word changed or was woken; like every futex, it may also return spuriously:
- * re-check your condition), IPC_ETIMEDOUT, IPC_ECANCELED, IPC_EINVAL, IPC_ENOTSUP. */
+ * re-check your condition), IPC_ETIMEDOUT, IPC_ECANCELED, IPC_EINTR (a signal handler ran, with
+ * ipc_interruptible_set(1)), IPC_EINVAL, IPC_ENOTSUP. */
 int32_t ipc_wait(const uint32_t *word, uint32_t expected, int64_t timeout_ns, const uint32_t *cancel_word);
 /* Wakes up to `count` threads, in any process, blocked in ipc_wait on `word`; returns how many. */
 int32_t ipc_wake(const uint32_t *word, uint32_t count);
@@ -374,7 +397,9 @@ int32_t ipc_mutex_create(const char *name, uint32_t mode, uint32_t flags, ipc_se
                          ipc_mutex_t **mutex_out);
 
 /* Blocks until the calling thread holds the mutex: spins up to the spin budget (ipc_spin_set), then
- * parks. IPC_OK, IPC_OWNER_DIED, IPC_EDEADLK (the caller holds it already), IPC_ENOTRECOVERABLE. */
+ * parks. IPC_OK, IPC_OWNER_DIED, IPC_EDEADLK (the caller holds it already), IPC_ENOTRECOVERABLE.
+ * Never IPC_EINTR: a signal handler runs and the lock wait goes on, even with
+ * ipc_interruptible_set(1), as with pthread_mutex_lock (use ipc_mutex_timed_lock to bound it). */
 int32_t ipc_mutex_lock(ipc_mutex_t *mutex);
 /* ipc_mutex_lock giving up after `timeout_ns` (negative: never) with IPC_ETIMEDOUT. */
 int32_t ipc_mutex_timed_lock(ipc_mutex_t *mutex, int64_t timeout_ns);
@@ -413,7 +438,9 @@ int32_t ipc_mutex_lock_step(ipc_mutex_t *mutex, uint32_t contended, uint32_t *ex
  * memory holds no such object, IPC_ECLOSED), and `*_create` makes a segment of the object's kind
  * holding one, published only once initialized (`name`, `mode`, `flags` as for ipc_mutex_create).
  * Blocking calls take `timeout_ns` (negative: no limit) and spin up to the spin budget before
- * parking. Every call checks the object's magic; values read from shared memory that this library
+ * parking. With ipc_interruptible_set(1) the blocking waits of semaphores, events, conditions and
+ * barriers return IPC_EINTR when a signal handler interrupts them (rwlock locks never do, like
+ * mutex locks); each leaves the object as a timeout would (see each family). Every call checks the object's magic; values read from shared memory that this library
  * never writes are refused with IPC_EPROTO.
  *
  * For bindings that wait elsewhere (an event loop): `*_word` is the word to wait on; a `*_step`
@@ -439,7 +466,8 @@ int32_t ipc_sem_init_at(ipc_segment_t *segment, uint64_t offset, uint32_t value,
 int32_t ipc_sem_at(ipc_segment_t *segment, uint64_t offset, ipc_sem_t **sem_out);
 int32_t ipc_sem_create(const char *name, uint32_t mode, uint32_t flags, uint32_t value, uint32_t max,
                        ipc_segment_t **segment_out, ipc_sem_t **sem_out);
-/* Takes `n` units (1..max; IPC_EINVAL for 0, IPC_ERANGE above max), waiting up to `timeout_ns`. */
+/* Takes `n` units (1..max; IPC_EINVAL for 0, IPC_ERANGE above max), waiting up to `timeout_ns`.
+ * IPC_EINTR (interruptible waits chosen, a signal handler ran): no unit taken. */
 int32_t ipc_sem_acquire(ipc_sem_t *sem, uint32_t n, int64_t timeout_ns);
 /* Takes `n` units if available, else IPC_EBUSY. */
 int32_t ipc_sem_try_acquire(ipc_sem_t *sem, uint32_t n);
@@ -475,7 +503,8 @@ int32_t ipc_event_clear(ipc_event_t *event);
 int32_t ipc_event_is_set(ipc_event_t *event);
 /* The event's flags (IPC_EVENT_AUTO_RESET or 0), or an error. */
 int32_t ipc_event_flags(ipc_event_t *event);
-/* Waits until the event is set (an auto-reset event is cleared by the waiter it releases). */
+/* Waits until the event is set (an auto-reset event is cleared by the waiter it releases).
+ * IPC_EINTR (interruptible waits chosen, a signal handler ran): returned without clearing. */
 int32_t ipc_event_wait(ipc_event_t *event, int64_t timeout_ns);
 /* IPC_OK when set (clearing an auto-reset event), else IPC_EBUSY. */
 int32_t ipc_event_try_wait(ipc_event_t *event);
@@ -503,7 +532,8 @@ int32_t ipc_cond_create(const char *name, uint32_t mode, uint32_t flags, ipc_seg
 /* Unlocks `mutex` (which the calling thread must hold: IPC_EPERM otherwise), waits for a notify,
  * and locks it again before returning, whatever ended the wait. IPC_OK: notified (or spuriously
  * woken); IPC_ETIMEDOUT: `timeout_ns` passed; IPC_OWNER_DIED: relocked, and the mutex's previous
- * holder died (repair, then ipc_mutex_consistent). */
+ * holder died (repair, then ipc_mutex_consistent); IPC_EINTR: relocked, a signal handler interrupted
+ * the wait (with ipc_interruptible_set(1); IPC_OWNER_DIED wins when both happened). */
 int32_t ipc_cond_wait(ipc_cond_t *cond, ipc_mutex_t *mutex, int64_t timeout_ns);
 /* Wakes up to `n` waiters. */
 int32_t ipc_cond_notify(ipc_cond_t *cond, uint32_t n);
@@ -536,7 +566,9 @@ int32_t ipc_barrier_at(ipc_segment_t *segment, uint64_t offset, ipc_barrier_t **
 int32_t ipc_barrier_create(const char *name, uint32_t mode, uint32_t flags, uint32_t parties,
                            ipc_segment_t **segment_out, ipc_barrier_t **barrier_out);
 /* Arrives and waits for the others: the arrival index (>= 0), IPC_ETIMEDOUT (this wait timed out
- * and broke the barrier), or IPC_EBROKEN. */
+ * and broke the barrier), IPC_EINTR (a signal handler interrupted it, with ipc_interruptible_set(1):
+ * it broke the barrier, as a timeout does, since this party will not wait any more), or
+ * IPC_EBROKEN. */
 int32_t ipc_barrier_wait(ipc_barrier_t *barrier, int64_t timeout_ns);
 /* The async form: ipc_barrier_arrive returns the arrival index and a ticket; ipc_barrier_check
  * returns IPC_OK (passed), IPC_EBROKEN, or IPC_EBUSY with the word value to wait for. A waiter that
@@ -575,7 +607,8 @@ int32_t ipc_rwlock_init_at(ipc_segment_t *segment, uint64_t offset, ipc_rwlock_t
 int32_t ipc_rwlock_at(ipc_segment_t *segment, uint64_t offset, ipc_rwlock_t **rwlock_out);
 int32_t ipc_rwlock_create(const char *name, uint32_t mode, uint32_t flags, ipc_segment_t **segment_out,
                           ipc_rwlock_t **rwlock_out);
-/* IPC_OK, IPC_OWNER_DIED, IPC_ETIMEDOUT, IPC_EDEADLK (the caller holds the write lock). */
+/* IPC_OK, IPC_OWNER_DIED, IPC_ETIMEDOUT, IPC_EDEADLK (the caller holds the write lock). Like mutex
+ * locks, rwlock locks are never interrupted by signals (no IPC_EINTR). */
 int32_t ipc_rwlock_read_lock(ipc_rwlock_t *rwlock, int64_t timeout_ns);
 int32_t ipc_rwlock_try_read_lock(ipc_rwlock_t *rwlock);
 /* IPC_EPERM when the calling thread holds no read lock. */
@@ -690,7 +723,11 @@ void *ipc_heap_realloc_fn(void *context, void *ptr, size_t size);
  * an empty ring). Receives copy into the caller's buffer; one too small gets IPC_ERANGE with the
  * needed length in *length_out and the message stays. After ipc_chan_close, sends fail with
  * IPC_EPIPE and receives drain what is left, then return IPC_EOF. Try forms return IPC_EBUSY where
- * the blocking form would wait; blocking forms take `timeout_ns` (negative: no limit).
+ * the blocking form would wait; blocking forms take `timeout_ns` (negative: no limit). With
+ * ipc_interruptible_set(1) every blocking form (send, receive, peek, swap, write, read, their
+ * batch and view forms) returns IPC_EINTR when a signal handler interrupts its wait: nothing was
+ * sent or received by that call (a write returns IPC_EINTR even after some bytes went in, as a
+ * timeout does). The channel's internal lock is never interrupted.
  *
  * An ipc_chan_t is the channel's address in this process, valid for calls only once this process
  * attached it (ipc_chan_init, ipc_chan_init_at, ipc_chan_at, ipc_chan_create) and until the segment
@@ -815,7 +852,9 @@ int32_t ipc_chan_unwait(ipc_chan_t *chan, uint32_t side);
  * Completions arrive one of two ways, chosen at creation:
  * - callback: a thread owned by the waiter calls callback(token, result) for each completion. It
  *   starts at the first submit and exits about 100 ms after the last wait ended.
- * - poll (callback == NULL): the caller runs ipc_waiter_next, which blocks until some wait ends. */
+ * - poll (callback == NULL): the caller runs ipc_waiter_next, which blocks until some wait ends.
+ * Neither is ended by signals, whatever ipc_interruptible_set chose: the waiter serves event loops,
+ * which must see each completion, not IPC_EINTR. */
 typedef struct ipc_waiter ipc_waiter_t;
 typedef void (*ipc_waiter_callback_t)(uint32_t token, int32_t result);
 

@@ -314,6 +314,16 @@ pub export fn ipc_spin_get() u32 {
     return wait.spin();
 }
 
+pub export fn ipc_interruptible_set(on: u32) i32 {
+    if (on > 1) return abi.code(error.Invalid);
+    wait.setInterruptible(on == 1);
+    return abi.ok;
+}
+
+pub export fn ipc_interruptible_get() u32 {
+    return @intFromBool(wait.isInterruptible());
+}
+
 pub export fn ipc_wait(word: ?*align(1) const u32, expected: u32, timeout_ns: i64, cancel_word: ?*align(1) const u32) i32 {
     const w = aligned(word orelse return abi.code(error.Invalid)) catch |err| return result(err);
     const cancel: ?*const u32 = if (cancel_word) |c| aligned(c) catch |err| return result(err) else null;
@@ -817,6 +827,7 @@ pub export fn ipc_cond_wait(handle: ?*ipc_cond_t, mutex_handle: ?*ipc_mutex_t, t
     const m = toMutex(mutex_handle) catch |err| return result(err);
     const woken = condition.waitNotified(c, m, deadlineOf(timeout_ns)) catch |err| return result(err);
     if (woken.relocked == .owner_died) return abi.owner_died;
+    if (woken.interrupted) return abi.code(error.Interrupted);
     return if (woken.notified) abi.ok else abi.code(error.TimedOut);
 }
 

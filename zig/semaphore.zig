@@ -85,7 +85,12 @@ pub fn acquire(s: *Semaphore, n: u32, deadline: wait.Deadline) Error!void {
         defer if (n > 1) {
             _ = @atomicRmw(u32, &s.bulk, .Sub, 1, .seq_cst);
         };
-        if (try s.count.wait(v, deadline) == .timed_out) {
+        const outcome = s.count.wait(v, deadline) catch |err| {
+            // Interrupted (error.Interrupted): give up as a timeout does, passing on a wake-up.
+            passOnWake(s);
+            return err;
+        };
+        if (outcome == .timed_out) {
             // One last try: the units may have arrived with the deadline.
             if (try tryAcquire(s, n)) return;
             passOnWake(s);

@@ -16,6 +16,16 @@
 //! committer died between commit and wake returns within `recheck_ns` plus scheduling delay. Cost:
 //! every parked waiter wakes 10 times a second while it waits (a syscall and a load each time).
 //!
+//! Why waits may end on a signal: a C or FFI host (a Python program through ctypes) blocked in a
+//! wait with no timeout could otherwise not be stopped by Ctrl-C or a timer: its handler runs and
+//! the wait goes on. A process that calls `setInterruptible(true)` gets `error.Interrupted` from
+//! every park that a signal handler interrupts, as `sem_wait` and `read` return EINTR. Off by
+//! default (the Bun and Deno bindings never turn it on), and never for lock waits (`parkLock`:
+//! mutexes and rwlocks retry, like `pthread_mutex_lock`). A signal whose handler was installed with
+//! SA_RESTART restarts the kernel wait instead (futex_waitv returns ERESTARTSYS), as it restarts
+//! `read`; one that arrives while the wait spins in user space is not seen. The waiter
+//! (waiter.zig) calls the kernel wait itself and never ends a wait on a signal.
+//!
 //! Invariants: a wait never returns `woken` without either the word having differed from `expected`
 //! at some point, a wake, or a spurious kernel return; callers always re-check their condition.
 //! Every loop is bounded: the spin by time, the park loop by the deadline (each slice by
@@ -74,6 +84,18 @@ pub fn spinBudget() u32 {
     woke_parked_at = 0;
     if (base == 0 or platform.monotonicNs() -| woke > after_wake_window_ns or !severalCpus()) return base;
     return @max(base, @min(spin_after_wake_ns, base *| 8));
+}
+
+var interruptible = std.atomic.Value(bool).init(false);
+
+/// Chooses, for the whole process, whether a signal handler that interrupts a park ends the wait
+/// with `error.Interrupted` (see the file comment). Lock waits (`parkLock`) are never interrupted.
+pub fn setInterruptible(on: bool) void {
+    interruptible.store(on, .release);
+}
+
+pub fn isInterruptible() bool {
+    return interruptible.load(.acquire);
 }
 
 /// An absolute CLOCK_MONOTONIC time, or none.
@@ -144,7 +166,8 @@ pub fn wait(word: *const u32, expected: u32, deadline: Deadline, cancel: ?*const
     return park(word, expected, deadline, cancel);
 }
 
-/// `wait` without the spin: parks in the kernel at once.
+/// `wait` without the spin: parks in the kernel at once. Ends with `error.Interrupted` when a signal
+/// handler interrupts it and the process chose interruptible waits.
 pub fn park(word: *const u32, expected: u32, deadline: Deadline, cancel: ?*const u32) Error!Outcome {
     var words_buf: [2]platform.WaitWord = undefined;
     words_buf[0] = .{ .word = word, .expected = expected, .private = false };
@@ -170,8 +193,21 @@ pub const recheck_ns: u64 = 100 * std.time.ns_per_ms;
 /// value, or `deadline`. Each kernel wait lasts at most `recheck_ns`; when one ends before the
 /// deadline the words are read again: all unchanged, it parks again (callers see no spurious
 /// return); one changed, `woken`. For waits on several words at once (a channel's data and its
-/// writer's lock word).
+/// writer's lock word). Ends with `error.Interrupted` when a signal handler interrupts a slice and
+/// the process chose interruptible waits (`setInterruptible`).
 pub fn parkWords(words: []const platform.WaitWord, deadline: Deadline) Error!Outcome {
+    return parkLoop(words, deadline, true);
+}
+
+/// A lock's park (mutexes, rwlocks): like `park` without a cancel word, but a signal never ends it,
+/// as a signal never ends `pthread_mutex_lock`: a lock wait is short by design, and a caller
+/// interrupted half way through a lock protocol would have to undo it.
+pub fn parkLock(word: *const u32, expected: u32, deadline: Deadline) Error!Outcome {
+    const words = [_]platform.WaitWord{.{ .word = word, .expected = expected, .private = false }};
+    return parkLoop(&words, deadline, false);
+}
+
+fn parkLoop(words: []const platform.WaitWord, deadline: Deadline, signals_end_it: bool) Error!Outcome {
     var interrupts: u32 = 0;
     while (true) {
         const now = platform.monotonicNs();
@@ -186,6 +222,8 @@ pub fn parkWords(words: []const platform.WaitWord, deadline: Deadline) Error!Out
                 }
             },
             .interrupted => {
+                // The handler has run; the caller reports it (IPC_EINTR) and its host acts on it.
+                if (signals_end_it and isInterruptible()) return error.Interrupted;
                 interrupts += 1;
                 // A storm of signals cannot keep a waiter here forever: report a spurious wake-up.
                 if (interrupts == interrupts_max) return .woken;
