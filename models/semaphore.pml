@@ -1,7 +1,7 @@
 /* semaphore.pml: the counting semaphore's acquire/release over its wait word.
  *
  * mirrors: zig/semaphore.zig tryAcquire sha256:831c83bd6f0aeab3
- * mirrors: zig/semaphore.zig acquire sha256:5b0589169f8d9a5e
+ * mirrors: zig/semaphore.zig acquire sha256:ae37ffd5e7897095
  * mirrors: zig/semaphore.zig passOnWake sha256:98bd2e965234ab46
  * mirrors: zig/semaphore.zig release sha256:06aad67d793d8060
  * mirrors: zig/wait.zig WaitWord sha256:589a03375a700bd9
