@@ -75,8 +75,10 @@ const RobustHead = extern struct {
     list_op_pending: usize,
 };
 
-/// How many libipc locks one thread may hold at once (a thread that holds more gets error.NoMemory).
-pub const held_max = 64;
+/// How many held locks the record keeps in thread-local storage; beyond that it moves to the C heap
+/// (error.NoMemory when malloc fails), and back when the thread holds none. (The kernel's walk at a
+/// thread's death stops after 2048 entries, glibc's and ours together, as for glibc's mutexes.)
+const held_inline = 64;
 /// How many glibc robust mutexes the walk to the last one passes before giving up (the kernel's own
 /// limit for the walk at a thread's death is 2048).
 const walk_max = 2048;
@@ -86,16 +88,42 @@ const Thread = struct {
     count: u32 = 0,
     head: ?*RobustHead = null,
     /// List entries (word address + node_offset) of the locks this thread holds, in list order from
-    /// the tail: held[count - 1] is the one nearest the head.
-    held: [held_max]usize = undefined,
+    /// the tail: held[count - 1] is the one nearest the head. `inline_held`, or `heap` (of
+    /// `capacity` entries) once a thread holds more than `held_inline`.
+    heap: ?[*]usize = null,
+    capacity: u32 = held_inline,
+    inline_held: [held_inline]usize = undefined,
 
-    fn find(t: *const Thread, entry: usize) ?u32 {
+    inline fn held(t: *Thread) [*]usize {
+        return t.heap orelse &t.inline_held;
+    }
+
+    fn find(t: *Thread, entry: usize) ?u32 {
+        const h = t.held();
         var i = t.count;
         while (i > 0) {
             i -= 1;
-            if (t.held[i] == entry) return i;
+            if (h[i] == entry) return i;
         }
         return null;
+    }
+
+    /// Makes room for one more entry.
+    fn reserve(t: *Thread) Error!void {
+        if (t.count < t.capacity) return;
+        const bigger = std.heap.c_allocator.alloc(usize, @as(usize, t.capacity) * 2) catch return error.NoMemory;
+        @memcpy(bigger[0..t.count], t.held()[0..t.count]);
+        if (t.heap) |old| std.heap.c_allocator.free(old[0..t.capacity]);
+        t.heap = bigger.ptr;
+        t.capacity *= 2;
+    }
+
+    /// Back to thread-local storage once the thread holds nothing.
+    fn shrink(t: *Thread) void {
+        if (t.count != 0) return;
+        if (t.heap) |old| std.heap.c_allocator.free(old[0..t.capacity]);
+        t.heap = null;
+        t.capacity = held_inline;
     }
 };
 
@@ -146,7 +174,7 @@ noinline fn setUpThread(t: *Thread) Error!*Thread {
 /// The address of the list pointer that points at `target` (an entry of ours, or the head itself
 /// when this thread holds no libipc lock): the last glibc entry's `next`, or the head's `list`.
 /// Only glibc's entries are passed, never ours (they are all behind `target`).
-fn predecessor(t: *const Thread, target: usize) Error!usize {
+fn predecessor(t: *Thread, target: usize) Error!usize {
     const head = @intFromPtr(t.head.?);
     var at = head; // &head.list: the head's `list` is its first field
     var steps: u32 = 0;
@@ -178,8 +206,8 @@ pub fn acquire(memory: *anyopaque, contended: bool) Error!Acquired {
     const entry = entryOf(memory);
     var v = @atomicLoad(u32, w, .monotonic);
     if (v & tid_mask != 0) return busyOrDeadlock(t, v, entry);
-    if (t.count == held_max) return error.NoMemory;
-    const first = if (t.count > 0) t.held[t.count - 1] else @intFromPtr(t.head.?);
+    try t.reserve();
+    const first = if (t.count > 0) t.held()[t.count - 1] else @intFromPtr(t.head.?);
     const pred = if (volatileAt(@intFromPtr(t.head.?)).* == first) @intFromPtr(t.head.?) else try predecessor(t, first);
     const pending = &t.head.?.list_op_pending;
     @as(*volatile usize, pending).* = entry;
@@ -218,13 +246,13 @@ pub fn acquire(memory: *anyopaque, contended: bool) Error!Acquired {
     volatileAt(entry).* = first;
     volatileAt(entry - node_offset + prev_offset).* = pred;
     volatileAt(pred).* = entry;
-    t.held[t.count] = entry;
+    t.held()[t.count] = entry;
     t.count += 1;
     @as(*volatile usize, pending).* = 0;
     return result;
 }
 
-fn busyOrDeadlock(t: *const Thread, v: u32, entry: usize) Error {
+fn busyOrDeadlock(t: *Thread, v: u32, entry: usize) Error {
     if (v & tid_mask == t.tid and t.find(entry) != null) return error.Deadlock;
     return error.Busy;
 }
@@ -251,8 +279,9 @@ pub fn unlock(memory: *anyopaque) Error!void {
     const i = t.find(entry) orelse return error.NotOwner;
     const head = @intFromPtr(t.head.?);
     // Unlink: the predecessor is the next-nearer-the-head lock of ours, or found in glibc's list.
-    const pred = if (i + 1 < t.count) t.held[i + 1] else if (volatileAt(head).* & ~@as(usize, 1) == entry) head else try predecessor(t, entry);
-    const succ = if (i > 0) t.held[i - 1] else head;
+    const h = t.held();
+    const pred = if (i + 1 < t.count) h[i + 1] else if (volatileAt(head).* & ~@as(usize, 1) == entry) head else try predecessor(t, entry);
+    const succ = if (i > 0) h[i - 1] else head;
     const w = word(memory);
     const mine = @atomicLoad(u32, w, .monotonic) & tid_mask == t.tid;
     const state = @as(*volatile u32, stateOf(memory));
@@ -263,10 +292,11 @@ pub fn unlock(memory: *anyopaque) Error!void {
     volatileAt(pred).* = succ;
     volatileAt(entry).* = 0;
     volatileAt(entry - node_offset + prev_offset).* = 0;
-    std.mem.copyForwards(usize, t.held[i .. t.count - 1], t.held[i + 1 .. t.count]);
+    std.mem.copyForwards(usize, h[i .. t.count - 1], h[i + 1 .. t.count]);
     t.count -= 1;
     if (mine) release(w, abandon);
     @as(*volatile usize, pending).* = 0;
+    if (t.heap != null) t.shrink();
     if (!mine) return error.Protocol;
 }
 
@@ -369,4 +399,16 @@ test "trylock, errorcheck, unlock by a non-owner, out-of-order unlocks keep the 
     try testing.expectEqual(head, thread.head.?.list);
     try testing.expectEqual(@as(u32, 0), thread.count);
     try testing.expectError(error.NotOwner, unlock(m));
+}
+
+test "a thread holding more locks than the inline record, released first-locked first" {
+    var storage: [3 * held_inline][size]u8 align(8) = undefined;
+    for (&storage) |*s| {
+        try init(s);
+        _ = try tryLock(@ptrCast(s));
+    }
+    try testing.expect(thread.heap != null);
+    for (&storage) |*s| try unlock(@ptrCast(s));
+    try testing.expectEqual(@intFromPtr(thread.head.?), thread.head.?.list);
+    try testing.expect(thread.heap == null);
 }
