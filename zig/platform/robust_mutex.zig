@@ -30,8 +30,9 @@
 //! - Every list change is announced in the head's list_op_pending first, as glibc does, so that a
 //!   thread killed in the middle still has the lock released by the kernel.
 //! - The unlocking thread must be the one the record names: a word that says "this thread" without
-//!   the record (a peer wrote our TID, or a holder in another PID namespace has the same number)
-//!   is another's lock: locking waits for it, unlocking it is error.NotOwner. A word that no longer
+//!   the record (a peer wrote our TID, the thread holds it through another mapping, or a holder in
+//!   another PID namespace has the same number) is error.Deadlock to lock (as with glibc) and
+//!   error.NotOwner to unlock or repair. A word that no longer
 //!   says "this thread" while the record does is damage: unlock drops the record and returns
 //!   error.Protocol without touching the word.
 //! - The repair state (consistent, inconsistent after an owner died, not recoverable) is data in
@@ -205,7 +206,7 @@ pub fn acquire(memory: *anyopaque, contended: bool) Error!Acquired {
     const w = word(memory);
     const entry = entryOf(memory);
     var v = @atomicLoad(u32, w, .monotonic);
-    if (v & tid_mask != 0) return busyOrDeadlock(t, v, entry);
+    if (v & tid_mask != 0) return busyOrDeadlock(t, v);
     try t.reserve();
     const first = if (t.count > 0) t.held()[t.count - 1] else @intFromPtr(t.head.?);
     const pred = if (volatileAt(@intFromPtr(t.head.?)).* == first) @intFromPtr(t.head.?) else try predecessor(t, first);
@@ -220,7 +221,7 @@ pub fn acquire(memory: *anyopaque, contended: bool) Error!Acquired {
             attempts += 1;
             if (v & tid_mask != 0 or attempts == 64) {
                 @as(*volatile usize, pending).* = 0;
-                if (v & tid_mask != 0) return busyOrDeadlock(t, v, entry);
+                if (v & tid_mask != 0) return busyOrDeadlock(t, v);
                 return error.Busy;
             }
             continue;
@@ -252,9 +253,10 @@ pub fn acquire(memory: *anyopaque, contended: bool) Error!Acquired {
     return result;
 }
 
-fn busyOrDeadlock(t: *Thread, v: u32, entry: usize) Error {
-    if (v & tid_mask == t.tid and t.find(entry) != null) return error.Deadlock;
-    return error.Busy;
+/// A word naming this thread is error.Deadlock even without the record: the thread may hold the
+/// same mutex through another mapping (glibc said EDEADLK there too). Unlocking needs the record.
+fn busyOrDeadlock(t: *Thread, v: u32) Error {
+    return if (v & tid_mask == t.tid) error.Deadlock else error.Busy;
 }
 
 fn release(w: *u32, all: bool) void {
