@@ -1,7 +1,7 @@
 /* Mutex benchmarks from C. One JSON line per case (see bench/report.ts).
  *   ipc-bench-mutex uncontended [iterations]
- *       lock+unlock pairs on an uncontended mutex: libipc, and glibc's robust pshared pthread mutex
- *       (the same object libipc wraps, called directly) as the peer.
+ *       lock+unlock pairs on an uncontended mutex: libipc, and glibc's robust pshared errorcheck
+ *       pthread mutex (at offset 128 of the same segment, called directly) as the peer.
  *   ipc-bench-mutex handoff <gap_ns> <rounds> -- <waiter argv...>
  *       The driver: creates a segment (mutex at 0; at 64 the unlock time, at 72 the acknowledged
  *       round, at 76 the round the waiter is about to lock for, at 80 the round the driver holds
@@ -12,7 +12,9 @@
  *       CLOCK_MONOTONIC of the machine and prints the rows.
  *   ipc-bench-mutex wait <libipc|libipc-park|pthread> <segment> <rounds>
  *       The C waiter: libipc's lock (spin, then park; or park at once) or glibc's
- *       pthread_mutex_lock (parks at once). The case name comes from $HANDOFF_CASE. */
+ *       pthread_mutex_lock (parks at once) on the pthread mutex at offset 128, which the driver then
+ *       locks and unlocks in place of libipc's (it is told by the waiter's argv). The case name
+ *       comes from $HANDOFF_CASE. */
 #define _GNU_SOURCE
 #include "ipc.h"
 
@@ -43,8 +45,19 @@ static void report(const char *name, const char *tool, const char *unit, double 
          peer ? "true" : "false");
 }
 
-/* The glibc mutex inside a libipc mutex: IPC_MUTEX_SIZE bytes, the pthread_mutex_t at offset 16. */
-static pthread_mutex_t *pthread_of(ipc_mutex_t *m) { return (pthread_mutex_t *)((char *)m + 16); }
+/* The peer: glibc's robust, process-shared, error-checking mutex (the kind libipc <= 0.1 wrapped),
+ * at offset 128 of the segment's data. */
+static pthread_mutex_t *peer_of(ipc_segment_t *seg) { return (pthread_mutex_t *)((char *)ipc_segment_base(seg) + 128); }
+
+static void peer_init(ipc_segment_t *seg) {
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+  pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+  if (pthread_mutex_init(peer_of(seg), &a) != 0) die("pthread_mutex_init", IPC_EIO);
+  pthread_mutexattr_destroy(&a);
+}
 
 static int uncontended(long n) {
   ipc_segment_t *seg;
@@ -62,7 +75,8 @@ static int uncontended(long n) {
     ipc_mutex_unlock(m);
   }
   report("mutex lock+unlock, uncontended", "C libipc", "ns/pair", (double)(now_ns() - t) / n, 0);
-  pthread_mutex_t *p = pthread_of(m);
+  peer_init(seg);
+  pthread_mutex_t *p = peer_of(seg);
   t = now_ns();
   for (long i = 0; i < n; i++) {
     if (pthread_mutex_lock(p) != 0) die("pthread lock", IPC_EIO);
@@ -95,6 +109,9 @@ static int handoff(uint64_t gap_ns, uint32_t rounds, char **waiter_argv, int wai
   int32_t rc = ipc_segment_create(NULL, 4096, 0, IPC_SEGMENT_UNIQUE_NAME, &seg);
   if (rc) die("create", rc);
   if ((rc = ipc_mutex_init_at(seg, 0, &m))) die("init", rc);
+  peer_init(seg);
+  int pthread = 0;
+  for (int i = 0; i < waiter_argc; i++) pthread |= strcmp(waiter_argv[i], "pthread") == 0;
   struct shared *s = shared_of(seg);
   char rounds_text[16];
   snprintf(rounds_text, sizeof rounds_text, "%u", rounds);
@@ -105,13 +122,13 @@ static int handoff(uint64_t gap_ns, uint32_t rounds, char **waiter_argv, int wai
   pid_t child;
   if (posix_spawnp(&child, argv[0], NULL, NULL, argv, environ) != 0) die("spawn", IPC_EIO);
   for (uint32_t r = 1; r <= rounds; r++) {
-    if ((rc = ipc_mutex_lock(m)) != IPC_OK) die("lock", rc);
+    if ((rc = pthread ? pthread_mutex_lock(peer_of(seg)) : ipc_mutex_lock(m)) != IPC_OK) die("lock", rc);
     __atomic_store_n(&s->held, r, __ATOMIC_RELEASE);
     wait_for(&s->ready, r, child);
     uint64_t until = now_ns() + gap_ns;
     while (now_ns() < until) __builtin_ia32_pause();
     __atomic_store_n(&s->unlocked_at, now_ns(), __ATOMIC_RELEASE);
-    if ((rc = ipc_mutex_unlock(m)) != IPC_OK) die("unlock", rc);
+    if ((rc = pthread ? pthread_mutex_unlock(peer_of(seg)) : ipc_mutex_unlock(m)) != IPC_OK) die("unlock", rc);
     wait_for(&s->acked, r, child);
   }
   int status = 0;
@@ -139,12 +156,12 @@ static int waiter(const char *how, const char *name, uint32_t rounds) {
   for (uint32_t r = 1; r <= rounds; r++) {
     while (__atomic_load_n(&s->held, __ATOMIC_ACQUIRE) != r) __builtin_ia32_pause();
     __atomic_store_n(&s->ready, r, __ATOMIC_RELEASE);
-    rc = pthread ? pthread_mutex_lock(pthread_of(m)) : ipc_mutex_lock(m);
+    rc = pthread ? pthread_mutex_lock(peer_of(seg)) : ipc_mutex_lock(m);
     uint64_t at = now_ns();
     if (rc != 0) die("lock", rc);
     us[r - 1] = (double)(at - __atomic_load_n(&s->unlocked_at, __ATOMIC_ACQUIRE)) / 1000.0;
     __atomic_store_n(&s->acked, r, __ATOMIC_RELEASE);
-    if (pthread) pthread_mutex_unlock(pthread_of(m));
+    if (pthread) pthread_mutex_unlock(peer_of(seg));
     else ipc_mutex_unlock(m);
   }
   uint32_t skip = rounds / 10;

@@ -3,8 +3,9 @@
  * measures the same from C and drives the handoff cases). One case per process, so that the JIT sees
  * one call target:
  *   uncontended            lockSync()+unlock() pairs on an uncontended mutex
- *   peer                   glibc's pthread_mutex_lock+unlock on the same object, through this
- *                          runtime's raw FFI (`lockUnlock` is given by the runtime's entry file)
+ *   peer                   glibc's pthread_mutex_lock+unlock on a robust pshared errorcheck
+ *                          pthread mutex in a segment, through this runtime's raw FFI (`raw` is
+ *                          given by the runtime's entry file)
  *   wait <how> <segment> <rounds>
  *                          the waiter of a handoff driven by `ipc-bench-mutex handoff`: how =
  *                          sync (lockSync, spins then parks), sync-park (spin 0), async (lock())
@@ -15,7 +16,8 @@ import type { IpcModule } from "../tests/harness.ts";
 
 const pairs = 20_000_000;
 
-/** The raw glibc peer: locks and unlocks the pthread mutex inside `view`'s first mutex. */
+/** The raw glibc peer: makes `view` (64 bytes of a segment) a robust, process-shared, error-checking
+ * pthread mutex and returns a function that locks and unlocks it. */
 export type RawPair = (view: Uint8Array) => () => void;
 
 export async function mutexBench(ipc: IpcModule, runtime: string, args: string[], raw: RawPair): Promise<void> {
@@ -38,8 +40,7 @@ export async function mutexBench(ipc: IpcModule, runtime: string, args: string[]
     }
     case "peer": {
       using seg = SharedMemory.create({ size: 4096 });
-      const m = Mutex.init(seg, 0);
-      const pair = raw(seg.bytes(0, 64));
+      const pair = raw(seg.bytes(128, 64));
       report({
         case: "mutex lock+unlock, uncontended",
         tool: `${runtime} raw FFI glibc pthread robust pshared`,
@@ -47,7 +48,6 @@ export async function mutexBench(ipc: IpcModule, runtime: string, args: string[]
         value: timeNs(pairs, pair),
         peer: true,
       });
-      m.close();
       return;
     }
     case "wait":

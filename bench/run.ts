@@ -45,7 +45,7 @@ const groups: Group[] = [
     name: "mutex",
     title: "Mutex",
     method: "Uncontended: 20 M lockSync()+unlock() pairs (C: ipc_mutex_lock+unlock) after a warm-up, one case per " +
-      "process; the peer is glibc's robust process-shared pthread mutex (the object libipc wraps) locked and " +
+      "process; the peer is glibc's robust process-shared pthread mutex (the kind libipc <= 0.1 wrapped) locked and " +
       "unlocked directly, from C and through each runtime's raw FFI. Handoff: a C driver holds the mutex, waits " +
       "until the waiter is about to lock, lets a gap pass (2 µs: the waiter is still spinning; 100 µs: it has " +
       "parked), stores CLOCK_MONOTONIC and unlocks; the waiter (another process) reads the clock once it holds " +

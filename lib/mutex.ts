@@ -49,7 +49,7 @@ export interface MutexState {
 const LOCKED: LockState = Object.freeze({ ownerDied: false });
 const OWNER_DIED: LockState = Object.freeze({ ownerDied: true });
 const { OK, OWNER_DIED: OWNER_DIED_RC, EBUSY, ETIMEDOUT } = RESULT_CODES;
-/** The lock word is the first word of the pthread mutex, 16 bytes into the object (zig/mutex.zig). */
+/** The lock word (robust-futex protocol) is 16 bytes into the object (zig/mutex.zig). */
 const wordOffset = 16;
 const waitersBit = 0x8000_0000;
 // Where ipc_mutex_lock_step stores the word value to wait for; read in the same turn, so one cell

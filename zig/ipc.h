@@ -369,8 +369,10 @@ int32_t ipc_wait_cancel(uint32_t *cancel_word);
  * and the next locker, already waiting or arriving later, gets IPC_OWNER_DIED: it holds the mutex,
  * and the state it protects may be half-updated. It repairs that state and calls
  * ipc_mutex_consistent before unlocking; if it unlocks without doing so, every later lock fails with
- * IPC_ENOTRECOVERABLE. Built on glibc's robust pthread mutex: every process sharing a mutex must use
- * glibc (a layout tag refuses others with IPC_ENOTSUP).
+ * IPC_ENOTRECOVERABLE. A lock of libipc's own on the kernel's robust futexes, listed in glibc's
+ * per-thread robust list: every process sharing a mutex must use glibc and this lock protocol (a
+ * layout tag refuses others with IPC_ENOTSUP). A peer that writes garbage into the mutex makes calls fail (IPC_EPERM,
+ * IPC_EPROTO) or the lock wrong, never writes outside the mutex.
  *
  * An ipc_mutex_t pointer is the shared object itself: valid while its memory stays mapped. Every
  * call checks the object's magic first, so a pointer to memory that holds no mutex gives IPC_EPROTO.
@@ -417,8 +419,8 @@ int32_t ipc_mutex_destroy(ipc_mutex_t *mutex);
 /* The kernel thread id of the holder (in the holder's pid namespace), or 0 when free. */
 int32_t ipc_mutex_holder(ipc_mutex_t *mutex);
 /* 1 when the calling thread holds the mutex, else 0. Never unmap (ipc_segment_close) a mutex the
- * calling thread holds: the kernel could then not release it if the process dies, and glibc would
- * touch the unmapped memory on the thread's next robust-mutex operation. */
+ * calling thread holds: the kernel could then not release it if the process dies, and the thread's
+ * next robust-mutex operation (libipc's or glibc's) would touch the unmapped memory. */
 int32_t ipc_mutex_held(ipc_mutex_t *mutex);
 
 /* For bindings that wait elsewhere (an event loop's async lock), built on the waits below:

@@ -1,13 +1,25 @@
-//! The robust process-shared mutex: a 64-byte object in shared memory holding a glibc robust
-//! pthread mutex (platform/robust_mutex.zig) behind a small header. Locking spins briefly, then
-//! parks on the lock word; waits elsewhere (async waits in JS) use `lockStep`.
+//! The robust process-shared mutex: a 64-byte object in shared memory, {magic, layout tag, reserved,
+//! lock}, whose lock is libipc's own robust-futex protocol (platform/robust_mutex.zig): the kernel
+//! still releases a dead holder's lock through glibc's per-thread robust list, but no glibc mutex
+//! call reads the object. Locking spins briefly, then parks on the lock word; waits elsewhere (async
+//! waits in JS) use `lockStep`.
+//!
+//! Why not glibc's pthread_mutex_t, as before (issue 16): glibc reads its kind, owner and robust-list
+//! links from the object, and in shared memory those are a peer's to write. A priority-protect kind
+//! aborted in a glibc assertion, elision bits executed `xbegin`, and forged list links made unlock
+//! write where a peer chose. Validating the fields before each glibc call would leave the window
+//! between the check and glibc's read open to a peer writing concurrently; a protocol of our own
+//! that never follows a pointer stored in the segment closes it, and costs less than the glibc call
+//! (DEVELOPERS.md "Mutex" has the numbers).
 //!
 //! Invariants:
-//! - An object is usable only when its magic and libc layout tag match; both are written once, by
+//! - An object is usable only when its magic and layout tag match; both are written once, by
 //!   `init`, the magic last (release), and checked on every call: bytes another process wrote are
-//!   input, and a wrong offset must give IPC_EPROTO, not undefined behaviour in libc.
-//! - A thread that acquired the mutex after waiting marks the word FUTEX_WAITERS (glibc's own slow
-//!   path does the same), so whoever else sleeps on it is woken by the next unlock.
+//!   input, and a wrong layout must give an error, not undefined behaviour.
+//! - Values read from the object (the word, the repair state) decide only what this call returns;
+//!   they are never followed as pointers (the list links are written from a private record).
+//! - A thread that acquired the mutex after waiting marks the word FUTEX_WAITERS in the taking CAS,
+//!   so whoever else sleeps on it is woken by the next unlock.
 //! - A waiter that gives up (timeout) passes a wake on, because it may have consumed the one wake an
 //!   unlock or an owner's death sent: while the lock is free it wakes one waiter; while it is held
 //!   it sets FUTEX_WAITERS on the held word, so that the holder's unlock (or death) wakes the next
@@ -25,7 +37,7 @@ const Error = abi.Error;
 pub const magic: u32 = 0x5854_4d49; // "IMTX" little-endian
 pub const size: u32 = 64;
 pub const alignment: u32 = 8;
-/// Offset of the lock word (the pthread mutex) inside the object.
+/// Offset of the lock word inside the object.
 pub const word_offset: u32 = 16;
 /// A value no lock word ever holds (TID 0x3fffffff is not a valid thread id): waiting for it returns
 /// at once.
@@ -35,10 +47,10 @@ pub const Mutex = extern struct {
     magic: u32,
     layout: u32,
     reserved: [2]u32,
-    pthread: [size - word_offset]u8 align(8),
+    lock: [size - word_offset]u8 align(8),
 
     fn lockMemory(m: *Mutex) *anyopaque {
-        return @ptrCast(&m.pthread);
+        return @ptrCast(&m.lock);
     }
 
     pub fn word(m: *Mutex) *u32 {
@@ -48,7 +60,7 @@ pub const Mutex = extern struct {
 
 comptime {
     std.debug.assert(@sizeOf(Mutex) == size);
-    std.debug.assert(@offsetOf(Mutex, "pthread") == word_offset);
+    std.debug.assert(@offsetOf(Mutex, "lock") == word_offset);
     std.debug.assert(rm.size <= size - word_offset);
     std.debug.assert(rm.alignment <= alignment);
 }
@@ -77,8 +89,8 @@ pub fn initData(context: ?*anyopaque, data: []u8) Error!void {
     try init(@ptrCast(@alignCast(data.ptr)));
 }
 
-/// Checks that `memory` holds a mutex this process can use. (The lock word layout, which only
-/// waiting depends on, is checked by `rm.selfTest` on the first wait.)
+/// Checks that `memory` holds a mutex this process can use. (Whether the thread has a robust list
+/// is checked by the lock calls themselves.)
 pub inline fn validate(memory: *Mutex) Error!void {
     if (@atomicLoad(u32, &memory.magic, .acquire) != magic) return error.Protocol;
     if (memory.layout != rm.layout_tag) return error.NotSupported;
@@ -90,15 +102,13 @@ pub fn tryLock(m: *Mutex) Error!Acquired {
 
 /// Takes the mutex; a thread that waited marks the word so that the next unlock wakes the others.
 fn tryAcquire(m: *Mutex, contended: bool) Error!?Acquired {
-    const acquired = rm.tryLock(m.lockMemory()) catch |err| switch (err) {
+    return rm.acquire(m.lockMemory(), contended) catch |err| switch (err) {
         error.Busy => return null,
         else => return err,
     };
-    if (contended) _ = @atomicRmw(u32, m.word(), .Or, rm.waiters_bit, .acq_rel);
-    return acquired;
 }
 
-/// Locks, waiting until `deadline`. The uncontended path is one glibc call, inlined into the export.
+/// Locks, waiting until `deadline`. The uncontended path is inlined into the export.
 pub inline fn lock(m: *Mutex, deadline: wait.Deadline) Error!Acquired {
     const acquired = rm.tryLock(m.lockMemory()) catch |err| switch (err) {
         error.Busy => return lockContended(m, deadline),
@@ -200,7 +210,6 @@ pub fn unlock(m: *Mutex) Error!void {
 /// Marks the state protected by a mutex acquired with `owner_died` as repaired. Only its holder
 /// may; error.Invalid when it is not in that state.
 pub fn consistent(m: *Mutex) Error!void {
-    if (load(m.word()) & rm.tid_mask != rm.currentTid()) return error.NotOwner;
     return rm.consistent(m.lockMemory());
 }
 
@@ -211,8 +220,7 @@ pub fn holder(m: *Mutex) u32 {
 
 /// Whether the calling thread holds the mutex.
 pub fn heldByCaller(m: *Mutex) bool {
-    const h = holder(m);
-    return h != 0 and h == rm.currentTid();
+    return rm.holds(m.lockMemory());
 }
 
 /// Retires a mutex nobody holds; later calls on it fail with error.Protocol.

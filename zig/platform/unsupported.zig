@@ -172,6 +172,14 @@ pub const robust_mutex = struct {
         _ = memory;
         return error.NotSupported;
     }
+    pub fn acquire(memory: *anyopaque, contended: bool) Error!Acquired {
+        _ = .{ memory, contended };
+        return error.NotSupported;
+    }
+    pub fn holds(memory: *anyopaque) bool {
+        _ = memory;
+        return false;
+    }
     pub fn unlock(memory: *anyopaque) Error!void {
         _ = memory;
         return error.NotSupported;
