@@ -4,7 +4,7 @@
  * mirrors: zig/mutex.zig prepare sha256:adf584e236764f32
  * mirrors: zig/mutex.zig waitValue sha256:d20548b12f1506f5
  * mirrors: zig/mutex.zig passOnWake sha256:90fd572e8ba47c12
- * mirrors: zig/mutex.zig tryAcquire sha256:e7f452c449332b91
+ * mirrors: zig/mutex.zig tryAcquire sha256:92ced256fa8e9125
  *
  * The lock word is glibc's robust mutex word: the owner's thread id, FUTEX_WAITERS (WB) and
  * FUTEX_OWNER_DIED (OD). glibc's trylock takes a free word by CAS to the bare id (clearing WB);
