@@ -165,6 +165,34 @@ export function forgetWaits(base: Pointer, byteLength: number): void {
   }
 }
 
+/** The `expected` of a step that found an internal lock held: see `waitSteps`. */
+const LOCK_BUSY = 0xffff_ffff;
+/** How long a step waits before looking again at an internal lock it found held. */
+const lockBusyPauseMs = 2;
+
+/** A wait that ends (RESULT_CODES.OK) after `ms`, or rejects when `signal` aborts. */
+function pause(ms: number, signal?: AbortSignal): Wait {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let reject!: (reason: unknown) => void;
+  const onAbort = (): void => cancel(signal!.reason);
+  const promise = new Promise<number>((res, rej) => {
+    reject = rej;
+    timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      res(RESULT_CODES.OK);
+    }, ms);
+  });
+  const cancel = (reason: unknown): void => {
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    timer = undefined;
+    signal?.removeEventListener("abort", onAbort);
+    reject(reason);
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  return { promise, cancel };
+}
+
 /** Something pending that `close()` must end: a wait, with whatever it owes the native object. */
 export interface Cancelable {
   cancel(reason: unknown): void;
@@ -220,7 +248,12 @@ export async function waitSteps(
       const remaining = deadline - performance.now();
       if (remaining <= 0) throw timedOut();
       const slice = stepper.slice?.() ?? Infinity;
-      const wait = waitWord(op, stepper.word(), stepper.expected(), Math.min(remaining, slice), signal);
+      const expected = stepper.expected();
+      // A step that found an internal lock held (or a word that kept changing) asks for this value,
+      // which no word holds: no word announces the lock's release, so it looks again after a pause.
+      const wait = expected === LOCK_BUSY
+        ? pause(Math.min(remaining, slice, lockBusyPauseMs), signal)
+        : waitWord(op, stepper.word(), expected, Math.min(remaining, slice), signal);
       const second = stepper.also?.() ?? null;
       const other = second === null ? null : waitWord(op, second.word, second.expected, remaining, signal);
       const entry: Cancelable = {

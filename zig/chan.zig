@@ -287,22 +287,51 @@ fn positions(h: Handle, who: Who, fresh: bool) Error!Positions {
     return p;
 }
 
-fn lock(m: *mutex.Mutex) Error!void {
-    if (try mutex.lock(m, .never) == .owner_died) {
+/// The deadline of try forms and steps: an internal lock is taken only if it is free now.
+pub const at_once: wait.Deadline = .{ .at = 0 };
+
+/// Takes an internal lock (the send lock, or the receive lock through `lockReceivers`) by
+/// `deadline`, so that a timed call never waits past its deadline for a holder that is stopped (or
+/// for a lock word that names no live thread): error.TimedOut then. With `at_once` it never waits:
+/// false when the lock is held (the caller reports `lockBusy`).
+fn lock(m: *mutex.Mutex, deadline: wait.Deadline) Error!bool {
+    const got = acquire(m, deadline) catch |err| switch (err) {
+        error.Busy => return false,
+        else => return err,
+    };
+    if (got == .owner_died) {
         // A dead sender committed nothing half-way (see the file comment): nothing to repair.
         mutex.consistent(m) catch |err| {
             unlock(m);
             return err;
         };
     }
+    return true;
+}
+
+fn acquire(m: *mutex.Mutex, deadline: wait.Deadline) Error!mutex.Acquired {
+    if (deadline.at != 0) return mutex.lock(m, deadline);
+    return mutex.tryLock(m);
+}
+
+/// What a try form reports when an internal lock is held: blocked on its side's word, with a value
+/// the word never holds, so that a step's caller looks again after a short pause (no word announces
+/// the lock's release; see `Blocked`) and a try form returns "would block".
+fn lockBusy(word: *wait.WaitWord) Blocked {
+    return .{ .word = word, .expected = lock_busy };
 }
 
 /// Takes the receive lock. A receiver killed holding it may have stored the cursor and not the head
 /// (see `consume`): what it took counts as received, but its space is not free. So the next holder
 /// first moves the head over received records (as a give-back does), then marks the lock consistent.
-fn lockReceivers(h: Handle) Error!void {
+/// Deadline and result as for `lock`.
+fn lockReceivers(h: Handle, deadline: wait.Deadline) Error!bool {
     const c = h.c;
-    if (try mutex.lock(&c.recv_lock, .never) == .owner_died) {
+    const got = acquire(&c.recv_lock, deadline) catch |err| switch (err) {
+        error.Busy => return false,
+        else => return err,
+    };
+    if (got == .owner_died) {
         const repaired = repairReceivers(h);
         mutex.consistent(&c.recv_lock) catch |err| {
             unlock(&c.recv_lock);
@@ -313,6 +342,7 @@ fn lockReceivers(h: Handle) Error!void {
             return err;
         };
     }
+    return true;
 }
 
 fn repairReceivers(h: Handle) Error!void {
@@ -322,8 +352,11 @@ fn repairReceivers(h: Handle) Error!void {
     if (try advanceHead(h, &p, false)) h.c.writable.wake(std.math.maxInt(u32));
 }
 
+/// Releases an internal lock. Its word is shared memory: a process that rewrote it (the owner
+/// bits) makes glibc refuse the unlock; the lock is then not this thread's to release, and the
+/// call's result stands (the damage shows as a protocol error or a timeout elsewhere, never a crash).
 fn unlock(m: *mutex.Mutex) void {
-    mutex.unlock(m) catch unreachable;
+    mutex.unlock(m) catch {};
 }
 
 /// Stores `position` into a word, keeping its closed bit (set meanwhile by `close`, which takes
@@ -392,6 +425,10 @@ pub const Blocked = struct {
     writer: ?u32 = null,
 };
 
+/// `Blocked.expected` when the try found an internal lock held (`lockBusy`): the value no lock
+/// word holds (`mutex.never_value`), which the bindings' steps read as "step again after a pause".
+pub const lock_busy: u32 = mutex.never_value;
+
 pub const SendResult = union(enum) { sent, blocked: Blocked };
 
 /// Whether every record fits after the tail, each with the padding it may need.
@@ -413,7 +450,7 @@ fn fits(h: Handle, p: Positions, messages: []const []const u8) bool {
 
 /// Sends the messages in `messages` (all, in order, or none) if they fit now; error.Pipe when the
 /// channel is closed, error.Range for a message above `messageMax`.
-pub fn trySendMany(h: Handle, messages: []const []const u8) Error!SendResult {
+pub fn trySendMany(h: Handle, messages: []const []const u8, deadline: wait.Deadline) Error!SendResult {
     const c = h.c;
     if (isStream(c)) return error.Kind;
     var total: u64 = 0;
@@ -423,7 +460,7 @@ pub fn trySendMany(h: Handle, messages: []const []const u8) Error!SendResult {
     }
     if (total > h.capacity / 2 and messages.len > 1) return error.Range;
     if (c.flags & flag_single != 0 and messages.len > 1) return error.Range;
-    try lock(&c.send_lock);
+    if (!try lock(&c.send_lock, deadline)) return .{ .blocked = lockBusy(&c.writable) };
     defer unlock(&c.send_lock);
     var p = try positions(h, .sender, false);
     if (p.closed) return error.Pipe;
@@ -440,7 +477,7 @@ pub fn trySendMany(h: Handle, messages: []const []const u8) Error!SendResult {
 }
 
 pub fn trySend(h: Handle, message: []const u8) Error!SendResult {
-    return trySendMany(h, &.{message});
+    return trySendMany(h, &.{message}, at_once);
 }
 
 pub const RecvResult = union(enum) {
@@ -537,10 +574,10 @@ fn advanceHead(handle: Handle, p: *Positions, dead_too: bool) Error!bool {
 }
 
 /// Receives the next message into `out` if there is one; with `peek`, leaves it in the channel.
-pub fn tryRecv(h: Handle, out: []u8, peek: bool) Error!RecvResult {
+pub fn tryRecv(h: Handle, out: []u8, peek: bool, deadline: wait.Deadline) Error!RecvResult {
     const c = h.c;
     if (isStream(c)) return error.Kind;
-    try lockReceivers(h);
+    if (!try lockReceivers(h, deadline)) return .{ .blocked = lockBusy(&c.readable) };
     defer unlock(&c.recv_lock);
     var p = try positions(h, .receiver, false);
     const record = try nextRecord(h, p) orelse blk: {
@@ -560,11 +597,11 @@ pub fn tryRecv(h: Handle, out: []u8, peek: bool) Error!RecvResult {
 /// Receives as many whole messages as fit in `out` (up to `lengths.len`), each at an 8-aligned
 /// offset; their lengths go to `lengths`. Returns how many (0 only when the result is not
 /// `received`: then see the other fields as for tryRecv).
-pub fn tryRecvMany(h: Handle, out: []u8, lengths: []u32) Error!struct { count: u32, result: RecvResult } {
+pub fn tryRecvMany(h: Handle, out: []u8, lengths: []u32, deadline: wait.Deadline) Error!struct { count: u32, result: RecvResult } {
     const c = h.c;
     if (isStream(c)) return error.Kind;
     if (lengths.len == 0) return error.Invalid;
-    try lockReceivers(h);
+    if (!try lockReceivers(h, deadline)) return .{ .count = 0, .result = .{ .blocked = lockBusy(&c.readable) } };
     defer unlock(&c.recv_lock);
     var p = try positions(h, .receiver, false);
     if (try nextRecord(h, p) == null) p = try positions(h, .receiver, true);
@@ -699,11 +736,11 @@ fn claimSlot(handle: Handle, p: *Positions, moved: *bool) Error!u32 {
 /// tryRecvMany does. `loan` is in and out: a loan still out on entry (from != to) is given back first,
 /// under the same lock; on return it is the new loan (empty when nothing was taken). `moved` tells
 /// whether the head moved (senders may proceed).
-pub fn tryRecvLoan(h: Handle, offsets: []u32, lengths: []u32, loan: *Loan, moved: *bool) Error!struct { count: u32, result: RecvResult } {
+pub fn tryRecvLoan(h: Handle, offsets: []u32, lengths: []u32, loan: *Loan, moved: *bool, deadline: wait.Deadline) Error!struct { count: u32, result: RecvResult } {
     const c = h.c;
     if (c.flags & (flag_stream | flag_single) != 0) return error.Kind;
     if (lengths.len == 0 or offsets.len < lengths.len) return error.Invalid;
-    try lockReceivers(h);
+    if (!try lockReceivers(h, deadline)) return .{ .count = 0, .result = .{ .blocked = lockBusy(&c.readable) } };
     defer unlock(&c.recv_lock);
     var p = try positions(h, .receiver, false);
     moved.* = false;
@@ -777,16 +814,17 @@ fn giveBack(h: Handle, p: Positions, loan: Loan) Error!void {
 pub fn release(h: Handle, loan: Loan) Error!void {
     const c = h.c;
     if (c.flags & (flag_stream | flag_single) != 0) return error.Kind;
-    if (!try settle(h, loan, false)) return;
+    if (!try settle(h, loan, false, .never)) return;
     @import("crash.zig").point(.chan_release_committed);
     wakeAfter(h, &c.writable);
 }
 
 /// Under the receive lock: gives `loan` back (when there is one), then moves the head as far as it
 /// goes (with `dead_too`, past the views of dead holders). True when the head moved.
-fn settle(h: Handle, loan: ?Loan, dead_too: bool) Error!bool {
+/// `deadline` as for `lock`: false as well when `at_once` found the receive lock held.
+fn settle(h: Handle, loan: ?Loan, dead_too: bool, deadline: wait.Deadline) Error!bool {
     const c = h.c;
-    try lockReceivers(h);
+    if (!try lockReceivers(h, deadline)) return false;
     defer unlock(&c.recv_lock);
     var p = try positions(h, .receiver, true);
     if (loan) |l| try giveBack(h, p, l);
@@ -802,10 +840,11 @@ pub fn viewsOut(h: Handle) bool {
 }
 
 /// Gives back the space of views whose holder process has died. True when the head moved.
-pub fn reap(h: Handle) Error!bool {
+/// By `deadline` (as for `lock`: with `at_once`, false when the receive lock is held).
+pub fn reap(h: Handle, deadline: wait.Deadline) Error!bool {
     const c = h.c;
     if (!viewsOut(h)) return false;
-    const moved = try settle(h, null, true);
+    const moved = try settle(h, null, true, deadline);
     if (moved) wakeAfter(h, &c.writable);
     return moved;
 }
@@ -815,13 +854,13 @@ const reap_interval_ns: i64 = 20 * std.time.ns_per_ms;
 
 /// Takes the message in a single-message channel and puts `message` in its place, as one step;
 /// blocked while empty.
-pub fn trySwap(h: Handle, message: []const u8, out: []u8) Error!RecvResult {
+pub fn trySwap(h: Handle, message: []const u8, out: []u8, deadline: wait.Deadline) Error!RecvResult {
     const c = h.c;
     if (c.flags & flag_single == 0) return error.Kind;
     if (message.len > messageMax(h.capacity)) return error.Range;
-    try lockReceivers(h);
+    if (!try lockReceivers(h, deadline)) return .{ .blocked = lockBusy(&c.readable) };
     defer unlock(&c.recv_lock);
-    try lock(&c.send_lock);
+    if (!try lock(&c.send_lock, deadline)) return .{ .blocked = lockBusy(&c.readable) };
     defer unlock(&c.send_lock);
     var p = try positions(h, .both, true);
     const record = try nextRecord(h, p) orelse {
@@ -856,9 +895,9 @@ pub fn replace(h: Handle, message: []const u8) Error!void {
     const c = h.c;
     if (c.flags & flag_single == 0) return error.Kind;
     if (message.len > messageMax(h.capacity)) return error.Range;
-    try lockReceivers(h);
+    _ = try lockReceivers(h, .never);
     defer unlock(&c.recv_lock);
-    try lock(&c.send_lock);
+    _ = try lock(&c.send_lock, .never);
     defer unlock(&c.send_lock);
     var p = try positions(h, .both, true);
     if (p.closed) return error.Pipe;
@@ -879,11 +918,11 @@ pub fn replace(h: Handle, message: []const u8) Error!void {
 pub const WriteResult = union(enum) { wrote: u32, blocked: Blocked };
 
 /// Writes as much of `bytes` as fits now (at least one byte, or blocked).
-pub fn tryWrite(h: Handle, bytes: []const u8) Error!WriteResult {
+pub fn tryWrite(h: Handle, bytes: []const u8, deadline: wait.Deadline) Error!WriteResult {
     const c = h.c;
     if (!isStream(c)) return error.Kind;
     if (bytes.len == 0) return .{ .wrote = 0 };
-    try lock(&c.send_lock);
+    if (!try lock(&c.send_lock, deadline)) return .{ .blocked = lockBusy(&c.writable) };
     defer unlock(&c.send_lock);
     var p = try positions(h, .sender, false);
     if (p.closed) return error.Pipe;
@@ -931,11 +970,11 @@ fn watchWriter(c: *Chan) ?u32 {
 }
 
 /// Reads what is there now, up to `out.len` bytes (at least one, or ended/blocked).
-pub fn tryRead(h: Handle, out: []u8) Error!ReadResult {
+pub fn tryRead(h: Handle, out: []u8, deadline: wait.Deadline) Error!ReadResult {
     const c = h.c;
     if (!isStream(c)) return error.Kind;
     if (out.len == 0) return error.Invalid;
-    try lockReceivers(h);
+    if (!try lockReceivers(h, deadline)) return .{ .blocked = lockBusy(&c.readable) };
     defer unlock(&c.recv_lock);
     var p = try positions(h, .receiver, false);
     if (p.used() == 0) p = try positions(h, .receiver, true);
@@ -944,7 +983,7 @@ pub fn tryRead(h: Handle, out: []u8) Error!ReadResult {
         if (p.closed) return .ended;
         const w = watchWriter(c);
         if (w == null and writerDied(c)) {
-            try end(c);
+            _ = try end(c, deadline);
             return .ended;
         }
         return .{ .blocked = .{ .word = &c.readable, .expected = p.raw_readable, .writer = w } };
@@ -962,11 +1001,13 @@ pub fn tryRead(h: Handle, out: []u8) Error!ReadResult {
 /// then see the end. Closing twice is harmless.
 pub fn close(h: Handle) Error!void {
     const c = h.c;
-    return end(c);
+    _ = try end(c, .never);
 }
 
-fn end(c: *Chan) Error!void {
-    try lock(&c.send_lock);
+/// Marks the channel closed under the send lock, taken by `deadline` (as for `lock`: false when
+/// `at_once` found it held; a reader that saw the writer die then ends without marking it).
+fn end(c: *Chan, deadline: wait.Deadline) Error!bool {
+    if (!try lock(&c.send_lock, deadline)) return false;
     _ = @atomicRmw(u32, &c.readable.value, .Or, closed_bit, .seq_cst);
     @import("crash.zig").point(.chan_close_readable);
     _ = @atomicRmw(u32, &c.writable.value, .Or, closed_bit, .seq_cst);
@@ -974,6 +1015,7 @@ fn end(c: *Chan) Error!void {
     unlock(&c.send_lock);
     c.readable.wake(std.math.maxInt(u32));
     c.writable.wake(std.math.maxInt(u32));
+    return true;
 }
 
 /// Wakes whoever waits for what an operation just committed on `word`.
@@ -1024,7 +1066,7 @@ pub fn send(h: Handle, message: []const u8, deadline: wait.Deadline) Error!void 
 
 pub fn sendMany(h: Handle, messages: []const []const u8, deadline: wait.Deadline) Error!void {
     while (true) {
-        switch (try trySendMany(h, messages)) {
+        switch (try trySendMany(h, messages, deadline)) {
             .sent => return wakeReceivers(h, messages.len),
             .blocked => |b| {
                 if (!viewsOut(h)) {
@@ -1032,7 +1074,7 @@ pub fn sendMany(h: Handle, messages: []const []const u8, deadline: wait.Deadline
                     continue;
                 }
                 // Views hold the space: a holder that dies gives nothing back and wakes no one.
-                if (try reap(h)) continue;
+                if (try reap(h, deadline)) continue;
                 const slice = deadline.earliest(wait.Deadline.after(reap_interval_ns));
                 if (try b.word.wait(b.expected, slice) == .timed_out and deadline.passed(platform.monotonicNs())) return error.TimedOut;
             },
@@ -1044,7 +1086,7 @@ pub fn recv(h: Handle, out: []u8, peek: bool, deadline: wait.Deadline) Error!Rec
     const c = h.c;
     var waited = false;
     while (true) {
-        const r = try tryRecv(h, out, peek);
+        const r = try tryRecv(h, out, peek, deadline);
         switch (r) {
             .received => {
                 if (!peek) wakeAfter(h, &c.writable) else if (waited) passOn(h);
@@ -1066,7 +1108,7 @@ pub fn recv(h: Handle, out: []u8, peek: bool, deadline: wait.Deadline) Error!Rec
 pub fn swap(h: Handle, message: []const u8, out: []u8, deadline: wait.Deadline) Error!RecvResult {
     const c = h.c;
     while (true) {
-        const r = try trySwap(h, message, out);
+        const r = try trySwap(h, message, out, deadline);
         switch (r) {
             .received => {
                 wakeAfter(h, &c.readable);
@@ -1082,7 +1124,7 @@ pub fn recvMany(h: Handle, out: []u8, lengths: []u32, deadline: wait.Deadline) E
     const c = h.c;
     var waited = false;
     while (true) {
-        const r = try tryRecvMany(h, out, lengths);
+        const r = try tryRecvMany(h, out, lengths, deadline);
         switch (r.result) {
             .received => {
                 wakeAfter(h, &c.writable);
@@ -1105,7 +1147,7 @@ pub fn recvLoan(h: Handle, offsets: []u32, lengths: []u32, loan: *Loan, deadline
     const c = h.c;
     while (true) {
         var moved = false;
-        const r = try tryRecvLoan(h, offsets, lengths, loan, &moved);
+        const r = try tryRecvLoan(h, offsets, lengths, loan, &moved, deadline);
         if (moved) wakeAfter(h, &c.writable);
         switch (r.result) {
             .blocked => |b| if (try b.word.wait(b.expected, deadline) == .timed_out) return error.TimedOut,
@@ -1118,7 +1160,7 @@ pub fn write(h: Handle, bytes: []const u8, deadline: wait.Deadline) Error!void {
     const c = h.c;
     var done: usize = 0;
     while (done < bytes.len) {
-        switch (try tryWrite(h, bytes[done..])) {
+        switch (try tryWrite(h, bytes[done..], deadline)) {
             .wrote => |n| {
                 done += n;
                 wakeAfter(h, &c.readable);
@@ -1132,7 +1174,7 @@ pub fn read(h: Handle, out: []u8, deadline: wait.Deadline) Error!ReadResult {
     const c = h.c;
     var waited = false;
     while (true) {
-        const r = try tryRead(h, out);
+        const r = try tryRead(h, out, deadline);
         switch (r) {
             .read => {
                 wakeAfter(h, &c.writable);
@@ -1187,8 +1229,8 @@ pub fn sideWord(h: Handle, side: Side) *wait.WaitWord {
 pub fn sendStep(h: Handle, messages: []const []const u8, registered: bool, expected: *u32) Error!bool {
     const c = h.c;
     if (registered) c.writable.unregister();
-    var r = try trySendMany(h, messages);
-    if (r == .blocked and try reap(h)) r = try trySendMany(h, messages);
+    var r = try trySendMany(h, messages, at_once);
+    if (r == .blocked and r.blocked.expected != lock_busy and try reap(h, at_once)) r = try trySendMany(h, messages, at_once);
     switch (r) {
         .sent => {
             wakeReceivers(h, messages.len);
@@ -1205,7 +1247,7 @@ pub fn sendStep(h: Handle, messages: []const []const u8, registered: bool, expec
 pub fn recvStep(h: Handle, out: []u8, peek: bool, registered: bool, expected: *u32) Error!RecvResult {
     const c = h.c;
     if (registered) c.readable.unregister();
-    const r = try tryRecv(h, out, peek);
+    const r = try tryRecv(h, out, peek, at_once);
     switch (r) {
         // `registered`: this step follows a wait, which a wake-up may have ended (see `passOn`).
         .received => if (!peek) wakeAfter(h, &c.writable) else if (registered) passOn(h),
@@ -1222,7 +1264,7 @@ pub fn recvStep(h: Handle, out: []u8, peek: bool, registered: bool, expected: *u
 pub fn recvManyStep(h: Handle, out: []u8, lengths: []u32, registered: bool, expected: *u32) Error!struct { count: u32, result: RecvResult } {
     const c = h.c;
     if (registered) c.readable.unregister();
-    const r = try tryRecvMany(h, out, lengths);
+    const r = try tryRecvMany(h, out, lengths, at_once);
     switch (r.result) {
         .received => wakeAfter(h, &c.writable),
         .too_small => if (registered) passOn(h),
@@ -1239,7 +1281,7 @@ pub fn recvLoanStep(h: Handle, offsets: []u32, lengths: []u32, loan: *Loan, regi
     const c = h.c;
     if (registered) c.readable.unregister();
     var moved = false;
-    const r = try tryRecvLoan(h, offsets, lengths, loan, &moved);
+    const r = try tryRecvLoan(h, offsets, lengths, loan, &moved, at_once);
     if (moved) wakeAfter(h, &c.writable);
     if (r.result == .blocked) {
         _ = r.result.blocked.word.register();
@@ -1251,7 +1293,7 @@ pub fn recvLoanStep(h: Handle, offsets: []u32, lengths: []u32, loan: *Loan, regi
 pub fn writeStep(h: Handle, bytes: []const u8, registered: bool, expected: *u32) Error!WriteResult {
     const c = h.c;
     if (registered) c.writable.unregister();
-    const r = try tryWrite(h, bytes);
+    const r = try tryWrite(h, bytes, at_once);
     switch (r) {
         .wrote => wakeAfter(h, &c.readable),
         .blocked => |b| {
@@ -1268,7 +1310,7 @@ pub fn readStep(h: Handle, out: []u8, registered: bool, expected: *u32, writer_e
     const c = h.c;
     if (registered) c.readable.unregister();
     writer_expected.* = 0;
-    const r = try tryRead(h, out);
+    const r = try tryRead(h, out, at_once);
     switch (r) {
         .read => {
             wakeAfter(h, &c.writable);
@@ -1287,7 +1329,7 @@ pub fn readStep(h: Handle, out: []u8, registered: bool, expected: *u32, writer_e
 pub fn swapStep(h: Handle, message: []const u8, out: []u8, registered: bool, expected: *u32) Error!RecvResult {
     const c = h.c;
     if (registered) c.readable.unregister();
-    const r = try trySwap(h, message, out);
+    const r = try trySwap(h, message, out, at_once);
     switch (r) {
         .received => wakeAfter(h, &c.readable),
         .blocked => |b| {
@@ -1513,7 +1555,7 @@ test "messages go through in order, wrap around the ring, and the end comes afte
         var msg: [120]u8 = undefined;
         for (msg[0..len], 0..) |*b, i| b.* = @truncate(sent + i);
         while (try trySend(c, msg[0..len]) != .sent) {
-            const r = try tryRecv(c, &buf, false);
+            const r = try tryRecv(c, &buf, false, at_once);
             const n = r.received;
             for (buf[0..n], 0..) |b, i| try testing.expectEqual(@as(u8, @truncate(got + i)), b);
             got += 1;
@@ -1523,7 +1565,7 @@ test "messages go through in order, wrap around the ring, and the end comes afte
     try close(c);
     try testing.expectError(error.Pipe, trySend(c, "late"));
     while (true) {
-        const r = try tryRecv(c, &buf, false);
+        const r = try tryRecv(c, &buf, false, at_once);
         if (r == .ended) break;
         for (buf[0..r.received], 0..) |b, i| try testing.expectEqual(@as(u8, @truncate(got + i)), b);
         got += 1;
@@ -1539,12 +1581,12 @@ test "limits: message size, small buffers, bad flags, corrupt positions" {
     try testing.expectError(error.Range, trySend(c, &big));
     try testing.expect(try trySend(c, big[0..56]) == .sent);
     var small: [10]u8 = undefined;
-    try testing.expectEqual(RecvResult{ .too_small = 56 }, try tryRecv(c, &small, false));
+    try testing.expectEqual(RecvResult{ .too_small = 56 }, try tryRecv(c, &small, false, at_once));
     try testing.expectError(error.Range, sizeFor(100));
     try testing.expectError(error.Invalid, init(&memory, 128, flag_stream | flag_single));
     c.c.writable.value = 4000; // a head past the tail: more used than the capacity
-    try testing.expectError(error.Protocol, tryRecv(c, &small, false));
-    try testing.expectError(error.Kind, tryWrite(c, "x"));
+    try testing.expectError(error.Protocol, tryRecv(c, &small, false, at_once));
+    try testing.expectError(error.Kind, tryWrite(c, "x", at_once));
 }
 
 test "single-message channels: put blocks while full, peek and swap" {
@@ -1553,12 +1595,12 @@ test "single-message channels: put blocks while full, peek and swap" {
     var buf: [56]u8 = undefined;
     try testing.expect(try trySend(c, "one") == .sent);
     try testing.expect(try trySend(c, "two") == .blocked);
-    try testing.expectEqual(RecvResult{ .received = 3 }, try tryRecv(c, &buf, true));
-    try testing.expectEqual(RecvResult{ .received = 3 }, try trySwap(c, "three", &buf));
+    try testing.expectEqual(RecvResult{ .received = 3 }, try tryRecv(c, &buf, true, at_once));
+    try testing.expectEqual(RecvResult{ .received = 3 }, try trySwap(c, "three", &buf, at_once));
     try testing.expectEqualStrings("one", buf[0..3]);
-    try testing.expectEqual(RecvResult{ .received = 5 }, try tryRecv(c, &buf, false));
+    try testing.expectEqual(RecvResult{ .received = 5 }, try tryRecv(c, &buf, false, at_once));
     try testing.expectEqualStrings("three", buf[0..5]);
-    try testing.expect(try tryRecv(c, &buf, false) == .blocked);
+    try testing.expect(try tryRecv(c, &buf, false, at_once) == .blocked);
 }
 
 test "single-message channels: replace drops the old value and never waits" {
@@ -1567,11 +1609,11 @@ test "single-message channels: replace drops the old value and never waits" {
     var buf: [56]u8 = undefined;
     try replace(c, "first");
     try replace(c, "second value");
-    try testing.expectEqual(RecvResult{ .received = 12 }, try tryRecv(c, &buf, true));
+    try testing.expectEqual(RecvResult{ .received = 12 }, try tryRecv(c, &buf, true, at_once));
     try testing.expectEqualStrings("second value", buf[0..12]);
     for (0..100) |i| try replace(c, buf[0 .. i % 50 + 1]);
-    try testing.expectEqual(RecvResult{ .received = 50 }, try tryRecv(c, &buf, false));
-    try testing.expect(try tryRecv(c, &buf, false) == .blocked);
+    try testing.expectEqual(RecvResult{ .received = 50 }, try tryRecv(c, &buf, false, at_once));
+    try testing.expect(try tryRecv(c, &buf, false, at_once) == .blocked);
     var big: [57]u8 = undefined;
     try testing.expectError(error.Range, replace(c, &big));
 }
@@ -1585,18 +1627,18 @@ test "streams: partial writes and reads across the wrap, then the end" {
     var written: usize = 0;
     var read_n: usize = 0;
     while (read_n < data.len) {
-        if (written < data.len) switch (try tryWrite(c, data[written..])) {
+        if (written < data.len) switch (try tryWrite(c, data[written..], at_once)) {
             .wrote => |n| written += n,
             .blocked => {},
         };
-        switch (try tryRead(c, out[read_n..@min(read_n + 37, out.len)])) {
+        switch (try tryRead(c, out[read_n..@min(read_n + 37, out.len)], at_once)) {
             .read => |n| read_n += n,
             else => {},
         }
     }
     try testing.expectEqualSlices(u8, &data, &out);
     try close(c);
-    try testing.expect(try tryRead(c, &out) == .ended);
+    try testing.expect(try tryRead(c, &out, at_once) == .ended);
 }
 
 /// Two senders' messages for the thread tests: sender `id`'s message i is id, i (u32), then padding,
@@ -1684,9 +1726,9 @@ test "a holder of the lock that died leaves the last committed state" {
     const th = try std.Thread.spawn(.{}, Dier.run, .{c});
     th.join();
     var buf: [56]u8 = undefined;
-    try testing.expectEqual(RecvResult{ .received = 4 }, try tryRecv(c, &buf, false));
+    try testing.expectEqual(RecvResult{ .received = 4 }, try tryRecv(c, &buf, false, at_once));
     try testing.expectEqualStrings("kept", buf[0..4]);
-    try testing.expect(try tryRecv(c, &buf, false) == .blocked);
+    try testing.expect(try tryRecv(c, &buf, false, at_once) == .blocked);
 }
 
 fn viewOf(c: Handle, offset: u32, len: u32) []const u8 {
@@ -1702,16 +1744,16 @@ test "views: a loan keeps its space from senders until given back, in any order"
     // 256 bytes hold 8 records of 24 (16-byte messages) and a bit.
     for (0..8) |i| try testing.expect(try trySend(c, &[_]u8{@intCast(i)} ** 16) == .sent);
     var a: Loan = .{ .from = 0, .to = 0 };
-    var r = try tryRecvLoan(c, &offsets, lengths[0..3], &a, &moved);
+    var r = try tryRecvLoan(c, &offsets, lengths[0..3], &a, &moved, at_once);
     try testing.expectEqual(@as(u32, 3), r.count);
     for (0..3) |i| try testing.expectEqualSlices(u8, &[_]u8{@intCast(i)} ** 16, viewOf(c, offsets[i], lengths[i]));
     var b: Loan = .{ .from = 0, .to = 0 };
-    r = try tryRecvLoan(c, &offsets, lengths[0..2], &b, &moved);
+    r = try tryRecvLoan(c, &offsets, lengths[0..2], &b, &moved, at_once);
     try testing.expectEqual(@as(u32, 2), r.count);
     try testing.expectEqualSlices(u8, &[_]u8{3} ** 16, viewOf(c, offsets[0], 16));
     // A copy receive while views are out takes the next message but frees nothing.
     var buf: [64]u8 = undefined;
-    try testing.expectEqual(RecvResult{ .received = 16 }, try tryRecv(c, &buf, false));
+    try testing.expectEqual(RecvResult{ .received = 16 }, try tryRecv(c, &buf, false, at_once));
     try testing.expectEqual(@as(u8, 5), buf[0]);
     try testing.expect(viewsOut(c));
     try testing.expect(try trySend(c, &[_]u8{9} ** 64) == .blocked);
@@ -1727,21 +1769,21 @@ test "views: a loan keeps its space from senders until given back, in any order"
     try testing.expectError(error.Invalid, release(c, a));
     try testing.expectError(error.Invalid, release(c, .{ .from = 4, .to = 8 }));
     // What is left comes in order: 6, 7, then the 64-byte one.
-    try testing.expectEqual(RecvResult{ .received = 16 }, try tryRecv(c, &buf, false));
+    try testing.expectEqual(RecvResult{ .received = 16 }, try tryRecv(c, &buf, false, at_once));
     try testing.expectEqual(@as(u8, 6), buf[0]);
     var l: Loan = .{ .from = 0, .to = 0 };
-    r = try tryRecvLoan(c, &offsets, &lengths, &l, &moved);
+    r = try tryRecvLoan(c, &offsets, &lengths, &l, &moved, at_once);
     try testing.expectEqual(@as(u32, 2), r.count);
     try testing.expectEqual(@as(u32, 64), lengths[1]);
     // The next take gives the loan back first; then there is nothing.
-    r = try tryRecvLoan(c, &offsets, &lengths, &l, &moved);
+    r = try tryRecvLoan(c, &offsets, &lengths, &l, &moved, at_once);
     try testing.expect(moved);
     try testing.expect(r.result == .blocked);
     try testing.expectEqual(l.from, l.to);
     try testing.expect(!viewsOut(c));
     try testing.expectEqual(@as(u32, 0), try pending(c));
     try close(c);
-    try testing.expect((try tryRecvLoan(c, &offsets, &lengths, &l, &moved)).result == .ended);
+    try testing.expect((try tryRecvLoan(c, &offsets, &lengths, &l, &moved, at_once)).result == .ended);
 }
 
 test "views: only plain message channels; across the wrap; a crashed taker's marks are messages" {
@@ -1751,7 +1793,7 @@ test "views: only plain message channels; across the wrap; a crashed taker's mar
     var moved = false;
     var l: Loan = .{ .from = 0, .to = 0 };
     const s = try testChan(&memory, 128, flag_single);
-    try testing.expectError(error.Kind, tryRecvLoan(s, &offsets, &lengths, &l, &moved));
+    try testing.expectError(error.Kind, tryRecvLoan(s, &offsets, &lengths, &l, &moved, at_once));
     const c = try testChan(&memory, 128, 0);
     var msg: [56]u8 = undefined;
     for (0..200) |round| {
@@ -1762,21 +1804,21 @@ test "views: only plain message channels; across the wrap; a crashed taker's mar
             l = .{ .from = 0, .to = 0 };
         }
         try testing.expect(try trySend(c, msg[0..len]) == .sent);
-        const r = try tryRecvLoan(c, &offsets, &lengths, &l, &moved);
+        const r = try tryRecvLoan(c, &offsets, &lengths, &l, &moved, at_once);
         try testing.expectEqual(@as(u32, 1), r.count);
         try testing.expectEqualSlices(u8, msg[0..len], viewOf(c, offsets[0], lengths[0]));
         try testing.expect(offsets[0] + lengths[0] <= header_size + 128);
     }
     // Marks after the cursor (a taker killed before it moved the cursor) read as messages.
     var buf: [64]u8 = undefined;
-    try testing.expect(try tryRecv(c, &buf, false) == .blocked);
+    try testing.expect(try tryRecv(c, &buf, false, at_once) == .blocked);
     try release(c, l);
     l = .{ .from = 0, .to = 0 };
     try testing.expect(try trySend(c, "abc") == .sent);
     const p = try positions(c, .receiver, true);
     const record = (try nextRecord(c, p)).?;
     setKind(c, record, kind_loaned | (holders_max - 1) << 8);
-    try testing.expectEqual(RecvResult{ .received = 3 }, try tryRecv(c, &buf, false));
+    try testing.expectEqual(RecvResult{ .received = 3 }, try tryRecv(c, &buf, false, at_once));
     try testing.expect(!viewsOut(c));
 }
 
@@ -1792,7 +1834,7 @@ test "views: a dead holder's loan is reaped by a sender that finds the ring full
         var lengths: [4]u32 = undefined;
         var moved = false;
         var l: Loan = .{ .from = 0, .to = 0 };
-        const r = tryRecvLoan(c, &offsets, &lengths, &l, &moved) catch std.posix.exit(2);
+        const r = tryRecvLoan(c, &offsets, &lengths, &l, &moved, at_once) catch std.posix.exit(2);
         // The process ends holding the loan.
         std.posix.exit(if (r.count == 4) 0 else 1);
     }
@@ -1800,7 +1842,7 @@ test "views: a dead holder's loan is reaped by a sender that finds the ring full
     try testing.expectEqual(@as(u32, 0), status);
     try testing.expect(viewsOut(c));
     var buf: [64]u8 = undefined;
-    try testing.expectEqual(RecvResult{ .received = 16 }, try tryRecv(c, &buf, false));
+    try testing.expectEqual(RecvResult{ .received = 16 }, try tryRecv(c, &buf, false, at_once));
     try testing.expectEqual(@as(u8, 4), buf[0]);
     // The ring is full behind the dead loan; a blocking send reaps it (it never gets a wake-up).
     try send(c, &[_]u8{9} ** 100, wait.Deadline.after(5 * std.time.ns_per_s));
@@ -1831,12 +1873,12 @@ test "a receiver killed between its cursor and the head leaves a single-message 
     const th = try std.Thread.spawn(.{}, Dier.run, .{c});
     th.join();
     var buf: [56]u8 = undefined;
-    try testing.expect(try tryRecv(c, &buf, false) == .blocked);
+    try testing.expect(try tryRecv(c, &buf, false, at_once) == .blocked);
     try testing.expect(try trySend(c, "next") == .sent);
-    try testing.expectEqual(RecvResult{ .received = 4 }, try tryRecv(c, &buf, false));
+    try testing.expectEqual(RecvResult{ .received = 4 }, try tryRecv(c, &buf, false, at_once));
     try testing.expectEqualStrings("next", buf[0..4]);
     try replace(c, "value");
-    try testing.expectEqual(RecvResult{ .received = 5 }, try tryRecv(c, &buf, false));
+    try testing.expectEqual(RecvResult{ .received = 5 }, try tryRecv(c, &buf, false, at_once));
 }
 
 test "handles: attached channels are found with their capacity until their memory is forgotten" {
@@ -1881,7 +1923,7 @@ test "views: a holder whose main thread exited keeps its views while another thr
             var lengths: [4]u32 = undefined;
             var moved = false;
             var l: Loan = .{ .from = 0, .to = 0 };
-            const r = tryRecvLoan(arg.c, &offsets, &lengths, &l, &moved) catch std.posix.exit(2);
+            const r = tryRecvLoan(arg.c, &offsets, &lengths, &l, &moved, at_once) catch std.posix.exit(2);
             @atomicStore(u32, arg.taken, if (r.count == 4) 1 else 2, .release);
             std.Thread.sleep(60 * std.time.ns_per_s);
         }
@@ -1896,10 +1938,10 @@ test "views: a holder whose main thread exited keeps its views while another thr
     try testing.expectEqual(@as(u32, 1), @atomicLoad(u32, taken, .acquire));
     try testing.expect(viewsOut(c));
     var buf: [64]u8 = undefined;
-    try testing.expectEqual(RecvResult{ .received = 16 }, try tryRecv(c, &buf, false));
+    try testing.expectEqual(RecvResult{ .received = 16 }, try tryRecv(c, &buf, false, at_once));
     // The ring is full behind the live holder's views: the send waits (reaping nothing) and times out.
     try testing.expectError(error.TimedOut, send(c, &[_]u8{9} ** 100, wait.Deadline.after(300 * std.time.ns_per_ms)));
-    try testing.expect(!try reap(c));
+    try testing.expect(!try reap(c, at_once));
     for (0..4) |i| try testing.expectEqualSlices(u8, &[_]u8{@intCast(i)} ** 16, viewOf(c, header_size + @as(u32, @intCast(i)) * 24 + 8, 16));
     // Once the whole process is dead (a zombie: not yet waited for), its views are given back.
     try std.posix.kill(pid, std.posix.SIG.KILL);
@@ -1922,11 +1964,11 @@ test "views: a holder is judged by pid, start time and pid namespace" {
     for (0..4) |round| {
         for (0..2) |i| try testing.expect(try trySend(c, &[_]u8{@intCast(i)} ** 16) == .sent);
         l = .{ .from = 0, .to = 0 };
-        try testing.expectEqual(@as(u32, 2), (try tryRecvLoan(c, &offsets, &lengths, &l, &moved)).count);
+        try testing.expectEqual(@as(u32, 2), (try tryRecvLoan(c, &offsets, &lengths, &l, &moved, at_once)).count);
         // This process claimed the first entry, and its own views are never passed.
         const h = c.c.holder(0);
         try testing.expectEqual(@as(u32, @intCast(self.pid)), h.pid);
-        try testing.expect(!try reap(c));
+        try testing.expect(!try reap(c, at_once));
         switch (round) {
             // A reused pid: this process's pid with another start time names a dead holder.
             0 => h.start +%= 1,
@@ -1936,7 +1978,7 @@ test "views: a holder is judged by pid, start time and pid namespace" {
             2 => {
                 h.pid = @intCast(dead_pid);
                 h.pidns +%= 1;
-                try testing.expect(!try reap(c));
+                try testing.expect(!try reap(c, at_once));
                 try testing.expect(viewsOut(c));
                 h.pidns -%= 1;
             },
@@ -1947,7 +1989,7 @@ test "views: a holder is judged by pid, start time and pid namespace" {
                 setKind(c, try recordAt(c, record.after, l.to -% record.after), kind_message);
             },
         }
-        try testing.expect(try reap(c));
+        try testing.expect(try reap(c, at_once));
         try testing.expect(!viewsOut(c));
         try testing.expectError(error.Invalid, release(c, l));
         // Back to this process, for the next round.
@@ -1966,18 +2008,18 @@ test "views: at most holders_max processes hold views; a dead holder's entry is 
     for (0..holders_max + 1) |i| try testing.expect(try trySend(c, &[_]u8{@intCast(i)} ** 16) == .sent);
     for (0..holders_max) |i| {
         var l: Loan = .{ .from = 0, .to = 0 };
-        try testing.expectEqual(@as(u32, 1), (try tryRecvLoan(c, &offsets, &lengths, &l, &moved)).count);
+        try testing.expectEqual(@as(u32, 1), (try tryRecvLoan(c, &offsets, &lengths, &l, &moved, at_once)).count);
         try testing.expectEqual(@as(u32, @intCast(i)), (try recordAt(c, l.from, l.to -% l.from)).kind >> 8);
         try testing.expectEqual(@as(u32, @intCast(self.pid)), c.c.holder(@intCast(i)).pid);
         c.c.holder(@intCast(i)).pidns +%= 1;
     }
     var l: Loan = .{ .from = 0, .to = 0 };
-    try testing.expectError(error.Busy, tryRecvLoan(c, &offsets, &lengths, &l, &moved));
+    try testing.expectError(error.Busy, tryRecvLoan(c, &offsets, &lengths, &l, &moved, at_once));
     // One of them turns out to be dead (back in this namespace, with a pid that has another start):
     // its view is given back and its entry taken over.
     c.c.holder(2).pidns -%= 1;
     c.c.holder(2).start +%= 1;
-    try testing.expectEqual(@as(u32, 1), (try tryRecvLoan(c, &offsets, &lengths, &l, &moved)).count);
+    try testing.expectEqual(@as(u32, 1), (try tryRecvLoan(c, &offsets, &lengths, &l, &moved, at_once)).count);
     try testing.expectEqual(@as(u32, 2), (try recordAt(c, l.from, l.to -% l.from)).kind >> 8);
     try testing.expectEqual(self.start, c.c.holder(2).start);
 }

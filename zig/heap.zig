@@ -347,8 +347,10 @@ fn afterLock(h: *Heap, got: mutex.Acquired) Error!void {
     }
 }
 
+/// Releases the page lock. Its word is shared memory: a process that rewrote the owner bits makes
+/// glibc refuse the unlock; the lock is then not this thread's, and the call's result stands.
 fn unlockPages(h: *Heap) void {
-    mutex.unlock(&h.header.lock) catch unreachable;
+    mutex.unlock(&h.header.lock) catch {};
 }
 
 /// Rewrites an entry (a page's state record is written apart: its generation must only grow, and
@@ -483,7 +485,9 @@ fn retire(h: *Heap, page: u32) bool {
     const after = @atomicLoad(u32, &e.next, .acquire);
     var link = &h.header.class_head[c];
     var steps: usize = 0;
-    while (link.* != 0 and steps <= h.table.len) : (steps += 1) {
+    // The links are shared memory: one past the table ends the walk, as in `allocSmall` (the page
+    // then stays linked, which the walkers skip over and `check` reports).
+    while (link.* != 0 and link.* <= h.table.len and steps <= h.table.len) : (steps += 1) {
         if (link.* == page + 1) {
             @atomicStore(u32, link, after, .release);
             break;

@@ -725,11 +725,16 @@ void *ipc_heap_realloc_fn(void *context, void *ptr, size_t size);
  * an empty ring). Receives copy into the caller's buffer; one too small gets IPC_ERANGE with the
  * needed length in *length_out and the message stays. After ipc_chan_close, sends fail with
  * IPC_EPIPE and receives drain what is left, then return IPC_EOF. Try forms return IPC_EBUSY where
- * the blocking form would wait; blocking forms take `timeout_ns` (negative: no limit). With
- * ipc_interruptible_set(1) every blocking form (send, receive, peek, swap, write, read, their
- * batch and view forms) returns IPC_EINTR when a signal handler interrupts its wait: nothing was
- * sent or received by that call (a write returns IPC_EINTR even after some bytes went in, as a
- * timeout does). The channel's internal lock is never interrupted.
+ * the blocking form would wait, and also when another process holds the channel's internal send or
+ * receive lock (they never wait for it); blocking forms take `timeout_ns` (negative: no limit), which
+ * bounds the wait for those locks too: a peer stopped inside one makes them IPC_ETIMEDOUT. Steps
+ * that find an internal lock held return IPC_EBUSY with 0xffffffff in *expected_out: wait a short
+ * while (no word announces the release), then step again. Calls without a timeout (close, replace,
+ * release) wait for a stopped holder. With ipc_interruptible_set(1) every blocking form (send,
+ * receive, peek, swap, write, read, their batch and view forms) returns IPC_EINTR when a signal
+ * handler interrupts its wait: nothing was sent or received by that call (a write returns IPC_EINTR
+ * even after some bytes went in, as a timeout does). The channel's internal lock is never
+ * interrupted.
  *
  * An ipc_chan_t is the channel's address in this process, valid for calls only once this process
  * attached it (ipc_chan_init, ipc_chan_init_at, ipc_chan_at, ipc_chan_create) and until the segment

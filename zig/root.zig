@@ -1582,7 +1582,7 @@ pub export fn ipc_chan_recv(handle: ?*ipc_chan_t, buffer: ?*anyopaque, capacity:
 pub export fn ipc_chan_try_recv(handle: ?*ipc_chan_t, buffer: ?*anyopaque, capacity: u64, length_out: ?*u64) i32 {
     const out = length_out orelse return abi.code(error.Invalid);
     const c = toChan(handle) catch |err| return result(err);
-    const r = chan.tryRecv(c, bufferOut(buffer, capacity) catch |err| return result(err), false) catch |err| return result(err);
+    const r = chan.tryRecv(c, bufferOut(buffer, capacity) catch |err| return result(err), false, chan.at_once) catch |err| return result(err);
     if (r == .received) chan.wakeAfter(c, &c.c.writable);
     return recvCode(r, out);
 }
