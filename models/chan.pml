@@ -3,14 +3,14 @@
  * mirrors: zig/chan.zig positions sha256:150de8e109a5c51a
  * mirrors: zig/chan.zig commit sha256:cee1ad04078f2a0c
  * mirrors: zig/chan.zig fits sha256:2f899a7d69146cbb
- * mirrors: zig/chan.zig trySendMany sha256:dbafbf701cecd02e
- * mirrors: zig/chan.zig tryRecv sha256:41cffbf3ff6ecbb5
+ * mirrors: zig/chan.zig trySendMany sha256:61b0d8914ff61460
+ * mirrors: zig/chan.zig tryRecv sha256:a296653f122343a2
  * mirrors: zig/chan.zig consume sha256:a5a50d515ca0322e
- * mirrors: zig/chan.zig replace sha256:62ba964e289e53a6
+ * mirrors: zig/chan.zig replace sha256:e928b2ac10940a07
  * mirrors: zig/chan.zig wakeAfter sha256:efae21e2a1dff208
- * mirrors: zig/chan.zig sendMany sha256:116297ee72b89028
- * mirrors: zig/chan.zig recv sha256:3b21dfe4bef13d76
- * mirrors: zig/chan.zig lockReceivers sha256:34f438940f6503dd
+ * mirrors: zig/chan.zig sendMany sha256:81c8c684fec00a55
+ * mirrors: zig/chan.zig recv sha256:0c209d199405a918
+ * mirrors: zig/chan.zig lockReceivers sha256:d1c701a6453b6918
  * mirrors: zig/chan.zig repairReceivers sha256:932cb71796ef4fc9
  * mirrors: zig/chan.zig seeBoth sha256:39008008d95231af
  * mirrors: zig/chan.zig wakeReceivers sha256:4a54c4354d3248c1
