@@ -5,7 +5,7 @@
  * and regenerates bench/RESULTS.md from all groups. `bun bench/run.ts ffi` runs one group only.
  */
 
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { resolve } from "node:path";
@@ -21,6 +21,8 @@ interface Group {
   title: string;
   method: string;
   jobs: string[][];
+  /** Runs every job beside one CPU-bound busy process per CPU (started before it, killed after it). */
+  load?: boolean;
 }
 
 const groups: Group[] = [
@@ -173,6 +175,32 @@ const groups: Group[] = [
     ],
   },
   {
+    name: "load",
+    title: "Round trip under load",
+    method: "The message-passing group's round trips (a 16-byte message to a child process and back; libipc " +
+      "through two Chans, the peer a unix stream socket between the same runtimes), 20 000 timed rounds each (C " +
+      "drops the first 10%, the socket peers time theirs after 2 000 warm-up rounds), each job run beside one " +
+      "CPU-bound busy process per CPU (a Bun `for (;;) {}`, started before the job and killed after it), so that " +
+      "runnable threads outnumber CPUs the whole time. libipc stops spinning while the kernel's runnable count " +
+      "exceeds the CPUs (DEVELOPERS.md, Waiting). Bun<->Deno is a Bun parent with a Deno child for both tools.",
+    load: true,
+    jobs: [
+      ["zig-out/bin/ipc-bench-chan", "roundtrip", "22000"],
+      ["node", "bench/ipc_peers/unix_socket_c.mjs", "roundtrip"],
+      [bun, "bench/chan.bun.ts", "roundtrip", "22000"],
+      [bun, "bench/ipc_peers/unix_socket.ts", "roundtrip"],
+      [
+        `CHAN_CHILD=${JSON.stringify([...denoRun, "bench/chan.deno.ts"])}`,
+        "CHAN_CHILD_LABEL=Deno",
+        bun,
+        "bench/chan.bun.ts",
+        "roundtrip",
+        "22000",
+      ],
+      ["SOCKET_CHILD=deno", bun, "bench/ipc_peers/unix_socket.ts", "roundtrip"],
+    ],
+  },
+  {
     name: "process",
     title: "Processes",
     method: 'isolate: `await isolate(module, "times10", 7)` one call at a time, 3 warm-up calls then 30 timed; ' +
@@ -273,12 +301,28 @@ function fmt(value: number): string {
   return value.toFixed(2);
 }
 
+/** One CPU-bound busy process per CPU, for the groups measured under load; returns their killer. */
+function startBurners(): () => void {
+  const burners = cpus().map(() => spawn(bun, ["-e", "for (;;) {}"], { stdio: "ignore" }));
+  return () => {
+    for (const b of burners) b.kill("SIGKILL");
+  };
+}
+
 function measure(group: Group, reps: number): GroupResult {
   const rows = new Map<string, Row>();
   for (let rep = 1; rep <= reps; rep++) {
     for (const job of group.jobs) {
       process.stderr.write(`bench ${group.name} ${rep}/${reps}: ${job.slice(-2).join(" ")}\n`);
-      for (const m of runJob(job)) {
+      const stopBurners = group.load ? startBurners() : () => {};
+      let measured: Measurement[];
+      try {
+        measured = runJob(job);
+      } finally {
+        stopBurners();
+      }
+      for (const m of measured) {
+        if (group.load) m.case = m.case.replace("round trip,", "round trip under load,");
         const key = `${m.case}\u0000${m.tool}`;
         const row = rows.get(key) ??
           { case: m.case, tool: m.tool, unit: m.unit, values: [], peer: m.peer, note: m.note };
@@ -331,7 +375,10 @@ function table(result: GroupResult): string {
     const peers = rows.filter((r) => r.peer);
     for (const row of rows) {
       const med = median(row.values);
-      const peer = peers.find((p) => p.tool.split(" ")[0] === row.tool.split(" ")[0]) ?? peers[0];
+      // The peer between the same runtimes ("C<->C", "Bun<->Deno" in both names), else the same first word.
+      const pairOf = (tool: string) => /\b(\w+<->\w+)\b/.exec(tool)?.[1];
+      const peer = peers.find((p) => pairOf(p.tool) !== undefined && pairOf(p.tool) === pairOf(row.tool)) ??
+        peers.find((p) => p.tool.split(" ")[0] === row.tool.split(" ")[0]) ?? peers[0];
       const ratio = row.peer || peer === undefined ? "" : `${(med / median(peer.values)).toFixed(2)}×`;
       const values = [Math.min(...row.values), med, Math.max(...row.values)].map(fmt);
       lines.push(

@@ -7,6 +7,18 @@
 //! (well under 1 us). The spin is bounded in time (`spin_ns`, process-wide), not in iterations,
 //! because a `pause` costs anywhere from 5 to 140 cycles depending on the CPU.
 //!
+//! Why spinning backs off on crowded CPUs: a spin only pays when the thread that will change the word
+//! runs on another CPU meanwhile. When runnable threads outnumber CPUs, a spinner holds a CPU that
+//! the thread it waits for (or anyone else) needs, so every failed spin adds its whole budget to the
+//! handoff, and a spin that "succeeds" only does so after the peer won a CPU elsewhere. So a thread
+//! whose spin failed (it is about to park, off the fast path) samples, at most every
+//! `crowd_sample_ns` per process, the kernel's count of runnable threads (/proc/loadavg's fourth
+//! field) against this process's CPUs; two crowded samples in a row (of a saturating score) set
+//! `crowded`, and while it is set every spin budget is 0: waits park at once, as a socket read
+//! does. Uncrowded samples clear it the same way, so spinning resumes within about
+//! 2 * `crowd_sample_ns` after the load goes. A thread whose spins keep succeeding never samples:
+//! its spins are paying.
+//!
 //! Why park in slices: a change to shared state is a commit (an atomic store or CAS) followed by a
 //! wake syscall, two steps; a process killed between them leaves the word changed and its waiters
 //! asleep, and for words the kernel does not watch (everything but a robust mutex's lock word)
@@ -48,8 +60,72 @@ pub fn setSpin(ns: u32) Error!void {
     spin_ns.store(ns, .release);
 }
 
+/// The configured spin budget (what `setSpin` set), whether or not the CPUs are crowded.
 pub fn spin() u32 {
     return spin_ns.load(.acquire);
+}
+
+/// The spin budget for a wait starting now: the configured one, or 0 while the CPUs are crowded.
+pub fn budget() u32 {
+    if (crowded.load(.monotonic)) return 0;
+    return spin();
+}
+
+/// How often (at most, per process) a thread about to park samples whether runnable threads
+/// outnumber CPUs. A sample is an open, read and close of /proc/loadavg (a few microseconds on a busy
+/// VM), paid by a thread that parks anyway, so at 5 ms it costs well under 0.1% of one CPU.
+pub const crowd_sample_ns: u64 = 5 * std.time.ns_per_ms;
+var crowded = std.atomic.Value(bool).init(false);
+/// Saturating count of crowded samples (0..crowd_score_max); `crowded` is set at 2 and cleared at 0,
+/// so one odd sample (a burst of short-lived threads) does not flip the spin on or off.
+var crowd_score = std.atomic.Value(u8).init(0);
+const crowd_score_max = 3;
+var next_sample_at = std.atomic.Value(u64).init(0);
+
+/// Whether waits currently park without spinning because runnable threads outnumber CPUs.
+pub fn isCrowded() bool {
+    return crowded.load(.monotonic);
+}
+
+/// Called when a spin ended without its condition (the caller is about to park): samples the
+/// run queue if the last sample is older than `crowd_sample_ns` and no other thread claimed it.
+fn noteSpinFailed() void {
+    const now = platform.monotonicNs();
+    const due = next_sample_at.load(.monotonic);
+    if (now < due) return;
+    if (next_sample_at.cmpxchgStrong(due, now + crowd_sample_ns, .monotonic, .monotonic) != null) return;
+    const running = runnableThreads() orelse return;
+    recordSample(running > cpuCount());
+}
+
+fn recordSample(is_crowded: bool) void {
+    var score = crowd_score.load(.monotonic);
+    if (is_crowded) {
+        if (score < crowd_score_max) score += 1;
+    } else if (score > 0) score -= 1;
+    crowd_score.store(score, .monotonic);
+    if (score >= 2) crowded.store(true, .monotonic) else if (score == 0) crowded.store(false, .monotonic);
+}
+
+/// The system's runnable threads now (the reader included), from /proc/loadavg ("0.50 0.40 0.30
+/// 3/250 12345": the 3), or null where it cannot be read or parsed (then nothing changes).
+fn runnableThreads() ?u32 {
+    const fd = std.posix.openZ("/proc/loadavg", .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0) catch return null;
+    defer std.posix.close(fd);
+    var buf: [128]u8 = undefined;
+    const n = std.posix.read(fd, &buf) catch return null;
+    return parseRunnable(buf[0..n]);
+}
+
+fn parseRunnable(text: []const u8) ?u32 {
+    var fields = std.mem.tokenizeScalar(u8, text, ' ');
+    var i: u32 = 0;
+    while (fields.next()) |field| : (i += 1) {
+        if (i != 3) continue;
+        const slash = std.mem.indexOfScalar(u8, field, '/') orelse return null;
+        return std.fmt.parseInt(u32, field[0..slash], 10) catch null;
+    }
+    return null;
 }
 
 /// Spin of the first wait after this thread woke a parked waiter. The woken thread needs a cross-CPU
@@ -62,23 +138,24 @@ pub fn spin() u32 {
 pub const spin_after_wake_ns: u32 = 150_000;
 const after_wake_window_ns: u64 = 1_000_000;
 threadlocal var woke_parked_at: u64 = 0;
-var multi_cpu = std.atomic.Value(u8).init(0); // 0 unknown, 1 yes, 2 no
+/// CPUs this process may run on (its affinity mask), 0 until first asked.
+var cpu_count = std.atomic.Value(u32).init(0);
 
-fn severalCpus() bool {
-    switch (multi_cpu.load(.monotonic)) {
-        1 => return true,
-        2 => return false,
-        else => {
-            const n = std.Thread.getCpuCount() catch 2;
-            multi_cpu.store(if (n > 1) 1 else 2, .monotonic);
-            return n > 1;
-        },
-    }
+fn cpuCount() u32 {
+    const known = cpu_count.load(.monotonic);
+    if (known != 0) return known;
+    const n: u32 = @intCast(@max(1, @min(std.Thread.getCpuCount() catch 2, std.math.maxInt(u16))));
+    cpu_count.store(n, .monotonic);
+    return n;
 }
 
-/// The spin budget for this thread's next wait (see `spin_after_wake_ns`).
+fn severalCpus() bool {
+    return cpuCount() > 1;
+}
+
+/// The spin budget for this thread's next wait (see `spin_after_wake_ns`); 0 while crowded.
 pub fn spinBudget() u32 {
-    const base = spin();
+    const base = budget();
     if (woke_parked_at == 0) return base;
     const woke = woke_parked_at;
     woke_parked_at = 0;
@@ -132,14 +209,23 @@ fn load(word: *const u32) u32 {
 }
 
 /// Spins until `done` returns true or `spin_ns` has passed; returns whether `done` became true.
+/// A spin that fails (the caller parks next) may sample whether the CPUs are crowded (see the file
+/// comment); callers pass `budget()` or `spinBudget()`, which are 0 while they are.
 pub fn spinUntil(context: anytype, comptime done: fn (@TypeOf(context)) bool, budget_ns: u32, deadline: Deadline) bool {
-    if (budget_ns == 0) return done(context);
+    if (budget_ns == 0) {
+        if (done(context)) return true;
+        noteSpinFailed();
+        return false;
+    }
     const start = platform.monotonicNs();
     const until = Deadline.earliest(.{ .at = start + budget_ns }, deadline);
     var i: u32 = 0;
     while (true) : (i +%= 1) {
         if (done(context)) return true;
-        if (i % spins_per_clock_read == 0 and until.passed(platform.monotonicNs())) return false;
+        if (i % spins_per_clock_read == 0 and until.passed(platform.monotonicNs())) {
+            noteSpinFailed();
+            return false;
+        }
         std.atomic.spinLoopHint();
     }
 }
@@ -160,7 +246,7 @@ const Watch = struct {
 /// process's private memory; setting it to non-zero and calling `wakeCancel` ends the wait.
 pub fn wait(word: *const u32, expected: u32, deadline: Deadline, cancel: ?*const u32) Error!Outcome {
     const watch: Watch = .{ .word = word, .expected = expected, .cancel = cancel };
-    if (spinUntil(watch, Watch.changed, spin(), deadline)) {
+    if (spinUntil(watch, Watch.changed, budget(), deadline)) {
         return if (cancel != null and load(cancel.?) != 0) .canceled else .woken;
     }
     return park(word, expected, deadline, cancel);
@@ -378,4 +464,35 @@ test "parkWords parks again through slices while its words hold their values" {
     try testing.expectEqual(Outcome.timed_out, try parkWords(&words, Deadline.after(recheck_ns + recheck_ns / 2)));
     b = 1;
     try testing.expectEqual(Outcome.woken, try parkWords(&words, Deadline.after(std.time.ns_per_s)));
+}
+
+test "the runnable count is the fourth field's numerator of /proc/loadavg" {
+    try testing.expectEqual(@as(?u32, 3), parseRunnable("0.50 0.40 0.30 3/250 12345\n"));
+    try testing.expectEqual(@as(?u32, null), parseRunnable("0.50 0.40"));
+    try testing.expectEqual(@as(?u32, null), parseRunnable("0.50 0.40 0.30 x/250 1"));
+    // This machine's file parses (every Linux kernel libipc supports writes it).
+    try testing.expect(runnableThreads() != null);
+}
+
+test "two crowded samples stop spinning and two uncrowded ones resume it" {
+    const saved = .{ crowd_score.load(.monotonic), crowded.load(.monotonic) };
+    defer {
+        crowd_score.store(saved[0], .monotonic);
+        crowded.store(saved[1], .monotonic);
+    }
+    crowd_score.store(0, .monotonic);
+    crowded.store(false, .monotonic);
+    try testing.expectEqual(spin(), budget());
+    recordSample(true);
+    try testing.expect(!isCrowded()); // one odd sample changes nothing
+    recordSample(true);
+    try testing.expect(isCrowded());
+    try testing.expectEqual(@as(u32, 0), budget());
+    woke_parked_at = platform.monotonicNs(); // not even right after waking a parked waiter
+    try testing.expectEqual(@as(u32, 0), spinBudget());
+    recordSample(false);
+    try testing.expect(isCrowded());
+    recordSample(false);
+    try testing.expect(!isCrowded());
+    try testing.expectEqual(spin(), budget());
 }

@@ -8,6 +8,9 @@
  *   bun bench/ipc_peers/unix_socket.ts throughput-64      64 B messages one way, M msg/s
  *   bun bench/ipc_peers/unix_socket.ts throughput-64k     64 KiB messages one way, GB/s
  *
+ * With SOCKET_CHILD=deno the round trip's other end is a Deno process (unix_socket_echo.deno.ts,
+ * Deno.connect, one write per read) and the tool reads "unix socket (Bun<->Deno)".
+ *
  * Throughput: the socket's buffer pushes back (a short write waits for drain); the receiver writes
  * back its byte total every `batch` messages (8 bytes), and the sender stops the clock when that total
  * reaches everything it sent. The warm-up's rate sizes the timed phase to about 1.5 s (an optional
@@ -20,7 +23,8 @@ import { join } from "node:path";
 import { report } from "../report.ts";
 import { caseOf, countFor, ROUNDS, roundTripRows, throughputRow, WARM } from "./common.ts";
 
-const tool = "unix socket (Bun<->Bun)";
+const denoChild = process.env.SOCKET_CHILD === "deno";
+const tool = denoChild ? "unix socket (Bun<->Deno)" : "unix socket (Bun<->Bun)";
 const args = process.argv.slice(2);
 
 if (args[0] === "child") await child(args[1], args[2], Number(args[3]));
@@ -72,8 +76,17 @@ async function parent(args: string[]): Promise<void> {
     },
   });
   const ackEvery = c.kind === "roundtrip" ? 0 : c.batch * c.size;
+  if (denoChild && c.kind !== "roundtrip") throw new Error("SOCKET_CHILD=deno measures the round trip only");
+  const deno = join(import.meta.dirname, "../../node_modules/.bin/deno");
   const sub = Bun.spawn(
-    [process.execPath, import.meta.filename, "child", path, c.kind === "roundtrip" ? "echo" : "sink", String(ackEvery)],
+    denoChild ? [deno, "run", "--allow-all", join(import.meta.dirname, "unix_socket_echo.deno.ts"), path] : [
+      process.execPath,
+      import.meta.filename,
+      "child",
+      path,
+      c.kind === "roundtrip" ? "echo" : "sink",
+      String(ackEvery),
+    ],
     { stdio: ["ignore", 2, "inherit"] },
   );
   let finished = false;
@@ -103,7 +116,8 @@ async function parent(args: string[]): Promise<void> {
         t = performance.now();
         sock.write(msg);
       });
-      for (const row of roundTripRows(tool, us, "16-byte message, Bun.listen/Bun.connect")) report(row);
+      const how = denoChild ? "Bun.listen/Deno.connect" : "Bun.listen/Bun.connect";
+      for (const row of roundTripRows(tool, us, `16-byte message, ${how}`)) report(row);
     } else {
       const msg = new Uint8Array(c.size).fill(120);
       let sent = 0;
