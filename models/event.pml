@@ -150,6 +150,7 @@ inline waitStep(registered, expected, r, v, attempt) {
     :: else -> skip
     fi;
 #endif
+  :: else -> skip
   fi;
   if
   :: !r ->
