@@ -140,7 +140,6 @@ pub const Handle = struct {
     fn ring(h: Handle) [*]u8 {
         return @as([*]u8, @ptrCast(h.c)) + header_size;
     }
-
 };
 
 comptime {

@@ -94,7 +94,7 @@ fn noteSpinFailed() void {
     const due = next_sample_at.load(.monotonic);
     if (now < due) return;
     if (next_sample_at.cmpxchgStrong(due, now + crowd_sample_ns, .monotonic, .monotonic) != null) return;
-    const running = runnableThreads() orelse return;
+    const running = platform.runnableThreads() orelse return;
     recordSample(running > cpuCount());
 }
 
@@ -105,27 +105,6 @@ fn recordSample(is_crowded: bool) void {
     } else if (score > 0) score -= 1;
     crowd_score.store(score, .monotonic);
     if (score >= 2) crowded.store(true, .monotonic) else if (score == 0) crowded.store(false, .monotonic);
-}
-
-/// The system's runnable threads now (the reader included), from /proc/loadavg ("0.50 0.40 0.30
-/// 3/250 12345": the 3), or null where it cannot be read or parsed (then nothing changes).
-fn runnableThreads() ?u32 {
-    const fd = std.posix.openZ("/proc/loadavg", .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0) catch return null;
-    defer std.posix.close(fd);
-    var buf: [128]u8 = undefined;
-    const n = std.posix.read(fd, &buf) catch return null;
-    return parseRunnable(buf[0..n]);
-}
-
-fn parseRunnable(text: []const u8) ?u32 {
-    var fields = std.mem.tokenizeScalar(u8, text, ' ');
-    var i: u32 = 0;
-    while (fields.next()) |field| : (i += 1) {
-        if (i != 3) continue;
-        const slash = std.mem.indexOfScalar(u8, field, '/') orelse return null;
-        return std.fmt.parseInt(u32, field[0..slash], 10) catch null;
-    }
-    return null;
 }
 
 /// Spin of the first wait after this thread woke a parked waiter. The woken thread needs a cross-CPU
@@ -467,11 +446,11 @@ test "parkWords parks again through slices while its words hold their values" {
 }
 
 test "the runnable count is the fourth field's numerator of /proc/loadavg" {
-    try testing.expectEqual(@as(?u32, 3), parseRunnable("0.50 0.40 0.30 3/250 12345\n"));
-    try testing.expectEqual(@as(?u32, null), parseRunnable("0.50 0.40"));
-    try testing.expectEqual(@as(?u32, null), parseRunnable("0.50 0.40 0.30 x/250 1"));
+    try testing.expectEqual(@as(?u32, 3), platform.impl.parseRunnable("0.50 0.40 0.30 3/250 12345\n"));
+    try testing.expectEqual(@as(?u32, null), platform.impl.parseRunnable("0.50 0.40"));
+    try testing.expectEqual(@as(?u32, null), platform.impl.parseRunnable("0.50 0.40 0.30 x/250 1"));
     // This machine's file parses (every Linux kernel libipc supports writes it).
-    try testing.expect(runnableThreads() != null);
+    try testing.expect(platform.runnableThreads() != null);
 }
 
 test "two crowded samples stop spinning and two uncrowded ones resume it" {

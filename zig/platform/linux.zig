@@ -430,6 +430,27 @@ pub const NameIterator = struct {
 /// CLOCK_MONOTONIC in nanoseconds: the same clock in every process of the machine. Through libc,
 /// whose clock_gettime reads the vDSO: the raw syscall (what std.os.linux.clock_gettime made here)
 /// costs about a microsecond on these VMs, and spin loops read the clock often.
+/// The system's runnable threads now (the reader included), from /proc/loadavg ("0.50 0.40 0.30
+/// 3/250 12345": the 3), or null where it cannot be read or parsed (then nothing changes).
+pub fn runnableThreads() ?u32 {
+    const fd = std.posix.openZ("/proc/loadavg", .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0) catch return null;
+    defer std.posix.close(fd);
+    var buf: [128]u8 = undefined;
+    const n = std.posix.read(fd, &buf) catch return null;
+    return parseRunnable(buf[0..n]);
+}
+
+pub fn parseRunnable(text: []const u8) ?u32 {
+    var fields = std.mem.tokenizeScalar(u8, text, ' ');
+    var i: u32 = 0;
+    while (fields.next()) |field| : (i += 1) {
+        if (i != 3) continue;
+        const slash = std.mem.indexOfScalar(u8, field, '/') orelse return null;
+        return std.fmt.parseInt(u32, field[0..slash], 10) catch null;
+    }
+    return null;
+}
+
 pub fn monotonicNs() u64 {
     var ts: std.c.timespec = undefined;
     const rc = std.c.clock_gettime(.MONOTONIC, &ts);

@@ -37,6 +37,7 @@ pub const randomBytes = impl.randomBytes;
 pub const selfStamp = impl.selfStamp;
 pub const processAlive = impl.processAlive;
 pub const effectiveUid = impl.effectiveUid;
+pub const runnableThreads = impl.runnableThreads;
 pub const monotonicNs = impl.monotonicNs;
 pub const futexWaitv = impl.futexWaitv;
 pub const futexWake = impl.futexWake;

@@ -90,6 +90,11 @@ pub const NameIterator = struct {
         return null;
     }
 };
+/// Unknown here: spinning is never turned off for crowding.
+pub fn runnableThreads() ?u32 {
+    return null;
+}
+
 pub fn monotonicNs() u64 {
     return @intCast(@max(std.time.nanoTimestamp(), 0));
 }
