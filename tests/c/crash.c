@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "ipc.h"
+#include "parked.h"
 
 /* Exported only by the crash build of libipc (zig/crash_root.zig). */
 uint32_t ipc_crash_point_count(void);
@@ -176,16 +177,15 @@ static void start_waiter(Ctx *c, int (*body)(Ctx *)) {
   c->waiter = pid;
 }
 
-/* Waits until the waiter is parked: `count` (the parked count beside its word) is non-zero, then
- * a little longer so that it sits in the kernel, not between registering and parking. */
-static int waiter_parked(const volatile uint32_t *count) {
+/* Waits until the waiter is parked: `count` (the parked count beside its word) is non-zero and the
+ * waiter process is seen sleeping in a futex call, not between registering and parking. */
+static int waiter_parked(Ctx *c, const volatile uint32_t *count) {
   uint64_t deadline = ipc_now_ns() + 10 * SECOND;
   while (*count == 0) {
     if (ipc_now_ns() > deadline) return fail("the waiter never parked");
     sleep_ms(1);
   }
-  sleep_ms(50);
-  return 0;
+  return seen_parked(c->waiter, 10 * SECOND) ? 0 : fail("the waiter never slept in a futex wait");
 }
 
 /* The waiter must end with exit 0 within WAKE_BOUND of the kill. Without wait.recheck_ns in the
@@ -373,8 +373,7 @@ static int barrier_setup_parked(Ctx *c) {
     if (ipc_now_ns() > deadline) return fail("the waiter never arrived");
     sleep_ms(1);
   }
-  sleep_ms(50);
-  return 0;
+  return seen_parked(c->waiter, 10 * SECOND) ? 0 : fail("the waiter never slept in a futex wait");
 }
 
 /* The last arrival opened the barrier and died before waking: the parked party still passes, and
@@ -399,7 +398,7 @@ static int sem_setup(Ctx *c) {
   ipc_sem_t *s;
   EXPECT_RC(ipc_sem_init_at(c->seg, 0, 0, 0, &s), IPC_OK);
   start_waiter(c, sem_waiter);
-  return waiter_parked(ipc_sem_word(s) + 1);
+  return waiter_parked(c, ipc_sem_word(s) + 1);
 }
 
 static void op_sem_release(Ctx *c) { MUST(ipc_sem_release(sem_of(c), 1)); }
@@ -424,7 +423,7 @@ static int event_setup(Ctx *c) {
   ipc_event_t *e;
   EXPECT_RC(ipc_event_init_at(c->seg, 0, 0, &e), IPC_OK);
   start_waiter(c, event_waiter);
-  return waiter_parked(ipc_event_word(e) + 1);
+  return waiter_parked(c, ipc_event_word(e) + 1);
 }
 
 static void op_event_set(Ctx *c) { MUST(ipc_event_set(event_of(c))); }
@@ -462,7 +461,7 @@ static int cond_setup(Ctx *c) {
   EXPECT_RC(ipc_mutex_init_at(c->seg, 0, &m), IPC_OK);
   EXPECT_RC(ipc_cond_init_at(c->seg, 64, &v), IPC_OK);
   start_waiter(c, cond_waiter);
-  return waiter_parked(ipc_cond_word(v) + 1);
+  return waiter_parked(c, ipc_cond_word(v) + 1);
 }
 
 static void op_cond_notify(Ctx *c) { MUST(ipc_cond_notify(cond_of(c), 1)); }
@@ -584,7 +583,7 @@ static int chan_setup_parked_receiver(Ctx *c, uint32_t flags, uint64_t expect) {
   if (chan_make(c, flags, 0, 0) != 0) return -1;
   c->block = expect;
   start_waiter(c, chan_receiver);
-  return waiter_parked(ipc_chan_word(chan_of(c), 0) + 1);
+  return waiter_parked(c, ipc_chan_word(chan_of(c), 0) + 1);
 }
 
 static int chan_setup_receiver_100(Ctx *c) { return chan_setup_parked_receiver(c, 0, 100); }
@@ -594,7 +593,7 @@ static int chan_setup_receiver_eof(Ctx *c) { return chan_setup_parked_receiver(c
 static int chan_setup_full_parked_sender(Ctx *c) {
   if (chan_make(c, 0, 0, CHAN_FULL) != 0) return -1;
   start_waiter(c, chan_sender);
-  return waiter_parked(ipc_chan_word(chan_of(c), 1) + 1);
+  return waiter_parked(c, ipc_chan_word(chan_of(c), 1) + 1);
 }
 
 static int chan_check_four(Ctx *c) { return chan_holds_range(c, 0, 4) || chan_usable(c); }

@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "ipc.h"
 #include "check.h"
+#include "parked.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -99,38 +100,9 @@ static void kill_and_reap(pid_t pid) {
   CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
-#ifndef SYS_futex_waitv
-#define SYS_futex_waitv 449 /* the same number on every architecture (Linux 5.16) */
-#endif
-
-/*
- * True once `pid` is seen parked in the kernel: sleeping (state S in /proc/<pid>/stat) inside a futex
- * call (/proc/<pid>/syscall; futex_waitv for libipc's words, futex for glibc's robust mutexes).
- * A test that means to catch a waiter parked waits for this, not for a time: on a busy machine a
- * child may not even have run yet after 10 ms. Polls every millisecond for up to LONG_NS.
- */
-static int parked(pid_t pid) {
-  char path[64];
-  for (uint64_t t0 = ipc_now_ns(); ipc_now_ns() - t0 < (uint64_t)LONG_NS; sleep_ms(1)) {
-    char stat[512] = {0}, call[256] = {0};
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) return 0;
-    size_t n = fread(stat, 1, sizeof stat - 1, f);
-    fclose(f);
-    const char *close_paren = strrchr(stat, ')');
-    if (n == 0 || close_paren == NULL || close_paren[1] != ' ' || close_paren[2] != 'S') continue;
-    snprintf(path, sizeof path, "/proc/%ld/syscall", (long)pid);
-    f = fopen(path, "r");
-    if (f == NULL) return 0;
-    n = fread(call, 1, sizeof call - 1, f);
-    fclose(f);
-    long nr = n > 0 ? strtol(call, NULL, 10) : -1;
-    if (nr == SYS_futex || nr == SYS_futex_waitv) return 1;
-  }
-  fprintf(stderr, "child %ld was never seen parked in a futex wait\n", (long)pid);
-  return 0;
-}
+/* A test that means to catch a waiter parked waits for it to be seen parked (parked.h), not for a
+ * time: on a busy machine a child may not even have run yet after 10 ms. */
+static int parked(pid_t pid) { return seen_parked(pid, (uint64_t)LONG_NS); }
 
 /* True while `pid` has not exited (it is blocked, since it has nothing else to do). */
 static int still_running(pid_t pid) { return waitpid(pid, NULL, WNOHANG) == 0; }
