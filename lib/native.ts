@@ -25,6 +25,11 @@ export interface Native {
   readonly maxArrayBufferBytes: number;
   /** A zero-copy ArrayBuffer over `byteLength` bytes at `pointer + byteOffset`. */
   arrayBuffer(pointer: Pointer, byteOffset: number, byteLength: number): ArrayBuffer;
+  /**
+   * Detaches an ArrayBuffer made by `arrayBuffer` (`close()` does, so that no view can reach memory
+   * once unmapped). Default: `buffer.transfer(0)`, which Node 20 lacks.
+   */
+  detach?(buffer: ArrayBuffer): void;
   /** The pointer stored in `cell[0]` (written by a C out-parameter), or null. */
   readPointer(cell: BigUint64Array): Pointer | null;
   /** The NUL-terminated string at `pointer`, decoded as UTF-8. */
