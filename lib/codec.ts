@@ -34,12 +34,27 @@ export const bytesCodec: Codec<Uint8Array> = {
   },
 };
 
+/**
+ * Whether `buffer` is detached (transferred, or a segment view after `close()`). Node 20 has no
+ * `ArrayBuffer.prototype.detached`; a view over a detached buffer cannot be made in any runtime.
+ */
+export function isDetached(buffer: ArrayBufferLike): boolean {
+  const known = (buffer as { detached?: boolean }).detached;
+  if (typeof known === "boolean") return known;
+  try {
+    new Uint8Array(buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** `bytes`, checked to be a Uint8Array whose buffer is not detached (a detached view reads as empty). */
 export function checkBytes(op: string, what: string, bytes: unknown): Uint8Array {
   if (!(bytes instanceof Uint8Array)) {
     throw new IpcTypeError(op, `${what} must be a Uint8Array, got ${describe(bytes)}`);
   }
-  if ((bytes.buffer as ArrayBuffer).detached === true) {
+  if (isDetached(bytes.buffer)) {
     throw new IpcTypeError(op, `${what} is a view of a detached ArrayBuffer (transferred or closed)`);
   }
   return bytes;
@@ -162,8 +177,8 @@ function jsonRejects(value: unknown): string | undefined {
 /** What msgpackr refuses: symbols, and buffers whose memory is gone. */
 export function msgpackRejects(value: unknown): string | undefined {
   if (typeof value === "symbol") return "a symbol";
-  if (value instanceof ArrayBuffer && value.detached) return "a detached ArrayBuffer";
-  if (ArrayBuffer.isView(value) && (value.buffer as ArrayBuffer).detached === true) {
+  if (value instanceof ArrayBuffer && isDetached(value)) return "a detached ArrayBuffer";
+  if (ArrayBuffer.isView(value) && isDetached(value.buffer)) {
     return "a view of a detached ArrayBuffer";
   }
   return undefined;

@@ -20,6 +20,7 @@
 import type { ChildProcess as NodeChild } from "node:child_process";
 import { availableParallelism } from "node:os";
 import process from "node:process";
+import { isDetached } from "./codec.ts";
 import { Duplex } from "./duplex.ts";
 import { checkInteger, describe, IpcError, IpcTypeError } from "./errors.ts";
 import { signalOf, timeoutOf, TIMER_MAX_MS } from "./options.ts";
@@ -392,7 +393,7 @@ export class Pool implements AsyncDisposable {
     ) {
       throw new IpcTypeError(op, `items must be iterable or async iterable, got ${describe(items)}`);
     }
-    if (ArrayBuffer.isView(items) && (items.buffer as ArrayBuffer).detached === true) {
+    if (ArrayBuffer.isView(items) && isDetached(items.buffer)) {
       throw new IpcTypeError(op, "items is a view of a detached ArrayBuffer");
     }
     this.#checkName(op, name);

@@ -143,7 +143,10 @@ const windowsMax = 64;
 const pinned = new Set<SharedMemory>();
 
 function detach(buffer: ArrayBuffer | undefined): void {
-  if (buffer !== undefined && !buffer.detached) buffer.transfer(0);
+  if (buffer === undefined || buffer.detached) return;
+  const n = native();
+  if (n.detach === undefined) buffer.transfer(0);
+  else n.detach(buffer);
 }
 
 /** A segment of shared memory. */
