@@ -11,7 +11,7 @@
 //   node scripts/test.mjs bun mp     only the named steps (the build always runs first)
 
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,6 +20,25 @@ const bin = (name) => join(root, "node_modules", ".bin", name);
 const zig = ["node", join(root, "scripts", "zig.mjs")];
 const deno = [bin("deno"), "test", "--allow-all", "--v8-flags=--expose-gc"];
 const minutes = 60_000;
+// Node 20 to 22 cannot run TypeScript: scripts/node_test.mjs compiles, then runs `node --test`. The
+// `node` step runs under the machine's Node (found on PATH past node_modules/.bin, where the
+// devDependency `node` puts Node 26 for npm scripts), the `node26` step under that Node 26.
+const nodeTest = (node) => ["node", join(root, "scripts", "node_test.mjs"), "--node", node];
+const node26 = join(root, "node_modules", "node", "bin", "node");
+
+/** The first `node` on PATH outside this checkout's node_modules, else the Node running this script. */
+function machineNode() {
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    if (dir === "" || dir.startsWith(join(root, "node_modules"))) continue;
+    const candidate = join(dir, "node");
+    try {
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // Not there.
+    }
+  }
+  return process.execPath;
+}
 
 const steps = [
   { name: "build", argv: [...zig, "build", "install", "helpers"], timeout: 15 * minutes },
@@ -32,6 +51,8 @@ const steps = [
   { name: "fmt", argv: [bin("deno"), "fmt", "--check"], timeout: 5 * minutes },
   { name: "bun", argv: [bin("bun"), "test", "tests/bun.test.ts"], timeout: 10 * minutes },
   { name: "deno", argv: [...deno, "tests/deno.test.ts"], timeout: 10 * minutes },
+  { name: "node", argv: [...nodeTest(machineNode()), "tests/node.test.ts"], timeout: 10 * minutes },
+  { name: "node26", argv: [...nodeTest(node26), "tests/node.test.ts"], timeout: 10 * minutes },
   { name: "mp-bun", argv: [bin("bun"), "test", "tests/mp/bun.test.ts"], timeout: 15 * minutes },
   { name: "mp-deno", argv: [...deno, "tests/mp/deno.test.ts"], timeout: 15 * minutes },
   { name: "demo", argv: [bin("bun"), "demo/main.ts"], timeout: 5 * minutes },
