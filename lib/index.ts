@@ -58,6 +58,7 @@ export {
   type ChildExit,
   ChildProcess,
   type ChildRuntime,
+  type JsRuntime,
   SHARE_MAX,
   type Shareable,
   shared,

@@ -31,7 +31,17 @@ import {
   rebuildError,
   type RemoteError,
 } from "./remote_call.ts";
-import { type ChildExit, type ChildRuntime, commandFor, currentRuntime, startChild, started } from "./process.ts";
+import {
+  bindingUrl,
+  type ChildExit,
+  commandFor,
+  currentRuntime,
+  isJsRuntime,
+  type JsRuntime,
+  libUrl,
+  startChild,
+  started,
+} from "./process.ts";
 
 /** Where and how `isolate` runs: the module plus options. */
 export interface IsolateTarget {
@@ -41,8 +51,8 @@ export interface IsolateTarget {
   timeout?: number;
   /** Aborting it kills the child with SIGKILL and rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** "bun" or "deno"; default: the runtime of this process. */
-  runtime?: Exclude<ChildRuntime, "native">;
+  /** "bun", "deno" or "node"; default: the runtime of this process. */
+  runtime?: JsRuntime;
   /** The runtime's executable; see `SpawnOptions.execPath`. */
   execPath?: string;
   /** Flags for the runtime; default none for Bun, `["--allow-all"]` for Deno. */
@@ -104,13 +114,13 @@ export async function isolate<R = unknown>(
     );
   }
   const runtime = options.runtime ?? currentRuntime();
-  if (runtime !== "bun" && runtime !== "deno") {
-    throw new IpcTypeError(op, `runtime must be "bun" or "deno", got ${describe(runtime)}`);
+  if (!isJsRuntime(runtime)) {
+    throw new IpcTypeError(op, `runtime must be "bun", "deno" or "node", got ${describe(runtime)}`);
   }
   if (signal?.aborted) throw signal.reason;
 
-  const binding = new URL(runtime === "bun" ? "../bun.ts" : "../mod.ts", import.meta.url).href;
-  const runner = new URL("./isolate_runner.ts", import.meta.url);
+  const binding = bindingUrl(runtime);
+  const runner = libUrl("isolate_runner");
   const argv = [...commandFor(op, runtime, runner, options), binding];
   const duplex = Duplex.create<unknown>({ capacity, codec: "msgpack" });
   try {

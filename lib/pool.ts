@@ -35,10 +35,14 @@ import {
   TASK_CHUNK,
 } from "./pool_protocol.ts";
 import {
+  bindingUrl,
   type ChildExit,
   commandFor,
   currentRuntime,
   describeShared,
+  isJsRuntime,
+  type JsRuntime,
+  libUrl,
   type Shareable,
   SHARED_ENV,
   type ShareWithCodec,
@@ -53,8 +57,8 @@ export interface PoolOptions {
   module: string | URL;
   /** Number of workers, 1 to 1024. Default: the number of CPUs this process may use. */
   size?: number;
-  /** "bun" or "deno"; default: the runtime of this process. */
-  runtime?: "bun" | "deno";
+  /** "bun", "deno" or "node"; default: the runtime of this process. */
+  runtime?: JsRuntime;
   /** The runtime's executable; see `SpawnOptions.execPath`. */
   execPath?: string;
   /** Flags for the runtime; default none for Bun, `["--allow-all"]` for Deno. */
@@ -217,11 +221,11 @@ export class Pool implements AsyncDisposable {
     this.#shared = segments;
     this.#env = { ...process.env, ...options.env, [SHARED_ENV]: text };
     const runtime = options.runtime ?? currentRuntime();
-    if (runtime !== "bun" && runtime !== "deno") {
-      throw new IpcTypeError(op, `runtime must be "bun" or "deno", got ${describe(runtime)}`);
+    if (!isJsRuntime(runtime)) {
+      throw new IpcTypeError(op, `runtime must be "bun", "deno" or "node", got ${describe(runtime)}`);
     }
-    const binding = new URL(runtime === "bun" ? "../bun.ts" : "../mod.ts", import.meta.url).href;
-    const runner = new URL("./pool_worker.ts", import.meta.url);
+    const binding = bindingUrl(runtime);
+    const runner = libUrl("pool_worker");
     // The shared segments' fds come first (3, 4, ... as `shared()` expects), the worker's channel after them.
     const channelFd = String(3 + segments.length);
     this.#argv = [...commandFor(op, runtime, runner, options), binding, this.#module, channelFd];
@@ -826,7 +830,7 @@ export class Pool implements AsyncDisposable {
           new IpcError(
             "Pool",
             "ENOENT",
-            `could not start ${describe(this.#argv[0])}; set execPath (or LIBIPC_BUN / LIBIPC_DENO)`,
+            `could not start ${describe(this.#argv[0])}; set execPath (or LIBIPC_BUN / LIBIPC_DENO / LIBIPC_NODE)`,
           ),
         );
       } else {

@@ -74,8 +74,35 @@ export interface ShareWithCodec {
   codec: "bytes" | "json" | "msgpack";
 }
 
-/** The runtime a child runs in: "bun", "deno", or "native" (the module is an executable). */
-export type ChildRuntime = "bun" | "deno" | "native";
+/** The runtime a child runs in: "bun", "deno", "node", or "native" (the module is an executable). */
+export type ChildRuntime = JsRuntime | "native";
+
+/** The runtimes that run a JavaScript or TypeScript module. */
+export type JsRuntime = "bun" | "deno" | "node";
+
+const jsRuntimes: readonly unknown[] = ["bun", "deno", "node"];
+
+/** Whether `runtime` is one of the JS runtimes. */
+export function isJsRuntime(runtime: unknown): runtime is JsRuntime {
+  return jsRuntimes.includes(runtime);
+}
+
+// ".ts" when lib/ runs from source (Bun, Deno), ".js" once compiled (Node): the child's runner and
+// binding are this module's siblings in the same form.
+const moduleExtension = import.meta.url.endsWith(".js") ? ".js" : ".ts";
+
+/** The URL of the module that binds libipc in `runtime`, beside lib/. */
+export function bindingUrl(runtime: JsRuntime): string {
+  const file = runtime === "bun" ? "bun" : runtime === "deno" ? "mod" : "node";
+  return new URL(`../${file}${moduleExtension}`, import.meta.url).href;
+}
+
+/** The URL of lib/'s module `name` (a child's runner). */
+export function libUrl(name: string): URL {
+  return new URL(`./${name}${moduleExtension}`, import.meta.url);
+}
+
+const execEnv: Record<JsRuntime, string> = { bun: "LIBIPC_BUN", deno: "LIBIPC_DENO", node: "LIBIPC_NODE" };
 
 /** Options of `spawn`. */
 export interface SpawnOptions {
@@ -87,7 +114,7 @@ export interface SpawnOptions {
   runtime?: ChildRuntime;
   /**
    * The executable of the runtime. Default: this process's own for the same runtime, else
-   * `LIBIPC_BUN` / `LIBIPC_DENO`, else "bun" / "deno" on PATH.
+   * `LIBIPC_BUN` / `LIBIPC_DENO` / `LIBIPC_NODE`, else "bun" / "deno" / "node" on PATH.
    */
   execPath?: string;
   /** Flags for the runtime before the module. Default: none for Bun, `["--allow-all"]` for Deno. */
@@ -279,9 +306,9 @@ export function describeShared(op: string, share: unknown): { segments: SharedMe
   return { segments, text: ["1", ...entries].join(";") };
 }
 
-/** The runtime of this process, from the binding. */
-export function currentRuntime(): "bun" | "deno" {
-  return native().runtime.startsWith("deno") ? "deno" : "bun";
+/** The runtime of this process: the first word of the binding's `runtime` ("node 20.20.2"). */
+export function currentRuntime(): JsRuntime {
+  return native().runtime.split(" ")[0] as JsRuntime;
 }
 
 /** The argv that runs `module` in `runtime`. */
@@ -291,8 +318,8 @@ export function commandFor(
   module: unknown,
   options: { execPath?: unknown; runtimeArgs?: unknown },
 ): string[] {
-  if (runtime !== "bun" && runtime !== "deno" && runtime !== "native") {
-    throw new IpcTypeError(op, `runtime must be "bun", "deno" or "native", got ${describe(runtime)}`);
+  if (!isJsRuntime(runtime) && runtime !== "native") {
+    throw new IpcTypeError(op, `runtime must be "bun", "deno", "node" or "native", got ${describe(runtime)}`);
   }
   let target: string;
   if (module instanceof URL) target = module.protocol === "file:" ? fileURLToPath(module) : module.href;
@@ -315,7 +342,7 @@ export function commandFor(
   }
   if (exec === undefined) {
     if (runtime === currentRuntime()) exec = process.execPath;
-    else exec = process.env[runtime === "bun" ? "LIBIPC_BUN" : "LIBIPC_DENO"] || runtime;
+    else exec = process.env[execEnv[runtime]] || runtime;
   }
   return runtime === "deno" ? [exec as string, "run", ...flags, target] : [exec as string, ...flags, target];
 }
@@ -361,7 +388,9 @@ export function started(op: string, argv: string[], child: NodeChild): Promise<v
         new IpcError(
           op,
           "ENOENT",
-          `could not start ${describe(argv[0])}: ${error.message}; set execPath (or LIBIPC_BUN / LIBIPC_DENO)`,
+          `could not start ${
+            describe(argv[0])
+          }: ${error.message}; set execPath (or LIBIPC_BUN / LIBIPC_DENO / LIBIPC_NODE)`,
           { cause: error },
         ),
       ));

@@ -79,9 +79,9 @@ export default function processCases(h: Harness): void {
       /codec must be .* got "msgpack" for a Mutex/,
     );
     await rejects(
-      spawn("/x.ts", { runtime: "node" as never }),
+      spawn("/x.ts", { runtime: "python" as never }),
       "EINVAL",
-      /runtime must be "bun", "deno" or "native", got "node"/,
+      /runtime must be "bun", "deno", "node" or "native", got "python"/,
     );
     await rejects(spawn(42 as never), "EINVAL", /module must be a path or a URL, got 42/);
     await rejects(spawn("/x.ts", { args: [1] as never }), "EINVAL", /args must be an array of strings/);
@@ -141,7 +141,7 @@ export default function processCases(h: Harness): void {
     await rejects(
       isolate({ module: "/work.ts", runtime: "native" as never }, "f"),
       "EINVAL",
-      /runtime must be "bun" or "deno"/,
+      /runtime must be "bun", "deno" or "node"/,
     );
     await rejects(isolate(7 as never, "f"), "EINVAL", /module path, a URL or \{ module/);
   });
@@ -156,7 +156,11 @@ export default function processCases(h: Harness): void {
     fails(() => new Pool({ module: "/w.ts", retries: 101 }), "ERANGE", /retries 101 exceeds the limit of 100/);
     fails(() => new Pool({ module: "/w.ts", maxTasksPerWorker: 0 }), "EINVAL", /maxTasksPerWorker must be/);
     fails(() => new Pool({ module: "/w.ts", capacity: 1000 }), "ERANGE", /power of two from 64/);
-    fails(() => new Pool({ module: "/w.ts", runtime: "native" as never }), "EINVAL", /runtime must be "bun" or "deno"/);
+    fails(
+      () => new Pool({ module: "/w.ts", runtime: "native" as never }),
+      "EINVAL",
+      /runtime must be "bun", "deno" or "node"/,
+    );
     fails(() => new Pool({ module: "/w.ts", onWorkerExit: 3 as never }), "EINVAL", /onWorkerExit must be a function/);
     fails(() => new Pool({ module: "/w.ts", env: "x" as never }), "EINVAL", /env must be an object/);
     fails(() => new Pool({ module: "/w.ts", runtimeArgs: "x" as never }), "EINVAL", /runtimeArgs must be an array/);

@@ -12,6 +12,7 @@ import pool from "./pool.ts";
 import kill from "./kill.ts";
 import fuzzOpen from "./fuzz_open.ts";
 import secondUser from "./second_user.ts";
+import node from "./node.ts";
 
 export const cases: ((h: Harness) => void)[] = [
   segment,
@@ -26,4 +27,5 @@ export const cases: ((h: Harness) => void)[] = [
   kill,
   fuzzOpen,
   secondUser,
+  node,
 ];
