@@ -224,7 +224,7 @@ if (which !== undefined) {
   process.exit(0);
 }
 
-const node26 = join(root, "node_modules", "node", "bin", "node");
+const node26 = process.env.LIBIPC_NODE || join(root, "node_modules", "node", "bin", "node");
 const runs = [
   { name: "koffi", argv: [process.execPath, fileURLToPath(import.meta.url), "koffi"] },
   ...(existsSync(node26)
