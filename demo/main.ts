@@ -20,7 +20,10 @@ const sections: [string, () => Promise<void>][] = [
   ["Event, Barrier, Condition, Semaphore, RwLock: three runtimes in one segment", syncSection],
   ["Shared heap: blocks found by name across runtimes, and a storm killed mid-malloc", heapSection],
   ["Message passing: Chan, Duplex and Pipe across C, Bun and Deno; a sender killed mid-stream", chanSection],
-  ["Processes: spawn with shared objects, isolate, and a Pool that loses a worker mid-map", processSection],
+  [
+    "Processes: spawn with shared objects (Bun, Deno, Node, C), isolate, and a Pool that loses a worker mid-map",
+    processSection,
+  ],
 ];
 
 for (const [title, run] of sections) {

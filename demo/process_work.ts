@@ -9,7 +9,7 @@ export function times10(value: number): number {
 
 /** Which runtime and process ran this. */
 export function whoAmI(): string {
-  return `${"Deno" in globalThis ? "Deno" : "Bun"} pid ${process.pid}`;
+  return `${"Deno" in globalThis ? "Deno" : "Bun" in globalThis ? "Bun" : "Node"} pid ${process.pid}`;
 }
 
 /** A crash: the process kills itself. */
