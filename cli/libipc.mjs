@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The `libipc` command (package.json "bin"): `libipc ls`, `libipc gc`; see libipc.ts. Node cannot
-// load native libraries without an addon, so this runs the command with Bun or Deno: under either
-// one directly, otherwise with $LIBIPC_RUNTIME ("bun", "deno" or a path to one of them), the Bun or
-// Deno installed beside this package (node_modules/.bin), or the one on PATH.
+// The `libipc` command (package.json "bin"): `libipc ls`, `libipc gc`; see libipc.ts. Under Bun or
+// Deno it runs directly; under a Node that strips TypeScript (22.18 and later) from a checkout too
+// (Node refuses to strip types inside node_modules). Otherwise it runs the command with
+// $LIBIPC_RUNTIME ("bun", "deno" or a path to one of them), the Bun or Deno installed beside this
+// package (node_modules/.bin), or the one on PATH.
 
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -23,6 +24,8 @@ if (process.versions.bun !== undefined) {
   await import("./libipc.bun.ts");
 } else if ("Deno" in globalThis) {
   await import("./libipc.deno.ts");
+} else if (process.features.typescript && !here.split(/[\\/]/).includes("node_modules")) {
+  await import("./libipc.node.ts");
 } else {
   const bins = [join(here, "..", "node_modules", ".bin"), join(here, "..", "..", ".bin")];
   const candidates = [

@@ -8,8 +8,8 @@ import type * as Ipc from "../lib/index.ts";
 /** The library's public API, as bound by the runtime under test. */
 export type IpcModule = typeof Ipc;
 
-/** A program another process runs: a C helper, or a TS child under Bun or Deno. */
-export type Program = { kind: "c"; name: string } | { kind: "bun" | "deno"; script: string };
+/** A program another process runs: a C helper, or a TS child under Bun, Deno or Node. */
+export type Program = { kind: "c"; name: string } | { kind: "bun" | "deno" | "node"; script: string };
 
 export interface SpawnOptions {
   /** File descriptors to hand to the child as fd 3, 4, ... */
@@ -37,10 +37,13 @@ export interface Child {
 }
 
 export interface Harness {
-  readonly runtime: "bun" | "deno";
+  readonly runtime: "bun" | "deno" | "node";
   readonly ipc: IpcModule;
-  /** Absolute paths: the repository root, and the Bun and Deno executables to run children with. */
-  readonly paths: { root: string; bun: string; deno: string };
+  /**
+   * Absolute paths: the repository root, and the Bun, Deno and Node executables to run children with
+   * (Node children run TypeScript sources: Node 22.18 or later, `LIBIPC_NODE` or the devDependency's 26).
+   */
+  readonly paths: { root: string; bun: string; deno: string; node: string };
   test(name: string, fn: () => void | Promise<void>, options?: { timeoutMs?: number }): void;
   /** Starts `argv` (argv[0] is the executable). */
   spawn(argv: string[], options?: SpawnOptions): Child;
@@ -57,6 +60,8 @@ export function command(h: Harness, program: Program, args: string[]): string[] 
       return [h.paths.bun, `${h.paths.root}/${program.script}.bun.ts`, ...args];
     case "deno":
       return [h.paths.deno, "run", "--allow-all", `${h.paths.root}/${program.script}.deno.ts`, ...args];
+    case "node":
+      return [h.paths.node, `${h.paths.root}/${program.script}.node.ts`, ...args];
   }
 }
 

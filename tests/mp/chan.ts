@@ -70,9 +70,9 @@ export default function chan(h: Harness): void {
       await child.exited.catch(() => {});
     }
   };
-  const self: Program = h.runtime === "bun" ? programs.bun : programs.deno;
+  const self: Program = programs.self(h.runtime);
   const other = programs.other(h.runtime);
-  const label = (p: Program) => (p.kind === "c" ? "C" : p.kind === "bun" ? "Bun" : "Deno");
+  const label = programs.label;
 
   for (const child of [other, programs.c]) {
     h.test(`mp chan: the seed's pipe — ${label(child)} writes ten lines, then EOF`, async () => {

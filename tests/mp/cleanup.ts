@@ -77,16 +77,20 @@ export default function cleanup(h: Harness): void {
     );
   }
 
-  const cli = (runtime: "bun" | "deno", args: string[]): string[] =>
-    runtime === "bun" ? [h.paths.bun, `${h.paths.root}/cli/libipc.bun.ts`, ...args] : [
-      h.paths.deno,
-      "run",
-      "--allow-ffi",
-      "--allow-read",
-      "--allow-env",
-      `${h.paths.root}/cli/libipc.deno.ts`,
-      ...args,
-    ];
+  const cli = (runtime: "bun" | "deno" | "node", args: string[]): string[] =>
+    runtime === "bun"
+      ? [h.paths.bun, `${h.paths.root}/cli/libipc.bun.ts`, ...args]
+      : runtime === "node"
+      ? [h.paths.node, `${h.paths.root}/cli/libipc.node.ts`, ...args]
+      : [
+        h.paths.deno,
+        "run",
+        "--allow-ffi",
+        "--allow-read",
+        "--allow-env",
+        `${h.paths.root}/cli/libipc.deno.ts`,
+        ...args,
+      ];
 
   async function runCli(argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const exit = await h.spawn(argv).exited;

@@ -1,13 +1,11 @@
 /**
- * Node as a child of a Bun or Deno parent: `spawn`, `isolate` and `Pool` with `runtime: "node"`.
- * Workers of Node, this runtime and C add to one counter under one Mutex (the D post's sum, checked
- * exactly), a function runs isolated in Node, and a Pool of Node workers maps. Node runs the
- * TypeScript sources itself, so it must strip types (22.18 or later): LIBIPC_NODE, else Node 26
- * from the devDependency `node`.
+ * Node children: `spawn`, `isolate` and `Pool` with `runtime: "node"`. Workers of Node, another
+ * runtime (this one, or Bun under a Node parent) and C add to one counter under one Mutex (the D
+ * post's sum, checked exactly), a function runs isolated in Node, and a Pool of Node workers maps.
+ * Node runs the TypeScript sources itself, so it must strip types (22.18 or later): `h.paths.node`.
  */
 
 import assert from "node:assert/strict";
-import process from "node:process";
 import type { Harness } from "../harness.ts";
 
 /** What worker i adds: i*j - i + i^4 for j = 1..99 (as worker.ts does). */
@@ -19,11 +17,12 @@ function expectedSum(workers: number[]): bigint {
 
 export default function node(h: Harness): void {
   const { SharedMemory, Mutex, MUTEX_SIZE, spawn, isolate, Pool } = h.ipc;
-  const nodePath = process.env.LIBIPC_NODE || `${h.paths.root}/node_modules/node/bin/node`;
+  const nodePath = h.paths.node;
+  const peer = h.runtime === "node" ? "bun" : h.runtime;
   const worker = (runtime: string) => `${h.paths.root}/tests/mp/worker.${runtime}.ts`;
 
   h.test(
-    `mp node: 15 workers (5 node, 5 ${h.runtime}, 5 C) add to one counter under one Mutex`,
+    `mp node: 15 workers (5 node, 5 ${peer}, 5 C) add to one counter under one Mutex`,
     async () => {
       using seg = SharedMemory.create({ size: 4096, name: true });
       try {
@@ -33,7 +32,7 @@ export default function node(h: Harness): void {
         const kinds: string[] = [];
         try {
           for (let i = 1; i <= 15; i++) {
-            const kind = i % 3 === 0 ? "node" : i % 3 === 1 ? h.runtime : "c";
+            const kind = i % 3 === 0 ? "node" : i % 3 === 1 ? peer : "c";
             kinds.push(kind);
             children.push(
               kind === "c"
@@ -44,7 +43,7 @@ export default function node(h: Harness): void {
                 })
                 : await spawn(worker(kind), {
                   runtime: kind as "node" | "bun" | "deno",
-                  execPath: kind === "node" ? nodePath : h.paths[h.runtime],
+                  execPath: kind === "node" ? nodePath : h.paths[peer],
                   args: [String(i)],
                   share: [seg, m],
                 }),

@@ -20,10 +20,10 @@ function expectedSum(workers: number[]): bigint {
 export default function processes(h: Harness): void {
   const { SharedMemory, Mutex, MUTEX_SIZE, spawn, isolate, IpcError } = h.ipc;
   const other = h.runtime === "bun" ? "deno" : "bun";
-  const worker = (runtime: "bun" | "deno") => `${h.paths.root}/tests/mp/worker.${runtime}.ts`;
+  const worker = (runtime: "bun" | "deno" | "node") => `${h.paths.root}/tests/mp/worker.${runtime}.ts`;
   const isolated = `${h.paths.root}/tests/mp/isolated.ts`;
 
-  async function fifteen(seg: Segment, runtimeOf: (i: number) => "bun" | "deno" | "c") {
+  async function fifteen(seg: Segment, runtimeOf: (i: number) => "bun" | "deno" | "node" | "c") {
     const m = Mutex.init(seg, 0);
     m.lockSync(); // every worker starts against a held lock: they all contend once it is released
     const children = [];

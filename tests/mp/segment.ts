@@ -12,7 +12,7 @@ const slot = 128;
 export default function segment(h: Harness): void {
   const { SharedMemory } = h.ipc;
   const other = programs.other(h.runtime);
-  const otherLabel = h.runtime === "bun" ? "Deno" : "Bun";
+  const otherLabel = programs.label(other);
 
   h.test(
     `mp segment: ${h.runtime} creates by name; ${otherLabel} and C attach and see each other's writes`,

@@ -67,7 +67,7 @@ export default function sync(h: Harness): void {
   const spawn = (program: Program, rest: string[], timeoutMs = 120_000) =>
     h.spawn(command(h, program, args(...rest)), { timeoutMs });
   const other = programs.other(h.runtime);
-  const self: Program = h.runtime === "bun" ? programs.bun : programs.deno;
+  const self: Program = programs.self(h.runtime);
 
   for (const [waiter, signaller] of [[programs.c, self], [self, programs.c], [other, self]] as const) {
     for (const mode of waiter.kind === "c" ? ["sync"] : ["sync", "async"]) {

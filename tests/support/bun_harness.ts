@@ -11,7 +11,12 @@ const root = resolve(import.meta.dirname!, "../..");
 export const harness: Harness = {
   runtime: "bun",
   ipc,
-  paths: { root, bun: process.execPath, deno: `${root}/node_modules/.bin/deno` },
+  paths: {
+    root,
+    bun: process.execPath,
+    deno: `${root}/node_modules/.bin/deno`,
+    node: process.env.LIBIPC_NODE || `${root}/node_modules/node/bin/node`,
+  },
   test: (name, fn, options) => test(name, fn, options?.timeoutMs ?? 30_000),
   spawn: spawnBun,
   gc: () => Bun.gc(true),

@@ -10,7 +10,12 @@ const root = resolve(import.meta.dirname!, "../..");
 export const harness: Harness = {
   runtime: "deno",
   ipc,
-  paths: { root, bun: `${root}/node_modules/.bin/bun`, deno: Deno.execPath() },
+  paths: {
+    root,
+    bun: `${root}/node_modules/.bin/bun`,
+    deno: Deno.execPath(),
+    node: Deno.env.get("LIBIPC_NODE") || `${root}/node_modules/node/bin/node`,
+  },
   test: (name, fn) => Deno.test(name, fn),
   spawn: spawnNode,
   gc: () => {

@@ -9,15 +9,10 @@ import { spawnNode } from "./spawn_node.ts";
 // Node runs the compiled copy (scripts/node_test.mjs), whose directory is not the checkout's.
 const root = process.env.LIBIPC_ROOT ?? resolve(import.meta.dirname, "../..");
 
-/**
- * Harness's `runtime` names a parent that can start children of its own kind ("bun" | "deno"), which
- * the multi-process suite relies on; the single-process cases only print it and match it against
- * `libraryInfo().runtime`, so Node's harness says "node" there (tests/node.test.ts).
- */
-export const harness: Omit<Harness, "runtime"> & { readonly runtime: "node" } = {
+export const harness: Harness = {
   runtime: "node",
   ipc,
-  paths: { root, bun: `${root}/node_modules/.bin/bun`, deno: `${root}/node_modules/.bin/deno` },
+  paths: { root, bun: `${root}/node_modules/.bin/bun`, deno: `${root}/node_modules/.bin/deno`, node: process.execPath },
   test: (name, fn, options) => void test(name, { timeout: options?.timeoutMs ?? 30_000 }, fn),
   spawn: spawnNode,
   gc: () => {
