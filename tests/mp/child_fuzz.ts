@@ -115,7 +115,13 @@ function fdPaths(ipc: IpcModule): [string, (fd: number) => Closable][] {
 class Run {
   opens = 0;
   plain: string[] = [];
-  constructor(readonly ipc: IpcModule, readonly report?: (path: string, result: string) => void) {}
+  readonly ipc: IpcModule;
+  readonly report?: (path: string, result: string) => void;
+  // No parameter properties: Node strips types only, and runs this file (child.node.ts).
+  constructor(ipc: IpcModule, report?: (path: string, result: string) => void) {
+    this.ipc = ipc;
+    this.report = report;
+  }
 
   /** Runs one open path; an IpcError is a result, anything else is recorded as a failure. */
   try(path: string, name: string, fn: () => Closable | unknown): void {

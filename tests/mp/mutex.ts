@@ -1,5 +1,5 @@
 /**
- * Mutexes across processes and runtimes: 100 processes (C, Bun, Deno) summing under one mutex; a
+ * Mutexes across processes and runtimes: 100 processes (C, Bun, Deno, Node) summing under one mutex; a
  * holder killed with SIGKILL while the next locker is blocked in lockSync, in lock(), or has not
  * started waiting, for every pair of runtimes in both directions; timeouts, aborts and close() of
  * pending async locks with the event loop running meanwhile; processes exit by themselves.
@@ -13,9 +13,7 @@ import * as programs from "./programs.ts";
 
 const sumExpected = 193107012120n;
 
-function label(program: Program): string {
-  return program.kind === "c" ? "C" : program.kind === "bun" ? "Bun" : "Deno";
-}
+const label = programs.label;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -61,31 +59,41 @@ export default function mutex(h: Harness): void {
     }
   }
 
-  h.test("mp mutex: 100 processes (C, Bun, Deno) add to one 64-bit sum under the mutex; exact every run", async () => {
-    const { seg, m, name } = setup();
-    try {
-      m.lockSync(); // everyone starts blocked on it: maximum contention when it is released
-      const children: Child[] = [];
-      for (let i = 0; i < 100; i++) {
-        const program = programs.all[i % 3].program;
-        const mode = i % 2 === 0 ? "sync" : "async";
-        const args = ["mutex", "sum", name, "0", String(i)];
-        children.push(h.spawn(command(h, program, program.kind === "c" ? args : [...args, mode]), {
-          timeoutMs: 170_000,
-        }));
+  // Node among them (issue 19): its children run the sources, so it needs Node >= 22.18 (`h.paths.node`).
+  const summers: Program[] = [...programs.all.map((p) => p.program), programs.node];
+  h.test(
+    "mp mutex: 100 processes (C, Bun, Deno, Node) add to one 64-bit sum under the mutex; exact every run",
+    async () => {
+      const { seg, m, name } = setup();
+      try {
+        m.lockSync(); // everyone starts blocked on it: maximum contention when it is released
+        const children: Child[] = [];
+        for (let i = 0; i < 100; i++) {
+          const program = summers[i % summers.length];
+          const mode = i % 2 === 0 ? "sync" : "async";
+          const args = ["mutex", "sum", name, "0", String(i)];
+          children.push(h.spawn(command(h, program, program.kind === "c" ? args : [...args, mode]), {
+            timeoutMs: 170_000,
+          }));
+        }
+        for (const child of children) await expectLine(child, "ready");
+        m.unlock();
+        const exits = await Promise.all(children.map((child) => child.exited));
+        for (const [i, exit] of exits.entries()) {
+          assert.equal(
+            exit.code,
+            0,
+            `child ${i} (${label(summers[i % summers.length])}): ${exit.stdout} ${exit.stderr}`,
+          );
+        }
+        assert.equal(seg.view(BigUint64Array, 64, 1)[0], sumExpected);
+      } finally {
+        seg.unlink();
+        seg.close();
       }
-      for (const child of children) await expectLine(child, "ready");
-      m.unlock();
-      const exits = await Promise.all(children.map((child) => child.exited));
-      for (const [i, exit] of exits.entries()) {
-        assert.equal(exit.code, 0, `child ${i} (${label(programs.all[i % 3].program)}): ${exit.stdout} ${exit.stderr}`);
-      }
-      assert.equal(seg.view(BigUint64Array, 64, 1)[0], sumExpected);
-    } finally {
-      seg.unlink();
-      seg.close();
-    }
-  }, { timeoutMs: 180_000 });
+    },
+    { timeoutMs: 180_000 },
+  );
 
   const pairs: [Program, Program][] = [
     [programs.c, programs.bun],
