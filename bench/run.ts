@@ -15,6 +15,8 @@ const root = resolve(import.meta.dirname, "..");
 const bun = process.execPath;
 const deno = `${root}/node_modules/.bin/deno`;
 const denoRun = [deno, "run", "--allow-all"];
+// Node runs the benchmarks from source (type stripping, 22.18 or later): Node 26 from the devDependency.
+const node = process.env.LIBIPC_NODE || `${root}/node_modules/node/bin/node`;
 
 interface Group {
   name: string;
@@ -34,6 +36,7 @@ const groups: Group[] = [
     jobs: ["trivial", "peer", "handle"].flatMap((c) => [
       [bun, "bench/ffi.bun.ts", c],
       [...denoRun, "bench/ffi.deno.ts", c],
+      [node, "bench/ffi.node.ts", c],
     ]),
   },
   {
@@ -59,6 +62,8 @@ const groups: Group[] = [
       [bun, "bench/mutex.bun.ts", "peer"],
       [...denoRun, "bench/mutex.deno.ts", "uncontended"],
       [...denoRun, "bench/mutex.deno.ts", "peer"],
+      [node, "bench/mutex.node.ts", "uncontended"],
+      [node, "bench/mutex.node.ts", "peer"],
       ...handoffJobs("handoff to a spinning waiter (2 µs), lockSync", 2000, 5000, [
         ["zig-out/bin/ipc-bench-mutex", "wait", "libipc"],
         [bun, "bench/mutex.bun.ts", "wait", "sync"],
