@@ -5,7 +5,8 @@
  * @module
  */
 
-import { bind, libraryCandidates, loadFirst, type Pointer, sweepWanted } from "./lib/native.ts";
+import { libraryCandidates, loadFirst } from "./lib/locate.ts";
+import { bind, type Pointer, sweepWanted } from "./lib/native.ts";
 import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symbols.ts";
 
 const types: Record<ArgType | ReturnType, Deno.NativeType | "void"> = {
@@ -49,8 +50,8 @@ try {
 }
 
 const { path, library } = loadFirst(
-  // import.meta.dirname is undefined for a module loaded over https (JSR): then only LIBIPC_PATH.
-  libraryCandidates(envPath, import.meta.dirname, Deno.build.os),
+  // A module loaded over https (JSR) has no local build beside it: then LIBIPC_PATH or the platform package.
+  libraryCandidates({ envPath, os: Deno.build.os, cpu: Deno.build.arch }),
   (candidate) => Deno.dlopen(candidate, definitions),
   envNote,
 );

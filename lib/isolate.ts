@@ -20,6 +20,7 @@ import process from "node:process";
 import { CHAN_CAPACITY_MAX } from "./abi.ts";
 import { Duplex } from "./duplex.ts";
 import { describe, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
+import { ownModule } from "./locate.ts";
 import { msgpackCodec } from "./msgpack.ts";
 import { signalOf, TIMER_MAX_MS } from "./options.ts";
 import {
@@ -109,8 +110,8 @@ export async function isolate<R = unknown>(
   }
   if (signal?.aborted) throw signal.reason;
 
-  const binding = new URL(runtime === "bun" ? "../bun.ts" : "../mod.ts", import.meta.url).href;
-  const runner = new URL("./isolate_runner.ts", import.meta.url);
+  const binding = ownModule(runtime === "bun" ? "../bun.ts" : "../mod.ts", import.meta.url).href;
+  const runner = ownModule("./isolate_runner.ts", import.meta.url);
   const argv = [...commandFor(op, runtime, runner, options), binding];
   const duplex = Duplex.create<unknown>({ capacity, codec: "msgpack" });
   try {

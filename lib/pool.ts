@@ -22,6 +22,7 @@ import { availableParallelism } from "node:os";
 import process from "node:process";
 import { Duplex } from "./duplex.ts";
 import { checkInteger, describe, IpcError, IpcTypeError } from "./errors.ts";
+import { ownModule } from "./locate.ts";
 import { signalOf, timeoutOf, TIMER_MAX_MS } from "./options.ts";
 import {
   ANSWER_FAILED,
@@ -219,8 +220,8 @@ export class Pool implements AsyncDisposable {
     if (runtime !== "bun" && runtime !== "deno") {
       throw new IpcTypeError(op, `runtime must be "bun" or "deno", got ${describe(runtime)}`);
     }
-    const binding = new URL(runtime === "bun" ? "../bun.ts" : "../mod.ts", import.meta.url).href;
-    const runner = new URL("./pool_worker.ts", import.meta.url);
+    const binding = ownModule(runtime === "bun" ? "../bun.ts" : "../mod.ts", import.meta.url).href;
+    const runner = ownModule("./pool_worker.ts", import.meta.url);
     // The shared segments' fds come first (3, 4, ... as `shared()` expects), the worker's channel after them.
     const channelFd = String(3 + segments.length);
     this.#argv = [...commandFor(op, runtime, runner, options), binding, this.#module, channelFd];

@@ -59,18 +59,18 @@ export type Shareable =
   | Barrier
   | RwLock
   | SharedHeap
-  | Chan<never>
-  | MVar<never>
-  | SharedValue<never>
+  | Chan<unknown>
+  | MVar<unknown>
+  | SharedValue<unknown>
   | Pipe
-  | Duplex<never>;
+  | Duplex<unknown>;
 
 /**
  * A shared object with the codec the child should use for it: a channel's codec lives in this
  * process only, so name it ("bytes", "json" or "msgpack") when it is not the class's default.
  */
 export interface ShareWithCodec {
-  object: Chan<never> | MVar<never> | SharedValue<never> | Duplex<never>;
+  object: Chan<unknown> | MVar<unknown> | SharedValue<unknown> | Duplex<unknown>;
   codec: "bytes" | "json" | "msgpack";
 }
 
