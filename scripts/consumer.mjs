@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The consumer test (`node scripts/test.mjs consumer`): what a user gets from npm. Lays out and packs
 // the main package and this machine's platform package (scripts/package.mjs), installs them and
-// msgpackr (packed from node_modules) offline into a fresh project in a temporary directory, and there:
+// msgpackr (packed from node_modules) offline into fresh projects in a temporary directory (one with
+// npm, one with `bun add`), and there:
 //   - runs tests/consumer/parent.ts under Bun and under Deno (each starts a Bun and a Deno child and
 //     shares a Mutex and a Chan<number> with them; the library must come from the platform package);
 //   - imports npm:libipc under Deno with only --allow-ffi;
@@ -106,6 +107,24 @@ try {
     cwd: app,
     expect: 1,
     match: /IpcError: load: libipc has no Node binding yet: run this program with Bun .* or Deno/,
+  });
+
+  // Bun's own installer, offline: the registry is a closed port, msgpackr comes from its tarball
+  // through "overrides", and the platform packages not given (other CPUs) are optional, so skipped.
+  const bunApp = join(work, "bun-app");
+  mkdirSync(bunApp);
+  writeFileSync(
+    join(bunApp, "package.json"),
+    JSON.stringify({ name: "bun-app", private: true, type: "module", overrides: { msgpackr: msgpackrTgz } }) + "\n",
+  );
+  step("bun add (the tarballs, offline)", [bin("bun"), "add", "--no-cache", mainTgz, platformTgz], {
+    cwd: bunApp,
+    env: { BUN_CONFIG_REGISTRY: "http://127.0.0.1:9/" },
+  });
+  for (const file of ["parent.ts", "child.ts"]) cpSync(join(root, "tests", "consumer", file), join(bunApp, file));
+  step("bun parent (bun add)", [bin("bun"), "parent.ts"], {
+    cwd: bunApp,
+    match: /consumer: bun .* parent, bun and deno children/,
   });
 
   writeFileSync(
