@@ -4,7 +4,8 @@
 // msgpackr (packed from node_modules) offline into fresh projects in a temporary directory (one with
 // npm, one with `bun add`), and there:
 //   - runs tests/consumer/parent.ts under Bun and under Deno (each starts a Bun and a Deno child and
-//     shares a Mutex and a Chan<number> with them; the library must come from the platform package);
+//     shares a Mutex and a Chan<number> with them, then runs a Bun and a Deno isolate; the library
+//     must come from the platform package);
 //   - imports npm:libipc under Deno with only --allow-ffi;
 //   - imports libipc under Node and expects libipc's own error (ENOTSUP naming Bun and Deno), not a
 //     link error about a missing export;
@@ -90,7 +91,7 @@ try {
     platformTgz,
     msgpackrTgz,
   ], { cwd: app });
-  for (const file of ["parent.ts", "child.ts", "npm_specifier.ts", "node.mjs"]) {
+  for (const file of ["parent.ts", "child.ts", "work.ts", "npm_specifier.ts", "node.mjs"]) {
     cpSync(join(root, "tests", "consumer", file), join(app, file));
   }
 
@@ -121,7 +122,9 @@ try {
     cwd: bunApp,
     env: { BUN_CONFIG_REGISTRY: "http://127.0.0.1:9/" },
   });
-  for (const file of ["parent.ts", "child.ts"]) cpSync(join(root, "tests", "consumer", file), join(bunApp, file));
+  for (const file of ["parent.ts", "child.ts", "work.ts"]) {
+    cpSync(join(root, "tests", "consumer", file), join(bunApp, file));
+  }
   step("bun parent (bun add)", [bin("bun"), "parent.ts"], {
     cwd: bunApp,
     match: /consumer: bun .* parent, bun and deno children/,

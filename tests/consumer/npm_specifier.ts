@@ -1,4 +1,6 @@
 /** Deno with an `npm:` specifier and only --allow-ffi: the library loads from the platform package. */
+// The npm: specifier itself is what this checks (resolved from the project's node_modules).
+// deno-lint-ignore no-import-prefix no-unversioned-import
 import { libraryInfo, Mutex } from "npm:libipc";
 
 using mutex = Mutex.create();

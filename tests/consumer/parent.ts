@@ -1,11 +1,12 @@
 /**
  * A consumer's program, run from a fresh project that installed the packed tarballs: under Bun and
  * under Deno it starts a Bun child and a Deno child, shares a Mutex and a typed Chan with them, holds
- * the mutex until both run, and expects each child's pid on the channel. It also proves the library
- * came from the platform package. Type-checked with strict, noUncheckedIndexedAccess,
+ * the mutex until both run, and expects each child's pid on the channel; then runs a function in an
+ * isolate child of each runtime (their runners are the package's compiled modules). It also proves the
+ * library came from the platform package. Type-checked with strict, noUncheckedIndexedAccess,
  * exactOptionalPropertyTypes and moduleResolution nodenext (tsconfig.json beside it).
  */
-import { Chan, type ChildProcess, libraryInfo, Mutex, spawn } from "libipc";
+import { Chan, type ChildProcess, isolate, libraryInfo, Mutex, spawn } from "libipc";
 
 const deadline = { timeout: 60_000 };
 const info = libraryInfo();
@@ -39,4 +40,8 @@ const expected = children.map((child) => child.pid).sort();
 if (JSON.stringify(pids.sort()) !== JSON.stringify(expected)) {
   throw new Error(`got pids ${pids.join(", ")} on the channel, expected ${expected.join(", ")}`);
 }
-console.log(`consumer: ${info.runtime} parent, bun and deno children answered; library ${info.path}`);
+for (const runtime of ["bun", "deno"] as const) {
+  const doubled = await isolate<number>({ module: new URL("./work.ts", import.meta.url), runtime }, "double", 21);
+  if (doubled !== 42) throw new Error(`a ${runtime} isolate returned ${doubled} for double(21)`);
+}
+console.log(`consumer: ${info.runtime} parent, bun and deno children answered, isolates ran; library ${info.path}`);
