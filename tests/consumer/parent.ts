@@ -3,16 +3,21 @@
  * under Deno it starts a Bun child and a Deno child, shares a Mutex and a typed Chan with them, holds
  * the mutex until both run, and expects each child's pid on the channel; then runs a function in an
  * isolate child of each runtime (their runners are the package's compiled modules). It also proves the
- * library came from the platform package. Type-checked with strict, noUncheckedIndexedAccess,
+ * library came from the platform package, and the tracker's helper beside it starts. Type-checked with strict, noUncheckedIndexedAccess,
  * exactOptionalPropertyTypes and moduleResolution nodenext (tsconfig.json beside it).
  */
-import { Chan, type ChildProcess, isolate, libraryInfo, Mutex, spawn } from "libipc";
+import { Chan, type ChildProcess, isolate, libraryInfo, Mutex, spawn, Tracker } from "libipc";
 
 const deadline = { timeout: 60_000 };
 const info = libraryInfo();
 if (!info.path.includes("/node_modules/@libipc/linux-")) {
   throw new Error(`libipc was loaded from ${info.path}, not from its platform package`);
 }
+
+// The tracker's helper ships beside the library in the platform package.
+const tracker = Tracker.start();
+if (tracker.pid === null) throw new Error("Tracker.start() returned no helper pid");
+Tracker.stop();
 
 using mutex = Mutex.create();
 using jobs = Chan.create<number>({ capacity: 4096, codec: "json" });
