@@ -50,7 +50,8 @@ try {
 }
 
 const { path, library } = loadFirst(
-  // A module loaded over https (JSR) has no local build beside it: then LIBIPC_PATH or the platform package.
+  // Loaded over https (JSR), there is no local build, and the platform package resolves only where an
+  // import map or node_modules provides it: LIBIPC_PATH is then the way in.
   libraryCandidates({ envPath, os: Deno.build.os, cpu: Deno.build.arch }),
   (candidate) => Deno.dlopen(candidate, definitions),
   envNote,
