@@ -13,7 +13,8 @@ import {
   type Pointer as BunPointer,
   toArrayBuffer,
 } from "bun:ffi";
-import { bind, libraryCandidates, loadFirst, type Pointer, sweepWanted } from "./lib/native.ts";
+import { libraryCandidates, loadFirst } from "./lib/locate.ts";
+import { bind, type Pointer, sweepWanted } from "./lib/native.ts";
 import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symbols.ts";
 
 const types: Record<ArgType | ReturnType, FFIType> = {
@@ -36,9 +37,8 @@ const definitions = Object.fromEntries(
 
 const callbacks: JSCallback[] = [];
 
-const os = process.platform === "win32" ? "windows" : process.platform;
 const { path, library } = loadFirst(
-  libraryCandidates(process.env.LIBIPC_PATH, import.meta.dirname, os),
+  libraryCandidates({ envPath: process.env.LIBIPC_PATH, os: process.platform, cpu: process.arch }),
   (candidate) => dlopen(candidate, definitions),
 );
 

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { bind, libraryCandidates, loadFirst, type Pointer, sweepWanted } from "./lib/native.ts";
+import { libraryCandidates, loadFirst } from "./lib/locate.ts";
+import { bind, type Pointer, sweepWanted } from "./lib/native.ts";
 import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symbols.ts";
 
 const types: Record<ArgType | ReturnType, Deno.NativeType | "void"> = {
@@ -49,8 +50,9 @@ try {
 }
 
 const { path, library } = loadFirst(
-  // import.meta.dirname is undefined for a module loaded over https (JSR): then only LIBIPC_PATH.
-  libraryCandidates(envPath, import.meta.dirname, Deno.build.os),
+  // Loaded over https (JSR), there is no local build, and the platform package resolves only where an
+  // import map or node_modules provides it: LIBIPC_PATH is then the way in.
+  libraryCandidates({ envPath, os: Deno.build.os, cpu: Deno.build.arch }),
   (candidate) => Deno.dlopen(candidate, definitions),
   envNote,
 );

@@ -1,6 +1,7 @@
 /**
- * The Node entry point: finds libipc, binds it with koffi (Node 16 and later, no flag; prebuilt
- * binaries from the registry), and exports the library. Node runs it compiled to JavaScript.
+ * The Node entry point (the package's "node" export condition): finds libipc, binds it with koffi
+ * (no flag; prebuilt binaries from the registry), and exports the library. Node 20 to 22.17 run it
+ * compiled to JavaScript (dist/node.js); later ones can also run this source.
  *
  * koffi represents a pointer as a BigInt (null for NULL), returns a uint64_t as a number when it is
  * below 2^53 (so "u64" results are made BigInts here, as lib/ expects), and passes a TypedArray's
@@ -14,7 +15,8 @@
 
 import koffi, { type LibraryHandle } from "koffi";
 import v8 from "node:v8";
-import { bind, libraryCandidates, loadFirst, type Pointer, sweepWanted } from "./lib/native.ts";
+import { libraryCandidates, loadFirst } from "./lib/locate.ts";
+import { bind, type Pointer, sweepWanted } from "./lib/native.ts";
 import { type ArgType, type ReturnType as ResultType, type Symbols, symbols } from "./lib/symbols.ts";
 
 const types: Record<ArgType | ResultType, string> = {
@@ -30,9 +32,8 @@ const types: Record<ArgType | ResultType, string> = {
 
 type Bound = ReturnType<LibraryHandle["func"]>;
 
-const os = process.platform === "win32" ? "windows" : process.platform;
 const { path, library } = loadFirst(
-  libraryCandidates(process.env.LIBIPC_PATH, import.meta.dirname, os),
+  libraryCandidates({ envPath: process.env.LIBIPC_PATH, os: process.platform, cpu: process.arch }),
   (candidate) => koffi.load(candidate),
 );
 

@@ -9,23 +9,28 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 
+// A checkout runs the TypeScript beside this file; the npm package ships it compiled in dist/cli.
+const compiled = !existsSync(join(here, "libipc.bun.ts"));
+const entry = (runtime) =>
+  compiled ? join(here, "..", "dist", "cli", `libipc.${runtime}.js`) : join(here, `libipc.${runtime}.ts`);
+
 function argv(runtime) {
   return basename(runtime).startsWith("deno")
-    ? [runtime, "run", "--allow-ffi", "--allow-read", "--allow-env", join(here, "libipc.deno.ts"), ...args]
-    : [runtime, join(here, "libipc.bun.ts"), ...args];
+    ? [runtime, "run", "--allow-ffi", "--allow-read", "--allow-env", entry("deno"), ...args]
+    : [runtime, entry("bun"), ...args];
 }
 
 if (process.versions.bun !== undefined) {
-  await import("./libipc.bun.ts");
+  await import(pathToFileURL(entry("bun")).href);
 } else if ("Deno" in globalThis) {
-  await import("./libipc.deno.ts");
-} else if (process.features.typescript && !here.split(/[\\/]/).includes("node_modules")) {
-  await import("./libipc.node.ts");
+  await import(pathToFileURL(entry("deno")).href);
+} else if (!compiled && process.features.typescript && !here.split(/[\\/]/).includes("node_modules")) {
+  await import(pathToFileURL(entry("node")).href);
 } else {
   const bins = [join(here, "..", "node_modules", ".bin"), join(here, "..", "..", ".bin")];
   const candidates = [

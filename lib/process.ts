@@ -33,6 +33,7 @@ import { Event } from "./event.ts";
 import { SharedHeap } from "./heap.ts";
 import { Mutex } from "./mutex.ts";
 import { MVar } from "./mvar.ts";
+import { ownModule } from "./locate.ts";
 import { native } from "./native.ts";
 import { signalOf } from "./options.ts";
 import { Pipe } from "./pipe.ts";
@@ -59,18 +60,18 @@ export type Shareable =
   | Barrier
   | RwLock
   | SharedHeap
-  | Chan<never>
-  | MVar<never>
-  | SharedValue<never>
+  | Chan<unknown>
+  | MVar<unknown>
+  | SharedValue<unknown>
   | Pipe
-  | Duplex<never>;
+  | Duplex<unknown>;
 
 /**
  * A shared object with the codec the child should use for it: a channel's codec lives in this
  * process only, so name it ("bytes", "json" or "msgpack") when it is not the class's default.
  */
 export interface ShareWithCodec {
-  object: Chan<never> | MVar<never> | SharedValue<never> | Duplex<never>;
+  object: Chan<unknown> | MVar<unknown> | SharedValue<unknown> | Duplex<unknown>;
   codec: "bytes" | "json" | "msgpack";
 }
 
@@ -87,19 +88,18 @@ export function isJsRuntime(runtime: unknown): runtime is JsRuntime {
   return jsRuntimes.includes(runtime);
 }
 
-// ".ts" when lib/ runs from source (Bun, Deno), ".js" once compiled (Node): the child's runner and
-// binding are this module's siblings in the same form.
-const moduleExtension = import.meta.url.endsWith(".js") ? ".js" : ".ts";
-
-/** The URL of the module that binds libipc in `runtime`, beside lib/. */
+/**
+ * The URL of the module that binds libipc in `runtime`, beside lib/: the source, or the compiled
+ * module when this one is compiled (dist/; `ownModule`).
+ */
 export function bindingUrl(runtime: JsRuntime): string {
   const file = runtime === "bun" ? "bun" : runtime === "deno" ? "mod" : "node";
-  return new URL(`../${file}${moduleExtension}`, import.meta.url).href;
+  return ownModule(`../${file}.ts`, import.meta.url).href;
 }
 
-/** The URL of lib/'s module `name` (a child's runner). */
+/** The URL of lib/'s module `name` (a child's runner), in this module's form. */
 export function libUrl(name: string): URL {
-  return new URL(`./${name}${moduleExtension}`, import.meta.url);
+  return ownModule(`./${name}.ts`, import.meta.url);
 }
 
 const execEnv: Record<JsRuntime, string> = { bun: "LIBIPC_BUN", deno: "LIBIPC_DENO", node: "LIBIPC_NODE" };

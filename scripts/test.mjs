@@ -62,6 +62,7 @@ const steps = [
     timeout: 20 * minutes,
   },
   { name: "demo", argv: [bin("bun"), "demo/main.ts"], timeout: 5 * minutes },
+  { name: "consumer", argv: ["node", join(root, "scripts", "consumer.mjs")], timeout: 10 * minutes },
   { name: "models", argv: ["node", join(root, "scripts", "models.mjs")], timeout: 10 * minutes },
 ];
 

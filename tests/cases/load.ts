@@ -1,24 +1,70 @@
 /** Finding the native library: the search order, and an error that lists every path tried. */
 
 import assert from "node:assert/strict";
-import { bind, libraryCandidates, loadFirst, native } from "../../lib/native.ts";
+import { libraryCandidates, loadFirst } from "../../lib/locate.ts";
+import { bind, native } from "../../lib/native.ts";
 import type { Harness } from "../harness.ts";
 
 export default function load(h: Harness): void {
-  h.test("load: LIBIPC_PATH comes first, then the build output beside the module", () => {
-    assert.deepEqual(libraryCandidates("/opt/x/libipc.so", "/pkg", "linux"), [
-      "/opt/x/libipc.so",
-      "/pkg/zig-out/lib/libipc.so",
+  h.test("load: LIBIPC_PATH alone when set; else the platform package, a local build, beside the module", () => {
+    const resolve = (specifier: string): string => {
+      if (specifier === "@libipc/linux-x64-gnu/package.json") {
+        return "file:///app/node_modules/@libipc/linux-x64-gnu/package.json";
+      }
+      throw new Error(`Cannot find package '${specifier}'\nsearched node_modules`);
+    };
+    const moduleUrl = "file:///app/node_modules/libipc/dist/lib/locate.js";
+    assert.deepEqual(libraryCandidates({ envPath: "/opt/x/libipc.so", os: "linux", cpu: "x64", resolve, moduleUrl }), [
+      { source: "LIBIPC_PATH", path: "/opt/x/libipc.so" },
     ]);
-    assert.deepEqual(libraryCandidates(undefined, "/pkg", "darwin"), ["/pkg/zig-out/lib/libipc.dylib"]);
-    assert.deepEqual(libraryCandidates("", "C:\\pkg", "windows"), ["C:\\pkg\\zig-out\\lib\\ipc.dll"]);
+    assert.deepEqual(libraryCandidates({ envPath: "", os: "linux", cpu: "x86_64", resolve, moduleUrl }), [
+      { source: "@libipc/linux-x64-gnu", path: "/app/node_modules/@libipc/linux-x64-gnu/libipc.so" },
+      {
+        source: "@libipc/linux-x64-musl",
+        path: null,
+        reason: "not installed (Cannot find package '@libipc/linux-x64-musl/package.json')",
+      },
+      { source: "local build", path: "/app/node_modules/libipc/zig-out/lib/libipc.so" },
+      { source: "beside the module", path: "/app/node_modules/libipc/dist/lib/libipc.so" },
+    ]);
+    // A checkout: lib/ at the root, the build in zig-out/lib; Deno's words for the platform.
+    const checkout = libraryCandidates({
+      envPath: undefined,
+      os: "darwin",
+      cpu: "aarch64",
+      resolve,
+      moduleUrl: "file:///src/libipc/lib/locate.ts",
+    });
+    assert.deepEqual(checkout.map((c) => c.path), [
+      null,
+      "/src/libipc/zig-out/lib/libipc.dylib",
+      "/src/libipc/lib/libipc.dylib",
+    ]);
+    assert.equal(checkout[0]?.source, "@libipc/darwin-arm64");
+    // Loaded over https (JSR): no local paths.
+    const remote = libraryCandidates({
+      envPath: undefined,
+      os: "linux",
+      cpu: "x64",
+      resolve,
+      moduleUrl: "https://jsr.io/x/lib/locate.ts",
+    });
+    assert.deepEqual(remote.at(-1), {
+      source: "local build",
+      path: null,
+      reason: "this module was loaded from https://jsr.io/x/lib/locate.ts",
+    });
   });
 
   h.test("load: when nothing loads, the error lists every path with its reason and the fix", () => {
     const tried: string[] = [];
     const error = (() => {
       try {
-        loadFirst(["/a/libipc.so", "/b/libipc.so"], (path) => {
+        loadFirst([
+          { source: "@libipc/linux-x64-gnu", path: null, reason: "not installed" },
+          { source: "local build", path: "/a/libipc.so" },
+          { source: "beside the module", path: "/b/libipc.so" },
+        ], (path) => {
           tried.push(path);
           throw new Error(`no file at ${path}`);
         });
@@ -28,10 +74,26 @@ export default function load(h: Harness): void {
       throw new Error("loadFirst did not throw");
     })();
     assert.deepEqual(tried, ["/a/libipc.so", "/b/libipc.so"]);
-    assert.match(error.message, /\/a\/libipc\.so: no file at \/a\/libipc\.so/);
-    assert.match(error.message, /\/b\/libipc\.so: no file at \/b\/libipc\.so/);
+    assert.match(error.message, /@libipc\/linux-x64-gnu: not installed/);
+    assert.match(error.message, /local build: \/a\/libipc\.so: no file at \/a\/libipc\.so/);
+    assert.match(error.message, /beside the module: \/b\/libipc\.so: no file at \/b\/libipc\.so/);
     assert.match(error.message, /LIBIPC_PATH/);
     assert.equal((error.cause as Error).message, "no file at /b/libipc.so");
+  });
+
+  h.test("load: a bad LIBIPC_PATH is an error of its own, never a fallback to another copy", () => {
+    const tried: string[] = [];
+    assert.throws(
+      () =>
+        loadFirst(libraryCandidates({ envPath: "/nope/libipc.so", os: "linux", cpu: "x64" }), (path) => {
+          tried.push(path);
+          throw new Error("cannot open shared object file");
+        }),
+      (e) =>
+        e instanceof Error && /LIBIPC_PATH: \/nope\/libipc\.so: cannot open/.test(e.message) &&
+        /LIBIPC_PATH is used alone when set/.test(e.message),
+    );
+    assert.deepEqual(tried, ["/nope/libipc.so"]);
   });
 
   h.test("load: the loaded library is the one this binding expects", () => {

@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// The consumer test (`node scripts/test.mjs consumer`): what a user gets from npm. Lays out and packs
+// the main package and this machine's platform package (scripts/package.mjs), installs them and
+// msgpackr (packed from node_modules) offline into fresh projects in a temporary directory (one with
+// npm, one with `bun add`), and there:
+//   - runs tests/consumer/parent.ts under Bun and under Deno (each starts a Bun and a Deno child and
+//     shares a Mutex and a Chan<number> with them, then runs a Bun and a Deno isolate; the library
+//     must come from the platform package);
+//   - imports npm:libipc under Deno with only --allow-ffi;
+//   - imports libipc under Node and expects libipc's own error (ENOTSUP naming Bun and Deno), not a
+//     link error about a missing export;
+//   - type-checks the consumer with strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes and
+//     moduleResolution nodenext, without skipLibCheck: 0 errors;
+//   - checks that the main tarball holds no Zig source, no C header and no native library.
+// The temporary directory is removed at the end unless LIBIPC_CONSUMER_KEEP is set.
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { pack, platforms } from "./package.mjs";
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const failures = [];
+
+function step(name, argv, { cwd, expect = 0, match, env, timeout = 120_000 } = {}) {
+  const started = Date.now();
+  const result = spawnSync(argv[0], argv.slice(1), {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, LIBIPC_BUN: bin("bun"), LIBIPC_DENO: bin("deno"), ...env },
+    timeout,
+  });
+  const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
+  const ok = result.status === expect && (match === undefined || match.test(output));
+  console.log(`${ok ? "ok  " : "FAIL"} ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  if (!ok) {
+    failures.push(name);
+    console.log(`  exit ${result.status ?? result.signal}${result.error ? ` (${result.error.message})` : ""}`);
+    console.log(output.trimEnd().split("\n").map((line) => `  | ${line}`).join("\n"));
+  }
+  return output;
+}
+
+const cpu = { x64: "x64", arm64: "arm64" }[process.arch];
+const platform = platforms.find((p) => p.os === process.platform && p.cpu === cpu && p.libc === "glibc");
+if (!platform) {
+  console.error(`consumer: no platform package for ${process.platform} ${process.arch}`);
+  process.exit(1);
+}
+
+const work = mkdtempSync(join(tmpdir(), "libipc-consumer-"));
+try {
+  const tarballs = join(work, "tarballs");
+  mkdirSync(tarballs);
+  // The platform package from this checkout's build (the test's first step made it) unless
+  // LIBIPC_CONSUMER_CROSS=1 asks for the cross-compiled one that is published (minutes more to build).
+  const how = process.env.LIBIPC_CONSUMER_CROSS === "1" ? [] : ["--local"];
+  step(`package ${platform.name} ${how.join(" ")}`, [
+    "node",
+    join(root, "scripts", "package.mjs"),
+    ...how,
+    platform.name,
+  ], {
+    cwd: root,
+    timeout: 0,
+  });
+  const platformTgz = pack(join(root, "npm", platform.name), tarballs);
+  const mainTgz = pack(join(root, "npm", "libipc"), tarballs);
+  // libipc's one dependency, packed from this checkout's node_modules: the install needs no network.
+  const msgpackrTgz = pack(join(root, "node_modules", "msgpackr"), tarballs);
+
+  const listing = execFileSync("tar", ["-tzf", mainTgz], { encoding: "utf8" }).split("\n").filter(Boolean);
+  const unwanted = listing.filter((file) => /\.(zig|h|so|a|ts)$/.test(file) && !file.endsWith(".d.ts"));
+  console.log(`${unwanted.length === 0 ? "ok  " : "FAIL"} main tarball: ${listing.length} files, no sources`);
+  if (unwanted.length > 0) failures.push(`main tarball holds ${unwanted.join(", ")}`);
+
+  const app = join(work, "app");
+  mkdirSync(app);
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }) + "\n");
+  step("npm install --offline (the tarballs)", [
+    "npm",
+    "install",
+    "--offline",
+    "--no-audit",
+    "--no-fund",
+    "--ignore-scripts",
+    mainTgz,
+    platformTgz,
+    msgpackrTgz,
+  ], { cwd: app });
+  for (const file of ["parent.ts", "child.ts", "work.ts", "npm_specifier.ts", "node.mjs"]) {
+    cpSync(join(root, "tests", "consumer", file), join(app, file));
+  }
+
+  step("bun parent", [bin("bun"), "parent.ts"], { cwd: app, match: /consumer: bun .* parent, bun and deno children/ });
+  step("deno parent", [bin("deno"), "run", "--allow-all", "parent.ts"], {
+    cwd: app,
+    match: /consumer: deno .* parent, bun and deno children/,
+  });
+  step("deno npm:libipc with --allow-ffi only", [bin("deno"), "run", "--allow-ffi", "npm_specifier.ts"], {
+    cwd: app,
+    match: /npm: specifier: deno .*node_modules\/@libipc\/linux-/,
+  });
+  step("node: libipc's own error for named imports", ["node", "node.mjs"], {
+    cwd: app,
+    expect: 1,
+    match: /IpcError: load: libipc has no Node binding yet: run this program with Bun .* or Deno/,
+  });
+
+  // Bun's own installer, offline: the registry is a closed port, msgpackr comes from its tarball
+  // through "overrides", and the platform packages not given (other CPUs) are optional, so skipped.
+  const bunApp = join(work, "bun-app");
+  mkdirSync(bunApp);
+  writeFileSync(
+    join(bunApp, "package.json"),
+    JSON.stringify({ name: "bun-app", private: true, type: "module", overrides: { msgpackr: msgpackrTgz } }) + "\n",
+  );
+  step("bun add (the tarballs, offline)", [bin("bun"), "add", "--no-cache", mainTgz, platformTgz], {
+    cwd: bunApp,
+    env: { BUN_CONFIG_REGISTRY: "http://127.0.0.1:9/" },
+  });
+  for (const file of ["parent.ts", "child.ts", "work.ts"]) {
+    cpSync(join(root, "tests", "consumer", file), join(bunApp, file));
+  }
+  step("bun parent (bun add)", [bin("bun"), "parent.ts"], {
+    cwd: bunApp,
+    match: /consumer: bun .* parent, bun and deno children/,
+  });
+
+  writeFileSync(
+    join(app, "tsconfig.json"),
+    JSON.stringify(
+      {
+        compilerOptions: {
+          target: "es2022",
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          lib: ["esnext"],
+          types: ["bun"],
+          typeRoots: [join(root, "node_modules", "@types")],
+          strict: true,
+          noUncheckedIndexedAccess: true,
+          exactOptionalPropertyTypes: true,
+          skipLibCheck: false,
+          noEmit: true,
+        },
+        files: ["parent.ts", "child.ts"],
+      },
+      null,
+      2,
+    ),
+  );
+  step("tsc: strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes, nodenext", [bin("tsc"), "-p", app], {
+    cwd: app,
+  });
+} finally {
+  if (process.env.LIBIPC_CONSUMER_KEEP) console.log(`kept ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}
+if (failures.length > 0) {
+  console.error(`consumer: ${failures.length} failed: ${failures.join("; ")}`);
+  process.exit(1);
+}
