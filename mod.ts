@@ -5,7 +5,7 @@
  * @module
  */
 
-import { bind, libraryCandidates, loadFirst, type Pointer, sweepWanted } from "./lib/native.ts";
+import { bind, libraryCandidates, loadFirst, type PackrClass, type Pointer, sweepWanted } from "./lib/native.ts";
 import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symbols.ts";
 
 const types: Record<ArgType | ReturnType, Deno.NativeType | "void"> = {
@@ -29,6 +29,23 @@ const definitions = Object.fromEntries(
     },
   ]),
 ) as Deno.ForeignLibraryInterface;
+
+// msgpackr through an `npm:` specifier, which Deno resolves wherever this module is loaded from: a
+// checkout imported from another directory (no deno.json import map applies there), JSR, a URL. Inside
+// an npm package (node_modules, or Deno's npm cache) `npm:` specifiers are refused, and the bare one
+// resolves through the package's own dependencies instead. The version is package.json's dependency
+// (tests/cases/abi.ts checks they agree).
+let Packr: PackrClass;
+try {
+  // deno-lint-ignore no-import-prefix -- a bare specifier needs an import map, which no importer outside this checkout has
+  ({ Packr } = await import("npm:msgpackr@2.1.3/pack"));
+} catch (npmError) {
+  try {
+    ({ Packr } = await import("msgpackr/pack"));
+  } catch {
+    throw npmError;
+  }
+}
 
 let envPath: string | undefined;
 let envNote = "";
@@ -68,6 +85,14 @@ bind({
     Deno.UnsafePointer.create(cell[0]) as unknown as Pointer | null,
   cstring: (pointer: Pointer): string => Deno.UnsafePointerView.getCString(pointer as unknown as Deno.PointerObject),
   sweepOnLoad: sweepWanted(noSweep),
+  Packr,
+  deniedFlag(error: unknown): string | undefined {
+    // Deno's refusal says which flag grants it: "Requires run access to "deno", run again with the --allow-run flag".
+    if (!(error instanceof Deno.errors.NotCapable) && !(error instanceof Deno.errors.PermissionDenied)) {
+      return undefined;
+    }
+    return /--allow-[a-z-]+/.exec(error.message)?.[0] ?? "the permission it asks for";
+  },
   completions: {
     kind: "poll",
     // Declared nonblocking: runs on a Deno pool thread and returns a Promise.

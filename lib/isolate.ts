@@ -31,7 +31,15 @@ import {
   rebuildError,
   type RemoteError,
 } from "./remote_call.ts";
-import { type ChildExit, type ChildRuntime, commandFor, currentRuntime, startChild, started } from "./process.ts";
+import {
+  type ChildExit,
+  type ChildRuntime,
+  commandFor,
+  currentRuntime,
+  inheritedEnv,
+  startChild,
+  started,
+} from "./process.ts";
 
 /** Where and how `isolate` runs: the module plus options. */
 export interface IsolateTarget {
@@ -115,9 +123,13 @@ export async function isolate<R = unknown>(
   const duplex = Duplex.create<unknown>({ capacity, codec: "msgpack" });
   try {
     duplex.sendSync(job);
-    const { child, exited } = startChild(op, argv, ["pipe", "inherit", "pipe", duplex.memory.fd], {
-      ...process.env,
-    }, undefined);
+    const { child, exited } = startChild(
+      op,
+      argv,
+      ["pipe", "inherit", "pipe", duplex.memory.fd],
+      inheritedEnv(op),
+      undefined,
+    );
     await started(op, argv, child);
     let stderr = "";
     child.stderr!.on("data", (chunk: Uint8Array) => {

@@ -19,7 +19,6 @@
 
 import type { ChildProcess as NodeChild } from "node:child_process";
 import { availableParallelism } from "node:os";
-import process from "node:process";
 import { Duplex } from "./duplex.ts";
 import { checkInteger, describe, IpcError, IpcTypeError } from "./errors.ts";
 import { signalOf, timeoutOf, TIMER_MAX_MS } from "./options.ts";
@@ -38,10 +37,13 @@ import {
   commandFor,
   currentRuntime,
   describeShared,
+  inheritedEnv,
+  refused,
   type Shareable,
   SHARED_ENV,
   type ShareWithCodec,
   startChild,
+  startError,
 } from "./process.ts";
 import type { SharedMemory } from "./segment.ts";
 import { capacityOf, howItDied, isRemoteError, moduleUrl, rebuildError, type RemoteError } from "./remote_call.ts";
@@ -214,7 +216,7 @@ export class Pool implements AsyncDisposable {
     }
     const { segments, text } = describeShared(op, options.share ?? []);
     this.#shared = segments;
-    this.#env = { ...process.env, ...options.env, [SHARED_ENV]: text };
+    this.#env = { ...inheritedEnv(op), ...options.env, [SHARED_ENV]: text };
     const runtime = options.runtime ?? currentRuntime();
     if (runtime !== "bun" && runtime !== "deno") {
       throw new IpcTypeError(op, `runtime must be "bun" or "deno", got ${describe(runtime)}`);
@@ -821,8 +823,9 @@ export class Pool implements AsyncDisposable {
       (w.failure !== undefined || exit.signal === null || ++this.#startKills >= startKillsMax);
     if (startFailed) {
       if (w.pid === 0) {
+        const cause = startError(w.child);
         this.#failStart(
-          new IpcError(
+          refused("Pool", cause, `start ${describe(this.#argv[0])}`) ?? new IpcError(
             "Pool",
             "ENOENT",
             `could not start ${describe(this.#argv[0])}; set execPath (or LIBIPC_BUN / LIBIPC_DENO)`,

@@ -89,6 +89,13 @@ export default function abiCase(h: Harness): void {
     assert.equal(h.ipc.libraryInfo().abiVersion, abi.ABI_VERSION);
   });
 
+  h.test("abi: one msgpackr version in package.json, deno.json and mod.ts's npm: import", () => {
+    const pinned = JSON.parse(readFileSync(`${root}/package.json`, "utf8")).dependencies.msgpackr;
+    const imports = JSON.parse(readFileSync(`${root}/deno.json`, "utf8")).imports;
+    assert.equal(imports["msgpackr/pack"], `npm:msgpackr@${pinned}/pack`);
+    assert.ok(readFileSync(`${root}/mod.ts`, "utf8").includes(`import("npm:msgpackr@${pinned}/pack")`));
+  });
+
   h.test("abi: libipc.so exports exactly the ipc.h functions and is linked with -z nodelete", () => {
     const elf = readElfDynamic(readFileSync(`${root}/zig-out/lib/libipc.so`));
     assert.deepEqual(elf.exported.sort(), [...headerPrototypes(header).keys()].sort());

@@ -13,6 +13,7 @@ import channels from "./channels.ts";
 import tracker from "./tracker.ts";
 import processCases from "./process.ts";
 import fuzzArgs from "./fuzz_args.ts";
+import denoPermissions from "./deno_permissions.ts";
 
 export const cases: ((h: Harness) => void)[] = [
   abi,
@@ -28,4 +29,5 @@ export const cases: ((h: Harness) => void)[] = [
   tracker,
   processCases,
   fuzzArgs,
+  denoPermissions,
 ];
