@@ -14,6 +14,7 @@ import tracker from "./tracker.ts";
 import processCases from "./process.ts";
 import fuzzArgs from "./fuzz_args.ts";
 import denoPermissions from "./deno_permissions.ts";
+import unlink from "./unlink.ts";
 
 export const cases: ((h: Harness) => void)[] = [
   abi,
@@ -29,5 +30,6 @@ export const cases: ((h: Harness) => void)[] = [
   tracker,
   processCases,
   fuzzArgs,
+  unlink,
   denoPermissions,
 ];
