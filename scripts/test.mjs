@@ -34,6 +34,7 @@ const steps = [
   { name: "deno", argv: [...deno, "tests/deno.test.ts"], timeout: 10 * minutes },
   { name: "mp-bun", argv: [bin("bun"), "test", "tests/mp/bun.test.ts"], timeout: 15 * minutes },
   { name: "mp-deno", argv: [...deno, "tests/mp/deno.test.ts"], timeout: 15 * minutes },
+  { name: "readme", argv: ["node", join(root, "scripts", "readme.mjs")], timeout: 15 * minutes },
   { name: "demo", argv: [bin("bun"), "demo/main.ts"], timeout: 5 * minutes },
   { name: "models", argv: ["node", join(root, "scripts", "models.mjs")], timeout: 10 * minutes },
 ];
