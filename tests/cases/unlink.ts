@@ -59,7 +59,7 @@ export default function unlinkCases(h: Harness): void {
 
   h.test("unlink: a class refuses another kind's name with EKIND and leaves it; a missing name is ENOENT", () => {
     const name = testName("ulkind");
-    using sem = Semaphore.create({ name });
+    using _sem = Semaphore.create({ name });
     try {
       assert.throws(() => Mutex.unlink(name), (e: Error & { code?: string }) => {
         assert.equal(e.code, "EKIND", e.message);
