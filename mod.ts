@@ -5,6 +5,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { bind, libraryCandidates, loadFirst, type PackrClass, type Pointer, sweepWanted } from "./lib/native.ts";
 import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symbols.ts";
 
@@ -65,11 +66,29 @@ try {
   // No permission API (a restricted embedding): sweep.
 }
 
+// Loaded from JSR (or any URL but a file): no build beside this module, so this platform's npm package
+// holds the library, fetched into Deno's npm cache. deno_platform.ts is imported only then, through a
+// specifier Deno cannot analyze, because its literal npm: imports would be fetched at every start.
+let fromNpm: string[] = [];
+let npmNote = "";
+if (!import.meta.url.startsWith("file:")) {
+  const helper = new URL("./deno_platform.ts", import.meta.url).href;
+  const { platformPackage } = (await import(helper)) as {
+    platformPackage(
+      os: string,
+      arch: string,
+    ): Promise<{ name: string; manifest?: string; reason?: string } | undefined>;
+  };
+  const found = await platformPackage(Deno.build.os, Deno.build.arch);
+  if (found?.manifest !== undefined) fromNpm = [fileURLToPath(new URL("./libipc.so", found.manifest))];
+  else if (found !== undefined) npmNote = ` (${found.name} ${found.reason})`;
+}
+
 const { path, library } = loadFirst(
-  // import.meta.dirname is undefined for a module loaded over https (JSR): then only LIBIPC_PATH.
-  libraryCandidates(envPath, import.meta.dirname, Deno.build.os),
+  // import.meta.dirname is undefined for a module loaded over https (JSR): then LIBIPC_PATH or the npm package.
+  [...libraryCandidates(envPath, import.meta.dirname, Deno.build.os), ...fromNpm],
   (candidate) => Deno.dlopen(candidate, definitions),
-  envNote,
+  envNote + npmNote,
 );
 
 bind({

@@ -15,6 +15,7 @@ import processCases from "./process.ts";
 import fuzzArgs from "./fuzz_args.ts";
 import denoPermissions from "./deno_permissions.ts";
 import unlink from "./unlink.ts";
+import denoJsr from "./deno_jsr.ts";
 
 export const cases: ((h: Harness) => void)[] = [
   abi,
@@ -32,4 +33,5 @@ export const cases: ((h: Harness) => void)[] = [
   fuzzArgs,
   unlink,
   denoPermissions,
+  denoJsr,
 ];
