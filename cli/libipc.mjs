@@ -1,17 +1,23 @@
 #!/usr/bin/env node
-// The `libipc` command (package.json "bin"): `libipc ls`, `libipc gc`; see libipc.ts. Node cannot
-// load native libraries without an addon, so this runs the command with Bun or Deno: under either
+// The `libipc` command (package.json "bin"): `libipc ls`, `libipc gc`, `libipc --version`; see libipc.ts.
+// Node cannot load native libraries without an addon, so this runs the command with Bun or Deno: under either
 // one directly, otherwise with $LIBIPC_RUNTIME ("bun", "deno" or a path to one of them), the Bun or
 // Deno installed beside this package (node_modules/.bin), or the one on PATH.
 
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
+
+// Answered here, before any runtime or native library is needed: the version of the package this file is in.
+if (args[0] === "--version" || args[0] === "-v") {
+  console.log(JSON.parse(readFileSync(join(here, "..", "package.json"), "utf8")).version);
+  process.exit(0);
+}
 
 function argv(runtime) {
   return basename(runtime).startsWith("deno")

@@ -16,6 +16,7 @@ import fuzzArgs from "./fuzz_args.ts";
 import denoPermissions from "./deno_permissions.ts";
 import unlink from "./unlink.ts";
 import denoJsr from "./deno_jsr.ts";
+import cli from "./cli.ts";
 
 export const cases: ((h: Harness) => void)[] = [
   abi,
@@ -34,4 +35,5 @@ export const cases: ((h: Harness) => void)[] = [
   unlink,
   denoPermissions,
   denoJsr,
+  cli,
 ];
