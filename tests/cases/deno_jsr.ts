@@ -116,6 +116,34 @@ export default function denoJsr(h: Harness): void {
     }
   }
 
+  h.test(
+    "deno jsr: deno publish --dry-run passes; its only warnings are the imports of modules named at run time",
+    async () => {
+      // deno publish takes the package in the working directory.
+      const publish = ["sh", "-c", 'cd "$0" && exec "$1" publish --dry-run --allow-dirty', root, h.paths.deno];
+      const exit = await h.spawn(publish, {
+        env: { NO_COLOR: "1" },
+        timeoutMs: 240_000,
+      }).exited;
+      const output = exit.stdout + exit.stderr;
+      assert.equal(exit.code, 0, output);
+      assert.doesNotMatch(output, /^error/m);
+      const warnings = [...output.matchAll(/^warning\[([a-z-]+)\][^\n]*\n\s*--> ([^:]+):/gm)].map((m) =>
+        `${m[1]} ${m[2].slice(root.length + 1)}`
+      );
+      // The user's module (isolate, Pool), the binding a child runner loads, and deno_platform.ts, which
+      // mod.ts imports only when loaded from a URL: each is a specifier known only at run time.
+      assert.deepEqual(warnings.sort(), [
+        "unanalyzable-dynamic-import lib/child_runner.ts",
+        "unanalyzable-dynamic-import lib/isolate_runner.ts",
+        "unanalyzable-dynamic-import lib/pool_worker.ts",
+        "unanalyzable-dynamic-import mod.ts",
+      ]);
+      assert.match(output, /deno_platform\.ts/); // published
+    },
+    { timeoutMs: 300_000 },
+  );
+
   h.test("deno jsr: mod.ts served over HTTP loads libipc from the platform npm package, tracker included", async () => {
     const { exit, denoDir } = await runFromServer(true);
     assert.equal(exit.code, 0, exit.stderr);
