@@ -871,6 +871,7 @@ export class Pool implements AsyncDisposable {
     if (this.#referenced === on) return;
     this.#referenced = on;
     for (const w of this.#workers) {
+      if (w.pid === 0) continue; // never started: nothing to reference (Deno's ref() would throw)
       if (on) {
         w.child.ref();
         (w.child.stdin as unknown as { ref?(): void } | null)?.ref?.();
@@ -879,6 +880,9 @@ export class Pool implements AsyncDisposable {
   }
 
   #unrefWorker(w: Worker): void {
+    // A child that never started (no pid: Deno refused --allow-run, say) has no process to unref, and
+    // Deno's ChildProcess.unref() then throws a TypeError (reading 'unref' of its missing process).
+    if (w.pid === 0) return;
     w.child.unref();
     (w.child.stdin as unknown as { unref?(): void } | null)?.unref?.();
   }
@@ -892,7 +896,7 @@ export class Pool implements AsyncDisposable {
       else this.#endIfIdle(w);
     }
     for (const w of workers) {
-      w.child.ref(); // the caller awaits this: keep the process alive until they have exited
+      if (w.pid !== 0) w.child.ref(); // the caller awaits this: keep the process alive until they have exited
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         w.exited,

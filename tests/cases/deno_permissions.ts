@@ -40,7 +40,8 @@ await attempt("isolate", async () => {
   if (value !== 42) throw new Error("isolate returned " + value);
 });
 await attempt("pool", async () => {
-  await using pool = new Pool({ module: work, size: 1 });
+  // Two workers: the second one's failed start was once unref'd, which crashed Deno (TypeError reading 'unref').
+  await using pool = new Pool({ module: work, size: 2 });
   const value = await pool.exec("twice", 4);
   if (value !== 8) throw new Error("the pool returned " + value);
 });
