@@ -1,6 +1,7 @@
 /**
  * The Deno entry point: finds libipc, binds it with Deno.dlopen, and exports the library.
- * Needs --allow-ffi, and --allow-env to honour LIBIPC_PATH.
+ * Needs --allow-ffi, and --allow-env to honour LIBIPC_PATH; spawn, isolate and Pool also need --allow-run and
+ * --allow-env (README, "Permissions (Deno)").
  *
  * @module
  */
