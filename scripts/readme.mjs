@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm test` step "readme": every ```ts block of README.md runs as written, under Bun and under Deno.
+// `npm test` step "readme": every ```ts block of README.md type-checks (deno check) and runs as written, under
+// Bun and under Deno.
 //
 // Each block is written to a temporary directory and run there with a deadline; the only change is the
 // module specifier "libipc", which points at this checkout's bun.ts (Bun) or mod.ts (Deno) as an
@@ -58,7 +59,7 @@ function run(argv, cwd) {
     const timer = setTimeout(() => child.kill("SIGKILL"), deadlineMs);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, output });
+      resolve({ code, signal, output, pid: child.pid });
     });
     child.on("error", (error) => {
       clearTimeout(timer);
@@ -67,14 +68,24 @@ function run(argv, cwd) {
   });
 }
 
-async function leftovers(before) {
+/**
+ * Names that appeared in /dev/shm since `before` and are the example's: user-chosen names, and generated
+ * ones (`ipc.<pid in base 36>.…`) of the example's process. Other processes of this user (tests running
+ * beside this one) come and go with generated names of their own.
+ */
+function extraNames(before, pid) {
+  return [...shmNames()].filter((name) =>
+    !before.has(name) && (!name.startsWith("ipc.") || parseInt(name.split(".")[1], 36) === pid)
+  );
+}
+
+async function leftovers(before, pid) {
   // A tracked name goes once the tracker helper has seen the example's process die.
   for (let waited = 0; waited < 10_000; waited += 100) {
-    const extra = [...shmNames()].filter((name) => !before.has(name));
-    if (extra.length === 0) return [];
+    if (extraNames(before, pid).length === 0) return [];
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return [...shmNames()].filter((name) => !before.has(name));
+  return extraNames(before, pid);
 }
 
 const runtimes = {
@@ -82,6 +93,7 @@ const runtimes = {
   deno: {
     binding: join(root, "mod.ts"),
     argv: (file) => [join(root, "node_modules", ".bin", "deno"), "run", "--allow-all", file],
+    check: (files) => [join(root, "node_modules", ".bin", "deno"), "check", ...files],
   },
 };
 
@@ -95,19 +107,29 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const runtime = runtimes[name];
     const dir = mkdtempSync(join(tmpdir(), `libipc-readme-${name}-`));
     try {
-      for (const block of blocks) {
+      const files = blocks.map((block) => {
         const code = block.code.replaceAll(`from "libipc"`, `from ${JSON.stringify(runtime.binding)}`);
-        if (block.file !== undefined) {
-          writeFileSync(join(dir, block.file), code);
-          continue;
-        }
-        if (block.line < fromLine) continue;
-        const file = join(dir, `example-${block.line}.ts`);
+        const file = join(dir, block.file ?? `example-${block.line}.ts`);
         writeFileSync(file, code);
+        return file;
+      });
+      if (runtime.check) {
+        // Type-checked too (all at once: one checker run), since readers copy them into TypeScript projects.
+        const checked = await run(runtime.check(files), dir);
+        ran++;
+        if (checked.code === 0) console.log(`ok   ${name} type-check of every example`);
+        else {
+          failed++;
+          console.log(`FAIL ${name} type-check of the examples\n${checked.output.trimEnd()}`);
+        }
+      }
+      for (const [index, block] of blocks.entries()) {
+        if (block.file !== undefined || block.line < fromLine) continue;
+        const file = files[index];
         const before = shmNames();
         const started = Date.now();
         const exit = await run(runtime.argv(file), dir);
-        const extra = await leftovers(before);
+        const extra = await leftovers(before, exit.pid);
         for (const leftover of extra) {
           try {
             unlinkSync(join("/dev/shm", leftover));
