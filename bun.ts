@@ -13,6 +13,7 @@ import {
   type Pointer as BunPointer,
   toArrayBuffer,
 } from "bun:ffi";
+import { Packr } from "msgpackr/pack";
 import { libraryCandidates, loadFirst } from "./lib/locate.ts";
 import { bind, type Pointer, sweepWanted } from "./lib/native.ts";
 import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symbols.ts";
@@ -55,6 +56,7 @@ bind({
     cell[0] === 0n ? null : (Number(cell[0]) as unknown as Pointer),
   cstring: (pointer: Pointer): string => new CString(pointer as unknown as BunPointer).toString(),
   sweepOnLoad: sweepWanted(process.env.LIBIPC_NO_SWEEP),
+  Packr,
   completions: {
     kind: "callback",
     callback(handler: (token: number, result: number) => void): Pointer {

@@ -14,6 +14,7 @@
  */
 
 import koffi, { type LibraryHandle } from "koffi";
+import { Packr } from "msgpackr/pack";
 import v8 from "node:v8";
 import { libraryCandidates, loadFirst } from "./lib/locate.ts";
 import { bind, type Pointer, sweepWanted } from "./lib/native.ts";
@@ -64,6 +65,7 @@ function nativesDetach(): (buffer: ArrayBuffer) => void {
 
 bind({
   runtime: `node ${process.versions.node}`,
+  Packr,
   path,
   symbols: bound as unknown as Symbols,
   // koffi.view aborts the process above 2^32 bytes under Node 20 (koffi 3.3.4; Node 26 takes more).

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// The `libipc` command (package.json "bin"): `libipc ls`, `libipc gc`; see libipc.ts. Under Bun or
+// The `libipc` command (package.json "bin"): `libipc ls`, `libipc gc`, `libipc --version`; see libipc.ts. Under Bun or
 // Deno it runs directly; under a Node that strips TypeScript (22.18 and later) from a checkout too
 // (Node refuses to strip types inside node_modules). Otherwise it runs the command with
 // $LIBIPC_RUNTIME ("bun", "deno" or a path to one of them), the Bun or Deno installed beside this
 // package (node_modules/.bin), or the one on PATH.
 
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -18,6 +18,12 @@ const args = process.argv.slice(2);
 const compiled = !existsSync(join(here, "libipc.bun.ts"));
 const entry = (runtime) =>
   compiled ? join(here, "..", "dist", "cli", `libipc.${runtime}.js`) : join(here, `libipc.${runtime}.ts`);
+
+// Answered here, before any runtime or native library is needed: the version of the package this file is in.
+if (args[0] === "--version" || args[0] === "-v") {
+  console.log(JSON.parse(readFileSync(join(here, "..", "package.json"), "utf8")).version);
+  process.exit(0);
+}
 
 function argv(runtime) {
   return basename(runtime).startsWith("deno")

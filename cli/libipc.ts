@@ -32,6 +32,7 @@ commands:
                                names whose creator has died (by default those are kept: a name
                                chosen by hand may be meant to outlive its creator)
   help                         this text
+  --version                    the version of the libipc package (answered by libipc.mjs)
 
 Only this user's segments created in this pid namespace are ever removed, only when the process
 that created them is gone (pid and start time), and never a file that is not a libipc segment.

@@ -13,7 +13,7 @@ import { checked, strerror } from "./call.ts";
 import { checkInteger, codeName, type ErrorCode, IpcError } from "./errors.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import { type OpenOptions, SharedMemory } from "./segment.ts";
+import { type OpenOptions, SharedMemory, unlinkKind } from "./segment.ts";
 import { type CreateOptions, createStandalone, openStandalone, placeObject, SharedObject } from "./shared_object.ts";
 import { waitWord } from "./wait.ts";
 
@@ -71,6 +71,14 @@ export class Barrier extends SharedObject {
       (a, seg, out) => native().symbols.ipc_barrier_create(a.name, a.mode, a.flags, parties, seg, out),
     );
     return new Barrier(memory, 0, pointer, true);
+  }
+
+  /**
+   * Removes the name of a standalone barrier, as `SharedMemory.unlink` does: processes that have it open keep using
+   * it. EKIND when the name holds another kind of object, ENOENT when there is none.
+   */
+  static unlink(name: string): void {
+    unlinkKind("Barrier.unlink", name, "barrier");
   }
 
   /** Opens the standalone barrier called `name`. */

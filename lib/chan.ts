@@ -21,7 +21,7 @@ import { checkBytes, type Codec, codecOf } from "./codec.ts";
 import { checkInteger, describe, IpcRangeError, IpcTypeError, optionsOf } from "./errors.ts";
 import type { Pointer } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import { SharedMemory } from "./segment.ts";
+import { SharedMemory, unlinkKind } from "./segment.ts";
 import type { CreateOptions } from "./shared_object.ts";
 import { waitSteps } from "./wait.ts";
 import { checked } from "./call.ts";
@@ -96,6 +96,15 @@ export class Chan<T = Uint8Array> extends MessageChannel<T> implements AsyncIter
     const codec = codecOf<T>(op, options.codec);
     const { memory, pointer } = createChannel(op, options, 0);
     return new Chan<T>(memory, 0, pointer, true, codec);
+  }
+
+  /**
+   * Removes the name of a standalone channel (Chan, MVar, Pipe and SharedValue share the kind "chan"), as
+   * `SharedMemory.unlink` does: processes that have it open keep using it. EKIND when the name holds another kind of
+   * object, ENOENT when there is none.
+   */
+  static unlink(name: string): void {
+    unlinkKind("Chan.unlink", name, "chan");
   }
 
   /** Opens the channel called `name`. */

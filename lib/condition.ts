@@ -12,7 +12,7 @@ import { checkFunction, checkInteger, describe, type ErrorCode, IpcError, IpcTyp
 import { Mutex, mutexInternals } from "./mutex.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import { type OpenOptions, segmentInternals, SharedMemory } from "./segment.ts";
+import { type OpenOptions, segmentInternals, SharedMemory, unlinkKind } from "./segment.ts";
 import { type CreateOptions, createStandalone, placeObject, SharedObject } from "./shared_object.ts";
 import { waitWord } from "./wait.ts";
 
@@ -68,6 +68,14 @@ export class Condition extends SharedObject {
       (a, seg, out) => native().symbols.ipc_cond_create(a.name, a.mode, a.flags, seg, out, mutexCell),
     );
     return new Condition(memory, MUTEX_SIZE, pointer, true, Mutex.at(memory, 0));
+  }
+
+  /**
+   * Removes the name of a standalone condition (with its mutex), as `SharedMemory.unlink` does: processes that have
+   * it open keep using it. EKIND when the name holds another kind of object, ENOENT when there is none.
+   */
+  static unlink(name: string): void {
+    unlinkKind("Condition.unlink", name, "condition");
   }
 
   /** Opens the standalone condition (and its mutex) called `name`. */

@@ -8,9 +8,9 @@
 import { CHAN_HEADER_SIZE } from "./abi.ts";
 import { Chan } from "./chan.ts";
 import { capacityOf, type MessageOpenOptions, type MessageOptions } from "./channel.ts";
-import { IpcError, optionsOf } from "./errors.ts";
+import { describe, IpcError, optionsOf } from "./errors.ts";
 import type { AsyncLockOptions, LockOptions } from "./options.ts";
-import { SharedMemory } from "./segment.ts";
+import { SharedMemory, unlinkKind } from "./segment.ts";
 import type { CreateOptions } from "./shared_object.ts";
 
 const tag = 0x5850_4449; // "IDPX": the first word of the segment, before the two channels
@@ -49,6 +49,24 @@ export class Duplex<T = Uint8Array> implements Disposable, AsyncIterable<T> {
       memory.close();
       throw error;
     }
+  }
+
+  /**
+   * Removes the name of a pair made by `create({ name })`, as `SharedMemory.unlink` does: both ends keep
+   * working where they are open. EKIND when the name holds something else, ENOENT when there is none.
+   */
+  static unlink(name: string): void {
+    const op = "Duplex.unlink";
+    // A pair lives in a plain segment: its first word tells it from other segments.
+    const memory = SharedMemory.open(name);
+    try {
+      if (memory.size < 1024 || memory.view(Uint32Array, 0, 1)[0] !== tag) {
+        throw new IpcError(op, "EKIND", `${describe(name)} holds no duplex pair: remove it through its own class`);
+      }
+    } finally {
+      memory.close();
+    }
+    unlinkKind(op, name, "segment");
   }
 
   /** End B of the pair called `name`. */

@@ -10,7 +10,7 @@ import { checked } from "./call.ts";
 import { describe, IpcError, IpcTypeError, optionsOf } from "./errors.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import { type OpenOptions, SharedMemory } from "./segment.ts";
+import { type OpenOptions, SharedMemory, unlinkKind } from "./segment.ts";
 import { type CreateOptions, createStandalone, openStandalone, placeObject, SharedObject } from "./shared_object.ts";
 import { waitSteps } from "./wait.ts";
 
@@ -58,6 +58,14 @@ export class Event extends SharedObject {
       (a, seg, out) => native().symbols.ipc_event_create(a.name, a.mode, a.flags, flagsOf(op, options), seg, out),
     );
     return new Event(memory, 0, pointer, true);
+  }
+
+  /**
+   * Removes the name of a standalone event, as `SharedMemory.unlink` does: processes that have it open keep using
+   * it. EKIND when the name holds another kind of object, ENOENT when there is none.
+   */
+  static unlink(name: string): void {
+    unlinkKind("Event.unlink", name, "event");
   }
 
   /** Opens the standalone event called `name`. */

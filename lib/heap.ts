@@ -23,6 +23,7 @@ import {
   segmentInternals,
   SharedMemory,
   type TypedArrayConstructor,
+  unlinkKind,
 } from "./segment.ts";
 import { type CreateOptions, createStandalone } from "./shared_object.ts";
 
@@ -102,6 +103,14 @@ export class SharedHeap implements Disposable, Dependent {
       (code) => code === "ERANGE" ? `size ${size} is outside what a heap can be (136 KiB to 1 TiB)` : explain(code),
     );
     return new SharedHeap(memory, pointer, true);
+  }
+
+  /**
+   * Removes the name of a heap in a segment of its own, as `SharedMemory.unlink` does: processes that have it open
+   * keep using it. EKIND when the name holds another kind of object, ENOENT when there is none.
+   */
+  static unlink(name: string): void {
+    unlinkKind("SharedHeap.unlink", name, "heap");
   }
 
   /** Opens the heap called `name`. */

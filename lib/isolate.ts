@@ -36,6 +36,7 @@ import {
   type ChildExit,
   commandFor,
   currentRuntime,
+  inheritedEnv,
   isJsRuntime,
   type JsRuntime,
   libUrl,
@@ -125,9 +126,13 @@ export async function isolate<R = unknown>(
   const duplex = Duplex.create<unknown>({ capacity, codec: "msgpack" });
   try {
     duplex.sendSync(job);
-    const { child, exited } = startChild(op, argv, ["pipe", "inherit", "pipe", duplex.memory.fd], {
-      ...process.env,
-    }, undefined);
+    const { child, exited } = startChild(
+      op,
+      argv,
+      ["pipe", "inherit", "pipe", duplex.memory.fd],
+      inheritedEnv(op),
+      undefined,
+    );
     await started(op, argv, child);
     let stderr = "";
     child.stderr!.on("data", (chunk: Uint8Array) => {

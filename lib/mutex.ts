@@ -15,7 +15,7 @@ import { checkInteger, codeName, describe, type ErrorCode, IpcError, IpcTypeErro
 import { type AsyncLockOptions, checkOffset, type LockOptions, signalOf, timeoutOf } from "./options.ts";
 import { explainName } from "./names.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
-import { type Dependent, type OpenOptions, segmentInternals, SharedMemory } from "./segment.ts";
+import { type Dependent, type OpenOptions, segmentInternals, SharedMemory, unlinkKind } from "./segment.ts";
 import { explainTracker } from "./tracker.ts";
 import { type Cancelable, waitSteps } from "./wait.ts";
 
@@ -164,6 +164,14 @@ export class Mutex implements Disposable, Dependent {
     );
     const memory = segmentInternals.adopt(takePointer(op, segment));
     return new Mutex(memory, 0, takePointer(op, mutex), true);
+  }
+
+  /**
+   * Removes the name of a standalone mutex (`create({ name })`), as `SharedMemory.unlink` does: processes that have
+   * it open keep using it. EKIND when the name holds another kind of object, ENOENT when there is none.
+   */
+  static unlink(name: string): void {
+    unlinkKind("Mutex.unlink", name, "mutex");
   }
 
   /** Opens the standalone mutex called `name`, created by any process. */

@@ -22,7 +22,7 @@ import { type Codec, codecOf } from "./codec.ts";
 import { checkFunction, IpcError, optionsOf } from "./errors.ts";
 import type { Pointer } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, timeoutOf } from "./options.ts";
-import { SharedMemory } from "./segment.ts";
+import { SharedMemory, unlinkKind } from "./segment.ts";
 import type { CreateOptions } from "./shared_object.ts";
 
 /** Options of `MVar.create` and `MVar.init`. */
@@ -54,6 +54,15 @@ export class MVar<T = Uint8Array> extends MessageChannel<T> {
     const m = new MVar<T>(memory, 0, pointer, true, codec);
     if (options.value !== undefined) m.#first(op, options.value);
     return m;
+  }
+
+  /**
+   * Removes the name of a standalone MVar (Chan, MVar, Pipe and SharedValue share the kind "chan"), as
+   * `SharedMemory.unlink` does: processes that have it open keep using it. EKIND when the name holds another kind of
+   * object, ENOENT when there is none.
+   */
+  static unlink(name: string): void {
+    unlinkKind("MVar.unlink", name, "chan");
   }
 
   /** Opens the MVar called `name`. */

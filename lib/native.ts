@@ -46,7 +46,27 @@ export interface Native {
    * bindings set it from `LIBIPC_NO_SWEEP` with `sweepWanted`.
    */
   readonly sweepOnLoad?: boolean;
+  /**
+   * msgpackr's `Packr` class (from "msgpackr/pack"), imported by the binding: each runtime reaches the
+   * npm package its own way (Bun by a bare specifier, Deno by an `npm:` one when it runs from a checkout
+   * or JSR), so lib/ imports no package itself and works from wherever it is loaded.
+   */
+  readonly Packr: PackrClass;
+  /**
+   * The command-line flag that would have allowed what `error` reports was refused (Deno's permissions:
+   * "--allow-run", "--allow-env"), or undefined when `error` is no permission refusal. Absent in
+   * runtimes without permissions (Bun).
+   */
+  deniedFlag?(error: unknown): string | undefined;
 }
+
+/** The part of msgpackr's `Packr` that lib/msgpack.ts uses. */
+export type PackrClass = new (options: {
+  useRecords: boolean;
+  variableMapSize: boolean;
+  moreTypes: boolean;
+  copyBuffers: boolean;
+}) => { pack(value: unknown): Uint8Array; unpack(bytes: Uint8Array): unknown };
 
 /**
  * A runtime's channel for wait completions: a C callback that may be called from any thread and runs

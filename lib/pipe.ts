@@ -14,7 +14,7 @@ import { checked } from "./call.ts";
 import { checkInteger, describe, IpcError, IpcTypeError, optionsOf } from "./errors.ts";
 import type { Pointer } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import { type OpenOptions, SharedMemory } from "./segment.ts";
+import { type OpenOptions, SharedMemory, unlinkKind } from "./segment.ts";
 import type { CreateOptions } from "./shared_object.ts";
 import { waitSteps } from "./wait.ts";
 
@@ -78,6 +78,15 @@ export class Pipe extends ChannelBase {
     options = optionsOf("Pipe.create", options, "{ capacity: 4096 }");
     const { memory, pointer } = createChannel("Pipe.create", options, CHAN_STREAM);
     return new Pipe(memory, 0, pointer, true);
+  }
+
+  /**
+   * Removes the name of a standalone pipe (Chan, MVar, Pipe and SharedValue share the kind "chan"), as
+   * `SharedMemory.unlink` does: processes that have it open keep using it. EKIND when the name holds another kind of
+   * object, ENOENT when there is none.
+   */
+  static unlink(name: string): void {
+    unlinkKind("Pipe.unlink", name, "chan");
   }
 
   /** Opens the pipe called `name`. */

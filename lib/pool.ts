@@ -19,7 +19,6 @@
 
 import type { ChildProcess as NodeChild } from "node:child_process";
 import { availableParallelism } from "node:os";
-import process from "node:process";
 import { isDetached } from "./codec.ts";
 import { Duplex } from "./duplex.ts";
 import { checkInteger, describe, IpcError, IpcTypeError } from "./errors.ts";
@@ -40,13 +39,16 @@ import {
   commandFor,
   currentRuntime,
   describeShared,
+  inheritedEnv,
   isJsRuntime,
   type JsRuntime,
   libUrl,
+  refused,
   type Shareable,
   SHARED_ENV,
   type ShareWithCodec,
   startChild,
+  startError,
 } from "./process.ts";
 import type { SharedMemory } from "./segment.ts";
 import { capacityOf, howItDied, isRemoteError, moduleUrl, rebuildError, type RemoteError } from "./remote_call.ts";
@@ -219,7 +221,7 @@ export class Pool implements AsyncDisposable {
     }
     const { segments, text } = describeShared(op, options.share ?? []);
     this.#shared = segments;
-    this.#env = { ...process.env, ...options.env, [SHARED_ENV]: text };
+    this.#env = { ...inheritedEnv(op), ...options.env, [SHARED_ENV]: text };
     const runtime = options.runtime ?? currentRuntime();
     if (!isJsRuntime(runtime)) {
       throw new IpcTypeError(op, `runtime must be "bun", "deno" or "node", got ${describe(runtime)}`);
@@ -826,8 +828,9 @@ export class Pool implements AsyncDisposable {
       (w.failure !== undefined || exit.signal === null || ++this.#startKills >= startKillsMax);
     if (startFailed) {
       if (w.pid === 0) {
+        const cause = startError(w.child);
         this.#failStart(
-          new IpcError(
+          refused("Pool", cause, `start ${describe(this.#argv[0])}`) ?? new IpcError(
             "Pool",
             "ENOENT",
             `could not start ${describe(this.#argv[0])}; set execPath (or LIBIPC_BUN / LIBIPC_DENO / LIBIPC_NODE)`,
@@ -873,6 +876,7 @@ export class Pool implements AsyncDisposable {
     if (this.#referenced === on) return;
     this.#referenced = on;
     for (const w of this.#workers) {
+      if (w.pid === 0) continue; // never started: nothing to reference (Deno's ref() would throw)
       if (on) {
         w.child.ref();
         (w.child.stdin as unknown as { ref?(): void } | null)?.ref?.();
@@ -881,6 +885,9 @@ export class Pool implements AsyncDisposable {
   }
 
   #unrefWorker(w: Worker): void {
+    // A child that never started (no pid: Deno refused --allow-run, say) has no process to unref, and
+    // Deno's ChildProcess.unref() then throws a TypeError (reading 'unref' of its missing process).
+    if (w.pid === 0) return;
     w.child.unref();
     (w.child.stdin as unknown as { unref?(): void } | null)?.unref?.();
   }
@@ -894,7 +901,7 @@ export class Pool implements AsyncDisposable {
       else this.#endIfIdle(w);
     }
     for (const w of workers) {
-      w.child.ref(); // the caller awaits this: keep the process alive until they have exited
+      if (w.pid !== 0) w.child.ref(); // the caller awaits this: keep the process alive until they have exited
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         w.exited,

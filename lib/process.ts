@@ -347,6 +347,32 @@ export function commandFor(
   return runtime === "deno" ? [exec as string, "run", ...flags, target] : [exec as string, ...flags, target];
 }
 
+/**
+ * An IpcError (EACCES) naming the flag the runtime wants when `error` is a permission refusal (a Deno
+ * run without --allow-run or --allow-env), else undefined. `doing` says what was refused.
+ */
+export function refused(op: string, error: unknown, doing: string): IpcError | undefined {
+  const flag = error === undefined ? undefined : native().deniedFlag?.(error);
+  if (flag === undefined) return undefined;
+  return new IpcError(op, "EACCES", `Deno may not ${doing}: run it with ${flag}`, { cause: error });
+}
+
+/** A copy of this process's environment for a child: EACCES naming --allow-env when it may not be read. */
+export function inheritedEnv(op: string): Record<string, string | undefined> {
+  try {
+    return { ...process.env };
+  } catch (error) {
+    throw refused(op, error, "read the environment a child inherits") ?? error;
+  }
+}
+
+const startErrors = new WeakMap<NodeChild, Error>();
+
+/** Why `child` could not be started (the runtime's "error" event before it had a pid), if it could not. */
+export function startError(child: NodeChild): Error | undefined {
+  return startErrors.get(child);
+}
+
 /** Starts the child and tracks its exit; `stdio` has the passed fds appended. */
 export function startChild(
   op: string,
@@ -359,14 +385,16 @@ export function startChild(
   try {
     child = nodeSpawn(argv[0], argv.slice(1), { stdio, env, cwd });
   } catch (error) {
-    throw new IpcError(op, "EIO", `could not start ${describe(argv[0])}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw refused(op, error, `start ${describe(argv[0])}`) ??
+      new IpcError(op, "EIO", `could not start ${describe(argv[0])}: ${(error as Error).message}`, {
+        cause: error,
+      });
   }
   const exited = new Promise<ChildExit>((resolve) => {
     let failed: Error | undefined;
     child.once("error", (error) => {
       failed = error;
+      if (child.pid === undefined) startErrors.set(child, error);
       // A spawn failure (ENOENT) emits "error" and never "exit" in some runtimes.
       if (child.pid === undefined) resolve({ code: 127, signal: null });
     });
@@ -385,7 +413,7 @@ export function started(op: string, argv: string[], child: NodeChild): Promise<v
     child.once("spawn", () => resolve());
     child.once("error", (error) =>
       reject(
-        new IpcError(
+        refused(op, error, `start ${describe(argv[0])}`) ?? new IpcError(
           op,
           "ENOENT",
           `could not start ${
@@ -426,7 +454,7 @@ export async function spawn(module: string | URL, options: SpawnOptions = {}): P
   const signal = signalOf(op, options);
   if (signal?.aborted) throw signal.reason;
   const stdio = [...std, ...segments.map((memory) => (memory.name === null ? memory.fd : "ignore" as const))];
-  const env = { ...process.env, ...options.env, [SHARED_ENV]: text };
+  const env = { ...inheritedEnv(op), ...options.env, [SHARED_ENV]: text };
   const { child, exited } = startChild(op, argv, stdio, env, options.cwd);
   await started(op, argv, child);
   const handle = new ChildProcess(child, exited);

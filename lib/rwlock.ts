@@ -16,7 +16,7 @@ import { codeName, type ErrorCode, IpcError, optionsOf } from "./errors.ts";
 import type { LockState } from "./mutex.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import { type OpenOptions, SharedMemory } from "./segment.ts";
+import { type OpenOptions, SharedMemory, unlinkKind } from "./segment.ts";
 import { type CreateOptions, createStandalone, openStandalone, placeObject, SharedObject } from "./shared_object.ts";
 import { waitSteps } from "./wait.ts";
 
@@ -84,6 +84,14 @@ export class RwLock extends SharedObject {
       (a, seg, out) => native().symbols.ipc_rwlock_create(a.name, a.mode, a.flags, seg, out),
     );
     return new RwLock(memory, 0, pointer, true);
+  }
+
+  /**
+   * Removes the name of a standalone rwlock, as `SharedMemory.unlink` does: processes that have it open keep using
+   * it. EKIND when the name holds another kind of object, ENOENT when there is none.
+   */
+  static unlink(name: string): void {
+    unlinkKind("RwLock.unlink", name, "rwlock");
   }
 
   /** Opens the standalone rwlock called `name`. */

@@ -293,22 +293,7 @@ export class SharedMemory implements Disposable {
    * EPROTO (not a libipc segment, or damaged), EVERSION (another ABI version).
    */
   static inspect(name: string): SegmentInfo {
-    const op = "SharedMemory.inspect";
-    const info = new DataView(new ArrayBuffer(40));
-    const rc = native().symbols.ipc_segment_info(cString(op, "name", name), new Uint8Array(info.buffer));
-    checked(op, rc, (code) => explainOpen(code, name));
-    const canonical = name.startsWith("/") ? name : "/" + name;
-    const state = info.getUint32(20, true);
-    return {
-      name: canonical,
-      size: Number(info.getBigUint64(0, true)),
-      kind: kindNames[info.getUint32(24, true)] ?? `unknown(${info.getUint32(24, true)})`,
-      creator: { pid: info.getInt32(16, true), startTime: info.getBigUint64(8, true) },
-      alive: state === CREATOR_ALIVE ? true : state === CREATOR_DEAD ? false : null,
-      generated: canonical.startsWith("/ipc."),
-      uid: info.getUint32(28, true),
-      mode: info.getUint32(32, true),
-    };
+    return inspectAs("SharedMemory.inspect", name);
   }
 
   /**
@@ -474,6 +459,43 @@ export class SharedMemory implements Disposable {
     this.#windows.push(new WeakRef(window));
     return [window, 0];
   }
+}
+
+/**
+ * Removes the name `name` if it holds `kind` (an `inspect` kind such as "mutex"): each named class's
+ * static `unlink` (`Mutex.unlink`, `Chan.unlink`, …), so a name is removed through the class that made
+ * it, and one class never removes another's object by mistake (EKIND naming what the name holds).
+ */
+export function unlinkKind(op: string, name: string, kind: string): void {
+  const found = inspectAs(op, name).kind;
+  if (found !== kind) {
+    throw new IpcError(
+      op,
+      "EKIND",
+      `${describe(name)} holds a ${found}, not a ${kind}: remove it through its own class`,
+    );
+  }
+  const nameBuf = cString(op, "name", name);
+  checked(op, native().symbols.ipc_segment_unlink(nameBuf), (code) => explainOpen(code, name));
+}
+
+/** SharedMemory.inspect, with errors naming `op`. */
+function inspectAs(op: string, name: string): SegmentInfo {
+  const info = new DataView(new ArrayBuffer(40));
+  const rc = native().symbols.ipc_segment_info(cString(op, "name", name), new Uint8Array(info.buffer));
+  checked(op, rc, (code) => explainOpen(code, name));
+  const canonical = name.startsWith("/") ? name : "/" + name;
+  const state = info.getUint32(20, true);
+  return {
+    name: canonical,
+    size: Number(info.getBigUint64(0, true)),
+    kind: kindNames[info.getUint32(24, true)] ?? `unknown(${info.getUint32(24, true)})`,
+    creator: { pid: info.getInt32(16, true), startTime: info.getBigUint64(8, true) },
+    alive: state === CREATOR_ALIVE ? true : state === CREATOR_DEAD ? false : null,
+    generated: canonical.startsWith("/ipc."),
+    uid: info.getUint32(28, true),
+    mode: info.getUint32(32, true),
+  };
 }
 
 const kindNames: Record<number, string> = {

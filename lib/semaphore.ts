@@ -14,7 +14,7 @@ import { checked } from "./call.ts";
 import { checkInteger, type ErrorCode, IpcError, optionsOf } from "./errors.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import { type AsyncLockOptions, checkCount, type LockOptions, signalOf, timeoutNs, timeoutOf } from "./options.ts";
-import { type OpenOptions, SharedMemory } from "./segment.ts";
+import { type OpenOptions, SharedMemory, unlinkKind } from "./segment.ts";
 import { type CreateOptions, createStandalone, openStandalone, placeObject, SharedObject } from "./shared_object.ts";
 import { waitSteps } from "./wait.ts";
 
@@ -89,6 +89,14 @@ export class Semaphore extends SharedObject {
       return native().symbols.ipc_sem_create(a.name, a.mode, a.flags, value, max, seg, out);
     }, explain);
     return new Semaphore(memory, 0, pointer, true);
+  }
+
+  /**
+   * Removes the name of a standalone semaphore, as `SharedMemory.unlink` does: processes that have it open keep
+   * using it. EKIND when the name holds another kind of object, ENOENT when there is none.
+   */
+  static unlink(name: string): void {
+    unlinkKind("Semaphore.unlink", name, "semaphore");
   }
 
   /** Opens the standalone semaphore called `name`. */

@@ -20,7 +20,7 @@ import {
 import { checked } from "./call.ts";
 import { type Codec, codecOf } from "./codec.ts";
 import type { Pointer } from "./native.ts";
-import { SharedMemory } from "./segment.ts";
+import { SharedMemory, unlinkKind } from "./segment.ts";
 import type { CreateOptions } from "./shared_object.ts";
 import { optionsOf } from "./errors.ts";
 
@@ -49,6 +49,15 @@ export class SharedValue<T = unknown> extends MessageChannel<T> {
     const v = new SharedValue<T>(memory, 0, pointer, true, codec);
     if (options.value !== undefined) v.#first(options.value);
     return v;
+  }
+
+  /**
+   * Removes the name of a standalone shared value (Chan, MVar, Pipe and SharedValue share the kind "chan"), as
+   * `SharedMemory.unlink` does: processes that have it open keep using it. EKIND when the name holds another kind of
+   * object, ENOENT when there is none.
+   */
+  static unlink(name: string): void {
+    unlinkKind("SharedValue.unlink", name, "chan");
   }
 
   /** Opens the shared value called `name`. */

@@ -61,6 +61,7 @@ const steps = [
     argv: [node26, "--expose-gc", "--test", "--test-concurrency=1", "tests/mp/node.test.ts"],
     timeout: 20 * minutes,
   },
+  { name: "readme", argv: ["node", join(root, "scripts", "readme.mjs")], timeout: 15 * minutes },
   { name: "demo", argv: [bin("bun"), "demo/main.ts"], timeout: 5 * minutes },
   { name: "consumer", argv: ["node", join(root, "scripts", "consumer.mjs")], timeout: 10 * minutes },
   { name: "models", argv: ["node", join(root, "scripts", "models.mjs")], timeout: 10 * minutes },

@@ -89,6 +89,21 @@ export default function abiCase(h: Harness): void {
     assert.equal(h.ipc.libraryInfo().abiVersion, abi.ABI_VERSION);
   });
 
+  h.test("abi: one msgpackr version in package.json, deno.json and mod.ts's npm: import", () => {
+    const pinned = JSON.parse(readFileSync(`${root}/package.json`, "utf8")).dependencies.msgpackr;
+    const imports = JSON.parse(readFileSync(`${root}/deno.json`, "utf8")).imports;
+    assert.equal(imports["msgpackr/pack"], `npm:msgpackr@${pinned}/pack`);
+    assert.ok(readFileSync(`${root}/mod.ts`, "utf8").includes(`import("npm:msgpackr@${pinned}/pack")`));
+  });
+
+  h.test("abi: deno_platform.ts fetches the platform packages of this version", () => {
+    const version = JSON.parse(readFileSync(`${root}/package.json`, "utf8")).version;
+    const text = readFileSync(`${root}/deno_platform.ts`, "utf8");
+    const versions = [...text.matchAll(/npm:@libipc\/[a-z0-9-]+@([^/"]+)\//g)].map((m) => m[1]);
+    assert.equal(versions.length, 4);
+    for (const v of versions) assert.equal(v, version);
+  });
+
   h.test("abi: libipc.so exports exactly the ipc.h functions and is linked with -z nodelete", () => {
     const elf = readElfDynamic(readFileSync(`${root}/zig-out/lib/libipc.so`));
     assert.deepEqual(elf.exported.sort(), [...headerPrototypes(header).keys()].sort());

@@ -13,6 +13,10 @@ import channels from "./channels.ts";
 import tracker from "./tracker.ts";
 import processCases from "./process.ts";
 import fuzzArgs from "./fuzz_args.ts";
+import denoPermissions from "./deno_permissions.ts";
+import unlink from "./unlink.ts";
+import denoJsr from "./deno_jsr.ts";
+import cli from "./cli.ts";
 
 export const cases: ((h: Harness) => void)[] = [
   abi,
@@ -28,4 +32,8 @@ export const cases: ((h: Harness) => void)[] = [
   tracker,
   processCases,
   fuzzArgs,
+  unlink,
+  denoPermissions,
+  denoJsr,
+  cli,
 ];
