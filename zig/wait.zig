@@ -22,7 +22,8 @@
 //! change within `paid_within_ns` paid (+1 credit, up to `credit_max`), one that ended in a park
 //! was wasted (credit halved). While `crowded` is set a wait spins `crowded_spin_ns` (5 us, about
 //! half a parked handoff there) on a word with credit, and not at once on one without, except one
-//! wait in `probe_every` (a probe, so that a word whose spins would pay again is found). Cost bound
+//! wait in `probe_every` (a probe, so that a word whose spins would pay again is found); a thread
+//! that has just woken a parked waiter parks at once (the woken thread needs a CPU, maybe this one). Cost bound
 //! while crowded: a word whose spins never pay wastes 5 us after each paid one, and 5 us on one
 //! wait in 64. While not crowded every wait spins the configured budget, as before (idle machines
 //! measure the same); the records still learn, so a word whose spins paid keeps spinning when the
@@ -194,14 +195,18 @@ fn crowdedBudget(r: *Record, configured: u32) u32 {
     return ns;
 }
 
-/// `budgetFor` for this thread's next wait, longer right after it woke a parked waiter (see
-/// `spin_after_wake_ns`), except while the CPUs are crowded.
+/// `budgetFor` for this thread's next wait, changed right after it woke a parked waiter: longer
+/// while the CPUs are not crowded (see `spin_after_wake_ns`), 0 while they are: the woken thread
+/// needs a CPU, maybe this one, and a spin here would only keep it off (the waker parks at once,
+/// as a socket's reader does).
 pub fn budgetAfterWake(word: *const anyopaque) Budget {
-    var b = budgetFor(word);
-    if (woke_parked_at == 0) return b;
     const woke = woke_parked_at;
+    if (woke == 0) return budgetFor(word);
     woke_parked_at = 0;
-    if (b.ns == 0 or crowded.load(.monotonic) or platform.monotonicNs() -| woke > after_wake_window_ns or !severalCpus()) return b;
+    const recent = platform.monotonicNs() -| woke <= after_wake_window_ns;
+    if (recent and crowded.load(.monotonic)) return .{ .ns = 0 };
+    var b = budgetFor(word);
+    if (b.ns == 0 or !recent or !severalCpus()) return b;
     b.ns = @max(b.ns, @min(spin_after_wake_ns, b.ns *| 8));
     return b;
 }
@@ -555,7 +560,9 @@ test "two crowded samples switch to the crowded budget and two uncrowded ones sw
     woke_parked_at = platform.monotonicNs(); // not even right after waking a parked waiter
     try testing.expectEqual(@as(u32, 0), budgetAfterWake(&word).ns);
     r.credit = 1;
-    woke_parked_at = platform.monotonicNs(); // a word with credit spins short, never the long after-wake spin
+    try testing.expectEqual(crowded_spin_ns, budgetFor(&word).ns); // a word with credit spins short
+    woke_parked_at = platform.monotonicNs(); // but not right after waking a parked waiter, which may need this CPU
+    try testing.expectEqual(@as(u32, 0), budgetAfterWake(&word).ns);
     try testing.expectEqual(crowded_spin_ns, budgetAfterWake(&word).ns);
     recordSample(false);
     try testing.expect(isCrowded());
