@@ -25,9 +25,9 @@
 //! wait in `probe_every` (a probe, so that a word whose spins would pay again is found); a thread
 //! that has just woken a parked waiter parks at once (the woken thread needs a CPU, maybe this one). Cost bound
 //! while crowded: a word whose spins never pay wastes 5 us after each paid one, and 5 us on one
-//! wait in 64. While not crowded every wait spins the configured budget, as before (idle machines
-//! measure the same); the records still learn, so a word whose spins paid keeps spinning when the
-//! load comes.
+//! wait in 64. While not crowded every wait spins the configured budget, as before, and touches no
+//! record (idle waits pay nothing for the learning); a record left from an earlier crowded spell
+//! is used as it was left, a new one starts with one credit.
 //!
 //! Why park in slices: a change to shared state is a commit (an atomic store or CAS) followed by a
 //! wake syscall, two steps; a process killed between them leaves the word changed and its waiters
@@ -176,13 +176,13 @@ fn recordOf(word: usize) *Record {
 }
 
 /// The spin budget for a wait on `word` starting now: the configured spin while the CPUs are not
-/// crowded; while they are, `crowded_spin_ns` if spins on this word paid lately (or on a probe),
-/// else 0.
+/// crowded (no record: an idle wait pays nothing for the learning); while they are,
+/// `crowded_spin_ns` if spins on this word paid lately (or on a probe), else 0.
 pub fn budgetFor(word: *const anyopaque) Budget {
     const configured = spin();
     if (configured == 0) return .{ .ns = 0 };
+    if (!crowded.load(.monotonic)) return .{ .ns = configured };
     const r = recordOf(@intFromPtr(word));
-    if (!crowded.load(.monotonic)) return .{ .ns = configured, .record = r };
     return .{ .ns = crowdedBudget(r, configured), .record = r };
 }
 
