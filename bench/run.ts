@@ -186,8 +186,8 @@ const groups: Group[] = [
       "through two Chans, the peer a unix stream socket between the same runtimes), 20 000 timed rounds each (C " +
       "drops the first 10%, the socket peers time theirs after 2 000 warm-up rounds), each job run beside one " +
       "CPU-bound busy process per CPU (a Bun `for (;;) {}`, started before the job and killed after it), so that " +
-      "runnable threads outnumber CPUs the whole time. libipc stops spinning while the kernel's runnable count " +
-      "exceeds the CPUs (DEVELOPERS.md, Waiting). Bun<->Deno is a Bun parent with a Deno child for both tools.",
+      "runnable threads outnumber CPUs the whole time. While the kernel's runnable count exceeds the CPUs, libipc " +
+      "spins only on words where spinning paid lately, 5 µs at most (DEVELOPERS.md, Waiting). Bun<->Deno is a Bun parent with a Deno child for both tools.",
     load: true,
     jobs: [
       ["zig-out/bin/ipc-bench-chan", "roundtrip", "22000"],

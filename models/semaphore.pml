@@ -4,7 +4,7 @@
  * mirrors: zig/semaphore.zig acquire sha256:ae37ffd5e7897095
  * mirrors: zig/semaphore.zig passOnWake sha256:98bd2e965234ab46
  * mirrors: zig/semaphore.zig release sha256:06aad67d793d8060
- * mirrors: zig/wait.zig WaitWord sha256:589a03375a700bd9
+ * mirrors: zig/wait.zig WaitWord sha256:84ea943f510591eb
  *
  * The count is the value of a WaitWord with a count of parked waiters beside it (a Dekker pair:
  * a waiter increments `waiters`, then reads the value, then parks; a releaser changes the value

@@ -1202,7 +1202,7 @@ fn waitEither(c: *Chan, expected: u32, writer: u32, deadline: wait.Deadline) Err
         }
     };
     const watch: Watch = .{ .c = c, .expected = expected, .writer = writer };
-    if (wait.spinUntil(watch, Watch.changed, wait.spinBudget(), deadline)) return .woken;
+    if (wait.spinUntil(watch, Watch.changed, wait.budgetAfterWake(&c.readable.value), deadline)) return .woken;
     const seen = c.readable.register();
     defer c.readable.unregister();
     if (seen != expected) return .woken;

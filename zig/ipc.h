@@ -328,8 +328,9 @@ uint64_t ipc_now_ns(void);
 #define IPC_SPIN_NS_MAX 10000000
 /* Sets how long waits in this process spin before parking (0 parks at once). Spinning turns a
  * hand-off between processes from tens of microseconds (a wake-up on another CPU) into well under
- * one, at the cost of that much CPU time per wait that does not end during the spin. IPC_ERANGE
- * above IPC_SPIN_NS_MAX. */
+ * one, at the cost of that much CPU time per wait that does not end during the spin. While runnable
+ * threads outnumber CPUs, a wait spins at most 5 us (never more than this budget), and only on a
+ * word where this thread's spins paid off lately. IPC_ERANGE above IPC_SPIN_NS_MAX. */
 int32_t ipc_spin_set(uint32_t spin_ns);
 /* The current spin budget in nanoseconds. */
 uint32_t ipc_spin_get(void);

@@ -128,8 +128,9 @@ noinline fn lockContended(m: *Mutex, deadline: wait.Deadline) Error!Acquired {
     try rm.selfTest();
     const w = m.word();
     // Spin while the holder is likely to let go soon: retry whenever the owner bits clear.
-    const spin_end = wait.Deadline.earliest(wait.Deadline.after(wait.budget()), deadline);
-    while (wait.spinUntil(Free{ .w = w }, Free.check, wait.budget(), spin_end)) {
+    const budget = wait.budgetFor(w);
+    const spin_end = wait.Deadline.earliest(wait.Deadline.after(budget.ns), deadline);
+    while (wait.spinUntil(Free{ .w = w }, Free.check, budget, spin_end)) {
         if (try tryAcquire(m, false)) |a| return a;
         if (spin_end.passed(platform.monotonicNs())) break;
     }

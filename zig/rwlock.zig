@@ -250,7 +250,7 @@ const WriterFree = struct {
 
 pub fn readLock(rw: *RwLock, deadline: wait.Deadline) Error!Acquired {
     if (try tryRead(rw)) |a| return a;
-    _ = wait.spinUntil(WriterFree{ .rw = rw }, WriterFree.check, wait.budget(), deadline);
+    _ = wait.spinUntil(WriterFree{ .rw = rw }, WriterFree.check, wait.budgetFor(rw.writer.word()), deadline);
     var waited: ?*const u32 = null;
     defer if (waited) |w| unwait(rw, w);
     while (true) {
@@ -337,7 +337,7 @@ pub fn writeLock(rw: *RwLock, deadline: wait.Deadline) Error!Acquired {
     handshakeFence(&rw.writer);
     // New readers now back off; wait for the ones inside to leave.
     while (busySlot(rw)) |s| {
-        if (wait.spinUntil(SlotFree{ .s = s }, SlotFree.check, wait.budget(), deadline)) continue;
+        if (wait.spinUntil(SlotFree{ .s = s }, SlotFree.check, wait.budgetFor(s.word()), deadline)) continue;
         const v = mutex.waitValue(s) orelse continue;
         if (deadline.passed(platform.monotonicNs())) {
             abandonWrite(rw) catch {};

@@ -8,16 +8,26 @@
 //! because a `pause` costs anywhere from 5 to 140 cycles depending on the CPU.
 //!
 //! Why spinning backs off on crowded CPUs: a spin only pays when the thread that will change the word
-//! runs on another CPU meanwhile. When runnable threads outnumber CPUs, a spinner holds a CPU that
-//! the thread it waits for (or anyone else) needs, so every failed spin adds its whole budget to the
-//! handoff, and a spin that "succeeds" only does so after the peer won a CPU elsewhere. So a thread
-//! whose spin failed (it is about to park, off the fast path) samples, at most every
+//! runs on another CPU meanwhile. When runnable threads outnumber CPUs, a spinner may hold the CPU
+//! that the thread it waits for needs, so a failed spin adds its whole budget to the handoff. So a
+//! thread whose spin failed (it is about to park, off the fast path) samples, at most every
 //! `crowd_sample_ns` per process, the kernel's count of runnable threads (/proc/loadavg's fourth
 //! field) against this process's CPUs; two crowded samples in a row (of a saturating score) set
-//! `crowded`, and while it is set every spin budget is 0: waits park at once, as a socket read
-//! does. Uncrowded samples clear it the same way, so spinning resumes within about
-//! 2 * `crowd_sample_ns` after the load goes. A thread whose spins keep succeeding never samples:
-//! its spins are paying.
+//! `crowded`, and uncrowded samples clear it the same way, within about 2 * `crowd_sample_ns`.
+//!
+//! Why spins learn per word: on a crowded machine some spins still pay (a mutex holder running on
+//! the other CPU lets go within a microsecond or two) and others never do (a reply that needs a
+//! parked peer to be woken first). So each thread keeps, in thread-local memory (never in the
+//! segment, where a peer could write it), a small record per word it spun on: a spin that saw its
+//! change within `paid_within_ns` paid (+1 credit, up to `credit_max`), one that ended in a park
+//! was wasted (credit halved). While `crowded` is set a wait spins `crowded_spin_ns` (5 us, about
+//! half a parked handoff there) on a word with credit, and not at once on one without, except one
+//! wait in `probe_every` (a probe, so that a word whose spins would pay again is found); a thread
+//! that has just woken a parked waiter parks at once (the woken thread needs a CPU, maybe this one). Cost bound
+//! while crowded: a word whose spins never pay wastes 5 us after each paid one, and 5 us on one
+//! wait in 64. While not crowded every wait spins the configured budget, as before, and touches no
+//! record (idle waits pay nothing for the learning); a record left from an earlier crowded spell
+//! is used as it was left, a new one starts with one credit.
 //!
 //! Why park in slices: a change to shared state is a commit (an atomic store or CAS) followed by a
 //! wake syscall, two steps; a process killed between them leaves the word changed and its waiters
@@ -63,12 +73,6 @@ pub fn setSpin(ns: u32) Error!void {
 /// The configured spin budget (what `setSpin` set), whether or not the CPUs are crowded.
 pub fn spin() u32 {
     return spin_ns.load(.acquire);
-}
-
-/// The spin budget for a wait starting now: the configured one, or 0 while the CPUs are crowded.
-pub fn budget() u32 {
-    if (crowded.load(.monotonic)) return 0;
-    return spin();
 }
 
 /// How often (at most, per process) a thread about to park samples whether runnable threads
@@ -132,14 +136,87 @@ fn severalCpus() bool {
     return cpuCount() > 1;
 }
 
-/// The spin budget for this thread's next wait (see `spin_after_wake_ns`); 0 while crowded.
-pub fn spinBudget() u32 {
-    const base = budget();
-    if (woke_parked_at == 0) return base;
+/// How long a wait spins on one word, and where the outcome is learned (see `Record`). Valid only on
+/// the thread that asked for it, for the wait it was asked for.
+pub const Budget = struct {
+    ns: u32,
+    record: ?*Record = null,
+};
+
+/// What this thread learned lately about spinning on one word: kept in thread-local memory, so no
+/// other process can write it, and keyed by the word's address in this process (a word mapped twice
+/// has two records; a collision only resets a record). See the file comment.
+pub const Record = struct {
+    word: usize = 0,
+    /// Recent spins that paid, saturating at `credit_max`; each wasted spin halves it.
+    credit: u8 = 0,
+    /// Waits that skipped the spin since the last probe (only while crowded with no credit).
+    skipped: u8 = 0,
+};
+
+/// Spin while the CPUs are crowded, for a word whose spins paid lately (bounded by the configured
+/// spin): about half of what a parked handoff costs there (12-18 us measured), so that a spin that
+/// fails at most doubles that handoff and one that pays saves all of it.
+pub const crowded_spin_ns: u32 = 5_000;
+/// A spin that saw its change within this time paid; one that ended in a park was wasted.
+const paid_within_ns: u64 = crowded_spin_ns;
+const credit_max = 4;
+/// A new (or reset) record starts with one credit: the first crowded wait on a word spins once.
+const credit_start = 1;
+/// While crowded, a word with no credit still spins on one wait in `probe_every`, so that a word
+/// whose peer started running alongside (spins would now pay) is found again.
+const probe_every = 64;
+const records_len = 16;
+threadlocal var records: [records_len]Record = [_]Record{.{}} ** records_len;
+
+fn recordOf(word: usize) *Record {
+    const r = &records[((word >> 2) ^ (word >> 6) ^ (word >> 12)) % records_len];
+    if (r.word != word) r.* = .{ .word = word, .credit = credit_start };
+    return r;
+}
+
+/// The spin budget for a wait on `word` starting now: the configured spin while the CPUs are not
+/// crowded (no record: an idle wait pays nothing for the learning); while they are,
+/// `crowded_spin_ns` if spins on this word paid lately (or on a probe), else 0.
+pub fn budgetFor(word: *const anyopaque) Budget {
+    const configured = spin();
+    if (configured == 0) return .{ .ns = 0 };
+    if (!crowded.load(.monotonic)) return .{ .ns = configured };
+    const r = recordOf(@intFromPtr(word));
+    return .{ .ns = crowdedBudget(r, configured), .record = r };
+}
+
+fn crowdedBudget(r: *Record, configured: u32) u32 {
+    const ns = @min(configured, crowded_spin_ns);
+    if (r.credit > 0) return ns;
+    r.skipped += 1;
+    if (r.skipped < probe_every) return 0;
+    r.skipped = 0;
+    return ns;
+}
+
+/// `budgetFor` for this thread's next wait, changed right after it woke a parked waiter: longer
+/// while the CPUs are not crowded (see `spin_after_wake_ns`), 0 while they are: the woken thread
+/// needs a CPU, maybe this one, and a spin here would only keep it off (the waker parks at once,
+/// as a socket's reader does).
+pub fn budgetAfterWake(word: *const anyopaque) Budget {
     const woke = woke_parked_at;
+    if (woke == 0) return budgetFor(word);
     woke_parked_at = 0;
-    if (base == 0 or platform.monotonicNs() -| woke > after_wake_window_ns or !severalCpus()) return base;
-    return @max(base, @min(spin_after_wake_ns, base *| 8));
+    const recent = platform.monotonicNs() -| woke <= after_wake_window_ns;
+    if (recent and crowded.load(.monotonic)) return .{ .ns = 0 };
+    var b = budgetFor(word);
+    if (b.ns == 0 or !recent or !severalCpus()) return b;
+    b.ns = @max(b.ns, @min(spin_after_wake_ns, b.ns *| 8));
+    return b;
+}
+
+fn notePaid(r: *Record, spun_ns: u64) void {
+    if (spun_ns <= paid_within_ns and r.credit < credit_max) r.credit += 1;
+}
+
+fn noteWasted(r: *Record) void {
+    r.credit >>= 1;
 }
 
 var interruptible = std.atomic.Value(bool).init(false);
@@ -187,23 +264,33 @@ fn load(word: *const u32) u32 {
     return @atomicLoad(u32, word, .acquire);
 }
 
-/// Spins until `done` returns true or `spin_ns` has passed; returns whether `done` became true.
-/// A spin that fails (the caller parks next) may sample whether the CPUs are crowded (see the file
-/// comment); callers pass `budget()` or `spinBudget()`, which are 0 while they are.
-pub fn spinUntil(context: anytype, comptime done: fn (@TypeOf(context)) bool, budget_ns: u32, deadline: Deadline) bool {
-    if (budget_ns == 0) {
+/// Spins until `done` returns true or the budget has passed; returns whether `done` became true,
+/// and tells the budget's record whether the spin paid. A spin that fails (the caller parks next)
+/// may sample whether the CPUs are crowded (see the file comment).
+pub fn spinUntil(context: anytype, comptime done: fn (@TypeOf(context)) bool, budget: Budget, deadline: Deadline) bool {
+    if (budget.ns == 0) {
         if (done(context)) return true;
         noteSpinFailed();
         return false;
     }
     const start = platform.monotonicNs();
-    const until = Deadline.earliest(.{ .at = start + budget_ns }, deadline);
+    const until = Deadline.earliest(.{ .at = start + budget.ns }, deadline);
+    // The last clock reading: when `done` turns true the spin lasted at most this plus
+    // `spins_per_clock_read` pauses, close enough to judge it without a clock read on the fast path.
+    var seen = start;
     var i: u32 = 0;
     while (true) : (i +%= 1) {
-        if (done(context)) return true;
-        if (i % spins_per_clock_read == 0 and until.passed(platform.monotonicNs())) {
-            noteSpinFailed();
-            return false;
+        if (done(context)) {
+            if (budget.record) |r| notePaid(r, seen - start);
+            return true;
+        }
+        if (i % spins_per_clock_read == 0) {
+            seen = platform.monotonicNs();
+            if (until.passed(seen)) {
+                if (budget.record) |r| noteWasted(r);
+                noteSpinFailed();
+                return false;
+            }
         }
         std.atomic.spinLoopHint();
     }
@@ -225,7 +312,7 @@ const Watch = struct {
 /// process's private memory; setting it to non-zero and calling `wakeCancel` ends the wait.
 pub fn wait(word: *const u32, expected: u32, deadline: Deadline, cancel: ?*const u32) Error!Outcome {
     const watch: Watch = .{ .word = word, .expected = expected, .cancel = cancel };
-    if (spinUntil(watch, Watch.changed, budget(), deadline)) {
+    if (spinUntil(watch, Watch.changed, budgetFor(word), deadline)) {
         return if (cancel != null and load(cancel.?) != 0) .canceled else .woken;
     }
     return park(word, expected, deadline, cancel);
@@ -326,7 +413,7 @@ pub const WaitWord = extern struct {
     /// Waits while `value == expected`: spins, then registers as parked and parks.
     pub fn wait(w: *WaitWord, expected: u32, deadline: Deadline) Error!Outcome {
         const watch: Watch = .{ .word = &w.value, .expected = expected, .cancel = null };
-        if (spinUntil(watch, Watch.changed, spinBudget(), deadline)) return .woken;
+        if (spinUntil(watch, Watch.changed, budgetAfterWake(&w.value), deadline)) return .woken;
         const seen = w.register();
         defer w.unregister();
         if (seen != expected) return .woken;
@@ -453,7 +540,7 @@ test "the runnable count is the fourth field's numerator of /proc/loadavg" {
     try testing.expect(platform.runnableThreads() != null);
 }
 
-test "two crowded samples stop spinning and two uncrowded ones resume it" {
+test "two crowded samples switch to the crowded budget and two uncrowded ones switch back" {
     const saved = .{ crowd_score.load(.monotonic), crowded.load(.monotonic) };
     defer {
         crowd_score.store(saved[0], .monotonic);
@@ -461,17 +548,69 @@ test "two crowded samples stop spinning and two uncrowded ones resume it" {
     }
     crowd_score.store(0, .monotonic);
     crowded.store(false, .monotonic);
-    try testing.expectEqual(spin(), budget());
+    var word: u32 = 0;
+    try testing.expectEqual(spin(), budgetFor(&word).ns);
     recordSample(true);
     try testing.expect(!isCrowded()); // one odd sample changes nothing
     recordSample(true);
     try testing.expect(isCrowded());
-    try testing.expectEqual(@as(u32, 0), budget());
+    const r = recordOf(@intFromPtr(&word));
+    r.* = .{ .word = @intFromPtr(&word), .credit = 0 };
+    try testing.expectEqual(@as(u32, 0), budgetFor(&word).ns);
     woke_parked_at = platform.monotonicNs(); // not even right after waking a parked waiter
-    try testing.expectEqual(@as(u32, 0), spinBudget());
+    try testing.expectEqual(@as(u32, 0), budgetAfterWake(&word).ns);
+    r.credit = 1;
+    try testing.expectEqual(crowded_spin_ns, budgetFor(&word).ns); // a word with credit spins short
+    woke_parked_at = platform.monotonicNs(); // but not right after waking a parked waiter, which may need this CPU
+    try testing.expectEqual(@as(u32, 0), budgetAfterWake(&word).ns);
+    try testing.expectEqual(crowded_spin_ns, budgetAfterWake(&word).ns);
     recordSample(false);
     try testing.expect(isCrowded());
     recordSample(false);
     try testing.expect(!isCrowded());
-    try testing.expectEqual(spin(), budget());
+    try testing.expectEqual(spin(), budgetFor(&word).ns);
+}
+
+test "while the CPUs are crowded, spins that pay keep spinning on their word, wasted ones stop but probe" {
+    const saved = .{ crowd_score.load(.monotonic), crowded.load(.monotonic), next_sample_at.load(.monotonic) };
+    defer {
+        crowd_score.store(saved[0], .monotonic);
+        crowded.store(saved[1], .monotonic);
+        next_sample_at.store(saved[2], .monotonic);
+    }
+    crowd_score.store(crowd_score_max, .monotonic);
+    crowded.store(true, .monotonic);
+    next_sample_at.store(std.math.maxInt(u64), .monotonic); // no sample flips the flag meanwhile
+    // A change that arrives on the spin's third look, before it next reads the clock: the handoff to
+    // a spinning waiter that parked at once while crowded (12-18 us instead of 0.3 us).
+    const Countdown = struct {
+        left: *u32,
+        fn done(c: @This()) bool {
+            if (c.left.* == 0) return true;
+            c.left.* -= 1;
+            return false;
+        }
+    };
+    const Never = struct {
+        fn done(_: void) bool {
+            return false;
+        }
+    };
+    var paying: u32 = 0;
+    var left: u32 = 0;
+    for (0..2 * credit_max) |_| {
+        left = 2;
+        try testing.expect(spinUntil(Countdown{ .left = &left }, Countdown.done, budgetFor(&paying), .never));
+    }
+    try testing.expect(recordOf(@intFromPtr(&paying)).credit >= credit_start);
+    // A word whose spins end in a park: one wasted spin takes its only credit, then waits park at
+    // once except one probe in `probe_every`.
+    var wasted: u32 = 0;
+    const b = budgetFor(&wasted);
+    try testing.expectEqual(crowded_spin_ns, b.ns);
+    try testing.expect(!spinUntil({}, Never.done, b, .never));
+    for (1..probe_every) |_| try testing.expectEqual(@as(u32, 0), budgetFor(&wasted).ns);
+    try testing.expectEqual(crowded_spin_ns, budgetFor(&wasted).ns);
+    // Records are per word: the paying word still spins.
+    try testing.expectEqual(crowded_spin_ns, budgetFor(&paying).ns);
 }

@@ -274,7 +274,7 @@ fn run(w: *Waiter, out: []Completion) usize {
             const n = collect(w, out, &snap);
             if (n > 0 or w.used == 0) return n;
         }
-        if (wait.spinUntil(@as(*const Snapshot, &snap), Snapshot.changed, wait.budget(), snap.deadline)) continue;
+        if (wait.spinUntil(@as(*const Snapshot, &snap), Snapshot.changed, wait.budgetFor(w), snap.deadline)) continue;
         // At most one recheck slice: `collect` then reads every word again (see the file comment).
         const slice = Deadline.earliest(snap.deadline, .{ .at = platform.monotonicNs() +| wait.recheck_ns });
         _ = platform.futexWaitv(snap.words[0..snap.count], slice.at) catch |err| {
