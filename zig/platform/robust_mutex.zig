@@ -228,6 +228,13 @@ pub fn acquire(memory: *anyopaque, contended: bool) Error!Acquired {
         }
         break;
     }
+    return taken(t, memory, v, first, pred);
+}
+
+/// After the taking CAS (`v` is the word it replaced, list_op_pending names the entry): reads the
+/// repair state, then links the node between `pred` and `first`.
+noinline fn taken(t: *Thread, memory: *anyopaque, v: u32, first: usize, pred: usize) Error!Acquired {
+    const pending = &t.head.?.list_op_pending;
     const state = @as(*volatile u32, stateOf(memory));
     var result: Acquired = .locked;
     if (v & owner_died_bit != 0) {
@@ -236,21 +243,64 @@ pub fn acquire(memory: *anyopaque, contended: bool) Error!Acquired {
     } else switch (state.*) {
         State.consistent => {},
         State.not_recoverable => {
-            release(w, true);
+            release(word(memory), true);
             @as(*volatile usize, pending).* = 0;
             return error.NotRecoverable;
         },
         // Only damage leaves it so without the owner-died bit: report the state as unrepaired.
         else => result = .owner_died,
     }
-    // Link after the last glibc entry, in front of our others (see the file comment).
-    volatileAt(entry).* = first;
-    volatileAt(entry - node_offset + prev_offset).* = pred;
-    volatileAt(pred).* = entry;
+    link(t, entryOf(memory), first, pred);
+    return result;
+}
+
+/// Links `entry` after the last glibc entry (`pred`), in front of our others (`first`, or the head),
+/// records it, and ends the list operation (see the file comment). The record has room (`reserve`
+/// or `lockFast` checked), and the addresses are the entry's own and the list's: safety checks off.
+inline fn link(t: *Thread, entry: usize, first: usize, pred: usize) void {
+    @setRuntimeSafety(false);
+    const next: *volatile usize = @ptrFromInt(entry);
+    const prev: *volatile usize = @ptrFromInt(entry - node_offset + prev_offset);
+    const into: *volatile usize = @ptrFromInt(pred);
+    next.* = first;
+    prev.* = pred;
+    into.* = entry;
     t.held()[t.count] = entry;
     t.count += 1;
-    @as(*volatile usize, pending).* = 0;
-    return result;
+    @as(*volatile usize, &t.head.?.list_op_pending).* = 0;
+}
+
+/// The uncontended lock, inlined into the callers: a thread with a record and room in it, no glibc
+/// robust mutex held, and a word that is exactly 0 (no holder, no owner-died mark, no waiters).
+/// Null, having changed nothing, whenever one of those does not hold: the caller then goes the
+/// general way (`acquire`), which handles every case. It is `acquire` without the cases that cannot
+/// arise here, and with runtime safety off: the one index is checked by hand (`count < capacity`),
+/// the addresses are the object's own (8-aligned, checked by the callers) and the list's, and
+/// nothing read from the object is used as an address.
+pub inline fn lockFast(memory: *anyopaque) Error!?Acquired {
+    @setRuntimeSafety(false);
+    const t = &thread;
+    const head = t.head orelse return null;
+    const count = t.count;
+    if (count >= t.capacity) return null;
+    const list: *volatile usize = &head.list;
+    const first = if (count > 0) t.held()[count - 1] else @intFromPtr(head);
+    // A glibc robust mutex held in front of ours: `acquire` walks to the last one.
+    if (list.* != first) return null;
+    const base = @intFromPtr(memory);
+    const entry = base + node_offset;
+    const pending: *volatile usize = &head.list_op_pending;
+    pending.* = entry;
+    const w: *u32 = @ptrFromInt(base);
+    if (@cmpxchgStrong(u32, w, 0, t.tid, .acq_rel, .monotonic) != null) {
+        pending.* = 0;
+        return null;
+    }
+    // The repair state is read under the lock; anything but consistent is `taken`'s to handle.
+    const state: *volatile u32 = @ptrFromInt(base + state_offset);
+    if (state.* != State.consistent) return try taken(t, memory, 0, first, @intFromPtr(head));
+    link(t, entry, first, @intFromPtr(head));
+    return .locked;
 }
 
 /// A word naming this thread is error.Deadlock even without the record: the thread may hold the
@@ -270,6 +320,40 @@ pub fn holds(memory: *anyopaque) bool {
     const t = &thread;
     if (t.head == null) return false;
     return t.find(entryOf(memory)) != null and @atomicLoad(u32, word(memory), .monotonic) & tid_mask == t.tid;
+}
+
+/// The usual unlock, inlined into the callers: the lock this thread took last, in the record and
+/// first in the list (no glibc robust mutex taken since), its word naming this thread, its state
+/// consistent, the record in thread-local storage. False, having changed nothing, otherwise: the
+/// caller then calls `unlock`, which handles every case. Runtime safety is off: `count > 0` is
+/// checked by hand, and nothing read from the object is used as an address.
+pub inline fn unlockFast(memory: *anyopaque) bool {
+    @setRuntimeSafety(false);
+    const t = &thread;
+    const head = t.head orelse return false;
+    const count = t.count;
+    if (count == 0 or t.heap != null) return false;
+    const base = @intFromPtr(memory);
+    const entry = base + node_offset;
+    if (t.inline_held[count - 1] != entry) return false;
+    const list: *volatile usize = &head.list;
+    if (list.* != entry) return false;
+    const w: *u32 = @ptrFromInt(base);
+    if (@atomicLoad(u32, w, .monotonic) & tid_mask != t.tid) return false;
+    const state: *volatile u32 = @ptrFromInt(base + state_offset);
+    if (state.* != State.consistent) return false;
+    const succ = if (count > 1) t.inline_held[count - 2] else @intFromPtr(head);
+    const pending: *volatile usize = &head.list_op_pending;
+    const next: *volatile usize = @ptrFromInt(entry);
+    const prev: *volatile usize = @ptrFromInt(base + prev_offset);
+    pending.* = entry;
+    list.* = succ;
+    next.* = 0;
+    prev.* = 0;
+    t.count = count - 1;
+    release(w, false);
+    pending.* = 0;
+    return true;
 }
 
 /// Releases the mutex; error.NotOwner unless the calling thread holds it, error.Protocol when the
