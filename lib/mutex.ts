@@ -48,7 +48,10 @@ export interface MutexState {
 
 const LOCKED: LockState = Object.freeze({ ownerDied: false });
 const OWNER_DIED: LockState = Object.freeze({ ownerDied: true });
-const { OK, OWNER_DIED: OWNER_DIED_RC, EBUSY, ETIMEDOUT } = RESULT_CODES;
+const { OWNER_DIED: OWNER_DIED_RC, EBUSY, ETIMEDOUT } = RESULT_CODES;
+// RESULT_CODES.OK written as a literal (the type says they agree): Bun's JIT does not fold a
+// constant taken by destructuring, and comparing with one cost ~5 ns per lockSync+unlock.
+const OK: typeof RESULT_CODES.OK = 0;
 /** The lock word (robust-futex protocol) is 16 bytes into the object (zig/mutex.zig). */
 const wordOffset = 16;
 const waitersBit = 0x8000_0000;
@@ -112,6 +115,12 @@ export class Mutex implements Disposable, Dependent {
   readonly #offset: number;
   readonly #owned: boolean;
   readonly #s: Symbols;
+  // The calls of the uncontended path, looked up once: the symbols object has a property per C
+  // function, too many for V8's fast property layout (Deno keeps it as a dictionary), and a lookup
+  // per call cost as much as the lock (DEVELOPERS.md "Mutex").
+  readonly #lock: Symbols["ipc_mutex_lock"];
+  readonly #tryLock: Symbols["ipc_mutex_try_lock"];
+  readonly #unlock: Symbols["ipc_mutex_unlock"];
   readonly #waits = new Set<Cancelable>();
   #lockWord: Uint32Array | undefined;
 
@@ -120,7 +129,11 @@ export class Mutex implements Disposable, Dependent {
   }
 
   private constructor(memory: SharedMemory, offset: number, pointer: Pointer, owned: boolean) {
-    this.#s = native().symbols;
+    const s = native().symbols;
+    this.#s = s;
+    this.#lock = s.ipc_mutex_lock;
+    this.#tryLock = s.ipc_mutex_try_lock;
+    this.#unlock = s.ipc_mutex_unlock;
     this.#memory = memory;
     this.#offset = offset;
     this.#pointer = pointer;
@@ -251,9 +264,16 @@ export class Mutex implements Disposable, Dependent {
    */
   lockSync(options?: LockOptions): LockState {
     const pointer = this.#pointer ?? this.#live("Mutex.lockSync");
+    if (options !== undefined) return this.#lockWith(pointer, options);
+    const rc = this.#lock(pointer);
+    return rc === OK ? LOCKED : this.#acquired("Mutex.lockSync", rc, Infinity);
+  }
+
+  /** `lockSync` with options: kept out of it, so that the engines inline the usual call. */
+  #lockWith(pointer: Pointer, options: LockOptions): LockState {
     const timeout = timeoutOf("Mutex.lockSync", options);
     const rc = timeout === Infinity
-      ? this.#s.ipc_mutex_lock(pointer)
+      ? this.#lock(pointer)
       : this.#s.ipc_mutex_timed_lock(pointer, BigInt(Math.ceil(timeout * 1e6)));
     if (rc === OK) return LOCKED;
     return this.#acquired("Mutex.lockSync", rc, timeout);
@@ -262,7 +282,7 @@ export class Mutex implements Disposable, Dependent {
   /** Takes the mutex if it is free; returns null when another thread holds it. Never blocks. */
   tryLock(): LockState | null {
     const pointer = this.#pointer ?? this.#live("Mutex.tryLock");
-    const rc = this.#s.ipc_mutex_try_lock(pointer);
+    const rc = this.#tryLock(pointer);
     if (rc === OK) return LOCKED;
     if (rc === EBUSY) return null;
     return this.#acquired("Mutex.tryLock", rc, 0);
@@ -306,17 +326,19 @@ export class Mutex implements Disposable, Dependent {
   /** Releases the mutex. Throws EPERM when this thread does not hold it. */
   unlock(): void {
     const pointer = this.#pointer ?? this.#live("Mutex.unlock");
-    const rc = this.#s.ipc_mutex_unlock(pointer);
-    if (rc !== OK) {
-      checked(
-        "Mutex.unlock",
-        rc,
-        (code) =>
-          code === "EPERM"
-            ? "this thread does not hold the mutex (never locked, already unlocked, or held by another thread)"
-            : explainLock(code),
-      );
-    }
+    const rc = this.#unlock(pointer);
+    if (rc !== OK) this.#unlockFailed(rc);
+  }
+
+  #unlockFailed(rc: number): void {
+    checked(
+      "Mutex.unlock",
+      rc,
+      (code) =>
+        code === "EPERM"
+          ? "this thread does not hold the mutex (never locked, already unlocked, or held by another thread)"
+          : explainLock(code),
+    );
   }
 
   /**

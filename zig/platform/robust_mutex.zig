@@ -498,3 +498,77 @@ test "a thread holding more locks than the inline record, released first-locked 
     try testing.expectEqual(@intFromPtr(thread.head.?), thread.head.?.list);
     try testing.expect(thread.heap == null);
 }
+
+extern "c" fn pthread_mutexattr_init(attr: *[64]u8) c_int;
+extern "c" fn pthread_mutexattr_setrobust(attr: *[64]u8, robust: c_int) c_int;
+extern "c" fn pthread_mutex_init(m: *std.c.pthread_mutex_t, attr: *const [64]u8) c_int;
+
+test "the fast paths take the usual case and leave every other one, unchanged, to the general ones" {
+    try selfTest();
+    var storage: [3][size]u8 align(8) = undefined;
+    for (&storage) |*s| try init(s);
+    const a: *anyopaque = @ptrCast(&storage[0]);
+    const b: *anyopaque = @ptrCast(&storage[1]);
+    const c: *anyopaque = @ptrCast(&storage[2]);
+    const head = @intFromPtr(thread.head.?);
+
+    // Nested, released last-locked first: all fast; the list is head -> b -> a -> head.
+    try testing.expectEqual(@as(?Acquired, .locked), try lockFast(a));
+    try testing.expectEqual(@as(?Acquired, .locked), try lockFast(b));
+    try testing.expectEqual(entryOf(b), thread.head.?.list);
+    try testing.expectEqual(entryOf(a), volatileAt(entryOf(b)).*);
+    try testing.expectEqual(head, volatileAt(entryOf(a)).*);
+    try testing.expectEqual(@as(?Acquired, null), try lockFast(a)); // held: the general path says Deadlock
+    try testing.expectError(error.Deadlock, tryLock(a));
+    // Released first-locked first: a is not the last taken, so the general unlock unlinks it.
+    try testing.expect(!unlockFast(a));
+    try unlock(a);
+    try testing.expectEqual(head, volatileAt(entryOf(b)).*);
+    try testing.expect(unlockFast(b));
+    try testing.expectEqual(head, thread.head.?.list);
+    try testing.expectEqual(@as(u32, 0), thread.count);
+    try testing.expect(!unlockFast(b)); // not held
+    try testing.expectEqual(@as(u32, 0), word(b).*);
+
+    // A glibc robust mutex taken after ours sits in front: the fast paths leave both calls.
+    var attr: [64]u8 align(8) = undefined;
+    try testing.expectEqual(@as(c_int, 0), pthread_mutexattr_init(&attr));
+    try testing.expectEqual(@as(c_int, 0), pthread_mutexattr_setrobust(&attr, 1));
+    var g: std.c.pthread_mutex_t = .{};
+    try testing.expectEqual(@as(c_int, 0), pthread_mutex_init(&g, &attr));
+    try testing.expectEqual(@as(?Acquired, .locked), try lockFast(a));
+    try testing.expectEqual(std.c.E.SUCCESS, std.c.pthread_mutex_lock(&g));
+    try testing.expectEqual(@as(?Acquired, null), try lockFast(b));
+    try testing.expectEqual(@as(u32, 0), word(b).*);
+    try testing.expectEqual(Acquired.locked, try tryLock(b));
+    try testing.expect(!unlockFast(b));
+    try unlock(b);
+    try testing.expect(!unlockFast(a));
+    try testing.expectEqual(std.c.E.SUCCESS, std.c.pthread_mutex_unlock(&g));
+    try testing.expect(unlockFast(a));
+    try testing.expectEqual(head, thread.head.?.list);
+
+    // A word that is not exactly 0 (waiters left by a dead owner) goes the general way.
+    word(c).* = waiters_bit;
+    try testing.expectEqual(@as(?Acquired, null), try lockFast(c));
+    try testing.expectEqual(Acquired.locked, try tryLock(c));
+    try testing.expect(unlockFast(c));
+
+    // The repair state is read under the lock: inconsistent is reported, not recoverable refused.
+    stateOf(c).* = State.inconsistent;
+    try testing.expectEqual(@as(?Acquired, .owner_died), try lockFast(c));
+    try testing.expect(!unlockFast(c)); // unrepaired: the general unlock marks it not recoverable
+    try unlock(c);
+    try testing.expectEqual(State.not_recoverable, stateOf(c).*);
+    try testing.expectError(error.NotRecoverable, lockFast(c));
+    try testing.expectEqual(@as(u32, 0), word(c).*);
+
+    // A word rewritten while held: the fast unlock leaves it, the general one says Protocol.
+    try testing.expectEqual(@as(?Acquired, .locked), try lockFast(a));
+    word(a).* = 12345;
+    try testing.expect(!unlockFast(a));
+    try testing.expectError(error.Protocol, unlock(a));
+    try testing.expectEqual(@as(u32, 12345), word(a).*);
+    try testing.expectEqual(head, thread.head.?.list);
+    try testing.expectEqual(@as(u32, 0), thread.count);
+}
