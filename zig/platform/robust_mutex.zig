@@ -37,6 +37,9 @@
 //!   error.Protocol without touching the word.
 //! - The repair state (consistent, inconsistent after an owner died, not recoverable) is data in
 //!   the object, read only while holding the lock, as glibc keeps its __owner field.
+//! - `lockFast` and `unlockFast` are the general `acquire` and `unlock` restricted to the usual case
+//!   (inlined into the exports: through libipc.so they halve the instructions per lock+unlock); when
+//!   they decline they have changed nothing, and the general functions handle the call.
 
 const std = @import("std");
 const builtin = @import("builtin");
