@@ -96,7 +96,8 @@ pub inline fn validate(memory: *Mutex) Error!void {
     if (memory.layout != rm.layout_tag) return error.NotSupported;
 }
 
-pub fn tryLock(m: *Mutex) Error!Acquired {
+pub inline fn tryLock(m: *Mutex) Error!Acquired {
+    if (try rm.lockFast(m.lockMemory())) |acquired| return acquired;
     return rm.tryLock(m.lockMemory());
 }
 
@@ -108,8 +109,21 @@ fn tryAcquire(m: *Mutex, contended: bool) Error!?Acquired {
     };
 }
 
-/// Locks, waiting until `deadline`. The uncontended path is inlined into the export.
+/// Locks, waiting until `deadline`. The uncontended path (`rm.lockFast`) is inlined into the callers.
 pub inline fn lock(m: *Mutex, deadline: wait.Deadline) Error!Acquired {
+    if (try rm.lockFast(m.lockMemory())) |acquired| return acquired;
+    return lockGeneral(m, deadline);
+}
+
+/// Locks with a timeout (negative: none): the clock is read only when the lock is not free at once.
+pub inline fn lockFor(m: *Mutex, timeout_ns: i64) Error!Acquired {
+    if (try rm.lockFast(m.lockMemory())) |acquired| return acquired;
+    return lockGeneral(m, wait.Deadline.after(timeout_ns));
+}
+
+/// Every case the fast path leaves: the general try (owner died, not recoverable, deadlock, a glibc
+/// robust mutex held, a full record), then the wait.
+noinline fn lockGeneral(m: *Mutex, deadline: wait.Deadline) Error!Acquired {
     const acquired = rm.tryLock(m.lockMemory()) catch |err| switch (err) {
         error.Busy => return lockContended(m, deadline),
         else => return err,
@@ -204,7 +218,9 @@ pub fn passOnWake(m: *Mutex) void {
     }
 }
 
-pub fn unlock(m: *Mutex) Error!void {
+/// Unlocks; the usual case (`rm.unlockFast`) is inlined into the callers.
+pub inline fn unlock(m: *Mutex) Error!void {
+    if (rm.unlockFast(m.lockMemory())) return;
     return rm.unlock(m.lockMemory());
 }
 

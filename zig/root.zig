@@ -423,7 +423,7 @@ pub export fn ipc_mutex_lock(handle: ?*ipc_mutex_t) i32 {
 
 pub export fn ipc_mutex_timed_lock(handle: ?*ipc_mutex_t, timeout_ns: i64) i32 {
     const m = toMutex(handle) catch |err| return result(err);
-    const acquired = mutex.lock(m, wait.Deadline.after(timeout_ns)) catch |err| return result(err);
+    const acquired = mutex.lockFor(m, timeout_ns) catch |err| return result(err);
     return acquiredCode(acquired);
 }
 

@@ -37,6 +37,9 @@
 //!   error.Protocol without touching the word.
 //! - The repair state (consistent, inconsistent after an owner died, not recoverable) is data in
 //!   the object, read only while holding the lock, as glibc keeps its __owner field.
+//! - `lockFast` and `unlockFast` are the general `acquire` and `unlock` restricted to the usual case
+//!   (inlined into the exports: through libipc.so they halve the instructions per lock+unlock); when
+//!   they decline they have changed nothing, and the general functions handle the call.
 
 const std = @import("std");
 const builtin = @import("builtin");
@@ -228,6 +231,13 @@ pub fn acquire(memory: *anyopaque, contended: bool) Error!Acquired {
         }
         break;
     }
+    return taken(t, memory, v, first, pred);
+}
+
+/// After the taking CAS (`v` is the word it replaced, list_op_pending names the entry): reads the
+/// repair state, then links the node between `pred` and `first`.
+noinline fn taken(t: *Thread, memory: *anyopaque, v: u32, first: usize, pred: usize) Error!Acquired {
+    const pending = &t.head.?.list_op_pending;
     const state = @as(*volatile u32, stateOf(memory));
     var result: Acquired = .locked;
     if (v & owner_died_bit != 0) {
@@ -236,21 +246,64 @@ pub fn acquire(memory: *anyopaque, contended: bool) Error!Acquired {
     } else switch (state.*) {
         State.consistent => {},
         State.not_recoverable => {
-            release(w, true);
+            release(word(memory), true);
             @as(*volatile usize, pending).* = 0;
             return error.NotRecoverable;
         },
         // Only damage leaves it so without the owner-died bit: report the state as unrepaired.
         else => result = .owner_died,
     }
-    // Link after the last glibc entry, in front of our others (see the file comment).
-    volatileAt(entry).* = first;
-    volatileAt(entry - node_offset + prev_offset).* = pred;
-    volatileAt(pred).* = entry;
+    link(t, entryOf(memory), first, pred);
+    return result;
+}
+
+/// Links `entry` after the last glibc entry (`pred`), in front of our others (`first`, or the head),
+/// records it, and ends the list operation (see the file comment). The record has room (`reserve`
+/// or `lockFast` checked), and the addresses are the entry's own and the list's: safety checks off.
+inline fn link(t: *Thread, entry: usize, first: usize, pred: usize) void {
+    @setRuntimeSafety(false);
+    const next: *volatile usize = @ptrFromInt(entry);
+    const prev: *volatile usize = @ptrFromInt(entry - node_offset + prev_offset);
+    const into: *volatile usize = @ptrFromInt(pred);
+    next.* = first;
+    prev.* = pred;
+    into.* = entry;
     t.held()[t.count] = entry;
     t.count += 1;
-    @as(*volatile usize, pending).* = 0;
-    return result;
+    @as(*volatile usize, &t.head.?.list_op_pending).* = 0;
+}
+
+/// The uncontended lock, inlined into the callers: a thread with a record and room in it, no glibc
+/// robust mutex held, and a word that is exactly 0 (no holder, no owner-died mark, no waiters).
+/// Null, having changed nothing, whenever one of those does not hold: the caller then goes the
+/// general way (`acquire`), which handles every case. It is `acquire` without the cases that cannot
+/// arise here, and with runtime safety off: the one index is checked by hand (`count < capacity`),
+/// the addresses are the object's own (8-aligned, checked by the callers) and the list's, and
+/// nothing read from the object is used as an address.
+pub inline fn lockFast(memory: *anyopaque) Error!?Acquired {
+    @setRuntimeSafety(false);
+    const t = &thread;
+    const head = t.head orelse return null;
+    const count = t.count;
+    if (count >= t.capacity) return null;
+    const list: *volatile usize = &head.list;
+    const first = if (count > 0) t.held()[count - 1] else @intFromPtr(head);
+    // A glibc robust mutex held in front of ours: `acquire` walks to the last one.
+    if (list.* != first) return null;
+    const base = @intFromPtr(memory);
+    const entry = base + node_offset;
+    const pending: *volatile usize = &head.list_op_pending;
+    pending.* = entry;
+    const w: *u32 = @ptrFromInt(base);
+    if (@cmpxchgStrong(u32, w, 0, t.tid, .acq_rel, .monotonic) != null) {
+        pending.* = 0;
+        return null;
+    }
+    // The repair state is read under the lock; anything but consistent is `taken`'s to handle.
+    const state: *volatile u32 = @ptrFromInt(base + state_offset);
+    if (state.* != State.consistent) return try taken(t, memory, 0, first, @intFromPtr(head));
+    link(t, entry, first, @intFromPtr(head));
+    return .locked;
 }
 
 /// A word naming this thread is error.Deadlock even without the record: the thread may hold the
@@ -270,6 +323,40 @@ pub fn holds(memory: *anyopaque) bool {
     const t = &thread;
     if (t.head == null) return false;
     return t.find(entryOf(memory)) != null and @atomicLoad(u32, word(memory), .monotonic) & tid_mask == t.tid;
+}
+
+/// The usual unlock, inlined into the callers: the lock this thread took last, in the record and
+/// first in the list (no glibc robust mutex taken since), its word naming this thread, its state
+/// consistent, the record in thread-local storage. False, having changed nothing, otherwise: the
+/// caller then calls `unlock`, which handles every case. Runtime safety is off: `count > 0` is
+/// checked by hand, and nothing read from the object is used as an address.
+pub inline fn unlockFast(memory: *anyopaque) bool {
+    @setRuntimeSafety(false);
+    const t = &thread;
+    const head = t.head orelse return false;
+    const count = t.count;
+    if (count == 0 or t.heap != null) return false;
+    const base = @intFromPtr(memory);
+    const entry = base + node_offset;
+    if (t.inline_held[count - 1] != entry) return false;
+    const list: *volatile usize = &head.list;
+    if (list.* != entry) return false;
+    const w: *u32 = @ptrFromInt(base);
+    if (@atomicLoad(u32, w, .monotonic) & tid_mask != t.tid) return false;
+    const state: *volatile u32 = @ptrFromInt(base + state_offset);
+    if (state.* != State.consistent) return false;
+    const succ = if (count > 1) t.inline_held[count - 2] else @intFromPtr(head);
+    const pending: *volatile usize = &head.list_op_pending;
+    const next: *volatile usize = @ptrFromInt(entry);
+    const prev: *volatile usize = @ptrFromInt(base + prev_offset);
+    pending.* = entry;
+    list.* = succ;
+    next.* = 0;
+    prev.* = 0;
+    t.count = count - 1;
+    release(w, false);
+    pending.* = 0;
+    return true;
 }
 
 /// Releases the mutex; error.NotOwner unless the calling thread holds it, error.Protocol when the
@@ -413,4 +500,78 @@ test "a thread holding more locks than the inline record, released first-locked 
     for (&storage) |*s| try unlock(@ptrCast(s));
     try testing.expectEqual(@intFromPtr(thread.head.?), thread.head.?.list);
     try testing.expect(thread.heap == null);
+}
+
+extern "c" fn pthread_mutexattr_init(attr: *[64]u8) c_int;
+extern "c" fn pthread_mutexattr_setrobust(attr: *[64]u8, robust: c_int) c_int;
+extern "c" fn pthread_mutex_init(m: *std.c.pthread_mutex_t, attr: *const [64]u8) c_int;
+
+test "the fast paths take the usual case and leave every other one, unchanged, to the general ones" {
+    try selfTest();
+    var storage: [3][size]u8 align(8) = undefined;
+    for (&storage) |*s| try init(s);
+    const a: *anyopaque = @ptrCast(&storage[0]);
+    const b: *anyopaque = @ptrCast(&storage[1]);
+    const c: *anyopaque = @ptrCast(&storage[2]);
+    const head = @intFromPtr(thread.head.?);
+
+    // Nested, released last-locked first: all fast; the list is head -> b -> a -> head.
+    try testing.expectEqual(@as(?Acquired, .locked), try lockFast(a));
+    try testing.expectEqual(@as(?Acquired, .locked), try lockFast(b));
+    try testing.expectEqual(entryOf(b), thread.head.?.list);
+    try testing.expectEqual(entryOf(a), volatileAt(entryOf(b)).*);
+    try testing.expectEqual(head, volatileAt(entryOf(a)).*);
+    try testing.expectEqual(@as(?Acquired, null), try lockFast(a)); // held: the general path says Deadlock
+    try testing.expectError(error.Deadlock, tryLock(a));
+    // Released first-locked first: a is not the last taken, so the general unlock unlinks it.
+    try testing.expect(!unlockFast(a));
+    try unlock(a);
+    try testing.expectEqual(head, volatileAt(entryOf(b)).*);
+    try testing.expect(unlockFast(b));
+    try testing.expectEqual(head, thread.head.?.list);
+    try testing.expectEqual(@as(u32, 0), thread.count);
+    try testing.expect(!unlockFast(b)); // not held
+    try testing.expectEqual(@as(u32, 0), word(b).*);
+
+    // A glibc robust mutex taken after ours sits in front: the fast paths leave both calls.
+    var attr: [64]u8 align(8) = undefined;
+    try testing.expectEqual(@as(c_int, 0), pthread_mutexattr_init(&attr));
+    try testing.expectEqual(@as(c_int, 0), pthread_mutexattr_setrobust(&attr, 1));
+    var g: std.c.pthread_mutex_t = .{};
+    try testing.expectEqual(@as(c_int, 0), pthread_mutex_init(&g, &attr));
+    try testing.expectEqual(@as(?Acquired, .locked), try lockFast(a));
+    try testing.expectEqual(std.c.E.SUCCESS, std.c.pthread_mutex_lock(&g));
+    try testing.expectEqual(@as(?Acquired, null), try lockFast(b));
+    try testing.expectEqual(@as(u32, 0), word(b).*);
+    try testing.expectEqual(Acquired.locked, try tryLock(b));
+    try testing.expect(!unlockFast(b));
+    try unlock(b);
+    try testing.expect(!unlockFast(a));
+    try testing.expectEqual(std.c.E.SUCCESS, std.c.pthread_mutex_unlock(&g));
+    try testing.expect(unlockFast(a));
+    try testing.expectEqual(head, thread.head.?.list);
+
+    // A word that is not exactly 0 (waiters left by a dead owner) goes the general way.
+    word(c).* = waiters_bit;
+    try testing.expectEqual(@as(?Acquired, null), try lockFast(c));
+    try testing.expectEqual(Acquired.locked, try tryLock(c));
+    try testing.expect(unlockFast(c));
+
+    // The repair state is read under the lock: inconsistent is reported, not recoverable refused.
+    stateOf(c).* = State.inconsistent;
+    try testing.expectEqual(@as(?Acquired, .owner_died), try lockFast(c));
+    try testing.expect(!unlockFast(c)); // unrepaired: the general unlock marks it not recoverable
+    try unlock(c);
+    try testing.expectEqual(State.not_recoverable, stateOf(c).*);
+    try testing.expectError(error.NotRecoverable, lockFast(c));
+    try testing.expectEqual(@as(u32, 0), word(c).*);
+
+    // A word rewritten while held: the fast unlock leaves it, the general one says Protocol.
+    try testing.expectEqual(@as(?Acquired, .locked), try lockFast(a));
+    word(a).* = 12345;
+    try testing.expect(!unlockFast(a));
+    try testing.expectError(error.Protocol, unlock(a));
+    try testing.expectEqual(@as(u32, 12345), word(a).*);
+    try testing.expectEqual(head, thread.head.?.list);
+    try testing.expectEqual(@as(u32, 0), thread.count);
 }

@@ -181,6 +181,15 @@ pub const robust_mutex = struct {
         _ = .{ memory, contended };
         return error.NotSupported;
     }
+    /// No fast path: the callers go on to `acquire` and `unlock`, which say NotSupported.
+    pub fn lockFast(memory: *anyopaque) Error!?Acquired {
+        _ = memory;
+        return null;
+    }
+    pub fn unlockFast(memory: *anyopaque) bool {
+        _ = memory;
+        return false;
+    }
     pub fn holds(memory: *anyopaque) bool {
         _ = memory;
         return false;
