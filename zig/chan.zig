@@ -2037,6 +2037,9 @@ test "positions a peer left unaligned are refused, never followed as record head
     // error (it was an alignment panic in ReleaseSafe, and a header split across the ring's end).
     var memory: [header_size + 128]u8 align(64) = undefined;
     const c = try testChan(&memory, 128, 0);
+    // A well-formed message header 4 bytes in: followed, it would be a record.
+    const words: *[4]u32 = @ptrCast(@alignCast(c.ring()));
+    words.* = .{ 0, 1, kind_message, 0 };
     try testing.expectError(error.Protocol, recordAt(c, 4, 64));
     try testing.expectError(error.Protocol, recordAt(c, 124, 8));
     try testing.expectError(error.Protocol, putRecord(c, 4, "x"));
