@@ -8,6 +8,11 @@
 //!   zig build cross      compiles libipc for aarch64-linux, x86_64-macos, aarch64-macos, x86_64-windows
 //!   zig build crashtest  builds libipc with its crash points (zig/crash.zig) into a static library of
 //!                        its own and runs tests/c/crash.c: every point killed at, every invariant checked
+//!   zig build fasttest   builds libipc.a with -O ReleaseFast (whatever -Doptimize says) and runs the
+//!                        hostile-input C tests against it (test_corrupt, test_mutex_attack), and
+//!                        installs zig-out/bin/ipc-fuzz-open-fast, which tests/mp/fuzz_open.ts runs beside
+//!                        ipc-fuzz-open: damage must be an error code in both modes, where ReleaseSafe
+//!                        would panic and ReleaseFast read or write out of bounds
 //!
 //! `-Dcrash_points=true` (default false) also installs that program, zig-out/bin/ipc-crash, to run one
 //! point by hand. The crash points never reach libipc.so, libipc.a or the npm package: their calls
@@ -31,6 +36,7 @@ pub fn build(b: *std.Build) void {
     const helpers_step = b.step("helpers", "Build the C programs the demo, the multi-process tests and the benchmarks run");
     const cross_step = b.step("cross", "Compile libipc for aarch64-linux, x86_64-macos, aarch64-macos and x86_64-windows");
     const crash_step = b.step("crashtest", "Kill a process at every crash point of libipc and check what the files promise");
+    const fast_step = b.step("fasttest", "Run the hostile-input C tests against a ReleaseFast libipc.a; install ipc-fuzz-open-fast");
     const crash_points = b.option(bool, "crash_points", "Also install zig-out/bin/ipc-crash, the crash-point driver (default false)") orelse false;
 
     const header = b.path("zig/ipc.h");
@@ -79,7 +85,7 @@ pub fn build(b: *std.Build) void {
 
     // C tests: each program links once against libipc.so and once against libipc.a.
     // test_tracker gets the helper program as its argument.
-    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "chan", "tracker", "eintr", "stop" };
+    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "chan", "tracker", "eintr", "stop", "corrupt" };
     for (c_tests) |name| {
         const source: []const []const u8 = &.{b.fmt("tests/c/test_{s}.c", .{name})};
         const dynamic = cProgram(b, b.fmt("test_{s}_shared", .{name}), source, target, optimize, .{ .shared = shared.path });
@@ -91,6 +97,19 @@ pub fn build(b: *std.Build) void {
             ctest_step.dependOn(&run.step);
         }
     }
+
+    // The hostile-input tests once more against libipc built with ReleaseFast, where a missed check
+    // is no panic but a wild read or write: both modes must give the same error codes.
+    const fast_static = staticLibrary(b, target, .ReleaseFast);
+    for ([_][]const u8{ "corrupt", "mutex_attack" }) |name| {
+        const source: []const []const u8 = &.{b.fmt("tests/c/test_{s}.c", .{name})};
+        const exe = cProgram(b, b.fmt("test_{s}_fast", .{name}), source, target, .ReleaseFast, .{ .static = fast_static });
+        const run = alwaysRun(b, exe);
+        run.expectExitCode(0);
+        fast_step.dependOn(&run.step);
+    }
+    const fuzz_fast = cProgram(b, "ipc-fuzz-open-fast", &.{"tests/c/fuzz_open.c"}, target, .ReleaseFast, .{ .static = fast_static });
+    fast_step.dependOn(&b.addInstallArtifact(fuzz_fast, .{}).step);
 
     // Programs the demo, the multi-process tests and the benchmarks spawn.
     const helpers = [_]struct { name: []const u8, sources: []const []const u8 }{

@@ -45,6 +45,8 @@ const steps = [
   { name: "zig", argv: [...zig, "build", "test"], timeout: 10 * minutes },
   { name: "c", argv: [...zig, "build", "ctest"], timeout: 10 * minutes },
   { name: "crash", argv: [...zig, "build", "crashtest"], timeout: 10 * minutes },
+  // Before the mp steps: it installs ipc-fuzz-open-fast, which the file fuzzer runs.
+  { name: "fast", argv: [...zig, "build", "fasttest"], timeout: 15 * minutes },
   { name: "cross", argv: [...zig, "build", "cross"], timeout: 15 * minutes },
   { name: "types", argv: [bin("tsc"), "-p", root], timeout: 5 * minutes },
   { name: "lint", argv: [bin("deno"), "lint"], timeout: 5 * minutes },

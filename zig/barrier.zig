@@ -15,7 +15,8 @@
 //!
 //! A party that dies after arriving still counts; one that dies before arriving never arrives, and
 //! the others wait until their timeout breaks the barrier (the bindings' error says so).
-//! Invariant: a word read from shared memory with arrivals >= parties is refused (error.Protocol).
+//! Invariant: a word read from shared memory with arrivals >= parties is refused (error.Protocol), and
+//! so is a party count above `parties_max`, read once per call (a peer may rewrite it at any time).
 
 const std = @import("std");
 const abi = @import("abi.zig");
@@ -114,13 +115,17 @@ pub const Arrival = struct {
 };
 
 pub fn arrive(b: *Barrier) Error!Arrival {
+    // Read once and checked again here: `validate` ran before, but a peer may have rewritten it since,
+    // and a count past `parties_max` would carry into the generation bits.
+    const parties = @atomicLoad(u32, &b.parties, .monotonic);
+    if (parties == 0 or parties > parties_max) return error.Protocol;
     var both = loadBoth(b);
     while (true) {
         const w = stateOf(both);
         if (w & broken_bit != 0) return error.Broken;
         const count = w & count_mask;
-        if (count >= b.parties) return error.Protocol;
-        if (count + 1 == b.parties) {
+        if (count >= parties) return error.Protocol;
+        if (count + 1 == parties) {
             const next = pack(nextGeneration(w), record(historyOf(both), generation(w), false));
             if (@cmpxchgWeak(u64, &b.both, both, next, .seq_cst, .seq_cst)) |now| {
                 both = now;
@@ -187,6 +192,14 @@ pub fn reset(b: *Barrier) void {
         both = @cmpxchgWeak(u64, &b.both, both, next, .seq_cst, .seq_cst) orelse break;
     }
     wakeAll(b);
+}
+
+/// The party count, or error.Protocol for one no barrier holds (`validate` ran, but a peer may have
+/// rewritten it since).
+pub fn partiesOf(b: *const Barrier) Error!u32 {
+    const parties = @atomicLoad(u32, &b.parties, .monotonic);
+    if (parties == 0 or parties > parties_max) return error.Protocol;
+    return parties;
 }
 
 /// Parties waiting now: 0 once broken (its waits have ended).
@@ -274,4 +287,13 @@ test "reset breaks the waits in progress" {
     }
     try testing.expectEqual(Check.broken, check(&b, arrival.ticket.?));
     try testing.expectEqual(Check.passed, check(&b, one.ticket.?));
+}
+
+test "a party count a peer rewrote past the limit is refused, not counted into the generation" {
+    var b: Barrier = undefined;
+    try init(&b, 2);
+    b.parties = 0xffff_fff0;
+    try testing.expectError(error.Protocol, arrive(&b));
+    try testing.expectError(error.Protocol, partiesOf(&b));
+    try testing.expectEqual(@as(u32, 0), load(&b));
 }

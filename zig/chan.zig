@@ -393,7 +393,10 @@ fn recordSize(len: u32) u32 {
 
 /// Writes `message` as a record at `tail` (after a padding record when it would cross the end of
 /// the ring), uncommitted; returns the tail after it. The caller made sure it fits.
-fn putRecord(h: Handle, tail: u32, message: []const u8) u32 {
+fn putRecord(h: Handle, tail: u32, message: []const u8) Error!u32 {
+    // The tail comes from shared memory, whose flags may have said "stream" (no alignment) when the
+    // positions were checked: a record starts 8-aligned or not at all.
+    if (tail % 8 != 0) return error.Protocol;
     var at = tail;
     const size = recordSize(@intCast(message.len));
     const room = h.capacity - (at & (h.capacity - 1));
@@ -468,7 +471,7 @@ pub fn trySendMany(h: Handle, messages: []const []const u8, deadline: wait.Deadl
         if (!fits(h, p, messages)) return .{ .blocked = .{ .word = &c.writable, .expected = p.raw_writable } };
     }
     var tail = p.tail;
-    for (messages) |m| tail = putRecord(h, tail, m);
+    for (messages) |m| tail = try putRecord(h, tail, m);
     @import("crash.zig").point(.chan_send_copied);
     commitTail(c, tail);
     @import("crash.zig").point(.chan_send_committed);
@@ -503,18 +506,23 @@ const Record = struct {
 fn recordAt(h: Handle, position: u32, left: u32) Error!Record {
     if (left < record_header) return error.Protocol;
     const at = position & (h.capacity - 1);
+    // Records start 8-aligned (positions read from shared memory are not when a peer wrote them so
+    // and the flags said "stream" as they were checked).
+    if (at % 8 != 0) return error.Protocol;
     const words: *const [2]u32 = @ptrCast(@alignCast(h.ring() + at));
-    const len = words[0];
-    const kind = words[1] & kind_mask;
+    // Each word is read once: what is checked is what is used (a peer may rewrite it meanwhile).
+    const len = @atomicLoad(u32, &words[0], .monotonic);
+    const raw_kind = @atomicLoad(u32, &words[1], .monotonic);
+    const kind = raw_kind & kind_mask;
     const size = switch (kind) {
         kind_padding => if (len % 8 == 0 and len <= h.capacity - at - record_header) record_header + len else return error.Protocol,
         kind_message => if (len <= messageMax(h.capacity)) recordSize(len) else return error.Protocol,
-        kind_loaned => if (len <= messageMax(h.capacity) and words[1] >> 8 < holders_max) recordSize(len) else return error.Protocol,
+        kind_loaned => if (len <= messageMax(h.capacity) and raw_kind >> 8 < holders_max) recordSize(len) else return error.Protocol,
         else => return error.Protocol,
     };
     if (size > left or at + size > h.capacity) return error.Protocol;
     if (kind == kind_padding and at + size != h.capacity) return error.Protocol;
-    return .{ .at = position +% record_header, .len = len, .kind = words[1], .after = position +% size };
+    return .{ .at = position +% record_header, .len = len, .kind = raw_kind, .after = position +% size };
 }
 
 /// The next message's record after the receivers' cursor (skipping padding), or null when none.
@@ -873,7 +881,7 @@ pub fn trySwap(h: Handle, message: []const u8, out: []u8, deadline: wait.Deadlin
     // head first (a kill between them leaves the channel empty, never holding a half record).
     consume(h, &p, record.after);
     @import("crash.zig").point(.chan_swap_consumed);
-    const tail = putRecord(h, p.tail, message);
+    const tail = try putRecord(h, p.tail, message);
     commitTail(c, tail);
     @import("crash.zig").point(.chan_swap_committed);
     seeBoth(c, p.head, tail);
@@ -903,7 +911,7 @@ pub fn replace(h: Handle, message: []const u8) Error!void {
     if (try nextRecord(h, p)) |record| consume(h, &p, record.after);
     @import("crash.zig").point(.chan_replace_consumed);
     if (p.used() != 0) return error.Protocol; // a single-message channel held more than one
-    const tail = putRecord(h, p.tail, message);
+    const tail = try putRecord(h, p.tail, message);
     commitTail(c, tail);
     @import("crash.zig").point(.chan_replace_committed);
     seeBoth(c, p.head, tail);
@@ -2021,4 +2029,20 @@ test "views: at most holders_max processes hold views; a dead holder's entry is 
     try testing.expectEqual(@as(u32, 1), (try tryRecvLoan(c, &offsets, &lengths, &l, &moved, at_once)).count);
     try testing.expectEqual(@as(u32, 2), (try recordAt(c, l.from, l.to -% l.from)).kind >> 8);
     try testing.expectEqual(self.start, c.c.holder(2).start);
+}
+
+test "positions a peer left unaligned are refused, never followed as record headers" {
+    // A message channel's positions are 8-aligned; a peer that writes an unaligned one while the
+    // flags said "stream" gets it past `positions`. Reading or writing a record there is a protocol
+    // error (it was an alignment panic in ReleaseSafe, and a header split across the ring's end).
+    var memory: [header_size + 128]u8 align(64) = undefined;
+    const c = try testChan(&memory, 128, 0);
+    // A well-formed message header 4 bytes in: followed, it would be a record.
+    const words: *[4]u32 = @ptrCast(@alignCast(c.ring()));
+    words.* = .{ 0, 1, kind_message, 0 };
+    try testing.expectError(error.Protocol, recordAt(c, 4, 64));
+    try testing.expectError(error.Protocol, recordAt(c, 124, 8));
+    try testing.expectError(error.Protocol, putRecord(c, 4, "x"));
+    try testing.expectError(error.Protocol, putRecord(c, 124, "x"));
+    try testing.expectEqual(@as(u32, 16), try putRecord(c, 0, "x"));
 }

@@ -304,6 +304,8 @@ pub fn attach(memory: []u8) Error!Heap {
         header.table_offset != g.table_offset or header.pages_offset != g.pages_offset or
         header.states_offset != g.states_offset) return error.Protocol;
     try mutex.validate(&header.lock);
+    const tag = header.tag;
+    if (tag >> tag_bits != 0 or tag & 1 << (tag_bits - 1) == 0) return error.Protocol;
     const table: [*]Entry = @ptrCast(@alignCast(memory.ptr + g.table_offset));
     const states: [*]PageState = @ptrCast(@alignCast(memory.ptr + g.states_offset));
     const stamp = try platform.selfStamp();
@@ -314,7 +316,7 @@ pub fn attach(memory: []u8) Error!Heap {
         .table = table[0..g.page_count],
         .states = states[0..g.page_count],
         .pages_offset = g.pages_offset,
-        .tag = header.tag,
+        .tag = tag,
         .pid = @intCast(stamp.pid),
     };
 }
@@ -380,13 +382,15 @@ fn recover(h: *Heap) void {
             .small => {
                 covered = 0;
                 const state = @atomicLoad(u32, &ps.state, .seq_cst);
-                if (e.class >= classes) continue; // damaged: left for check() to report
-                if (isLive(state) and stateClass(state) == e.class) continue;
-                if (bitmapEmpty(ps, e.class)) {
+                // Read once: another process may rewrite it between a check and a use.
+                const class: u32 = @atomicLoad(u8, &e.class, .acquire);
+                if (class >= classes) continue; // damaged: left for check() to report
+                if (isLive(state) and stateClass(state) == class) continue;
+                if (bitmapEmpty(ps, class)) {
                     @atomicStore(u32, &ps.state, state & ~live_bit, .seq_cst);
                     setEntry(e, .free, 0, 0, 0, 0);
                 } else {
-                    @atomicStore(u32, &ps.state, liveState(state, e.class), .seq_cst);
+                    @atomicStore(u32, &ps.state, liveState(state, class), .seq_cst);
                 }
             },
             .free => covered = 0,
@@ -473,26 +477,32 @@ fn retire(h: *Heap, page: u32) bool {
     const e = h.entry(page);
     const ps = h.pageState(page);
     const state = @atomicLoad(u32, &ps.state, .seq_cst);
-    if (e.kind != @intFromEnum(Kind.small) or !isLive(state) or stateClass(state) != e.class) return false;
+    // The class is read once and checked: it indexes the class sizes and the list heads, and
+    // another process may rewrite it at any instant (the state naming the same class is no proof).
+    const c: u32 = @atomicLoad(u8, &e.class, .acquire);
+    if (c >= classes) return false;
+    if (e.kind != @intFromEnum(Kind.small) or !isLive(state) or stateClass(state) != c) return false;
     @atomicStore(u32, &ps.state, state & ~live_bit, .seq_cst);
     crash.point(.heap_retire_unlive);
-    if (!bitmapEmpty(ps, e.class)) {
+    if (!bitmapEmpty(ps, c)) {
         @atomicStore(u32, &ps.state, state, .seq_cst);
         return false;
     }
     // Unlink it; walkers standing on it meanwhile go on through its `next`.
-    const c = e.class;
     const after = @atomicLoad(u32, &e.next, .acquire);
     var link = &h.header.class_head[c];
     var steps: usize = 0;
     // The links are shared memory: one past the table ends the walk, as in `allocSmall` (the page
     // then stays linked, which the walkers skip over and `check` reports).
-    while (link.* != 0 and link.* <= h.table.len and steps <= h.table.len) : (steps += 1) {
-        if (link.* == page + 1) {
+    while (steps <= h.table.len) : (steps += 1) {
+        // Each link is read once: checked and followed as the same value.
+        const at = @atomicLoad(u32, link, .acquire);
+        if (at == 0 or at > h.table.len) break;
+        if (at == page + 1) {
             @atomicStore(u32, link, after, .release);
             break;
         }
-        link = &h.entry(link.* - 1).next;
+        link = &h.entry(at - 1).next;
     }
     crash.point(.heap_retire_unlinked);
     setEntry(e, .free, 0, 0, 0, 0);
@@ -503,8 +513,9 @@ fn retire(h: *Heap, page: u32) bool {
 fn sweep(h: *Heap) u32 {
     var retired: u32 = 0;
     for (h.table, 0..) |*e, page| {
-        if (e.kind != @intFromEnum(Kind.small) or e.class >= classes) continue;
-        if (!bitmapEmpty(h.pageState(@intCast(page)), e.class)) continue;
+        const class: u32 = @atomicLoad(u8, &e.class, .acquire);
+        if (e.kind != @intFromEnum(Kind.small) or class >= classes) continue;
+        if (!bitmapEmpty(h.pageState(@intCast(page)), class)) continue;
         if (retire(h, @intCast(page))) retired += 1;
     }
     return retired;
@@ -732,7 +743,10 @@ pub fn usableSize(h: *Heap, handle: u64) Error!u64 {
         if (@atomicLoad(u64, &h.pageState(place.page).bitmap[index / 64], .acquire) & bit == 0) return error.Invalid;
         return class_sizes[place.class];
     }
-    return @as(u64, h.entry(place.page).pages) * page_size;
+    // A caller writes this many bytes: a run that does not fit in the heap is damage, never a size.
+    const pages = @atomicLoad(u32, &h.entry(place.page).pages, .acquire);
+    if (pages == 0 or @as(u64, place.page) + pages > h.table.len) return error.Protocol;
+    return @as(u64, pages) * page_size;
 }
 
 /// A pointer to the block's first byte in this process.
@@ -750,7 +764,13 @@ pub fn realloc(h: *Heap, handle: u64, size: u64) Error!u64 {
     const moved = try malloc(h, size);
     const from = try pointer(h, handle);
     const to = try pointer(h, moved);
-    @memcpy(to[0..@min(have, size)], from[0..@min(have, size)]);
+    const n = @min(have, size);
+    if (@intFromPtr(to) < @intFromPtr(from) + n and @intFromPtr(from) < @intFromPtr(to) + n) {
+        // The new block overlaps the old one: only a damaged page table hands that out.
+        free(h, moved) catch {};
+        return error.Protocol;
+    }
+    @memcpy(to[0..n], from[0..n]);
     free(h, handle) catch |err| {
         // Freed meanwhile by someone else: keep the heap as it was asked to be, report the misuse.
         free(h, moved) catch {};
@@ -891,22 +911,25 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
                 covered -= 1;
             },
             .large => {
-                if (e.pages == 0 or @as(u64, page) + e.pages > h.table.len) return .{ .page = page, .what = "large block runs past the heap" };
-                covered = e.pages - 1;
-                stats.in_use += @as(u64, e.pages) * page_size;
+                const pages = @atomicLoad(u32, &e.pages, .acquire);
+                if (pages == 0 or @as(u64, page) + pages > h.table.len) return .{ .page = page, .what = "large block runs past the heap" };
+                covered = pages - 1;
+                stats.in_use += @as(u64, pages) * page_size;
                 stats.allocations += 1;
             },
             .small => {
-                if (e.class >= classes) return .{ .page = page, .what = "unknown size class" };
+                // Read once: the page lock does not keep a process that writes garbage out.
+                const class: u32 = @atomicLoad(u8, &e.class, .acquire);
+                if (class >= classes) return .{ .page = page, .what = "unknown size class" };
                 const state = @atomicLoad(u32, &ps.state, .acquire);
                 if (!isLive(state)) return .{ .page = page, .what = "small page not marked live" };
-                if (stateClass(state) != e.class) return .{ .page = page, .what = "small page state names another class" };
-                const blocks = blocksOf(e.class);
+                if (stateClass(state) != class) return .{ .page = page, .what = "small page state names another class" };
+                const blocks = blocksOf(class);
                 var used: u64 = 0;
                 for (0..(blocks + 63) / 64) |w| used += @popCount(@atomicLoad(u64, &ps.bitmap[w], .acquire) & wordMask(blocks, w));
-                stats.in_use += used * class_sizes[e.class];
+                stats.in_use += used * class_sizes[class];
                 stats.allocations += used;
-                small_pages[e.class] += 1;
+                small_pages[class] += 1;
             },
         }
         run = 0;
@@ -1197,6 +1220,39 @@ test "named roots: find or create, the same block for everyone, errors" {
     try testing.expectError(error.NotFound, root(h, "config", 0));
     try testing.expectError(error.NotFound, removeRoot(h, "config"));
     try free(h, a);
+    _ = try expectClean(h);
+}
+
+test "damaged entries: a run past the heap, an unknown class, a foreign tag" {
+    const t = try TestHeap.create(4 * 1024 * 1024);
+    defer t.destroy();
+    const h = &t.heap;
+    const big = try malloc(h, 100_000);
+    const page: u32 = @intCast(((big & offset_mask) - h.pages_offset) / page_size);
+    // A large head whose run a peer stretched past the heap: the caller would write that many bytes.
+    h.entry(page).pages = @intCast(h.table.len + 1 - page);
+    try testing.expectError(error.Protocol, usableSize(h, big));
+    try testing.expectError(error.Protocol, realloc(h, big, 200_000));
+    h.entry(page).pages = 2;
+    try testing.expectEqual(@as(u64, 2 * page_size), try usableSize(h, big));
+    // A small page whose entry and state a peer both set to a class past the table: retiring it
+    // indexed the class sizes and the list heads with it.
+    const last: u32 = @intCast(h.table.len - 1);
+    setEntry(h.entry(last), .small, 200, 0, 1, 0);
+    h.pageState(last).state = live_bit | 200;
+    try lockPages(h);
+    try testing.expect(!retire(h, last));
+    try testing.expectEqual(@as(u32, 0), sweep(h));
+    unlockPages(h);
+    setEntry(h.entry(last), .free, 0, 0, 0, 0);
+    h.pageState(last).state = 0;
+    // A tag wider than its 12 bits would make handles past 2^52.
+    const header: *Header = @ptrCast(@alignCast(t.memory.ptr));
+    const tag = header.tag;
+    header.tag = 0x1_0000 | tag;
+    try testing.expectError(error.Protocol, attach(t.memory));
+    header.tag = tag;
+    try free(h, big);
     _ = try expectClean(h);
 }
 

@@ -631,7 +631,7 @@ pub export fn ipc_sem_value(handle: ?*ipc_sem_t) i32 {
 
 pub export fn ipc_sem_max(handle: ?*ipc_sem_t) i32 {
     const s = toSem(handle) catch |err| return result(err);
-    return @intCast(s.max);
+    return @intCast(semaphore.maxOf(s) catch |err| return result(err));
 }
 
 pub export fn ipc_sem_word(handle: ?*ipc_sem_t) ?*const u32 {
@@ -729,7 +729,10 @@ pub export fn ipc_event_is_set(handle: ?*ipc_event_t) i32 {
 
 pub export fn ipc_event_flags(handle: ?*ipc_event_t) i32 {
     const e = toEvent(handle) catch |err| return result(err);
-    return @intCast(e.flags);
+    // Checked again: a peer may have rewritten the flags since `toEvent` validated them.
+    const flags = @atomicLoad(u32, &e.flags, .monotonic);
+    if (flags & ~event.flags_all != 0) return result(error.Protocol);
+    return @intCast(flags);
 }
 
 pub export fn ipc_event_wait(handle: ?*ipc_event_t, timeout_ns: i64) i32 {
@@ -971,7 +974,7 @@ pub export fn ipc_barrier_reset(handle: ?*ipc_barrier_t) i32 {
 
 pub export fn ipc_barrier_parties(handle: ?*ipc_barrier_t) i32 {
     const b = toBarrier(handle) catch |err| return result(err);
-    return @intCast(b.parties);
+    return @intCast(barrier.partiesOf(b) catch |err| return result(err));
 }
 
 pub export fn ipc_barrier_waiting(handle: ?*ipc_barrier_t) i32 {
@@ -1683,7 +1686,10 @@ pub export fn ipc_chan_capacity(handle: ?*ipc_chan_t) i32 {
 
 pub export fn ipc_chan_flags(handle: ?*ipc_chan_t) i32 {
     const c = toChan(handle) catch |err| return result(err);
-    return @intCast(c.c.flags);
+    // Checked again: a peer may have rewritten the flags since `toChan` validated them.
+    const flags = @atomicLoad(u32, &c.c.flags, .monotonic);
+    if (flags & ~chan.flags_all != 0) return result(error.Protocol);
+    return @intCast(flags);
 }
 
 pub export fn ipc_chan_message_max(handle: ?*ipc_chan_t) i32 {

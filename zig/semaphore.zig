@@ -53,24 +53,35 @@ pub fn validate(s: *const Semaphore) Error!void {
     if (s.max == 0 or s.max > value_max) return error.Protocol;
 }
 
+/// The maximum, read once and checked: `validate` ran, but a peer may have rewritten it since, and
+/// a value checked against one read and used with another could underflow.
+pub fn maxOf(s: *const Semaphore) Error!u32 {
+    const max = @atomicLoad(u32, &s.max, .monotonic);
+    if (max == 0 or max > value_max) return error.Protocol;
+    return max;
+}
+
 fn checkUnits(s: *const Semaphore, n: u32) Error!void {
     if (n == 0) return error.Invalid;
-    if (n > s.max) return error.Range;
+    if (n > try maxOf(s)) return error.Range;
 }
 
 /// The current value; error.Protocol when shared memory holds an impossible one.
 pub fn value(s: *const Semaphore) Error!u32 {
+    const max = try maxOf(s);
     const v = s.count.load();
-    if (v > s.max) return error.Protocol;
+    if (v > max) return error.Protocol;
     return v;
 }
 
 /// Takes `n` units if available; never waits.
 pub fn tryAcquire(s: *Semaphore, n: u32) Error!bool {
-    try checkUnits(s, n);
+    if (n == 0) return error.Invalid;
+    const max = try maxOf(s);
+    if (n > max) return error.Range;
     var v = s.count.load();
     while (true) {
-        if (v > s.max) return error.Protocol;
+        if (v > max) return error.Protocol;
         if (v < n) return false;
         v = @cmpxchgWeak(u32, &s.count.value, v, v - n, .seq_cst, .seq_cst) orelse return true;
     }
@@ -107,10 +118,11 @@ fn passOnWake(s: *Semaphore) void {
 /// Returns `n` units; error.Range (and nothing released) when that would exceed the maximum.
 pub fn release(s: *Semaphore, n: u32) Error!void {
     if (n == 0) return error.Invalid;
+    const max = try maxOf(s);
     var v = s.count.load();
     while (true) {
-        if (v > s.max) return error.Protocol;
-        if (n > s.max - v) return error.Range;
+        if (v > max) return error.Protocol;
+        if (n > max - v) return error.Range;
         v = @cmpxchgWeak(u32, &s.count.value, v, v + n, .seq_cst, .seq_cst) orelse break;
     }
     @import("crash.zig").point(.semaphore_post_committed);
@@ -191,4 +203,15 @@ test "a corrupt value is refused" {
     try testing.expectError(error.Protocol, value(&s));
     try testing.expectError(error.Protocol, tryAcquire(&s, 1));
     try testing.expectError(error.Protocol, release(&s, 1));
+}
+
+test "a maximum a peer rewrote past the limit is refused" {
+    var s: Semaphore = undefined;
+    try init(&s, 1, 4);
+    s.max = 0xffff_ffff;
+    try testing.expectError(error.Protocol, value(&s));
+    try testing.expectError(error.Protocol, maxOf(&s));
+    try testing.expectError(error.Protocol, tryAcquire(&s, 1));
+    try testing.expectError(error.Protocol, release(&s, 1));
+    try testing.expectEqual(@as(u32, 1), s.count.load());
 }

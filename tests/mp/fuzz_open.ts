@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
   chownSync,
+  existsSync,
   lstatSync,
   mkdtempSync,
   readFileSync,
@@ -27,6 +28,8 @@ import { command, type Harness, type IpcModule, type Program } from "../harness.
 import * as programs from "./programs.ts";
 
 const fuzzer: Program = { kind: "c", name: "ipc-fuzz-open" };
+/** The same program linked with a ReleaseFast libipc.a (`zig build fasttest` installs it). */
+const fastFuzzer: Program = { kind: "c", name: "ipc-fuzz-open-fast" };
 const nobody = 65534;
 
 /** xorshift128+, seeded: the same seed writes the same files. */
@@ -237,6 +240,10 @@ export default function fuzzOpen(h: Harness): void {
     const batch = 500;
     const tally = new Map<string, number>();
     const written: string[] = [];
+    const fast = existsSync(command(h, fastFuzzer, [])[0]);
+    if (!fast) {
+      console.log("fuzz: no zig-out/bin/ipc-fuzz-open-fast (zig build fasttest): the ReleaseFast child is left out");
+    }
     try {
       for (let first = 0; first < count; first += batch) {
         const names: string[] = [];
@@ -257,6 +264,7 @@ export default function fuzzOpen(h: Harness): void {
         // The destructive child runs last: it removes what it can.
         const children: [string, string[]][] = [
           ["C", command(h, fuzzer, [list])],
+          ...(fast ? [["C (ReleaseFast)", command(h, fastFuzzer, [list])] as [string, string[]]] : []),
           ["Bun", command(h, programs.bun, ["fuzz", "fuzz", list])],
           ["Deno", command(h, programs.deno, ["fuzz", "fuzz", list, "--destructive"])],
         ];
