@@ -6,7 +6,8 @@
 //!   zig build ctest      C tests using only ipc.h, each linked against the shared and the static library
 //!   zig build ctest-musl the C tests as static x86_64-linux-musl programs (owner-recording mutex), run here
 //!   zig build helpers    the C programs the demo, the multi-process tests and the benchmarks run (zig-out/bin)
-//!   zig build cross      compiles libipc for aarch64-linux, x86_64-macos, aarch64-macos, x86_64-windows
+//!   zig build cross      compiles libipc for aarch64-linux (glibc), x86_64 and aarch64 Linux with musl,
+//!                        x86_64-macos, aarch64-macos, x86_64-windows
 //!   zig build crashtest  builds libipc with its crash points (zig/crash.zig) into a static library of
 //!                        its own and runs tests/c/crash.c: every point killed at, every invariant checked
 //!
@@ -55,7 +56,7 @@ pub fn build(b: *std.Build) void {
     const test_step = b.step("test", "Run the Zig unit tests and the ipc.h test");
     const ctest_step = b.step("ctest", "Run the C tests against the shared and the static library");
     const helpers_step = b.step("helpers", "Build the C programs the demo, the multi-process tests and the benchmarks run");
-    const cross_step = b.step("cross", "Compile libipc for aarch64-linux, x86_64-macos, aarch64-macos and x86_64-windows");
+    const cross_step = b.step("cross", "Compile libipc for aarch64-linux, x86_64/aarch64-linux-musl, x86_64-macos, aarch64-macos and x86_64-windows");
     const crash_step = b.step("crashtest", "Kill a process at every crash point of libipc and check what the files promise");
     const crash_points = b.option(bool, "crash_points", "Also install zig-out/bin/ipc-crash, the crash-point driver (default false)") orelse false;
     mutex_choice = b.option(MutexKind, "mutex", "The robust mutex's protocol: robust (kernel robust list; default with glibc) or owner (owner-recording; default on musl and macOS)");
@@ -154,7 +155,7 @@ pub fn build(b: *std.Build) void {
         if (crash_points) b.getInstallStep().dependOn(&b.addInstallArtifact(driver, .{}).step);
     }
 
-    const cross_targets = [_][]const u8{ "aarch64-linux-gnu", "x86_64-macos", "aarch64-macos", "x86_64-windows-gnu" };
+    const cross_targets = [_][]const u8{ "aarch64-linux-gnu", "x86_64-linux-musl", "aarch64-linux-musl", "x86_64-macos", "aarch64-macos", "x86_64-windows-gnu" };
     for (cross_targets) |triple| {
         const query = std.Target.Query.parse(.{ .arch_os_abi = triple }) catch unreachable;
         const cross_target = b.resolveTargetQuery(query);

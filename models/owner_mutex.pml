@@ -2,36 +2,41 @@
  * itself after taking the word, and a waiter whose park slice ends judges the recorded holder and
  * frees a dead one's lock with OWNER_DIED, as the kernel does for a robust futex.
  *
- * mirrors: zig/platform/owner_mutex.zig acquire sha256:d55e9f4f02ef8342
+ * mirrors: zig/platform/owner_mutex.zig acquire sha256:a4b6dc083c3b3ff8
  * mirrors: zig/platform/owner_mutex.zig unlock sha256:0faa979f74e764f8
- * mirrors: zig/platform/owner_mutex.zig writeRecord sha256:758dadbaddac221b
+ * mirrors: zig/platform/owner_mutex.zig writeRecord sha256:095f722df3e4ca0d
  * mirrors: zig/platform/owner_mutex.zig clearRecord sha256:1895a85779eed96b
- * mirrors: zig/platform/owner_mutex.zig readRecord sha256:a329a89a73c0205e
- * mirrors: zig/platform/owner_mutex.zig judge sha256:d2b1a69c04ac17de
- * mirrors: zig/platform/owner_mutex.zig reapWith sha256:b5d75b9defaa7c29
+ * mirrors: zig/platform/owner_mutex.zig readRecord sha256:85e45e2e8b7f98bc
+ * mirrors: zig/platform/owner_mutex.zig judge sha256:13c2654a30f9048c
+ * mirrors: zig/platform/owner_mutex.zig reapWith sha256:9a695c559ce2f91e
  * mirrors: zig/platform/owner_mutex.zig release_dead sha256:f5ec2fc57aa1c149
  * mirrors: zig/wait.zig parkLoop sha256:181ec9d31143bf5f
  *
- * The word: the holder's thread id (a process here: tid = _pid + 1), WB (waiters), OD (owner
- * died). The record: a sequence (odd while written), the tag (the tid the record is for) and the
- * holder's identity (`who`, standing for pid + start time + pid namespace; `dead[who]` is what
- * platform.processAlive answers). A process dies at a crash point (CP) and nothing is done for it:
- * no kernel list, its lock stays held until a waiter judges it.
+ * The cell: the word -- the holder's thread id (a process here: tid = _pid + 1), WB (waiters), OD
+ * (owner died) -- and the holder's pid (`cpid`), written together by the taking CAS. The record: a
+ * sequence (odd while written), the tag (the tid the record is for) and what completes the pid
+ * (`rwho`: start time and pid namespace; here the process itself). `dead[p]` is what
+ * platform.processAlive answers. With a whole record the judge asks about the record's process;
+ * without one (the holder died or is between its CAS and its record) about the cell's pid (one pid
+ * namespace here: the model has no `mixed` flag). A process dies at a crash point (CP) and nothing
+ * is done for it: no kernel list, its lock stays held until a waiter judges it.
  *
  * Processes: H holds the lock at the start (recorded) and unlocks it; W1 and W2 lock with no
  * deadline and unlock. Any one of them may die at any crash point.
  *
  * Checked: mutual exclusion among live holders; a reaper frees only a lock whose holder is dead
  * (never a live holder's); and, when nothing can move (watchdog), no live waiter is parked on a
- * free lock, nor beside a dead holder whose record is complete (the documented bound: such a holder
- * is judged at the next slice). A holder that dies between its CAS and its record's last store
- * leaves no complete record and its lock held: the documented limit, which the watchdog allows.
+ * free lock, nor beside a dead holder (the documented bound: it is judged at the next slice), the
+ * holder that died between its CAS and its record's last store included.
  *
  * The park slice (wait.recheck_ns) ends, in the model, only when that leads somewhere: the word
  * changed, or the recorded holder is dead (a slice on a live holder is a stutter).
  *
  * OLD_TAG: a judge that uses the record without checking that its tag is the word's holder; a
  * record left by a dead holder then condemns the live thread that took the lock after it.
+ * OLD_NOCELL: the first design -- no pid in the taking CAS, so a holder without a whole record
+ * cannot be judged: a holder killed between its CAS and its record leaves waiters parked forever
+ * (tests/c/test_heap.c's kill storm hung this way).
  */
 #define NP 4
 #include "futex.pml"
@@ -44,7 +49,8 @@
 byte word = 1;     /* H (pid 0, tid 1) holds it */
 byte seq = 2;      /* even: the record is whole */
 byte tag = 1;
-byte who = 0;
+byte rwho = 0;
+byte cpid = 0;
 bit dead[NP];
 byte inside = 1;   /* live holders in the critical section */
 
@@ -53,19 +59,24 @@ byte inside = 1;   /* live holders in the critical section */
 #else
 #define CURRENT(v) (seq % 2 == 0 && tag == TID(v))
 #endif
-/* A slice end that leads somewhere: the recorded holder of the held word is dead. */
-#define REAPABLE (TID(word) != 0 && TID(word) != _pid + 1 && CURRENT(word) && dead[who])
+#ifdef OLD_NOCELL
+#define CONDEMNED(v) (CURRENT(v) && dead[rwho])
+#else
+#define CONDEMNED(v) ((CURRENT(v) && dead[rwho]) || (!CURRENT(v) && dead[cpid]))
+#endif
+/* A slice end that leads somewhere: the held word's holder is judged dead. */
+#define REAPABLE (TID(word) != 0 && TID(word) != _pid + 1 && CONDEMNED(word))
 
 /* writeRecord / clearRecord: the holder's seqlock writes. */
 inline write_record() {
-  seq = seq + 1; CP;
+  seq = seq | 1; CP;
   tag = _pid + 1; CP;
-  who = _pid; CP;
+  rwho = _pid; CP;
   seq = (seq + 1) % 8
 }
 
 inline clear_record() {
-  seq = seq + 1; CP;
+  seq = seq | 1; CP;
   tag = 0; CP;
   seq = (seq + 1) % 8
 }
@@ -76,6 +87,7 @@ inline acquire(contended, ok) {
     if
     :: TID(word) == 0 ->
       word = (_pid + 1) | (word & WB) | (contended -> WB : 0);
+      cpid = _pid;
       inside++; assert(inside == 1); ok = 1
     :: else -> ok = 0
     fi
@@ -99,20 +111,30 @@ inline unlock_(old) {
   old = 0
 }
 
-/* readRecord + judge + reapWith + release_dead, for the word value v the waiter saw. */
+/* readRecord + judge + reapWith + release_dead, for the cell value (v, p) the waiter saw. */
 inline reap(v, s1, t, w) {
-  v = word;
+  atomic { v = word; p = cpid };
   if
   :: TID(v) != 0 && TID(v) != _pid + 1 ->
     s1 = seq;
     t = tag;
-    w = who;
+    w = rwho;
     if
-#ifdef OLD_TAG
-    :: s1 % 2 == 0 && s1 == seq && dead[w] ->
+    :: s1 % 2 == 0 && s1 == seq && t == TID(v) -> skip   /* a whole record: its process */
+    :: else ->
+#if defined(OLD_TAG)
+      if
+      :: s1 % 2 == 0 && s1 == seq -> skip                 /* another holder's record, used anyway */
+      :: else -> w = p
+      fi
+#elif defined(OLD_NOCELL)
+      w = 255                                             /* no record, no pid: nobody to judge */
 #else
-    :: s1 % 2 == 0 && s1 == seq && t == TID(v) && dead[w] ->
+      w = p                                               /* no whole record: the cell's pid */
 #endif
+    fi;
+    if
+    :: w != 255 && dead[w] ->
       CP;
       do
       :: atomic {
@@ -132,7 +154,7 @@ inline reap(v, s1, t, w) {
     fi
   :: else -> skip
   fi;
-  v = 0; s1 = 0; t = 0; w = 0
+  v = 0; p = 0; s1 = 0; t = 0; w = 0
 }
 
 /* lockContended with prepare/waitValue, parking in slices (parkLock). */
@@ -202,7 +224,7 @@ done:
 
 active [2] proctype W() {
   bit got, ok;
-  byte v, expected, out, old, s1, t, w;
+  byte v, p, expected, out, old, s1, t, w;
   lock_wait(got);
   CP;
   unlock_(old);
@@ -213,10 +235,9 @@ done:
   skip
 }
 
-/* When nothing can move: no live waiter is parked on a free lock, or beside a dead holder whose
- * record is complete. */
+/* When nothing can move: no live waiter is parked on a free lock, or beside a dead holder. */
 active proctype watchdog() {
   timeout ->
   assert(!((parkedOn[1] == LOCKWORD && !dead[1]) || (parkedOn[2] == LOCKWORD && !dead[2])) ||
-         (TID(word) != 0 && !(CURRENT(word) && dead[who])))
+         (TID(word) != 0 && !dead[TID(word) - 1]))
 }

@@ -70,6 +70,7 @@ const runs = [
   { model: "owner_mutex.pml", defines: ["CRASH", "RECHECK"], expect: "pass", pan: ["-E"] },
   { model: "owner_mutex.pml", defines: ["CRASH", "RECHECK", "OLD_TAG"], expect: "fail", pan: ["-E"] },
   { model: "owner_mutex.pml", defines: ["CRASH"], expect: "fail", pan: ["-E"] },
+  { model: "owner_mutex.pml", defines: ["CRASH", "RECHECK", "OLD_NOCELL"], expect: "fail", pan: ["-E"] },
 ];
 
 /** The source of the first `fn name(` or `const name =` declaration in `text`, from the start of

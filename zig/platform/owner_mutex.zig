@@ -4,9 +4,11 @@
 //! word bits, the same results), but a dead holder is found by its waiters instead of by the kernel.
 //!
 //! Object (`size` bytes, 8-aligned), fixed-width integers only: the lock word u32 at 0 (holder
-//! thread id | WAITERS | OWNER_DIED, the bits robust_mutex.zig uses), the repair state u32 at 4, and
-//! the owner record: a sequence u32 at 8, the holder's thread id (the record's tag) at 12, its pid
-//! at 16, its pid namespace (truncated) at 20, its start time at 24.
+//! thread id | WAITERS | OWNER_DIED, the bits robust_mutex.zig uses) and the holder's pid u32 at 4,
+//! taken together by one 64-bit CAS; the repair state u32 at 8; the owner record: a sequence u32 at
+//! 12, the holder's thread id (the record's tag) at 16, its pid namespace (truncated) at 20, its
+//! start time at 24; the pid namespace of the process that made the mutex at 32 and a sticky
+//! "mixed namespaces" flag at 36.
 //!
 //! How a dead holder is found (`reap`): a waiter parks in slices of wait.recheck_ns (100 ms) as every
 //! park does; when a slice ends with the word unchanged, it reads the record of the word's holder
@@ -28,11 +30,15 @@
 //!   holders in another namespace are never judged dead, and their death leaves the lock held until
 //!   a process of their namespace waits on it. A holder of the judging process is alive by definition
 //!   (its threads' deaths are handled by the thread-exit hook below).
-//! - A holder killed in the instants between its taking CAS and its record's last store (a few
-//!   stores) leaves no record of itself: nobody can judge it, and the lock stays held. A record left
-//!   by a dead holder stays until the next holder writes its own; a new holder with the same thread
-//!   id (a reused tid) read in the one store before its sequence turns odd could be judged by that
-//!   stale record. Both windows are instructions wide; the kernel's robust list has neither.
+//! - A holder killed between its taking CAS and its record's last store (a few stores; a kill storm
+//!   hits that window: tests/c/test_heap.c did) has no whole record, but its pid is in the word's
+//!   CAS. It is judged by pid alone (dead when no process has that pid, or only a zombie does) when
+//!   every process that ever took the lock is known to share the judge's pid namespace: each
+//!   acquirer whose namespace differs from the creator's sets the sticky `mixed` flag before its
+//!   CAS. A reused pid makes such a holder look alive (the lock stays held: never a live holder's
+//!   lock freed). A record left by a dead holder stays until the next holder writes its own; a new
+//!   holder with the same thread id (a reused tid) read in the one store before its sequence turns
+//!   odd could be judged by that stale record: a window of one store after two improbable events.
 //! - A thread that exits holding locks (pthread_exit, return from its start routine) releases them
 //!   with OWNER_DIED from a pthread key destructor, from its private record of held locks (as the
 //!   kernel walks the robust list); a lock whose page is no longer mapped is skipped (msync says so).
@@ -66,18 +72,30 @@ const judge_cache_ns: u64 = 10 * std.time.ns_per_ms;
 
 const Object = extern struct {
     word: u32,
+    pid: u32,
     state: u32,
     seq: u32,
     tag: u32,
-    pid: u32,
     pidns: u32,
     start: u64,
-    reserved: u64,
+    creator_pidns: u32,
+    mixed: u32,
+
+    /// The word and the pid, as the 64-bit cell the taking CAS writes (little-endian: word low).
+    fn cell(o: *Object) *u64 {
+        return @ptrCast(&o.word);
+    }
 };
 
 comptime {
     std.debug.assert(@sizeOf(Object) == size);
     std.debug.assert(@offsetOf(Object, "word") == 0);
+    std.debug.assert(@offsetOf(Object, "pid") == 4);
+    std.debug.assert(builtin.cpu.arch.endian() == .little);
+}
+
+fn cellOf(w: u32, pid: u32) u64 {
+    return @as(u64, pid) << 32 | w;
 }
 
 const State = struct {
@@ -196,13 +214,12 @@ fn arm(t: *Thread) Error!void {
 // ---------------------------------------------------------------------------------------------------
 // The owner record.
 
-const Record = struct { tag: u32, pid: u32, pidns: u32, start: u64 };
+const Record = struct { tag: u32, pidns: u32, start: u64 };
 
 fn writeRecord(o: *Object, tid: u32, m: Me) void {
     const s = @atomicLoad(u32, &o.seq, .monotonic) | 1;
     @atomicStore(u32, &o.seq, s, .monotonic);
     @atomicStore(u32, &o.tag, tid, .release);
-    @atomicStore(u32, &o.pid, m.pid, .release);
     @atomicStore(u32, &o.pidns, m.pidns, .release);
     @atomicStore(u64, &o.start, m.start, .release);
     @atomicStore(u32, &o.seq, s +% 1, .release);
@@ -226,7 +243,6 @@ fn readRecord(o: *Object) ?Record {
         }
         const r: Record = .{
             .tag = @atomicLoad(u32, &o.tag, .acquire),
-            .pid = @atomicLoad(u32, &o.pid, .acquire),
             .pidns = @atomicLoad(u32, &o.pidns, .acquire),
             .start = @atomicLoad(u64, &o.start, .acquire),
         };
@@ -237,20 +253,30 @@ fn readRecord(o: *Object) ?Record {
 
 const Verdict = enum { alive, dead, unknown };
 
-/// Whether the holder named by `v` (a held word) is dead, by its record.
-fn judge(o: *Object, v: u32, t: *Thread, use_cache: bool) Verdict {
-    const owner = v & tid_mask;
-    const r = readRecord(o) orelse return .unknown;
-    if (r.tag != owner) return .unknown;
-    if (r.pid == 0 or r.pid > std.math.maxInt(i32)) return .unknown;
+/// Whether the holder named by `c` (a held cell: word and pid) is dead, by its record, or by its pid
+/// alone when it has no whole record and nobody outside the judge's namespace ever took the lock.
+fn judge(o: *Object, c: u64, t: *Thread, use_cache: bool) Verdict {
+    const owner = @as(u32, @truncate(c)) & tid_mask;
+    const pid: u32 = @intCast(c >> 32);
+    if (pid == 0 or pid > std.math.maxInt(i32)) return .unknown;
     const m = self() catch return .unknown;
-    if (r.pidns != m.pidns) return .unknown;
-    if (r.pid == m.pid and r.start == m.start) return .alive;
+    const record = readRecord(o);
+    const start = if (record != null and record.?.tag == owner) blk: {
+        if (record.?.pidns != m.pidns) return .unknown;
+        break :blk record.?.start;
+    } else blk: {
+        // No whole record: the holder died (or is) between its CAS and its record's last store.
+        if (@atomicLoad(u32, &o.mixed, .acquire) != 0 or @atomicLoad(u32, &o.creator_pidns, .monotonic) != m.pidns) return .unknown;
+        if (pid == m.pid) return .alive;
+        if (!@hasDecl(platform.impl, "startTime")) return .unknown;
+        break :blk platform.impl.startTime(@intCast(pid)) catch |err| return if (err == error.NotFound) .dead else .unknown;
+    };
+    if (pid == m.pid and start == m.start) return .alive;
     const now = platform.monotonicNs();
-    if (use_cache and t.alive_pid == r.pid and t.alive_start == r.start and now -% t.alive_at < judge_cache_ns) return .alive;
-    if (platform.processAlive(@intCast(r.pid), r.start)) {
-        t.alive_pid = r.pid;
-        t.alive_start = r.start;
+    if (use_cache and t.alive_pid == pid and t.alive_start == start and now -% t.alive_at < judge_cache_ns) return .alive;
+    if (platform.processAlive(@intCast(pid), start)) {
+        t.alive_pid = pid;
+        t.alive_start = start;
         t.alive_at = now;
         return .alive;
     }
@@ -284,9 +310,10 @@ pub fn reap(memory: *anyopaque) bool {
 }
 
 fn reapWith(o: *Object, t: *Thread, use_cache: bool) bool {
-    const v = @atomicLoad(u32, &o.word, .acquire);
+    const c = @atomicLoad(u64, o.cell(), .acquire);
+    const v: u32 = @truncate(c);
     if (v & tid_mask == 0 or v & tid_mask == t.tid) return false;
-    if (judge(o, v, t, use_cache) != .dead) return false;
+    if (judge(o, c, t, use_cache) != .dead) return false;
     return release_dead(o, v);
 }
 
@@ -294,7 +321,9 @@ fn reapWith(o: *Object, t: *Thread, use_cache: bool) bool {
 // The interface of robust_mutex.zig.
 
 pub fn init(memory: *anyopaque) Error!void {
+    const m = try self();
     @memset(@as([*]u8, @ptrCast(memory))[0..size], 0);
+    object(memory).creator_pidns = m.pidns;
 }
 
 /// Takes the mutex if free. A busy lock's holder is judged first (the lock of a dead holder is
@@ -319,12 +348,18 @@ pub fn acquire(memory: *anyopaque, contended: bool) Error!Acquired {
     try t.reserve();
     try arm(t);
     const m = try self();
+    // Announce a namespace other than the creator's before taking the lock (see `judge`).
+    if (@atomicLoad(u32, &o.creator_pidns, .monotonic) != m.pidns and @atomicLoad(u32, &o.mixed, .monotonic) == 0)
+        @atomicStore(u32, &o.mixed, 1, .seq_cst);
     const extra: u32 = if (contended) waiters_bit else 0;
+    var c = @atomicLoad(u64, o.cell(), .monotonic);
+    v = @truncate(c);
     var attempts: u32 = 0;
-    while (@cmpxchgStrong(u32, &o.word, v, t.tid | (v & waiters_bit) | extra, .acq_rel, .monotonic)) |seen| {
-        v = seen;
-        attempts += 1;
+    while (true) {
         if (v & tid_mask != 0) return busyOrDeadlock(t, v);
+        c = @cmpxchgStrong(u64, o.cell(), c, cellOf(t.tid | (v & waiters_bit) | extra, m.pid), .acq_rel, .monotonic) orelse break;
+        v = @truncate(c);
+        attempts += 1;
         if (attempts == 64) return error.Busy;
     }
     writeRecord(o, t.tid, m);
@@ -464,7 +499,7 @@ test "owner mutex: errorcheck, record, unlock by a non-owner, out-of-order unloc
     try testing.expectError(error.Deadlock, tryLock(m));
     const r = readRecord(&storage[0]).?;
     try testing.expectEqual(currentTid(), r.tag);
-    try testing.expectEqual(currentPid(), r.pid);
+    try testing.expectEqual(currentPid(), storage[0].pid);
     const Other = struct {
         fn run(mm: *anyopaque, out: *?Error) void {
             unlock(mm) catch |err| {
@@ -506,23 +541,36 @@ test "owner mutex: a record naming a dead process is reaped; a live one, another
     var o: Object = undefined;
     try init(&o);
     const m = try self();
+    const nobody: u32 = 0x3fff_fff0; // above the kernel's pid limit: no such process
     // A holder that is this process: alive.
     o.word = 77 | waiters_bit;
+    o.pid = m.pid;
     writeRecord(&o, 77, m);
     try testing.expect(!reap(&o));
     // Another namespace: never judged.
-    writeRecord(&o, 77, .{ .pid = 0x7fff_fff0, .pidns = m.pidns +% 1, .start = 1 });
+    o.pid = nobody;
+    writeRecord(&o, 77, .{ .pid = 0, .pidns = m.pidns +% 1, .start = 1 });
     try testing.expect(!reap(&o));
-    // A record for another holder than the word's: not judged.
-    writeRecord(&o, 78, .{ .pid = 0x7fff_fff0, .pidns = m.pidns, .start = 1 });
-    try testing.expect(!reap(&o));
-    // A record being written: not judged.
-    writeRecord(&o, 77, .{ .pid = 0x7fff_fff0, .pidns = m.pidns, .start = 1 });
+    // A record being written: not judged while mixed namespaces were seen.
+    writeRecord(&o, 77, .{ .pid = 0, .pidns = m.pidns, .start = 1 });
     o.seq |= 1;
+    o.mixed = 1;
     try testing.expect(!reap(&o));
+    // A record for another holder than the word's, namespaces mixed: not judged.
     o.seq +%= 1;
+    writeRecord(&o, 78, .{ .pid = 0, .pidns = m.pidns, .start = 1 });
+    try testing.expect(!reap(&o));
+    // The same, every taker in this namespace: judged by pid alone; a live pid is alive.
+    o.mixed = 0;
+    o.pid = m.pid;
+    try testing.expect(!reap(&o));
+    o.pid = nobody;
+    try testing.expect(reap(&o));
+    try testing.expectEqual(waiters_bit | owner_died_bit, o.word);
     // This process with another start time (its pid reused): dead.
-    writeRecord(&o, 77, .{ .pid = m.pid, .pidns = m.pidns, .start = m.start +% 1 });
+    o.word = 77 | waiters_bit;
+    o.pid = m.pid;
+    writeRecord(&o, 77, .{ .pid = 0, .pidns = m.pidns, .start = m.start +% 1 });
     try testing.expect(reap(&o));
     try testing.expectEqual(waiters_bit | owner_died_bit, o.word);
     try testing.expectEqual(Acquired.owner_died, try tryLock(&o));
