@@ -4,8 +4,10 @@
 //!                        user of the library needs
 //!   zig build test       Zig unit tests and the ipc.h test (header vs. implementation)
 //!   zig build ctest      C tests using only ipc.h, each linked against the shared and the static library
+//!   zig build ctest-musl the C tests as static x86_64-linux-musl programs (owner-recording mutex), run here
 //!   zig build helpers    the C programs the demo, the multi-process tests and the benchmarks run (zig-out/bin)
-//!   zig build cross      compiles libipc for aarch64-linux, x86_64-macos, aarch64-macos, x86_64-windows
+//!   zig build cross      compiles libipc for aarch64-linux (glibc), x86_64 and aarch64 Linux with musl,
+//!                        x86_64-macos, aarch64-macos, x86_64-windows
 //!   zig build crashtest  builds libipc with its crash points (zig/crash.zig) into a static library of
 //!                        its own and runs tests/c/crash.c: every point killed at, every invariant checked
 //!   zig build fasttest   builds libipc.a with -O ReleaseFast (whatever -Doptimize says) and runs the
@@ -13,6 +15,11 @@
 //!                        installs zig-out/bin/ipc-fuzz-open-fast, which tests/mp/fuzz_open.ts runs beside
 //!                        ipc-fuzz-open: damage must be an error code in both modes, where ReleaseSafe
 //!                        would panic and ReleaseFast read or write out of bounds
+//!
+//! `-Dmutex=robust|owner` picks the robust mutex's protocol (zig/platform/root.zig): `robust` links
+//! held locks into the kernel's robust list (the default with glibc), `owner` records the holder in the
+//! lock and lets waiters judge it (the default on musl and macOS; on Linux with glibc, CI builds it
+//! too: scripts/test.mjs step `owner`).
 //!
 //! `-Dcrash_points=true` (default false) also installs that program, zig-out/bin/ipc-crash, to run one
 //! point by hand. The crash points never reach libipc.so, libipc.a or the npm package: their calls
@@ -26,6 +33,26 @@ const std = @import("std");
 
 const c_flags = &.{ "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic" };
 
+pub const MutexKind = enum { robust, owner };
+
+/// The `-Dmutex` choice; null: each target's default (`mutexKind`).
+var mutex_choice: ?MutexKind = null;
+
+/// The robust mutex protocol a target gets: the kernel-list one where glibc registers a list for
+/// every thread, the owner-recording one elsewhere (musl registers its list only on a thread's first
+/// robust pthread mutex, with another futex offset; macOS has none).
+fn mutexKind(t: std.Target) MutexKind {
+    if (mutex_choice) |kind| return kind;
+    if (t.os.tag.isDarwin() or t.abi.isMusl()) return .owner;
+    return .robust;
+}
+
+fn buildOptions(b: *std.Build, target: std.Build.ResolvedTarget) *std.Build.Step.Options {
+    const options = b.addOptions();
+    options.addOption(MutexKind, "mutex", mutexKind(target.result));
+    return options;
+}
+
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
     // ReleaseSafe by default: fast, and it keeps the assertions that guard internal invariants.
@@ -34,10 +61,11 @@ pub fn build(b: *std.Build) void {
     const test_step = b.step("test", "Run the Zig unit tests and the ipc.h test");
     const ctest_step = b.step("ctest", "Run the C tests against the shared and the static library");
     const helpers_step = b.step("helpers", "Build the C programs the demo, the multi-process tests and the benchmarks run");
-    const cross_step = b.step("cross", "Compile libipc for aarch64-linux, x86_64-macos, aarch64-macos and x86_64-windows");
+    const cross_step = b.step("cross", "Compile libipc for aarch64-linux, x86_64/aarch64-linux-musl, x86_64-macos, aarch64-macos and x86_64-windows");
     const crash_step = b.step("crashtest", "Kill a process at every crash point of libipc and check what the files promise");
     const fast_step = b.step("fasttest", "Run the hostile-input C tests against a ReleaseFast libipc.a; install ipc-fuzz-open-fast");
     const crash_points = b.option(bool, "crash_points", "Also install zig-out/bin/ipc-crash, the crash-point driver (default false)") orelse false;
+    mutex_choice = b.option(MutexKind, "mutex", "The robust mutex's protocol: robust (kernel robust list; default with glibc) or owner (owner-recording; default on musl and macOS)");
 
     const header = b.path("zig/ipc.h");
     b.getInstallStep().dependOn(&b.addInstallHeaderFile(header, "ipc.h").step);
@@ -58,6 +86,7 @@ pub fn build(b: *std.Build) void {
         .optimize = optimize,
         .link_libc = true,
     });
+    core.addOptions("build_options", buildOptions(b, target));
     const unit = b.addTest(.{ .root_module = core });
     test_step.dependOn(&alwaysRun(b, unit).step);
 
@@ -84,19 +113,13 @@ pub fn build(b: *std.Build) void {
     test_step.dependOn(&alwaysRun(b, header_test).step);
 
     // C tests: each program links once against libipc.so and once against libipc.a.
-    // test_tracker gets the helper program as its argument.
-    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "chan", "tracker", "eintr", "stop", "corrupt" };
-    for (c_tests) |name| {
-        const source: []const []const u8 = &.{b.fmt("tests/c/test_{s}.c", .{name})};
-        const dynamic = cProgram(b, b.fmt("test_{s}_shared", .{name}), source, target, optimize, .{ .shared = shared.path });
-        const linked = cProgram(b, b.fmt("test_{s}_static", .{name}), source, target, optimize, .{ .static = static });
-        for ([_]*std.Build.Step.Compile{ dynamic, linked }) |exe| {
-            const run = alwaysRun(b, exe);
-            if (std.mem.eql(u8, name, "tracker")) run.addArtifactArg(tracker);
-            run.expectExitCode(0);
-            ctest_step.dependOn(&run.step);
-        }
-    }
+    cTests(b, ctest_step, target, optimize, static, shared.path, tracker);
+
+    // The same C tests as static musl programs (musl's libc linked in), which run on any x86_64
+    // Linux, this glibc machine included.
+    const musl_target = b.resolveTargetQuery(std.Target.Query.parse(.{ .arch_os_abi = "x86_64-linux-musl" }) catch unreachable);
+    const musl_step = b.step("ctest-musl", "Run the C tests as static x86_64-linux-musl programs");
+    cTests(b, musl_step, musl_target, optimize, staticLibrary(b, musl_target, optimize), null, trackerHelper(b, musl_target, optimize));
 
     // The hostile-input tests once more against libipc built with ReleaseFast, where a missed check
     // is no panic but a wild read or write: both modes must give the same error codes.
@@ -141,6 +164,7 @@ pub fn build(b: *std.Build) void {
                 .pic = true,
             }),
         });
+        crash_lib.root_module.addOptions("build_options", buildOptions(b, target));
         crash_lib.bundle_compiler_rt = true;
         const driver = cProgram(b, "ipc-crash", &.{"tests/c/crash.c"}, target, optimize, .{ .static = crash_lib });
         const run = b.addRunArtifact(driver);
@@ -150,7 +174,7 @@ pub fn build(b: *std.Build) void {
         if (crash_points) b.getInstallStep().dependOn(&b.addInstallArtifact(driver, .{}).step);
     }
 
-    const cross_targets = [_][]const u8{ "aarch64-linux-gnu", "x86_64-macos", "aarch64-macos", "x86_64-windows-gnu" };
+    const cross_targets = [_][]const u8{ "aarch64-linux-gnu", "x86_64-linux-musl", "aarch64-linux-musl", "x86_64-macos", "aarch64-macos", "x86_64-windows-gnu" };
     for (cross_targets) |triple| {
         const query = std.Target.Query.parse(.{ .arch_os_abi = triple }) catch unreachable;
         const cross_target = b.resolveTargetQuery(query);
@@ -159,6 +183,38 @@ pub fn build(b: *std.Build) void {
         const dir: std.Build.InstallDir = .{ .custom = b.fmt("cross/{s}", .{triple}) };
         cross_step.dependOn(&b.addInstallArtifact(cross_static, .{ .dest_dir = .{ .override = dir } }).step);
         cross_step.dependOn(&b.addInstallFileWithDir(cross_shared.path, dir, cross_shared.file_name).step);
+    }
+}
+
+/// The C tests (tests/c/test_*.c), each linked against the static library and, when `shared` is
+/// given, also against the shared one. test_tracker gets the helper program as its argument.
+fn cTests(
+    b: *std.Build,
+    step: *std.Build.Step,
+    target: std.Build.ResolvedTarget,
+    optimize: std.builtin.OptimizeMode,
+    static: *std.Build.Step.Compile,
+    shared: ?std.Build.LazyPath,
+    tracker: *std.Build.Step.Compile,
+) void {
+    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "chan", "tracker", "eintr", "stop", "corrupt" };
+    const suffix = if (target.result.abi.isMusl()) "_musl" else "";
+    for (c_tests) |name| {
+        const source: []const []const u8 = &.{b.fmt("tests/c/test_{s}.c", .{name})};
+        var programs: [2]*std.Build.Step.Compile = undefined;
+        var count: usize = 0;
+        programs[count] = cProgram(b, b.fmt("test_{s}_static{s}", .{ name, suffix }), source, target, optimize, .{ .static = static });
+        count += 1;
+        if (shared) |path| {
+            programs[count] = cProgram(b, b.fmt("test_{s}_shared", .{name}), source, target, optimize, .{ .shared = path });
+            count += 1;
+        }
+        for (programs[0..count]) |exe| {
+            const run = alwaysRun(b, exe);
+            if (std.mem.eql(u8, name, "tracker")) run.addArtifactArg(tracker);
+            run.expectExitCode(0);
+            step.dependOn(&run.step);
+        }
     }
 }
 
@@ -195,7 +251,10 @@ fn sharedLibrary(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.
     }
     run.addArg("-fno-emit-h");
     const out = run.addPrefixedOutputFileArg("-femit-bin=", file_name);
-    run.addFileArg(b.path("zig/root.zig"));
+    // The root module and its one import, the build options (zig/platform/root.zig reads them).
+    run.addArgs(&.{ "--dep", "build_options" });
+    run.addPrefixedFileArg("-Mroot=", b.path("zig/root.zig"));
+    run.addPrefixedFileArg("-Mbuild_options=", buildOptions(b, target).getOutput());
     // The command reads every Zig source; list them so the step reruns when one changes.
     addZigInputs(b, run, "zig");
     return .{ .path = out, .file_name = file_name };
@@ -224,12 +283,13 @@ fn staticLibrary(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.
             .pic = true,
         }),
     });
+    lib.root_module.addOptions("build_options", buildOptions(b, target));
     lib.bundle_compiler_rt = true;
     return lib;
 }
 
 fn trackerHelper(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode) *std.Build.Step.Compile {
-    return b.addExecutable(.{
+    const exe = b.addExecutable(.{
         .name = "libipc-tracker",
         .root_module = b.createModule(.{
             .root_source_file = b.path("zig/tracker_helper.zig"),
@@ -239,6 +299,8 @@ fn trackerHelper(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.
             .strip = true,
         }),
     });
+    exe.root_module.addOptions("build_options", buildOptions(b, target));
+    return exe;
 }
 
 const Link = union(enum) { shared: std.Build.LazyPath, static: *std.Build.Step.Compile };

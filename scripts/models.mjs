@@ -66,6 +66,11 @@ const runs = [
   { model: "mutex.pml", defines: ["CRASH", "RECHECK"], expect: "pass", pan: ["-E"], hash: 22 },
   { model: "mutex.pml", defines: ["OLD_PASS_ON"], expect: "fail", pan: [], defect: 5 },
   { model: "mutex.pml", defines: ["CRASH"], expect: "fail", pan: ["-E"], defect: 9 },
+  { model: "owner_mutex.pml", defines: [], expect: "pass", pan: [] },
+  { model: "owner_mutex.pml", defines: ["CRASH", "RECHECK"], expect: "pass", pan: ["-E"] },
+  { model: "owner_mutex.pml", defines: ["CRASH", "RECHECK", "OLD_TAG"], expect: "fail", pan: ["-E"] },
+  { model: "owner_mutex.pml", defines: ["CRASH"], expect: "fail", pan: ["-E"] },
+  { model: "owner_mutex.pml", defines: ["CRASH", "RECHECK", "OLD_NOCELL"], expect: "fail", pan: ["-E"] },
 ];
 
 /** The source of the first `fn name(` or `const name =` declaration in `text`, from the start of

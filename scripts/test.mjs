@@ -45,6 +45,11 @@ const steps = [
   { name: "zig", argv: [...zig, "build", "test"], timeout: 10 * minutes },
   { name: "c", argv: [...zig, "build", "ctest"], timeout: 10 * minutes },
   { name: "crash", argv: [...zig, "build", "crashtest"], timeout: 10 * minutes },
+  // The owner-recording mutex (musl's and macOS's) on this Linux: Zig unit tests, C tests and crash
+  // test built with -Dmutex=owner (nothing installed: zig-out keeps the default build).
+  { name: "owner", argv: [...zig, "build", "test", "ctest", "crashtest", "-Dmutex=owner"], timeout: 25 * minutes },
+  // The C tests as static x86_64-linux-musl programs, run here.
+  { name: "musl", argv: [...zig, "build", "ctest-musl"], timeout: 15 * minutes },
   // Before the mp steps: it installs ipc-fuzz-open-fast, which the file fuzzer runs.
   { name: "fast", argv: [...zig, "build", "fasttest"], timeout: 15 * minutes },
   { name: "cross", argv: [...zig, "build", "cross"], timeout: 15 * minutes },

@@ -53,7 +53,7 @@ const abi = @import("abi.zig");
 const mutex = @import("mutex.zig");
 const wait = @import("wait.zig");
 const platform = @import("platform/root.zig");
-const rm = @import("platform/robust_mutex.zig");
+const rm = platform.robust_mutex;
 const Error = abi.Error;
 
 pub const magic: u32 = 0x4e41_4849; // "IHAN" little-endian
@@ -1219,7 +1219,7 @@ fn waitEither(c: *Chan, expected: u32, writer: u32, deadline: wait.Deadline) Err
         .{ .word = c.writer.word(), .expected = writer, .private = false },
     };
     // In slices, like every park: a writer killed between its commit and its wake-up is seen.
-    return wait.parkWords(&words, deadline);
+    return wait.parkWordsLock(&words, 1, deadline);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -372,7 +372,11 @@ int32_t ipc_wait_cancel(uint32_t *cancel_word);
  * ipc_mutex_consistent before unlocking; if it unlocks without doing so, every later lock fails with
  * IPC_ENOTRECOVERABLE. A lock of libipc's own on the kernel's robust futexes, listed in glibc's
  * per-thread robust list: every process sharing a mutex must use glibc and this lock protocol (a
- * layout tag refuses others with IPC_ENOTSUP). A peer that writes garbage into the mutex makes calls fail (IPC_EPERM,
+ * layout tag refuses others with IPC_ENOTSUP). On musl and macOS (and with glibc when built with
+ * -Dmutex=owner) the lock instead records its holder (pid, start time), and a waiter finds a dead
+ * holder when its 100 ms park slice ends (try_lock and lock check at once): the same results within
+ * about 100 ms; a holder in another pid namespace is never found dead. The two protocols refuse each
+ * other's mutexes with IPC_ENOTSUP (README "Platforms"). A peer that writes garbage into the mutex makes calls fail (IPC_EPERM,
  * IPC_EPROTO) or the lock wrong, never writes outside the mutex.
  *
  * An ipc_mutex_t pointer is the shared object itself: valid while its memory stays mapped. Every

@@ -348,18 +348,27 @@ pub const recheck_ns: u64 = 100 * std.time.ns_per_ms;
 /// writer's lock word). Ends with `error.Interrupted` when a signal handler interrupts a slice and
 /// the process chose interruptible waits (`setInterruptible`).
 pub fn parkWords(words: []const platform.WaitWord, deadline: Deadline) Error!Outcome {
-    return parkLoop(words, deadline, true);
+    return parkLoop(words, deadline, true, null);
+}
+
+/// `parkWords` where `words[lock]` is a robust mutex's lock word: when a slice ends with every word
+/// unchanged, its holder is judged as in `parkLock` (a channel's data beside its writer's lock).
+pub fn parkWordsLock(words: []const platform.WaitWord, lock: usize, deadline: Deadline) Error!Outcome {
+    return parkLoop(words, deadline, true, lock);
 }
 
 /// A lock's park (mutexes, rwlocks): like `park` without a cancel word, but a signal never ends it,
 /// as a signal never ends `pthread_mutex_lock`: a lock wait is short by design, and a caller
-/// interrupted half way through a lock protocol would have to undo it.
+/// interrupted half way through a lock protocol would have to undo it. `word` is a robust mutex's
+/// lock word: when a slice ends with it unchanged, its holder is judged (`platform.reapLock`: the
+/// owner-recording protocol has no kernel to free a dead holder's lock), and the wait ends `woken`
+/// when the lock was freed.
 pub fn parkLock(word: *const u32, expected: u32, deadline: Deadline) Error!Outcome {
     const words = [_]platform.WaitWord{.{ .word = word, .expected = expected, .private = false }};
-    return parkLoop(&words, deadline, false);
+    return parkLoop(&words, deadline, false, 0);
 }
 
-fn parkLoop(words: []const platform.WaitWord, deadline: Deadline, signals_end_it: bool) Error!Outcome {
+fn parkLoop(words: []const platform.WaitWord, deadline: Deadline, signals_end_it: bool, lock: ?usize) Error!Outcome {
     var interrupts: u32 = 0;
     while (true) {
         const now = platform.monotonicNs();
@@ -371,6 +380,9 @@ fn parkLoop(words: []const platform.WaitWord, deadline: Deadline, signals_end_it
                 if (deadline.passed(platform.monotonicNs())) return .timed_out;
                 for (words) |w| {
                     if (load(w.word) != w.expected) return .woken;
+                }
+                if (lock) |i| {
+                    if (platform.reapLock(words[i].word)) return .woken;
                 }
             },
             .interrupted => {

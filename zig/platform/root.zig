@@ -1,8 +1,14 @@
 //! The platform layer: the only code that differs between operating systems. Every other file calls
 //! the OS through this one. Linux is implemented; on other systems the same functions exist and fail
 //! with error.NotSupported, so the library compiles everywhere and says plainly what it cannot do.
+//!
+//! The robust mutex's protocol is chosen at build time (`-Dmutex=robust|owner`, build.zig): `robust`
+//! links each held lock into the thread's kernel robust list (robust_mutex.zig, Linux with glibc);
+//! `owner` records the holder in the lock and lets waiters judge it (owner_mutex.zig: the default
+//! on musl and macOS, where no usable kernel list exists). Both offer the same interface.
 
 const builtin = @import("builtin");
+const options = @import("build_options");
 
 pub const impl = switch (builtin.os.tag) {
     .linux => @import("linux.zig"),
@@ -16,7 +22,18 @@ pub const FileInfo = impl.FileInfo;
 pub const NameIterator = impl.NameIterator;
 pub const WaitWord = impl.WaitWord;
 pub const WaitResult = impl.WaitResult;
-pub const robust_mutex = impl.robust_mutex;
+pub const robust_mutex = switch (options.mutex) {
+    .robust => impl.robust_mutex,
+    .owner => @import("owner_mutex.zig"),
+};
+
+/// For a lock waiter whose park slice ended with the lock word unchanged: with the owner-recording
+/// protocol, frees the lock if its holder died (true: look again); the kernel does it otherwise.
+/// `word` must be a robust mutex's lock word.
+pub fn reapLock(word: *const u32) bool {
+    if (!@hasDecl(robust_mutex, "reap")) return false;
+    return robust_mutex.reap(@constCast(word));
+}
 /// Child processes, sockets and fork handlers for the tracker.
 pub const process = impl.process;
 
@@ -44,4 +61,5 @@ pub const futexWake = impl.futexWake;
 
 test {
     _ = impl;
+    _ = robust_mutex;
 }
