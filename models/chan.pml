@@ -3,10 +3,10 @@
  * mirrors: zig/chan.zig positions sha256:150de8e109a5c51a
  * mirrors: zig/chan.zig commit sha256:cee1ad04078f2a0c
  * mirrors: zig/chan.zig fits sha256:2f899a7d69146cbb
- * mirrors: zig/chan.zig trySendMany sha256:61b0d8914ff61460
+ * mirrors: zig/chan.zig trySendMany sha256:ff8138bea640dde9
  * mirrors: zig/chan.zig tryRecv sha256:a296653f122343a2
  * mirrors: zig/chan.zig consume sha256:a5a50d515ca0322e
- * mirrors: zig/chan.zig replace sha256:e928b2ac10940a07
+ * mirrors: zig/chan.zig replace sha256:ca5076b6f261be4e
  * mirrors: zig/chan.zig wakeAfter sha256:efae21e2a1dff208
  * mirrors: zig/chan.zig sendMany sha256:81c8c684fec00a55
  * mirrors: zig/chan.zig recv sha256:0c209d199405a918

@@ -1,9 +1,9 @@
 /* semaphore.pml: the counting semaphore's acquire/release over its wait word.
  *
- * mirrors: zig/semaphore.zig tryAcquire sha256:831c83bd6f0aeab3
+ * mirrors: zig/semaphore.zig tryAcquire sha256:bc56a4f6eeb04acc
  * mirrors: zig/semaphore.zig acquire sha256:ae37ffd5e7897095
  * mirrors: zig/semaphore.zig passOnWake sha256:98bd2e965234ab46
- * mirrors: zig/semaphore.zig release sha256:06aad67d793d8060
+ * mirrors: zig/semaphore.zig release sha256:99ea027205d1b399
  * mirrors: zig/wait.zig WaitWord sha256:84ea943f510591eb
  *
  * The count is the value of a WaitWord with a count of parked waiters beside it (a Dekker pair:
