@@ -23,8 +23,8 @@ export interface TrackerOptions {
    */
   all?: boolean;
   /**
-   * The helper program to run. Default: `$LIBIPC_TRACKER`, else `libipc-tracker` in `../bin`
-   * beside the loaded libipc.so (the build puts it in zig-out/bin). Ignored when it runs already.
+   * The helper program to run. Default: `$LIBIPC_TRACKER`, else `libipc-tracker` in `../libexec/libipc`
+   * (or `../bin`, or the same directory) beside the loaded libipc.so. Ignored when it runs already.
    */
   helper?: string;
 }

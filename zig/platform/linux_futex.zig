@@ -231,6 +231,7 @@ fn spawn() ?*Proxy {
         std.heap.c_allocator.destroy(p);
         return null;
     };
+    thread.setName("ipc-futex") catch {};
     thread.detach();
     pool = p;
     pool_count += 1;
@@ -355,6 +356,11 @@ fn expectWaits(m: Mode) !void {
         .{ .word = &b, .expected = 2, .private = true },
     }, monotonicNs() + 2 * std.time.ns_per_ms);
     try testing.expect(both == .timed_out);
+}
+
+test "LIBIPC_FUTEX=wait forces the fallback" {
+    const value = std.c.getenv("LIBIPC_FUTEX") orelse return;
+    if (std.mem.eql(u8, std.mem.span(value), "wait")) try testing.expectEqual(Mode.wait, mode());
 }
 
 test "waits return at once for a changed word and time out on unchanged ones, in both modes" {
