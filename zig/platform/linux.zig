@@ -213,6 +213,7 @@ pub fn map(fd: Fd, len: usize) Error![*]align(std.heap.page_size_min) u8 {
 }
 
 pub fn unmap(ptr: [*]align(std.heap.page_size_min) u8, len: usize) void {
+    futex.unmapping(@intFromPtr(ptr), len);
     const rc = linux.munmap(ptr, len);
     std.debug.assert(errnoOf(rc) == null);
 }

@@ -22,7 +22,13 @@
 //!   ever kicks a parked proxy out of the kernel: a kick could not be told from a real wake and
 //!   would be passed on as one, which two callers on the same words would bounce forever.
 //! - Proxies never read a watched word themselves (only the kernel does, which reports EFAULT for
-//!   unmapped memory): the caller may unmap it as soon as it returns.
+//!   unmapped memory). Memory is unmapped only through `unmapping` (platform.unmap calls it): it
+//!   wakes every waiter on each word in the range that a proxy still watches, and those proxies
+//!   pass nothing on (the wake-all leaves no waiter asleep that a wake they took was meant for), so
+//!   a proxy never passes a wake on to an address that may by then name another mapping. Left: a
+//!   proxy between its lock release and its futex call when the range is unmapped and mapped anew
+//!   at the same address may sleep there one slice; a wake it takes then is not passed on, and its
+//!   waiter sees the change at its own recheck slice.
 //! - Bounded: at most `proxies_max` proxy threads per process; one that cannot be started leaves its
 //!   word to the caller's recheck slice (wait.zig: 100 ms). Idle proxies exit after
 //!   `proxy_linger_ns`. Proxies block every signal, so signals reach the threads that asked to wait.
@@ -177,6 +183,8 @@ const Proxy = struct {
     private: bool = false,
     /// The call it reports to, and its index there; null once that call ended (unbound).
     call: ?*Call = null,
+    /// Its word is being unmapped (`unmapping`): never adopted, passes nothing on.
+    orphaned: bool = false,
     index: usize = 0,
 };
 
@@ -205,7 +213,7 @@ fn bind(call: *Call, w: WaitWord, index: usize) ?*Proxy {
     var idle: ?*Proxy = null;
     var it = pool;
     while (it) |p| : (it = p.next) {
-        if (p.watching and p.call == null and p.word == w.word and p.expected == w.expected and p.private == w.private) {
+        if (p.watching and p.call == null and !p.orphaned and p.word == w.word and p.expected == w.expected and p.private == w.private) {
             p.call = call;
             p.index = index;
             return p;
@@ -234,7 +242,7 @@ fn spawn() ?*Proxy {
     thread.setName("ipc-futex") catch {};
     thread.detach();
     pool = p;
-    pool_count += 1;
+    @atomicStore(u32, &pool_count, pool_count + 1, .release);
     return p;
 }
 
@@ -244,7 +252,7 @@ fn unlink(p: *Proxy) void {
     while (link.*) |q| : (link = &q.next) {
         if (q == p) {
             link.* = p.next;
-            pool_count -= 1;
+            @atomicStore(u32, &pool_count, pool_count - 1, .release);
             return;
         }
     }
@@ -281,7 +289,7 @@ fn proxyMain(p: *Proxy) void {
                     @atomicStore(u32, &call.bell, 1, .release);
                     _ = wake(&call.bell, 1, true);
                     unbindAll(call);
-                } else if (e == .SUCCESS) {
+                } else if (e == .SUCCESS and !p.orphaned) {
                     // A wake taken for a call that had already ended: pass it on.
                     _ = wake(w.word, 1, w.private);
                 }
@@ -292,6 +300,22 @@ fn proxyMain(p: *Proxy) void {
     unlink(p);
     pool_lock.unlock();
     std.heap.c_allocator.destroy(p);
+}
+
+/// Called before [start, start + len) is unmapped: every proxy parked on a word there is orphaned and
+/// woken, with every other waiter on that word (see the file comment). Nothing to do, and no lock
+/// taken, in a process that never started a proxy.
+pub fn unmapping(start: usize, len: usize) void {
+    if (@atomicLoad(u32, &pool_count, .acquire) == 0) return;
+    pool_lock.lock();
+    defer pool_lock.unlock();
+    var it = pool;
+    while (it) |p| : (it = p.next) {
+        const at = @intFromPtr(p.word);
+        if (!p.watching or at < start or at - start >= len) continue;
+        p.orphaned = true;
+        _ = wake(p.word, std.math.maxInt(u32), p.private);
+    }
 }
 
 /// Under `pool_lock`: every proxy of `call` becomes unbound (and adoptable while it stays parked).
@@ -470,4 +494,29 @@ fn inFutexWait(tid: std.Thread.Id) bool {
     var buf: [64]u8 = undefined;
     const text = std.fs.cwd().readFile(path, &buf) catch return false;
     return std.mem.startsWith(u8, text, "futex");
+}
+
+fn watchingCount(word: *const u32) u32 {
+    pool_lock.lock();
+    defer pool_lock.unlock();
+    var n: u32 = 0;
+    var it = pool;
+    while (it) |p| : (it = p.next) {
+        if (p.watching and p.word == word) n += 1;
+    }
+    return n;
+}
+
+test "fallback: unmapping a range sends the proxies parked there back to idle" {
+    const saved = mode();
+    setMode(.wait);
+    defer setMode(saved);
+    var words = [2]u32{ 0, 0 };
+    // The call ends by its deadline: both proxies stay parked, unbound, for up to a slice.
+    const list = [_]WaitWord{ .{ .word = &words[0], .expected = 0, .private = false }, .{ .word = &words[1], .expected = 0, .private = false } };
+    try testing.expect(try waitv(&list, monotonicNs() + std.time.ns_per_ms) == .timed_out);
+    unmapping(@intFromPtr(&words[0]), @sizeOf(u32));
+    const give_up = monotonicNs() + 20 * std.time.ns_per_s;
+    while (watchingCount(&words[0]) != 0 and monotonicNs() < give_up) std.Thread.sleep(std.time.ns_per_ms);
+    try testing.expectEqual(@as(u32, 0), watchingCount(&words[0]));
 }
