@@ -30,7 +30,10 @@ function check(condition, message) {
 }
 
 try {
-  run(["node", join(root, "scripts", "zig.mjs"), "build", "install", "-p", prefix], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+  run(["node", join(root, "scripts", "zig.mjs"), "build", "install", "-p", prefix], {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
 
   const lib = join(prefix, "lib");
   check(readlinkSync(join(lib, "libipc.so")) === "libipc.so.0", "lib/libipc.so should link to libipc.so.0");
@@ -52,9 +55,14 @@ try {
   const needed = run(["readelf", "-d", join(work, "app_shared")]);
   check(/NEEDED.*\[libipc\.so\.0\]/.test(needed), "the program should need libipc.so.0");
   // Static: libipc.a by file name, plus what `pkg-config --static` lists beyond -lipc.
-  const extra = run(["pkg-config", "--static", "--libs-only-l", "libipc"]).trim().split(/\s+/).filter((f) => f !== "-lipc");
+  const extra = run(["pkg-config", "--static", "--libs-only-l", "libipc"]).trim().split(/\s+/).filter((f) =>
+    f !== "-lipc"
+  );
   run(["cc", "-o", "app_static", source, checkH, ...cflags, `-L${libdir}`, "-l:libipc.a", ...extra]);
-  check(!/libipc/.test(run(["readelf", "-d", join(work, "app_static")])), "the static program should not need libipc.so");
+  check(
+    !/libipc/.test(run(["readelf", "-d", join(work, "app_static")])),
+    "the static program should not need libipc.so",
+  );
 
   check(run([join(work, "app_shared")]).startsWith("ok "), "shared program");
   check(run([join(work, "app_static")]).startsWith("ok "), "static program");

@@ -19,7 +19,11 @@ const zig = ["node", join(root, "scripts", "zig.mjs")];
 
 function run(argv, env) {
   console.log(`\n--- ${argv.join(" ").replaceAll(root + "/", "").replace(work + "/", "")}`);
-  const { status, signal } = spawnSync(argv[0], argv.slice(1), { cwd: root, env: { ...process.env, ...env }, stdio: "inherit" });
+  const { status, signal } = spawnSync(argv[0], argv.slice(1), {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: "inherit",
+  });
   if (status !== 0) {
     console.error(`failed (${status ?? signal}): ${argv.join(" ")}`);
     rmSync(work, { recursive: true, force: true });

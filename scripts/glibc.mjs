@@ -16,13 +16,18 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const floor = [2, 28];
 
 if (!process.argv.includes("--no-build")) {
-  execFileSync("node", [join(root, "scripts", "zig.mjs"), "build", "cross", "-Dstrip=true"], { cwd: root, stdio: "inherit" });
+  execFileSync("node", [join(root, "scripts", "zig.mjs"), "build", "cross", "-Dstrip=true"], {
+    cwd: root,
+    stdio: "inherit",
+  });
 }
 
 /** The GLIBC_x.y[.z] versions `file` needs, from its dynamic symbols. */
 export function glibcVersions(file) {
   const text = execFileSync("readelf", ["--dyn-syms", "--wide", file], { encoding: "utf8" });
-  return [...new Set([...text.matchAll(/@GLIBC_(\d+)\.(\d+)(?:\.(\d+))?/g)].map((m) => m.slice(1, 3).map(Number).join(".")))];
+  return [
+    ...new Set([...text.matchAll(/@GLIBC_(\d+)\.(\d+)(?:\.(\d+))?/g)].map((m) => m.slice(1, 3).map(Number).join("."))),
+  ];
 }
 
 function newer(version) {
@@ -46,7 +51,9 @@ for (const dir of dirs) {
     const bad = versions.filter(newer);
     const size = (statSync(file).size / 1024).toFixed(0);
     const newest = versions.sort((a, b) => a.localeCompare(b, "en", { numeric: true })).at(-1) ?? "none";
-    console.log(`${dir}/${name}: ${size} KB, newest GLIBC_${newest}${bad.length ? `: NEWER THAN 2.28: ${bad.join(", ")}` : ""}`);
+    console.log(
+      `${dir}/${name}: ${size} KB, newest GLIBC_${newest}${bad.length ? `: NEWER THAN 2.28: ${bad.join(", ")}` : ""}`,
+    );
     if (bad.length) failed = true;
   }
 }
