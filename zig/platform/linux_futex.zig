@@ -235,6 +235,12 @@ fn spawn() ?*Proxy {
     }
     const p = std.heap.c_allocator.create(Proxy) catch return null;
     p.* = .{ .next = pool };
+    // Signals go to the threads that asked to wait (their waits may end on one), never to a proxy:
+    // it starts with every signal blocked, inherited from this thread's mask for the moment.
+    const all = std.posix.sigfillset();
+    var old: std.posix.sigset_t = undefined;
+    std.posix.sigprocmask(linux.SIG.SETMASK, &all, &old);
+    defer std.posix.sigprocmask(linux.SIG.SETMASK, &old, null);
     const thread = std.Thread.spawn(.{ .stack_size = proxy_stack_bytes }, proxyMain, .{p}) catch {
         std.heap.c_allocator.destroy(p);
         return null;
@@ -259,9 +265,6 @@ fn unlink(p: *Proxy) void {
 }
 
 fn proxyMain(p: *Proxy) void {
-    // Signals go to the threads that asked to wait (their waits may end on one), never here.
-    const all = std.posix.sigfillset();
-    std.posix.sigprocmask(linux.SIG.BLOCK, &all, null);
     pool_lock.lock();
     while (true) {
         if (!p.watching) {
