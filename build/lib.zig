@@ -54,8 +54,10 @@ pub fn coreModule(b: *std.Build, root: []const u8, config: Config) *std.Build.Mo
 }
 
 pub const Shared = struct {
+    /// Named by its SONAME on ELF targets (libipc.so.0), so that a program linked against it in the
+    /// build cache (the C tests) finds it there through its rpath.
     path: std.Build.LazyPath,
-    /// libipc.so.0.1.0 on ELF targets, libipc.dylib and ipc.dll elsewhere.
+    /// The installed name: libipc.so.0.1.0 on ELF targets, libipc.dylib and ipc.dll elsewhere.
     file_name: []const u8,
     elf: bool,
 };
@@ -77,7 +79,7 @@ pub fn sharedLibrary(b: *std.Build, config: Config) Shared {
         run.addFileArg(b.path("zig/libipc.map"));
     }
     run.addArg("-fno-emit-h");
-    const out = run.addPrefixedOutputFileArg("-femit-bin=", file_name);
+    const out = run.addPrefixedOutputFileArg("-femit-bin=", if (elf) soname else file_name);
     // Module flags (target, optimization, strip) come before each module they apply to.
     const module_flags = moduleFlags(b, config);
     run.addArgs(module_flags);

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Checks the glibc floor of the shipped Linux libraries: builds them (`zig build cross -Dstrip=true`,
-// against glibc 2.28) and fails when a library or helper in zig-out/cross/*-linux-gnu needs a symbol
+// Checks the glibc floor of the shipped Linux libraries: builds them (`zig build cross`, against
+// glibc 2.28; the same build as `npm test` step `cross`, so it comes from the cache there) and fails when a library or helper in zig-out/cross/*-linux-gnu needs a symbol
 // version newer than GLIBC_2.28, as `readelf --dyn-syms` lists them (readelf reads every
 // architecture's ELF; objdump -T only the host's). Also prints each file's size.
 //
 //   node scripts/glibc.mjs            build, then check
 //   node scripts/glibc.mjs --no-build check what zig-out/cross holds
+//   node scripts/glibc.mjs -Dstrip=true   build the stripped (packaged) libraries, then check
 
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
