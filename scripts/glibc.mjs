@@ -53,7 +53,9 @@ for (const dir of dirs) {
     const size = (statSync(file).size / 1024).toFixed(0);
     const newest = versions.sort((a, b) => a.localeCompare(b, "en", { numeric: true })).at(-1) ?? "none";
     console.log(
-      `${dir}/${name}: ${size} KB, newest GLIBC_${newest}${bad.length ? `: NEWER THAN 2.28: ${bad.join(", ")}` : ""}`,
+      `${dir}/${name}: ${size} KB, newest ${newest === "none" ? "(no glibc)" : `GLIBC_${newest}`}${
+        bad.length ? `: NEWER THAN 2.28: ${bad.join(", ")}` : ""
+      }`,
     );
     if (bad.length) failed = true;
   }
