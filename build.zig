@@ -1,13 +1,15 @@
 //! Builds libipc. Steps:
-//!   zig build            libipc.so (linked with -z nodelete) and libipc.a in zig-out/lib, ipc.h in
-//!                        zig-out/include, the tracker's helper zig-out/bin/libipc-tracker: all a
-//!                        user of the library needs
+//!   zig build            installs what a user of the library needs (layout in build/lib.zig):
+//!                        lib/libipc.so.0.1.0 (SONAME libipc.so.0, symlinks libipc.so.0 and libipc.so,
+//!                        linked with -z nodelete), lib/libipc.a, lib/pkgconfig/libipc.pc,
+//!                        include/ipc.h, libexec/libipc/libipc-tracker; `-p PREFIX` installs there
 //!   zig build test       Zig unit tests and the ipc.h test (header vs. implementation)
 //!   zig build ctest      C tests using only ipc.h, each linked against the shared and the static library
 //!   zig build ctest-musl the C tests as static x86_64-linux-musl programs (owner-recording mutex), run here
 //!   zig build helpers    the C programs the demo, the multi-process tests and the benchmarks run (zig-out/bin)
-//!   zig build cross      compiles libipc for aarch64-linux (glibc), x86_64 and aarch64 Linux with musl,
-//!                        x86_64-macos, aarch64-macos, x86_64-windows
+//!   zig build cross      the shipped libraries: x86_64 and aarch64 Linux against glibc 2.28 and with
+//!                        musl (with the tracker's helper beside them), x86_64-macos, aarch64-macos,
+//!                        x86_64-windows, in zig-out/cross/<target>/
 //!   zig build crashtest  builds libipc with its crash points (zig/crash.zig) into a static library of
 //!                        its own and runs tests/c/crash.c: every point killed at, every invariant checked
 //!   zig build fasttest   builds libipc.a with -O ReleaseFast (whatever -Doptimize says) and runs the
@@ -21,76 +23,88 @@
 //! lock and lets waiters judge it (the default on musl and macOS; on Linux with glibc, CI builds it
 //! too: scripts/test.mjs step `owner`).
 //!
-//! `-Dcrash_points=true` (default false) also installs that program, zig-out/bin/ipc-crash, to run one
-//! point by hand. The crash points never reach libipc.so, libipc.a or the npm package: their calls
-//! compile to nothing unless the root module is zig/crash_root.zig, which only the crash test uses.
+//! Options: `-Dstrip=true` omits debug information from the libraries (packaging uses it);
+//! `-Dtarget=x86_64-linux-gnu.2.28` builds everything against glibc 2.28 (the default is the host).
+//! `-Dcrash_points=true` (default false) also installs the crash-point driver, zig-out/bin/ipc-crash,
+//! to run one point by hand. The crash points never reach libipc.so, libipc.a or the npm package:
+//! their calls compile to nothing unless the root module is zig/crash_root.zig, which only the crash
+//! test uses.
 //!
-//! The shared library is linked by running `zig build-lib` directly because std.Build has no option
-//! for `-z nodelete`, which libipc needs: Deno unloads FFI libraries at exit, and a library thread
-//! still running then would crash the process (see DEVELOPERS.md).
+//! A project can depend on this repository from its build.zig.zon: `b.dependency("libipc", ...)`
+//! gives the module "libipc" (zig/root.zig: the C API as Zig functions) and the artifact "ipc"
+//! (libipc.a, with ipc.h on the include path of whatever links it).
 
 const std = @import("std");
+const lib = @import("build/lib.zig");
 
 const c_flags = &.{ "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic" };
 
-pub const MutexKind = enum { robust, owner };
-
-/// The `-Dmutex` choice; null: each target's default (`mutexKind`).
-var mutex_choice: ?MutexKind = null;
-
-/// The robust mutex protocol a target gets: the kernel-list one where glibc registers a list for
-/// every thread, the owner-recording one elsewhere (musl registers its list only on a thread's first
-/// robust pthread mutex, with another futex offset; macOS has none).
-fn mutexKind(t: std.Target) MutexKind {
-    if (mutex_choice) |kind| return kind;
-    if (t.os.tag.isDarwin() or t.abi.isMusl()) return .owner;
-    return .robust;
-}
-
-fn buildOptions(b: *std.Build, target: std.Build.ResolvedTarget) *std.Build.Step.Options {
-    const options = b.addOptions();
-    options.addOption(MutexKind, "mutex", mutexKind(target.result));
-    return options;
-}
+/// The shipped libraries (`zig build cross`, the npm platform packages): each directory name, and the
+/// target it is built for. Linux builds against glibc 2.28 (Zig's versioned glibc stubs), so the
+/// libraries load on Ubuntu 20.04, Debian 10 and RHEL 8 and later; `node scripts/glibc.mjs` checks it.
+const cross_targets = [_]struct { dir: []const u8, triple: []const u8 }{
+    .{ .dir = "x86_64-linux-gnu", .triple = "x86_64-linux-gnu.2.28" },
+    .{ .dir = "aarch64-linux-gnu", .triple = "aarch64-linux-gnu.2.28" },
+    .{ .dir = "x86_64-linux-musl", .triple = "x86_64-linux-musl" },
+    .{ .dir = "aarch64-linux-musl", .triple = "aarch64-linux-musl" },
+    .{ .dir = "x86_64-macos", .triple = "x86_64-macos" },
+    .{ .dir = "aarch64-macos", .triple = "aarch64-macos" },
+    .{ .dir = "x86_64-windows-gnu", .triple = "x86_64-windows-gnu" },
+};
 
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
     // ReleaseSafe by default: fast, and it keeps the assertions that guard internal invariants.
     const optimize = b.option(std.builtin.OptimizeMode, "optimize", "Optimization mode (default: ReleaseSafe)") orelse .ReleaseSafe;
+    const strip = b.option(bool, "strip", "Omit debug information from the libraries (default false; packaging sets it)") orelse false;
+    const crash_points = b.option(bool, "crash_points", "Also install zig-out/bin/ipc-crash, the crash-point driver (default false)") orelse false;
 
     const test_step = b.step("test", "Run the Zig unit tests and the ipc.h test");
     const ctest_step = b.step("ctest", "Run the C tests against the shared and the static library");
     const helpers_step = b.step("helpers", "Build the C programs the demo, the multi-process tests and the benchmarks run");
-    const cross_step = b.step("cross", "Compile libipc for aarch64-linux, x86_64/aarch64-linux-musl, x86_64-macos, aarch64-macos and x86_64-windows");
+    const cross_step = b.step("cross", "Build the shipped libraries: Linux x86_64/aarch64 against glibc 2.28, macOS, Windows");
     const crash_step = b.step("crashtest", "Kill a process at every crash point of libipc and check what the files promise");
     const fast_step = b.step("fasttest", "Run the hostile-input C tests against a ReleaseFast libipc.a; install ipc-fuzz-open-fast");
-    const crash_points = b.option(bool, "crash_points", "Also install zig-out/bin/ipc-crash, the crash-point driver (default false)") orelse false;
-    mutex_choice = b.option(MutexKind, "mutex", "The robust mutex's protocol: robust (kernel robust list; default with glibc) or owner (owner-recording; default on musl and macOS)");
+    const mutex_choice = b.option(lib.MutexKind, "mutex", "The robust mutex's protocol: robust (kernel robust list; default with glibc) or owner (owner-recording; default on musl and macOS)");
 
-    const header = b.path("zig/ipc.h");
-    b.getInstallStep().dependOn(&b.addInstallHeaderFile(header, "ipc.h").step);
+    // What `zig build` installs. The libraries know where the helper goes, for static links.
+    const config: lib.Config = .{
+        .target = target,
+        .optimize = optimize,
+        .strip = strip,
+        .tracker_path = b.pathJoin(&.{ lib.runtimePrefix(b), lib.tracker_dir, "libipc-tracker" }),
+        .mutex = mutex_choice,
+    };
+    const install = b.getInstallStep();
+    install.dependOn(&b.addInstallHeaderFile(b.path("zig/ipc.h"), "ipc.h").step);
+    const shared = lib.sharedLibrary(b, config);
+    install.dependOn(lib.installShared(b, shared, .lib));
+    const static = lib.staticLibrary(b, config);
+    install.dependOn(&b.addInstallArtifact(static, .{ .h_dir = .disabled }).step);
+    install.dependOn(lib.installPkgConfig(b, lib.runtimePrefix(b)));
+    const tracker = lib.trackerHelper(b, config);
+    if (target.result.os.tag == .linux) {
+        const dir: std.Build.InstallDir = .{ .custom = lib.tracker_dir };
+        install.dependOn(&b.addInstallArtifact(tracker, .{ .dest_dir = .{ .override = dir } }).step);
+    }
 
-    const shared = sharedLibrary(b, target, optimize);
-    b.getInstallStep().dependOn(&b.addInstallLibFile(shared.path, shared.file_name).step);
-    const static = staticLibrary(b, target, optimize);
-    b.installArtifact(static);
-    // The tracker's helper (zig/tracker.zig): a small program without libc, found by the library in
-    // ../bin beside zig-out/lib.
-    const tracker = trackerHelper(b, target, optimize);
-    if (target.result.os.tag == .linux) b.installArtifact(tracker);
-
-    // Zig unit tests live beside the code they test; root.zig pulls them all in.
-    const core = b.createModule(.{
+    // For projects that depend on this one (build.zig.zon): the Zig module and, through
+    // `dependency.artifact("ipc")`, the static library.
+    _ = b.addModule("libipc", .{
         .root_source_file = b.path("zig/root.zig"),
         .target = target,
         .optimize = optimize,
         .link_libc = true,
+        .imports = &.{.{ .name = "build_options", .module = lib.buildOptions(b, config).createModule() }},
     });
-    core.addOptions("build_options", buildOptions(b, target));
+
+    // Zig unit tests live beside the code they test; root.zig pulls them all in.
+    const core = lib.coreModule(b, "zig/root.zig", config);
     const unit = b.addTest(.{ .root_module = core });
     test_step.dependOn(&alwaysRun(b, unit).step);
 
     // ipc.h against the implementation: the header is translated and compared symbol by symbol.
+    const header = b.path("zig/ipc.h");
     const translated = b.addTranslateC(.{
         .root_source_file = header,
         .target = target,
@@ -119,11 +133,15 @@ pub fn build(b: *std.Build) void {
     // Linux, this glibc machine included.
     const musl_target = b.resolveTargetQuery(std.Target.Query.parse(.{ .arch_os_abi = "x86_64-linux-musl" }) catch unreachable);
     const musl_step = b.step("ctest-musl", "Run the C tests as static x86_64-linux-musl programs");
-    cTests(b, musl_step, musl_target, optimize, staticLibrary(b, musl_target, optimize), null, trackerHelper(b, musl_target, optimize));
+    var musl_config = config;
+    musl_config.target = musl_target;
+    cTests(b, musl_step, musl_target, optimize, lib.staticLibrary(b, musl_config), null, lib.trackerHelper(b, musl_config));
 
     // The hostile-input tests once more against libipc built with ReleaseFast, where a missed check
     // is no panic but a wild read or write: both modes must give the same error codes.
-    const fast_static = staticLibrary(b, target, .ReleaseFast);
+    var fast_config = config;
+    fast_config.optimize = .ReleaseFast;
+    const fast_static = lib.staticLibrary(b, fast_config);
     for ([_][]const u8{ "corrupt", "mutex_attack" }) |name| {
         const source: []const []const u8 = &.{b.fmt("tests/c/test_{s}.c", .{name})};
         const exe = cProgram(b, b.fmt("test_{s}_fast", .{name}), source, target, .ReleaseFast, .{ .static = fast_static });
@@ -156,15 +174,8 @@ pub fn build(b: *std.Build) void {
         const crash_lib = b.addLibrary(.{
             .name = "ipc-crash",
             .linkage = .static,
-            .root_module = b.createModule(.{
-                .root_source_file = b.path("zig/crash_root.zig"),
-                .target = target,
-                .optimize = optimize,
-                .link_libc = true,
-                .pic = true,
-            }),
+            .root_module = lib.coreModule(b, "zig/crash_root.zig", config),
         });
-        crash_lib.root_module.addOptions("build_options", buildOptions(b, target));
         crash_lib.bundle_compiler_rt = true;
         const driver = cProgram(b, "ipc-crash", &.{"tests/c/crash.c"}, target, optimize, .{ .static = crash_lib });
         const run = b.addRunArtifact(driver);
@@ -174,15 +185,18 @@ pub fn build(b: *std.Build) void {
         if (crash_points) b.getInstallStep().dependOn(&b.addInstallArtifact(driver, .{}).step);
     }
 
-    const cross_targets = [_][]const u8{ "aarch64-linux-gnu", "x86_64-linux-musl", "aarch64-linux-musl", "x86_64-macos", "aarch64-macos", "x86_64-windows-gnu" };
-    for (cross_targets) |triple| {
-        const query = std.Target.Query.parse(.{ .arch_os_abi = triple }) catch unreachable;
-        const cross_target = b.resolveTargetQuery(query);
-        const cross_static = staticLibrary(b, cross_target, optimize);
-        const cross_shared = sharedLibrary(b, cross_target, optimize);
-        const dir: std.Build.InstallDir = .{ .custom = b.fmt("cross/{s}", .{triple}) };
-        cross_step.dependOn(&b.addInstallArtifact(cross_static, .{ .dest_dir = .{ .override = dir } }).step);
-        cross_step.dependOn(&b.addInstallFileWithDir(cross_shared.path, dir, cross_shared.file_name).step);
+    // The shipped libraries: no compiled-in helper path (the packages put the helper beside them).
+    for (cross_targets) |cross| {
+        const query = std.Target.Query.parse(.{ .arch_os_abi = cross.triple }) catch unreachable;
+        const cross_config: lib.Config = .{ .target = b.resolveTargetQuery(query), .optimize = optimize, .strip = strip, .tracker_path = "", .mutex = mutex_choice };
+        const dir: std.Build.InstallDir = .{ .custom = b.fmt("cross/{s}", .{cross.dir}) };
+        const cross_static = lib.staticLibrary(b, cross_config);
+        cross_step.dependOn(&b.addInstallArtifact(cross_static, .{ .dest_dir = .{ .override = dir }, .h_dir = .disabled }).step);
+        cross_step.dependOn(lib.installShared(b, lib.sharedLibrary(b, cross_config), dir));
+        if (cross_config.target.result.os.tag == .linux) {
+            const helper = lib.trackerHelper(b, cross_config);
+            cross_step.dependOn(&b.addInstallArtifact(helper, .{ .dest_dir = .{ .override = dir } }).step);
+        }
     }
 }
 
@@ -228,81 +242,6 @@ fn alwaysRun(b: *std.Build, exe: *std.Build.Step.Compile) *std.Build.Step.Run {
     return run;
 }
 
-const Shared = struct { path: std.Build.LazyPath, file_name: []const u8 };
-
-/// libipc as a shared library, linked by `zig build-lib` with `-z nodelete` on ELF targets and a
-/// version script that exports only ipc_* symbols.
-fn sharedLibrary(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode) Shared {
-    const t = target.result;
-    const file_name = switch (t.os.tag) {
-        .windows => "ipc.dll",
-        .macos, .ios => "libipc.dylib",
-        else => "libipc.so",
-    };
-    const run = b.addSystemCommand(&.{ b.graph.zig_exe, "build-lib", "-dynamic", "-lc", "--name", "ipc" });
-    run.addArgs(&.{ "-O", @tagName(optimize) });
-    if (!target.query.isNative()) {
-        run.addArgs(&.{ "-target", t.zigTriple(b.allocator) catch @panic("OOM"), "-mcpu", "baseline" });
-    }
-    if (t.ofmt == .elf) {
-        run.addArgs(&.{ "-z", "nodelete" });
-        run.addArg("--version-script");
-        run.addFileArg(b.path("zig/libipc.map"));
-    }
-    run.addArg("-fno-emit-h");
-    const out = run.addPrefixedOutputFileArg("-femit-bin=", file_name);
-    // The root module and its one import, the build options (zig/platform/root.zig reads them).
-    run.addArgs(&.{ "--dep", "build_options" });
-    run.addPrefixedFileArg("-Mroot=", b.path("zig/root.zig"));
-    run.addPrefixedFileArg("-Mbuild_options=", buildOptions(b, target).getOutput());
-    // The command reads every Zig source; list them so the step reruns when one changes.
-    addZigInputs(b, run, "zig");
-    return .{ .path = out, .file_name = file_name };
-}
-
-fn addZigInputs(b: *std.Build, run: *std.Build.Step.Run, dir_path: []const u8) void {
-    var dir = b.build_root.handle.openDir(dir_path, .{ .iterate = true }) catch @panic("cannot open zig/");
-    defer dir.close();
-    var walker = dir.walk(b.allocator) catch @panic("OOM");
-    defer walker.deinit();
-    while (walker.next() catch @panic("cannot walk zig/")) |entry| {
-        if (entry.kind != .file) continue;
-        run.addFileInput(b.path(b.pathJoin(&.{ dir_path, entry.path })));
-    }
-}
-
-fn staticLibrary(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode) *std.Build.Step.Compile {
-    const lib = b.addLibrary(.{
-        .name = "ipc",
-        .linkage = .static,
-        .root_module = b.createModule(.{
-            .root_source_file = b.path("zig/root.zig"),
-            .target = target,
-            .optimize = optimize,
-            .link_libc = true,
-            .pic = true,
-        }),
-    });
-    lib.root_module.addOptions("build_options", buildOptions(b, target));
-    lib.bundle_compiler_rt = true;
-    return lib;
-}
-
-fn trackerHelper(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode) *std.Build.Step.Compile {
-    const exe = b.addExecutable(.{
-        .name = "libipc-tracker",
-        .root_module = b.createModule(.{
-            .root_source_file = b.path("zig/tracker_helper.zig"),
-            .target = target,
-            .optimize = optimize,
-            .single_threaded = true,
-            .strip = true,
-        }),
-    });
-    exe.root_module.addOptions("build_options", buildOptions(b, target));
-    return exe;
-}
-
 const Link = union(enum) { shared: std.Build.LazyPath, static: *std.Build.Step.Compile };
 
 /// A C program that includes only ipc.h and links libipc one way or the other.
@@ -325,7 +264,7 @@ fn cProgram(
             exe.root_module.addObjectFile(path);
             exe.root_module.addRPath(path.dirname());
         },
-        .static => |lib| exe.root_module.linkLibrary(lib),
+        .static => |archive| exe.root_module.linkLibrary(archive),
     }
     return exe;
 }

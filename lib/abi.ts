@@ -147,6 +147,7 @@ export const RESULT_CODES = {
   EOF: -25,
   EOWNER: -26,
   EINTR: -27,
+  ENOHELPER: -28,
 } as const;
 
 /** The name of a result code, such as "EINVAL". */

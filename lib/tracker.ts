@@ -23,8 +23,8 @@ export interface TrackerOptions {
    */
   all?: boolean;
   /**
-   * The helper program to run. Default: `$LIBIPC_TRACKER`, else `libipc-tracker` in `../bin`
-   * beside the loaded libipc.so (the build puts it in zig-out/bin). Ignored when it runs already.
+   * The helper program to run. Default: `$LIBIPC_TRACKER`, else `libipc-tracker` in `../libexec/libipc`
+   * (or `../bin`, or the same directory) beside the loaded libipc.so. Ignored when it runs already.
    */
   helper?: string;
 }
@@ -45,7 +45,8 @@ export class Tracker {
 
   /**
    * Starts the tracker if it is not running (about a millisecond: it spawns the helper and waits
-   * for its answer) and sets `all`. Throws ENOENT when no helper is found.
+   * for its answer) and sets `all`. Throws ENOHELPER when no helper is found, ENOENT when `helper`
+   * or $LIBIPC_TRACKER names no file.
    */
   static start(options: TrackerOptions = {}): TrackerStatus {
     options = optionsOf("Tracker.start", options, "{ all: true }");
@@ -98,13 +99,14 @@ export class Tracker {
 /** The message for a tracker error of `Tracker.start` or of a create with `track: true`. */
 export function explainTracker(code: ErrorCode, helper: string | undefined): string | undefined {
   switch (code) {
-    case "ENOENT": {
-      if (helper !== undefined) return `the tracker helper ${describe(helper)} does not exist`;
+    case "ENOENT":
+      return `the tracker helper ${describe(helper ?? "$LIBIPC_TRACKER")} does not exist`;
+    case "ENOHELPER": {
       const lib = native().path;
       const dir = lib.includes("/") ? lib.slice(0, lib.lastIndexOf("/")) : ".";
-      return `no tracker helper found: looked for $LIBIPC_TRACKER, ${dir}/../bin/libipc-tracker and ` +
-        `${dir}/libipc-tracker; build it (npm install, or node scripts/zig.mjs build), set LIBIPC_TRACKER, ` +
-        `or pass { helper } to Tracker.start`;
+      return `no tracker helper found: looked for $LIBIPC_TRACKER, ${dir}/../libexec/libipc/libipc-tracker, ` +
+        `${dir}/../bin/libipc-tracker and ${dir}/libipc-tracker; build it (npm install, or node ` +
+        `scripts/zig.mjs build), set LIBIPC_TRACKER, or pass { helper } to Tracker.start`;
     }
     case "EACCES":
       return `the tracker helper ${describe(helper ?? "libipc-tracker")} is not executable`;
@@ -129,6 +131,8 @@ function explainTracked(code: ErrorCode, name: string): string | undefined {
         native().symbols.ipc_segment_info(cString("Tracker.track", "name", name), new Uint8Array(40)) === 0;
       return exists ? explainTracker(code, undefined) : `no segment named ${describe(name)}`;
     }
+    case "ENOHELPER":
+      return explainTracker(code, undefined);
     case "EPERM":
       return `${describe(name)} was created by another process; only its creator may track it`;
     case "EPROTO":

@@ -13,6 +13,11 @@
  * processes per run), jumping to its `crashed:` label where the model does what the kernel does
  * for a dead process (robust-list handling, leaving the futex queue).
  *
+ * Kernels without futex_waitv (zig/platform/linux_futex.zig, "wait" mode): a wait on several words
+ * parks a proxy thread on each; a wake a proxy takes either ends its caller's wait (as futex_waitv
+ * would) or, its caller gone, is passed on to the word at once. To the model that is a wake that
+ * picks one parked process, possibly after a delay, which the nondeterministic wake order covers.
+ *
  * Everything is sequentially consistent: each Promela statement is one atomic step in one total
  * order, as the seq_cst read-modify-writes and loads of the code give on x86-64 and aarch64.
  */

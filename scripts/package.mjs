@@ -59,7 +59,7 @@ export function buildPlatform(platform, main, { local = false } = {}) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   strip(join(prefix, "lib", files.library), join(dir, files.library), { required: !local });
-  copyFileSync(join(prefix, "bin", files.helper), join(dir, files.helper));
+  copyFileSync(join(prefix, "libexec", "libipc", files.helper), join(dir, files.helper));
   copyFileSync(join(root, "LICENSE"), join(dir, "LICENSE"));
   const manifest = {
     name: `@libipc/${platform.name}`,

@@ -53,6 +53,8 @@ const steps = [
   // Before the mp steps: it installs ipc-fuzz-open-fast, which the file fuzzer runs.
   { name: "fast", argv: [...zig, "build", "fasttest"], timeout: 15 * minutes },
   { name: "cross", argv: [...zig, "build", "cross"], timeout: 15 * minutes },
+  { name: "glibc", argv: ["node", join(root, "scripts", "glibc.mjs")], timeout: 15 * minutes },
+  { name: "c-install", argv: ["node", join(root, "scripts", "c_install.mjs")], timeout: 15 * minutes },
   { name: "types", argv: [bin("tsc"), "-p", root], timeout: 5 * minutes },
   { name: "lint", argv: [bin("deno"), "lint"], timeout: 5 * minutes },
   { name: "fmt", argv: [bin("deno"), "fmt", "--check"], timeout: 5 * minutes },
@@ -60,6 +62,7 @@ const steps = [
   { name: "deno", argv: [...deno, "tests/deno.test.ts"], timeout: 10 * minutes },
   { name: "node", argv: [...nodeTest(machineNode()), "tests/node.test.ts"], timeout: 10 * minutes },
   { name: "node26", argv: [...nodeTest(node26), "tests/node.test.ts"], timeout: 10 * minutes },
+  { name: "fallback", argv: ["node", join(root, "scripts", "fallback.mjs")], timeout: 25 * minutes },
   { name: "mp-bun", argv: [bin("bun"), "test", "tests/mp/bun.test.ts"], timeout: 15 * minutes },
   { name: "mp-deno", argv: [...deno, "tests/mp/deno.test.ts"], timeout: 15 * minutes },
   // From the sources: its Node children run TypeScript, which Node 26 strips.

@@ -47,6 +47,7 @@ pub const Error = error{
     Ended,
     Owner,
     Interrupted,
+    NoHelper,
 };
 
 pub const Code = struct {
@@ -87,6 +88,7 @@ pub const codes = [_]Code{
     .{ .value = -25, .name = "EOF", .text = "end of channel: closed and drained", .err = error.Ended },
     .{ .value = -26, .name = "EOWNER", .text = "owned by another user (IPC_SEGMENT_ANY_OWNER accepts it)", .err = error.Owner },
     .{ .value = -27, .name = "EINTR", .text = "interrupted by a signal handler", .err = error.Interrupted },
+    .{ .value = -28, .name = "ENOHELPER", .text = "the tracker's helper program libipc-tracker was not found (set LIBIPC_TRACKER)", .err = error.NoHelper },
 };
 
 pub const ok: i32 = 0;

@@ -89,6 +89,7 @@ uint32_t ipc_abi_version(void);
 #define IPC_EOF (-25)            /* end of channel: closed and drained */
 #define IPC_EOWNER (-26)         /* owned by another user (IPC_SEGMENT_ANY_OWNER accepts it) */
 #define IPC_EINTR (-27)          /* interrupted by a signal handler (see ipc_interruptible_set) */
+#define IPC_ENOHELPER (-28)      /* the tracker's helper program was not found (ipc_tracker_start) */
 
 /* A static description of `code` ("invalid argument"); "unknown result code" for other values. */
 const char *ipc_strerror(int32_t code);
@@ -283,12 +284,14 @@ int32_t ipc_segment_unlink_dead(const char *name);
 
 /* Starts this process's tracker if it is not running, and sets `flags` (0 or IPC_TRACKER_ALL).
  * `helper_path` is the helper program to run, or NULL to use $LIBIPC_TRACKER, else
- * `libipc-tracker` in ../bin of the directory libipc.so was loaded from (zig-out/bin beside
- * zig-out/lib), else in that directory itself; a program linked with libipc.a looks beside itself
- * and in ../bin. Ignored when the tracker runs already. Blocks until the helper answers (about a
+ * `libipc-tracker` in ../libexec/libipc (an installed prefix), ../bin (zig-out) or the directory
+ * itself of the file libipc was loaded from (libipc.so, or the program libipc.a was linked into),
+ * else the path `zig build -p PREFIX` compiled in (PREFIX/libexec/libipc/libipc-tracker).
+ * Ignored when the tracker runs already. Blocks until the helper answers (about a
  * millisecond; at most 5 s). The helper runs in a session of its own, holds none of this process's
  * fds, and exits after its cleanup. Returns IPC_OK, IPC_EINVAL (unknown flag),
- * IPC_ENAMETOOLONG (path of 4096 bytes or more), IPC_ENOENT (no helper found), IPC_EACCES,
+ * IPC_ENAMETOOLONG (path of 4096 bytes or more), IPC_ENOHELPER (helper_path NULL and no helper
+ * found in those places), IPC_ENOENT (helper_path or $LIBIPC_TRACKER names no file), IPC_EACCES,
  * IPC_ETIMEDOUT or IPC_EPROTO (the program did not answer as a libipc tracker of this version),
  * IPC_EMFILE, IPC_ENOMEM. */
 int32_t ipc_tracker_start(const char *helper_path, uint32_t flags);

@@ -280,23 +280,37 @@ pub fn readRecord(fd: platform.Fd, record: *Record) Error!bool {
     return true;
 }
 
+/// Where the helper is looked for, relative to the directory of the file libipc was loaded from (see
+/// `findHelper`): an installed prefix (lib/ beside libexec/libipc/), the build output (zig-out/lib
+/// beside zig-out/bin), and the same directory (the npm platform packages).
+pub const helper_dirs = [_][]const u8{ "/../libexec/libipc/", "/../bin/", "/" };
+
 /// The helper program to run: `helper` if given; else $LIBIPC_TRACKER; else `libipc-tracker` in
-/// ../bin or in the directory of the file libipc was loaded from (zig-out/lib/libipc.so finds
-/// zig-out/bin/libipc-tracker; a program linked with libipc.a finds one beside it or in ../bin).
-/// error.NotFound when none of these is an executable file.
+/// one of `helper_dirs` of the directory of the file libipc was loaded from (libipc.so, or the
+/// program libipc.a was linked into); else the path the build compiled in (`zig build -p PREFIX`
+/// puts PREFIX/libexec/libipc/libipc-tracker there, so a statically linked program anywhere finds
+/// the helper of the install it was linked from). error.NoHelper when none of these is an
+/// executable file.
 pub fn findHelper(helper: ?[]const u8, buf: *[path_max:0]u8) Error![:0]const u8 {
     if (helper) |h| return pathOf(buf, &.{h});
     if (proc.getenv(helper_env)) |h| {
         if (h.len > 0) return pathOf(buf, &.{h});
     }
     var image_buf: [path_max]u8 = undefined;
-    const image = proc.imagePath(&image_buf) orelse return error.NotFound;
-    const dir = std.fs.path.dirname(image) orelse return error.NotFound;
-    for ([_][]const u8{ "/../bin/", "/" }) |middle| {
-        const path = pathOf(buf, &.{ dir, middle, helper_name }) catch continue;
+    if (proc.imagePath(&image_buf)) |image| {
+        if (std.fs.path.dirname(image)) |dir| {
+            for (helper_dirs) |middle| {
+                const path = pathOf(buf, &.{ dir, middle, helper_name }) catch continue;
+                if (proc.executable(path.ptr)) return path;
+            }
+        }
+    }
+    const compiled: []const u8 = @import("build_options").tracker_path;
+    if (compiled.len > 0) {
+        const path = pathOf(buf, &.{compiled}) catch return error.NoHelper;
         if (proc.executable(path.ptr)) return path;
     }
-    return error.NotFound;
+    return error.NoHelper;
 }
 
 fn pathOf(buf: *[path_max:0]u8, parts: []const []const u8) Error![:0]const u8 {

@@ -44,7 +44,7 @@
 //! every park that a signal handler interrupts, as `sem_wait` and `read` return EINTR. Off by
 //! default (the Bun and Deno bindings never turn it on), and never for lock waits (`parkLock`:
 //! mutexes and rwlocks retry, like `pthread_mutex_lock`). A signal whose handler was installed with
-//! SA_RESTART restarts the kernel wait instead (futex_waitv returns ERESTARTSYS), as it restarts
+//! SA_RESTART restarts the kernel wait instead (the futex call returns ERESTARTSYS), as it restarts
 //! `read`; one that arrives while the wait spins in user space is not seen. The waiter
 //! (waiter.zig) calls the kernel wait itself and never ends a wait on a signal.
 //!
@@ -341,7 +341,8 @@ pub fn park(word: *const u32, expected: u32, deadline: Deadline, cancel: ?*const
 /// commit and its wake.
 pub const recheck_ns: u64 = 100 * std.time.ns_per_ms;
 
-/// Parks until one of `words` (at most 128, futex_waitv) is woken or does not hold its expected
+/// Parks until one of `words` (at most 128; futex_waitv, or the platform's fallback on kernels
+/// without it: platform/linux_futex.zig) is woken or does not hold its expected
 /// value, or `deadline`. Each kernel wait lasts at most `recheck_ns`; when one ends before the
 /// deadline the words are read again: all unchanged, it parks again (callers see no spurious
 /// return); one changed, `woken`. For waits on several words at once (a channel's data and its

@@ -1,4 +1,5 @@
-//! The waiter: many waits on words (in any segments) multiplexed into one futex_waitv, so that a JS
+//! The waiter: many waits on words (in any segments) multiplexed into one futex_waitv (or, on kernels
+//! without it, the platform's proxy-thread fallback: platform/linux_futex.zig), so that a JS
 //! runtime can wait for any number of them without blocking its event loop and without a thread per
 //! wait (PROBE.md Q1). Each wait ("slot") is a word, the value it must change from, a deadline and a
 //! caller-chosen token; it ends with IPC_OK (changed or woken), IPC_ETIMEDOUT or IPC_ECANCELED.

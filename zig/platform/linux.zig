@@ -213,6 +213,7 @@ pub fn map(fd: Fd, len: usize) Error![*]align(std.heap.page_size_min) u8 {
 }
 
 pub fn unmap(ptr: [*]align(std.heap.page_size_min) u8, len: usize) void {
+    futex.unmapping(@intFromPtr(ptr), len);
     const rc = linux.munmap(ptr, len);
     std.debug.assert(errnoOf(rc) == null);
 }
@@ -458,50 +459,12 @@ pub fn monotonicNs() u64 {
     return @as(u64, @intCast(ts.sec)) * std.time.ns_per_s + @as(u64, @intCast(ts.nsec));
 }
 
-/// One word to wait on: `private` words live in memory of this process only (cheaper to hash in the
-/// kernel); shared ones may be in shared memory.
-pub const WaitWord = struct { word: *const u32, expected: u32, private: bool };
-
-pub const WaitResult = union(enum) {
-    /// The word at this index was woken, or did not hold its expected value.
-    woken: usize,
-    timed_out,
-    /// A signal interrupted the wait; the caller re-checks and waits again.
-    interrupted,
-};
-
-/// Waits until one of `words` is woken or does not hold its expected value, or until the absolute
-/// CLOCK_MONOTONIC time `deadline_ns` (null: no deadline). At most 128 words (futex_waitv, Linux 5.16).
-pub fn futexWaitv(words: []const WaitWord, deadline_ns: ?u64) Error!WaitResult {
-    std.debug.assert(words.len > 0 and words.len <= linux.FUTEX2_WAITONE_MAX);
-    var waitv: [linux.FUTEX2_WAITONE_MAX]linux.futex2_waitone = undefined;
-    for (words, 0..) |w, i| {
-        waitv[i] = .{
-            .val = w.expected,
-            .uaddr = @intFromPtr(w.word),
-            .flags = .{ .size = .U32, .private = w.private },
-        };
-    }
-    var timeout: linux.kernel_timespec = undefined;
-    if (deadline_ns) |d| {
-        timeout = .{ .sec = @intCast(d / std.time.ns_per_s), .nsec = @intCast(d % std.time.ns_per_s) };
-    }
-    const rc = linux.futex2_waitv(&waitv, @intCast(words.len), .{}, if (deadline_ns != null) &timeout else null, .MONOTONIC);
-    if (errnoOf(rc)) |e| return switch (e) {
-        // EAGAIN: a word did not hold its expected value; which one is not reported.
-        .AGAIN => .{ .woken = 0 },
-        .TIMEDOUT => .timed_out,
-        .INTR => .interrupted,
-        else => fromErrno(e),
-    };
-    return .{ .woken = rc };
-}
-
-/// Wakes up to `count` waiters on `word`; returns how many were woken.
-pub fn futexWake(word: *const u32, count: u32, private: bool) u32 {
-    const rc = linux.futex_3arg(word, .{ .cmd = .WAKE, .private = private }, @min(count, std.math.maxInt(i32)));
-    return if (errnoOf(rc) == null) @intCast(rc) else 0;
-}
+/// Futex waits on one or several words, with a fallback for kernels without futex_waitv.
+pub const futex = @import("linux_futex.zig");
+pub const WaitWord = futex.WaitWord;
+pub const WaitResult = futex.WaitResult;
+pub const futexWaitv = futex.waitv;
+pub const futexWake = futex.wake;
 
 test "parseStartTime counts fields after the last parenthesis" {
     const line = "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
@@ -566,19 +529,8 @@ test "processAlive: a process whose main thread exited lives while another threa
     try std.testing.expect(!processAlive(pid, start));
 }
 
-test "futexWaitv returns at once for a changed word and times out on an unchanged one" {
-    var a: u32 = 1;
-    var b: u32 = 2;
-    const changed = try futexWaitv(&.{
-        .{ .word = &a, .expected = 1, .private = true },
-        .{ .word = &b, .expected = 3, .private = true },
-    }, null);
-    try std.testing.expect(changed == .woken);
-    const start = monotonicNs();
-    const timed = try futexWaitv(&.{.{ .word = &a, .expected = 1, .private = false }}, start + 2 * std.time.ns_per_ms);
-    try std.testing.expect(timed == .timed_out);
-    try std.testing.expect(monotonicNs() >= start + 2 * std.time.ns_per_ms);
-    try std.testing.expectEqual(@as(u32, 0), futexWake(&a, 1, false));
+test {
+    _ = futex;
 }
 
 test "anonymous files are sealed against shrinking" {
