@@ -339,6 +339,19 @@ pub fn tryLock(memory: *anyopaque) Error!Acquired {
     };
 }
 
+/// No separate uncontended path: null sends the caller (zig/mutex.zig) on to `acquire`, which takes
+/// every case. The robust protocol inlines one; here the holder record costs more than a call.
+pub inline fn lockFast(memory: *anyopaque) Error!?Acquired {
+    _ = memory;
+    return null;
+}
+
+/// As `lockFast`: false sends the caller on to `unlock`.
+pub inline fn unlockFast(memory: *anyopaque) bool {
+    _ = memory;
+    return false;
+}
+
 /// `tryLock` without judging the holder; `contended` also sets WAITERS in the taking CAS.
 pub fn acquire(memory: *anyopaque, contended: bool) Error!Acquired {
     const t = try threadState();
