@@ -99,7 +99,7 @@ async function parent(args: string[]): Promise<void> {
       let sent = 0;
       let target = 0;
       let acked = 0;
-      let pending = Buffer.alloc(0);
+      let pending: Buffer = Buffer.alloc(0);
       let wake = () => {};
       const pump = (): void => {
         while (sent < target) {
