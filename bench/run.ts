@@ -149,9 +149,11 @@ const groups: Group[] = [
       "until the receiver acknowledges its total; 2->2 is two senders and two receivers on one channel (from Bun and " +
       "Deno the four are child processes, their start-up included in the time); 64 KiB " +
       "messages one way. Small objects ({ id, name, ok, score, tags }, about 60 bytes) one way through the json and " +
-      "msgpack codecs, decoded by the receiver. Peers, in the same run (bench/ipc_peers/): Bun.spawn with ipc (Bun<->Bun), Node " +
-      "child_process.fork IPC, and a unix stream socket from Bun and from C, 2 000 warm-up then 20 000 timed round " +
-      "trips; their throughput rows send with a credit window (IPC never pushes back) or one write per message.",
+      "msgpack codecs, decoded by the receiver. Node (koffi, Node 26): Node<->Node and Node<->Bun round trips (50 000), " +
+      "64-byte throughput (1 M). Peers, in the same run (bench/ipc_peers/): Bun.spawn with ipc (Bun<->Bun), Node " +
+      "child_process.fork IPC, Node worker_threads postMessage (in one process), and a unix stream socket from Bun, " +
+      "from Node and from C, 2 000 warm-up then 20 000 timed round trips; their throughput rows send with a credit " +
+      "window (IPC never pushes back) or one write per message.",
     jobs: [
       ...["roundtrip", "throughput64", "throughput64k"].flatMap((c) => [
         ["zig-out/bin/ipc-bench-chan", c],
@@ -171,11 +173,26 @@ const groups: Group[] = [
         "bench/chan.bun.ts",
         "roundtrip",
       ],
+      // Node (koffi): Node<->Node and a Node parent with a Bun child; its peers are Node's own below.
+      [node, "bench/chan.node.ts", "roundtrip", "50000"],
+      [
+        `CHAN_CHILD=${JSON.stringify([bun, "bench/chan.bun.ts"])}`,
+        "CHAN_CHILD_LABEL=Bun",
+        node,
+        "bench/chan.node.ts",
+        "roundtrip",
+        "50000",
+      ],
+      [node, "bench/chan.node.ts", "throughput64", "1000000"],
       ...["roundtrip", "throughput-64", "throughput-64k"].flatMap((c) => [
         [bun, "bench/ipc_peers/bun_ipc.ts", c],
-        ["node", "bench/ipc_peers/node_ipc.mjs", c],
+        [node, "bench/ipc_peers/node_ipc.mjs", c],
         [bun, "bench/ipc_peers/unix_socket.ts", c],
         ["node", "bench/ipc_peers/unix_socket_c.mjs", c],
+      ]),
+      ...["roundtrip", "throughput-64"].flatMap((c) => [
+        [node, "bench/ipc_peers/node_worker.ts", c],
+        [node, "bench/ipc_peers/unix_socket_node.ts", c],
       ]),
     ],
   },

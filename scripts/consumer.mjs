@@ -2,13 +2,16 @@
 // The consumer test (`node scripts/test.mjs consumer`): what a user gets from npm. Lays out and packs
 // the main package and this machine's platform package (scripts/package.mjs), installs them and
 // msgpackr (packed from node_modules) offline into fresh projects in a temporary directory (one with
-// npm, one with `bun add`), and there:
+// npm, one with `bun add`), with libipc's dependencies msgpackr and koffi (and koffi's package for
+// this platform) packed from node_modules, and there:
 //   - runs tests/consumer/parent.ts under Bun and under Deno (each starts a Bun and a Deno child and
 //     shares a Mutex and a Chan<number> with them, then runs a Bun and a Deno isolate; the library
 //     must come from the platform package);
+//   - runs parent.ts under Node 26 (the devDependency; it strips the types) with a Node and a Bun
+//     child and isolate: the package's dist/node.js binds libipc through the installed koffi;
 //   - imports npm:libipc under Deno with only --allow-ffi;
-//   - imports libipc under Node and expects libipc's own error (ENOTSUP naming Bun and Deno), not a
-//     link error about a missing export;
+//   - imports libipc under this machine's Node (20: the compiled dist/node.js) and uses a Mutex and a
+//     Chan;
 //   - type-checks the consumer with strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes and
 //     moduleResolution nodenext, without skipLibCheck: 0 errors;
 //   - checks that the main tarball holds no Zig source, no C header and no native library.
@@ -69,8 +72,15 @@ try {
   });
   const platformTgz = pack(join(root, "npm", platform.name), tarballs);
   const mainTgz = pack(join(root, "npm", "libipc"), tarballs);
-  // libipc's one dependency, packed from this checkout's node_modules: the install needs no network.
+  // libipc's dependencies, packed from this checkout's node_modules: the install needs no network.
+  // koffi's binary is in its optional package for this platform (@koromix/koffi-<os>-<cpu>), which
+  // npm would otherwise fetch; the other platforms' ones are skipped (their os/cpu do not match).
   const msgpackrTgz = pack(join(root, "node_modules", "msgpackr"), tarballs);
+  const koffiTgz = pack(join(root, "node_modules", "koffi"), tarballs);
+  const koffiPlatformTgz = pack(
+    join(root, "node_modules", "@koromix", `koffi-${process.platform}-${process.arch}`),
+    tarballs,
+  );
 
   const listing = execFileSync("tar", ["-tzf", mainTgz], { encoding: "utf8" }).split("\n").filter(Boolean);
   const unwanted = listing.filter((file) => /\.(zig|h|so|a|ts)$/.test(file) && !file.endsWith(".d.ts"));
@@ -90,6 +100,8 @@ try {
     mainTgz,
     platformTgz,
     msgpackrTgz,
+    koffiTgz,
+    koffiPlatformTgz,
   ], { cwd: app });
   for (const file of ["parent.ts", "child.ts", "work.ts", "npm_specifier.ts", "node.mjs"]) {
     cpSync(join(root, "tests", "consumer", file), join(app, file));
@@ -104,10 +116,14 @@ try {
     cwd: app,
     match: /npm: specifier: deno .*node_modules\/@libipc\/linux-/,
   });
-  step("node: libipc's own error for named imports", ["node", "node.mjs"], {
+  step("node 26 parent", [bin("node"), "parent.ts", "node", "bun"], {
     cwd: app,
-    expect: 1,
-    match: /IpcError: load: libipc has no Node binding yet: run this program with Bun .* or Deno/,
+    env: { LIBIPC_NODE: bin("node") },
+    match: /consumer: node 26\.\S+ parent, node and bun children/,
+  });
+  step(`node ${process.versions.node}: named imports, a Mutex and a Chan`, ["node", "node.mjs"], {
+    cwd: app,
+    match: /consumer: node \S+ imports libipc; library .*node_modules\/@libipc\/linux-/,
   });
 
   // Bun's own installer, offline: the registry is a closed port, msgpackr comes from its tarball
@@ -116,7 +132,12 @@ try {
   mkdirSync(bunApp);
   writeFileSync(
     join(bunApp, "package.json"),
-    JSON.stringify({ name: "bun-app", private: true, type: "module", overrides: { msgpackr: msgpackrTgz } }) + "\n",
+    JSON.stringify({
+      name: "bun-app",
+      private: true,
+      type: "module",
+      overrides: { msgpackr: msgpackrTgz, koffi: koffiTgz },
+    }) + "\n",
   );
   step("bun add (the tarballs, offline)", [bin("bun"), "add", "--no-cache", mainTgz, platformTgz], {
     cwd: bunApp,

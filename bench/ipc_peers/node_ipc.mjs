@@ -41,7 +41,7 @@ const CASES = {
     batch: 16,
   },
 };
-const tool = "Node child_process IPC";
+const tool = "Node child_process IPC (Node<->Node)";
 
 function report(m) {
   console.log(JSON.stringify(m));
