@@ -8,6 +8,8 @@
 //!   zig build helpers    the C programs the demo, the multi-process tests and the benchmarks run (zig-out/bin)
 //!   zig build cross      compiles libipc for aarch64-linux (glibc), x86_64 and aarch64 Linux with musl,
 //!                        x86_64-macos, aarch64-macos, x86_64-windows
+//!   zig build wintest    the Windows test programs (tests/windows) for x86_64-windows-gnu, linked with
+//!                        libipc.a, into zig-out/wintest; `node scripts/test.mjs wine` runs them under Wine
 //!   zig build crashtest  builds libipc with its crash points (zig/crash.zig) into a static library of
 //!                        its own and runs tests/c/crash.c: every point killed at, every invariant checked
 //!   zig build fasttest   builds libipc.a with -O ReleaseFast (whatever -Doptimize says) and runs the
@@ -18,7 +20,7 @@
 //!
 //! `-Dmutex=robust|owner` picks the robust mutex's protocol (zig/platform/root.zig): `robust` links
 //! held locks into the kernel's robust list (the default with glibc), `owner` records the holder in the
-//! lock and lets waiters judge it (the default on musl and macOS; on Linux with glibc, CI builds it
+//! lock and lets waiters judge it (the default on musl, macOS and Windows; on Linux with glibc, CI builds it
 //! too: scripts/test.mjs step `owner`).
 //!
 //! `-Dcrash_points=true` (default false) also installs that program, zig-out/bin/ipc-crash, to run one
@@ -43,7 +45,7 @@ var mutex_choice: ?MutexKind = null;
 /// robust pthread mutex, with another futex offset; macOS has none).
 fn mutexKind(t: std.Target) MutexKind {
     if (mutex_choice) |kind| return kind;
-    if (t.os.tag.isDarwin() or t.abi.isMusl()) return .owner;
+    if (t.os.tag.isDarwin() or t.os.tag == .windows or t.abi.isMusl()) return .owner;
     return .robust;
 }
 
@@ -62,6 +64,7 @@ pub fn build(b: *std.Build) void {
     const ctest_step = b.step("ctest", "Run the C tests against the shared and the static library");
     const helpers_step = b.step("helpers", "Build the C programs the demo, the multi-process tests and the benchmarks run");
     const cross_step = b.step("cross", "Compile libipc for aarch64-linux, x86_64/aarch64-linux-musl, x86_64-macos, aarch64-macos and x86_64-windows");
+    const wintest_step = b.step("wintest", "Build the Windows test programs (x86_64-windows-gnu) into zig-out/wintest; node scripts/test.mjs wine runs them");
     const crash_step = b.step("crashtest", "Kill a process at every crash point of libipc and check what the files promise");
     const fast_step = b.step("fasttest", "Run the hostile-input C tests against a ReleaseFast libipc.a; install ipc-fuzz-open-fast");
     const crash_points = b.option(bool, "crash_points", "Also install zig-out/bin/ipc-crash, the crash-point driver (default false)") orelse false;
@@ -172,6 +175,15 @@ pub fn build(b: *std.Build) void {
         run.has_side_effects = true;
         crash_step.dependOn(&run.step);
         if (crash_points) b.getInstallStep().dependOn(&b.addInstallArtifact(driver, .{}).step);
+    }
+
+    // The Windows backend's test program, run under Wine by scripts/test.mjs (a Zig run step cannot
+    // find Debian's wine64, which lives outside PATH in /usr/lib/wine).
+    const windows_target = b.resolveTargetQuery(std.Target.Query.parse(.{ .arch_os_abi = "x86_64-windows-gnu" }) catch unreachable);
+    const windows_static = staticLibrary(b, windows_target, optimize);
+    for ([_][]const u8{"test_windows"}) |name| {
+        const exe = cProgram(b, name, &.{b.fmt("tests/windows/{s}.c", .{name})}, windows_target, optimize, .{ .static = windows_static });
+        wintest_step.dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = .{ .custom = "wintest" } } }).step);
     }
 
     const cross_targets = [_][]const u8{ "aarch64-linux-gnu", "x86_64-linux-musl", "aarch64-linux-musl", "x86_64-macos", "aarch64-macos", "x86_64-windows-gnu" };
