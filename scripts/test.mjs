@@ -53,6 +53,9 @@ const steps = [
   // Before the mp steps: it installs ipc-fuzz-open-fast, which the file fuzzer runs.
   { name: "fast", argv: [...zig, "build", "fasttest"], timeout: 15 * minutes },
   { name: "cross", argv: [...zig, "build", "cross"], timeout: 15 * minutes },
+  // The Windows backend: test programs cross-compiled for x86_64-windows-gnu, run under wine64
+  // (installed by the step when missing and root; otherwise it fails and says why).
+  { name: "wine", argv: ["node", join(root, "scripts", "wine.mjs")], timeout: 20 * minutes },
   { name: "types", argv: [bin("tsc"), "-p", root], timeout: 5 * minutes },
   { name: "lint", argv: [bin("deno"), "lint"], timeout: 5 * minutes },
   { name: "fmt", argv: [bin("deno"), "fmt", "--check"], timeout: 5 * minutes },
