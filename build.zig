@@ -185,6 +185,16 @@ pub fn build(b: *std.Build) void {
         const exe = cProgram(b, name, &.{b.fmt("tests/windows/{s}.c", .{name})}, windows_target, optimize, .{ .static = windows_static });
         wintest_step.dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = .{ .custom = "wintest" } } }).step);
     }
+    // The platform layer's own Zig unit tests, built for Windows (zig/platform/windows*.zig).
+    const windows_core = b.createModule(.{
+        .root_source_file = b.path("zig/windows_test.zig"),
+        .target = windows_target,
+        .optimize = optimize,
+        .link_libc = true,
+    });
+    windows_core.addOptions("build_options", buildOptions(b, windows_target));
+    const windows_unit = b.addTest(.{ .name = "zig_platform_tests", .root_module = windows_core });
+    wintest_step.dependOn(&b.addInstallArtifact(windows_unit, .{ .dest_dir = .{ .override = .{ .custom = "wintest" } } }).step);
 
     const cross_targets = [_][]const u8{ "aarch64-linux-gnu", "x86_64-linux-musl", "aarch64-linux-musl", "x86_64-macos", "aarch64-macos", "x86_64-windows-gnu" };
     for (cross_targets) |triple| {

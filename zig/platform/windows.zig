@@ -403,3 +403,31 @@ pub fn mapped(address: usize) bool {
     _ = windows.VirtualQuery(@ptrFromInt(address), &info, @sizeOf(windows.MEMORY_BASIC_INFORMATION)) catch return false;
     return info.State == MEM_COMMIT;
 }
+
+test "selfStamp names this process; a named section is created once, opened, and dies with its last handle" {
+    const stamp = try selfStamp();
+    try std.testing.expect(stamp.start > 0);
+    try std.testing.expect(processAlive(stamp.pid, stamp.start));
+    try std.testing.expect(!processAlive(stamp.pid, stamp.start + 1));
+    var name_buf: [32]u8 = undefined;
+    const name = try std.fmt.bufPrint(&name_buf, "/wtest-{d}", .{stamp.pid});
+    const fd = try createNamed(8192, name);
+    try publish(fd, name);
+    // Taken: by the section (the creation mutex is gone once published).
+    try std.testing.expectError(error.Exists, createNamed(8192, name));
+    try std.testing.expect(creating == null);
+    const view = try map(fd, 8192);
+    view[100] = 42;
+    const other = try openNamed(name);
+    var byte: [1]u8 = undefined;
+    try std.testing.expectEqual(@as(usize, 1), try readAt(other, &byte, 100));
+    try std.testing.expectEqual(@as(u8, 42), byte[0]);
+    try std.testing.expect((try fileInfo(other)).size >= 8192);
+    try unlinkNamed(name);
+    close(other);
+    unmap(view, 8192);
+    close(fd);
+    try std.testing.expectError(error.NotFound, openNamed(name));
+    try std.testing.expectError(error.NotFound, unlinkNamed(name));
+    try std.testing.expectError(error.NotFound, startTime(0x7fff_fff0));
+}

@@ -149,3 +149,56 @@ pub fn futexWake(word: *const u32, count: u32, private: bool) u32 {
     if (ReleaseSemaphore(semaphore, @intCast(n), null) == 0) return 0;
     return n;
 }
+
+test "a waiter in another thread is counted and woken; a changed word returns at once; a deadline passes" {
+    var word: u32 = 0;
+    // A changed word returns without blocking.
+    try std.testing.expect((try futexWaitv(&.{.{ .word = &word, .expected = 1, .private = false }}, null)) == .woken);
+    // An unchanged word times out; nobody waits, so a wake releases nothing.
+    const start = w.monotonicNs();
+    try std.testing.expect((try futexWaitv(&.{.{ .word = &word, .expected = 0, .private = false }}, start + 2 * std.time.ns_per_ms)) == .timed_out);
+    try std.testing.expect(w.monotonicNs() >= start + 2 * std.time.ns_per_ms);
+    try std.testing.expectEqual(@as(u32, 0), futexWake(&word, 1, false));
+    // A waiter in another thread: the waker sees it counted and releases exactly one.
+    const Waiter = struct {
+        fn run(wd: *u32, out: *?WaitResult) void {
+            while (@atomicLoad(u32, wd, .seq_cst) == 0) {
+                out.* = futexWaitv(&.{.{ .word = wd, .expected = 0, .private = false }}, null) catch null;
+            }
+        }
+    };
+    var result: ?WaitResult = null;
+    const th = try std.Thread.spawn(.{}, Waiter.run, .{ &word, &result });
+    var released: u32 = 0;
+    // Wait for the waiter to be counted in (an event, not a sleep: the count is the waiter's own).
+    const give_up = w.monotonicNs() + 60 * std.time.ns_per_s;
+    while (released == 0 and w.monotonicNs() < give_up) {
+        @atomicStore(u32, &word, 0, .seq_cst);
+        released = futexWake(&word, 1, false);
+        if (released == 0) std.Thread.yield() catch {};
+    }
+    @atomicStore(u32, &word, 1, .seq_cst);
+    _ = futexWake(&word, std.math.maxInt(u32), false);
+    th.join();
+    try std.testing.expectEqual(@as(u32, 1), released);
+    try std.testing.expect(result != null and result.? == .woken);
+}
+
+test "a word in a libipc segment is keyed by its header and offset, the same through two views" {
+    const fd = try w.createFile(65536, 0o600, true, false);
+    defer w.close(fd);
+    const a = try w.map(fd, 65536);
+    defer w.unmap(a, 65536);
+    const b = try w.map(fd, 65536);
+    defer w.unmap(b, 65536);
+    @memcpy(a[0..segment_magic.len], segment_magic);
+    const ka = keyOf(.{ .word = @ptrCast(@alignCast(a + 4096)), .expected = 0, .private = false });
+    const kb = keyOf(.{ .word = @ptrCast(@alignCast(b + 4096)), .expected = 0, .private = false });
+    try std.testing.expect(@intFromPtr(a) != @intFromPtr(b));
+    try std.testing.expectEqual(ka, kb);
+    try std.testing.expectEqual(@as(u64, 4096), ka.offset);
+    // Not a segment: keyed by address.
+    a[0] = 'x';
+    const kc = keyOf(.{ .word = @ptrCast(@alignCast(a + 4096)), .expected = 0, .private = false });
+    try std.testing.expectEqual(@as(u64, @intFromPtr(a + 4096)), kc.offset);
+}
