@@ -10,6 +10,8 @@
 //!   zig build cross      the shipped libraries: x86_64 and aarch64 Linux against glibc 2.28 and with
 //!                        musl (with the tracker's helper beside them), x86_64-macos, aarch64-macos,
 //!                        x86_64-windows, in zig-out/cross/<target>/
+//!   zig build wintest    the Windows test programs (tests/windows) for x86_64-windows-gnu, linked with
+//!                        libipc.a, into zig-out/wintest; `node scripts/test.mjs wine` runs them under Wine
 //!   zig build crashtest  builds libipc with its crash points (zig/crash.zig) into a static library of
 //!                        its own and runs tests/c/crash.c: every point killed at, every invariant checked
 //!   zig build fasttest   builds libipc.a with -O ReleaseFast (whatever -Doptimize says) and runs the
@@ -20,7 +22,7 @@
 //!
 //! `-Dmutex=robust|owner` picks the robust mutex's protocol (zig/platform/root.zig): `robust` links
 //! held locks into the kernel's robust list (the default with glibc), `owner` records the holder in the
-//! lock and lets waiters judge it (the default on musl and macOS; on Linux with glibc, CI builds it
+//! lock and lets waiters judge it (the default on musl, macOS and Windows; on Linux with glibc, CI builds it
 //! too: scripts/test.mjs step `owner`).
 //!
 //! Options: `-Dstrip=true` omits debug information from the libraries (packaging uses it);
@@ -63,6 +65,7 @@ pub fn build(b: *std.Build) void {
     const ctest_step = b.step("ctest", "Run the C tests against the shared and the static library");
     const helpers_step = b.step("helpers", "Build the C programs the demo, the multi-process tests and the benchmarks run");
     const cross_step = b.step("cross", "Build the shipped libraries: Linux x86_64/aarch64 against glibc 2.28, macOS, Windows");
+    const wintest_step = b.step("wintest", "Build the Windows test programs (x86_64-windows-gnu) into zig-out/wintest; node scripts/test.mjs wine runs them");
     const crash_step = b.step("crashtest", "Kill a process at every crash point of libipc and check what the files promise");
     const fast_step = b.step("fasttest", "Run the hostile-input C tests against a ReleaseFast libipc.a; install ipc-fuzz-open-fast");
     const mutex_choice = b.option(lib.MutexKind, "mutex", "The robust mutex's protocol: robust (kernel robust list; default with glibc) or owner (owner-recording; default on musl and macOS)");
@@ -184,6 +187,28 @@ pub fn build(b: *std.Build) void {
         crash_step.dependOn(&run.step);
         if (crash_points) b.getInstallStep().dependOn(&b.addInstallArtifact(driver, .{}).step);
     }
+
+    // The Windows backend's test program, run under Wine by scripts/test.mjs (a Zig run step cannot
+    // find Debian's wine64, which lives outside PATH in /usr/lib/wine).
+    const windows_target = b.resolveTargetQuery(std.Target.Query.parse(.{ .arch_os_abi = "x86_64-windows-gnu" }) catch unreachable);
+    var windows_config = config;
+    windows_config.target = windows_target;
+    windows_config.tracker_path = "";
+    const windows_static = lib.staticLibrary(b, windows_config);
+    for ([_][]const u8{"test_windows"}) |name| {
+        const exe = cProgram(b, name, &.{b.fmt("tests/windows/{s}.c", .{name})}, windows_target, optimize, .{ .static = windows_static });
+        wintest_step.dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = .{ .custom = "wintest" } } }).step);
+    }
+    // The platform layer's own Zig unit tests, built for Windows (zig/platform/windows*.zig).
+    const windows_core = b.createModule(.{
+        .root_source_file = b.path("zig/windows_test.zig"),
+        .target = windows_target,
+        .optimize = optimize,
+        .link_libc = true,
+    });
+    windows_core.addOptions("build_options", lib.buildOptions(b, windows_config));
+    const windows_unit = b.addTest(.{ .name = "zig_platform_tests", .root_module = windows_core });
+    wintest_step.dependOn(&b.addInstallArtifact(windows_unit, .{ .dest_dir = .{ .override = .{ .custom = "wintest" } } }).step);
 
     // The shipped libraries: no compiled-in helper path (the packages put the helper beside them).
     for (cross_targets) |cross| {

@@ -38,11 +38,11 @@ pub const MutexKind = enum { robust, owner };
 
 /// The robust mutex protocol a target gets: the kernel-list one where glibc registers a list for
 /// every thread, the owner-recording one elsewhere (musl registers its list only on a thread's first
-/// robust pthread mutex, with another futex offset; macOS has none).
+/// robust pthread mutex, with another futex offset; macOS and Windows have none).
 pub fn mutexKind(config: Config) MutexKind {
     if (config.mutex) |kind| return kind;
     const t = config.target.result;
-    if (t.os.tag.isDarwin() or t.abi.isMusl()) return .owner;
+    if (t.os.tag.isDarwin() or t.os.tag == .windows or t.abi.isMusl()) return .owner;
     return .robust;
 }
 

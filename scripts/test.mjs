@@ -55,6 +55,9 @@ const steps = [
   { name: "cross", argv: [...zig, "build", "cross"], timeout: 15 * minutes },
   { name: "glibc", argv: ["node", join(root, "scripts", "glibc.mjs")], timeout: 15 * minutes },
   { name: "c-install", argv: ["node", join(root, "scripts", "c_install.mjs")], timeout: 15 * minutes },
+  // The Windows backend: test programs cross-compiled for x86_64-windows-gnu, run under wine64
+  // (installed by the step when missing and root; otherwise it fails and says why).
+  { name: "wine", argv: ["node", join(root, "scripts", "wine.mjs")], timeout: 20 * minutes },
   { name: "types", argv: [bin("tsc"), "-p", root], timeout: 5 * minutes },
   { name: "lint", argv: [bin("deno"), "lint"], timeout: 5 * minutes },
   { name: "fmt", argv: [bin("deno"), "fmt", "--check"], timeout: 5 * minutes },

@@ -130,7 +130,11 @@ pub fn create(naming: Naming, size: u64, options: CreateOptions, kind: abi.Kind,
         }
     }
 
-    const fd = try platform.createFile(total, if (mode == 0) abi.segment_mode_default else mode, anonymous, reserve);
+    // Where an object cannot be named after its creation (Windows), a named segment is created
+    // under its name and guarded until `publish` (see platform/windows.zig).
+    const name_at_create = @hasDecl(platform.impl, "createNamed") and !anonymous;
+    var early_name: Name = .{};
+    const fd = if (name_at_create) try createNamed(naming, total, stamp, &early_name) else try platform.createFile(total, if (mode == 0) abi.segment_mode_default else mode, anonymous, reserve);
     errdefer platform.close(fd);
     const mapping = try platform.map(fd, @intCast(total));
     errdefer platform.unmap(mapping, @intCast(total));
@@ -158,7 +162,11 @@ pub fn create(naming: Naming, size: u64, options: CreateOptions, kind: abi.Kind,
     const tracked = naming != .anonymous and (options.track or tracker.tracksAll());
     var name: Name = .{};
     var registered = false;
-    switch (naming) {
+    if (name_at_create) {
+        registered = tracked and try tracker.register(early_name);
+        try platform.publish(fd, early_name.slice());
+        name = early_name;
+    } else switch (naming) {
         .anonymous => {},
         .named => |n| {
             registered = tracked and try tracker.register(n);
@@ -203,6 +211,32 @@ pub fn create(naming: Naming, size: u64, options: CreateOptions, kind: abi.Kind,
         .name = name,
     };
     return seg;
+}
+
+/// Creates the section of a named or uniquely named segment under its name (`name_out`), for
+/// platforms that name objects only at creation.
+fn createNamed(naming: Naming, total: u64, stamp: platform.Stamp, name_out: *Name) Error!platform.Fd {
+    switch (naming) {
+        .anonymous => unreachable,
+        .named => |n| {
+            name_out.* = n;
+            return platform.impl.createNamed(total, n.slice());
+        },
+        .unique => {
+            var attempt: u32 = 0;
+            while (true) : (attempt += 1) {
+                var random: [8]u8 = undefined;
+                platform.randomBytes(&random);
+                const n = name_.generate(.{ .pid = stamp.pid, .start = stamp.start }, std.mem.readInt(u64, &random, .little));
+                if (platform.impl.createNamed(total, n.slice())) |fd| {
+                    name_out.* = n;
+                    return fd;
+                } else |err| {
+                    if (err != error.Exists or attempt + 1 == unique_name_attempts_max) return err;
+                }
+            }
+        },
+    }
 }
 
 pub const OpenOptions = struct {

@@ -46,6 +46,9 @@
 //!   dead (the kernel's robust list does release at exec).
 //! - Deadlock (EDEADLK) and NotOwner (EPERM) are decided as in robust_mutex.zig: the word naming the
 //!   calling thread, and the thread's private record of held locks (never the segment's bytes).
+//! - Windows: the holder's pid is GetCurrentProcessId, its start time the process creation time, its
+//!   thread id GetCurrentThreadId (folded into the mask); the thread-exit hook is a fiber-local
+//!   storage callback (FlsAlloc) and "mapped" is asked of VirtualQuery; there is no fork.
 //! - A mutex made by this protocol has its own layout tag: a process built with the kernel-list
 //!   protocol refuses it with error.NotSupported, and the other way round.
 
@@ -207,7 +210,9 @@ fn arm(t: *Thread) Error!void {
     if (t.armed) return;
     exit_key_once.call();
     if (!exit_key_ok) return error.NoMemory;
-    if (std.c.pthread_setspecific(exit_key, @ptrFromInt(1)) != 0) return error.NoMemory;
+    if (windows) {
+        if (FlsSetValue(fls_index, @ptrFromInt(1)) == 0) return error.NoMemory;
+    } else if (std.c.pthread_setspecific(exit_key, @ptrFromInt(1)) != 0) return error.NoMemory;
     t.armed = true;
 }
 
@@ -339,19 +344,6 @@ pub fn tryLock(memory: *anyopaque) Error!Acquired {
     };
 }
 
-/// No separate uncontended path: null sends the caller (zig/mutex.zig) on to `acquire`, which takes
-/// every case. The robust protocol inlines one; here the holder record costs more than a call.
-pub inline fn lockFast(memory: *anyopaque) Error!?Acquired {
-    _ = memory;
-    return null;
-}
-
-/// As `lockFast`: false sends the caller on to `unlock`.
-pub inline fn unlockFast(memory: *anyopaque) bool {
-    _ = memory;
-    return false;
-}
-
 /// `tryLock` without judging the holder; `contended` also sets WAITERS in the taking CAS.
 pub fn acquire(memory: *anyopaque, contended: bool) Error!Acquired {
     const t = try threadState();
@@ -393,6 +385,18 @@ pub fn acquire(memory: *anyopaque, contended: bool) Error!Acquired {
     t.held()[t.count] = @intFromPtr(o);
     t.count += 1;
     return result;
+}
+
+/// No separate fast path in this protocol (mutex.zig's callers go on to `tryLock`/`acquire`).
+pub inline fn lockFast(memory: *anyopaque) Error!?Acquired {
+    _ = memory;
+    return null;
+}
+
+/// No separate fast path: mutex.zig goes on to `unlock`.
+pub inline fn unlockFast(memory: *anyopaque) bool {
+    _ = memory;
+    return false;
 }
 
 fn busyOrDeadlock(t: *Thread, v: u32) Error {
@@ -457,15 +461,32 @@ pub fn selfTest() Error!void {
 
 extern "c" fn msync(address: *anyopaque, length: usize, flags: c_int) c_int;
 
+// On Windows the hook is a fiber-local storage callback, which the system calls when a thread with
+// a non-null value exits (FlsAlloc); elsewhere a pthread key destructor.
+const windows = builtin.os.tag == .windows;
+extern "kernel32" fn FlsAlloc(callback: *const fn (?*anyopaque) callconv(.winapi) void) callconv(.winapi) u32;
+extern "kernel32" fn FlsSetValue(index: u32, value: ?*anyopaque) callconv(.winapi) i32;
+var fls_index: u32 = 0;
+
 var exit_key: std.c.pthread_key_t = undefined;
 var exit_key_ok = false;
 var exit_key_once = std.once(createExitKey);
 
 fn createExitKey() void {
+    if (windows) {
+        fls_index = FlsAlloc(flsExit);
+        exit_key_ok = fls_index != 0xFFFF_FFFF;
+        return;
+    }
     exit_key_ok = std.c.pthread_key_create(&exit_key, threadExit) == .SUCCESS;
 }
 
+fn flsExit(value: ?*anyopaque) callconv(.winapi) void {
+    if (value) |v| threadExit(v);
+}
+
 fn mapped(address: usize) bool {
+    if (windows) return platform.impl.mapped(address);
     const page = std.heap.pageSize();
     const base = address & ~(page - 1);
     return msync(@ptrFromInt(base), page, std.c.MSF.ASYNC) == 0;
@@ -493,6 +514,7 @@ fn threadExit(value: *anyopaque) callconv(.c) void {
 var atfork = std.once(registerAtFork);
 
 fn registerAtFork() void {
+    if (windows) return;
     _ = std.c.pthread_atfork(null, null, forgetThread);
 }
 

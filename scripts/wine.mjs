@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// The `wine` test step: cross-compiles the Windows test programs (`zig build wintest`: tests/windows,
+// x86_64-windows-gnu, linked with libipc.a) and runs each under Wine's wine64.
+//
+// Wine is Debian's wine64 package, which puts the loader in /usr/lib/wine (not on PATH). When it is
+// missing and this runs as root with apt-get (CI's container, .ci/run), it is installed here; else
+// the step fails and says why and what installs it, so a missing Wine never passes unnoticed.
+// Set LIBIPC_WINE to a wine64 loader to use another one.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const candidates = [process.env.LIBIPC_WINE, "/usr/lib/wine/wine64", "/usr/bin/wine64", "/usr/bin/wine"].filter(
+  Boolean,
+);
+const programTimeoutMs = 5 * 60_000;
+
+function findWine() {
+  return candidates.find((path) => existsSync(path));
+}
+
+function run(argv, options = {}) {
+  const result = spawnSync(argv[0], argv.slice(1), { stdio: "inherit", cwd: root, ...options });
+  if (result.error) throw result.error;
+  return result.status ?? 1;
+}
+
+let wine = findWine();
+if (!wine) {
+  const root_ = typeof process.getuid === "function" && process.getuid() === 0;
+  const apt = existsSync("/usr/bin/apt-get");
+  if (!root_ || !apt) {
+    console.error(
+      `wine: cannot run: no wine64 loader at ${candidates.join(", ")}, and ` +
+        (apt ? "this is not root, so it cannot be installed here" : "there is no apt-get to install it with") +
+        ". Install Debian's wine64 (apt-get install wine64) or set LIBIPC_WINE to a wine64 loader.",
+    );
+    process.exit(1);
+  }
+  console.log("wine: installing Debian's wine64 (apt-get install --no-install-recommends wine64)");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  if (run(["apt-get", "install", "-y", "--no-install-recommends", "wine64"], { env }) !== 0) {
+    run(["apt-get", "update"], { env });
+    if (run(["apt-get", "install", "-y", "--no-install-recommends", "wine64"], { env }) !== 0) {
+      console.error("wine: cannot run: apt-get could not install wine64");
+      process.exit(1);
+    }
+  }
+  wine = findWine();
+  if (!wine) {
+    console.error("wine: cannot run: wine64 was installed but no loader is at " + candidates.join(", "));
+    process.exit(1);
+  }
+}
+
+if (run(["node", join(root, "scripts", "zig.mjs"), "build", "wintest"]) !== 0) process.exit(1);
+const dir = join(root, "zig-out", "wintest");
+const programs = readdirSync(dir).filter((name) => name.endsWith(".exe")).sort();
+if (programs.length === 0) {
+  console.error(`wine: no test programs in ${dir}`);
+  process.exit(1);
+}
+const env = { ...process.env, WINEDEBUG: process.env.WINEDEBUG ?? "-all" };
+let failed = 0;
+for (const program of programs) {
+  console.log(`wine: ${program}`);
+  const status = run([wine, join(dir, program)], { env, cwd: dir, timeout: programTimeoutMs, killSignal: "SIGKILL" });
+  if (status !== 0) {
+    console.error(`wine: ${program} failed (${status})`);
+    failed += 1;
+  }
+}
+process.exit(failed === 0 ? 0 : 1);
