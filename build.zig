@@ -85,7 +85,7 @@ pub fn build(b: *std.Build) void {
 
     // C tests: each program links once against libipc.so and once against libipc.a.
     // test_tracker gets the helper program as its argument.
-    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "chan", "tracker", "eintr", "stop", "corrupt" };
+    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "heap_callbacks", "chan", "tracker", "eintr", "stop", "corrupt" };
     for (c_tests) |name| {
         const source: []const []const u8 = &.{b.fmt("tests/c/test_{s}.c", .{name})};
         const dynamic = cProgram(b, b.fmt("test_{s}_shared", .{name}), source, target, optimize, .{ .shared = shared.path });

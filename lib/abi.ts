@@ -69,6 +69,10 @@ export const CHAN_BATCH_MAX = 1024;
 export const HEAP_ROOTS_MAX = 32;
 /** Longest root name in bytes. */
 export const HEAP_ROOT_NAME_MAX = 47;
+/** What a misuse of the heap's C callbacks does: counted only. */
+export const HEAP_MISUSE_COUNT = 0;
+/** What a misuse of the heap's C callbacks does: counted, then the process aborts. */
+export const HEAP_MISUSE_ABORT = 1;
 /** Largest alignment of a heap block. */
 export const HEAP_ALIGNMENT_MAX = 4096;
 /** Where a heap's memory starts in its segment's data. */

@@ -174,18 +174,32 @@ export class SharedHeap implements Disposable, Dependent {
   }
 
   /**
-   * Allocates `size` bytes (their contents are undefined); returns the block's handle. Blocks are
-   * 16-byte aligned; `alignment` (a power of two up to 4096) asks for more.
+   * Allocates `size` bytes (their contents are undefined unless `zero`); returns the block's handle.
+   * Blocks are 16-byte aligned; `alignment` (a power of two up to 4096) asks for more.
    */
-  malloc(size: number, options?: { alignment?: number }): number {
+  malloc(size: number, options?: { alignment?: number; zero?: boolean }): number {
     const op = "SharedHeap.malloc";
     const alignment = options?.alignment;
+    let block: number;
     if (alignment === undefined) {
-      return this.#out(op, this.#s.ipc_heap_malloc(this.#live(op), this.#size(op, size), this.#cell));
+      block = this.#out(op, this.#s.ipc_heap_malloc(this.#live(op), this.#size(op, size), this.#cell));
+    } else {
+      const a = checkInteger(op, "alignment", alignment, 1, HEAP_ALIGNMENT_MAX);
+      const rc = this.#s.ipc_heap_aligned_alloc(this.#live(op), this.#u53(a), this.#size(op, size), this.#cell);
+      block = this.#out(op, rc, (code) => code === "EINVAL" ? `alignment ${a} is not a power of two` : explain(code));
     }
-    const a = checkInteger(op, "alignment", alignment, 1, HEAP_ALIGNMENT_MAX);
-    const rc = this.#s.ipc_heap_aligned_alloc(this.#live(op), this.#u53(a), this.#size(op, size), this.#cell);
-    return this.#out(op, rc, (code) => code === "EINVAL" ? `alignment ${a} is not a power of two` : explain(code));
+    if (options?.zero) this.view(block).fill(0, 0, size);
+    return block;
+  }
+
+  /**
+   * The bytes a request of `size` gets: what `usableSize` says of the block `malloc(size)` returns.
+   * The same for every heap (the size classes are fixed); useful to size requests without waste.
+   */
+  roundUp(size: number): number {
+    const op = "SharedHeap.roundUp";
+    const n = checkInteger(op, "size", size, 0, Number.MAX_SAFE_INTEGER);
+    return this.#out(op, this.#s.ipc_heap_round_up(this.#live(op), this.#u53(n), this.#cell));
   }
 
   /** Allocates `count * size` zeroed bytes. */

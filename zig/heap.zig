@@ -247,6 +247,11 @@ pub const Heap = struct {
     /// Per class: the page this process allocates from, + 1 (0: none yet). Hints only.
     cursor: [classes]std.atomic.Value(u32) = [_]std.atomic.Value(u32){std.atomic.Value(u32).init(0)} ** classes,
     pid: u32,
+    /// Pointers the C callbacks were given that are no allocated block of this heap (a double free,
+    /// a foreign pointer): counted per view, never obeyed.
+    misuses: std.atomic.Value(u64) = std.atomic.Value(u64).init(0),
+    /// What a misuse does beyond being counted: `misuse_count` or `misuse_abort`.
+    misuse_action: std.atomic.Value(u32) = std.atomic.Value(u32).init(misuse_count),
 
     fn entry(h: *Heap, page: u32) *Entry {
         return &h.table[page];
@@ -668,6 +673,20 @@ pub fn malloc(h: *Heap, size: u64) Error!u64 {
     const offset = if (size <= small_max) try allocSmall(h, classOf(size)) else try allocLarge(h, size);
     return h.handleOf(offset);
 }
+
+/// The usable size a request of `size` bytes gets (what `usableSize` says of the block `malloc`
+/// returns), 0 counting as 1 byte as the C callbacks do; error.Range past the largest heap.
+pub fn roundUp(size: u64) Error!u64 {
+    if (size > max_size) return error.Range;
+    const n = @max(size, 1);
+    if (n <= small_max) return class_sizes[classOf(n)];
+    return std.mem.alignForward(u64, n, page_size);
+}
+
+/// A misuse is counted and otherwise ignored (the default).
+pub const misuse_count: u32 = 0;
+/// A misuse is counted, described on stderr, and the process aborts.
+pub const misuse_abort: u32 = 1;
 
 /// Largest alignment a block can be asked for: a system page (every page of the heap starts on one).
 pub const alignment_max: u32 = base_alignment;

@@ -704,11 +704,44 @@ int32_t ipc_heap_check(ipc_heap_t *heap, ipc_heap_stats_t *stats_out, const char
 #define IPC_HEAP_ROOT_NAME_MAX 47
 int32_t ipc_heap_root(ipc_heap_t *heap, const char *name, uint64_t size, uint64_t *block_out);
 int32_t ipc_heap_root_remove(ipc_heap_t *heap, const char *name);
-/* A context-first trio for code that takes an allocator as callbacks; the context is the heap. They
- * return NULL on any error, and ipc_heap_free_fn ignores a pointer that is no allocated block. */
+/* The size a request of `size` bytes gets: what ipc_heap_usable_size will say of the block that
+ * ipc_heap_malloc(size) returns (size 0 counts as 1 byte, as in the callbacks below); IPC_ERANGE
+ * above IPC_HEAP_BLOCK_OFFSET_MASK. The same for every heap (the size classes are fixed). */
+int32_t ipc_heap_round_up(ipc_heap_t *heap, uint64_t size, uint64_t *size_out);
+
+/* Callbacks with the context first, for C code that takes an allocator as function pointers; the
+ * context is the ipc_heap_t. C semantics:
+ *   - size 0 (malloc, calloc, aligned_alloc, realloc(NULL, 0)) returns a unique block of the smallest
+ *     class, which ipc_heap_free_fn frees;
+ *   - realloc(p, 0) frees p and returns NULL (glibc's choice); realloc(NULL, n) is malloc(n); a
+ *     realloc that fails (NULL) leaves p allocated and intact;
+ *   - calloc zero-fills, and returns NULL when count * size overflows;
+ *   - aligned_alloc takes C11's order (alignment, size), a power of two up to
+ *     IPC_HEAP_ALIGNMENT_MAX, and returns NULL for any other;
+ *   - usable_size is what the block holds (0 for NULL); round_up is ipc_heap_round_up (0 for a
+ *     size no heap can hold): SQLite's xSize and xRoundup each in one call.
+ * They return NULL (or 0) on any error. A pointer given to free, realloc or usable_size that is no
+ * allocated block of this heap (a double free, a pointer inside a block or outside the heap) is a
+ * misuse: never obeyed, always counted in this view (ipc_heap_misuses), and with
+ * ipc_heap_on_misuse(heap, IPC_HEAP_MISUSE_ABORT) described on stderr before the process aborts.
+ * (A second free after the block was allocated again frees the new block: handles carry no
+ * generation, so that one misuse is not seen.) The handle functions above report the same cases as
+ * results (IPC_EINVAL, IPC_ERANGE, IPC_EKIND) and do not count them. */
 void *ipc_heap_alloc_fn(void *context, size_t size);
+void *ipc_heap_calloc_fn(void *context, size_t count, size_t size);
+void *ipc_heap_aligned_alloc_fn(void *context, size_t alignment, size_t size);
 void ipc_heap_free_fn(void *context, void *ptr);
 void *ipc_heap_realloc_fn(void *context, void *ptr, size_t size);
+size_t ipc_heap_usable_size_fn(void *context, const void *ptr);
+size_t ipc_heap_round_up_fn(void *context, size_t size);
+/* What a misuse of the callbacks does in this view of the heap (this process's ipc_heap_t), besides
+ * being counted: IPC_HEAP_MISUSE_COUNT (the default) or IPC_HEAP_MISUSE_ABORT; IPC_EINVAL for
+ * another value. */
+#define IPC_HEAP_MISUSE_COUNT 0
+#define IPC_HEAP_MISUSE_ABORT 1
+int32_t ipc_heap_on_misuse(ipc_heap_t *heap, uint32_t action);
+/* Misuses of the callbacks through this view so far. */
+int32_t ipc_heap_misuses(ipc_heap_t *heap, uint64_t *count_out);
 
 /* ---- Channels ---------------------------------------------------------------------------------- */
 
