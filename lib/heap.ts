@@ -11,6 +11,8 @@ import {
   HEAP_BLOCK_OFFSET_MASK,
   HEAP_OFFSET,
   HEAP_ROOT_NAME_MAX,
+  HEAP_SIZE_MAX,
+  HEAP_SIZE_MIN,
   KIND_HEAP,
   RESULT_CODES,
 } from "./abi.ts";
@@ -30,8 +32,8 @@ import { type CreateOptions, createStandalone } from "./shared_object.ts";
 /** Options of `SharedHeap.create`. */
 export interface SharedHeapOptions extends CreateOptions {
   /**
-   * Bytes of the heap, at least 136 KiB. Untouched pages cost no memory, so size it generously: the
-   * largest total of live blocks you expect, plus a quarter.
+   * Bytes of the heap, HEAP_SIZE_MIN (135 184) to HEAP_SIZE_MAX (1 TiB less 4 097). Untouched pages
+   * cost no memory, so size it generously: see the README's sizing rule.
    */
   size: number;
 }
@@ -100,7 +102,10 @@ export class SharedHeap implements Disposable, Dependent {
       op,
       options,
       (a, seg, out) => native().symbols.ipc_heap_create(a.name, a.mode, a.flags, BigInt(size), seg, out),
-      (code) => code === "ERANGE" ? `size ${size} is outside what a heap can be (136 KiB to 1 TiB)` : explain(code),
+      (code) =>
+        code === "ERANGE"
+          ? `size ${size} is outside what a heap can be (${HEAP_SIZE_MIN} to ${HEAP_SIZE_MAX} bytes)`
+          : explain(code),
     );
     return new SharedHeap(memory, pointer, true);
   }

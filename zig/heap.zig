@@ -82,8 +82,12 @@ pub const root_name_max: u32 = 47;
 pub const offset_bits = 40;
 pub const tag_bits = 12;
 const offset_mask: u64 = (1 << offset_bits) - 1;
-/// Largest heap: offsets must fit their 40 bits.
+/// Largest heap memory: offsets must fit their 40 bits.
 pub const max_size: u64 = offset_mask;
+/// The sizes `ipc_heap_create` accepts, exactly: room for the header, the bookkeeping and one page;
+/// and the largest memory less the system page its segment's data may need to reach a page boundary.
+pub const size_min: u64 = header_size + 16 + 2 * page_size;
+pub const size_max: u64 = max_size - base_alignment;
 
 const classes_mod = @import("heap/classes.zig");
 pub const class_sizes = classes_mod.class_sizes;

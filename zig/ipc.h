@@ -663,7 +663,13 @@ typedef struct ipc_heap_stats_t {
   uint64_t allocations;  /* allocated blocks */
 } ipc_heap_stats_t;
 
-/* Creates a heap of `size_bytes` (at least 136 KiB; untouched pages cost no memory) in a segment of
+/* The sizes ipc_heap_create accepts, exactly (IPC_ERANGE outside): IPC_HEAP_SIZE_MIN holds one 64 KiB
+ * page of blocks; IPC_HEAP_SIZE_MAX is 1 TiB less 4097 bytes (block offsets take 40 bits, and the
+ * heap's memory starts on the segment's first system page). Of `size_bytes`, 592 bytes per page go to
+ * bookkeeping, the rest (less a 4 KiB header and alignment padding) to pages. */
+#define IPC_HEAP_SIZE_MIN 135184
+#define IPC_HEAP_SIZE_MAX 1099511623679ULL
+/* Creates a heap of `size_bytes` (IPC_HEAP_SIZE_MIN to IPC_HEAP_SIZE_MAX; untouched pages cost no memory) in a segment of
  * kind IPC_KIND_HEAP, returned in *segment_out (close it with ipc_segment_close after
  * ipc_heap_close; unlink a named one with ipc_segment_unlink); `name`, `mode`, `flags` as for
  * ipc_segment_create. Other processes ipc_segment_open (or ipc_segment_open_fd) it, then

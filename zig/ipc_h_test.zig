@@ -52,6 +52,8 @@ const expected_constants = blk: {
         .{ .name = "IPC_HEAP_BLOCK_OFFSET_MASK", .value = (1 << lib.heap.offset_bits) - 1 },
         .{ .name = "IPC_HEAP_ROOT_NAME_MAX", .value = lib.heap.root_name_max },
         .{ .name = "IPC_HEAP_MISUSE_COUNT", .value = lib.heap.misuse_count },
+        .{ .name = "IPC_HEAP_SIZE_MIN", .value = lib.heap.size_min },
+        .{ .name = "IPC_HEAP_SIZE_MAX", .value = lib.heap.size_max },
         .{ .name = "IPC_HEAP_MISUSE_ABORT", .value = lib.heap.misuse_abort },
         .{ .name = "IPC_KIND_CHAN", .value = @intFromEnum(abi.Kind.chan) },
         .{ .name = "IPC_CHAN_HEADER_SIZE", .value = lib.chan.header_size },

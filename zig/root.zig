@@ -1201,7 +1201,7 @@ pub export fn ipc_heap_create(
 ) i32 {
     const out = heap_out orelse return abi.code(error.Invalid);
     out.* = null;
-    if (size_bytes > heap.max_size - heap.base_alignment) return abi.code(error.Range);
+    if (size_bytes < heap.size_min or size_bytes > heap.size_max) return abi.code(error.Range);
     _ = heap.plan(size_bytes) catch |err| return result(err);
     const seg = createStandaloneSized(name, mode, flags, .heap, size_bytes + heap.base_alignment, .{ .run = heapInitData }, segment_out) catch |err|
         return result(err);

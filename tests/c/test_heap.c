@@ -45,6 +45,18 @@ static void misuse(void) {
   ipc_segment_t *heap_seg, *other_seg;
   ipc_heap_stats_t stats;
   CHECK_RC(ipc_heap_create(NULL, 0, 0, 1000, &heap_seg, &heap), IPC_ERANGE);
+  /* The size limits, exactly: the smallest heap holds one page; one byte less or past the largest
+   * is refused. */
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, IPC_HEAP_SIZE_MIN - 1, &heap_seg, &heap), IPC_ERANGE);
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, IPC_HEAP_SIZE_MAX + 1, &heap_seg, &heap), IPC_ERANGE);
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, IPC_HEAP_SIZE_MIN, &heap_seg, &heap), IPC_OK);
+  CHECK_RC(ipc_heap_check(heap, &stats, NULL), IPC_OK);
+  CHECK(stats.free_pages == 65536 && stats.largest_free == 65536);
+  uint64_t one;
+  CHECK_RC(ipc_heap_malloc(heap, 65536, &one), IPC_OK);
+  CHECK_RC(ipc_heap_free(heap, one), IPC_OK);
+  CHECK_RC(ipc_heap_close(heap), IPC_OK);
+  CHECK_RC(ipc_segment_close(heap_seg), IPC_OK);
   CHECK_RC(ipc_heap_create(NULL, 0, 0, 8 << 20, &heap_seg, &heap), IPC_OK);
   CHECK_RC(ipc_heap_create(NULL, 0, 0, 8 << 20, &other_seg, &other), IPC_OK);
   uint64_t a, b, c;

@@ -68,17 +68,27 @@ pub fn classOf(size: u64) u32 {
 }
 
 /// Pages in a run of class `c`: one for the small classes; for the larger, the fewest whole pages
-/// its blocks fill exactly (size / gcd(size, page)).
+/// its blocks fill exactly (size / gcd(size, page)). A table: the allocation path reads it.
 pub fn runPages(c: u32) u32 {
-    const size = class_sizes[c];
-    if (size <= small_max) return 1;
-    return size / std.math.gcd(size, page_size);
+    return run_pages[c];
 }
 
-/// Blocks in a run of class `c`.
+/// Blocks in a run of class `c` (a table, as `runPages`).
 pub fn blocksOf(c: u32) u32 {
-    return runPages(c) * page_size / class_sizes[c];
+    return blocks[c];
 }
+
+const run_pages = blk: {
+    var t: [classes]u32 = undefined;
+    for (&t, class_sizes) |*pages, size| pages.* = if (size <= small_max) 1 else size / std.math.gcd(size, page_size);
+    break :blk t;
+};
+
+const blocks = blk: {
+    var t: [classes]u32 = undefined;
+    for (&t, run_pages, class_sizes) |*n, pages, size| n.* = pages * page_size / size;
+    break :blk t;
+};
 
 /// Whether class `c` is served as a large block of whole pages (see the file comment).
 pub fn servedAsPages(c: u32) bool {
