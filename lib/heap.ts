@@ -46,7 +46,7 @@ export interface HeapStats {
   readonly reserved: number;
   /** Bytes of pages no block uses. */
   readonly free: number;
-  /** The largest block that fits now, in bytes. */
+  /** The largest block a malloc gets now, in bytes: the longest run of free pages and empty class pages. */
   readonly largestFree: number;
   /** Allocated blocks. */
   readonly allocations: number;

@@ -644,11 +644,15 @@ int32_t ipc_rwlock_write_abandon(ipc_rwlock_t *rwlock);
 /* malloc/free inside a segment, from many processes at once.
  *
  * Blocks are named by handles: offsets tagged with the heap's own random tag, the same block in
- * every process; ipc_heap_pointer turns one into this process's address. Small blocks (up to 16
- * KiB) come from size-class pages and are taken and returned with one atomic operation each, so a
- * process killed at any instant leaves the heap consistent (at worst a block it was taking stays
- * allocated); larger blocks take whole 64 KiB pages (4 KiB-aligned) under a robust lock. A small
- * page whose blocks are all freed goes back to the page pool, for any size. Freeing a block twice,
+ * every process; ipc_heap_pointer turns one into this process's address. Blocks up to 256 KiB come
+ * from size classes (four per doubling: under a quarter wasted) in runs of 1 to 7 pages, and are
+ * taken and returned with one atomic operation each, so a process killed at any instant leaves the
+ * heap consistent (at worst a block it was taking stays allocated); larger blocks take whole 64 KiB
+ * pages (4 KiB-aligned) under a robust lock. A class page or run whose blocks are all freed goes
+ * back to the page pool, for any size: when its allocating process has moved on from it and frees
+ * its last block, else when a malloc finds no free pages (it sweeps them all back first). Sizing
+ * for mixed sizes: the most held at once × 1.25, plus 8 MiB per allocating process (one partly used
+ * page or run per class). Freeing a block twice,
  * a handle that was never allocated, or another heap's handle is refused — except a second free
  * after the block was allocated again, which frees the new block (handles carry no generation).
  * Blocks a killed process held stay allocated (no per-block owner is recorded). */
@@ -659,7 +663,8 @@ typedef struct ipc_heap_stats_t {
   uint64_t in_use;       /* bytes of allocated blocks (their usable sizes) */
   uint64_t reserved;     /* bytes of pages in use by blocks */
   uint64_t free_pages;   /* bytes of pages no block uses */
-  uint64_t largest_free; /* the largest run of free pages: the largest block that fits now */
+  uint64_t largest_free; /* the largest block a malloc gets now: the longest run of pages that are
+                          * free or hold an empty class page or run (swept back when needed) */
   uint64_t allocations;  /* allocated blocks */
 } ipc_heap_stats_t;
 

@@ -55,6 +55,14 @@ static void misuse(void) {
   uint64_t one;
   CHECK_RC(ipc_heap_malloc(heap, 65536, &one), IPC_OK);
   CHECK_RC(ipc_heap_free(heap, one), IPC_OK);
+  /* largest_free counts a class page whose blocks are all freed (it stays reserved until a malloc
+   * needs its room), so the block it promises fits. */
+  CHECK_RC(ipc_heap_malloc(heap, 64, &one), IPC_OK);
+  CHECK_RC(ipc_heap_free(heap, one), IPC_OK);
+  CHECK_RC(ipc_heap_check(heap, &stats, NULL), IPC_OK);
+  CHECK(stats.reserved == 65536 && stats.largest_free == 65536);
+  CHECK_RC(ipc_heap_malloc(heap, stats.largest_free, &one), IPC_OK);
+  CHECK_RC(ipc_heap_free(heap, one), IPC_OK);
   CHECK_RC(ipc_heap_close(heap), IPC_OK);
   CHECK_RC(ipc_segment_close(heap_seg), IPC_OK);
   CHECK_RC(ipc_heap_create(NULL, 0, 0, 8 << 20, &heap_seg, &heap), IPC_OK);
