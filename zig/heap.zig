@@ -98,7 +98,7 @@ const blocksOf = classes_mod.blocksOf;
 const servedAsPages = classes_mod.servedAsPages;
 const run_pages_max = classes_mod.run_pages_max;
 
-const Kind = enum(u8) { free = 0, small = 1, large = 2, continuation = 3 };
+pub const Kind = enum(u8) { free = 0, small = 1, large = 2, continuation = 3 };
 
 const bitmap_words = page_size / 16 / 64;
 
@@ -134,11 +134,11 @@ comptime {
 const live_bit: u32 = 1 << 31;
 const generation_mask: u32 = (1 << 23) - 1;
 
-fn isLive(state: u32) bool {
+pub fn isLive(state: u32) bool {
     return state & live_bit != 0;
 }
 
-fn stateClass(state: u32) u32 {
+pub fn stateClass(state: u32) u32 {
     return state & 0xff;
 }
 
@@ -147,7 +147,7 @@ fn liveState(previous: u32, class: u32) u32 {
 }
 
 /// The bits of bitmap word `w` that stand for blocks of a class with `blocks` blocks.
-fn wordMask(blocks: u32, w: usize) u64 {
+pub fn wordMask(blocks: u32, w: usize) u64 {
     const first = w * 64;
     if (first >= blocks) return 0;
     if (blocks - first >= 64) return ~@as(u64, 0);
@@ -228,11 +228,11 @@ pub const Heap = struct {
     /// What a misuse does beyond being counted: `misuse_count` or `misuse_abort`.
     misuse_action: std.atomic.Value(u32) = std.atomic.Value(u32).init(misuse_count),
 
-    fn entry(h: *Heap, page: u32) *Entry {
+    pub fn entry(h: *Heap, page: u32) *Entry {
         return &h.table[page];
     }
 
-    fn pageState(h: *Heap, page: u32) *PageState {
+    pub fn pageState(h: *Heap, page: u32) *PageState {
         return &h.states[page];
     }
 
@@ -304,7 +304,7 @@ pub fn attach(memory: []u8) Error!Heap {
 // ---------------------------------------------------------------------------------------------------
 // The page lock and recovery.
 
-fn lockPages(h: *Heap) Error!void {
+pub fn lockPages(h: *Heap) Error!void {
     const got = try mutex.lock(&h.header.lock, .never);
     try afterLock(h, got);
 }
@@ -331,7 +331,7 @@ fn afterLock(h: *Heap, got: mutex.Acquired) Error!void {
 
 /// Releases the page lock. Its word is shared memory: a process that rewrote the owner bits makes
 /// glibc refuse the unlock; the lock is then not this thread's, and the call's result stands.
-fn unlockPages(h: *Heap) void {
+pub fn unlockPages(h: *Heap) void {
     mutex.unlock(&h.header.lock) catch {};
 }
 
@@ -911,120 +911,12 @@ pub fn removeRoot(h: *Heap, name: []const u8) Error!void {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Checking and statistics.
+// Checking and statistics: zig/heap/check.zig.
 
-pub const Stats = struct {
-    /// Bytes of allocated blocks (their usable sizes).
-    in_use: u64 = 0,
-    /// Bytes in pages given to small classes or large blocks.
-    reserved: u64 = 0,
-    /// Bytes of never-used or freed pages.
-    free_pages: u64 = 0,
-    /// The largest block that fits now, in bytes: the longest run of pages that are free or belong
-    /// to class runs holding no block (a malloc that finds no free run retires those first).
-    largest_free: u64 = 0,
-    allocations: u64 = 0,
-};
-
-pub const Problem = struct {
-    page: u32,
-    what: [:0]const u8,
-};
-
-/// Walks every structure (see the file comment's invariants) under the page lock (recovering first
-/// if its last holder died), so that page changes in progress are not mistaken for damage; small
-/// blocks keep being allocated and freed meanwhile, which makes the numbers approximate, never a
-/// problem. Returns the first problem found, or null; fills `stats`.
-pub fn check(h: *Heap, stats: *Stats) ?Problem {
-    stats.* = .{};
-    lockPages(h) catch return .{ .page = 0, .what = "the page lock is unusable" };
-    defer unlockPages(h);
-    var run: u64 = 0;
-    var covered: u32 = 0;
-    // Whether the pages `covered` counts down belong to a class run that holds no block.
-    var covered_empty = false;
-    var small_pages: [classes]u32 = [_]u32{0} ** classes;
-    for (h.table, 0..) |*e, i| {
-        const page: u32 = @intCast(i);
-        const kind = @atomicLoad(u8, &e.kind, .acquire);
-        if (kind > 3) return .{ .page = page, .what = "unknown page kind" };
-        if (covered > 0 and kind != @intFromEnum(Kind.continuation)) return .{ .page = page, .what = "a run of pages cut short" };
-        const ps = h.pageState(page);
-        if (kind != @intFromEnum(Kind.small) and isLive(@atomicLoad(u32, &ps.state, .acquire))) return .{ .page = page, .what = "a page that is not small is marked live" };
-        switch (@as(Kind, @enumFromInt(kind))) {
-            .free => {
-                run += page_size;
-                stats.free_pages += page_size;
-                stats.largest_free = @max(stats.largest_free, run);
-                continue;
-            },
-            .continuation => {
-                if (covered == 0) return .{ .page = page, .what = "continuation outside a run" };
-                covered -= 1;
-                stats.reserved += page_size;
-                if (covered_empty) {
-                    run += page_size;
-                    stats.largest_free = @max(stats.largest_free, run);
-                } else run = 0;
-                continue;
-            },
-            .large => {
-                const pages = @atomicLoad(u32, &e.pages, .acquire);
-                if (pages == 0 or @as(u64, page) + pages > h.table.len) return .{ .page = page, .what = "large block runs past the heap" };
-                covered = pages - 1;
-                covered_empty = false;
-                stats.in_use += @as(u64, pages) * page_size;
-                stats.allocations += 1;
-            },
-            .small => {
-                // Read once: the page lock does not keep a process that writes garbage out.
-                const class: u32 = @atomicLoad(u8, &e.class, .acquire);
-                if (class >= classes) return .{ .page = page, .what = "unknown size class" };
-                const state = @atomicLoad(u32, &ps.state, .acquire);
-                if (!isLive(state)) return .{ .page = page, .what = "small page not marked live" };
-                if (stateClass(state) != class) return .{ .page = page, .what = "small page state names another class" };
-                const blocks = blocksOf(class);
-                var used: u64 = 0;
-                for (0..(blocks + 63) / 64) |w| used += @popCount(@atomicLoad(u64, &ps.bitmap[w], .acquire) & wordMask(blocks, w));
-                if (@atomicLoad(u32, &e.pages, .acquire) != runPages(class)) return .{ .page = page, .what = "class run of the wrong length" };
-                if (@as(u64, page) + runPages(class) > h.table.len) return .{ .page = page, .what = "class run runs past the heap" };
-                stats.in_use += used * class_sizes[class];
-                stats.allocations += used;
-                small_pages[class] += 1;
-                covered = runPages(class) - 1;
-                covered_empty = used == 0;
-                stats.reserved += page_size;
-                if (covered_empty) {
-                    run += page_size;
-                    stats.largest_free = @max(stats.largest_free, run);
-                } else run = 0;
-                continue;
-            },
-        }
-        run = 0;
-        stats.reserved += page_size;
-    }
-    if (covered > 0) return .{ .page = @intCast(h.table.len - 1), .what = "a run of pages runs past the heap" };
-    for (&h.header.roots) |*r| {
-        const handle = @atomicLoad(u64, &r.handle, .acquire);
-        if (handle == 0) continue;
-        _ = usableSize(h, handle) catch return .{ .page = 0, .what = "a named root is not an allocated block" };
-    }
-    for (0..classes) |c| {
-        var next = @atomicLoad(u32, &h.header.class_head[c], .acquire);
-        var seen: u32 = 0;
-        while (next != 0) {
-            if (next > h.table.len) return .{ .page = next - 1, .what = "class list points outside the heap" };
-            const e = h.entry(next - 1);
-            if (e.kind != @intFromEnum(Kind.small) or e.class != c) return .{ .page = next - 1, .what = "class list holds a page of another kind" };
-            seen += 1;
-            if (seen > small_pages[c]) return .{ .page = next - 1, .what = "class list has a cycle" };
-            next = @atomicLoad(u32, &e.next, .acquire);
-        }
-        if (seen != small_pages[c]) return .{ .page = 0, .what = "class list misses a page of its class" };
-    }
-    return null;
-}
+const check_mod = @import("heap/check.zig");
+pub const Stats = check_mod.Stats;
+pub const Problem = check_mod.Problem;
+pub const check = check_mod.check;
 
 // ---------------------------------------------------------------------------------------------------
 // Tests.
