@@ -16,7 +16,11 @@
 //! process that acts on a stale view (a page that changed hands meanwhile) can only touch memory
 //! the allocator owns, never a block someone holds.
 //!
-//! Small blocks (<= `small_max`) live in pages of one size class. A small page's bitmap has one bit
+//! Blocks up to `class_max` (256 KiB) live in runs of one size class (zig/heap/classes.zig): one
+//! page for classes up to `small_max`, up to 7 for the larger, whose head entry is a "small page"
+//! followed by continuation entries, as a large block's (the run's length always comes from its
+//! class). Below, "small page" means a run's head: its state and bitmap stand for the whole run.
+//! Classes of whole pages (64, 128, 192, 256 KiB) are large blocks. A small page's bitmap has one bit
 //! per block: the bitmap is the truth, and each change is one atomic read-modify-write of one word —
 //! allocating sets a clear bit (a CAS), freeing clears a set bit (from any process; a bit already
 //! clear is a double free, reported, never obeyed). So a process killed at any instant of a small
@@ -51,8 +55,10 @@
 //! (which page it last allocated from), so processes mostly allocate in different pages and their
 //! bitmap CASes do not contend.
 //!
-//! Invariants (what `check` verifies): every entry's kind and class are valid; every large head's
-//! run lies inside the heap and its continuations say so; no continuation lies outside a run; a
+//! Invariants (what `check`, in zig/heap/check.zig, verifies): every entry's kind and class are
+//! valid; every large head's run and every class run lie inside the heap and their continuations
+//! say so (continuations are written before their head and freed after it); no continuation lies
+//! outside a run; a
 //! page is live exactly when it is a small page, and its state names its class; each class list
 //! holds exactly that class's small pages, without cycles.
 
