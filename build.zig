@@ -236,7 +236,7 @@ fn cTests(
     shared: ?std.Build.LazyPath,
     tracker: *std.Build.Step.Compile,
 ) void {
-    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "chan", "tracker", "eintr", "stop", "corrupt" };
+    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "heap_callbacks", "chan", "tracker", "eintr", "stop", "corrupt" };
     const suffix = if (target.result.abi.isMusl()) "_musl" else "";
     for (c_tests) |name| {
         const source: []const []const u8 = &.{b.fmt("tests/c/test_{s}.c", .{name})};

@@ -69,6 +69,14 @@ export const CHAN_BATCH_MAX = 1024;
 export const HEAP_ROOTS_MAX = 32;
 /** Longest root name in bytes. */
 export const HEAP_ROOT_NAME_MAX = 47;
+/** What a misuse of the heap's C callbacks does: counted only. */
+export const HEAP_MISUSE_COUNT = 0;
+/** What a misuse of the heap's C callbacks does: counted, then the process aborts. */
+export const HEAP_MISUSE_ABORT = 1;
+/** Smallest heap `ipc_heap_create` accepts, in bytes (one 64 KiB page of blocks). */
+export const HEAP_SIZE_MIN = 135184;
+/** Largest heap `ipc_heap_create` accepts, in bytes (1 TiB less 4097 bytes). */
+export const HEAP_SIZE_MAX = 1099511623679;
 /** Largest alignment of a heap block. */
 export const HEAP_ALIGNMENT_MAX = 4096;
 /** Where a heap's memory starts in its segment's data. */

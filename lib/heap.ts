@@ -11,6 +11,8 @@ import {
   HEAP_BLOCK_OFFSET_MASK,
   HEAP_OFFSET,
   HEAP_ROOT_NAME_MAX,
+  HEAP_SIZE_MAX,
+  HEAP_SIZE_MIN,
   KIND_HEAP,
   RESULT_CODES,
 } from "./abi.ts";
@@ -30,8 +32,8 @@ import { type CreateOptions, createStandalone } from "./shared_object.ts";
 /** Options of `SharedHeap.create`. */
 export interface SharedHeapOptions extends CreateOptions {
   /**
-   * Bytes of the heap, at least 136 KiB. Untouched pages cost no memory, so size it generously: the
-   * largest total of live blocks you expect, plus a quarter.
+   * Bytes of the heap, HEAP_SIZE_MIN (135 184) to HEAP_SIZE_MAX (1 TiB less 4 097). Untouched pages
+   * cost no memory, so size it generously: see the README's sizing rule.
    */
   size: number;
 }
@@ -44,7 +46,7 @@ export interface HeapStats {
   readonly reserved: number;
   /** Bytes of pages no block uses. */
   readonly free: number;
-  /** The largest block that fits now, in bytes. */
+  /** The largest block a malloc gets now, in bytes: the longest run of free pages and empty class pages. */
   readonly largestFree: number;
   /** Allocated blocks. */
   readonly allocations: number;
@@ -100,7 +102,10 @@ export class SharedHeap implements Disposable, Dependent {
       op,
       options,
       (a, seg, out) => native().symbols.ipc_heap_create(a.name, a.mode, a.flags, BigInt(size), seg, out),
-      (code) => code === "ERANGE" ? `size ${size} is outside what a heap can be (136 KiB to 1 TiB)` : explain(code),
+      (code) =>
+        code === "ERANGE"
+          ? `size ${size} is outside what a heap can be (${HEAP_SIZE_MIN} to ${HEAP_SIZE_MAX} bytes)`
+          : explain(code),
     );
     return new SharedHeap(memory, pointer, true);
   }
@@ -174,18 +179,32 @@ export class SharedHeap implements Disposable, Dependent {
   }
 
   /**
-   * Allocates `size` bytes (their contents are undefined); returns the block's handle. Blocks are
-   * 16-byte aligned; `alignment` (a power of two up to 4096) asks for more.
+   * Allocates `size` bytes (their contents are undefined unless `zero`); returns the block's handle.
+   * Blocks are 16-byte aligned; `alignment` (a power of two up to 4096) asks for more.
    */
-  malloc(size: number, options?: { alignment?: number }): number {
+  malloc(size: number, options?: { alignment?: number; zero?: boolean }): number {
     const op = "SharedHeap.malloc";
     const alignment = options?.alignment;
+    let block: number;
     if (alignment === undefined) {
-      return this.#out(op, this.#s.ipc_heap_malloc(this.#live(op), this.#size(op, size), this.#cell));
+      block = this.#out(op, this.#s.ipc_heap_malloc(this.#live(op), this.#size(op, size), this.#cell));
+    } else {
+      const a = checkInteger(op, "alignment", alignment, 1, HEAP_ALIGNMENT_MAX);
+      const rc = this.#s.ipc_heap_aligned_alloc(this.#live(op), this.#u53(a), this.#size(op, size), this.#cell);
+      block = this.#out(op, rc, (code) => code === "EINVAL" ? `alignment ${a} is not a power of two` : explain(code));
     }
-    const a = checkInteger(op, "alignment", alignment, 1, HEAP_ALIGNMENT_MAX);
-    const rc = this.#s.ipc_heap_aligned_alloc(this.#live(op), this.#u53(a), this.#size(op, size), this.#cell);
-    return this.#out(op, rc, (code) => code === "EINVAL" ? `alignment ${a} is not a power of two` : explain(code));
+    if (options?.zero) this.view(block).fill(0, 0, size);
+    return block;
+  }
+
+  /**
+   * The bytes a request of `size` gets: what `usableSize` says of the block `malloc(size)` returns.
+   * The same for every heap (the size classes are fixed); useful to size requests without waste.
+   */
+  roundUp(size: number): number {
+    const op = "SharedHeap.roundUp";
+    const n = checkInteger(op, "size", size, 0, Number.MAX_SAFE_INTEGER);
+    return this.#out(op, this.#s.ipc_heap_round_up(this.#live(op), this.#u53(n), this.#cell));
   }
 
   /** Allocates `count * size` zeroed bytes. */

@@ -16,7 +16,11 @@
 //! process that acts on a stale view (a page that changed hands meanwhile) can only touch memory
 //! the allocator owns, never a block someone holds.
 //!
-//! Small blocks (<= `small_max`) live in pages of one size class. A small page's bitmap has one bit
+//! Blocks up to `class_max` (256 KiB) live in runs of one size class (zig/heap/classes.zig): one
+//! page for classes up to `small_max`, up to 7 for the larger, whose head entry is a "small page"
+//! followed by continuation entries, as a large block's (the run's length always comes from its
+//! class). Below, "small page" means a run's head: its state and bitmap stand for the whole run.
+//! Classes of whole pages (64, 128, 192, 256 KiB) are large blocks. A small page's bitmap has one bit
 //! per block: the bitmap is the truth, and each change is one atomic read-modify-write of one word —
 //! allocating sets a clear bit (a CAS), freeing clears a set bit (from any process; a bit already
 //! clear is a double free, reported, never obeyed). So a process killed at any instant of a small
@@ -51,8 +55,10 @@
 //! (which page it last allocated from), so processes mostly allocate in different pages and their
 //! bitmap CASes do not contend.
 //!
-//! Invariants (what `check` verifies): every entry's kind and class are valid; every large head's
-//! run lies inside the heap and its continuations say so; no continuation lies outside a run; a
+//! Invariants (what `check`, in zig/heap/check.zig, verifies): every entry's kind and class are
+//! valid; every large head's run and every class run lie inside the heap and their continuations
+//! say so (continuations are written before their head and freed after it); no continuation lies
+//! outside a run; a
 //! page is live exactly when it is a small page, and its state names its class; each class list
 //! holds exactly that class's small pages, without cycles.
 
@@ -65,16 +71,16 @@ const crash = @import("crash.zig");
 const Error = abi.Error;
 
 pub const magic: u32 = 0x5045_4849; // "IHEP" little-endian
-pub const version: u32 = 3;
-pub const page_size: u32 = 64 * 1024;
+pub const version: u32 = 4;
+pub const page_size: u32 = classes_mod.page_size;
 pub const header_size: u32 = 4096;
 /// The heap's memory starts on a system page, so that every page (and every large block) starts
 /// on one in every process, whatever address each maps the segment at.
 pub const base_alignment: u32 = 4096;
 /// Where the heap's memory starts in its segment's data (the data starts 128 bytes into a page).
 pub const data_offset: u32 = base_alignment - abi.segment_header_size;
-/// Largest request served from a size-class page; larger ones take whole pages.
-pub const small_max: u32 = 16 * 1024;
+pub const small_max = classes_mod.small_max;
+pub const class_max = classes_mod.class_max;
 pub const roots_max: u32 = 32;
 pub const root_name_max: u32 = 47;
 /// Offsets fit in 40 bits (1 TiB heaps); the tag takes the next 12, so that a handle is below 2^52
@@ -82,43 +88,23 @@ pub const root_name_max: u32 = 47;
 pub const offset_bits = 40;
 pub const tag_bits = 12;
 const offset_mask: u64 = (1 << offset_bits) - 1;
-/// Largest heap: offsets must fit their 40 bits.
+/// Largest heap memory: offsets must fit their 40 bits.
 pub const max_size: u64 = offset_mask;
+/// The sizes `ipc_heap_create` accepts, exactly: room for the header, the bookkeeping and one page;
+/// and the largest memory less the system page its segment's data may need to reach a page boundary.
+pub const size_min: u64 = header_size + 16 + 2 * page_size;
+pub const size_max: u64 = max_size - base_alignment;
 
-/// Block sizes of the small classes: multiples of 16 up to 128, then four steps per doubling.
-pub const class_sizes = blk: {
-    var sizes: [40]u32 = undefined;
-    var n: usize = 0;
-    var size: u32 = 16;
-    while (size <= 128) : (size += 16) {
-        sizes[n] = size;
-        n += 1;
-    }
-    var base: u32 = 128;
-    while (base < small_max) : (base *= 2) {
-        for (1..5) |step| {
-            sizes[n] = base + base / 4 * @as(u32, @intCast(step));
-            n += 1;
-        }
-    }
-    break :blk sizes[0..n].*;
-};
-pub const classes: u32 = class_sizes.len;
+const classes_mod = @import("heap/classes.zig");
+pub const class_sizes = classes_mod.class_sizes;
+pub const classes = classes_mod.classes;
+pub const classOf = classes_mod.classOf;
+const runPages = classes_mod.runPages;
+const blocksOf = classes_mod.blocksOf;
+const servedAsPages = classes_mod.servedAsPages;
+const run_pages_max = classes_mod.run_pages_max;
 
-comptime {
-    std.debug.assert(class_sizes[classes - 1] == small_max);
-}
-
-/// The class of a request of `size` bytes (1..small_max).
-pub fn classOf(size: u64) u32 {
-    std.debug.assert(size > 0 and size <= small_max);
-    if (size <= 128) return @intCast((size + 15) / 16 - 1);
-    var c: u32 = 8;
-    while (class_sizes[c] < size) c += 1;
-    return c;
-}
-
-const Kind = enum(u8) { free = 0, small = 1, large = 2, continuation = 3 };
+pub const Kind = enum(u8) { free = 0, small = 1, large = 2, continuation = 3 };
 
 const bitmap_words = page_size / 16 / 64;
 
@@ -154,11 +140,11 @@ comptime {
 const live_bit: u32 = 1 << 31;
 const generation_mask: u32 = (1 << 23) - 1;
 
-fn isLive(state: u32) bool {
+pub fn isLive(state: u32) bool {
     return state & live_bit != 0;
 }
 
-fn stateClass(state: u32) u32 {
+pub fn stateClass(state: u32) u32 {
     return state & 0xff;
 }
 
@@ -166,13 +152,8 @@ fn liveState(previous: u32, class: u32) u32 {
     return live_bit | (((previous >> 8) +% 1) & generation_mask) << 8 | class;
 }
 
-/// Blocks in a small page of class `c`.
-fn blocksOf(c: u32) u32 {
-    return page_size / class_sizes[c];
-}
-
 /// The bits of bitmap word `w` that stand for blocks of a class with `blocks` blocks.
-fn wordMask(blocks: u32, w: usize) u64 {
+pub fn wordMask(blocks: u32, w: usize) u64 {
     const first = w * 64;
     if (first >= blocks) return 0;
     if (blocks - first >= 64) return ~@as(u64, 0);
@@ -247,12 +228,17 @@ pub const Heap = struct {
     /// Per class: the page this process allocates from, + 1 (0: none yet). Hints only.
     cursor: [classes]std.atomic.Value(u32) = [_]std.atomic.Value(u32){std.atomic.Value(u32).init(0)} ** classes,
     pid: u32,
+    /// Pointers the C callbacks were given that are no allocated block of this heap (a double free,
+    /// a foreign pointer): counted per view, never obeyed.
+    misuses: std.atomic.Value(u64) = std.atomic.Value(u64).init(0),
+    /// What a misuse does beyond being counted: `misuse_count` or `misuse_abort`.
+    misuse_action: std.atomic.Value(u32) = std.atomic.Value(u32).init(misuse_count),
 
-    fn entry(h: *Heap, page: u32) *Entry {
+    pub fn entry(h: *Heap, page: u32) *Entry {
         return &h.table[page];
     }
 
-    fn pageState(h: *Heap, page: u32) *PageState {
+    pub fn pageState(h: *Heap, page: u32) *PageState {
         return &h.states[page];
     }
 
@@ -324,7 +310,7 @@ pub fn attach(memory: []u8) Error!Heap {
 // ---------------------------------------------------------------------------------------------------
 // The page lock and recovery.
 
-fn lockPages(h: *Heap) Error!void {
+pub fn lockPages(h: *Heap) Error!void {
     const got = try mutex.lock(&h.header.lock, .never);
     try afterLock(h, got);
 }
@@ -351,7 +337,7 @@ fn afterLock(h: *Heap, got: mutex.Acquired) Error!void {
 
 /// Releases the page lock. Its word is shared memory: a process that rewrote the owner bits makes
 /// glibc refuse the unlock; the lock is then not this thread's, and the call's result stands.
-fn unlockPages(h: *Heap) void {
+pub fn unlockPages(h: *Heap) void {
     mutex.unlock(&h.header.lock) catch {};
 }
 
@@ -385,10 +371,14 @@ fn recover(h: *Heap) void {
                 // Read once: another process may rewrite it between a check and a use.
                 const class: u32 = @atomicLoad(u8, &e.class, .acquire);
                 if (class >= classes) continue; // damaged: left for check() to report
+                // The run's length comes from its class, never from the entry's `pages`.
+                covered = runPages(class) - 1;
                 if (isLive(state) and stateClass(state) == class) continue;
                 if (bitmapEmpty(ps, class)) {
                     @atomicStore(u32, &ps.state, state & ~live_bit, .seq_cst);
+                    // Its continuations follow in this walk, uncovered: they are freed there.
                     setEntry(e, .free, 0, 0, 0, 0);
+                    covered = 0;
                 } else {
                     @atomicStore(u32, &ps.state, liveState(state, class), .seq_cst);
                 }
@@ -430,28 +420,43 @@ fn findRun(h: *Heap, n: u32) ?u32 {
 // ---------------------------------------------------------------------------------------------------
 // Small blocks.
 
-/// The last free page, or null. Small pages are taken from the end of the heap and large runs from
-/// the start, so that small pages do not cut the free space into runs too short for large blocks.
-/// Caller holds the page lock.
-fn lastFreePage(h: *Heap) ?u32 {
+/// The first page of the last run of `n` free pages, or null. Class runs are taken from the end of
+/// the heap and large blocks from the start, so that class runs do not cut the free space into runs
+/// too short for large blocks. Caller holds the page lock.
+fn lastFreeRun(h: *Heap, n: u32) ?u32 {
     var i: usize = h.table.len;
+    var length: u32 = 0;
     while (i > 0) {
         i -= 1;
-        if (h.table[i].kind == @intFromEnum(Kind.free)) return @intCast(i);
+        if (h.table[i].kind != @intFromEnum(Kind.free)) {
+            length = 0;
+            continue;
+        }
+        length += 1;
+        if (length == n) return @intCast(i);
     }
     return null;
 }
 
+/// Makes a run of class `c` (`runPages(c)` pages, the first its head) and links it into its class
+/// list: its continuation entries first, then the head (the commit, as for a large block), the
+/// link, and the live bit last.
 fn newSmallPage(h: *Heap, c: u32) Error!u32 {
     try lockPages(h);
     defer unlockPages(h);
-    const page = lastFreePage(h) orelse (if (sweep(h) > 0) lastFreePage(h) else null) orelse return error.NoMemory;
+    const n = runPages(c);
+    const page = lastFreeRun(h, n) orelse (if (sweep(h) > 0) lastFreeRun(h, n) else null) orelse return error.NoMemory;
+    var i: u32 = n;
+    while (i > 1) {
+        i -= 1;
+        setEntry(h.entry(page + i), .continuation, 0, 0, 0, 0);
+    }
     const e = h.entry(page);
     const ps = h.pageState(page);
     // The bitmap is kept as it is (see the file comment): the page was empty when it retired, and
     // a bit set since belongs to a claim that lost a race to the retirement and is about to give
     // it back (or to a process killed before it could: a leak, like any block the dead held).
-    setEntry(e, .small, c, h.header.class_head[c], 1, h.pid);
+    setEntry(e, .small, c, h.header.class_head[c], n, h.pid);
     crash.point(.heap_page_new_entry);
     @atomicStore(u32, &h.header.class_head[c], page + 1, .release);
     crash.point(.heap_page_new_linked);
@@ -505,7 +510,16 @@ fn retire(h: *Heap, page: u32) bool {
         link = &h.entry(at - 1).next;
     }
     crash.point(.heap_retire_unlinked);
+    // The head first, then its continuations (as for a large block): a continuation no head covers
+    // is what recovery frees.
     setEntry(e, .free, 0, 0, 0, 0);
+    for (1..runPages(c)) |i| {
+        if (page + i >= h.table.len) break;
+        const cont = h.entry(page + @as(u32, @intCast(i)));
+        // Only what is still a continuation: a damaged table is reported by check, never spread.
+        if (@atomicLoad(u8, &cont.kind, .acquire) != @intFromEnum(Kind.continuation)) break;
+        setEntry(cont, .free, 0, 0, 0, 0);
+    }
     return true;
 }
 
@@ -665,9 +679,29 @@ fn freeLarge(h: *Heap, page: u32) Error!void {
 pub fn malloc(h: *Heap, size: u64) Error!u64 {
     if (size == 0) return error.Invalid;
     if (size > h.size) return error.NoMemory;
-    const offset = if (size <= small_max) try allocSmall(h, classOf(size)) else try allocLarge(h, size);
-    return h.handleOf(offset);
+    return h.handleOf(try allocClass(h, size, if (size <= class_max) classOf(size) else null));
 }
+
+/// A block of class `c` (or of whole pages when null, or when the class is served so).
+fn allocClass(h: *Heap, size: u64, class: ?u32) Error!u64 {
+    const c = class orelse return allocLarge(h, size);
+    if (servedAsPages(c)) return allocLarge(h, class_sizes[c]);
+    return allocSmall(h, c);
+}
+
+/// The usable size a request of `size` bytes gets (what `usableSize` says of the block `malloc`
+/// returns), 0 counting as 1 byte as the C callbacks do; error.Range past the largest heap.
+pub fn roundUp(size: u64) Error!u64 {
+    if (size > max_size) return error.Range;
+    const n = @max(size, 1);
+    if (n <= class_max) return class_sizes[classOf(n)];
+    return std.mem.alignForward(u64, n, page_size);
+}
+
+/// A misuse is counted and otherwise ignored (the default).
+pub const misuse_count: u32 = 0;
+/// A misuse is counted, described on stderr, and the process aborts.
+pub const misuse_abort: u32 = 1;
 
 /// Largest alignment a block can be asked for: a system page (every page of the heap starts on one).
 pub const alignment_max: u32 = base_alignment;
@@ -681,23 +715,44 @@ pub fn mallocAligned(h: *Heap, size: u64, alignment: u64) Error!u64 {
     if (alignment <= 16) return malloc(h, size);
     if (size == 0) return error.Invalid;
     if (size > h.size) return error.NoMemory;
-    if (size <= small_max) {
+    if (size <= class_max) {
         var c = classOf(size);
         while (c < classes and class_sizes[c] % alignment != 0) c += 1;
-        if (c < classes) return h.handleOf(try allocSmall(h, c));
+        if (c < classes) return h.handleOf(try allocClass(h, size, c));
     }
     return h.handleOf(try allocLarge(h, size));
 }
 
-/// Where a handle's block is: its page and, for a small block, its class and index.
+/// Where a handle's block is: its page (a class run's head) and, for a class block, its class and
+/// index.
 const Place = struct { page: u32, class: u32 = 0, index: ?u32 };
+
+/// The head of the class run that page `page`, a continuation, belongs to, or null: the nearest
+/// class head before it (within the longest run), if its class's run reaches `page`. Each entry is
+/// read once; a large block's continuation finds its large head (or nothing) and is no class block.
+fn runHead(h: *Heap, page: u32) ?u32 {
+    var back: u32 = 1;
+    while (back < run_pages_max and back <= page) : (back += 1) {
+        const kind = @atomicLoad(u8, &h.entry(page - back).kind, .acquire);
+        if (kind == @intFromEnum(Kind.continuation)) continue;
+        if (kind != @intFromEnum(Kind.small)) return null;
+        const class: u32 = @atomicLoad(u8, &h.entry(page - back).class, .acquire);
+        if (class >= classes or runPages(class) <= back) return null;
+        return page - back;
+    }
+    return null;
+}
 
 fn locate(h: *Heap, handle: u64) Error!Place {
     const offset = try h.offsetOf(handle);
-    const page: u32 = @intCast((offset - h.pages_offset) / page_size);
-    const within = (offset - h.pages_offset) % page_size;
+    var page: u32 = @intCast((offset - h.pages_offset) / page_size);
+    var kind = @atomicLoad(u8, &h.entry(page).kind, .acquire);
+    if (kind == @intFromEnum(Kind.continuation)) {
+        page = runHead(h, page) orelse return error.Invalid;
+        kind = @intFromEnum(Kind.small);
+    }
+    const within = offset - h.pages_offset - @as(u64, page) * page_size;
     const e = h.entry(page);
-    const kind = @atomicLoad(u8, &e.kind, .acquire);
     if (kind > 3) return error.Protocol;
     switch (@as(Kind, @enumFromInt(kind))) {
         .small => {
@@ -862,100 +917,12 @@ pub fn removeRoot(h: *Heap, name: []const u8) Error!void {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Checking and statistics.
+// Checking and statistics: zig/heap/check.zig.
 
-pub const Stats = struct {
-    /// Bytes of allocated blocks (their usable sizes).
-    in_use: u64 = 0,
-    /// Bytes in pages given to small classes or large blocks.
-    reserved: u64 = 0,
-    /// Bytes of never-used or freed pages.
-    free_pages: u64 = 0,
-    /// The largest run of free pages, in bytes: the largest large block that fits now.
-    largest_free: u64 = 0,
-    allocations: u64 = 0,
-};
-
-pub const Problem = struct {
-    page: u32,
-    what: [:0]const u8,
-};
-
-/// Walks every structure (see the file comment's invariants) under the page lock (recovering first
-/// if its last holder died), so that page changes in progress are not mistaken for damage; small
-/// blocks keep being allocated and freed meanwhile, which makes the numbers approximate, never a
-/// problem. Returns the first problem found, or null; fills `stats`.
-pub fn check(h: *Heap, stats: *Stats) ?Problem {
-    stats.* = .{};
-    lockPages(h) catch return .{ .page = 0, .what = "the page lock is unusable" };
-    defer unlockPages(h);
-    var run: u64 = 0;
-    var covered: u32 = 0;
-    var small_pages: [classes]u32 = [_]u32{0} ** classes;
-    for (h.table, 0..) |*e, i| {
-        const page: u32 = @intCast(i);
-        const kind = @atomicLoad(u8, &e.kind, .acquire);
-        if (kind > 3) return .{ .page = page, .what = "unknown page kind" };
-        if (covered > 0 and kind != @intFromEnum(Kind.continuation)) return .{ .page = page, .what = "large block cut short" };
-        const ps = h.pageState(page);
-        if (kind != @intFromEnum(Kind.small) and isLive(@atomicLoad(u32, &ps.state, .acquire))) return .{ .page = page, .what = "a page that is not small is marked live" };
-        switch (@as(Kind, @enumFromInt(kind))) {
-            .free => {
-                run += page_size;
-                stats.free_pages += page_size;
-                stats.largest_free = @max(stats.largest_free, run);
-                continue;
-            },
-            .continuation => {
-                if (covered == 0) return .{ .page = page, .what = "continuation outside a large block" };
-                covered -= 1;
-            },
-            .large => {
-                const pages = @atomicLoad(u32, &e.pages, .acquire);
-                if (pages == 0 or @as(u64, page) + pages > h.table.len) return .{ .page = page, .what = "large block runs past the heap" };
-                covered = pages - 1;
-                stats.in_use += @as(u64, pages) * page_size;
-                stats.allocations += 1;
-            },
-            .small => {
-                // Read once: the page lock does not keep a process that writes garbage out.
-                const class: u32 = @atomicLoad(u8, &e.class, .acquire);
-                if (class >= classes) return .{ .page = page, .what = "unknown size class" };
-                const state = @atomicLoad(u32, &ps.state, .acquire);
-                if (!isLive(state)) return .{ .page = page, .what = "small page not marked live" };
-                if (stateClass(state) != class) return .{ .page = page, .what = "small page state names another class" };
-                const blocks = blocksOf(class);
-                var used: u64 = 0;
-                for (0..(blocks + 63) / 64) |w| used += @popCount(@atomicLoad(u64, &ps.bitmap[w], .acquire) & wordMask(blocks, w));
-                stats.in_use += used * class_sizes[class];
-                stats.allocations += used;
-                small_pages[class] += 1;
-            },
-        }
-        run = 0;
-        stats.reserved += page_size;
-    }
-    if (covered > 0) return .{ .page = @intCast(h.table.len - 1), .what = "large block runs past the heap" };
-    for (&h.header.roots) |*r| {
-        const handle = @atomicLoad(u64, &r.handle, .acquire);
-        if (handle == 0) continue;
-        _ = usableSize(h, handle) catch return .{ .page = 0, .what = "a named root is not an allocated block" };
-    }
-    for (0..classes) |c| {
-        var next = @atomicLoad(u32, &h.header.class_head[c], .acquire);
-        var seen: u32 = 0;
-        while (next != 0) {
-            if (next > h.table.len) return .{ .page = next - 1, .what = "class list points outside the heap" };
-            const e = h.entry(next - 1);
-            if (e.kind != @intFromEnum(Kind.small) or e.class != c) return .{ .page = next - 1, .what = "class list holds a page of another kind" };
-            seen += 1;
-            if (seen > small_pages[c]) return .{ .page = next - 1, .what = "class list has a cycle" };
-            next = @atomicLoad(u32, &e.next, .acquire);
-        }
-        if (seen != small_pages[c]) return .{ .page = 0, .what = "class list misses a page of its class" };
-    }
-    return null;
-}
+const check_mod = @import("heap/check.zig");
+pub const Stats = check_mod.Stats;
+pub const Problem = check_mod.Problem;
+pub const check = check_mod.check;
 
 // ---------------------------------------------------------------------------------------------------
 // Tests.
@@ -1021,9 +988,9 @@ test "malloc, free, usable size and misuse" {
     defer t.destroy();
     const h = &t.heap;
     const a = try malloc(h, 24);
-    const b = try malloc(h, 100_000);
+    const b = try malloc(h, 300_000);
     try testing.expectEqual(@as(u64, 32), try usableSize(h, a));
-    try testing.expectEqual(@as(u64, 2 * page_size), try usableSize(h, b));
+    try testing.expectEqual(@as(u64, 5 * page_size), try usableSize(h, b));
     (try pointer(h, a))[0] = 7;
     var stats = try expectClean(h);
     try testing.expectEqual(@as(u64, 2), stats.allocations);
@@ -1227,14 +1194,14 @@ test "damaged entries: a run past the heap, an unknown class, a foreign tag" {
     const t = try TestHeap.create(4 * 1024 * 1024);
     defer t.destroy();
     const h = &t.heap;
-    const big = try malloc(h, 100_000);
+    const big = try malloc(h, 300_000);
     const page: u32 = @intCast(((big & offset_mask) - h.pages_offset) / page_size);
     // A large head whose run a peer stretched past the heap: the caller would write that many bytes.
     h.entry(page).pages = @intCast(h.table.len + 1 - page);
     try testing.expectError(error.Protocol, usableSize(h, big));
     try testing.expectError(error.Protocol, realloc(h, big, 200_000));
-    h.entry(page).pages = 2;
-    try testing.expectEqual(@as(u64, 2 * page_size), try usableSize(h, big));
+    h.entry(page).pages = 5;
+    try testing.expectEqual(@as(u64, 5 * page_size), try usableSize(h, big));
     // A small page whose entry and state a peer both set to a class past the table: retiring it
     // indexed the class sizes and the list heads with it.
     const last: u32 = @intCast(h.table.len - 1);
@@ -1440,4 +1407,84 @@ test "threads churn pages between classes and large blocks; every block stays in
     // Every page comes back: one block as large as the heap fits.
     const all = @as(u64, t.heap.table.len) * page_size;
     try free(&t.heap, try malloc(&t.heap, all));
+}
+
+test "class runs of several pages: blocks past the first page, misuse refused, the run retires whole" {
+    const t = try TestHeap.create(8 * 1024 * 1024);
+    defer t.destroy();
+    const h = &t.heap;
+    const c = classOf(20 * 1024);
+    try testing.expectEqual(@as(u32, 5), runPages(c));
+    var blocks: [16]u64 = undefined;
+    for (&blocks, 0..) |*b, i| {
+        b.* = try malloc(h, 17 * 1024);
+        try testing.expectEqual(@as(u64, 20 * 1024), try usableSize(h, b.*));
+        @memset((try pointer(h, b.*))[0 .. 20 * 1024], @intCast(i));
+    }
+    // One run holds all sixteen, back to back across its five pages.
+    const first = try h.offsetOf(blocks[0]);
+    for (blocks, 0..) |b, i| try testing.expectEqual(first + i * 20 * 1024, try h.offsetOf(b));
+    var stats = try expectClean(h);
+    try testing.expectEqual(@as(u64, 5 * page_size), stats.reserved);
+    // Inside a block, and on a page boundary inside a block (page 1 of the run starts at 64 KiB,
+    // inside block 3), are no blocks.
+    try testing.expectError(error.Invalid, free(h, blocks[5] + 16));
+    try testing.expectError(error.Invalid, free(h, h.handleOf(first + page_size)));
+    try testing.expectError(error.Invalid, usableSize(h, h.handleOf(first + 2 * page_size)));
+    for (blocks, 0..) |b, i| {
+        for ((try pointer(h, b))[0 .. 20 * 1024]) |byte| try testing.expectEqual(@as(u8, @intCast(i)), byte);
+    }
+    // A 64 KiB class and a 128 KiB one are whole pages: exactly their size, no run.
+    const page_class = try malloc(h, 120 * 1024);
+    try testing.expectEqual(@as(u64, 128 * 1024), try usableSize(h, page_class));
+    try free(h, page_class);
+    for (blocks) |b| try free(h, b);
+    try testing.expectError(error.Invalid, free(h, blocks[15]));
+    // The emptied run counts toward the largest block that fits, and goes back whole when needed.
+    stats = try expectClean(h);
+    const all = @as(u64, h.table.len) * page_size;
+    try testing.expectEqual(all, stats.largest_free);
+    try free(h, try malloc(h, all));
+    try expectEmpty(h);
+}
+
+test "recovery: a class run cut short, and an empty run caught retiring, free all their pages" {
+    const t = try TestHeap.create(4 * 1024 * 1024);
+    defer t.destroy();
+    const h = &t.heap;
+    const c = classOf(40 * 1024);
+    try testing.expectEqual(@as(u32, 5), runPages(c));
+    // Continuations written, head not yet: uncovered, freed.
+    for (21..25) |p| setEntry(h.entry(@intCast(p)), .continuation, 0, 0, 0, 0);
+    // A whole run retiring (live bit cleared, empty) when its retirer died.
+    setEntry(h.entry(30), .small, c, 0, 5, 0);
+    for (31..35) |p| setEntry(h.entry(@intCast(p)), .continuation, 0, 0, 0, 0);
+    h.pageState(30).state = liveState(0, c) & ~live_bit;
+    // A run holding a block, caught the same way: it goes live again, whole.
+    setEntry(h.entry(40), .small, c, 0, 5, 0);
+    for (41..45) |p| setEntry(h.entry(@intCast(p)), .continuation, 0, 0, 0, 0);
+    h.pageState(40).state = liveState(0, c) & ~live_bit;
+    h.pageState(40).bitmap[0] = 1 << 6;
+    var stats: Stats = undefined;
+    try testing.expect(check(h, &stats) != null);
+    const Dier = struct {
+        fn run(hh: *Heap) void {
+            _ = mutex.lock(&hh.header.lock, .never) catch unreachable;
+        }
+    };
+    const th = try std.Thread.spawn(.{}, Dier.run, .{h});
+    th.join();
+    const block = try malloc(h, 300_000); // takes the lock: OWNER_DIED, recovery
+    stats = try expectClean(h);
+    try testing.expectEqual(@as(u64, 2), stats.allocations);
+    for ([_][2]u32{ .{ 21, 25 }, .{ 30, 35 } }) |range| {
+        for (range[0]..range[1]) |p| try testing.expectEqual(@as(u8, @intFromEnum(Kind.free)), h.entry(@intCast(p)).kind);
+    }
+    try testing.expect(isLive(h.pageState(40).state));
+    // The survivor's block (index 6, on the run's fourth page) frees normally.
+    try free(h, h.handleOf(h.pages_offset + 40 * page_size + 6 * class_sizes[c]));
+    try free(h, block);
+    try expectEmpty(h);
+    const all = @as(u64, h.table.len) * page_size;
+    try free(h, try malloc(h, all));
 }

@@ -651,11 +651,15 @@ int32_t ipc_rwlock_write_abandon(ipc_rwlock_t *rwlock);
 /* malloc/free inside a segment, from many processes at once.
  *
  * Blocks are named by handles: offsets tagged with the heap's own random tag, the same block in
- * every process; ipc_heap_pointer turns one into this process's address. Small blocks (up to 16
- * KiB) come from size-class pages and are taken and returned with one atomic operation each, so a
- * process killed at any instant leaves the heap consistent (at worst a block it was taking stays
- * allocated); larger blocks take whole 64 KiB pages (4 KiB-aligned) under a robust lock. A small
- * page whose blocks are all freed goes back to the page pool, for any size. Freeing a block twice,
+ * every process; ipc_heap_pointer turns one into this process's address. Blocks up to 256 KiB come
+ * from size classes (four per doubling: under a quarter wasted) in runs of 1 to 7 pages, and are
+ * taken and returned with one atomic operation each, so a process killed at any instant leaves the
+ * heap consistent (at worst a block it was taking stays allocated); larger blocks take whole 64 KiB
+ * pages (4 KiB-aligned) under a robust lock. A class page or run whose blocks are all freed goes
+ * back to the page pool, for any size: when its allocating process has moved on from it and frees
+ * its last block, else when a malloc finds no free pages (it sweeps them all back first). Sizing
+ * for mixed sizes: the most held at once × 1.25, plus 8 MiB per allocating process (one partly used
+ * page or run per class). Freeing a block twice,
  * a handle that was never allocated, or another heap's handle is refused — except a second free
  * after the block was allocated again, which frees the new block (handles carry no generation).
  * Blocks a killed process held stay allocated (no per-block owner is recorded). */
@@ -666,11 +670,18 @@ typedef struct ipc_heap_stats_t {
   uint64_t in_use;       /* bytes of allocated blocks (their usable sizes) */
   uint64_t reserved;     /* bytes of pages in use by blocks */
   uint64_t free_pages;   /* bytes of pages no block uses */
-  uint64_t largest_free; /* the largest run of free pages: the largest block that fits now */
+  uint64_t largest_free; /* the largest block a malloc gets now: the longest run of pages that are
+                          * free or hold an empty class page or run (swept back when needed) */
   uint64_t allocations;  /* allocated blocks */
 } ipc_heap_stats_t;
 
-/* Creates a heap of `size_bytes` (at least 136 KiB; untouched pages cost no memory) in a segment of
+/* The sizes ipc_heap_create accepts, exactly (IPC_ERANGE outside): IPC_HEAP_SIZE_MIN holds one 64 KiB
+ * page of blocks; IPC_HEAP_SIZE_MAX is 1 TiB less 4097 bytes (block offsets take 40 bits, and the
+ * heap's memory starts on the segment's first system page). Of `size_bytes`, 592 bytes per page go to
+ * bookkeeping, the rest (less a 4 KiB header and alignment padding) to pages. */
+#define IPC_HEAP_SIZE_MIN 135184
+#define IPC_HEAP_SIZE_MAX 1099511623679ULL
+/* Creates a heap of `size_bytes` (IPC_HEAP_SIZE_MIN to IPC_HEAP_SIZE_MAX; untouched pages cost no memory) in a segment of
  * kind IPC_KIND_HEAP, returned in *segment_out (close it with ipc_segment_close after
  * ipc_heap_close; unlink a named one with ipc_segment_unlink); `name`, `mode`, `flags` as for
  * ipc_segment_create. Other processes ipc_segment_open (or ipc_segment_open_fd) it, then
@@ -711,11 +722,44 @@ int32_t ipc_heap_check(ipc_heap_t *heap, ipc_heap_stats_t *stats_out, const char
 #define IPC_HEAP_ROOT_NAME_MAX 47
 int32_t ipc_heap_root(ipc_heap_t *heap, const char *name, uint64_t size, uint64_t *block_out);
 int32_t ipc_heap_root_remove(ipc_heap_t *heap, const char *name);
-/* A context-first trio for code that takes an allocator as callbacks; the context is the heap. They
- * return NULL on any error, and ipc_heap_free_fn ignores a pointer that is no allocated block. */
+/* The size a request of `size` bytes gets: what ipc_heap_usable_size will say of the block that
+ * ipc_heap_malloc(size) returns (size 0 counts as 1 byte, as in the callbacks below); IPC_ERANGE
+ * above IPC_HEAP_BLOCK_OFFSET_MASK. The same for every heap (the size classes are fixed). */
+int32_t ipc_heap_round_up(ipc_heap_t *heap, uint64_t size, uint64_t *size_out);
+
+/* Callbacks with the context first, for C code that takes an allocator as function pointers; the
+ * context is the ipc_heap_t. C semantics:
+ *   - size 0 (malloc, calloc, aligned_alloc, realloc(NULL, 0)) returns a unique block of the smallest
+ *     class, which ipc_heap_free_fn frees;
+ *   - realloc(p, 0) frees p and returns NULL (glibc's choice); realloc(NULL, n) is malloc(n); a
+ *     realloc that fails (NULL) leaves p allocated and intact;
+ *   - calloc zero-fills, and returns NULL when count * size overflows;
+ *   - aligned_alloc takes C11's order (alignment, size), a power of two up to
+ *     IPC_HEAP_ALIGNMENT_MAX, and returns NULL for any other;
+ *   - usable_size is what the block holds (0 for NULL); round_up is ipc_heap_round_up (0 for a
+ *     size no heap can hold): SQLite's xSize and xRoundup each in one call.
+ * They return NULL (or 0) on any error. A pointer given to free, realloc or usable_size that is no
+ * allocated block of this heap (a double free, a pointer inside a block or outside the heap) is a
+ * misuse: never obeyed, always counted in this view (ipc_heap_misuses), and with
+ * ipc_heap_on_misuse(heap, IPC_HEAP_MISUSE_ABORT) described on stderr before the process aborts.
+ * (A second free after the block was allocated again frees the new block: handles carry no
+ * generation, so that one misuse is not seen.) The handle functions above report the same cases as
+ * results (IPC_EINVAL, IPC_ERANGE, IPC_EKIND) and do not count them. */
 void *ipc_heap_alloc_fn(void *context, size_t size);
+void *ipc_heap_calloc_fn(void *context, size_t count, size_t size);
+void *ipc_heap_aligned_alloc_fn(void *context, size_t alignment, size_t size);
 void ipc_heap_free_fn(void *context, void *ptr);
 void *ipc_heap_realloc_fn(void *context, void *ptr, size_t size);
+size_t ipc_heap_usable_size_fn(void *context, const void *ptr);
+size_t ipc_heap_round_up_fn(void *context, size_t size);
+/* What a misuse of the callbacks does in this view of the heap (this process's ipc_heap_t), besides
+ * being counted: IPC_HEAP_MISUSE_COUNT (the default) or IPC_HEAP_MISUSE_ABORT; IPC_EINVAL for
+ * another value. */
+#define IPC_HEAP_MISUSE_COUNT 0
+#define IPC_HEAP_MISUSE_ABORT 1
+int32_t ipc_heap_on_misuse(ipc_heap_t *heap, uint32_t action);
+/* Misuses of the callbacks through this view so far. */
+int32_t ipc_heap_misuses(ipc_heap_t *heap, uint64_t *count_out);
 
 /* ---- Channels ---------------------------------------------------------------------------------- */
 

@@ -1201,7 +1201,7 @@ pub export fn ipc_heap_create(
 ) i32 {
     const out = heap_out orelse return abi.code(error.Invalid);
     out.* = null;
-    if (size_bytes > heap.max_size - heap.base_alignment) return abi.code(error.Range);
+    if (size_bytes < heap.size_min or size_bytes > heap.size_max) return abi.code(error.Range);
     _ = heap.plan(size_bytes) catch |err| return result(err);
     const seg = createStandaloneSized(name, mode, flags, .heap, size_bytes + heap.base_alignment, .{ .run = heapInitData }, segment_out) catch |err|
         return result(err);
@@ -1338,30 +1338,111 @@ pub export fn ipc_heap_check(handle: ?*ipc_heap_t, stats_out: ?*ipc_heap_stats_t
     return if (problem == null) abi.ok else abi.code(error.Protocol);
 }
 
-/// ipc_heap_alloc_fn and friends: the context-first trio other C code takes as callbacks; the
-/// context is the ipc_heap_t. They return NULL (or do nothing) on any error.
+pub export fn ipc_heap_round_up(handle: ?*ipc_heap_t, size: u64, size_out: ?*u64) i32 {
+    const out = size_out orelse return abi.code(error.Invalid);
+    out.* = 0;
+    _ = toHeap(handle) catch |err| return result(err);
+    out.* = heap.roundUp(size) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_on_misuse(handle: ?*ipc_heap_t, action: u32) i32 {
+    const h = toHeap(handle) catch |err| return result(err);
+    if (action != heap.misuse_count and action != heap.misuse_abort) return abi.code(error.Invalid);
+    h.misuse_action.store(action, .monotonic);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_misuses(handle: ?*ipc_heap_t, count_out: ?*u64) i32 {
+    const out = count_out orelse return abi.code(error.Invalid);
+    const h = toHeap(handle) catch |err| return result(err);
+    out.* = h.misuses.load(.monotonic);
+    return abi.ok;
+}
+
+// The callbacks: malloc, calloc, aligned_alloc, realloc, free, usable size and round-up with a
+// context first (the ipc_heap_t), for C code that takes an allocator as function pointers. C
+// semantics: size 0 gets a unique block of the smallest class; realloc(p, 0) frees p and returns NULL
+// (as glibc). A pointer that is no allocated block of the heap is a misuse: counted, never obeyed,
+// and an abort when the view asked for one (ipc_heap_on_misuse).
+
+/// Counts a misuse of the callbacks, and aborts if this view asked for that.
+fn misuse(h: *heap.Heap, op: []const u8, ptr: ?*const anyopaque, err: abi.Error) void {
+    _ = h.misuses.fetchAdd(1, .monotonic);
+    if (h.misuse_action.load(.monotonic) != heap.misuse_abort) return;
+    const address = if (ptr) |p| @intFromPtr(p) else 0;
+    std.debug.print("libipc: {s}(0x{x}): not an allocated block of this heap ({s}); aborting (ipc_heap_on_misuse)\n", .{ op, address, @errorName(err) });
+    std.posix.abort();
+}
+
+/// The handle of the block at `ptr`, or null (a misuse, counted) when `ptr` is outside the heap.
+fn callbackBlock(h: *heap.Heap, op: []const u8, ptr: *const anyopaque) ?u64 {
+    const p = @intFromPtr(ptr);
+    const base = @intFromPtr(h.base);
+    if (p < base or p - base >= h.size) {
+        misuse(h, op, ptr, error.Range);
+        return null;
+    }
+    return h.handleOf(p - base);
+}
+
 pub export fn ipc_heap_alloc_fn(context: ?*anyopaque, size: usize) ?*anyopaque {
     const h = toHeap(@ptrCast(context)) catch return null;
-    const block = heap.malloc(h, size) catch return null;
+    const block = heap.malloc(h, @max(size, 1)) catch return null;
+    return heap.pointer(h, block) catch null;
+}
+
+pub export fn ipc_heap_calloc_fn(context: ?*anyopaque, count: usize, size: usize) ?*anyopaque {
+    const h = toHeap(@ptrCast(context)) catch return null;
+    const total = std.math.mul(usize, count, size) catch return null;
+    const block = heap.malloc(h, @max(total, 1)) catch return null;
+    const p = heap.pointer(h, block) catch return null;
+    @memset(p[0..total], 0);
+    return p;
+}
+
+pub export fn ipc_heap_aligned_alloc_fn(context: ?*anyopaque, alignment: usize, size: usize) ?*anyopaque {
+    const h = toHeap(@ptrCast(context)) catch return null;
+    const block = heap.mallocAligned(h, @max(size, 1), alignment) catch return null;
     return heap.pointer(h, block) catch null;
 }
 
 pub export fn ipc_heap_free_fn(context: ?*anyopaque, ptr: ?*anyopaque) void {
     const h = toHeap(@ptrCast(context)) catch return;
-    const p = @intFromPtr(ptr orelse return);
-    const base = @intFromPtr(h.base);
-    if (p < base or p - base >= h.size) return;
-    heap.free(h, h.handleOf(p - base)) catch {};
+    const block = callbackBlock(h, "ipc_heap_free_fn", ptr orelse return) orelse return;
+    heap.free(h, block) catch |err| misuse(h, "ipc_heap_free_fn", ptr, err);
 }
 
 pub export fn ipc_heap_realloc_fn(context: ?*anyopaque, ptr: ?*anyopaque, size: usize) ?*anyopaque {
     const h = toHeap(@ptrCast(context)) catch return null;
     if (ptr == null) return ipc_heap_alloc_fn(context, size);
-    const p = @intFromPtr(ptr.?);
-    const base = @intFromPtr(h.base);
-    if (p < base or p - base >= h.size) return null;
-    const moved = heap.realloc(h, h.handleOf(p - base), size) catch return null;
+    if (size == 0) {
+        ipc_heap_free_fn(context, ptr);
+        return null;
+    }
+    const block = callbackBlock(h, "ipc_heap_realloc_fn", ptr.?) orelse return null;
+    const moved = heap.realloc(h, block, size) catch |err| {
+        // Out of memory leaves the block as it was, as C's realloc does; anything else is a block
+        // the heap does not hold.
+        if (err != error.NoMemory) misuse(h, "ipc_heap_realloc_fn", ptr, err);
+        return null;
+    };
     return heap.pointer(h, moved) catch null;
+}
+
+pub export fn ipc_heap_usable_size_fn(context: ?*anyopaque, ptr: ?*const anyopaque) usize {
+    const h = toHeap(@ptrCast(context)) catch return 0;
+    const block = callbackBlock(h, "ipc_heap_usable_size_fn", ptr orelse return 0) orelse return 0;
+    const size = heap.usableSize(h, block) catch |err| {
+        misuse(h, "ipc_heap_usable_size_fn", ptr, err);
+        return 0;
+    };
+    return @intCast(size);
+}
+
+pub export fn ipc_heap_round_up_fn(context: ?*anyopaque, size: usize) usize {
+    _ = toHeap(@ptrCast(context)) catch return 0;
+    return @intCast(heap.roundUp(size) catch return 0);
 }
 
 // ---------------------------------------------------------------------------------------------------

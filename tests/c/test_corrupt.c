@@ -409,7 +409,7 @@ static void choose_spots(enum target t) {
     add_cold(HEAP_BASE + 4, 60, ANY);      /* version, tag, geometry (read when attaching) */
     add_cold(HEAP_BASE + 64 + 4, 12, ANY); /* the page lock's layout tag and reserved words */
     add_words(HEAP_BASE + 64 + 16, 4, LOCK_FREE_ONLY); /* its word: taken without a timeout */
-    add_words(HEAP_BASE + 128, 160, HEAP_LINK);        /* class list heads */
+    add_words(HEAP_BASE + 128, 52 * 4, HEAP_LINK);     /* class list heads (52 classes) */
     for (uint32_t p = 0; p < page_count; p++) {
       uint32_t e = HEAP_BASE + 4096 + p * 16;
       add_words(e, 4, HEAP_KIND);

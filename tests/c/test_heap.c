@@ -45,6 +45,26 @@ static void misuse(void) {
   ipc_segment_t *heap_seg, *other_seg;
   ipc_heap_stats_t stats;
   CHECK_RC(ipc_heap_create(NULL, 0, 0, 1000, &heap_seg, &heap), IPC_ERANGE);
+  /* The size limits, exactly: the smallest heap holds one page; one byte less or past the largest
+   * is refused. */
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, IPC_HEAP_SIZE_MIN - 1, &heap_seg, &heap), IPC_ERANGE);
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, IPC_HEAP_SIZE_MAX + 1, &heap_seg, &heap), IPC_ERANGE);
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, IPC_HEAP_SIZE_MIN, &heap_seg, &heap), IPC_OK);
+  CHECK_RC(ipc_heap_check(heap, &stats, NULL), IPC_OK);
+  CHECK(stats.free_pages == 65536 && stats.largest_free == 65536);
+  uint64_t one;
+  CHECK_RC(ipc_heap_malloc(heap, 65536, &one), IPC_OK);
+  CHECK_RC(ipc_heap_free(heap, one), IPC_OK);
+  /* largest_free counts a class page whose blocks are all freed (it stays reserved until a malloc
+   * needs its room), so the block it promises fits. */
+  CHECK_RC(ipc_heap_malloc(heap, 64, &one), IPC_OK);
+  CHECK_RC(ipc_heap_free(heap, one), IPC_OK);
+  CHECK_RC(ipc_heap_check(heap, &stats, NULL), IPC_OK);
+  CHECK(stats.reserved == 65536 && stats.largest_free == 65536);
+  CHECK_RC(ipc_heap_malloc(heap, stats.largest_free, &one), IPC_OK);
+  CHECK_RC(ipc_heap_free(heap, one), IPC_OK);
+  CHECK_RC(ipc_heap_close(heap), IPC_OK);
+  CHECK_RC(ipc_segment_close(heap_seg), IPC_OK);
   CHECK_RC(ipc_heap_create(NULL, 0, 0, 8 << 20, &heap_seg, &heap), IPC_OK);
   CHECK_RC(ipc_heap_create(NULL, 0, 0, 8 << 20, &other_seg, &other), IPC_OK);
   uint64_t a, b, c;
@@ -103,7 +123,7 @@ static void misuse(void) {
   CHECK_RC(ipc_heap_handle(heap, text, &handle), IPC_OK);
   CHECK(ipc_heap_pointer(heap, handle) == text);
   free_fn(heap, text);
-  CHECK(alloc_fn(heap, 0) == NULL);
+  free_fn(heap, alloc_fn(heap, 0)); /* size 0: a unique block (tests/c/test_heap_callbacks.c) */
   expect_clean(heap, &stats);
   CHECK(stats.allocations == 0);
   /* Another process's way in: open the segment, attach; a plain segment is refused. */
@@ -208,6 +228,55 @@ static void sharing(void) {
   CHECK_RC(ipc_segment_close(heap_seg), IPC_OK);
 }
 
+/* Fragmentation, a property with a fixed seed: a random workload of blocks of 16 B to 256 KiB (sizes
+ * log-uniform: as many of 16-256 B as of 16-256 KiB), each step freeing a random live block or
+ * allocating a new one, keeps the bytes asked for at least 0.8 of the bytes of pages in use, at every
+ * checkpoint once the live set has grown (bench/heap.c's "fragmentation" job runs it longer). */
+static uint64_t mixed_size(uint64_t *state) {
+  uint64_t r = next_random(state);
+  unsigned log = 4 + (unsigned)(r % 14); /* 2^4 .. 2^17, then up to twice that */
+  return (1ULL << log) + (next_random(state) % (1ULL << log));
+}
+
+static void fragmentation(void) {
+  ipc_heap_t *heap;
+  ipc_segment_t *heap_seg;
+  CHECK_RC(ipc_heap_create(NULL, 0, 0, 512ULL << 20, &heap_seg, &heap), IPC_OK);
+  enum { LIVE = 8000, STEPS = 400000 };
+  static uint64_t live[LIVE], asked[LIVE];
+  uint64_t state = 12345, asked_total = 0;
+  double worst = 1.0;
+  for (int step = 1; step <= STEPS; step++) {
+    int i = (int)(next_random(&state) % LIVE);
+    if (live[i] != 0) {
+      CHECK_RC(ipc_heap_free(heap, live[i]), IPC_OK);
+      live[i] = 0;
+      asked_total -= asked[i];
+    } else {
+      asked[i] = mixed_size(&state);
+      CHECK_RC(ipc_heap_malloc(heap, asked[i], &live[i]), IPC_OK);
+      asked_total += asked[i];
+    }
+    if (step % 20000 == 0 && step >= 40000) {
+      ipc_heap_stats_t stats;
+      expect_clean(heap, &stats);
+      double ratio = (double)asked_total / (double)stats.reserved;
+      if (ratio < worst) worst = ratio;
+      if (getenv("FRAG_DEBUG")) printf("step %d: asked %.1f MiB, usable %.1f MiB, pages %.1f MiB, blocks %llu\n", step, asked_total / 1048576.0, stats.in_use / 1048576.0, stats.reserved / 1048576.0, (unsigned long long)stats.allocations);
+    }
+  }
+  printf("fragmentation: bytes asked / bytes of pages, worst of 19 checkpoints: %.3f\n", worst);
+  CHECK(worst >= 0.8);
+  for (int i = 0; i < LIVE; i++) {
+    if (live[i] != 0) CHECK_RC(ipc_heap_free(heap, live[i]), IPC_OK);
+  }
+  ipc_heap_stats_t stats;
+  expect_clean(heap, &stats);
+  CHECK(stats.allocations == 0);
+  CHECK_RC(ipc_heap_close(heap), IPC_OK);
+  CHECK_RC(ipc_segment_close(heap_seg), IPC_OK);
+}
+
 /* Allocation storms (malloc, realloc, free) killed at random moments: after every kill the heap
  * checks clean and the survivor (this process) allocates and frees in it, large blocks included
  * (the page lock may have died with its holder). */
@@ -279,6 +348,7 @@ static void fault_injection(void) {
 int main(void) {
   alarm(240);
   misuse();
+  fragmentation();
   sharing();
   fault_injection();
   printf("test_heap: ok\n");

@@ -11,6 +11,25 @@ import type { Harness } from "../harness.ts";
 export default function heapCase(h: Harness): void {
   const { SharedHeap, SharedMemory } = h.ipc;
 
+  h.test("heap: roundUp is the usable size a request gets; malloc zero-fills on request", () => {
+    using heap = SharedHeap.create({ size: 8 << 20 });
+    for (const size of [1, 16, 17, 129, 1000, 16384, 16385, 20000, 65536, 70000, 200_000, 300_000]) {
+      const block = heap.malloc(size);
+      assert.equal(heap.roundUp(size), heap.usableSize(block), `size ${size}`);
+      assert.ok(heap.usableSize(block) >= size);
+      heap.free(block);
+    }
+    assert.equal(heap.roundUp(0), heap.roundUp(1));
+    assert.throws(() => heap.roundUp(-1), RangeError);
+    const dirty = heap.malloc(3000);
+    heap.view(dirty).fill(0xab);
+    heap.free(dirty);
+    const zeroed = heap.malloc(3000, { zero: true });
+    assert.ok(heap.view(zeroed).subarray(0, 3000).every((x) => x === 0));
+    heap.free(zeroed);
+    assert.equal(heap.check().allocations, 0);
+  });
+
   h.test("heap: malloc, views, realloc, free, roots, and the heap checks clean", () => {
     using heap = SharedHeap.create({ size: 8 << 20 });
     const a = heap.malloc(24);

@@ -1,0 +1,134 @@
+//! The heap's consistency walk (`check`) and the statistics it gathers: every invariant the
+//! allocator keeps (zig/heap.zig's file comment lists them; zig/heap/classes.zig those of the class
+//! runs), verified under the page lock. The walk reads every value of the segment once and reports
+//! what it finds wrong as a `Problem`, never asserting on it: a peer may have written anything.
+
+const std = @import("std");
+const heap = @import("../heap.zig");
+const classes_mod = @import("classes.zig");
+const Heap = heap.Heap;
+const Kind = heap.Kind;
+const page_size = heap.page_size;
+const classes = classes_mod.classes;
+const class_sizes = classes_mod.class_sizes;
+const blocksOf = classes_mod.blocksOf;
+const runPages = classes_mod.runPages;
+const lockPages = heap.lockPages;
+const unlockPages = heap.unlockPages;
+const isLive = heap.isLive;
+const stateClass = heap.stateClass;
+const wordMask = heap.wordMask;
+const usableSize = heap.usableSize;
+
+pub const Stats = struct {
+    /// Bytes of allocated blocks (their usable sizes).
+    in_use: u64 = 0,
+    /// Bytes in pages given to small classes or large blocks.
+    reserved: u64 = 0,
+    /// Bytes of never-used or freed pages.
+    free_pages: u64 = 0,
+    /// The largest block that fits now, in bytes: the longest run of pages that are free or belong
+    /// to class runs holding no block (a malloc that finds no free run retires those first).
+    largest_free: u64 = 0,
+    allocations: u64 = 0,
+};
+
+pub const Problem = struct {
+    page: u32,
+    what: [:0]const u8,
+};
+
+/// Walks every structure (see the file comment's invariants) under the page lock (recovering first
+/// if its last holder died), so that page changes in progress are not mistaken for damage; small
+/// blocks keep being allocated and freed meanwhile, which makes the numbers approximate, never a
+/// problem. Returns the first problem found, or null; fills `stats`.
+pub fn check(h: *Heap, stats: *Stats) ?Problem {
+    stats.* = .{};
+    lockPages(h) catch return .{ .page = 0, .what = "the page lock is unusable" };
+    defer unlockPages(h);
+    var run: u64 = 0;
+    var covered: u32 = 0;
+    // Whether the pages `covered` counts down belong to a class run that holds no block.
+    var covered_empty = false;
+    var small_pages: [classes]u32 = [_]u32{0} ** classes;
+    for (h.table, 0..) |*e, i| {
+        const page: u32 = @intCast(i);
+        const kind = @atomicLoad(u8, &e.kind, .acquire);
+        if (kind > 3) return .{ .page = page, .what = "unknown page kind" };
+        if (covered > 0 and kind != @intFromEnum(Kind.continuation)) return .{ .page = page, .what = "a run of pages cut short" };
+        const ps = h.pageState(page);
+        if (kind != @intFromEnum(Kind.small) and isLive(@atomicLoad(u32, &ps.state, .acquire))) return .{ .page = page, .what = "a page that is not small is marked live" };
+        switch (@as(Kind, @enumFromInt(kind))) {
+            .free => {
+                run += page_size;
+                stats.free_pages += page_size;
+                stats.largest_free = @max(stats.largest_free, run);
+                continue;
+            },
+            .continuation => {
+                if (covered == 0) return .{ .page = page, .what = "continuation outside a run" };
+                covered -= 1;
+                stats.reserved += page_size;
+                if (covered_empty) {
+                    run += page_size;
+                    stats.largest_free = @max(stats.largest_free, run);
+                } else run = 0;
+                continue;
+            },
+            .large => {
+                const pages = @atomicLoad(u32, &e.pages, .acquire);
+                if (pages == 0 or @as(u64, page) + pages > h.table.len) return .{ .page = page, .what = "large block runs past the heap" };
+                covered = pages - 1;
+                covered_empty = false;
+                stats.in_use += @as(u64, pages) * page_size;
+                stats.allocations += 1;
+            },
+            .small => {
+                // Read once: the page lock does not keep a process that writes garbage out.
+                const class: u32 = @atomicLoad(u8, &e.class, .acquire);
+                if (class >= classes) return .{ .page = page, .what = "unknown size class" };
+                const state = @atomicLoad(u32, &ps.state, .acquire);
+                if (!isLive(state)) return .{ .page = page, .what = "small page not marked live" };
+                if (stateClass(state) != class) return .{ .page = page, .what = "small page state names another class" };
+                const blocks = blocksOf(class);
+                var used: u64 = 0;
+                for (0..(blocks + 63) / 64) |w| used += @popCount(@atomicLoad(u64, &ps.bitmap[w], .acquire) & wordMask(blocks, w));
+                if (@atomicLoad(u32, &e.pages, .acquire) != runPages(class)) return .{ .page = page, .what = "class run of the wrong length" };
+                if (@as(u64, page) + runPages(class) > h.table.len) return .{ .page = page, .what = "class run runs past the heap" };
+                stats.in_use += used * class_sizes[class];
+                stats.allocations += used;
+                small_pages[class] += 1;
+                covered = runPages(class) - 1;
+                covered_empty = used == 0;
+                stats.reserved += page_size;
+                if (covered_empty) {
+                    run += page_size;
+                    stats.largest_free = @max(stats.largest_free, run);
+                } else run = 0;
+                continue;
+            },
+        }
+        run = 0;
+        stats.reserved += page_size;
+    }
+    if (covered > 0) return .{ .page = @intCast(h.table.len - 1), .what = "a run of pages runs past the heap" };
+    for (&h.header.roots) |*r| {
+        const handle = @atomicLoad(u64, &r.handle, .acquire);
+        if (handle == 0) continue;
+        _ = usableSize(h, handle) catch return .{ .page = 0, .what = "a named root is not an allocated block" };
+    }
+    for (0..classes) |c| {
+        var next = @atomicLoad(u32, &h.header.class_head[c], .acquire);
+        var seen: u32 = 0;
+        while (next != 0) {
+            if (next > h.table.len) return .{ .page = next - 1, .what = "class list points outside the heap" };
+            const e = h.entry(next - 1);
+            if (e.kind != @intFromEnum(Kind.small) or e.class != c) return .{ .page = next - 1, .what = "class list holds a page of another kind" };
+            seen += 1;
+            if (seen > small_pages[c]) return .{ .page = next - 1, .what = "class list has a cycle" };
+            next = @atomicLoad(u32, &e.next, .acquire);
+        }
+        if (seen != small_pages[c]) return .{ .page = 0, .what = "class list misses a page of its class" };
+    }
+    return null;
+}
