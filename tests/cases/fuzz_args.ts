@@ -632,6 +632,7 @@ export default function fuzzArgs(h: Harness): void {
       realloc: plain(0, 16),
       free: plain(0),
       usableSize: plain(0),
+      roundUp: plain(16),
       view: plain(0, Uint8Array, 1),
       root: plain("r", 16),
       removeRoot: plain("r"),
