@@ -1,65 +1,65 @@
 #!/usr/bin/env node
-// The `libipc` command (package.json "bin"): `libipc ls`, `libipc gc`, `libipc --version`; see libipc.ts. Under Bun or
-// Deno it runs directly; under a Node that strips TypeScript (22.18 and later) from a checkout too
-// (Node refuses to strip types inside node_modules). Otherwise it runs the command with
-// $LIBIPC_RUNTIME ("bun", "deno" or a path to one of them), the Bun or Deno installed beside this
-// package (node_modules/.bin), or the one on PATH.
+// The `libipc` command (package.json "bin"): `libipc ls`, `libipc gc`, `libipc --version`; see libipc.ts. It runs in
+// whichever runtime started it, with that runtime's binding: Bun, Deno, or Node (20 and later, through koffi).
+//
+// The npm package ships the command compiled in dist/cli, so every Node runs it there, inside node_modules too (where
+// Node refuses to strip types). A checkout has no dist/ until scripts/build-js.mjs made one: a Node that strips
+// TypeScript (22.18 and later) runs cli/libipc.node.ts itself; an older one runs dist/cli/libipc.node.js, which this
+// file first (re)builds when it is missing or older than a source it is compiled from.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-const here = dirname(fileURLToPath(import.meta.url));
+const here = fileURLToPath(new URL(".", import.meta.url));
+const root = join(here, "..");
 const args = process.argv.slice(2);
 
 // A checkout runs the TypeScript beside this file; the npm package ships it compiled in dist/cli.
 const compiled = !existsSync(join(here, "libipc.bun.ts"));
 const entry = (runtime) =>
-  compiled ? join(here, "..", "dist", "cli", `libipc.${runtime}.js`) : join(here, `libipc.${runtime}.ts`);
+  compiled ? join(root, "dist", "cli", `libipc.${runtime}.js`) : join(here, `libipc.${runtime}.ts`);
 
 // Answered here, before any runtime or native library is needed: the version of the package this file is in.
 if (args[0] === "--version" || args[0] === "-v") {
-  console.log(JSON.parse(readFileSync(join(here, "..", "package.json"), "utf8")).version);
+  console.log(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version);
   process.exit(0);
 }
 
-function argv(runtime) {
-  return basename(runtime).startsWith("deno")
-    ? [runtime, "run", "--allow-ffi", "--allow-read", "--allow-env", entry("deno"), ...args]
-    : [runtime, entry("bun"), ...args];
+/** The newest modification time (ms) of the TypeScript files that dist/cli/libipc.node.js is compiled from. */
+function newestSource() {
+  let newest = 0;
+  const visit = (dir, recurse) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory() && recurse) visit(path, true);
+      else if (entry.isFile() && entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
+    }
+  };
+  visit(root, false);
+  visit(join(root, "lib"), true);
+  visit(here, false);
+  return newest;
 }
 
-if (process.versions.bun !== undefined) {
-  await import(pathToFileURL(entry("bun")).href);
-} else if ("Deno" in globalThis) {
-  await import(pathToFileURL(entry("deno")).href);
-} else if (!compiled && process.features.typescript && !here.split(/[\\/]/).includes("node_modules")) {
-  await import(pathToFileURL(entry("node")).href);
-} else {
-  const bins = [join(here, "..", "node_modules", ".bin"), join(here, "..", "..", ".bin")];
-  const candidates = [
-    ...(process.env.LIBIPC_RUNTIME ? [process.env.LIBIPC_RUNTIME] : []),
-    ...bins.flatMap((bin) => [join(bin, "bun"), join(bin, "deno")]).filter((path) => existsSync(path)),
-    "bun",
-    "deno",
-  ];
-  let status = null;
-  for (const runtime of candidates) {
-    const [command, ...rest] = argv(runtime);
-    const result = spawnSync(command, rest, { stdio: "inherit" });
-    if (result.error?.code === "ENOENT") continue;
-    if (result.error) {
-      console.error(`libipc: could not run ${command}: ${result.error.message}`);
+/** The Node entry: compiled in the package; in a checkout the source where Node strips types, else a fresh build. */
+function nodeEntry() {
+  if (compiled) return entry("node");
+  if (process.features.typescript && !here.split(/[\\/]/).includes("node_modules")) return entry("node");
+  const built = join(root, "dist", "cli", "libipc.node.js");
+  if (!existsSync(built) || statSync(built).mtimeMs < newestSource()) {
+    const build = spawnSync(process.execPath, [join(root, "scripts", "build-js.mjs")], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    if (build.status !== 0) {
+      console.error(`libipc: building ${built} failed (scripts/build-js.mjs exited ${build.status ?? build.signal})`);
       process.exit(1);
     }
-    status = result.status ?? 1;
-    break;
   }
-  if (status === null) {
-    console.error("libipc: needs Bun or Deno to run (tried " + candidates.join(", ") + "); set LIBIPC_RUNTIME");
-    process.exit(1);
-  }
-  process.exit(status);
+  return built;
 }
+
+const runtime = process.versions.bun !== undefined ? "bun" : "Deno" in globalThis ? "deno" : "node";
+await import(pathToFileURL(runtime === "node" ? nodeEntry() : entry(runtime)).href);

@@ -12,6 +12,9 @@
 //   - imports npm:libipc under Deno with only --allow-ffi;
 //   - imports libipc under this machine's Node (20: the compiled dist/node.js) and uses a Mutex and a
 //     Chan;
+//   - runs the installed bin (node_modules/.bin/libipc) as `npx libipc` does, under this machine's Node
+//     and under Node 26, with no Bun or Deno on PATH: `ls` lists a live and a dead segment, `gc
+//     --all-dead` removes the dead one (tests/consumer/cli.mjs);
 //   - type-checks the consumer with strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes and
 //     moduleResolution nodenext, without skipLibCheck: 0 errors;
 //   - checks that the main tarball holds no Zig source, no C header and no native library.
@@ -103,7 +106,7 @@ try {
     koffiTgz,
     koffiPlatformTgz,
   ], { cwd: app });
-  for (const file of ["parent.ts", "child.ts", "work.ts", "npm_specifier.ts", "node.mjs"]) {
+  for (const file of ["parent.ts", "child.ts", "work.ts", "npm_specifier.ts", "node.mjs", "cli.mjs"]) {
     cpSync(join(root, "tests", "consumer", file), join(app, file));
   }
 
@@ -125,6 +128,15 @@ try {
     cwd: app,
     match: /consumer: node \S+ imports libipc; library .*node_modules\/@libipc\/linux-/,
   });
+  // The installed bin under each Node, as `npx libipc` runs it (the old one handed off to Bun or Deno).
+  for (
+    const [node, version] of [[process.execPath, process.versions.node.replace(/\./g, "\\.")], [bin("node"), "26\\."]]
+  ) {
+    step(`libipc ls and gc under ${node}`, [node, "cli.mjs"], {
+      cwd: app,
+      match: new RegExp(`consumer: libipc ls and gc under node ${version}\\S* from node_modules`),
+    });
+  }
 
   // Bun's own installer, offline: the registry is a closed port, msgpackr comes from its tarball
   // through "overrides", and the platform packages not given (other CPUs) are optional, so skipped.
