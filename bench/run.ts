@@ -204,7 +204,9 @@ const groups: Group[] = [
       "drops the first 10%, the socket peers time theirs after 2 000 warm-up rounds), each job run beside one " +
       "CPU-bound busy process per CPU (a Bun `for (;;) {}`, started before the job and killed after it), so that " +
       "runnable threads outnumber CPUs the whole time. While the kernel's runnable count exceeds the CPUs, libipc " +
-      "spins only on words where spinning paid lately, 5 µs at most (DEVELOPERS.md, Waiting). Bun<->Deno is a Bun parent with a Deno child for both tools.",
+      "spins only on words where spinning paid lately, 5 µs at most (DEVELOPERS.md, Waiting). Bun<->Deno is a Bun " +
+      "parent with a Deno child for both tools. Node (koffi, Node 26): Node<->Node against Node's own unix socket, " +
+      "and Node<->Bun a Node parent with a Bun child.",
     load: true,
     jobs: [
       ["zig-out/bin/ipc-bench-chan", "roundtrip", "22000"],
@@ -220,6 +222,17 @@ const groups: Group[] = [
         "22000",
       ],
       ["SOCKET_CHILD=deno", bun, "bench/ipc_peers/unix_socket.ts", "roundtrip"],
+      // Node (koffi, Node 26): Node<->Node against Node's own socket, and a Node parent with a Bun child.
+      [node, "bench/chan.node.ts", "roundtrip", "22000"],
+      [node, "bench/ipc_peers/unix_socket_node.ts", "roundtrip"],
+      [
+        `CHAN_CHILD=${JSON.stringify([bun, "bench/chan.bun.ts"])}`,
+        "CHAN_CHILD_LABEL=Bun",
+        node,
+        "bench/chan.node.ts",
+        "roundtrip",
+        "22000",
+      ],
     ],
   },
   {
