@@ -32,7 +32,8 @@ typedef struct bench_allocator {
   int peer;               /* 1 for a peer row */
   void *(*alloc)(size_t); /* NULL when the allocator is out of memory */
   void (*release)(void *);
-  uint64_t (*pages)(void); /* the allocator's own count of the bytes of pages its blocks hold */
+  uint64_t (*pages)(void); /* the allocator's own count of the bytes of pages its blocks hold; NULL
+                            * for one without pages (its ratio row is left out) */
   const char *pages_note;  /* what `pages` counts, for the row's notes */
 } bench_allocator;
 
@@ -92,7 +93,7 @@ static inline void bench_random(const bench_allocator *a, int wide, long ops) {
   uint64_t state = 7, asked_total = 0, blocks = 0, timed_ns = 0;
   double worst_pages = 1e9, worst_rss = 1e9;
   uint64_t at_pages = 0, at_rss = 0;
-  const uint64_t rss_base = bench_rss(), pages_base = a->pages();
+  const uint64_t rss_base = bench_rss(), pages_base = a->pages != NULL ? a->pages() : 0;
   uint64_t t = bench_now_ns();
   for (long op = 1; op <= ops; op++) {
     long i;
@@ -124,7 +125,7 @@ static inline void bench_random(const bench_allocator *a, int wide, long ops) {
     int checkpoint = wide ? (op % (ops / 20) == 0 && op >= ops / 10) : last;
     if (checkpoint) {
       timed_ns += bench_now_ns() - t;
-      at_pages = a->pages() - pages_base;
+      at_pages = a->pages != NULL ? a->pages() - pages_base : 1;
       at_rss = bench_rss() - rss_base;
       double by_pages = (double)asked_total / (double)at_pages, by_rss = (double)asked_total / (double)at_rss;
       if (by_pages < worst_pages) worst_pages = by_pages;
@@ -133,7 +134,8 @@ static inline void bench_random(const bench_allocator *a, int wide, long ops) {
     }
   }
   const char *what = wide ? "16 B-256 KiB, 8 000 slots, worst of 19 checkpoints" : "mixed 16 B-64 KiB, 20 000 slots, at the end";
-  printf("{\"case\":\"heap random ops %s: live bytes / bytes of pages (the allocator's count)\",\"tool\":\"%s\","
+  if (a->pages != NULL)
+    printf("{\"case\":\"heap random ops %s: live bytes / bytes of pages (the allocator's count)\",\"tool\":\"%s\","
          "\"unit\":\"ratio\",\"value\":%.3f,\"peer\":%s,\"note\":\"%s; at the end %llu live blocks, %.1f MiB "
          "asked, %.1f MiB of pages\"}\n",
          what, a->tool, worst_pages, a->peer ? "true" : "false", a->pages_note, (unsigned long long)blocks,

@@ -136,7 +136,8 @@ const groups: Group[] = [
       "built by this runner with the pinned Zig's C/C++ compiler against Debian's packages (scripts/debs.mjs): " +
       "glibc's malloc, jemalloc 5.3 (libjemalloc.a linked in) and mimalloc 2.0 (libmimalloc.so by path), all " +
       "private memory (with 2 processes each has its own: the bound for a shared heap), and Boost.Interprocess " +
-      "1.74 managed_shared_memory (rbtree_best_fit behind one process-shared mutex). Lua: Debian's Lua 5.4 " +
+      "1.74 managed_shared_memory (rbtree_best_fit behind one process-shared mutex; it keeps no count of pages, so " +
+      "only its resident growth is reported). Lua: Debian's Lua 5.4 " +
       "(liblua5.4.a) runs one deterministic string/table churn script (bench/heap_lua.c) on glibc and, through " +
       "lua_newstate's allocator callback, in libipc heaps: glibc's footprint is the larger of its peak resident " +
       "growth and its peak mallinfo2 arena + hblkhd; libipc's the smallest heap size the script completes in (by " +
