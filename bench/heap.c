@@ -1,18 +1,13 @@
-/* Shared heap benchmarks from C. One JSON line per case (see bench/report.ts).
+/* Shared heap benchmarks from C, for libipc (bench/heap_peers.c and bench/heap_boost.cpp run the
+ * same workloads, bench/heap_work.h, on the peers). One JSON line per case (see bench/report.ts).
  *   ipc-bench-heap <64|mixed> <processes> [ops per process]
- *       `processes` forked processes allocate and free in one libipc heap at once: rounds of 1000
- *       mallocs then 1000 frees (the PEERS.md op definition: one malloc or one free is one op);
- *       sizes are 64 B, or 16 B-64 KiB (mixed: 7/8 of them up to 1 KiB, the rest up to 64 KiB).
- *       Reports the aggregate Mops/s (total ops / wall time from the start signal to the last exit).
- *   ipc-bench-heap glibc <64|mixed>
- *       The same loop in one process with glibc malloc/free (the peer for one process).
- *   ipc-bench-heap fragmentation [ops]
- *       Two long random workloads in one process, each op freeing a random live block or allocating
- *       a new one; each reports bytes asked / bytes of pages in use (1.0 = no waste): at the end for
- *       a live set of about 20 000 blocks of 16 B-64 KiB (7/8 of them up to 1 KiB), and the worst of
- *       checkpoints every 1/20 of the run (after the first 1/10) for about 4 000 blocks of 16 B-256 KiB
- *       (sizes log-uniform, as in tests/c/test_heap.c's fragmentation test, whose 0.8 floor this
- *       measures longer). */
+ *       `processes` forked processes allocate and free in one libipc heap at once (handles:
+ *       ipc_heap_malloc / ipc_heap_free) in rounds of 1000 mallocs then 1000 frees. Reports the
+ *       aggregate Mops/s (total ops / wall time from the start signal to the last exit).
+ *   ipc-bench-heap fragmentation <mixed|wide> [ops]
+ *       One of the random workloads through the C callbacks (ipc_heap_alloc_fn, ipc_heap_free_fn)
+ *       in a fresh 4 GiB heap; the allocator's count of the bytes of pages
+ *       is ipc_heap_check's `reserved`. */
 #define _GNU_SOURCE
 #include "ipc.h"
 
@@ -23,11 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+#include "heap_work.h"
 
 static void die(const char *what, int32_t rc) {
   fprintf(stderr, "ipc-bench-heap: %s: %s\n", what, ipc_errname(rc));
@@ -36,25 +27,12 @@ static void die(const char *what, int32_t rc) {
 
 enum { ROUND = 1000 };
 
-static uint64_t lcg(uint64_t *state) {
-  *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
-  return *state >> 33;
-}
-
-static uint64_t next_size(uint64_t *state, int mixed) {
-  if (!mixed) return 64;
-  *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
-  uint64_t r = *state >> 33;
-  if (r % 8 != 0) return 16 + r % 1009;
-  return 16 + r % 65521;
-}
-
 static void work_libipc(ipc_heap_t *heap, long ops, int mixed, uint64_t seed) {
   uint64_t blocks[ROUND];
   uint64_t state = seed;
   for (long done = 0; done < ops; done += 2 * ROUND) {
     for (int i = 0; i < ROUND; i++) {
-      int32_t rc = ipc_heap_malloc(heap, next_size(&state, mixed), &blocks[i]);
+      int32_t rc = ipc_heap_malloc(heap, bench_next_size(&state, mixed), &blocks[i]);
       if (rc != IPC_OK) die("malloc", rc);
     }
     for (int i = 0; i < ROUND; i++) {
@@ -64,101 +42,47 @@ static void work_libipc(ipc_heap_t *heap, long ops, int mixed, uint64_t seed) {
   }
 }
 
-static void work_glibc(long ops, int mixed) {
-  void *blocks[ROUND];
-  uint64_t state = 1;
-  for (long done = 0; done < ops; done += 2 * ROUND) {
-    for (int i = 0; i < ROUND; i++) blocks[i] = malloc(next_size(&state, mixed));
-    for (int i = 0; i < ROUND; i++) free(blocks[i]);
-  }
-}
+/* The random workloads' view of the heap being measured. */
+static ipc_heap_t *measured;
 
-static int fragmentation(long ops) {
-  ipc_heap_t *heap;
-  ipc_segment_t *heap_seg;
-  int32_t rc = ipc_heap_create(NULL, 0, 0, 4ULL << 30, &heap_seg, &heap);
-  if (rc != IPC_OK) die("create", rc);
-  enum { LIVE = 20000 };
-  static uint64_t live[LIVE], asked[LIVE];
-  uint64_t state = 7, asked_total = 0;
-  for (long op = 0; op < ops; op++) {
-    uint64_t r = next_size(&state, 1);
-    int i = (int)((state >> 20) % LIVE);
-    if (live[i] != 0) {
-      if ((rc = ipc_heap_free(heap, live[i])) != IPC_OK) die("free", rc);
-      live[i] = 0;
-      asked_total -= asked[i];
-    } else {
-      if ((rc = ipc_heap_malloc(heap, r, &live[i])) != IPC_OK) die("malloc", rc);
-      asked[i] = r;
-      asked_total += r;
-    }
-  }
+static void *libipc_alloc(size_t size) { return ipc_heap_alloc_fn(measured, size); }
+static void libipc_release(void *p) { ipc_heap_free_fn(measured, p); }
+static uint64_t libipc_pages(void) {
   ipc_heap_stats_t stats;
   const char *problem = NULL;
-  if ((rc = ipc_heap_check(heap, &stats, &problem)) != IPC_OK) die(problem, rc);
-  printf("{\"case\":\"heap fragmentation after %ld random ops, mixed sizes\",\"tool\":\"C libipc ipc_heap\","
-         "\"unit\":\"bytes asked / bytes of pages\",\"value\":%.3f,\"peer\":false,\"note\":\"%llu live blocks: "
-         "%.1f MiB asked, %.1f MiB usable, %.1f MiB of pages\"}\n",
-         ops, (double)asked_total / (double)stats.reserved, (unsigned long long)stats.allocations,
-         (double)asked_total / 1048576.0, (double)stats.in_use / 1048576.0, (double)stats.reserved / 1048576.0);
-  /* The wide workload, in a fresh heap. */
-  ipc_heap_close(heap);
-  ipc_segment_close(heap_seg);
-  if ((rc = ipc_heap_create(NULL, 0, 0, 4ULL << 30, &heap_seg, &heap)) != IPC_OK) die("create", rc);
-  enum { WIDE = 8000 };
-  static uint64_t wide[WIDE], wide_asked[WIDE];
-  asked_total = 0;
-  double worst = 1.0;
-  for (long op = 1; op <= ops; op++) {
-    int i = (int)(lcg(&state) % WIDE);
-    if (wide[i] != 0) {
-      if ((rc = ipc_heap_free(heap, wide[i])) != IPC_OK) die("free", rc);
-      wide[i] = 0;
-      asked_total -= wide_asked[i];
-    } else {
-      unsigned log = 4 + (unsigned)(lcg(&state) % 14);
-      wide_asked[i] = (1ULL << log) + lcg(&state) % (1ULL << log);
-      if ((rc = ipc_heap_malloc(heap, wide_asked[i], &wide[i])) != IPC_OK) die("malloc", rc);
-      asked_total += wide_asked[i];
-    }
-    if (op % (ops / 20) == 0 && op >= ops / 10) {
-      if ((rc = ipc_heap_check(heap, &stats, &problem)) != IPC_OK) die(problem, rc);
-      double ratio = (double)asked_total / (double)stats.reserved;
-      if (ratio < worst) worst = ratio;
-    }
+  int32_t rc = ipc_heap_check(measured, &stats, &problem);
+  if (rc != IPC_OK) die(problem, rc);
+  return stats.reserved;
+}
+
+static int fragmentation(int wide, long ops) {
+  static const bench_allocator libipc = {"C libipc ipc_heap", 0, libipc_alloc, libipc_release, libipc_pages,
+                                         "ipc_heap_check's reserved: pages holding blocks (free pages not counted)"};
+  {
+    ipc_segment_t *seg;
+    int32_t rc = ipc_heap_create(NULL, 0, 0, 4ULL << 30, &seg, &measured);
+    if (rc != IPC_OK) die("create", rc);
+    bench_random(&libipc, wide, ops);
+    uint64_t misuses = 0;
+    if ((rc = ipc_heap_misuses(measured, &misuses)) != IPC_OK || misuses != 0) die("misuses", IPC_EPROTO);
+    libipc_pages(); /* checks the heap once more, now that every block is freed */
+    ipc_heap_close(measured);
+    ipc_segment_close(seg);
   }
-  printf("{\"case\":\"heap fragmentation, worst of 19 checkpoints over %ld random ops, 16 B-256 KiB\",\"tool\":\"C libipc "
-         "ipc_heap\",\"unit\":\"bytes asked / bytes of pages\",\"value\":%.3f,\"peer\":false,\"note\":\"at the end: "
-         "%llu live blocks, %.1f MiB asked, %.1f MiB usable, %.1f MiB of pages\"}\n",
-         ops, worst, (unsigned long long)stats.allocations, (double)asked_total / 1048576.0,
-         (double)stats.in_use / 1048576.0, (double)stats.reserved / 1048576.0);
-  ipc_heap_close(heap);
-  ipc_segment_close(heap_seg);
   return 0;
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 2 && strcmp(argv[1], "fragmentation") == 0) return fragmentation(argc > 2 ? atol(argv[2]) : 5000000);
+  if (argc >= 3 && strcmp(argv[1], "fragmentation") == 0)
+    return fragmentation(strcmp(argv[2], "wide") == 0, argc > 3 ? atol(argv[3]) : 5000000);
   if (argc < 3) {
-    fprintf(stderr, "usage: ipc-bench-heap <64|mixed> <processes> [ops] | glibc <64|mixed>\n");
+    fprintf(stderr, "usage: ipc-bench-heap <64|mixed> <processes> [ops] | fragmentation <mixed|wide> [ops]\n");
     return 64;
-  }
-  if (strcmp(argv[1], "glibc") == 0) {
-    int mixed = strcmp(argv[2], "mixed") == 0;
-    long ops = 20000000;
-    work_glibc(ops / 10, mixed);
-    uint64_t t = now_ns();
-    work_glibc(ops, mixed);
-    double mops = (double)ops / ((double)(now_ns() - t) / 1e9) / 1e6;
-    printf("{\"case\":\"heap malloc+free %s, 1 process\",\"tool\":\"C glibc malloc (private)\",\"unit\":\"Mops/s\","
-           "\"value\":%.3f,\"peer\":true}\n",
-           mixed ? "mixed 16 B-64 KiB" : "64 B", mops);
-    return 0;
   }
   int mixed = strcmp(argv[1], "mixed") == 0;
   int processes = atoi(argv[2]);
   long ops = argc > 3 ? atol(argv[3]) : (mixed ? 4000000 : 20000000);
+  if (processes < 1 || processes > 64) return 64;
   ipc_heap_t *heap;
   ipc_segment_t *heap_seg;
   int32_t rc = ipc_heap_create(NULL, 0, 0, 1ULL << 30, &heap_seg, &heap);
@@ -179,23 +103,22 @@ int main(int argc, char **argv) {
       _exit(0);
     }
   }
-  uint64_t t = now_ns();
+  uint64_t t = bench_now_ns();
   __atomic_store_n(go, 1, __ATOMIC_RELEASE);
   for (int p = 0; p < processes; p++) {
     int status;
     waitpid(pids[p], &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die("child", IPC_EIO);
   }
-  double mops = (double)ops * processes / ((double)(now_ns() - t) / 1e9) / 1e6;
+  uint64_t ns = bench_now_ns() - t;
   ipc_heap_stats_t stats;
   const char *problem = NULL;
   if ((rc = ipc_heap_check(heap, &stats, &problem)) != IPC_OK) {
     fprintf(stderr, "ipc-bench-heap: check: %s\n", problem);
     return 1;
   }
-  printf("{\"case\":\"heap malloc+free %s, %d process%s\",\"tool\":\"C libipc ipc_heap\",\"unit\":\"Mops/s\","
-         "\"value\":%.3f,\"peer\":false}\n",
-         mixed ? "mixed 16 B-64 KiB" : "64 B", processes, processes == 1 ? "" : "es", mops);
+  static const bench_allocator libipc = {"C libipc ipc_heap", 0, NULL, NULL, NULL, ""};
+  bench_print_rounds(&libipc, mixed, processes, ops, ns);
   ipc_heap_close(heap);
   ipc_segment_close(heap_seg);
   return 0;

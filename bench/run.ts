@@ -6,7 +6,7 @@
  */
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { resolve } from "node:path";
 import type { Measurement } from "./report.ts";
@@ -25,6 +25,8 @@ interface Group {
   jobs: string[][];
   /** Runs every job beside one CPU-bound busy process per CPU (started before it, killed after it). */
   load?: boolean;
+  /** The "vs peer" column lists the row's ratio to every peer of the case whose tool has one of these words. */
+  ratioTo?: string[];
 }
 
 const groups: Group[] = [
@@ -118,24 +120,40 @@ const groups: Group[] = [
     name: "heap",
     title: "Shared heap",
     method:
-      "Forked processes allocate and free in one 1 GiB libipc heap at once, in rounds of 1 000 mallocs then 1 000 " +
-      "frees (PEERS.md's op definition: one malloc or one free is one op), after a warm-up that creates the pages; " +
-      "20 M ops per process for 64 B blocks, 4 M for mixed sizes (7/8 of them 16 B–1 KiB, the rest up to 64 KiB); " +
-      "aggregate Mops/s from the start signal to the last exit; the heap is checked afterwards. The peer is glibc's " +
-      "private malloc/free in one process, and Boost.Interprocess managed_shared_memory (rbtree_best_fit behind one " +
-      "process-shared mutex; Debian's Boost 1.74 headers, fetched into .boost/ by this runner, compiled with the pinned " +
-      "Zig's clang++ -O2) with the same loop and processes: rows of one process compare with glibc, of two with " +
-      "Boost. Bun and Deno: the same loop in one process through SharedHeap " +
-      "malloc()/free() (4 M ops for 64 B, 1 M mixed). Fragmentation: 5 M random ops in one process over a live set " +
-      "of about 10 000 mixed-size blocks; the bytes the live blocks asked for over the bytes of pages in use at the " +
-      "end (1.0 would be none).",
+      "Workloads in bench/heap_work.h, the same for every allocator. Rounds: forked processes allocate and free " +
+      "at once, in rounds of 1 000 mallocs then 1 000 frees (PEERS.md's op definition: one malloc or one free is " +
+      "one op), after a warm-up that creates the pages; 20 M ops per process for 64 B blocks, 4 M for mixed sizes " +
+      "(7/8 of them 16 B–1 KiB, the rest up to 64 KiB); aggregate Mops/s from the start signal to the last exit. " +
+      "libipc: one 1 GiB heap shared by the processes (handles, ipc_heap_malloc/ipc_heap_free), checked " +
+      "afterwards. Random ops (2 M, one process, each workload in a fresh process): each op frees the block of a " +
+      "random slot or, if it is empty, allocates one and writes a byte every 4 KiB of it; 20 000 slots of the " +
+      "mixed sizes (measured at the end) or 8 000 slots of 16 B–256 KiB log-uniform sizes (the worst of 19 " +
+      "checkpoints over the run: steady state); libipc through its C callbacks (ipc_heap_alloc_fn/free_fn). " +
+      "Reported: live bytes asked over the allocator's own count of the bytes of pages it holds (each row's " +
+      "notes say what that count is), over the growth of the process's resident set (the one measure every " +
+      "allocator shares; a libipc heap gives no page back to the system, so its resident set keeps every page " +
+      "it ever used), and Mops/s (the clock stopped while measuring). Higher is better for these ratios. Peers, " +
+      "built by this runner with the pinned Zig's C/C++ compiler against Debian's packages (scripts/debs.mjs): " +
+      "glibc's malloc, jemalloc 5.3 (libjemalloc.a linked in) and mimalloc 2.0 (libmimalloc.so by path), all " +
+      "private memory (with 2 processes each has its own: the bound for a shared heap), and Boost.Interprocess " +
+      "1.74 managed_shared_memory (rbtree_best_fit behind one process-shared mutex; it keeps no count of pages, so " +
+      "only its resident growth is reported). Lua: Debian's Lua 5.4 " +
+      "(liblua5.4.a) runs one deterministic string/table churn script (bench/heap_lua.c) on glibc and, through " +
+      "lua_newstate's allocator callback, in libipc heaps: glibc's footprint is the larger of its peak resident " +
+      "growth and its peak mallinfo2 arena + hblkhd; libipc's the smallest heap size the script completes in (by " +
+      "bisection to 1 MiB); lower is better. Bun and Deno: the rounds in one process through SharedHeap " +
+      "malloc()/free() (4 M ops for 64 B, 1 M mixed). vs peer: the row's median over each peer's in the same run.",
+    ratioTo: ["glibc", "jemalloc", "mimalloc", "Boost"],
     jobs: [
       ...["1", "2", "4"].map((n) => ["zig-out/bin/ipc-bench-heap", "64", n]),
       ...["1", "2", "4"].map((n) => ["zig-out/bin/ipc-bench-heap", "mixed", n]),
-      ...["64", "mixed"].flatMap((c) => ["1", "2"].map((n) => ["zig-out/bin/ipc-bench-heap-boost", c, n])),
-      ["zig-out/bin/ipc-bench-heap", "fragmentation"],
-      ["zig-out/bin/ipc-bench-heap", "glibc", "64"],
-      ["zig-out/bin/ipc-bench-heap", "glibc", "mixed"],
+      ...["glibc", "jemalloc", "mimalloc", "boost"].flatMap((peer) =>
+        ["64", "mixed"].flatMap((c) => ["1", "2"].map((n) => [`zig-out/bin/ipc-bench-heap-${peer}`, c, n]))
+      ),
+      ...["", "-glibc", "-jemalloc", "-mimalloc", "-boost"].flatMap((tool) =>
+        ["mixed", "wide"].map((w) => [`zig-out/bin/ipc-bench-heap${tool}`, "fragmentation", w, "2000000"])
+      ),
+      ["zig-out/bin/ipc-bench-heap-lua", "4000"],
       ...["64", "mixed"].flatMap((c) => [[bun, "bench/heap.bun.ts", c], [...denoRun, "bench/heap.deno.ts", c]]),
     ],
   },
@@ -396,6 +414,7 @@ function environment(): string {
 }
 
 function table(result: GroupResult): string {
+  const ratioTo = groups.find((g) => g.name === result.name)?.ratioTo;
   const lines = [
     `## ${result.title}`,
     "",
@@ -414,7 +433,13 @@ function table(result: GroupResult): string {
       const pairOf = (tool: string) => /\b(\w+<->\w+)\b/.exec(tool)?.[1];
       const peer = peers.find((p) => pairOf(p.tool) !== undefined && pairOf(p.tool) === pairOf(row.tool)) ??
         peers.find((p) => p.tool.split(" ")[0] === row.tool.split(" ")[0]) ?? peers[0];
-      const ratio = row.peer || peer === undefined ? "" : `${(med / median(peer.values)).toFixed(2)}×`;
+      let ratio = row.peer || peer === undefined ? "" : `${(med / median(peer.values)).toFixed(2)}×`;
+      if (ratioTo !== undefined && !row.peer) {
+        ratio = ratioTo.flatMap((word) => {
+          const p = peers.find((q) => q.tool.includes(word));
+          return p === undefined ? [] : [`${(med / median(p.values)).toFixed(2)}× ${word}`];
+        }).join(", ");
+      }
       const values = [Math.min(...row.values), med, Math.max(...row.values)].map(fmt);
       lines.push(
         `| ${c} | ${row.tool}${row.peer ? " (peer)" : ""} | ${row.unit} | ${values.join(" | ")} | ${ratio} | ${
@@ -435,44 +460,94 @@ const build = spawnSync("node", [`${root}/scripts/zig.mjs`, "build", "install", 
 if (build.status !== 0) process.exit(1);
 
 /**
- * The heap group's peer: Boost.Interprocess, header-only. Debian's headers are fetched into .boost/
- * (`apt-get download`, unpacked with dpkg-deb: nothing is installed on the system) and the peer is
- * compiled with the pinned Zig's clang++. Returns false when that cannot be done on this machine.
+ * The heap group's peers and its Lua program, built with the pinned Zig's compilers against Debian's
+ * packages, which scripts/debs.mjs fetches and unpacks into .debs/root (nothing is installed on the
+ * system): Boost.Interprocess's headers, jemalloc (static), mimalloc (shared, found through the
+ * program's run path) and Lua 5.4 (static). Returns the programs that could not be built; their
+ * jobs are left out.
  */
-function prepareBoost(): boolean {
-  const dir = `${root}/.boost`;
-  const include = `${dir}/usr/include`;
-  if (!existsSync(`${include}/boost/interprocess`)) {
-    mkdirSync(dir, { recursive: true });
-    if (spawnSync("apt-get", ["download", "libboost1.74-dev"], { cwd: dir, stdio: "inherit" }).status !== 0) {
-      return false;
-    }
-    const deb = readdirSync(dir).find((f) => f.endsWith(".deb"));
-    if (deb === undefined || spawnSync("dpkg-deb", ["-x", deb, "."], { cwd: dir, stdio: "inherit" }).status !== 0) {
-      return false;
-    }
-  }
-  const cc = spawnSync("node", [
-    `${root}/scripts/zig.mjs`,
-    "c++",
-    "-O2",
-    "-std=c++17",
-    "-w",
-    `-I${include}`,
-    `${root}/bench/heap_boost.cpp`,
-    "-o",
-    `${root}/zig-out/bin/ipc-bench-heap-boost`,
-    "-lpthread",
-    "-lrt",
-  ], { stdio: "inherit" });
-  return cc.status === 0;
+function prepareHeapPeers(): string[] {
+  const packages = [
+    "libboost1.74-dev",
+    "libjemalloc-dev",
+    "libjemalloc2",
+    "libmimalloc-dev",
+    "libmimalloc2.0",
+    "liblua5.4-dev",
+  ];
+  const fetched = spawnSync("node", [`${root}/scripts/debs.mjs`, ...packages], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const programs = ["boost", "glibc", "jemalloc", "mimalloc", "lua"].map((p) => `zig-out/bin/ipc-bench-heap-${p}`);
+  if (fetched.status !== 0) return programs;
+  const deb = fetched.stdout.trim();
+  const include = `${deb}/usr/include`;
+  const lib = `${deb}/usr/lib/x86_64-linux-gnu`;
+  const out = (name: string) => ["-o", `${root}/zig-out/bin/ipc-bench-heap-${name}`];
+  const cc = ["node", `${root}/scripts/zig.mjs`, "cc", "-O2", "-std=gnu11", `-I${root}/bench`];
+  const builds: Record<string, string[]> = {
+    boost: [
+      "node",
+      `${root}/scripts/zig.mjs`,
+      "c++",
+      "-O2",
+      "-std=c++17",
+      "-w",
+      `-I${include}`,
+      `${root}/bench/heap_boost.cpp`,
+      ...out("boost"),
+      "-lpthread",
+      "-lrt",
+    ],
+    glibc: [...cc, "-DPEER_GLIBC", `${root}/bench/heap_peers.c`, ...out("glibc")],
+    // Debian's libjemalloc.a replaces malloc/free; its profiler wants an unwinder (Zig's libunwind).
+    jemalloc: [
+      ...cc,
+      "-DPEER_JEMALLOC",
+      `${root}/bench/heap_peers.c`,
+      `${lib}/libjemalloc.a`,
+      "-lpthread",
+      "-ldl",
+      "-lm",
+      "-lunwind",
+      ...out("jemalloc"),
+    ],
+    // Debian ships mimalloc as a shared library only: linked by path, found at run time by the run path.
+    mimalloc: [
+      ...cc,
+      "-DPEER_MIMALLOC",
+      `${root}/bench/heap_peers.c`,
+      `${lib}/libmimalloc.so.2`,
+      `-Wl,-rpath,${lib}`,
+      ...out("mimalloc"),
+    ],
+    lua: [
+      ...cc,
+      `-I${root}/zig`,
+      `-I${include}/lua5.4`,
+      `-I${include}/x86_64-linux-gnu`,
+      `${root}/bench/heap_lua.c`,
+      `${lib}/liblua5.4.a`,
+      `${root}/zig-out/lib/libipc.a`,
+      "-lm",
+      "-ldl",
+      "-lpthread",
+      ...out("lua"),
+    ],
+  };
+  return Object.entries(builds).flatMap(([name, argv]) => {
+    const built = spawnSync(argv[0], argv.slice(1), { stdio: "inherit" });
+    return built.status === 0 ? [] : [`zig-out/bin/ipc-bench-heap-${name}`];
+  });
 }
 
 if (wanted.length === 0 || wanted.includes("heap")) {
-  if (!prepareBoost()) {
-    process.stderr.write("bench heap: Boost.Interprocess is not available here; its rows are left out\n");
+  const missing = prepareHeapPeers();
+  if (missing.length > 0) {
+    process.stderr.write(`bench heap: could not build ${missing.join(", ")}; their rows are left out\n`);
     const heap = groups.find((g) => g.name === "heap")!;
-    heap.jobs = heap.jobs.filter((job) => !job[0].includes("boost"));
+    heap.jobs = heap.jobs.filter((job) => !missing.includes(job[0]));
   }
 }
 
