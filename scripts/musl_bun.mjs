@@ -15,10 +15,10 @@
 //   one part that is not as on Alpine, and it is Bun's C++ runtime, not libipc's path.
 // - libipc built for x86_64-linux-musl (`zig build install -Dtarget=x86_64-linux-musl -p zig-out/musl`:
 //   the owner-recording mutex) and, beside it, this checkout's glibc build, laid out as the platform
-//   packages @libipc/linux-x64-musl and @libipc/linux-x64-gnu in a directory on NODE_PATH (Bun resolves
-//   through it): lib/locate.ts must pick the musl one in this musl process (its report has no
-//   glibcVersionRuntime), and tests/cases/load.ts checks the libc it sees (LIBIPC_TEST_LIBC=musl) and
-//   libipc's own report of the loaded path must name the musl package.
+//   packages @libipc/linux-x64-musl and @libipc/linux-x64-gnu and added to node_modules by a third
+//   overlay in the namespace: lib/locate.ts must pick the musl one in a musl Bun (its report has no
+//   glibcVersionRuntime; the step's probe checks the path it loaded) and the gnu one in the Deno and
+//   Node children the cases start; tests/cases/load.ts checks the libc Bun sees (LIBIPC_TEST_LIBC=musl).
 //
 // When any of that is missing (not x86_64 Linux, not root, no unshare or overlayfs, apt-get or the npm
 // registry unreachable), the step fails and says which; it never passes without running the cases.
@@ -107,6 +107,10 @@ const libs = join(work, "lib");
 rmSync(libs, { recursive: true, force: true });
 mkdirSync(join(libs, "stub"), { recursive: true });
 symlinkSync(libstdcxx, join(libs, "libstdc++.so.6"));
+// Debian's libstdc++ also names glibc's loader and libc as dependencies: both are musl's loader (which
+// is musl's libc) here.
+symlinkSync(loader, join(libs, "ld-linux-x86-64.so.2"));
+symlinkSync(loader, join(libs, "libc.so.6"));
 symlinkSync(libgcc, join(libs, "libgcc_s-glibc.so.1"));
 writeFileSync(join(libs, "stub", "stub.c"), "int libipc_musl_bun_stub;\n");
 const cc = [zig, "cc", "-target", "x86_64-linux-musl", "-shared", "-fPIC"];
@@ -138,7 +142,7 @@ for (const dir of [overLib, overEtc]) {
 copyFileSync(loader, join(overLib, "ld-musl-x86_64.so.1"));
 writeFileSync(join(overEtc, "ld-musl-x86_64.path"), `${libs}\n`);
 
-// libipc for musl, and the two platform packages on NODE_PATH.
+// libipc for musl, and the two platform packages that the namespace adds to node_modules.
 run([zig, "build", "install", "-Dtarget=x86_64-linux-musl", "-p", join(root, "zig-out", "musl")]);
 const modules = join(work, "node_modules");
 rmSync(modules, { recursive: true, force: true });
@@ -152,19 +156,22 @@ for (
   copyFileSync(join(prefix, "libexec", "libipc", "libipc-tracker"), join(dir, "libipc-tracker"));
 }
 
-// The namespace: both overlays mounted, then the command.
+// The namespace: the overlays mounted (the two packages join this checkout's node_modules there, where
+// lib/locate.ts resolves them from; `bun test` does not read NODE_PATH), then the command.
+const nodeModules = realpathSync(join(root, "node_modules"));
 const inNamespace = (argv, options = {}) =>
   spawnSync("unshare", [
     "-m",
     "sh",
     "-c",
     `mount -t overlay overlay -o lowerdir=${overLib}:${libDir} ${libDir} && ` +
-    `mount -t overlay overlay -o lowerdir=${overEtc}:/etc /etc && exec "$@"`,
+    `mount -t overlay overlay -o lowerdir=${overEtc}:/etc /etc && ` +
+    `mount -t overlay overlay -o lowerdir=${modules}:${nodeModules} ${nodeModules} && exec "$@"`,
     "sh",
     ...argv,
   ], { cwd: root, ...options });
 
-const env = { ...process.env, NODE_PATH: modules, LIBIPC_TEST_LIBC: "musl" };
+const env = { ...process.env, LIBIPC_TEST_LIBC: "musl" };
 delete env.LIBIPC_PATH;
 const probe = inNamespace([
   bun,
