@@ -5,11 +5,12 @@
 //!                        include/ipc.h, libexec/libipc/libipc-tracker; `-p PREFIX` installs there
 //!   zig build test       Zig unit tests and the ipc.h test (header vs. implementation)
 //!   zig build ctest      C tests using only ipc.h, each linked against the shared and the static library
-//!   zig build ctest-musl the C tests as static x86_64-linux-musl programs (owner-recording mutex), run here
+//!   zig build ctest-musl the C tests as static x86_64-linux-musl programs (owner-recording mutex), run here,
+//!                        and a glibc and a musl process on one named mutex (tests/c/test_mixed_libc.c)
 //!   zig build helpers    the C programs the demo, the multi-process tests and the benchmarks run (zig-out/bin)
 //!   zig build cross      the shipped libraries: x86_64 and aarch64 Linux against glibc 2.28 and with
 //!                        musl (with the tracker's helper beside them), x86_64-macos, aarch64-macos,
-//!                        x86_64-windows, in zig-out/cross/<target>/
+//!                        x86_64-windows, aarch64-windows, in zig-out/cross/<target>/
 //!   zig build wintest    the Windows test programs (tests/windows) for x86_64-windows-gnu, linked with
 //!                        libipc.a, into zig-out/wintest; `node scripts/test.mjs wine` runs them under Wine
 //!   zig build crashtest  builds libipc with its crash points (zig/crash.zig) into a static library of
@@ -52,6 +53,7 @@ const cross_targets = [_]struct { dir: []const u8, triple: []const u8 }{
     .{ .dir = "x86_64-macos", .triple = "x86_64-macos" },
     .{ .dir = "aarch64-macos", .triple = "aarch64-macos" },
     .{ .dir = "x86_64-windows-gnu", .triple = "x86_64-windows-gnu" },
+    .{ .dir = "aarch64-windows-gnu", .triple = "aarch64-windows-gnu" },
 };
 
 pub fn build(b: *std.Build) void {
@@ -138,7 +140,23 @@ pub fn build(b: *std.Build) void {
     const musl_step = b.step("ctest-musl", "Run the C tests as static x86_64-linux-musl programs");
     var musl_config = config;
     musl_config.target = musl_target;
-    cTests(b, musl_step, musl_target, optimize, lib.staticLibrary(b, musl_config), null, lib.trackerHelper(b, musl_config));
+    const musl_static = lib.staticLibrary(b, musl_config);
+    cTests(b, musl_step, musl_target, optimize, musl_static, null, lib.trackerHelper(b, musl_config));
+    // A host (glibc) process and a musl one on one named mutex, each as the parent of the other: with
+    // different lock protocols (the defaults) the mutex is refused with IPC_ENOTSUP, with the same one
+    // (-Dmutex=owner) it is shared (tests/c/test_mixed_libc.c).
+    const mixed_source: []const []const u8 = &.{"tests/c/test_mixed_libc.c"};
+    const mixed_host = cProgram(b, "test_mixed_libc", mixed_source, target, optimize, .{ .static = static });
+    const mixed_musl = cProgram(b, "test_mixed_libc_musl", mixed_source, musl_target, optimize, .{ .static = musl_static });
+    const mixed_mode = if (lib.mutexKind(config) == lib.mutexKind(musl_config)) "share" else "refuse";
+    for ([_][2]*std.Build.Step.Compile{ .{ mixed_host, mixed_musl }, .{ mixed_musl, mixed_host } }) |pair| {
+        const run = alwaysRun(b, pair[0]);
+        run.addArg("parent");
+        run.addArtifactArg(pair[1]);
+        run.addArg(mixed_mode);
+        run.expectExitCode(0);
+        musl_step.dependOn(&run.step);
+    }
 
     // The hostile-input tests once more against libipc built with ReleaseFast, where a missed check
     // is no panic but a wild read or write: both modes must give the same error codes.

@@ -14,7 +14,7 @@ import {
   toArrayBuffer,
 } from "bun:ffi";
 import { Packr } from "msgpackr/pack";
-import { libraryCandidates, loadFirst } from "./lib/locate.ts";
+import { libcFromReport, libraryCandidates, loadFirst } from "./lib/locate.ts";
 import { bind, type Pointer, sweepWanted } from "./lib/native.ts";
 import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symbols.ts";
 
@@ -39,7 +39,12 @@ const definitions = Object.fromEntries(
 const callbacks: JSCallback[] = [];
 
 const { path, library } = loadFirst(
-  libraryCandidates({ envPath: process.env.LIBIPC_PATH, os: process.platform, cpu: process.arch }),
+  libraryCandidates({
+    envPath: process.env.LIBIPC_PATH,
+    os: process.platform,
+    cpu: process.arch,
+    libc: () => libcFromReport(process.report?.getReport()),
+  }),
   (candidate) => dlopen(candidate, definitions),
 );
 

@@ -78,9 +78,10 @@ if (!import.meta.url.startsWith("file:") && (envPath === undefined || envPath ==
     platformPackage(
       os: string,
       arch: string,
+      env?: string,
     ): Promise<{ name: string; manifest?: string; reason?: string } | undefined>;
   };
-  const found = await platformPackage(Deno.build.os, Deno.build.arch);
+  const found = await platformPackage(Deno.build.os, Deno.build.arch, Deno.build.env);
   if (found?.manifest !== undefined) fromNpm = { name: found.name, manifest: found.manifest };
   else if (found !== undefined) npmNote = ` (${found.name} ${found.reason})`;
 }
@@ -92,6 +93,7 @@ const { path, library } = loadFirst(
     envPath,
     os: Deno.build.os,
     cpu: Deno.build.arch,
+    libc: () => Deno.build.env === "musl" ? "musl" : Deno.build.env === "gnu" ? "glibc" : undefined,
     resolve: (specifier) =>
       fromNpm !== undefined && specifier === `${fromNpm.name}/package.json`
         ? fromNpm.manifest

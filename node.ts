@@ -16,7 +16,7 @@
 import koffi, { type LibraryHandle } from "koffi";
 import { Packr } from "msgpackr/pack";
 import v8 from "node:v8";
-import { libraryCandidates, loadFirst } from "./lib/locate.ts";
+import { libcFromReport, libraryCandidates, loadFirst } from "./lib/locate.ts";
 import { bind, type Pointer, sweepWanted } from "./lib/native.ts";
 import { type ArgType, type ReturnType as ResultType, type Symbols, symbols } from "./lib/symbols.ts";
 
@@ -34,7 +34,12 @@ const types: Record<ArgType | ResultType, string> = {
 type Bound = ReturnType<LibraryHandle["func"]>;
 
 const { path, library } = loadFirst(
-  libraryCandidates({ envPath: process.env.LIBIPC_PATH, os: process.platform, cpu: process.arch }),
+  libraryCandidates({
+    envPath: process.env.LIBIPC_PATH,
+    os: process.platform,
+    cpu: process.arch,
+    libc: () => libcFromReport(process.report?.getReport()),
+  }),
   (candidate) => koffi.load(candidate),
 );
 

@@ -3,8 +3,10 @@
  * lists each path with the reason it failed.
  *
  * The order: `LIBIPC_PATH` alone when it is set (a bad value is an error, never a silent fallback to
- * another copy), else the platform package (`@libipc/<os>-<cpu>-<libc>`, an optional dependency that
- * npm, Bun and Deno install only where its os/cpu/libc fields match), else a local build
+ * another copy), else the platform package (`@libipc/<os>-<cpu>[-<libc>]`, an optional dependency that
+ * npm, Bun and Deno install only where its os/cpu/libc fields match; on Linux, when both the glibc and
+ * the musl package are there, as in a node_modules copied between images, the one of this process's
+ * libc first), else a local build
  * (`zig-out/lib` at the root of this package or checkout), else the library beside this module (a
  * `bun build` bundle with libipc.so copied next to it). The tracker's helper, `libipc-tracker`, is
  * found by the library itself beside the file it was loaded from, so every place listed here holds
@@ -46,6 +48,11 @@ export interface LocateOptions {
   readonly resolve?: (specifier: string) => string;
   /** The URL of this module (tests pass another to place a package); default `import.meta.url`. */
   readonly moduleUrl?: string;
+  /**
+   * This process's C library on Linux, "glibc" or "musl" (undefined: unknown); asked only when both
+   * Linux packages are installed, since finding out can cost tens of milliseconds (Node's report).
+   */
+  readonly libc?: () => string | undefined;
 }
 
 /** The library's file name on `os`. */
@@ -55,12 +62,25 @@ export function libraryFile(os: string): string {
 }
 
 /**
- * The platform packages that may hold this platform's library, most likely first: on Linux the glibc
- * one and then the musl one (the package manager installs only the one whose `libc` matches).
+ * The platform packages that may hold this platform's library, most likely first: on Linux the one
+ * for `libc` ("glibc" or "musl"; unknown: glibc), then the other (the package manager installs only
+ * the one whose `libc` matches, but a node_modules can be copied to another system).
  */
-export function platformPackages(os: string, cpu: string): string[] {
+export function platformPackages(os: string, cpu: string, libc?: string): string[] {
   const base = `@libipc/${nodeOs(os)}-${nodeCpu(cpu)}`;
-  return nodeOs(os) === "linux" ? [`${base}-gnu`, `${base}-musl`] : [base];
+  if (nodeOs(os) !== "linux") return [base];
+  return libc === "musl" ? [`${base}-musl`, `${base}-gnu`] : [`${base}-gnu`, `${base}-musl`];
+}
+
+/**
+ * The C library of this Linux process from Node's diagnostic report header (`process.report.getReport()`
+ * in Node and Bun): glibc reports `glibcVersionRuntime`, musl does not. Undefined when there is no
+ * report.
+ */
+export function libcFromReport(report: unknown): string | undefined {
+  const header = (report as { header?: { glibcVersionRuntime?: unknown } } | undefined)?.header;
+  if (header === undefined || header === null) return undefined;
+  return typeof header.glibcVersionRuntime === "string" ? "glibc" : "musl";
 }
 
 /** The paths to try, in order; see the module comment. */
@@ -70,7 +90,7 @@ export function libraryCandidates(options: LocateOptions): Candidate[] {
   }
   const file = libraryFile(options.os);
   const resolve = options.resolve ?? ((specifier: string): string => import.meta.resolve(specifier));
-  const candidates: Candidate[] = [];
+  let candidates: Candidate[] = [];
   for (const name of platformPackages(options.os, options.cpu)) {
     let manifest: string;
     try {
@@ -80,6 +100,11 @@ export function libraryCandidates(options: LocateOptions): Candidate[] {
       continue;
     }
     candidates.push({ source: name, path: join(dirOf(toPath(manifest)), file) });
+  }
+  if (candidates.filter((c) => c.path !== null).length > 1 && options.libc !== undefined) {
+    const found = candidates;
+    const order = platformPackages(options.os, options.cpu, options.libc());
+    candidates = order.map((name) => found.find((c) => c.source === name)!);
   }
   const here = options.moduleUrl ?? import.meta.url;
   if (!here.startsWith("file:")) {

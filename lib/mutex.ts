@@ -66,6 +66,10 @@ function explainLock(code: ErrorCode): string | undefined {
         "protects cannot be trusted";
     case "EPROTO":
       return "the memory holds no mutex (not initialized, or destroyed)";
+    case "ENOTSUP":
+      return "the mutex was made with the other lock protocol: libipc built for glibc uses the kernel's " +
+        "robust list, built for musl (Alpine), macOS or Windows (or with -Dmutex=owner) the owner-recording " +
+        'lock, and the two refuse each other\'s mutexes (README "Platforms")';
     default:
       return undefined;
   }

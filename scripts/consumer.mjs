@@ -17,11 +17,17 @@
 //     --all-dead` removes the dead one (tests/consumer/cli.mjs);
 //   - type-checks the consumer with strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes and
 //     moduleResolution nodenext, without skipLibCheck: 0 errors;
-//   - checks that the main tarball holds no Zig source, no C header and no native library.
+//   - checks that the main tarball holds no Zig source, no C header and no native library;
+//   - before all that, lays out and packs every platform package from the cross build (`zig build
+//     cross`, which the cross step of `npm test` has cached) and checks each tarball: its package.json
+//     (name, version, os, cpu, libc on Linux only), exactly its library and, on Linux, the tracker's
+//     helper (besides package.json, README.md and LICENSE), each file of the package's OS and CPU
+//     (ELF, Mach-O or PE headers; a glibc build names GLIBC_ symbol versions, a musl one none), and the
+//     main package's optionalDependencies naming all of them at its exact version.
 // The temporary directory is removed at the end unless LIBIPC_CONSUMER_KEEP is set.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,6 +56,102 @@ function step(name, argv, { cwd, expect = 0, match, env, timeout = 120_000 } = {
   return output;
 }
 
+/** The bytes of `file` inside the tarball `tgz` (its entries are under package/). */
+function tarFile(tgz, file) {
+  return execFileSync("tar", ["-xzOf", tgz, `package/${file}`], { maxBuffer: 64 << 20 });
+}
+
+/**
+ * Why `bytes` is not a library (`kind` "library") or program ("helper") for `platform`, or null. ELF:
+ * e_type, e_machine (x86_64 62, aarch64 183); Mach-O 64: cputype (x86_64 0x01000007, arm64
+ * 0x0100000c), filetype MH_DYLIB; PE: the COFF machine (0x8664, 0xaa64) and IMAGE_FILE_DLL.
+ */
+function wrongBinary(platform, bytes, kind) {
+  const arm = platform.cpu === "arm64";
+  if (platform.os === "linux") {
+    if (bytes.readUInt32BE(0) !== 0x7f454c46) return "not ELF";
+    const type = bytes.readUInt16LE(16);
+    if (kind === "library" ? type !== 3 : type !== 2 && type !== 3) return `ELF type ${type}`;
+    if (bytes.readUInt16LE(18) !== (arm ? 183 : 62)) return `ELF machine ${bytes.readUInt16LE(18)}`;
+    if (kind === "library") {
+      const glibc = bytes.includes("GLIBC_2.");
+      if (platform.libc === "glibc" && !glibc) return "a glibc build without GLIBC_ symbol versions";
+      if (platform.libc === "musl" && glibc) return "a musl build that names GLIBC_ symbol versions";
+    }
+    return null;
+  }
+  if (platform.os === "darwin") {
+    if (bytes.readUInt32LE(0) !== 0xfeedfacf) return "not Mach-O 64";
+    if (bytes.readUInt32LE(4) !== (arm ? 0x0100000c : 0x01000007)) return `Mach-O cputype ${bytes.readUInt32LE(4)}`;
+    return bytes.readUInt32LE(12) === 6 ? null : `Mach-O filetype ${bytes.readUInt32LE(12)}`;
+  }
+  if (bytes.toString("latin1", 0, 2) !== "MZ") return "not PE";
+  const pe = bytes.readUInt32LE(0x3c);
+  if (bytes.toString("latin1", pe, pe + 4) !== "PE\0\0") return "no PE signature";
+  if (bytes.readUInt16LE(pe + 4) !== (arm ? 0xaa64 : 0x8664)) return `PE machine ${bytes.readUInt16LE(pe + 4)}`;
+  return (bytes.readUInt16LE(pe + 22) & 0x2000) !== 0 ? null : "PE without IMAGE_FILE_DLL";
+}
+
+/** Packs every platform package and the main one into `dir` and checks them (see the file comment). */
+function checkPlatformPackages(dir) {
+  const main = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  step("package every platform (zig build cross)", ["node", join(root, "scripts", "package.mjs")], {
+    cwd: root,
+    timeout: 0,
+  });
+  const expected = [
+    "linux-x64-gnu",
+    "linux-arm64-gnu",
+    "linux-x64-musl",
+    "linux-arm64-musl",
+    "darwin-x64",
+    "darwin-arm64",
+    "win32-x64",
+    "win32-arm64",
+  ];
+  const names = platforms.map((p) => p.name);
+  const problems = [];
+  if (JSON.stringify(names) !== JSON.stringify(expected)) problems.push(`platforms ${names.join(", ")}`);
+  for (const platform of platforms) {
+    const tgz = pack(join(root, "npm", platform.name), dir);
+    const manifest = JSON.parse(tarFile(tgz, "package.json").toString("utf8"));
+    const shipped = [platform.library, ...(platform.helper ? [platform.helper] : [])];
+    const want = {
+      name: `@libipc/${platform.name}`,
+      version: main.version,
+      os: [platform.os],
+      cpu: [platform.cpu],
+      libc: platform.os === "linux" ? [platform.name.endsWith("-musl") ? "musl" : "glibc"] : undefined,
+    };
+    for (const [field, value] of Object.entries(want)) {
+      if (JSON.stringify(manifest[field]) !== JSON.stringify(value)) {
+        problems.push(
+          `${platform.name}: package.json ${field} ${JSON.stringify(manifest[field])}, not ${JSON.stringify(value)}`,
+        );
+      }
+    }
+    const listing = execFileSync("tar", ["-tzf", tgz], { encoding: "utf8" }).split("\n").filter(Boolean).sort();
+    const files = ["LICENSE", "README.md", "package.json", ...shipped].map((f) => `package/${f}`).sort();
+    if (JSON.stringify(listing) !== JSON.stringify(files)) {
+      problems.push(`${platform.name}: holds ${listing.join(", ")}; expected ${files.join(", ")}`);
+    }
+    for (const file of shipped) {
+      if (!listing.includes(`package/${file}`)) continue;
+      const why = wrongBinary(platform, tarFile(tgz, file), file === platform.library ? "library" : "helper");
+      if (why !== null) problems.push(`${platform.name}: ${file}: ${why}`);
+    }
+  }
+  const mainTgz = pack(join(root, "npm", "libipc"), dir);
+  const optional = JSON.parse(tarFile(mainTgz, "package.json").toString("utf8")).optionalDependencies ?? {};
+  const wantOptional = Object.fromEntries(expected.map((name) => [`@libipc/${name}`, main.version]));
+  if (JSON.stringify(optional) !== JSON.stringify(wantOptional)) {
+    problems.push(`main package: optionalDependencies ${JSON.stringify(optional)}`);
+  }
+  console.log(`${problems.length === 0 ? "ok  " : "FAIL"} ${platforms.length} platform packages and their tarballs`);
+  for (const problem of problems) console.log(`  | ${problem}`);
+  if (problems.length > 0) failures.push("platform packages");
+}
+
 const cpu = { x64: "x64", arm64: "arm64" }[process.arch];
 const platform = platforms.find((p) => p.os === process.platform && p.cpu === cpu && p.libc === "glibc");
 if (!platform) {
@@ -59,6 +161,9 @@ if (!platform) {
 
 const work = mkdtempSync(join(tmpdir(), "libipc-consumer-"));
 try {
+  const every = join(work, "every");
+  mkdirSync(every);
+  checkPlatformPackages(every);
   const tarballs = join(work, "tarballs");
   mkdirSync(tarballs);
   // The platform package from this checkout's build (the test's first step made it) unless

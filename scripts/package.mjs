@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // Lays out the npm packages in npm/, each ready for `npm publish npm/<dir>`:
 //
-// - npm/<platform>/ per platform: cross-compiles libipc with the pinned Zig (ReleaseSafe: the
-//   assertions that guard libipc's internal invariants stay in shipped builds, as in every other build
-//   of libipc), strips the library of its debug information and symbol table (the exported ipc_*
-//   dynamic symbols stay: 3 MB becomes about 0.4 MB), and writes package.json (os, cpu, libc), with
-//   libipc.so and libipc-tracker side by side (the library finds the helper beside itself).
+// - npm/<platform>/ per platform (`platforms` below: Linux x64/arm64 with glibc and with musl, macOS
+//   x64/arm64, Windows x64/arm64): takes the library that `zig build cross` built with the pinned Zig
+//   (ReleaseSafe: the assertions that guard libipc's internal invariants stay in shipped builds, as in
+//   every other build of libipc; without debug information), strips an ELF library of its symbol
+//   table too (the exported ipc_* dynamic symbols stay: 3 MB becomes about 0.4 MB), and writes
+//   package.json (os, cpu and, on Linux, libc), with the library (libipc.so, libipc.dylib, ipc.dll) and,
+//   on Linux, libipc-tracker side by side (the library finds the helper beside itself). What the
+//   libraries can do on each OS is the platform layer's business (zig/platform/); packaging ships
+//   whatever it builds.
 // - npm/libipc/, the main package: dist/ (compiled by scripts/build-js.mjs), the CLI, README, LICENSE,
 //   and this checkout's package.json without its scripts and devDependencies, plus
 //   "optionalDependencies" naming every platform package at the same version; npm, Bun and Deno
@@ -18,8 +22,8 @@
 //   node scripts/package.mjs --local NAME          NAME from this checkout's build (zig-out), not cross-compiled
 //
 // Platform names follow @libipc/<os>-<cpu>[-<libc>] with Node's words for os and cpu (process.platform,
-// process.arch); a new platform (musl, darwin, win32) is one more entry in `platforms` and in the main
-// package's optionalDependencies.
+// process.arch); a new platform is one more entry in `platforms` (and in build.zig's cross targets),
+// and the main package's optionalDependencies follow from it.
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -29,13 +33,30 @@ import { zigPath } from "./zig.mjs";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 
-/** Every platform package: Zig's target (glibc 2.28 is the floor the gnu builds promise), npm's fields. */
+/**
+ * Every platform package: the directory `zig build cross` puts its build in (build.zig `cross_targets`),
+ * npm's fields (Node's words: process.platform, process.arch, and npm's libc), and its files: the
+ * library under the name Zig gives it on that OS, and the tracker's helper where the platform has one
+ * (Linux: the helper is a Linux program; macOS and Windows have no tracker yet). The gnu builds link
+ * against glibc 2.28, the floor they promise (build.zig); the musl ones against musl and its
+ * owner-recording mutex (build/lib.zig `mutexKind`).
+ */
 export const platforms = [
-  { name: "linux-x64-gnu", target: "x86_64-linux-gnu.2.28", os: "linux", cpu: "x64", libc: "glibc" },
-  { name: "linux-arm64-gnu", target: "aarch64-linux-gnu.2.28", os: "linux", cpu: "arm64", libc: "glibc" },
-];
+  { name: "linux-x64-gnu", dir: "x86_64-linux-gnu", os: "linux", cpu: "x64", libc: "glibc" },
+  { name: "linux-arm64-gnu", dir: "aarch64-linux-gnu", os: "linux", cpu: "arm64", libc: "glibc" },
+  { name: "linux-x64-musl", dir: "x86_64-linux-musl", os: "linux", cpu: "x64", libc: "musl" },
+  { name: "linux-arm64-musl", dir: "aarch64-linux-musl", os: "linux", cpu: "arm64", libc: "musl" },
+  { name: "darwin-x64", dir: "x86_64-macos", os: "darwin", cpu: "x64" },
+  { name: "darwin-arm64", dir: "aarch64-macos", os: "darwin", cpu: "arm64" },
+  { name: "win32-x64", dir: "x86_64-windows-gnu", os: "win32", cpu: "x64" },
+  { name: "win32-arm64", dir: "aarch64-windows-gnu", os: "win32", cpu: "arm64" },
+].map((platform) => ({ ...platform, ...platformFiles(platform.os) }));
 
-const files = { library: "libipc.so", helper: "libipc-tracker" };
+/** The library's file name on `os` (as Zig names it; lib/locate.ts `libraryFile` agrees) and the helper's. */
+export function platformFiles(os) {
+  const library = os === "win32" ? "ipc.dll" : os === "darwin" ? "libipc.dylib" : "libipc.so";
+  return { library, helper: os === "linux" ? "libipc-tracker" : null };
+}
 
 function run(argv, options = {}) {
   const result = spawnSync(argv[0], argv.slice(1), { cwd: root, stdio: "inherit", ...options });
@@ -44,52 +65,68 @@ function run(argv, options = {}) {
 }
 
 /**
- * Builds one platform into zig-out/npm/<name> and lays its package out in npm/<name>; returns its dir.
- * With `local`, takes the library and helper of this checkout's own build (zig-out) instead: the
+ * Builds every shipped library once (`zig build cross`, ReleaseSafe, without debug information) into
+ * zig-out/npm/cross/<dir>; the platform packages take their files from there. One build graph for all
+ * targets: Zig builds them in parallel and from its cache when nothing changed.
+ */
+export function buildCross() {
+  const prefix = join(root, "zig-out", "npm");
+  run([zigPath(), "build", "cross", "-Doptimize=ReleaseSafe", "-Dstrip=true", "--prefix", prefix]);
+  return join(prefix, "cross");
+}
+
+/**
+ * Lays out one platform's package in npm/<name> from `built` (zig-out/npm/cross/<dir>) and returns its
+ * dir. With `local`, takes the library and helper of this checkout's own build (zig-out) instead: the
  * consumer test's quick path, for this machine's platform only (that build targets this CPU).
  */
-export function buildPlatform(platform, main, { local = false } = {}) {
-  const zig = zigPath();
-  let prefix = join(root, "zig-out");
-  if (!local) {
-    prefix = join(root, "zig-out", "npm", platform.name);
-    run([zig, "build", "install", `-Dtarget=${platform.target}`, "-Doptimize=ReleaseSafe", "--prefix", prefix]);
-  }
+export function buildPlatform(platform, main, { local = false, built = null } = {}) {
+  const from = local
+    ? { library: join(root, "zig-out", "lib", platform.library), helper: join(root, "zig-out", "libexec", "libipc") }
+    : { library: join(built, platform.dir, platform.library), helper: join(built, platform.dir) };
   const dir = join(root, "npm", platform.name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  strip(join(prefix, "lib", files.library), join(dir, files.library), { required: !local });
-  copyFileSync(join(prefix, "libexec", "libipc", files.helper), join(dir, files.helper));
+  strip(from.library, join(dir, platform.library), { required: !local, elf: platform.os === "linux" });
+  if (platform.helper) copyFileSync(join(from.helper, platform.helper), join(dir, platform.helper));
   copyFileSync(join(root, "LICENSE"), join(dir, "LICENSE"));
+  const what = `${platform.os} ${platform.cpu}${platform.libc ? ` (${platform.libc})` : ""}`;
+  const shipped = [platform.library, ...(platform.helper ? [platform.helper] : [])];
   const manifest = {
     name: `@libipc/${platform.name}`,
     version: main.version,
-    description: `libipc's native library for ${platform.os} ${platform.cpu} (${platform.libc}); installed by libipc`,
+    description: `libipc's native library for ${what}; installed by libipc`,
     license: main.license,
     os: [platform.os],
     cpu: [platform.cpu],
     ...(platform.libc ? { libc: [platform.libc] } : {}),
-    files: [files.library, files.helper, "LICENSE"],
+    files: [...shipped, "LICENSE"],
     preferUnplugged: true,
   };
   writeFileSync(join(dir, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
   writeFileSync(
     join(dir, "README.md"),
-    `# ${manifest.name}\n\nThe native part of [libipc](https://www.npmjs.com/package/libipc) for ${platform.os} ` +
-      `${platform.cpu} (${platform.libc}): \`${files.library}\` and its tracker helper \`${files.helper}\`. ` +
+    `# ${manifest.name}\n\nThe native part of [libipc](https://www.npmjs.com/package/libipc) for ${what}: ` +
+      `${shipped.map((file) => `\`${file}\``).join(" and its tracker helper ")}. ` +
       `Install \`libipc\`, not this package: it depends on the package for your platform.\n`,
   );
   return dir;
 }
 
 /**
- * Copies `source` to `dest` without debug information or symbol table; the dynamic symbols (.dynsym)
- * stay, so dlopen still finds every ipc_* function. Zig 0.15's `zig objcopy` cannot strip a shared
- * library ("unimplemented"), so this uses llvm-strip, else GNU strip (whose generic ELF support
- * handles the other architectures' files too). Without either, a published build fails; the consumer
- * test's local one is copied as it is.
+ * Copies `source` to `dest`; an ELF library (`elf`) without debug information or symbol table: the
+ * dynamic symbols (.dynsym) stay, so dlopen still finds every ipc_* function. Zig 0.15's `zig objcopy`
+ * cannot strip a shared library ("unimplemented"), so this uses llvm-strip, else GNU strip (whose
+ * generic ELF support handles the other architectures' files too). Without either, a published build
+ * fails; the consumer test's local one is copied as it is. Mach-O and PE libraries are copied: the
+ * cross build already left their debug information out (-Dstrip=true), and their exports live in
+ * tables of their own that a symbol-table strip must not touch.
  */
-function strip(source, dest, { required }) {
+function strip(source, dest, { required, elf }) {
+  if (!elf) {
+    copyFileSync(source, dest);
+    return;
+  }
   for (const tool of ["llvm-strip", "strip"]) {
     const result = spawnSync(tool, ["--strip-all", "-o", dest, source], { stdio: ["ignore", "inherit", "inherit"] });
     if (result.error?.code === "ENOENT") continue;
@@ -151,10 +188,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     process.exit(2);
   }
   const main = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  const built = local ? null : buildCross();
   for (const platform of platforms.filter((p) => args.length === 0 || args.includes(p.name))) {
-    const dir = buildPlatform(platform, main, { local });
-    const size = statSync(join(dir, files.library)).size;
-    console.log(`npm/${platform.name}: ${files.library} ${(size / 1024).toFixed(0)} KiB`);
+    const dir = buildPlatform(platform, main, { local, built });
+    const size = statSync(join(dir, platform.library)).size;
+    console.log(`npm/${platform.name}: ${platform.library} ${(size / 1024).toFixed(0)} KiB`);
     if (packDir) console.log(pack(dir, packDir));
   }
   const dir = stageMain(main);

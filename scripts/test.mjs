@@ -48,11 +48,16 @@ const steps = [
   // The owner-recording mutex (musl's and macOS's) on this Linux: Zig unit tests, C tests and crash
   // test built with -Dmutex=owner (nothing installed: zig-out keeps the default build).
   { name: "owner", argv: [...zig, "build", "test", "ctest", "crashtest", "-Dmutex=owner"], timeout: 25 * minutes },
-  // The C tests as static x86_64-linux-musl programs, run here.
+  // The C tests as static x86_64-linux-musl programs, run here, and a glibc and a musl process on one
+  // named mutex (refused with IPC_ENOTSUP: different lock protocols).
   { name: "musl", argv: [...zig, "build", "ctest-musl"], timeout: 15 * minutes },
+  // The single-process TS cases under Bun's musl build from npm with libipc's musl build (root: a private
+  // mount namespace puts musl's loader where Bun looks for it; the step says why when it cannot run).
+  { name: "musl-bun", argv: ["node", join(root, "scripts", "musl_bun.mjs")], timeout: 25 * minutes },
   // Before the mp steps: it installs ipc-fuzz-open-fast, which the file fuzzer runs.
   { name: "fast", argv: [...zig, "build", "fasttest"], timeout: 15 * minutes },
-  { name: "cross", argv: [...zig, "build", "cross"], timeout: 15 * minutes },
+  // Stripped, as scripts/package.mjs builds them: the consumer step's platform packages come from the cache.
+  { name: "cross", argv: [...zig, "build", "cross", "-Dstrip=true"], timeout: 20 * minutes },
   { name: "glibc", argv: ["node", join(root, "scripts", "glibc.mjs")], timeout: 15 * minutes },
   { name: "c-install", argv: ["node", join(root, "scripts", "c_install.mjs")], timeout: 15 * minutes },
   // The Windows backend: test programs cross-compiled for x86_64-windows-gnu, run under wine64
@@ -76,7 +81,7 @@ const steps = [
   },
   { name: "readme", argv: ["node", join(root, "scripts", "readme.mjs")], timeout: 15 * minutes },
   { name: "demo", argv: [bin("bun"), "demo/main.ts"], timeout: 5 * minutes },
-  { name: "consumer", argv: ["node", join(root, "scripts", "consumer.mjs")], timeout: 10 * minutes },
+  { name: "consumer", argv: ["node", join(root, "scripts", "consumer.mjs")], timeout: 25 * minutes },
   { name: "models", argv: ["node", join(root, "scripts", "models.mjs")], timeout: 10 * minutes },
 ];
 

@@ -1,7 +1,7 @@
 /** Finding the native library: the search order, and an error that lists every path tried. */
 
 import assert from "node:assert/strict";
-import { libraryCandidates, loadFirst } from "../../lib/locate.ts";
+import { libcFromReport, libraryCandidates, loadFirst, platformPackages } from "../../lib/locate.ts";
 import { bind, native } from "../../lib/native.ts";
 import type { Harness } from "../harness.ts";
 
@@ -54,6 +54,71 @@ export default function load(h: Harness): void {
       path: null,
       reason: "this module was loaded from https://jsr.io/x/lib/locate.ts",
     });
+  });
+
+  h.test("load: every platform's package and file name; the musl package first in a musl process", () => {
+    assert.deepEqual(platformPackages("linux", "x64"), ["@libipc/linux-x64-gnu", "@libipc/linux-x64-musl"]);
+    assert.deepEqual(platformPackages("linux", "aarch64", "musl"), [
+      "@libipc/linux-arm64-musl",
+      "@libipc/linux-arm64-gnu",
+    ]);
+    assert.deepEqual(platformPackages("darwin", "x86_64"), ["@libipc/darwin-x64"]);
+    assert.deepEqual(platformPackages("windows", "aarch64"), ["@libipc/win32-arm64"]);
+    const installed = (specifier: string): string => `file:///app/node_modules/${specifier}`;
+    const moduleUrl = "file:///app/node_modules/libipc/dist/lib/locate.js";
+    const asked: string[] = [];
+    const libc = (name: string) => (): string => {
+      asked.push(name);
+      return name;
+    };
+    // Both Linux packages installed (a node_modules copied from a glibc image to an Alpine one):
+    // this process's libc decides which is tried first.
+    const musl = libraryCandidates({
+      envPath: "",
+      os: "linux",
+      cpu: "x64",
+      resolve: installed,
+      moduleUrl,
+      libc: libc("musl"),
+    });
+    assert.deepEqual(musl.slice(0, 2).map((c) => c.path), [
+      "/app/node_modules/@libipc/linux-x64-musl/libipc.so",
+      "/app/node_modules/@libipc/linux-x64-gnu/libipc.so",
+    ]);
+    const glibc = libraryCandidates({
+      envPath: "",
+      os: "linux",
+      cpu: "x64",
+      resolve: installed,
+      moduleUrl,
+      libc: libc("glibc"),
+    });
+    assert.equal(glibc[0]?.source, "@libipc/linux-x64-gnu");
+    assert.deepEqual(asked, ["musl", "glibc"]);
+    // One package installed: the libc is not asked (Node's report costs tens of milliseconds).
+    const onlyMusl = (specifier: string): string => {
+      if (specifier.includes("musl")) return installed(specifier);
+      throw new Error("Cannot find package");
+    };
+    libraryCandidates({ envPath: "", os: "linux", cpu: "x64", resolve: onlyMusl, moduleUrl, libc: libc("glibc") });
+    assert.deepEqual(asked, ["musl", "glibc"]);
+    const win = libraryCandidates({ envPath: "", os: "win32", cpu: "x64", resolve: installed, moduleUrl });
+    assert.deepEqual(win[0], { source: "@libipc/win32-x64", path: "/app/node_modules/@libipc/win32-x64/ipc.dll" });
+    assert.equal(libcFromReport({ header: { glibcVersionRuntime: "2.36" } }), "glibc");
+    assert.equal(libcFromReport({ header: {} }), "musl");
+    assert.equal(libcFromReport(undefined), undefined);
+  });
+
+  h.test("load: this process's libc as the runtime reports it (LIBIPC_TEST_LIBC: the one expected)", () => {
+    const proc = (globalThis as { process?: { platform?: string; report?: { getReport?(): unknown } } }).process;
+    if (proc?.platform !== "linux" || proc.report?.getReport === undefined) return;
+    const libc = libcFromReport(proc.report.getReport());
+    assert.ok(libc === "glibc" || libc === "musl", `libc ${libc}`);
+    const expected = proc === undefined
+      ? undefined
+      : (globalThis as { process: { env: Record<string, string | undefined> } })
+        .process.env.LIBIPC_TEST_LIBC;
+    if (expected !== undefined && expected !== "") assert.equal(libc, expected);
   });
 
   h.test("load: when nothing loads, the error lists every path with its reason and the fix", () => {

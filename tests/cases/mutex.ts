@@ -96,6 +96,24 @@ export default function mutexCase(h: Harness): void {
     );
   });
 
+  h.test("mutex: a mutex of the other lock protocol (glibc's vs musl's) is refused with a clear ENOTSUP", () => {
+    using seg = SharedMemory.create({ size: 4096 });
+    Mutex.init(seg, 0).close();
+    // The layout tag (zig/mutex.zig: u32 at 4) names the protocol that made the mutex: the kernel-list
+    // one is (2 << 16) | 32, the owner-recording one (3 << 16) | 0x4f. Write the one this build is not.
+    const words = seg.view(Uint32Array, 0, 2);
+    const robust = (2 << 16) | 32;
+    const owner = (3 << 16) | 0x4f;
+    assert.ok(words[1] === robust || words[1] === owner, `layout tag ${words[1]}`);
+    words[1] = words[1] === robust ? owner : robust;
+    assert.throws(
+      () => Mutex.at(seg, 0),
+      (e) =>
+        e instanceof IpcError && e.code === "ENOTSUP" && /other lock protocol/.test(e.message) &&
+        /musl/.test(e.message),
+    );
+  });
+
   h.test("mutex: closed mutexes and segments give ECLOSED; options are validated", async () => {
     const seg = SharedMemory.create({ size: 4096 });
     const m = Mutex.init(seg, 0);
