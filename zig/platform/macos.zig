@@ -368,6 +368,50 @@ pub fn runnableThreads() ?u32 {
     return null;
 }
 
+const testing = std.testing;
+
+test "a named object: created once, opened, read through a mapping, unlinked" {
+    const name = "/ipctest-macos-named";
+    unlinkNamed(name) catch {};
+    const fd = try createNamed(4096, name, 0o600);
+    defer close(fd);
+    try testing.expectError(error.Exists, createNamed(4096, name, 0o600));
+    const m = try map(fd, 4096);
+    m[100] = 42;
+    const other = try openNamedRead(name);
+    defer close(other);
+    const info = try fileInfo(other);
+    try testing.expect(info.regular and info.size >= 4096);
+    var byte: [1]u8 = undefined;
+    try testing.expectEqual(@as(usize, 1), try readAt(other, &byte, 100));
+    try testing.expectEqual(@as(u8, 42), byte[0]);
+    unmap(m, 4096);
+    try unlinkNamed(name);
+    try testing.expectError(error.NotFound, openNamed(name));
+}
+
+test "an anonymous object has no name and is shared through its fd" {
+    const fd = try createFile(8192, 0o600, true, false);
+    defer close(fd);
+    const copy = try dup(fd);
+    defer close(copy);
+    const a = try map(fd, 8192);
+    defer unmap(a, 8192);
+    const b = try map(copy, 8192);
+    defer unmap(b, 8192);
+    a[8191] = 7;
+    try testing.expectEqual(@as(u8, 7), b[8191]);
+}
+
+test "selfStamp names this process and it is alive; another start time is not" {
+    const stamp = try selfStamp();
+    try testing.expectEqual(c.getpid(), stamp.pid);
+    try testing.expect(processAlive(stamp.pid, stamp.start));
+    try testing.expect(!processAlive(stamp.pid, stamp.start + 1));
+    try testing.expect(!processAlive(0, 0));
+    try testing.expectError(error.NotSupported, NameIterator.init());
+}
+
 test {
     _ = wait;
     _ = process;

@@ -223,19 +223,21 @@ pub fn atFork(prepare: *const fn () callconv(.c) void, parent: *const fn () call
 // The helper's side.
 
 const fds_max = 4096;
+extern "c" fn getdtablesize() c_int;
 
 /// Closes every fd from `first` up (the helper is spawned with POSIX_SPAWN_CLOEXEC_DEFAULT already;
 /// this keeps the promise for a helper started another way).
 pub fn closeFrom(first: Fd) void {
-    const limit = @min(c.getdtablesize(), fds_max);
+    const limit = @min(getdtablesize(), fds_max);
     var fd: Fd = first;
     while (fd < limit) : (fd += 1) _ = c.close(fd);
 }
 
 /// Ignores the signals that a terminal, a hang-up or a broken pipe would send.
 pub fn ignoreSignals() void {
-    for ([_]u6{ c.SIG.INT, c.SIG.HUP, c.SIG.QUIT, c.SIG.PIPE, c.SIG.TSTP, c.SIG.TTIN, c.SIG.TTOU }) |sig| {
-        _ = c.signal(sig, c.SIG.IGN);
+    const act: std.posix.Sigaction = .{ .handler = .{ .handler = std.posix.SIG.IGN }, .mask = std.posix.sigemptyset(), .flags = 0 };
+    for ([_]u8{ c.SIG.INT, c.SIG.HUP, c.SIG.QUIT, c.SIG.PIPE, c.SIG.TSTP, c.SIG.TTIN, c.SIG.TTOU }) |sig| {
+        std.posix.sigaction(sig, &act, null);
     }
 }
 

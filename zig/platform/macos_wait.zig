@@ -160,3 +160,46 @@ pub fn monotonicNs() u64 {
     if (c.clock_gettime(.MONOTONIC, &ts) != 0) return 0;
     return @as(u64, @intCast(ts.sec)) * std.time.ns_per_s + @as(u64, @intCast(ts.nsec));
 }
+
+const testing = std.testing;
+
+test "a changed word ends a wait at once; unchanged ones time out, one word or several, in both modes" {
+    chosen.call();
+    const saved = os_sync;
+    defer os_sync = saved;
+    for ([_]bool{ true, false }) |use_os_sync| {
+        if (use_os_sync and saved == null) continue;
+        os_sync = if (use_os_sync) saved else null;
+        var a: u32 = 1;
+        var b: u32 = 2;
+        try testing.expect(try futexWaitv(&.{.{ .word = &a, .expected = 3, .private = false }}, null) == .woken);
+        const changed = try futexWaitv(&.{ .{ .word = &a, .expected = 1, .private = true }, .{ .word = &b, .expected = 3, .private = false } }, null);
+        try testing.expectEqual(@as(usize, 1), changed.woken);
+        const start = monotonicNs();
+        try testing.expect(try futexWaitv(&.{.{ .word = &a, .expected = 1, .private = false }}, start + 2 * std.time.ns_per_ms) == .timed_out);
+        try testing.expect(monotonicNs() >= start + 2 * std.time.ns_per_ms);
+        const both = try futexWaitv(&.{ .{ .word = &a, .expected = 1, .private = false }, .{ .word = &b, .expected = 2, .private = true } }, monotonicNs() + 2 * std.time.ns_per_ms);
+        try testing.expect(both == .timed_out);
+    }
+}
+
+test "a wake reaches a thread parked on a shared word" {
+    var word: u32 = 0;
+    const Parked = struct {
+        fn run(w: *u32, out: *std.atomic.Value(i32)) void {
+            const r = futexWaitv(&.{.{ .word = w, .expected = 0, .private = false }}, monotonicNs() + 20 * std.time.ns_per_s) catch return;
+            out.store(if (r == .woken) 1 else 2, .release);
+        }
+    };
+    var result = std.atomic.Value(i32).init(0);
+    const t = try std.Thread.spawn(.{}, Parked.run, .{ &word, &result });
+    // Wake without changing the word until the waiter takes a wake: only a wake ends its wait
+    // before the 20 s deadline.
+    const give_up = monotonicNs() + 20 * std.time.ns_per_s;
+    while (result.load(.acquire) == 0 and monotonicNs() < give_up) {
+        _ = futexWake(&word, 1, false);
+        std.Thread.sleep(std.time.ns_per_ms);
+    }
+    t.join();
+    try testing.expectEqual(@as(i32, 1), result.load(.acquire));
+}
