@@ -9,10 +9,13 @@
 //!                        and a glibc and a musl process on one named mutex (tests/c/test_mixed_libc.c)
 //!   zig build helpers    the C programs the demo, the multi-process tests and the benchmarks run (zig-out/bin)
 //!   zig build cross      the shipped libraries: x86_64 and aarch64 Linux against glibc 2.28 and with
-//!                        musl (with the tracker's helper beside them), x86_64-macos, aarch64-macos,
-//!                        x86_64-windows, aarch64-windows, in zig-out/cross/<target>/
+//!                        musl, x86_64-macos, aarch64-macos (with the tracker's helper beside the
+//!                        Linux and macOS ones), x86_64-windows, aarch64-windows, in zig-out/cross/<target>/
 //!   zig build wintest    the Windows test programs (tests/windows) for x86_64-windows-gnu, linked with
 //!                        libipc.a, into zig-out/wintest; `node scripts/test.mjs wine` runs them under Wine
+//!   zig build mactest    builds, without running (no macOS here), the C tests, the C child, the
+//!                        tracker's helper and the platform layer's Zig tests for aarch64-macos into
+//!                        zig-out/mactest; `cross` builds them too
 //!   zig build crashtest  builds libipc with its crash points (zig/crash.zig) into a static library of
 //!                        its own and runs tests/c/crash.c: every point killed at, every invariant checked
 //!   zig build fasttest   builds libipc.a with -O ReleaseFast (whatever -Doptimize says) and runs the
@@ -67,6 +70,7 @@ pub fn build(b: *std.Build) void {
     const ctest_step = b.step("ctest", "Run the C tests against the shared and the static library");
     const helpers_step = b.step("helpers", "Build the C programs the demo, the multi-process tests and the benchmarks run");
     const cross_step = b.step("cross", "Build the shipped libraries: Linux x86_64/aarch64 against glibc 2.28, macOS, Windows");
+    const mactest_step = b.step("mactest", "Build (not run) the C tests, the C child and the platform tests for aarch64-macos into zig-out/mactest");
     const wintest_step = b.step("wintest", "Build the Windows test programs (x86_64-windows-gnu) into zig-out/wintest; node scripts/test.mjs wine runs them");
     const crash_step = b.step("crashtest", "Kill a process at every crash point of libipc and check what the files promise");
     const fast_step = b.step("fasttest", "Run the hostile-input C tests against a ReleaseFast libipc.a; install ipc-fuzz-open-fast");
@@ -228,6 +232,42 @@ pub fn build(b: *std.Build) void {
     const windows_unit = b.addTest(.{ .name = "zig_platform_tests", .root_module = windows_core });
     wintest_step.dependOn(&b.addInstallArtifact(windows_unit, .{ .dest_dir = .{ .override = .{ .custom = "wintest" } } }).step);
 
+    // macOS: built, not run (no macOS machine here). The C tests, the C child and the platform
+    // layer's Zig tests for aarch64-macos, linked against libipc.a, into zig-out/mactest; `cross`
+    // builds them too, so a macOS-only compile error cannot land unseen.
+    const macos_target = b.resolveTargetQuery(std.Target.Query.parse(.{ .arch_os_abi = "aarch64-macos" }) catch unreachable);
+    var macos_config = config;
+    macos_config.target = macos_target;
+    macos_config.tracker_path = "";
+    macos_config.mutex = null;
+    const macos_static = lib.staticLibrary(b, macos_config);
+    const mactest_dir: std.Build.InstallDir = .{ .custom = "mactest" };
+    const mac_programs = [_]struct { name: []const u8, sources: []const []const u8 }{
+        .{ .name = "ipc-child", .sources = helpers[1].sources },
+    };
+    outer: for (c_test_names) |name| {
+        for (linux_bound_c_tests) |bound| {
+            if (std.mem.eql(u8, name, bound)) continue :outer;
+        }
+        const exe = cProgram(b, b.fmt("test_{s}", .{name}), &.{b.fmt("tests/c/test_{s}.c", .{name})}, macos_target, optimize, .{ .static = macos_static });
+        mactest_step.dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = mactest_dir } }).step);
+    }
+    for (mac_programs) |program| {
+        const exe = cProgram(b, program.name, program.sources, macos_target, optimize, .{ .static = macos_static });
+        mactest_step.dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = mactest_dir } }).step);
+    }
+    mactest_step.dependOn(&b.addInstallArtifact(lib.trackerHelper(b, macos_config), .{ .dest_dir = .{ .override = mactest_dir } }).step);
+    const macos_core = b.createModule(.{
+        .root_source_file = b.path("zig/macos_test.zig"),
+        .target = macos_target,
+        .optimize = optimize,
+        .link_libc = true,
+    });
+    macos_core.addOptions("build_options", lib.buildOptions(b, macos_config));
+    const macos_unit = b.addTest(.{ .name = "zig_platform_tests", .root_module = macos_core });
+    mactest_step.dependOn(&b.addInstallArtifact(macos_unit, .{ .dest_dir = .{ .override = mactest_dir } }).step);
+    cross_step.dependOn(mactest_step);
+
     // The shipped libraries: no compiled-in helper path (the packages put the helper beside them).
     for (cross_targets) |cross| {
         const query = std.Target.Query.parse(.{ .arch_os_abi = cross.triple }) catch unreachable;
@@ -236,12 +276,21 @@ pub fn build(b: *std.Build) void {
         const cross_static = lib.staticLibrary(b, cross_config);
         cross_step.dependOn(&b.addInstallArtifact(cross_static, .{ .dest_dir = .{ .override = dir }, .h_dir = .disabled }).step);
         cross_step.dependOn(lib.installShared(b, lib.sharedLibrary(b, cross_config), dir));
-        if (cross_config.target.result.os.tag == .linux) {
+        if (cross_config.target.result.os.tag == .linux or cross_config.target.result.os.tag == .macos) {
             const helper = lib.trackerHelper(b, cross_config);
             cross_step.dependOn(&b.addInstallArtifact(helper, .{ .dest_dir = .{ .override = dir } }).step);
         }
     }
 }
+
+/// The C tests, tests/c/test_<name>.c.
+const c_test_names = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "heap_callbacks", "chan", "tracker", "eintr", "stop", "corrupt" };
+
+/// The C tests that still reach past ipc.h into Linux itself, so mactest leaves them out: sync, wake
+/// and eintr find parked threads by raw futex syscalls and gettid (tests/c/parked.h), mutex_attack
+/// compares with a robust pthread mutex (macOS has none), heap names its kill-storm children with
+/// prctl.
+const linux_bound_c_tests = [_][]const u8{ "sync", "wake", "eintr", "mutex_attack", "heap" };
 
 /// The C tests (tests/c/test_*.c), each linked against the static library and, when `shared` is
 /// given, also against the shared one. test_tracker gets the helper program as its argument.
@@ -254,7 +303,7 @@ fn cTests(
     shared: ?std.Build.LazyPath,
     tracker: *std.Build.Step.Compile,
 ) void {
-    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "heap_callbacks", "chan", "tracker", "eintr", "stop", "corrupt" };
+    const c_tests = c_test_names;
     const suffix = if (target.result.abi.isMusl()) "_musl" else "";
     for (c_tests) |name| {
         const source: []const []const u8 = &.{b.fmt("tests/c/test_{s}.c", .{name})};

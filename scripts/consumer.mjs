@@ -83,7 +83,8 @@ function wrongBinary(platform, bytes, kind) {
   if (platform.os === "darwin") {
     if (bytes.readUInt32LE(0) !== 0xfeedfacf) return "not Mach-O 64";
     if (bytes.readUInt32LE(4) !== (arm ? 0x0100000c : 0x01000007)) return `Mach-O cputype ${bytes.readUInt32LE(4)}`;
-    return bytes.readUInt32LE(12) === 6 ? null : `Mach-O filetype ${bytes.readUInt32LE(12)}`;
+    // MH_DYLIB 6 for the library, MH_EXECUTE 2 for the helper.
+    return bytes.readUInt32LE(12) === (kind === "library" ? 6 : 2) ? null : `Mach-O filetype ${bytes.readUInt32LE(12)}`;
   }
   if (bytes.toString("latin1", 0, 2) !== "MZ") return "not PE";
   const pe = bytes.readUInt32LE(0x3c);

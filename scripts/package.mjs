@@ -7,7 +7,7 @@
 //   every other build of libipc; without debug information), strips an ELF library of its symbol
 //   table too (the exported ipc_* dynamic symbols stay: 3 MB becomes about 0.4 MB), and writes
 //   package.json (os, cpu and, on Linux, libc), with the library (libipc.so, libipc.dylib, ipc.dll) and,
-//   on Linux, libipc-tracker side by side (the library finds the helper beside itself). What the
+//   on Linux and macOS, libipc-tracker side by side (the library finds the helper beside itself). What the
 //   libraries can do on each OS is the platform layer's business (zig/platform/); packaging ships
 //   whatever it builds.
 // - npm/libipc/, the main package: dist/ (compiled by scripts/build-js.mjs), the CLI, README, LICENSE,
@@ -37,7 +37,7 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
  * Every platform package: the directory `zig build cross` puts its build in (build.zig `cross_targets`),
  * npm's fields (Node's words: process.platform, process.arch, and npm's libc), and its files: the
  * library under the name Zig gives it on that OS, and the tracker's helper where the platform has one
- * (Linux: the helper is a Linux program; macOS and Windows have no tracker yet). The gnu builds link
+ * (Linux and macOS; Windows has no tracker: a mapping dies with its last handle). The gnu builds link
  * against glibc 2.28, the floor they promise (build.zig); the musl ones against musl and its
  * owner-recording mutex (build/lib.zig `mutexKind`).
  */
@@ -55,7 +55,7 @@ export const platforms = [
 /** The library's file name on `os` (as Zig names it; lib/locate.ts `libraryFile` agrees) and the helper's. */
 export function platformFiles(os) {
   const library = os === "win32" ? "ipc.dll" : os === "darwin" ? "libipc.dylib" : "libipc.so";
-  return { library, helper: os === "linux" ? "libipc-tracker" : null };
+  return { library, helper: os === "linux" || os === "darwin" ? "libipc-tracker" : null };
 }
 
 function run(argv, options = {}) {

@@ -56,8 +56,9 @@ const steps = [
   { name: "musl-bun", argv: ["node", join(root, "scripts", "musl_bun.mjs")], timeout: 25 * minutes },
   // Before the mp steps: it installs ipc-fuzz-open-fast, which the file fuzzer runs.
   { name: "fast", argv: [...zig, "build", "fasttest"], timeout: 15 * minutes },
-  // Stripped, as scripts/package.mjs builds them: the consumer step's platform packages come from the cache.
-  { name: "cross", argv: [...zig, "build", "cross", "-Dstrip=true"], timeout: 20 * minutes },
+  // Every shipped target, stripped as scripts/package.mjs builds them (the consumer step's platform packages
+  // come from the cache), plus the macOS test programs (mactest): the slowest build step.
+  { name: "cross", argv: [...zig, "build", "cross", "-Dstrip=true"], timeout: 30 * minutes },
   { name: "glibc", argv: ["node", join(root, "scripts", "glibc.mjs")], timeout: 15 * minutes },
   { name: "c-install", argv: ["node", join(root, "scripts", "c_install.mjs")], timeout: 15 * minutes },
   // The Windows backend: test programs cross-compiled for x86_64-windows-gnu, run under wine64

@@ -225,7 +225,8 @@ int32_t ipc_segment_unlink(const char *name);
  * opened, nor anything but a regular file. Returns how many were removed
  * (>= 0), or a negative code. Reads /dev/shm and /proc; does not block otherwise. Libraries that
  * bind libipc for a runtime (the Bun and Deno entry points) call it once when they load; C programs
- * call it themselves, typically at startup. */
+ * call it themselves, typically at startup. IPC_ENOTSUP on macOS, whose shm names cannot be
+ * listed: there the tracker removes a dead process's names. */
 int32_t ipc_segment_sweep(void);
 
 /* What ipc_segment_info reports about a segment's creator. */
@@ -257,7 +258,7 @@ int32_t ipc_segment_info(const char *name, ipc_segment_info_t *info_out);
  * `buf_len`, `buf` holds only the names that fit, and the caller calls again with a larger buffer
  * (segments come and go meanwhile). `buf` may be NULL when `buf_len` is 0. Listed: every file that
  * starts with libipc's magic (any ABI version) and every generated name, regular files only. Reads
- * /dev/shm. */
+ * /dev/shm. IPC_ENOTSUP on macOS (shm names cannot be listed there). */
 int32_t ipc_segment_list(char *buf, uint32_t buf_len);
 
 /* Removes the name `name` if it is a libipc segment this user owns, created in this pid namespace

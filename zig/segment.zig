@@ -134,13 +134,16 @@ pub fn create(naming: Naming, size: u64, options: CreateOptions, kind: abi.Kind,
     // under its name and guarded until `publish` (see platform/windows.zig).
     const name_at_create = @hasDecl(platform.impl, "createNamed") and !anonymous;
     var early_name: Name = .{};
-    const fd = if (name_at_create) try createNamed(naming, total, stamp, &early_name) else try platform.createFile(total, if (mode == 0) abi.segment_mode_default else mode, anonymous, reserve);
+    const fd = if (name_at_create) try createNamed(naming, total, mode, stamp, &early_name) else try platform.createFile(total, if (mode == 0) abi.segment_mode_default else mode, anonymous, reserve);
     errdefer platform.close(fd);
     const mapping = try platform.map(fd, @intCast(total));
     errdefer platform.unmap(mapping, @intCast(total));
 
+    // Where the name exists from the start (macOS, Windows), an opener may map the object before
+    // it is ready: the magic is stored last, after `init`, so until then it finds no libipc header
+    // (error.Protocol), never a header over unfinished contents.
     const header: *Header = @ptrCast(mapping);
-    header.* = .{
+    var filled: Header = .{
         .magic = magic,
         .abi_version = abi.abi_version,
         .kind = @intFromEnum(kind),
@@ -155,8 +158,11 @@ pub fn create(naming: Naming, size: u64, options: CreateOptions, kind: abi.Kind,
         .checksum = 0,
         .reserved2 = [_]u8{0} ** 64,
     };
-    header.checksum = header.computeChecksum();
+    filled.checksum = filled.computeChecksum();
+    if (name_at_create) filled.magic = [_]u8{0} ** magic.len;
+    header.* = filled;
     if (init) |i| try i.run(i.context, (mapping + abi.segment_header_size)[0..@intCast(size)]);
+    if (name_at_create) @atomicStore(u64, @as(*u64, @ptrCast(@alignCast(&header.magic))), std.mem.readInt(u64, &magic, .little), .release);
 
     // A tracked name is registered before it is published (see tracker.zig).
     const tracked = naming != .anonymous and (options.track or tracker.tracksAll());
@@ -215,12 +221,12 @@ pub fn create(naming: Naming, size: u64, options: CreateOptions, kind: abi.Kind,
 
 /// Creates the section of a named or uniquely named segment under its name (`name_out`), for
 /// platforms that name objects only at creation.
-fn createNamed(naming: Naming, total: u64, stamp: platform.Stamp, name_out: *Name) Error!platform.Fd {
+fn createNamed(naming: Naming, total: u64, mode: u32, stamp: platform.Stamp, name_out: *Name) Error!platform.Fd {
     switch (naming) {
         .anonymous => unreachable,
         .named => |n| {
             name_out.* = n;
-            return platform.impl.createNamed(total, n.slice());
+            return createNamedAt(total, n.slice(), mode);
         },
         .unique => {
             var attempt: u32 = 0;
@@ -228,7 +234,7 @@ fn createNamed(naming: Naming, total: u64, stamp: platform.Stamp, name_out: *Nam
                 var random: [8]u8 = undefined;
                 platform.randomBytes(&random);
                 const n = name_.generate(.{ .pid = stamp.pid, .start = stamp.start }, std.mem.readInt(u64, &random, .little));
-                if (platform.impl.createNamed(total, n.slice())) |fd| {
+                if (createNamedAt(total, n.slice(), mode)) |fd| {
                     name_out.* = n;
                     return fd;
                 } else |err| {
@@ -237,6 +243,14 @@ fn createNamed(naming: Naming, total: u64, stamp: platform.Stamp, name_out: *Nam
             }
         },
     }
+}
+
+/// The platform's `createNamed`, given the permission bits where it takes them (macOS; Windows
+/// applies none).
+fn createNamedAt(total: u64, name: []const u8, mode: u32) Error!platform.Fd {
+    const f = platform.impl.createNamed;
+    if (@typeInfo(@TypeOf(f)).@"fn".params.len == 3) return f(total, name, if (mode == 0) abi.segment_mode_default else mode);
+    return f(total, name);
 }
 
 pub const OpenOptions = struct {

@@ -11,8 +11,8 @@
 //!
 //! Invariants: it never removes a file that is not a libipc segment, another process's segment, or
 //! anything while the parent lives; it holds no fd but its stdin (and /dev/null), so it never delays
-//! anyone else's end-of-file; it uses raw syscalls only (no libc) and at most
-//! `abi.tracker_names_max` names.
+//! anyone else's end-of-file; on Linux it uses raw syscalls only (no libc; macOS has libSystem
+//! only); it keeps at most `abi.tracker_names_max` names.
 
 const std = @import("std");
 const abi = @import("abi.zig");
@@ -29,7 +29,7 @@ pub fn main() u8 {
     if (argv.len != 2 or !std.mem.eql(u8, std.mem.span(argv[1]), tracker.protocol) or !proc.isSocket(stdin)) {
         const usage = "libipc-tracker is started by libipc (ipc_tracker_start, Tracker.start, " ++
             "track: true); it is not meant to be run by hand.\n";
-        _ = std.os.linux.write(2, usage, usage.len);
+        _ = std.posix.write(2, usage) catch {};
         return 64;
     }
     proc.closeFrom(3);
@@ -71,7 +71,7 @@ fn run() !void {
     const parent: platform.Stamp = .{ .pid = hello.pid, .start = hello.start, .pidns = hello.pidns };
     // A parent that dies right after its hello makes this send fail; the records it sent are still
     // read below.
-    proc.sendAll(stdin, std.mem.asBytes(&tracker.Record{ .op = .ack, .pid = std.os.linux.getpid() })) catch {};
+    proc.sendAll(stdin, std.mem.asBytes(&tracker.Record{ .op = .ack, .pid = proc.getpid() })) catch {};
 
     var names: std.AutoArrayHashMapUnmanaged(tracker.Key, void) = .empty;
     const allocator = std.heap.page_allocator;

@@ -4,39 +4,9 @@
 //! of proxy threads. The choice is made once per process, at the first wait (`mode`).
 //!
 //! The fallback ("wait" mode). One word: a FUTEX_WAIT_BITSET with the same absolute CLOCK_MONOTONIC
-//! deadline, nothing else. Several words: the caller parks on a private word of its own (`Call.bell`)
-//! and each watched word gets a proxy thread parked on it with the caller's expected value. A proxy
-//! that returns (woken, or the word differs) while its call is pending "fires": it records its index,
-//! sets the bell and wakes the caller. Invariants, all under `pool_lock`:
-//! - A proxy belongs to at most one call (`Proxy.call`), and the caller unbinds every proxy of its
-//!   call before it returns, so a `Call` on the caller's stack is never touched after that; a proxy
-//!   sets and wakes the bell only while bound, under the lock.
-//! - No wake is lost: a proxy that took a wake (its wait returned 0) after its call ended passes one
-//!   wake on to the word (the rule waiter.zig applies to a wait canceled with its word changed), so
-//!   the waiter the waker meant still gets one. A wake taken while the call is pending is the call's,
-//!   as futex_waitv would have taken it.
-//! - An unbound proxy stays parked until its slice ends (`proxy_slice_ns`), and a new call that
-//!   watches the same word for the same value adopts it instead of starting another: a caller that
-//!   waits again on the same words (the async waiter's loop, a channel receiver) reuses its proxies,
-//!   so the number of threads follows the number of words watched, not the number of waits. Nothing
-//!   ever kicks a parked proxy out of the kernel: a kick could not be told from a real wake and
-//!   would be passed on as one, which two callers on the same words would bounce forever.
-//! - Proxies never read a watched word themselves (only the kernel does, which reports EFAULT for
-//!   unmapped memory). Memory is unmapped only through `unmapping` (platform.unmap calls it): it
-//!   wakes every waiter on each word in the range that a proxy still watches, and those proxies
-//!   pass nothing on (the wake-all leaves no waiter asleep that a wake they took was meant for), so
-//!   a proxy never passes a wake on to an address that may by then name another mapping. Left: a
-//!   proxy between its lock release and its futex call when the range is unmapped and mapped anew
-//!   at the same address may sleep there one slice; a wake it takes then is not passed on, and its
-//!   waiter sees the change at its own recheck slice.
-//! - Bounded: at most `proxies_max` proxy threads per process; one that cannot be started leaves its
-//!   word to the caller's recheck slice (wait.zig: 100 ms). Idle proxies exit after
-//!   `proxy_linger_ns`. Proxies block every signal, so signals reach the threads that asked to wait.
-//! - A forked child has none of its parent's proxy threads: the pool is reset in the child
-//!   (pthread_atfork), with its lock taken across the fork.
-//!
-//! Cost of the fallback for a wait on n words: n proxies (started once, then reused), one extra
-//! context switch per wake-up (proxy, then caller), and a lock round per wait.
+//! deadline, nothing else. Several words: the OS-neutral proxy pool of futex_proxy.zig (its file
+//! comment states the invariants), built here over FUTEX_WAIT_BITSET and FUTEX_WAKE; macOS runs the
+//! same pool, so the tests below cover it there too.
 
 const std = @import("std");
 const linux = std.os.linux;
@@ -44,20 +14,15 @@ const abi = @import("../abi.zig");
 const base = @import("linux.zig");
 const Error = abi.Error;
 
-/// One word to wait on: `private` words live in memory of this process only (cheaper to hash in the
-/// kernel); shared ones may be in shared memory.
-pub const WaitWord = struct { word: *const u32, expected: u32, private: bool };
-
-pub const WaitResult = union(enum) {
-    /// The word at this index was woken, or did not hold its expected value.
-    woken: usize,
-    timed_out,
-    /// A signal interrupted the wait; the caller re-checks and waits again.
-    interrupted,
-};
+const proxy = @import("futex_proxy.zig");
+pub const WaitWord = proxy.WaitWord;
+pub const WaitResult = proxy.WaitResult;
 
 /// The most words one wait takes (futex_waitv's limit, kept by the fallback too).
-pub const words_max = linux.FUTEX2_WAITONE_MAX;
+pub const words_max = proxy.words_max;
+comptime {
+    std.debug.assert(words_max == linux.FUTEX2_WAITONE_MAX);
+}
 
 pub const Mode = enum(u8) {
     unknown,
@@ -155,209 +120,28 @@ fn waitOne(w: WaitWord, deadline_ns: ?u64) Error!WaitResult {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The proxy pool (see the file comment).
+// The proxy pool (futex_proxy.zig) over plain futex waits.
 
-/// How long a proxy stays parked on its word per kernel wait; also how long an unbound proxy waits
-/// to be adopted before it goes idle. The same bound as wait.zig's recheck slice.
-pub const proxy_slice_ns: u64 = 100 * std.time.ns_per_ms;
-/// How long an idle proxy thread waits for a job before it exits.
-pub const proxy_linger_ns: u64 = 1 * std.time.ns_per_s;
-pub const proxies_max = 512;
-const proxy_stack_bytes = 64 * 1024;
-
-const Call = struct {
-    /// The caller parks on it (private); set to 1 by the proxy that fires.
-    bell: u32 = 0,
-    fired: ?usize = null,
-    bound: [words_max]?*Proxy = [_]?*Proxy{null} ** words_max,
-};
-
-const Proxy = struct {
-    /// Linked list of every live proxy (`pool`).
-    next: ?*Proxy = null,
-    /// Idle: waits on `job` (a private futex word) for its next word; watching: parked on `word`.
-    watching: bool = false,
-    job: u32 = 0,
-    word: *const u32 = undefined,
-    expected: u32 = 0,
-    private: bool = false,
-    /// The call it reports to, and its index there; null once that call ended (unbound).
-    call: ?*Call = null,
-    /// Its word is being unmapped (`unmapping`): never adopted, passes nothing on.
-    orphaned: bool = false,
-    index: usize = 0,
-};
-
-var pool_lock: std.Thread.Mutex = .{};
-var pool: ?*Proxy = null;
-var pool_count: u32 = 0;
-var fork_handlers = false;
-
-fn forkPrepare() callconv(.c) void {
-    pool_lock.lock();
-}
-
-fn forkParent() callconv(.c) void {
-    pool_lock.unlock();
-}
-
-/// The child has no proxy threads: forget them (their memory is leaked, a few hundred bytes each).
-fn forkChild() callconv(.c) void {
-    pool = null;
-    pool_count = 0;
-    pool_lock = .{};
-}
-
-/// Under `pool_lock`: a proxy watching `w` for `call`, or null when none can be had.
-fn bind(call: *Call, w: WaitWord, index: usize) ?*Proxy {
-    var idle: ?*Proxy = null;
-    var it = pool;
-    while (it) |p| : (it = p.next) {
-        if (p.watching and p.call == null and !p.orphaned and p.word == w.word and p.expected == w.expected and p.private == w.private) {
-            p.call = call;
-            p.index = index;
-            return p;
-        }
-        if (!p.watching and idle == null) idle = p;
+const Proxies = proxy.Pool(struct {
+    pub fn waitOne(word: *const u32, expected: u32, private: bool, deadline_ns: ?u64) proxy.Outcome {
+        return switch (futexWait(word, expected, private, deadline_ns)) {
+            .SUCCESS => .woken,
+            .TIMEDOUT => .timed_out,
+            .INTR => .interrupted,
+            // EAGAIN: the word differs; EFAULT: it cannot be read.
+            else => .changed,
+        };
     }
-    const p = idle orelse spawn() orelse return null;
-    p.* = .{ .next = p.next, .watching = true, .job = p.job +% 1, .word = w.word, .expected = w.expected, .private = w.private, .call = call, .index = index };
-    _ = wake(&p.job, 1, true);
-    return p;
-}
+    pub const wake = futex_wake;
+    pub const monotonicNs = base.monotonicNs;
+});
+const futex_wake = wake;
 
-/// Under `pool_lock`: a new idle proxy thread, or null at `proxies_max` or when no thread starts.
-fn spawn() ?*Proxy {
-    if (pool_count >= proxies_max) return null;
-    if (!fork_handlers) {
-        if (std.c.pthread_atfork(forkPrepare, forkParent, forkChild) != 0) return null;
-        fork_handlers = true;
-    }
-    const p = std.heap.c_allocator.create(Proxy) catch return null;
-    p.* = .{ .next = pool };
-    // Signals go to the threads that asked to wait (their waits may end on one), never to a proxy:
-    // it starts with every signal blocked, inherited from this thread's mask for the moment.
-    const all = std.posix.sigfillset();
-    var old: std.posix.sigset_t = undefined;
-    std.posix.sigprocmask(linux.SIG.SETMASK, &all, &old);
-    defer std.posix.sigprocmask(linux.SIG.SETMASK, &old, null);
-    const thread = std.Thread.spawn(.{ .stack_size = proxy_stack_bytes }, proxyMain, .{p}) catch {
-        std.heap.c_allocator.destroy(p);
-        return null;
-    };
-    thread.setName("ipc-futex") catch {};
-    thread.detach();
-    pool = p;
-    @atomicStore(u32, &pool_count, pool_count + 1, .release);
-    return p;
-}
-
-/// Under `pool_lock`: removes `p` from the pool.
-fn unlink(p: *Proxy) void {
-    var link: *?*Proxy = &pool;
-    while (link.*) |q| : (link = &q.next) {
-        if (q == p) {
-            link.* = p.next;
-            @atomicStore(u32, &pool_count, pool_count - 1, .release);
-            return;
-        }
-    }
-}
-
-fn proxyMain(p: *Proxy) void {
-    pool_lock.lock();
-    while (true) {
-        if (!p.watching) {
-            const job = p.job;
-            pool_lock.unlock();
-            const e = futexWait(&p.job, job, true, monotonicNs() + proxy_linger_ns);
-            pool_lock.lock();
-            if (!p.watching and p.job == job and e == .TIMEDOUT) break;
-            continue;
-        }
-        const w: WaitWord = .{ .word = p.word, .expected = p.expected, .private = p.private };
-        pool_lock.unlock();
-        const e = futexWait(w.word, w.expected, w.private, monotonicNs() + proxy_slice_ns);
-        pool_lock.lock();
-        switch (e) {
-            .TIMEDOUT, .INTR => {
-                // Still bound: watch on. Unbound and not adopted within a slice: go idle.
-                if (p.call == null) p.watching = false;
-            },
-            else => {
-                if (p.call) |call| {
-                    // Woken, or the word differs (EAGAIN), or it cannot be read (EFAULT: the
-                    // caller re-reads it and sees why): the call's wait is over.
-                    call.fired = p.index;
-                    @atomicStore(u32, &call.bell, 1, .release);
-                    _ = wake(&call.bell, 1, true);
-                    unbindAll(call);
-                } else if (e == .SUCCESS and !p.orphaned) {
-                    // A wake taken for a call that had already ended: pass it on.
-                    _ = wake(w.word, 1, w.private);
-                }
-                p.watching = false;
-            },
-        }
-    }
-    unlink(p);
-    pool_lock.unlock();
-    std.heap.c_allocator.destroy(p);
-}
-
-/// Called before [start, start + len) is unmapped: every proxy parked on a word there is orphaned and
-/// woken, with every other waiter on that word (see the file comment). Nothing to do, and no lock
-/// taken, in a process that never started a proxy.
-pub fn unmapping(start: usize, len: usize) void {
-    if (@atomicLoad(u32, &pool_count, .acquire) == 0) return;
-    pool_lock.lock();
-    defer pool_lock.unlock();
-    var it = pool;
-    while (it) |p| : (it = p.next) {
-        const at = @intFromPtr(p.word);
-        if (!p.watching or at < start or at - start >= len) continue;
-        p.orphaned = true;
-        _ = wake(p.word, std.math.maxInt(u32), p.private);
-    }
-}
-
-/// Under `pool_lock`: every proxy of `call` becomes unbound (and adoptable while it stays parked).
-fn unbindAll(call: *Call) void {
-    for (&call.bound) |*slot| {
-        if (slot.*) |p| {
-            if (p.call == call) p.call = null;
-            slot.* = null;
-        }
-    }
-}
+/// Called before memory is unmapped (see futex_proxy.zig).
+pub const unmapping = Proxies.unmapping;
 
 fn proxiedWait(words: []const WaitWord, deadline_ns: ?u64) Error!WaitResult {
-    // A word that already differs ends the wait at once, as futex_waitv's EAGAIN does.
-    for (words, 0..) |w, i| {
-        if (@atomicLoad(u32, w.word, .acquire) != w.expected) return .{ .woken = i };
-    }
-    var call: Call = .{};
-    {
-        pool_lock.lock();
-        defer pool_lock.unlock();
-        for (words, 0..) |w, i| call.bound[i] = bind(&call, w, i);
-    }
-    var outcome: WaitResult = .timed_out;
-    while (@atomicLoad(u32, &call.bell, .acquire) == 0) {
-        switch (futexWait(&call.bell, 0, true, deadline_ns)) {
-            .TIMEDOUT => break,
-            .INTR => {
-                outcome = .interrupted;
-                break;
-            },
-            else => {},
-        }
-    }
-    pool_lock.lock();
-    defer pool_lock.unlock();
-    unbindAll(&call);
-    if (call.fired) |index| return .{ .woken = index };
-    return outcome;
+    return Proxies.wait(words, deadline_ns);
 }
 
 const testing = std.testing;
@@ -479,13 +263,13 @@ test "fallback: proxies are reused by a caller that waits again on the same word
     var b: u32 = 0;
     const words = [_]WaitWord{ .{ .word = &a, .expected = 0, .private = false }, .{ .word = &b, .expected = 0, .private = false } };
     _ = try waitv(&words, monotonicNs() + std.time.ns_per_ms);
-    pool_lock.lock();
-    const before = pool_count;
-    pool_lock.unlock();
+    Proxies.lock.lock();
+    const before = Proxies.pool_count;
+    Proxies.lock.unlock();
     for (0..20) |_| _ = try waitv(&words, monotonicNs() + std.time.ns_per_ms);
-    pool_lock.lock();
-    const after = pool_count;
-    pool_lock.unlock();
+    Proxies.lock.lock();
+    const after = Proxies.pool_count;
+    Proxies.lock.unlock();
     try testing.expect(after <= before + 2);
 }
 
@@ -499,16 +283,7 @@ fn inFutexWait(tid: std.Thread.Id) bool {
     return std.mem.startsWith(u8, text, "futex");
 }
 
-fn watchingCount(word: *const u32) u32 {
-    pool_lock.lock();
-    defer pool_lock.unlock();
-    var n: u32 = 0;
-    var it = pool;
-    while (it) |p| : (it = p.next) {
-        if (p.watching and p.word == word) n += 1;
-    }
-    return n;
-}
+const watchingCount = Proxies.watchingCount;
 
 test "fallback: unmapping a range sends the proxies parked there back to idle" {
     const saved = mode();

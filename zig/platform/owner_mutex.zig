@@ -18,8 +18,9 @@
 //! `owner_died`, then the state's repair or "not recoverable" exactly as with robust_mutex.zig.
 //! `tryLock` judges the holder too when it finds the lock busy (at most every `judge_cache_ns` per
 //! holder and thread). Bound: a waiter or a try_lock caller sees ownerDied within wait.recheck_ns of
-//! the holder's death, plus the liveness check (a kill(0) and a read of /proc/<pid>/stat on Linux)
-//! and scheduling. Healthy waits are never polled faster than any park's 100 ms slice.
+//! the holder's death, plus the liveness check (a kill(0) and a read of /proc/<pid>/stat on Linux,
+//! proc_pidinfo on macOS) and scheduling. Healthy waits are never polled faster than any park's
+//! 100 ms slice.
 //!
 //! Invariants and limits:
 //! - Only the holder writes the record, after the CAS that took the word and before the store that
@@ -49,6 +50,10 @@
 //! - Windows: the holder's pid is GetCurrentProcessId, its start time the process creation time, its
 //!   thread id GetCurrentThreadId (folded into the mask); the thread-exit hook is a fiber-local
 //!   storage callback (FlsAlloc) and "mapped" is asked of VirtualQuery; there is no fork.
+//! - macOS: the pid and start time come from proc_pidinfo (PROC_PIDTBSDINFO, microseconds since the
+//!   epoch), the liveness check is a kill(0) and that same call (a zombie is dead), the thread id is
+//!   pthread_threadid_np (folded into the mask); there are no pid namespaces (every namespace is 0,
+//!   so every process judges every holder).
 //! - A mutex made by this protocol has its own layout tag: a process built with the kernel-list
 //!   protocol refuses it with error.NotSupported, and the other way round.
 

@@ -1,7 +1,7 @@
 //! The platform layer: the only code that differs between operating systems. Every other file calls
-//! the OS through this one. Linux and Windows (windows.zig) are implemented; on other systems the
-//! same functions exist and fail with error.NotSupported, so the library compiles everywhere and
-//! says plainly what it cannot do.
+//! the OS through this one. Linux, macOS (macos.zig) and Windows (windows.zig) are implemented; on
+//! other systems the same functions exist and fail with error.NotSupported, so the library compiles
+//! everywhere and says plainly what it cannot do.
 //!
 //! The robust mutex's protocol is chosen at build time (`-Dmutex=robust|owner`, build.zig): `robust`
 //! links each held lock into the thread's kernel robust list (robust_mutex.zig, Linux with glibc);
@@ -14,6 +14,7 @@ const options = @import("build_options");
 pub const impl = switch (builtin.os.tag) {
     .linux => @import("linux.zig"),
     .windows => @import("windows.zig"),
+    .macos => @import("macos.zig"),
     else => @import("unsupported.zig"),
 };
 
