@@ -9,7 +9,8 @@
 //!   zig build helpers    the C programs the demo, the multi-process tests and the benchmarks run (zig-out/bin)
 //!   zig build cross      the shipped libraries: x86_64 and aarch64 Linux against glibc 2.28 and with
 //!                        musl (with the tracker's helper beside them), x86_64-macos, aarch64-macos,
-//!                        x86_64-windows, in zig-out/cross/<target>/
+//!                        x86_64-windows and aarch64-windows (built only: no aarch64 Windows runs
+//!                        here), in zig-out/cross/<target>/
 //!   zig build wintest    the Windows test programs (tests/windows) for x86_64-windows-gnu, linked with
 //!                        libipc.a, into zig-out/wintest; `node scripts/test.mjs wine` runs them under Wine
 //!   zig build crashtest  builds libipc with its crash points (zig/crash.zig) into a static library of
@@ -52,6 +53,7 @@ const cross_targets = [_]struct { dir: []const u8, triple: []const u8 }{
     .{ .dir = "x86_64-macos", .triple = "x86_64-macos" },
     .{ .dir = "aarch64-macos", .triple = "aarch64-macos" },
     .{ .dir = "x86_64-windows-gnu", .triple = "x86_64-windows-gnu" },
+    .{ .dir = "aarch64-windows-gnu", .triple = "aarch64-windows-gnu" },
 };
 
 pub fn build(b: *std.Build) void {
@@ -64,7 +66,7 @@ pub fn build(b: *std.Build) void {
     const test_step = b.step("test", "Run the Zig unit tests and the ipc.h test");
     const ctest_step = b.step("ctest", "Run the C tests against the shared and the static library");
     const helpers_step = b.step("helpers", "Build the C programs the demo, the multi-process tests and the benchmarks run");
-    const cross_step = b.step("cross", "Build the shipped libraries: Linux x86_64/aarch64 against glibc 2.28, macOS, Windows");
+    const cross_step = b.step("cross", "Build the shipped libraries: Linux x86_64/aarch64 against glibc 2.28, macOS, Windows x86_64/aarch64");
     const wintest_step = b.step("wintest", "Build the Windows test programs (x86_64-windows-gnu) into zig-out/wintest; node scripts/test.mjs wine runs them");
     const crash_step = b.step("crashtest", "Kill a process at every crash point of libipc and check what the files promise");
     const fast_step = b.step("fasttest", "Run the hostile-input C tests against a ReleaseFast libipc.a; install ipc-fuzz-open-fast");
