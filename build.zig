@@ -10,7 +10,8 @@
 //!   zig build helpers    the C programs the demo, the multi-process tests and the benchmarks run (zig-out/bin)
 //!   zig build cross      the shipped libraries: x86_64 and aarch64 Linux against glibc 2.28 and with
 //!                        musl, x86_64-macos, aarch64-macos (with the tracker's helper beside the
-//!                        Linux and macOS ones), x86_64-windows, aarch64-windows, in zig-out/cross/<target>/
+//!                        Linux and macOS ones), x86_64-windows and aarch64-windows (built only: no
+//!                        aarch64 runs here), in zig-out/cross/<target>/
 //!   zig build wintest    the Windows test programs (tests/windows) for x86_64-windows-gnu, linked with
 //!                        libipc.a, into zig-out/wintest; `node scripts/test.mjs wine` runs them under Wine
 //!   zig build mactest    builds, without running (no macOS here), the C tests, the C child, the
@@ -69,7 +70,7 @@ pub fn build(b: *std.Build) void {
     const test_step = b.step("test", "Run the Zig unit tests and the ipc.h test");
     const ctest_step = b.step("ctest", "Run the C tests against the shared and the static library");
     const helpers_step = b.step("helpers", "Build the C programs the demo, the multi-process tests and the benchmarks run");
-    const cross_step = b.step("cross", "Build the shipped libraries: Linux x86_64/aarch64 against glibc 2.28, macOS, Windows");
+    const cross_step = b.step("cross", "Build the shipped libraries: Linux x86_64/aarch64 against glibc 2.28, macOS, Windows x86_64/aarch64");
     const mactest_step = b.step("mactest", "Build (not run) the C tests, the C child and the platform tests for aarch64-macos into zig-out/mactest");
     const wintest_step = b.step("wintest", "Build the Windows test programs (x86_64-windows-gnu) into zig-out/wintest; node scripts/test.mjs wine runs them");
     const crash_step = b.step("crashtest", "Kill a process at every crash point of libipc and check what the files promise");

@@ -226,7 +226,8 @@ int32_t ipc_segment_unlink(const char *name);
  * (>= 0), or a negative code. Reads /dev/shm and /proc; does not block otherwise. Libraries that
  * bind libipc for a runtime (the Bun and Deno entry points) call it once when they load; C programs
  * call it themselves, typically at startup. IPC_ENOTSUP on macOS, whose shm names cannot be
- * listed: there the tracker removes a dead process's names. */
+ * listed: there the tracker removes a dead process's names. On Windows it returns 0: a segment
+ * dies with its last handle there, so a dead creator leaves nothing to remove. */
 int32_t ipc_segment_sweep(void);
 
 /* What ipc_segment_info reports about a segment's creator. */
@@ -258,14 +259,16 @@ int32_t ipc_segment_info(const char *name, ipc_segment_info_t *info_out);
  * `buf_len`, `buf` holds only the names that fit, and the caller calls again with a larger buffer
  * (segments come and go meanwhile). `buf` may be NULL when `buf_len` is 0. Listed: every file that
  * starts with libipc's magic (any ABI version) and every generated name, regular files only. Reads
- * /dev/shm. IPC_ENOTSUP on macOS (shm names cannot be listed there). */
+ * /dev/shm; on Windows, the session's object directory (the sections of live segments).
+ * IPC_ENOTSUP on macOS (shm names cannot be listed there). */
 int32_t ipc_segment_list(char *buf, uint32_t buf_len);
 
 /* Removes the name `name` if it is a libipc segment this user owns, created in this pid namespace
  * by a process that has died — for any name, generated or not (ipc_segment_sweep only considers
  * generated names, because other names may be meant to outlive their creator). Returns 1 when it
  * removed it, 0 when it kept it (creator alive or unknown, or another user's file, which is never
- * opened), or the codes of ipc_segment_info. */
+ * opened), or the codes of ipc_segment_info. On Windows it returns 0: a name there lives exactly as
+ * long as some process holds its segment, and cannot be removed before. */
 int32_t ipc_segment_unlink_dead(const char *name);
 
 /* ---- Tracker ----------------------------------------------------------------------------------- */

@@ -391,6 +391,9 @@ pub fn unlinkDead(name: Name, creator: ?platform.Stamp) Error!bool {
         if (h.creator_pid != c.pid or h.creator_start != c.start or h.creator_pidns != c.pidns) return false;
     }
     if (creatorState(h, self) != abi.creator_dead) return false;
+    // Where a name lives exactly as long as its segment's last handle (Windows), there is nothing to
+    // remove: the name goes with the last process that holds it.
+    if (@hasDecl(platform.impl, "names_removable") and !platform.impl.names_removable) return false;
     try platform.unlinkNamed(name.slice());
     return true;
 }

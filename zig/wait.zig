@@ -375,7 +375,7 @@ fn parkLoop(words: []const platform.WaitWord, deadline: Deadline, signals_end_it
         const now = platform.monotonicNs();
         if (deadline.passed(now)) return .timed_out;
         const slice = Deadline.earliest(deadline, .{ .at = now +| recheck_ns });
-        switch (try platform.futexWaitv(words, slice.at)) {
+        switch (try platform.futexWaitvLock(words, lock, slice.at)) {
             .woken => return .woken,
             .timed_out => {
                 if (deadline.passed(platform.monotonicNs())) return .timed_out;

@@ -5,5 +5,6 @@
 test {
     _ = @import("platform/windows.zig");
     _ = @import("platform/windows_wait.zig");
+    _ = @import("platform/windows_names.zig");
     _ = @import("platform/owner_mutex.zig");
 }

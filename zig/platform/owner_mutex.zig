@@ -49,7 +49,9 @@
 //!   calling thread, and the thread's private record of held locks (never the segment's bytes).
 //! - Windows: the holder's pid is GetCurrentProcessId, its start time the process creation time, its
 //!   thread id GetCurrentThreadId (folded into the mask); the thread-exit hook is a fiber-local
-//!   storage callback (FlsAlloc) and "mapped" is asked of VirtualQuery; there is no fork.
+//!   storage callback (FlsAlloc) and "mapped" is asked of VirtualQuery; there is no fork. A parked
+//!   waiter there also waits on the holder's process handle (`holder`, windows_wait.zig), so it
+//!   sees the holder's death at once instead of at the end of its slice.
 //! - macOS: the pid and start time come from proc_pidinfo (PROC_PIDTBSDINFO, microseconds since the
 //!   epoch), the liveness check is a kill(0) and that same call (a zombie is dead), the thread id is
 //!   pthread_threadid_np (folded into the mask); there are no pid namespaces (every namespace is 0,
@@ -319,6 +321,24 @@ pub fn reap(memory: *anyopaque) bool {
     return reapWith(object(memory), t, false);
 }
 
+/// Who holds the lock whose word is `w`, by its whole record: a process of this pid namespace other
+/// than this one, or null (free, held here, no whole record, another namespace). For a waiter that
+/// can also wait for the holder's death (windows_wait.zig waits on its process handle); the answer is
+/// a hint read from shared memory: the waiter verifies the process's identity, and `reap` judges.
+pub const Holder = struct { pid: u32, start: u64 };
+
+pub fn holder(w: *const u32) ?Holder {
+    const o: *Object = @ptrCast(@alignCast(@constCast(w)));
+    const m = self() catch return null;
+    const c = @atomicLoad(u64, o.cell(), .acquire);
+    const owner = @as(u32, @truncate(c)) & tid_mask;
+    const pid: u32 = @intCast(c >> 32);
+    if (owner == 0 or pid == 0 or pid > std.math.maxInt(i32) or pid == m.pid) return null;
+    const record = readRecord(o) orelse return null;
+    if (record.tag != owner or record.pidns != m.pidns) return null;
+    return .{ .pid = pid, .start = record.start };
+}
+
 fn reapWith(o: *Object, t: *Thread, use_cache: bool) bool {
     const c = @atomicLoad(u64, o.cell(), .acquire);
     const v: u32 = @truncate(c);
@@ -564,12 +584,12 @@ test "owner mutex: errorcheck, record, unlock by a non-owner, out-of-order unloc
 test "owner mutex: a thread that exits holding a lock frees it with OWNER_DIED" {
     var o: Object = undefined;
     try init(&o);
-    const Holder = struct {
+    const Locker = struct {
         fn run(mm: *Object) void {
             _ = tryLock(mm) catch unreachable;
         }
     };
-    const th = try std.Thread.spawn(.{}, Holder.run, .{&o});
+    const th = try std.Thread.spawn(.{}, Locker.run, .{&o});
     th.join();
     try testing.expectEqual(owner_died_bit, o.word);
     try testing.expectEqual(Acquired.owner_died, try tryLock(&o));

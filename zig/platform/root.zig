@@ -10,6 +10,7 @@
 
 const builtin = @import("builtin");
 const options = @import("build_options");
+const Error = @import("../abi.zig").Error;
 
 pub const impl = switch (builtin.os.tag) {
     .linux => @import("linux.zig"),
@@ -60,6 +61,20 @@ pub const effectiveUid = impl.effectiveUid;
 pub const runnableThreads = impl.runnableThreads;
 pub const monotonicNs = impl.monotonicNs;
 pub const futexWaitv = impl.futexWaitv;
+
+/// `futexWaitv` where `words[lock]` (if given) is a robust mutex's lock word: on a platform that can
+/// wait for a process's death (Windows: its process handle), the wait also ends (`timed_out`, as a
+/// slice's end) when the lock's recorded holder dies, so that the caller's `reapLock` frees it at
+/// once. Elsewhere, and with the kernel-list protocol, the plain wait.
+pub fn futexWaitvLock(words: []const WaitWord, lock: ?usize, deadline_ns: ?u64) Error!WaitResult {
+    if (options.mutex == .owner and @hasDecl(impl, "futexWaitvHolder")) {
+        if (lock) |i| {
+            const h = robust_mutex.holder(words[i].word);
+            return impl.futexWaitvHolder(words, if (h) |x| .{ .pid = x.pid, .start = x.start } else null, deadline_ns);
+        }
+    }
+    return impl.futexWaitv(words, deadline_ns);
+}
 pub const futexWake = impl.futexWake;
 
 test {

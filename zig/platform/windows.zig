@@ -18,10 +18,11 @@
 //! segment every process closed, or whose processes all died, is gone: nothing can leak past the
 //! last process, and there is nothing for a sweep to remove. Names cannot be removed while the
 //! section lives: `unlinkNamed` succeeds for a name that exists and does nothing (the name goes with
-//! the last handle); `NameIterator` lists nothing (NotSupported).
+//! the last handle), and `names_removable` tells segment.zig that a sweep removes nothing.
+//! `NameIterator` (windows_names.zig) lists the session's sections from its object directory.
 //!
-//! Not implemented yet (error.NotSupported): the tracker's helper process and sockets (`process`),
-//! `NameIterator`. Permission bits (`mode`) are not applied: a section gets the creator's default
+//! Not implemented yet (error.NotSupported): the tracker's helper process and sockets (`process`).
+//! Permission bits (`mode`) are not applied: a section gets the creator's default
 //! security descriptor (its user, SYSTEM and administrators).
 
 const std = @import("std");
@@ -38,6 +39,7 @@ pub const WaitWord = wait.WaitWord;
 pub const WaitResult = wait.WaitResult;
 pub const futexWaitv = wait.futexWaitv;
 pub const futexWake = wait.futexWake;
+pub const futexWaitvHolder = wait.futexWaitvHolder;
 
 const HANDLE = windows.HANDLE;
 const DWORD = windows.DWORD;
@@ -327,7 +329,7 @@ pub fn selfStamp() Error!Stamp {
     return stamp;
 }
 
-fn creationTime(handle: HANDLE) Error!u64 {
+pub fn creationTime(handle: HANDLE) Error!u64 {
     var creation: FILETIME = undefined;
     var unused: [3]FILETIME = undefined;
     if (GetProcessTimes(handle, &creation, &unused[0], &unused[1], &unused[2]) == 0) return lastError();
@@ -354,25 +356,38 @@ pub fn processAlive(pid: i32, start: u64) bool {
     return t == start;
 }
 
+/// A process to wait for: `handle` (SYNCHRONIZE, signaled when it exits) when process `pid` runs
+/// and was created at `start`; `gone` when no process has that pid or another process does (the
+/// recorded one is dead); `unknown` when Windows will not say (access denied): wait without it.
+pub const Watched = union(enum) { handle: HANDLE, gone, unknown };
+
+pub fn watchProcess(pid: u32, start: u64) Watched {
+    if (pid == 0 or pid > std.math.maxInt(i32)) return .unknown;
+    const h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) orelse
+        return if (lastCode() == 87) .gone else .unknown;
+    var code: DWORD = 0;
+    const created = creationTime(h) catch {
+        windows.CloseHandle(h);
+        return .unknown;
+    };
+    if (created != start or (GetExitCodeProcess(h, &code) != 0 and code != STILL_ACTIVE)) {
+        windows.CloseHandle(h);
+        return .gone;
+    }
+    return .{ .handle = h };
+}
+
 /// Windows has no uid to compare: sections are guarded by their security descriptors.
 pub fn effectiveUid() u32 {
     return 0;
 }
 
-/// Listing the session's sections (NtQueryDirectoryObject on \Sessions\N\BaseNamedObjects) is not
-/// done yet; with no files to leave behind, the sweep has nothing to remove anyway.
-pub const NameIterator = struct {
-    pub fn init() Error!NameIterator {
-        return error.NotSupported;
-    }
-    pub fn deinit(it: *NameIterator) void {
-        _ = it;
-    }
-    pub fn next(it: *NameIterator) Error!?[]const u8 {
-        _ = it;
-        return null;
-    }
-};
+/// The session's libipc sections, from its object directory (windows_names.zig).
+pub const NameIterator = @import("windows_names.zig").NameIterator;
+
+/// A name cannot be removed while its section lives (see the file comment): `segment.unlinkDead`
+/// and so the sweep remove nothing here, and say so (0 removed) rather than count a name that stays.
+pub const names_removable = false;
 
 /// Not measured here: spinning is never turned off for crowding.
 pub fn runnableThreads() ?u32 {

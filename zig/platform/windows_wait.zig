@@ -16,7 +16,13 @@
 //! handle: a key nobody waits on leaves nothing. A release meant for a waiter that timed out meanwhile
 //! may wake a later waiter early: a spurious wake-up, which every caller already re-checks.
 //!
-//! Limit: 64 words per wait (WaitForMultipleObjects); callers wait on fewer.
+//! A lock's waiter also waits on the lock holder's process handle (`futexWaitvHolder`): a holder
+//! killed while holding the lock (TerminateProcess, a crash) signals it, and the waiter ends its wait
+//! at once to judge the holder (owner_mutex.zig) instead of at its slice's end (wait.recheck_ns).
+//! The recorded pid is checked against the recorded creation time before its handle is used.
+//!
+//! Limit: 63 words per wait (WaitForMultipleObjects takes 64 handles; one is for a lock's holder);
+//! callers wait on fewer.
 
 const std = @import("std");
 const windows = std.os.windows;
@@ -108,11 +114,29 @@ const Slot = struct {
 /// Waits until one of `words` is woken or does not hold its expected value, or until the monotonic
 /// time `deadline_ns` (null: no deadline).
 pub fn futexWaitv(words: []const WaitWord, deadline_ns: ?u64) Error!WaitResult {
+    return futexWaitvHolder(words, null, deadline_ns);
+}
+
+/// The process holding a lock one of the words belongs to (owner_mutex.zig's record).
+pub const Holder = struct { pid: u32, start: u64 };
+
+/// `futexWaitv` that also ends, with `timed_out` (as a slice's end: the caller judges the holder and
+/// frees its lock), when `holder` dies: the wait includes the holder's process handle, opened and
+/// checked against the recorded creation time (a reused pid is another process: the holder is dead
+/// already, and the wait ends at once). A holder Windows will not open is not waited on.
+pub fn futexWaitvHolder(words: []const WaitWord, holder: ?Holder, deadline_ns: ?u64) Error!WaitResult {
     if (words.len == 0) return error.Invalid;
-    if (words.len > words_max) return error.NotSupported;
+    if (words.len > words_max - 1) return error.NotSupported;
     var slots: [words_max]Slot = [_]Slot{.{}} ** words_max;
     var handles: [words_max]HANDLE = undefined;
     defer for (slots[0..words.len]) |*slot| slot.leave();
+    var count: DWORD = @intCast(words.len);
+    const process: ?HANDLE = if (holder) |h| switch (w.watchProcess(h.pid, h.start)) {
+        .handle => |ph| ph,
+        .gone => return .timed_out,
+        .unknown => null,
+    } else null;
+    defer if (process) |ph| windows.CloseHandle(ph);
     for (words, 0..) |word, i| {
         try slots[i].enter(keyOf(word));
         handles[i] = slots[i].semaphore.?;
@@ -127,9 +151,15 @@ pub fn futexWaitv(words: []const WaitWord, deadline_ns: ?u64) Error!WaitResult {
         if (d <= now) return .timed_out;
         ms = @intCast(@min((d - now + std.time.ns_per_ms - 1) / std.time.ns_per_ms, w.INFINITE - 1));
     }
-    const rc = WaitForMultipleObjects(@intCast(words.len), &handles, 0, ms);
+    if (process) |ph| {
+        handles[count] = ph;
+        count += 1;
+    }
+    const rc = WaitForMultipleObjects(count, &handles, 0, ms);
     if (rc == WAIT_TIMEOUT) return .timed_out;
     if (rc < words.len) return .{ .woken = rc };
+    // The holder's process handle: it exited.
+    if (rc < count) return .timed_out;
     return w.lastError();
 }
 
@@ -201,4 +231,53 @@ test "a word in a libipc segment is keyed by its header and offset, the same thr
     a[0] = 'x';
     const kc = keyOf(.{ .word = @ptrCast(@alignCast(a + 4096)), .expected = 0, .private = false });
     try std.testing.expectEqual(@as(u64, @intFromPtr(a + 4096)), kc.offset);
+}
+
+/// A second process that stays alive until terminated: this test program, started suspended.
+fn startSuspended() !windows.PROCESS_INFORMATION {
+    var path_buf: [windows.PATH_MAX_WIDE:0]u16 = undefined;
+    const path = try windows.GetModuleFileNameW(null, &path_buf, path_buf.len);
+    var si = std.mem.zeroes(windows.STARTUPINFOW);
+    si.cb = @sizeOf(windows.STARTUPINFOW);
+    var pi: windows.PROCESS_INFORMATION = undefined;
+    try windows.CreateProcessW(path.ptr, null, null, null, 0, .{ .create_suspended = true }, null, null, &si, &pi);
+    return pi;
+}
+
+fn waitersOn(word: *const u32) u32 {
+    var buf: [64]u16 = undefined;
+    const counter = w.OpenFileMappingW(w.FILE_MAP_READ, 0, keyName(&buf, 'n', keyOf(.{ .word = word, .expected = 0, .private = false })).ptr) orelse return 0;
+    defer windows.CloseHandle(counter);
+    const view = w.MapViewOfFile(counter, w.FILE_MAP_READ, 0, 0, 4096) orelse return 0;
+    defer _ = w.UnmapViewOfFile(view);
+    return @atomicLoad(u32, @as(*const u32, @ptrCast(@alignCast(view))), .seq_cst);
+}
+
+test "a lock waiter sees its holder process terminated at once, not at its deadline; a reused pid is seen as dead" {
+    const pi = try startSuspended();
+    defer windows.CloseHandle(pi.hThread);
+    defer windows.CloseHandle(pi.hProcess);
+    // Never left running when a check fails (it would hold the test's output pipe open).
+    defer windows.TerminateProcess(pi.hProcess, 9) catch {};
+    const start = try w.creationTime(pi.hProcess);
+    var word: u32 = 0;
+    // The holder's pid with another creation time is another process: the recorded one is dead.
+    const far = w.monotonicNs() + 60 * std.time.ns_per_s;
+    try std.testing.expect((try futexWaitvHolder(&.{.{ .word = &word, .expected = 0, .private = false }}, .{ .pid = pi.dwProcessId, .start = start + 1 }, far)) == .timed_out);
+    try std.testing.expect(w.monotonicNs() < far);
+    // A waiter parked beside the live holder: only the holder's death can end its wait before the
+    // deadline (nobody wakes the word).
+    const Waiter = struct {
+        fn run(wd: *u32, holder: Holder, deadline: u64, out: *?WaitResult) void {
+            out.* = futexWaitvHolder(&.{.{ .word = wd, .expected = 0, .private = false }}, holder, deadline) catch null;
+        }
+    };
+    var result: ?WaitResult = null;
+    const th = try std.Thread.spawn(.{}, Waiter.run, .{ &word, Holder{ .pid = pi.dwProcessId, .start = start }, far, &result });
+    // Counted in: the waiter is parked or about to (its process handle is taken before it counts).
+    while (waitersOn(&word) == 0) std.Thread.yield() catch {};
+    try windows.TerminateProcess(pi.hProcess, 9);
+    th.join();
+    try std.testing.expect(result != null and result.? == .timed_out);
+    try std.testing.expect(w.monotonicNs() < far);
 }
