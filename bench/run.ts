@@ -17,6 +17,12 @@ const deno = `${root}/node_modules/.bin/deno`;
 const denoRun = [deno, "run", "--allow-all"];
 // Node runs the benchmarks from source (type stripping, 22.18 or later): Node 26 from the devDependency.
 const node = process.env.LIBIPC_NODE || `${root}/node_modules/node/bin/node`;
+// The owner-recording mutex (-Dmutex=owner: musl's, macOS's and Windows's protocol), built by this runner
+// into zig-out/owner and measured beside the default (kernel robust list) build in the same run. A job
+// starting with these entries loads that library, and its rows are named with the suffix; its peer rows
+// are dropped (the default jobs measure the peers).
+const ownerOut = "zig-out/owner";
+const owner = [`BENCH_TOOL_SUFFIX=, owner-recording mutex`, `LIBIPC_PATH=${root}/${ownerOut}/lib/libipc.so`];
 
 interface Group {
   name: string;
@@ -57,10 +63,14 @@ const groups: Group[] = [
       "until the waiter is about to lock, lets a gap pass (2 µs: the waiter is still spinning; 100 µs: it has " +
       "parked), stores CLOCK_MONOTONIC and unlocks; the waiter (another process) reads the clock once it holds " +
       "the mutex. 5 000 rounds (spinning) or 2 000 (parked), the first 10% dropped; p50 and p99 of the rest. " +
-      "The peer parks in glibc's pthread_mutex_lock.",
+      'The peer parks in glibc\'s pthread_mutex_lock. Rows marked "owner-recording mutex" use the build with ' +
+      "-Dmutex=owner (the protocol of musl, macOS and Windows: the holder recorded in the lock, a dead one judged " +
+      "by its waiters) instead of the kernel's robust list, measured in the same run.",
     jobs: [
       ["zig-out/bin/ipc-bench-mutex", "uncontended"],
+      [...owner, `${ownerOut}/bin/ipc-bench-mutex`, "uncontended"],
       [bun, "bench/mutex.bun.ts", "uncontended"],
+      [...owner, bun, "bench/mutex.bun.ts", "uncontended"],
       [bun, "bench/mutex.bun.ts", "peer"],
       [...denoRun, "bench/mutex.deno.ts", "uncontended"],
       [...denoRun, "bench/mutex.deno.ts", "peer"],
@@ -71,17 +81,28 @@ const groups: Group[] = [
         [bun, "bench/mutex.bun.ts", "wait", "sync"],
         [...denoRun, "bench/mutex.deno.ts", "wait", "sync"],
       ]),
+      ...handoffJobs("handoff to a spinning waiter (2 µs), lockSync", 2000, 5000, [
+        [`${ownerOut}/bin/ipc-bench-mutex`, "wait", "libipc"],
+        [bun, "bench/mutex.bun.ts", "wait", "sync"],
+      ], owner),
       ...handoffJobs("handoff to a parked waiter (100 µs), lockSync", 100_000, 2000, [
         ["zig-out/bin/ipc-bench-mutex", "wait", "pthread"],
         ["zig-out/bin/ipc-bench-mutex", "wait", "libipc-park"],
         [bun, "bench/mutex.bun.ts", "wait", "sync-park"],
         [...denoRun, "bench/mutex.deno.ts", "wait", "sync-park"],
       ]),
+      ...handoffJobs("handoff to a parked waiter (100 µs), lockSync", 100_000, 2000, [
+        [`${ownerOut}/bin/ipc-bench-mutex`, "wait", "libipc-park"],
+        [bun, "bench/mutex.bun.ts", "wait", "sync-park"],
+      ], owner),
       ...handoffJobs("handoff to an async lock() (waiter thread parked, 100 µs)", 100_000, 2000, [
         ["zig-out/bin/ipc-bench-mutex", "wait", "pthread"],
         [bun, "bench/mutex.bun.ts", "wait", "async"],
         [...denoRun, "bench/mutex.deno.ts", "wait", "async"],
       ]),
+      ...handoffJobs("handoff to an async lock() (waiter thread parked, 100 µs)", 100_000, 2000, [
+        [bun, "bench/mutex.bun.ts", "wait", "async"],
+      ], owner),
       ...handoffJobs("handoff to an async lock() (waiter thread spinning, 2 µs)", 2000, 2000, [
         [bun, "bench/mutex.bun.ts", "wait", "async"],
         [...denoRun, "bench/mutex.deno.ts", "wait", "async"],
@@ -295,11 +316,21 @@ function processMapJobs(): string[][] {
   });
 }
 
-/** Jobs that run `ipc-bench-mutex handoff` with each waiter; the case name travels in HANDOFF_CASE. */
-function handoffJobs(caseName: string, gapNs: number, rounds: number, waiters: string[][]): string[][] {
+/**
+ * Jobs that run `ipc-bench-mutex handoff` with each waiter; the case name travels in HANDOFF_CASE. With
+ * `env` = `owner`, the driver and the waiters use the owner-recording build.
+ */
+function handoffJobs(
+  caseName: string,
+  gapNs: number,
+  rounds: number,
+  waiters: string[][],
+  env: string[] = [],
+): string[][] {
   return waiters.map((w) => [
+    ...env,
     `HANDOFF_CASE=${caseName}`,
-    "zig-out/bin/ipc-bench-mutex",
+    env.length > 0 ? `${ownerOut}/bin/ipc-bench-mutex` : "zig-out/bin/ipc-bench-mutex",
     "handoff",
     String(gapNs),
     String(rounds),
@@ -339,7 +370,12 @@ function runJob(job: string[]): Measurement[] {
   if (result.status !== 0) {
     throw new Error(`${argv.join(" ")} failed (${result.status ?? result.signal}):\n${result.stderr}`);
   }
-  return result.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+  const measured: Measurement[] = result.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) =>
+    JSON.parse(line)
+  );
+  const suffix = env.BENCH_TOOL_SUFFIX;
+  if (suffix === undefined) return measured;
+  return measured.filter((m) => !m.peer).map((m) => ({ ...m, tool: `${m.tool}${suffix}` }));
 }
 
 function median(values: number[]): number {
@@ -458,6 +494,18 @@ const build = spawnSync("node", [`${root}/scripts/zig.mjs`, "build", "install", 
   stdio: "inherit",
 });
 if (build.status !== 0) process.exit(1);
+if (wanted.length === 0 || wanted.includes("mutex")) {
+  const ownerBuild = spawnSync("node", [
+    `${root}/scripts/zig.mjs`,
+    "build",
+    "install",
+    "helpers",
+    "-Dmutex=owner",
+    "--prefix",
+    `${root}/${ownerOut}`,
+  ], { cwd: root, stdio: "inherit" });
+  if (ownerBuild.status !== 0) process.exit(1);
+}
 
 /**
  * The heap group's peers and its Lua program, built with the pinned Zig's compilers against Debian's

@@ -40,14 +40,27 @@ function machineNode() {
   return process.execPath;
 }
 
+// Where the `owner` step installs its build, and what the steps that test it set.
+const ownerOut = join(root, "zig-out", "owner");
+const ownerEnv = { LIBIPC_PATH: join(ownerOut, "lib", "libipc.so"), LIBIPC_OUT: ownerOut };
+
 const steps = [
   { name: "build", argv: [...zig, "build", "install", "helpers"], timeout: 15 * minutes },
   { name: "zig", argv: [...zig, "build", "test"], timeout: 10 * minutes },
   { name: "c", argv: [...zig, "build", "ctest"], timeout: 10 * minutes },
   { name: "crash", argv: [...zig, "build", "crashtest"], timeout: 10 * minutes },
   // The owner-recording mutex (musl's and macOS's) on this Linux: Zig unit tests, C tests and crash
-  // test built with -Dmutex=owner (nothing installed: zig-out keeps the default build).
-  { name: "owner", argv: [...zig, "build", "test", "ctest", "crashtest", "-Dmutex=owner"], timeout: 25 * minutes },
+  // test built with -Dmutex=owner, and that build installed into zig-out/owner (zig-out keeps the
+  // default build) for the two steps after it.
+  {
+    name: "owner",
+    argv: [...zig, "build", "install", "helpers", "test", "ctest", "crashtest", "-Dmutex=owner", "--prefix", ownerOut],
+    timeout: 25 * minutes,
+  },
+  // The TS cases and the multi-process suite (Bun parent; C, Bun, Deno and Node children) against the
+  // owner build: LIBIPC_PATH makes every runtime load it, LIBIPC_OUT gives the harness its C child.
+  { name: "owner-bun", argv: [bin("bun"), "test", "tests/bun.test.ts"], env: ownerEnv, timeout: 10 * minutes },
+  { name: "owner-mp", argv: [bin("bun"), "test", "tests/mp/bun.test.ts"], env: ownerEnv, timeout: 15 * minutes },
   // The C tests as static x86_64-linux-musl programs, run here, and a glibc and a musl process on one
   // named mutex (refused with IPC_ENOTSUP: different lock protocols).
   { name: "musl", argv: [...zig, "build", "ctest-musl"], timeout: 15 * minutes },
@@ -134,7 +147,7 @@ function trackers() {
 function runStep(step) {
   return new Promise((resolve) => {
     const started = Date.now();
-    const env = { ...process.env, LIBIPC_NO_SWEEP: "1" };
+    const env = { ...process.env, LIBIPC_NO_SWEEP: "1", ...step.env };
     const child = spawn(step.argv[0], step.argv.slice(1), { cwd: root, stdio: "inherit", env });
     let timedOut = false;
     const timer = setTimeout(() => {

@@ -40,10 +40,12 @@ export interface Harness {
   readonly runtime: "bun" | "deno" | "node";
   readonly ipc: IpcModule;
   /**
-   * Absolute paths: the repository root, and the Bun, Deno and Node executables to run children with
-   * (Node children run TypeScript sources: Node 22.18 or later, `LIBIPC_NODE` or the devDependency's 26).
+   * Absolute paths: the repository root, the install prefix of the build under test (`LIBIPC_OUT`,
+   * default `zig-out`: its bin/ holds the C child, its lib/ the library that `LIBIPC_PATH` should
+   * name too), and the Bun, Deno and Node executables to run children with (Node children run
+   * TypeScript sources: Node 22.18 or later, `LIBIPC_NODE` or the devDependency's 26).
    */
-  readonly paths: { root: string; bun: string; deno: string; node: string };
+  readonly paths: { root: string; out: string; bun: string; deno: string; node: string };
   test(name: string, fn: () => void | Promise<void>, options?: { timeoutMs?: number }): void;
   /** Starts `argv` (argv[0] is the executable). */
   spawn(argv: string[], options?: SpawnOptions): Child;
@@ -55,7 +57,7 @@ export interface Harness {
 export function command(h: Harness, program: Program, args: string[]): string[] {
   switch (program.kind) {
     case "c":
-      return [`${h.paths.root}/zig-out/bin/${program.name}`, ...args];
+      return [`${h.paths.out}/bin/${program.name}`, ...args];
     case "bun":
       return [h.paths.bun, `${h.paths.root}/${program.script}.bun.ts`, ...args];
     case "deno":

@@ -218,6 +218,39 @@ pub fn passOnWake(m: *Mutex) void {
     }
 }
 
+/// Whether waiters must judge a lock's holder themselves (the owner-recording protocol): true when
+/// nobody else (the kernel's robust list) frees a dead holder's lock.
+pub const waiters_judge = @hasDecl(rm, "reap");
+
+/// The mutex whose lock word is `w`, or null when `w` is not one: for a waiter that holds only a word
+/// (the native waiter of the async forms), which must not take an arbitrary word for a lock. A lock
+/// word sits `word_offset` bytes into an 8-aligned object; the bytes before it are read only when
+/// they lie in the word's page (which the caller reads anyway) or in a page that is mapped (a mutex
+/// may straddle two pages): reading them cannot fault. The magic and this build's layout tag must be
+/// there; bytes a peer forged to look like a mutex only let a waiter judge (and at worst free) a
+/// word in the peer's own segment, which the peer could write anyway.
+pub fn ofWord(w: *const u32) ?*Mutex {
+    const at = @intFromPtr(w);
+    if (at % alignment != 0 or at < word_offset) return null;
+    if (at % std.heap.page_size_min < word_offset) {
+        if (!@hasDecl(rm, "mapped") or !rm.mapped(at - word_offset)) return null;
+    }
+    const m: *Mutex = @ptrFromInt(at - word_offset);
+    if (@atomicLoad(u32, &m.magic, .acquire) != magic) return null;
+    if (@atomicLoad(u32, &m.layout, .monotonic) != rm.layout_tag) return null;
+    return m;
+}
+
+/// For a waiter parked on a lock word without taking it (the native waiter, at each recheck): with
+/// the owner-recording protocol, frees the lock if its holder died, as a blocking lock's park does
+/// (true: the word changed, look again). False when `w` is no mutex's lock word, when the holder
+/// lives, and always with the kernel-list protocol (the kernel frees a dead holder's lock and wakes).
+pub fn reapWord(w: *const u32) bool {
+    if (!waiters_judge) return false;
+    const m = ofWord(w) orelse return false;
+    return rm.reap(m.lockMemory());
+}
+
 /// Unlocks; the usual case (`rm.unlockFast`) is inlined into the callers.
 pub inline fn unlock(m: *Mutex) Error!void {
     if (rm.unlockFast(m.lockMemory())) return;

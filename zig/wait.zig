@@ -361,9 +361,10 @@ pub fn parkWordsLock(words: []const platform.WaitWord, lock: usize, deadline: De
 /// A lock's park (mutexes, rwlocks): like `park` without a cancel word, but a signal never ends it,
 /// as a signal never ends `pthread_mutex_lock`: a lock wait is short by design, and a caller
 /// interrupted half way through a lock protocol would have to undo it. `word` is a robust mutex's
-/// lock word: when a slice ends with it unchanged, its holder is judged (`platform.reapLock`: the
+/// lock word: when a slice ends with it unchanged, its holder is judged (`mutex.reapWord`: the
 /// owner-recording protocol has no kernel to free a dead holder's lock), and the wait ends `woken`
-/// when the lock was freed.
+/// when the lock was freed. A word that is no mutex's lock word (an rwlock reader's `slot_free`,
+/// parked on here too) is never judged: `mutex.reapWord` checks the object around it first.
 pub fn parkLock(word: *const u32, expected: u32, deadline: Deadline) Error!Outcome {
     const words = [_]platform.WaitWord{.{ .word = word, .expected = expected, .private = false }};
     return parkLoop(&words, deadline, false, 0);
@@ -383,7 +384,7 @@ fn parkLoop(words: []const platform.WaitWord, deadline: Deadline, signals_end_it
                     if (load(w.word) != w.expected) return .woken;
                 }
                 if (lock) |i| {
-                    if (platform.reapLock(words[i].word)) return .woken;
+                    if (@import("mutex.zig").reapWord(words[i].word)) return .woken;
                 }
             },
             .interrupted => {

@@ -24,11 +24,20 @@
 //!   whose word no longer holds its expected value completes with IPC_OK. So a wait on a word whose
 //!   committer was killed between its commit and its wake ends within that slice plus scheduling
 //!   (wait.zig's opening comment); the cost is 10 wake-ups a second while any wait is pending.
+//! - A wait on a mutex's lock word (mutex.ofWord: the async lock of the JS bindings, a rwlock's
+//!   steps, a C caller waiting on ipc_mutex_word) is a parked lock waiter like a blocking one: with the
+//!   owner-recording protocol nobody wakes it when the holder dies, so the loop judges the holder
+//!   itself once per `wait.recheck_ns` of that wait (`judge_at`, which also ends the kernel wait),
+//!   frees a dead holder's lock (mutex.reapWord) and completes the wait with IPC_OK: the caller's
+//!   next step takes the lock with ownerDied. Bound as for a blocking lock: the holder's death is
+//!   seen within `wait.recheck_ns` plus the liveness check and scheduling. With the kernel-list
+//!   protocol the kernel frees the lock and wakes the word, and no wait is judged.
 
 const std = @import("std");
 const abi = @import("abi.zig");
 const platform = @import("platform/root.zig");
 const wait = @import("wait.zig");
+const mutex = @import("mutex.zig");
 const Error = abi.Error;
 const Deadline = wait.Deadline;
 
@@ -50,6 +59,9 @@ const Slot = struct {
     expected: u32 = 0,
     deadline: Deadline = .never,
     token: u32 = 0,
+    /// When the loop next judges the holder of the lock whose word this is; 0: not a lock word,
+    /// or a protocol whose waiters never judge (see the file comment).
+    judge_at: u64 = 0,
 
     /// forgotten: canceled, and its word must not be read again (about to be unmapped).
     const State = enum { free, pending, canceled, forgotten };
@@ -113,6 +125,7 @@ pub fn submit(w: *Waiter, word: *const u32, expected: u32, timeout_ns: i64, toke
         .expected = expected,
         .deadline = Deadline.after(timeout_ns),
         .token = token,
+        .judge_at = if (mutex.waiters_judge and mutex.ofWord(word) != null) platform.monotonicNs() +| wait.recheck_ns else 0,
     };
     w.used += 1;
     w.bump();
@@ -232,6 +245,8 @@ fn collect(w: *Waiter, out: []Completion, snap: *Snapshot) usize {
                 abi.ok
             else if (s.deadline.passed(now))
                 abi.code(error.TimedOut)
+            else if (judgeHolder(s, now))
+                abi.ok
             else
                 null,
         };
@@ -246,10 +261,19 @@ fn collect(w: *Waiter, out: []Completion, snap: *Snapshot) usize {
         snap.words[snap.count] = .{ .word = s.word, .expected = s.expected, .private = false };
         snap.count += 1;
         snap.deadline = Deadline.earliest(snap.deadline, s.deadline);
+        if (s.judge_at != 0) snap.deadline = Deadline.earliest(snap.deadline, .{ .at = s.judge_at });
     }
     w.acked = w.epoch;
     w.changed.broadcast();
     return n;
+}
+
+/// For a pending wait on a lock word whose judging time has come: judges the lock's holder (and
+/// frees the lock of a dead one: true, the wait completes). The next judging is a slice later.
+fn judgeHolder(s: *Slot, now: u64) bool {
+    if (s.judge_at == 0 or now < s.judge_at) return false;
+    s.judge_at = now +| wait.recheck_ns;
+    return mutex.reapWord(s.word);
 }
 
 /// Completes every waiting slot with `code` (the kernel refused to wait, such as IPC_ENOTSUP).
@@ -430,4 +454,36 @@ test "poll mode: a parked wait whose word changes without a wake completes withi
     t.join();
     try testing.expectEqual(Completion{ .token = 5, .result = abi.ok }, out[0]);
     try testing.expect(platform.monotonicNs() - start < 5 * std.time.ns_per_s);
+}
+
+test "poll mode: a wait on a lock word whose holder died ends at a recheck with the owner protocol only" {
+    var m: mutex.Mutex = undefined;
+    try mutex.init(&m);
+    const word = m.word();
+    try testing.expect(mutex.ofWord(word) == &m);
+    var plain: u32 = 0;
+    try testing.expect(mutex.ofWord(&plain) == null or !mutex.waiters_judge);
+    // A holder that is no process: thread id 77, waiters parked, and (owner protocol) a pid above
+    // the kernel's limit with no record, which every taker in one namespace lets a waiter judge.
+    const held: u32 = 77 | platform.robust_mutex.waiters_bit;
+    @atomicStore(u32, word, held, .release);
+    if (mutex.waiters_judge) @as(*u32, @ptrFromInt(@intFromPtr(word) + 4)).* = 0x3fff_fff0;
+    const w = try create(null);
+    defer destroy(w);
+    // Long enough for several rechecks; with the kernel-list protocol nobody judges (the kernel
+    // frees a dead holder's lock and wakes), so the wait times out.
+    try submit(w, word, held, 2 * std.time.ns_per_s, 9);
+    var out: [1]Completion = undefined;
+    try testing.expectEqual(@as(usize, 1), try next(w, &out));
+    if (mutex.waiters_judge) {
+        try testing.expectEqual(Completion{ .token = 9, .result = abi.ok }, out[0]);
+        const v = @atomicLoad(u32, word, .acquire);
+        try testing.expectEqual(platform.robust_mutex.owner_died_bit, v & ~platform.robust_mutex.waiters_bit);
+        try testing.expectEqual(mutex.Acquired.owner_died, try mutex.tryLock(&m));
+        try mutex.consistent(&m);
+        try mutex.unlock(&m);
+    } else {
+        try testing.expectEqual(Completion{ .token = 9, .result = abi.code(error.TimedOut) }, out[0]);
+        @atomicStore(u32, word, 0, .release);
+    }
 }

@@ -106,7 +106,7 @@ export default function abiCase(h: Harness): void {
   });
 
   h.test("abi: libipc.so exports exactly the ipc.h functions and is linked with -z nodelete", () => {
-    const elf = readElfDynamic(readFileSync(`${root}/zig-out/lib/libipc.so`));
+    const elf = readElfDynamic(readFileSync(`${h.paths.out}/lib/libipc.so`));
     assert.deepEqual(elf.exported.sort(), [...headerPrototypes(header).keys()].sort());
     assert.ok(elf.nodelete, "DT_FLAGS_1 lacks DF_1_NODELETE");
   });

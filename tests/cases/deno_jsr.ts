@@ -44,8 +44,8 @@ export default function denoJsr(h: Harness): void {
       mkdirSync(dir);
       const platform = { name: platformName, version, os: ["linux"], cpu: [cpu], libc: ["glibc"] };
       writeFileSync(join(dir, "package.json"), JSON.stringify(platform));
-      copyFileSync(join(root, "zig-out", "lib", "libipc.so"), join(dir, "libipc.so"));
-      copyFileSync(join(root, "zig-out", "libexec", "libipc", "libipc-tracker"), join(dir, "libipc-tracker"));
+      copyFileSync(join(h.paths.out, "lib", "libipc.so"), join(dir, "libipc.so"));
+      copyFileSync(join(h.paths.out, "libexec", "libipc", "libipc-tracker"), join(dir, "libipc-tracker"));
       found.push({ name: platformName, manifest: platform, bytes: await pack(dir, join(work, "platform.tgz")) });
     }
     return found;

@@ -13,6 +13,7 @@
  *                              The other runtime comes from LIBIPC_BUN / LIBIPC_DENO.
  */
 
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 import type { IpcModule } from "../harness.ts";
 
@@ -31,7 +32,7 @@ export async function killCommand(ipc: IpcModule, args: string[]): Promise<numbe
   await pipe.write("started\n");
   const drain = ["chan", "drain", pipe.memory.name!];
   const children = [
-    await ipc.spawn(`${root}zig-out/bin/ipc-child`, { runtime: "native", args: drain }),
+    await ipc.spawn(`${process.env.LIBIPC_OUT || `${root}zig-out`}/bin/ipc-child`, { runtime: "native", args: drain }),
     await ipc.spawn(`${root}tests/mp/child.bun.ts`, { runtime: "bun", args: drain }),
     await ipc.spawn(`${root}tests/mp/child.deno.ts`, { runtime: "deno", args: drain }),
   ];

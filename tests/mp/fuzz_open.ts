@@ -242,7 +242,9 @@ export default function fuzzOpen(h: Harness): void {
     const written: string[] = [];
     const fast = existsSync(command(h, fastFuzzer, [])[0]);
     if (!fast) {
-      console.log("fuzz: no zig-out/bin/ipc-fuzz-open-fast (zig build fasttest): the ReleaseFast child is left out");
+      console.log(
+        "fuzz: no ipc-fuzz-open-fast in the build's bin/ (zig build fasttest): the ReleaseFast child is left out",
+      );
     }
     try {
       for (let first = 0; first < count; first += batch) {

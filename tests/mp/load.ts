@@ -22,7 +22,7 @@ export default function load(h: Harness): void {
         const dir = mkdtempSync(`${tmpdir()}/libipc-load-`);
         try {
           const copy = `${dir}/libipc-copy.so`;
-          copyFileSync(`${h.paths.root}/zig-out/lib/libipc.so`, copy);
+          copyFileSync(`${h.paths.out}/lib/libipc.so`, copy);
           const out = await run(h, program, ["info"], { env: { LIBIPC_PATH: copy } });
           assert.equal(out.trim(), copy);
           const missing = `${dir}/missing.so`;

@@ -36,7 +36,7 @@ export default function node(h: Harness): void {
             kinds.push(kind);
             children.push(
               kind === "c"
-                ? await spawn(`${h.paths.root}/zig-out/bin/ipc-child`, {
+                ? await spawn(`${h.paths.out}/bin/ipc-child`, {
                   runtime: "native",
                   args: ["mutex", "sum", seg.name!, "0", String(i)],
                   stdio: ["inherit", "ignore", "inherit"],

@@ -32,7 +32,7 @@ export default function processes(h: Harness): void {
         const runtime = runtimeOf(i);
         children.push(
           runtime === "c"
-            ? await spawn(`${h.paths.root}/zig-out/bin/ipc-child`, {
+            ? await spawn(`${h.paths.out}/bin/ipc-child`, {
               runtime: "native",
               args: ["mutex", "sum", seg.name!, "0", String(i)],
               stdio: ["inherit", "ignore", "inherit"],

@@ -13,6 +13,7 @@ export const harness: Harness = {
   ipc,
   paths: {
     root,
+    out: process.env.LIBIPC_OUT || `${root}/zig-out`,
     bun: process.execPath,
     deno: `${root}/node_modules/.bin/deno`,
     node: process.env.LIBIPC_NODE || `${root}/node_modules/node/bin/node`,

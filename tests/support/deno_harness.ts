@@ -12,6 +12,7 @@ export const harness: Harness = {
   ipc,
   paths: {
     root,
+    out: Deno.env.get("LIBIPC_OUT") || `${root}/zig-out`,
     bun: `${root}/node_modules/.bin/bun`,
     deno: Deno.execPath(),
     node: Deno.env.get("LIBIPC_NODE") || `${root}/node_modules/node/bin/node`,

@@ -12,7 +12,13 @@ const root = process.env.LIBIPC_ROOT ?? resolve(import.meta.dirname, "../..");
 export const harness: Harness = {
   runtime: "node",
   ipc,
-  paths: { root, bun: `${root}/node_modules/.bin/bun`, deno: `${root}/node_modules/.bin/deno`, node: process.execPath },
+  paths: {
+    root,
+    out: process.env.LIBIPC_OUT || `${root}/zig-out`,
+    bun: `${root}/node_modules/.bin/bun`,
+    deno: `${root}/node_modules/.bin/deno`,
+    node: process.execPath,
+  },
   test: (name, fn, options) => void test(name, { timeout: options?.timeoutMs ?? 30_000 }, fn),
   spawn: spawnNode,
   gc: () => {

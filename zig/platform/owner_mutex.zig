@@ -510,7 +510,9 @@ fn flsExit(value: ?*anyopaque) callconv(.winapi) void {
     if (value) |v| threadExit(v);
 }
 
-fn mapped(address: usize) bool {
+/// Whether the page holding `address` is mapped in this process (the thread-exit hook, and
+/// mutex.ofWord before it reads the bytes in front of a word).
+pub fn mapped(address: usize) bool {
     if (windows) return platform.impl.mapped(address);
     const page = std.heap.pageSize();
     const base = address & ~(page - 1);

@@ -31,13 +31,6 @@ pub const robust_mutex = switch (options.mutex) {
     .owner => @import("owner_mutex.zig"),
 };
 
-/// For a lock waiter whose park slice ended with the lock word unchanged: with the owner-recording
-/// protocol, frees the lock if its holder died (true: look again); the kernel does it otherwise.
-/// `word` must be a robust mutex's lock word.
-pub fn reapLock(word: *const u32) bool {
-    if (!@hasDecl(robust_mutex, "reap")) return false;
-    return robust_mutex.reap(@constCast(word));
-}
 /// Child processes, sockets and fork handlers for the tracker.
 pub const process = impl.process;
 
