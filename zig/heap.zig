@@ -71,9 +71,12 @@ const crash = @import("crash.zig");
 const Error = abi.Error;
 
 pub const magic: u32 = 0x5045_4849; // "IHEP" little-endian
-pub const version: u32 = 4;
+pub const version: u32 = 5;
 pub const page_size: u32 = classes_mod.page_size;
-pub const header_size: u32 = 4096;
+/// The header proper, then the arena table (zig/heap/arena.zig) up to `header_size`.
+pub const header_head_size: u32 = 4096;
+pub const arenas_max = arena_mod.arenas_max;
+pub const header_size: u32 = header_head_size + arenas_max * @sizeOf(arena_mod.Record);
 /// The heap's memory starts on a system page, so that every page (and every large block) starts
 /// on one in every process, whatever address each maps the segment at.
 pub const base_alignment: u32 = 4096;
@@ -96,6 +99,7 @@ pub const size_min: u64 = header_size + 16 + 2 * page_size;
 pub const size_max: u64 = max_size - base_alignment;
 
 const classes_mod = @import("heap/classes.zig");
+pub const arena_mod = @import("heap/arena.zig");
 pub const class_sizes = classes_mod.class_sizes;
 pub const classes = classes_mod.classes;
 pub const classOf = classes_mod.classOf;
@@ -111,7 +115,8 @@ const bitmap_words = page_size / 16 / 64;
 pub const Entry = extern struct {
     kind: u8,
     class: u8,
-    reserved: u16,
+    /// Small pages and large heads: the arena they belong to, + 1 (0: the shared pool).
+    arena: u16,
     /// Small pages: the next page of the class list + 1 (0 ends it).
     next: u32,
     /// Large heads: pages in the run.
@@ -127,18 +132,26 @@ pub const PageState = extern struct {
     /// never looks like its old self).
     state: u32,
     reserved: [60]u8,
-    /// Small pages: one bit per block, set while the block is allocated.
+    /// Small pages of the shared pool: one bit per block, set while the block is allocated.
     bitmap: [bitmap_words]u64,
+    /// The same for the page's incarnations as an arena's page. A bitmap apart, because an arena's
+    /// is wiped when the arena is reclaimed, and a pool claim that stalled on an earlier incarnation
+    /// of the page may still set (and give back) a bit of `bitmap` at any time: it must never land
+    /// in a bitmap that is wiped (see zig/heap/arena.zig).
+    arena_bitmap: [bitmap_words]u64,
 };
 
 comptime {
     std.debug.assert(@sizeOf(Entry) == 16);
     std.debug.assert(@sizeOf(PageState) % 64 == 0);
     std.debug.assert(@offsetOf(PageState, "bitmap") == 64);
+    // The arena's index + 1 takes 7 bits of a page's state.
+    std.debug.assert(arenas_max < 0x7f);
 }
 
-const live_bit: u32 = 1 << 31;
-const generation_mask: u32 = (1 << 23) - 1;
+pub const live_bit: u32 = 1 << 31;
+const generation_mask: u32 = (1 << 16) - 1;
+const arena_shift = 24;
 
 pub fn isLive(state: u32) bool {
     return state & live_bit != 0;
@@ -148,8 +161,18 @@ pub fn stateClass(state: u32) u32 {
     return state & 0xff;
 }
 
-fn liveState(previous: u32, class: u32) u32 {
-    return live_bit | (((previous >> 8) +% 1) & generation_mask) << 8 | class;
+/// The arena (+ 1; 0 the pool) a page's state names: a claim must find the page of its own source.
+pub fn stateArena(state: u32) u32 {
+    return (state >> arena_shift) & 0x7f;
+}
+
+pub fn liveState(previous: u32, class: u32, arena: u32) u32 {
+    return live_bit | arena << arena_shift | (((previous >> 8) +% 1) & generation_mask) << 8 | class;
+}
+
+/// The bitmap a page's blocks are counted in while it belongs to `arena` (+ 1; 0 the pool).
+pub fn bitmapOf(ps: *PageState, arena: u32) *[bitmap_words]u64 {
+    return if (arena == 0) &ps.bitmap else &ps.arena_bitmap;
 }
 
 /// The bits of bitmap word `w` that stand for blocks of a class with `blocks` blocks.
@@ -182,7 +205,7 @@ pub const Header = extern struct {
 };
 
 comptime {
-    std.debug.assert(@sizeOf(Header) <= header_size);
+    std.debug.assert(@sizeOf(Header) <= header_head_size);
     std.debug.assert(@offsetOf(Header, "lock") % 8 == 0);
 }
 
@@ -221,6 +244,7 @@ pub const Heap = struct {
     base: [*]u8,
     size: u64,
     header: *Header,
+    arenas: []arena_mod.Record,
     table: []Entry,
     states: []PageState,
     pages_offset: u64,
@@ -240,6 +264,11 @@ pub const Heap = struct {
 
     pub fn pageState(h: *Heap, page: u32) *PageState {
         return &h.states[page];
+    }
+
+    /// The shared pool as a source of blocks, with this view's cursors.
+    pub fn pool(h: *Heap) Source {
+        return .{ .cursor = &h.cursor };
     }
 
     pub fn handleOf(h: *const Heap, offset: u64) u64 {
@@ -299,6 +328,7 @@ pub fn attach(memory: []u8) Error!Heap {
         .base = memory.ptr,
         .size = memory.len,
         .header = header,
+        .arenas = @as([*]arena_mod.Record, @ptrCast(@alignCast(memory.ptr + header_head_size)))[0..arenas_max],
         .table = table[0..g.page_count],
         .states = states[0..g.page_count],
         .pages_offset = g.pages_offset,
@@ -343,9 +373,14 @@ pub fn unlockPages(h: *Heap) void {
 
 /// Rewrites an entry (a page's state record is written apart: its generation must only grow, and
 /// its bitmap is only ever changed by claims and frees).
-fn setEntry(e: *Entry, kind: Kind, class: u32, next: u32, pages: u32, owner: u32) void {
+pub fn setEntry(e: *Entry, kind: Kind, class: u32, next: u32, pages: u32, owner: u32) void {
+    setEntryIn(e, kind, class, next, pages, owner, 0);
+}
+
+/// `setEntry` for a page of `arena` (+ 1; 0 the pool).
+fn setEntryIn(e: *Entry, kind: Kind, class: u32, next: u32, pages: u32, owner: u32, arena: u32) void {
     e.class = @intCast(class);
-    e.reserved = 0;
+    @atomicStore(u16, &e.arena, @intCast(arena), .release);
     @atomicStore(u32, &e.next, next, .release);
     e.pages = pages;
     @atomicStore(u32, &e.owner, owner, .release);
@@ -353,7 +388,8 @@ fn setEntry(e: *Entry, kind: Kind, class: u32, next: u32, pages: u32, owner: u32
 }
 
 /// After a process died holding the page lock: free continuations no large head covers, settle
-/// small pages caught between live and retired, and rebuild every class list from the page table.
+/// small pages caught between live and retired, rebuild every class list (the pool's and each
+/// arena's) from the page table, and finish any arena reclaim the dead process left half done.
 fn recover(h: *Heap) void {
     var covered: u32 = 0; // pages still inside the current large run
     for (h.table, h.states) |*e, *ps| {
@@ -368,19 +404,20 @@ fn recover(h: *Heap) void {
             .small => {
                 covered = 0;
                 const state = @atomicLoad(u32, &ps.state, .seq_cst);
-                // Read once: another process may rewrite it between a check and a use.
+                // Read once: another process may rewrite them between a check and a use.
                 const class: u32 = @atomicLoad(u8, &e.class, .acquire);
-                if (class >= classes) continue; // damaged: left for check() to report
+                const arena: u32 = @atomicLoad(u16, &e.arena, .acquire);
+                if (class >= classes or arena > arenas_max) continue; // damaged: left for check() to report
                 // The run's length comes from its class, never from the entry's `pages`.
                 covered = runPages(class) - 1;
-                if (isLive(state) and stateClass(state) == class) continue;
-                if (bitmapEmpty(ps, class)) {
+                if (isLive(state) and stateClass(state) == class and stateArena(state) == arena) continue;
+                if (bitmapEmpty(ps, class, arena)) {
                     @atomicStore(u32, &ps.state, state & ~live_bit, .seq_cst);
                     // Its continuations follow in this walk, uncovered: they are freed there.
                     setEntry(e, .free, 0, 0, 0, 0);
                     covered = 0;
                 } else {
-                    @atomicStore(u32, &ps.state, liveState(state, class), .seq_cst);
+                    @atomicStore(u32, &ps.state, liveState(state, class, arena), .seq_cst);
                 }
             },
             .free => covered = 0,
@@ -389,19 +426,39 @@ fn recover(h: *Heap) void {
     crash.point(.heap_recover_scanned);
     // Relink each class list back to front, then publish its head once: walkers running meanwhile
     // see the old list or the new one, never an empty or cut one.
-    for (0..classes) |c| {
-        var head: u32 = 0;
-        var i: usize = h.table.len;
-        while (i > 0) {
-            i -= 1;
-            const e = &h.table[i];
-            if (e.kind != @intFromEnum(Kind.small) or e.class != c) continue;
-            @atomicStore(u32, &e.next, head, .release);
-            head = @intCast(i + 1);
-        }
-        @atomicStore(u32, &h.header.class_head[c], head, .release);
+    var heads: [arenas_max + 1][classes]u32 = undefined;
+    for (&heads) |*row| row.* = [_]u32{0} ** classes;
+    var i: usize = h.table.len;
+    while (i > 0) {
+        i -= 1;
+        const e = &h.table[i];
+        if (@atomicLoad(u8, &e.kind, .acquire) != @intFromEnum(Kind.small)) continue;
+        const c: u32 = @atomicLoad(u8, &e.class, .acquire);
+        const arena: u32 = @atomicLoad(u16, &e.arena, .acquire);
+        if (c >= classes or arena > arenas_max) continue;
+        @atomicStore(u32, &e.next, heads[arena][c], .release);
+        heads[arena][c] = @intCast(i + 1);
     }
+    for (0..arenas_max + 1) |a| {
+        const to = classHeads(h, @intCast(a));
+        for (0..classes) |c| @atomicStore(u32, &to[c], heads[a][c], .release);
+    }
+    arena_mod.finishReclaims(h);
 }
+
+/// The class list heads of `arena` (+ 1; 0 the shared pool).
+pub fn classHeads(h: *Heap, arena: u32) *[classes]u32 {
+    return if (arena == 0) &h.header.class_head else &h.arenas[arena - 1].class_head;
+}
+
+/// Where blocks are taken from: the shared pool (`arena` 0) or an arena (its index + 1), with the
+/// calling view's cursors for it.
+pub const Source = struct {
+    arena: u32 = 0,
+    /// The arena's generation when the view opened it: a view of a destroyed arena allocates nothing.
+    generation: u32 = 0,
+    cursor: *[classes]std.atomic.Value(u32),
+};
 
 /// A free run of `n` pages, or null. Caller holds the page lock.
 fn findRun(h: *Heap, n: u32) ?u32 {
@@ -441,11 +498,15 @@ fn lastFreeRun(h: *Heap, n: u32) ?u32 {
 /// Makes a run of class `c` (`runPages(c)` pages, the first its head) and links it into its class
 /// list: its continuation entries first, then the head (the commit, as for a large block), the
 /// link, and the live bit last.
-fn newSmallPage(h: *Heap, c: u32) Error!u32 {
+fn newSmallPage(h: *Heap, c: u32, src: Source) Error!u32 {
+    const arena = src.arena;
     try lockPages(h);
     defer unlockPages(h);
+    // Under the page lock an arena's record cannot change: a page is never added to an arena that
+    // is no longer this process's (reclaimed, or handed over by another of its threads).
+    if (arena != 0) try arena_mod.checkOwner(h, arena - 1, src.generation);
     const n = runPages(c);
-    const page = lastFreeRun(h, n) orelse (if (sweep(h) > 0) lastFreeRun(h, n) else null) orelse return error.NoMemory;
+    const page = lastFreeRun(h, n) orelse (if (reclaimSpace(h) > 0) lastFreeRun(h, n) else null) orelse return error.NoMemory;
     var i: u32 = n;
     while (i > 1) {
         i -= 1;
@@ -456,20 +517,30 @@ fn newSmallPage(h: *Heap, c: u32) Error!u32 {
     // The bitmap is kept as it is (see the file comment): the page was empty when it retired, and
     // a bit set since belongs to a claim that lost a race to the retirement and is about to give
     // it back (or to a process killed before it could: a leak, like any block the dead held).
-    setEntry(e, .small, c, h.header.class_head[c], n, h.pid);
+    const heads = classHeads(h, arena);
+    // An arena's page starts with an empty arena bitmap: it was wiped when the page last left an
+    // arena, and only its arena's owner claims in it (see zig/heap/arena.zig).
+    setEntryIn(e, .small, c, heads[c], n, h.pid, arena);
     crash.point(.heap_page_new_entry);
-    @atomicStore(u32, &h.header.class_head[c], page + 1, .release);
+    @atomicStore(u32, &heads[c], page + 1, .release);
     crash.point(.heap_page_new_linked);
-    @atomicStore(u32, &ps.state, liveState(ps.state, c), .seq_cst);
+    @atomicStore(u32, &ps.state, liveState(ps.state, c, arena), .seq_cst);
     return page;
+}
+
+/// When no free run fits: gives back the arenas of dead owners and retires the pool's empty small
+/// pages; how many of either. Caller holds the page lock.
+fn reclaimSpace(h: *Heap) u32 {
+    return arena_mod.reapLocked(h) + sweep(h);
 }
 
 /// Whether no block of a small page of class `c` is allocated (bits past the last block, which a
 /// claim on an earlier use of the page may hold for a moment, do not count).
-fn bitmapEmpty(ps: *const PageState, c: u32) bool {
+pub fn bitmapEmpty(ps: *PageState, c: u32, arena: u32) bool {
     const blocks = blocksOf(c);
+    const bitmap = bitmapOf(ps, arena);
     for (0..(blocks + 63) / 64) |w| {
-        if (@atomicLoad(u64, &ps.bitmap[w], .seq_cst) & wordMask(blocks, w) != 0) return false;
+        if (@atomicLoad(u64, &bitmap[w], .seq_cst) & wordMask(blocks, w) != 0) return false;
     }
     return true;
 }
@@ -486,10 +557,12 @@ fn retire(h: *Heap, page: u32) bool {
     // another process may rewrite it at any instant (the state naming the same class is no proof).
     const c: u32 = @atomicLoad(u8, &e.class, .acquire);
     if (c >= classes) return false;
+    // An arena's pages stay its own until the arena is reclaimed (zig/heap/arena.zig).
+    if (@atomicLoad(u16, &e.arena, .acquire) != 0 or stateArena(state) != 0) return false;
     if (e.kind != @intFromEnum(Kind.small) or !isLive(state) or stateClass(state) != c) return false;
     @atomicStore(u32, &ps.state, state & ~live_bit, .seq_cst);
     crash.point(.heap_retire_unlive);
-    if (!bitmapEmpty(ps, c)) {
+    if (!bitmapEmpty(ps, c, 0)) {
         @atomicStore(u32, &ps.state, state, .seq_cst);
         return false;
     }
@@ -529,7 +602,8 @@ fn sweep(h: *Heap) u32 {
     for (h.table, 0..) |*e, page| {
         const class: u32 = @atomicLoad(u8, &e.class, .acquire);
         if (e.kind != @intFromEnum(Kind.small) or class >= classes) continue;
-        if (!bitmapEmpty(h.pageState(@intCast(page)), class)) continue;
+        if (@atomicLoad(u16, &e.arena, .acquire) != 0) continue;
+        if (!bitmapEmpty(h.pageState(@intCast(page)), class, 0)) continue;
         if (retire(h, @intCast(page))) retired += 1;
     }
     return retired;
@@ -541,31 +615,33 @@ fn retireIfEmpty(h: *Heap, page: u32, c: u32) void {
     if (h.cursor[c].load(.monotonic) == page + 1) return;
     const e = h.entry(page);
     if (@atomicLoad(u32, &e.owner, .monotonic) != h.pid) return;
-    if (!bitmapEmpty(h.pageState(page), c)) return;
+    if (!bitmapEmpty(h.pageState(page), c, 0)) return;
     if (!(tryLockPages(h) catch return)) return;
     defer unlockPages(h);
     _ = retire(h, page);
 }
 
-/// Takes a clear bit of `page` if it is a live page of class `c`: the block's offset, or null.
-fn claimBit(h: *Heap, page: u32, c: u32) ?u64 {
-    return claimBitSeen(h, page, c, @atomicLoad(u32, &h.pageState(page).state, .acquire));
+/// Takes a clear bit of `page` if it is a live page of class `c` of `arena` (+ 1; 0 the pool):
+/// the block's offset, or null.
+fn claimBit(h: *Heap, page: u32, c: u32, arena: u32) ?u64 {
+    return claimBitSeen(h, page, c, arena, @atomicLoad(u32, &h.pageState(page).state, .acquire));
 }
 
 /// `claimBit` for a claimer that read the page's state `state` earlier (tests stall a claim here).
-inline fn claimBitSeen(h: *Heap, page: u32, c: u32, state: u32) ?u64 {
+inline fn claimBitSeen(h: *Heap, page: u32, c: u32, arena: u32, state: u32) ?u64 {
     const ps = h.pageState(page);
-    if (!isLive(state) or stateClass(state) != c) return null;
+    if (!isLive(state) or stateClass(state) != c or stateArena(state) != arena) return null;
     const blocks = blocksOf(c);
     const words = (blocks + 63) / 64;
+    const bitmap = bitmapOf(ps, arena);
     for (0..words) |i| {
         const limit = wordMask(blocks, i);
-        var w = @atomicLoad(u64, &ps.bitmap[i], .acquire);
+        var w = @atomicLoad(u64, &bitmap[i], .acquire);
         while (true) {
             const clear_bits = ~w & limit;
             if (clear_bits == 0) break;
             const bit: u6 = @intCast(@ctz(clear_bits));
-            if (@cmpxchgWeak(u64, &ps.bitmap[i], w, w | (@as(u64, 1) << bit), .seq_cst, .acquire)) |now| {
+            if (@cmpxchgWeak(u64, &bitmap[i], w, w | (@as(u64, 1) << bit), .seq_cst, .acquire)) |now| {
                 w = now;
                 continue;
             }
@@ -573,7 +649,7 @@ inline fn claimBitSeen(h: *Heap, page: u32, c: u32, state: u32) ?u64 {
             if (!stillLive(ps, state)) {
                 // The page retired meanwhile, and may be a page of another class or a large block's
                 // by now: the bit is still ours (bitmaps are never wiped), and goes back.
-                _ = @atomicRmw(u64, &ps.bitmap[i], .And, ~(@as(u64, 1) << bit), .acq_rel);
+                _ = @atomicRmw(u64, &bitmap[i], .And, ~(@as(u64, 1) << bit), .acq_rel);
                 return null;
             }
             const index = i * 64 + bit;
@@ -598,16 +674,18 @@ fn stillLive(ps: *const PageState, state: u32) bool {
     return false;
 }
 
-fn allocSmall(h: *Heap, c: u32) Error!u64 {
-    const mine = h.cursor[c].load(.monotonic);
+fn allocSmall(h: *Heap, c: u32, src: Source) Error!u64 {
+    const mine = src.cursor[c].load(.monotonic);
     if (mine != 0) {
-        if (claimBit(h, mine - 1, c)) |offset| return offset;
+        if (claimBit(h, mine - 1, c, src.arena)) |offset| return offset;
     }
     // Walk the class list (bounded: it may be relinked under us), preferring pages nobody else
-    // is allocating from, then any page with room, then a new page.
-    var pass: u32 = 0;
+    // is allocating from, then any page with room, then a new page. An arena's pages are all its
+    // owner's: one pass.
+    const heads = classHeads(h, src.arena);
+    var pass: u32 = if (src.arena == 0) 0 else 1;
     while (pass < 2) : (pass += 1) {
-        var next = @atomicLoad(u32, &h.header.class_head[c], .acquire);
+        var next = @atomicLoad(u32, &heads[c], .acquire);
         var steps: u32 = 0;
         while (next != 0 and next <= h.table.len and steps < h.table.len) : (steps += 1) {
             const page = next - 1;
@@ -616,31 +694,33 @@ fn allocSmall(h: *Heap, c: u32) Error!u64 {
             if (page + 1 == mine) continue;
             const owner = @atomicLoad(u32, &e.owner, .monotonic);
             if (pass == 0 and owner != h.pid and owner != 0) continue;
-            if (claimBit(h, page, c)) |offset| {
-                h.cursor[c].store(page + 1, .monotonic);
+            if (claimBit(h, page, c, src.arena)) |offset| {
+                src.cursor[c].store(page + 1, .monotonic);
                 if (owner != h.pid) @atomicStore(u32, &e.owner, h.pid, .release);
                 return offset;
             }
         }
     }
     while (true) {
-        const page = try newSmallPage(h, c);
-        h.cursor[c].store(page + 1, .monotonic);
+        const page = try newSmallPage(h, c, src);
+        src.cursor[c].store(page + 1, .monotonic);
         // Another process may fill (or even empty and retire) the new page first.
-        if (claimBit(h, page, c)) |offset| return offset;
+        if (claimBit(h, page, c, src.arena)) |offset| return offset;
     }
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Large blocks.
 
-fn allocLarge(h: *Heap, size: u64) Error!u64 {
+fn allocLarge(h: *Heap, size: u64, src: Source) Error!u64 {
+    const arena = src.arena;
     const n64 = (size + page_size - 1) / page_size;
     if (n64 > h.table.len) return error.NoMemory;
     const n: u32 = @intCast(n64);
     try lockPages(h);
     defer unlockPages(h);
-    const start = findRun(h, n) orelse (if (sweep(h) > 0) findRun(h, n) else null) orelse return error.NoMemory;
+    if (arena != 0) try arena_mod.checkOwner(h, arena - 1, src.generation);
+    const start = findRun(h, n) orelse (if (reclaimSpace(h) > 0) findRun(h, n) else null) orelse return error.NoMemory;
     var i: u32 = n;
     while (i > 1) {
         i -= 1;
@@ -652,6 +732,7 @@ fn allocLarge(h: *Heap, size: u64) Error!u64 {
     head.next = 0;
     head.owner = h.pid;
     head.pages = n;
+    @atomicStore(u16, &head.arena, @intCast(arena), .release);
     @atomicStore(u8, &head.kind, @intFromEnum(Kind.large), .release);
     crash.point(.heap_large_claim_head);
     return h.pages_offset + @as(u64, start) * page_size;
@@ -677,16 +758,21 @@ fn freeLarge(h: *Heap, page: u32) Error!void {
 // The allocator's interface.
 
 pub fn malloc(h: *Heap, size: u64) Error!u64 {
+    return mallocFrom(h, h.pool(), size);
+}
+
+/// `malloc` from `src`: the shared pool or an arena (whose owner the caller has checked).
+pub fn mallocFrom(h: *Heap, src: Source, size: u64) Error!u64 {
     if (size == 0) return error.Invalid;
     if (size > h.size) return error.NoMemory;
-    return h.handleOf(try allocClass(h, size, if (size <= class_max) classOf(size) else null));
+    return h.handleOf(try allocClass(h, src, size, if (size <= class_max) classOf(size) else null));
 }
 
 /// A block of class `c` (or of whole pages when null, or when the class is served so).
-fn allocClass(h: *Heap, size: u64, class: ?u32) Error!u64 {
-    const c = class orelse return allocLarge(h, size);
-    if (servedAsPages(c)) return allocLarge(h, class_sizes[c]);
-    return allocSmall(h, c);
+fn allocClass(h: *Heap, src: Source, size: u64, class: ?u32) Error!u64 {
+    const c = class orelse return allocLarge(h, size, src);
+    if (servedAsPages(c)) return allocLarge(h, class_sizes[c], src);
+    return allocSmall(h, c, src);
 }
 
 /// The usable size a request of `size` bytes gets (what `usableSize` says of the block `malloc`
@@ -710,22 +796,26 @@ pub const alignment_max: u32 = base_alignment;
 /// to `alignment_max`). Small blocks are aligned to 16 bytes, and to the largest power of two that
 /// divides their class size (pages start on a system page); other alignments take whole pages.
 pub fn mallocAligned(h: *Heap, size: u64, alignment: u64) Error!u64 {
+    return mallocAlignedFrom(h, h.pool(), size, alignment);
+}
+
+pub fn mallocAlignedFrom(h: *Heap, src: Source, size: u64, alignment: u64) Error!u64 {
     if (alignment == 0 or !std.math.isPowerOfTwo(alignment)) return error.Invalid;
     if (alignment > alignment_max) return error.Range;
-    if (alignment <= 16) return malloc(h, size);
+    if (alignment <= 16) return mallocFrom(h, src, size);
     if (size == 0) return error.Invalid;
     if (size > h.size) return error.NoMemory;
     if (size <= class_max) {
         var c = classOf(size);
         while (c < classes and class_sizes[c] % alignment != 0) c += 1;
-        if (c < classes) return h.handleOf(try allocClass(h, size, c));
+        if (c < classes) return h.handleOf(try allocClass(h, src, size, c));
     }
-    return h.handleOf(try allocLarge(h, size));
+    return h.handleOf(try allocLarge(h, size, src));
 }
 
 /// Where a handle's block is: its page (a class run's head) and, for a class block, its class and
 /// index.
-const Place = struct { page: u32, class: u32 = 0, index: ?u32 };
+const Place = struct { page: u32, class: u32 = 0, arena: u32 = 0, index: ?u32 };
 
 /// The head of the class run that page `page`, a continuation, belongs to, or null: the nearest
 /// class head before it (within the longest run), if its class's run reaches `page`. Each entry is
@@ -767,7 +857,8 @@ fn locate(h: *Heap, handle: u64) Error!Place {
             if (within % size != 0) return error.Invalid;
             const index: u32 = @intCast(within / size);
             if (index >= blocksOf(c)) return error.Invalid;
-            return .{ .page = page, .class = c, .index = index };
+            // The state's arena picks the bitmap: a block's page stays its arena's while it holds it.
+            return .{ .page = page, .class = c, .arena = stateArena(state), .index = index };
         },
         .large => {
             if (within != 0) return error.Invalid;
@@ -784,10 +875,11 @@ pub fn free(h: *Heap, handle: u64) Error!void {
     const index = place.index orelse return freeLarge(h, place.page);
     const ps = h.pageState(place.page);
     const bit = @as(u64, 1) << @intCast(index % 64);
-    const old = @atomicRmw(u64, &ps.bitmap[index / 64], .And, ~bit, .acq_rel);
+    const old = @atomicRmw(u64, &bitmapOf(ps, place.arena)[index / 64], .And, ~bit, .acq_rel);
     if (old & bit == 0) return error.Invalid;
     crash.point(.heap_free_bit_cleared);
-    if (old == bit) retireIfEmpty(h, place.page, place.class);
+    // An arena's emptied page stays its arena's (zig/heap/arena.zig).
+    if (old == bit and place.arena == 0) retireIfEmpty(h, place.page, place.class);
 }
 
 /// Bytes the block can hold (at least what was asked).
@@ -795,7 +887,7 @@ pub fn usableSize(h: *Heap, handle: u64) Error!u64 {
     const place = try locate(h, handle);
     if (place.index) |index| {
         const bit = @as(u64, 1) << @intCast(index % 64);
-        if (@atomicLoad(u64, &h.pageState(place.page).bitmap[index / 64], .acquire) & bit == 0) return error.Invalid;
+        if (@atomicLoad(u64, &bitmapOf(h.pageState(place.page), place.arena)[index / 64], .acquire) & bit == 0) return error.Invalid;
         return class_sizes[place.class];
     }
     // A caller writes this many bytes: a run that does not fit in the heap is damage, never a size.
@@ -812,11 +904,16 @@ pub fn pointer(h: *Heap, handle: u64) Error![*]u8 {
 /// Resizes a block, moving it (with its contents) when it must; an alignment asked at malloc is not
 /// kept by a move. Stays in place when the new size still fits and wastes at most half the block.
 pub fn realloc(h: *Heap, handle: u64, size: u64) Error!u64 {
-    if (handle == 0) return malloc(h, size);
+    return reallocFrom(h, h.pool(), handle, size);
+}
+
+/// `realloc` whose new block, when it moves, comes from `src`.
+pub fn reallocFrom(h: *Heap, src: Source, handle: u64, size: u64) Error!u64 {
+    if (handle == 0) return mallocFrom(h, src, size);
     const have = try usableSize(h, handle);
     if (size == 0) return error.Invalid;
     if (size <= have and size * 2 > have) return handle;
-    const moved = try malloc(h, size);
+    const moved = try mallocFrom(h, src, size);
     const from = try pointer(h, handle);
     const to = try pointer(h, moved);
     const n = @min(have, size);
@@ -1235,14 +1332,14 @@ test "recovery after a holder of the page lock died mid-change" {
     const linked = h.entry(12);
     setEntry(linked, .small, 3, 0, 1, 0);
     h.pageState(12).bitmap[0] = 1 << 5;
-    h.pageState(12).state = liveState(0, 3);
+    h.pageState(12).state = liveState(0, 3, 0);
     // A page retiring (live bit cleared) when its retirer died: empty, so it retires.
     setEntry(h.entry(13), .small, 4, 0, 1, 0);
-    h.pageState(13).state = liveState(0, 4) & ~live_bit;
+    h.pageState(13).state = liveState(0, 4, 0) & ~live_bit;
     // The same with a block in it (the retirement was about to fail): it goes live again.
     setEntry(h.entry(14), .small, 4, 0, 1, 0);
     h.pageState(14).bitmap[1] = 1;
-    h.pageState(14).state = liveState(0, 4) & ~live_bit;
+    h.pageState(14).state = liveState(0, 4, 0) & ~live_bit;
     var stats: Stats = undefined;
     try testing.expect(check(h, &stats) != null);
     const Dier = struct {
@@ -1308,7 +1405,7 @@ test "a claim that stalled while its page retired and was remade gives its bit b
     try testing.expectEqual(@as(u32, 1), sweep(h));
     unlockPages(h);
     // The stalled claim lands in the retired page.
-    try testing.expectEqual(@as(?u64, null), claimBitSeen(h, page, c, seen));
+    try testing.expectEqual(@as(?u64, null), claimBitSeen(h, page, c, 0, seen));
     for (h.pageState(page).bitmap) |word| try testing.expectEqual(@as(u64, 0), word);
     // The page is made small for another class, then for its own again; each time the stalled
     // claim lands in the new page (its CAS sees the bitmap word it expects) and gives the bit back.
@@ -1316,7 +1413,7 @@ test "a claim that stalled while its page retired and was remade gives its bit b
         const block = try malloc(h, size);
         try testing.expectEqual(page, @as(u32, @intCast(((try h.offsetOf(block)) - h.pages_offset) / page_size)));
         try testing.expect(@atomicLoad(u32, &h.pageState(page).state, .acquire) != seen);
-        try testing.expectEqual(@as(?u64, null), claimBitSeen(h, page, c, seen));
+        try testing.expectEqual(@as(?u64, null), claimBitSeen(h, page, c, 0, seen));
         try testing.expectEqual(@as(u64, 1), h.pageState(page).bitmap[0]);
         try free(h, block);
         try expectEmpty(h);
@@ -1344,7 +1441,7 @@ test "a block is freed, and its size read, while a retirement of its page is in 
     try free(h, a);
     try testing.expectError(error.Invalid, free(h, a));
     try testing.expectEqual(@as(u64, 64), try usableSize(h, b));
-    try testing.expect(!bitmapEmpty(ps, classOf(64)));
+    try testing.expect(!bitmapEmpty(ps, classOf(64), 0));
     @atomicStore(u32, &ps.state, state, .seq_cst);
     try free(h, b);
     try expectEmpty(h);
@@ -1459,11 +1556,11 @@ test "recovery: a class run cut short, and an empty run caught retiring, free al
     // A whole run retiring (live bit cleared, empty) when its retirer died.
     setEntry(h.entry(30), .small, c, 0, 5, 0);
     for (31..35) |p| setEntry(h.entry(@intCast(p)), .continuation, 0, 0, 0, 0);
-    h.pageState(30).state = liveState(0, c) & ~live_bit;
+    h.pageState(30).state = liveState(0, c, 0) & ~live_bit;
     // A run holding a block, caught the same way: it goes live again, whole.
     setEntry(h.entry(40), .small, c, 0, 5, 0);
     for (41..45) |p| setEntry(h.entry(@intCast(p)), .continuation, 0, 0, 0, 0);
-    h.pageState(40).state = liveState(0, c) & ~live_bit;
+    h.pageState(40).state = liveState(0, c, 0) & ~live_bit;
     h.pageState(40).bitmap[0] = 1 << 6;
     var stats: Stats = undefined;
     try testing.expect(check(h, &stats) != null);
