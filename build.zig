@@ -12,6 +12,7 @@
 //!                        x86_64-windows, in zig-out/cross/<target>/
 //!   zig build wintest    the Windows test programs (tests/windows) for x86_64-windows-gnu, linked with
 //!                        libipc.a, into zig-out/wintest; `node scripts/test.mjs wine` runs them under Wine
+//!   zig build arenalua   real Lua 5.4 (Debian's, fetched into .debs/ by scripts/debs.mjs) on heap arenas, killed -9
 //!   zig build crashtest  builds libipc with its crash points (zig/crash.zig) into a static library of
 //!                        its own and runs tests/c/crash.c: every point killed at, every invariant checked
 //!   zig build fasttest   builds libipc.a with -O ReleaseFast (whatever -Doptimize says) and runs the
@@ -67,6 +68,7 @@ pub fn build(b: *std.Build) void {
     const cross_step = b.step("cross", "Build the shipped libraries: Linux x86_64/aarch64 against glibc 2.28, macOS, Windows");
     const wintest_step = b.step("wintest", "Build the Windows test programs (x86_64-windows-gnu) into zig-out/wintest; node scripts/test.mjs wine runs them");
     const crash_step = b.step("crashtest", "Kill a process at every crash point of libipc and check what the files promise");
+    const arena_lua_step = b.step("arenalua", "Run real Lua 5.4 (Debian's liblua5.4-dev, fetched by scripts/debs.mjs) on heap arenas in child processes killed -9, 20 rounds");
     const fast_step = b.step("fasttest", "Run the hostile-input C tests against a ReleaseFast libipc.a; install ipc-fuzz-open-fast");
     const mutex_choice = b.option(lib.MutexKind, "mutex", "The robust mutex's protocol: robust (kernel robust list; default with glibc) or owner (owner-recording; default on musl and macOS)");
 
@@ -131,6 +133,7 @@ pub fn build(b: *std.Build) void {
 
     // C tests: each program links once against libipc.so and once against libipc.a.
     cTests(b, ctest_step, target, optimize, static, shared.path, tracker);
+    arenaLua(b, arena_lua_step, target, optimize, static);
 
     // The same C tests as static musl programs (musl's libc linked in), which run on any x86_64
     // Linux, this glibc machine included.
@@ -236,7 +239,7 @@ fn cTests(
     shared: ?std.Build.LazyPath,
     tracker: *std.Build.Step.Compile,
 ) void {
-    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "heap_callbacks", "chan", "tracker", "eintr", "stop", "corrupt" };
+    const c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "heap_callbacks", "heap_arena", "chan", "tracker", "eintr", "stop", "corrupt" };
     const suffix = if (target.result.abi.isMusl()) "_musl" else "";
     for (c_tests) |name| {
         const source: []const []const u8 = &.{b.fmt("tests/c/test_{s}.c", .{name})};
@@ -255,6 +258,32 @@ fn cTests(
             step.dependOn(&run.step);
         }
     }
+}
+
+/// The arena acceptance test (tests/c/arena_lua.c) against Debian's static Lua 5.4. The package is
+/// fetched and unpacked into .debs/root first (scripts/debs.mjs, apt-get download + dpkg-deb -x,
+/// nothing installed): when that cannot be done, the step fails with debs.mjs's reason.
+fn arenaLua(
+    b: *std.Build,
+    step: *std.Build.Step,
+    target: std.Build.ResolvedTarget,
+    optimize: std.builtin.OptimizeMode,
+    static: *std.Build.Step.Compile,
+) void {
+    const fetch = b.addSystemCommand(&.{ "node", "scripts/debs.mjs", "liblua5.4-dev" });
+    fetch.setName("fetch Debian's liblua5.4-dev into .debs/root (node scripts/debs.mjs; needs apt-get and dpkg-deb)");
+    fetch.has_side_effects = true;
+    fetch.expectExitCode(0);
+    const triplet = b.fmt("{s}-linux-gnu", .{@tagName(target.result.cpu.arch)});
+    const exe = cProgram(b, "arena_lua", &.{"tests/c/arena_lua.c"}, target, optimize, .{ .static = static });
+    exe.root_module.addIncludePath(b.path(".debs/root/usr/include/lua5.4"));
+    exe.root_module.addIncludePath(b.path(b.fmt(".debs/root/usr/include/{s}", .{triplet})));
+    exe.root_module.addObjectFile(b.path(b.fmt(".debs/root/usr/lib/{s}/liblua5.4.a", .{triplet})));
+    exe.root_module.linkSystemLibrary("m", .{});
+    exe.step.dependOn(&fetch.step);
+    const run = alwaysRun(b, exe);
+    run.expectExitCode(0);
+    step.dependOn(&run.step);
 }
 
 /// Runs a test program on every invocation of its step. Zig caches a run step that has no side
