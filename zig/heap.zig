@@ -4,12 +4,14 @@
 //! Layout, from the start of the heap's memory (all positions are offsets, the same in every
 //! process):
 //!   header      4 KiB: magic, version, a random tag, geometry, the page lock (a robust mutex),
-//!               the head of each size class's page list, the named roots
+//!               the head of each size class's page list, the named roots; then the arena table
+//!               (64 records of 256 bytes, zig/heap/arena.zig)
 //!   page table  one 16-byte entry per page: what the page is (free, a small-block page of a
 //!               class, the head or a continuation of a large block), a small page's class list
 //!               link; compact, since the page lock's holder scans it
-//!   page states one 576-byte record per page: a small page's state word and bitmap, on cache lines
-//!               of their own (allocations change them all the time)
+//!   page states one 1088-byte record per page: a small page's state word and its two bitmaps (the
+//!               pool's, and an arena's: see zig/heap/arena.zig for why apart), on cache lines of
+//!               their own (allocations change them all the time)
 //!   pages       `page_size` (64 KiB) each, aligned to it; they hold only blocks
 //!
 //! All of the allocator's own data lives in the header and the page table, never in the pages: a
@@ -55,12 +57,19 @@
 //! (which page it last allocated from), so processes mostly allocate in different pages and their
 //! bitmap CASes do not contend.
 //!
+//! Arenas (zig/heap/arena.zig, whose file comment holds their invariants): a page's entry and state
+//! name the arena it belongs to (0: the shared pool); an arena's pages keep to their arena — sweeps
+//! and retirements pass them by — until the arena is reset, destroyed, or its owner is judged dead,
+//! and their blocks live in the page's arena bitmap. A claim checks the state's arena as it checks
+//! its class. Named roots are in zig/heap/roots.zig, the unit tests in zig/heap/heap_test.zig.
+//!
 //! Invariants (what `check`, in zig/heap/check.zig, verifies): every entry's kind and class are
 //! valid; every large head's run and every class run lie inside the heap and their continuations
 //! say so (continuations are written before their head and freed after it); no continuation lies
 //! outside a run; a
 //! page is live exactly when it is a small page, and its state names its class; each class list
-//! holds exactly that class's small pages, without cycles.
+//! holds exactly that class's small pages, without cycles; each arena's class list holds exactly that
+//! arena's small pages of the class; a page belongs only to an arena that exists.
 
 const std = @import("std");
 const abi = @import("abi.zig");
@@ -98,7 +107,7 @@ pub const max_size: u64 = offset_mask;
 pub const size_min: u64 = header_size + 16 + 2 * page_size;
 pub const size_max: u64 = max_size - base_alignment;
 
-const classes_mod = @import("heap/classes.zig");
+pub const classes_mod = @import("heap/classes.zig");
 pub const arena_mod = @import("heap/arena.zig");
 pub const class_sizes = classes_mod.class_sizes;
 pub const classes = classes_mod.classes;
@@ -390,7 +399,7 @@ fn setEntryIn(e: *Entry, kind: Kind, class: u32, next: u32, pages: u32, owner: u
 /// After a process died holding the page lock: free continuations no large head covers, settle
 /// small pages caught between live and retired, rebuild every class list (the pool's and each
 /// arena's) from the page table, and finish any arena reclaim the dead process left half done.
-fn recover(h: *Heap) void {
+pub fn recover(h: *Heap) void {
     var covered: u32 = 0; // pages still inside the current large run
     for (h.table, h.states) |*e, *ps| {
         const raw = @atomicLoad(u8, &e.kind, .acquire);
@@ -461,7 +470,7 @@ pub const Source = struct {
 };
 
 /// A free run of `n` pages, or null. Caller holds the page lock.
-fn findRun(h: *Heap, n: u32) ?u32 {
+pub fn findRun(h: *Heap, n: u32) ?u32 {
     var start: u32 = 0;
     var length: u32 = 0;
     for (h.table, 0..) |*e, i| {
@@ -480,7 +489,7 @@ fn findRun(h: *Heap, n: u32) ?u32 {
 /// The first page of the last run of `n` free pages, or null. Class runs are taken from the end of
 /// the heap and large blocks from the start, so that class runs do not cut the free space into runs
 /// too short for large blocks. Caller holds the page lock.
-fn lastFreeRun(h: *Heap, n: u32) ?u32 {
+pub fn lastFreeRun(h: *Heap, n: u32) ?u32 {
     var i: usize = h.table.len;
     var length: u32 = 0;
     while (i > 0) {
@@ -549,7 +558,7 @@ pub fn bitmapEmpty(ps: *PageState, c: u32, arena: u32) bool {
 /// live bit goes first, then the bitmap is checked: an allocation racing with this either set its
 /// bit before the check (which then fails, and the page stays live) or sees the live bit gone.
 /// Caller holds the page lock.
-fn retire(h: *Heap, page: u32) bool {
+pub fn retire(h: *Heap, page: u32) bool {
     const e = h.entry(page);
     const ps = h.pageState(page);
     const state = @atomicLoad(u32, &ps.state, .seq_cst);
@@ -597,7 +606,7 @@ fn retire(h: *Heap, page: u32) bool {
 }
 
 /// Retires every empty small page; how many. Caller holds the page lock.
-fn sweep(h: *Heap) u32 {
+pub fn sweep(h: *Heap) u32 {
     var retired: u32 = 0;
     for (h.table, 0..) |*e, page| {
         const class: u32 = @atomicLoad(u8, &e.class, .acquire);
@@ -628,7 +637,7 @@ fn claimBit(h: *Heap, page: u32, c: u32, arena: u32) ?u64 {
 }
 
 /// `claimBit` for a claimer that read the page's state `state` earlier (tests stall a claim here).
-inline fn claimBitSeen(h: *Heap, page: u32, c: u32, arena: u32, state: u32) ?u64 {
+pub inline fn claimBitSeen(h: *Heap, page: u32, c: u32, arena: u32, state: u32) ?u64 {
     const ps = h.pageState(page);
     if (!isLive(state) or stateClass(state) != c or stateArena(state) != arena) return null;
     const blocks = blocksOf(c);
@@ -932,86 +941,11 @@ pub fn reallocFrom(h: *Heap, src: Source, handle: u64, size: u64) Error!u64 {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Named roots: how an unrelated process finds what another built (Boost's find_or_construct).
+// Named roots: zig/heap/roots.zig.
 
-fn rootName(name: []const u8) Error!void {
-    if (name.len == 0) return error.Invalid;
-    if (name.len > root_name_max) return error.NameTooLong;
-    if (std.mem.indexOfScalar(u8, name, 0) != null) return error.Invalid;
-}
-
-/// The root called `name`, or null; and the first free root slot. Caller holds the page lock.
-fn findRoot(h: *Heap, name: []const u8, empty: *?*Root) ?u64 {
-    empty.* = null;
-    for (&h.header.roots) |*r| {
-        const handle = @atomicLoad(u64, &r.handle, .acquire);
-        if (handle == 0) {
-            if (empty.* == null) empty.* = r;
-            continue;
-        }
-        if (std.mem.eql(u8, std.mem.sliceTo(&r.name, 0), name)) return handle;
-    }
-    return null;
-}
-
-/// The block named `name`; with `size` > 0 one is made (zeroed) if none exists, else error.NotFound.
-/// A root is committed by writing its handle last, under the page lock: a process killed while
-/// making one leaves no root (and at worst a leaked block), never half of one. Two processes making
-/// the same root at once get the same block.
-pub fn root(h: *Heap, name: []const u8, size: u64) Error!u64 {
-    try rootName(name);
-    var empty: ?*Root = null;
-    {
-        try lockPages(h);
-        defer unlockPages(h);
-        if (findRoot(h, name, &empty)) |handle| return fits(h, handle, size);
-    }
-    if (size == 0) return error.NotFound;
-    const block = try malloc(h, size);
-    @memset((try pointer(h, block))[0..@intCast(size)], 0);
-    lockPages(h) catch |err| {
-        free(h, block) catch {};
-        return err;
-    };
-    const found = findRoot(h, name, &empty);
-    if (found == null and empty != null) {
-        const slot = empty.?;
-        @memset(&slot.name, 0);
-        @memcpy(slot.name[0..name.len], name);
-        crash.point(.heap_root_named);
-        @atomicStore(u64, &slot.handle, block, .release);
-    }
-    unlockPages(h);
-    if (found) |handle| {
-        free(h, block) catch {};
-        return fits(h, handle, size);
-    }
-    if (empty == null) {
-        free(h, block) catch {};
-        return error.NoSpace;
-    }
-    return block;
-}
-
-/// An existing root asked for with `size`: error.Range when it is smaller.
-fn fits(h: *Heap, handle: u64, size: u64) Error!u64 {
-    if (size > 0 and try usableSize(h, handle) < size) return error.Range;
-    return handle;
-}
-
-/// Forgets the root called `name` (its block stays allocated). error.NotFound when there is none.
-pub fn removeRoot(h: *Heap, name: []const u8) Error!void {
-    try rootName(name);
-    try lockPages(h);
-    defer unlockPages(h);
-    for (&h.header.roots) |*r| {
-        if (@atomicLoad(u64, &r.handle, .acquire) == 0) continue;
-        if (!std.mem.eql(u8, std.mem.sliceTo(&r.name, 0), name)) continue;
-        @atomicStore(u64, &r.handle, 0, .release);
-        return;
-    }
-    return error.NotFound;
-}
+const roots_mod = @import("heap/roots.zig");
+pub const root = roots_mod.root;
+pub const removeRoot = roots_mod.removeRoot;
 
 // ---------------------------------------------------------------------------------------------------
 // Checking and statistics: zig/heap/check.zig.
@@ -1021,567 +955,6 @@ pub const Stats = check_mod.Stats;
 pub const Problem = check_mod.Problem;
 pub const check = check_mod.check;
 
-// ---------------------------------------------------------------------------------------------------
-// Tests.
-
-const testing = std.testing;
-
-const TestHeap = struct {
-    memory: []align(page_size) u8,
-    heap: Heap,
-
-    fn create(size: usize) !*TestHeap {
-        const t = try testing.allocator.create(TestHeap);
-        t.memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size), size);
-        @memset(t.memory, 0);
-        try init(t.memory, 0x1234);
-        t.heap = try attach(t.memory);
-        return t;
-    }
-
-    fn destroy(t: *TestHeap) void {
-        testing.allocator.free(t.memory);
-        testing.allocator.destroy(t);
-    }
-};
-
-fn expectClean(h: *Heap) !Stats {
-    var stats: Stats = undefined;
-    if (check(h, &stats)) |problem| {
-        std.debug.print("heap check: page {d}: {s}\n", .{ problem.page, problem.what });
-        return error.TestUnexpectedResult;
-    }
-    return stats;
-}
-
-/// Fails, naming every block still allocated (a leak), unless the heap holds none.
-fn expectEmpty(h: *Heap) !void {
-    const stats = try expectClean(h);
-    if (stats.allocations == 0) return;
-    for (h.table, h.states, 0..) |*e, *ps, page| {
-        if (e.kind == @intFromEnum(Kind.large)) std.debug.print("leaked: large block at page {d}, {d} pages\n", .{ page, e.pages });
-        if (e.kind != @intFromEnum(Kind.small)) continue;
-        const blocks = blocksOf(e.class);
-        for (0..blocks) |index| {
-            if (ps.bitmap[index / 64] & @as(u64, 1) << @intCast(index % 64) == 0) continue;
-            std.debug.print("leaked: page {d} (class {d}, state {x}) block {d}\n", .{ page, e.class, ps.state, index });
-        }
-    }
-    return error.TestUnexpectedResult;
-}
-
-test "size classes cover every small size with little waste" {
-    var size: u64 = 1;
-    while (size <= small_max) : (size += 1) {
-        const c = classOf(size);
-        try testing.expect(class_sizes[c] >= size);
-        if (c > 0) try testing.expect(class_sizes[c - 1] < size);
-        try testing.expect(class_sizes[c] - size < class_sizes[c] / 4 + 16);
-    }
-}
-
-test "malloc, free, usable size and misuse" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const a = try malloc(h, 24);
-    const b = try malloc(h, 300_000);
-    try testing.expectEqual(@as(u64, 32), try usableSize(h, a));
-    try testing.expectEqual(@as(u64, 5 * page_size), try usableSize(h, b));
-    (try pointer(h, a))[0] = 7;
-    var stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 2), stats.allocations);
-    try free(h, a);
-    try testing.expectError(error.Invalid, free(h, a));
-    try testing.expectError(error.Invalid, free(h, a + 8));
-    try testing.expectError(error.Kind, free(h, (a & offset_mask) | (@as(u64, 0x99) << offset_bits)));
-    try testing.expect(a < 1 << 52);
-    try testing.expectError(error.Range, free(h, h.handleOf(h.size + 10)));
-    // The bytes between the last page and the end of the memory are no block's.
-    try testing.expectError(error.Range, free(h, h.handleOf(h.pages_offset + @as(u64, h.table.len) * page_size)));
-    try testing.expectError(error.Invalid, malloc(h, 0));
-    try testing.expectError(error.NoMemory, malloc(h, 64 * 1024 * 1024));
-    try free(h, b);
-    try testing.expectError(error.Invalid, free(h, b));
-    stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 0), stats.allocations);
-    try testing.expectEqual(stats.free_pages + stats.reserved, @as(u64, h.table.len) * page_size);
-}
-
-test "after churn of small and large blocks, freeing them all gives the whole heap back" {
-    const t = try TestHeap.create(16 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    var prng = std.Random.DefaultPrng.init(7);
-    const random = prng.random();
-    var live: [400]u64 = [_]u64{0} ** 400;
-    for (0..40_000) |_| {
-        const i = random.uintLessThan(usize, live.len);
-        if (live[i] != 0) {
-            try free(h, live[i]);
-            live[i] = 0;
-        } else {
-            const size = if (random.uintLessThan(u32, 8) == 0) random.intRangeAtMost(u64, 16_385, 140_000) else random.intRangeAtMost(u64, 1, 16_384);
-            live[i] = try malloc(h, size);
-        }
-    }
-    for (live) |b| if (b != 0) try free(h, b);
-    const stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 0), stats.allocations);
-    const all = @as(u64, h.table.len) * page_size;
-    try free(h, try malloc(h, all));
-}
-
-test "aligned allocations land on their alignment" {
-    const t = try TestHeap.create(8 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    var alignment: u64 = 1;
-    while (alignment <= alignment_max) : (alignment *= 2) {
-        for ([_]u64{ 1, 24, 100, 3000, 20_000 }) |size| {
-            const block = try mallocAligned(h, size, alignment);
-            try testing.expect(@intFromPtr(try pointer(h, block)) % alignment == 0);
-            try testing.expect(try usableSize(h, block) >= size);
-            try free(h, block);
-        }
-    }
-    try testing.expectError(error.Invalid, mallocAligned(h, 8, 3));
-    try testing.expectError(error.Invalid, mallocAligned(h, 8, 0));
-    try testing.expectError(error.Range, mallocAligned(h, 8, 8192));
-    _ = try expectClean(h);
-}
-
-test "a full heap says ENOMEM, and recovers once blocks are freed" {
-    const t = try TestHeap.create(1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    var handles: std.ArrayList(u64) = .empty;
-    defer handles.deinit(testing.allocator);
-    while (true) {
-        const handle = malloc(h, 3000) catch |err| {
-            try testing.expectEqual(error.NoMemory, err);
-            break;
-        };
-        try handles.append(testing.allocator, handle);
-    }
-    try testing.expect(handles.items.len > 100);
-    for (handles.items) |handle| try free(h, handle);
-    _ = try malloc(h, 3000);
-    _ = try expectClean(h);
-}
-
-test "random malloc/realloc/free against a model, contents checked" {
-    const t = try TestHeap.create(32 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    var prng = std.Random.DefaultPrng.init(42);
-    const random = prng.random();
-    const Block = struct { handle: u64, size: u64 };
-    var live: std.ArrayList(Block) = .empty;
-    defer live.deinit(testing.allocator);
-    const fill = struct {
-        fn run(hh: *Heap, b: Block) !void {
-            const p = try pointer(hh, b.handle);
-            for (0..b.size) |i| p[i] = @truncate(b.handle *% 31 +% i);
-        }
-        fn verify(hh: *Heap, b: Block, n: u64, seed: u64) !void {
-            const p = try pointer(hh, b.handle);
-            for (0..n) |i| try testing.expectEqual(@as(u8, @truncate(seed *% 31 +% i)), p[i]);
-        }
-    };
-    for (0..20_000) |step| {
-        const choice = random.uintLessThan(u32, 10);
-        if (choice < 5 or live.items.len == 0) {
-            const size = if (random.uintLessThan(u32, 20) == 0) random.intRangeAtMost(u64, 1, 200_000) else random.intRangeAtMost(u64, 1, 2048);
-            const handle = malloc(h, size) catch |err| {
-                try testing.expectEqual(error.NoMemory, err);
-                continue;
-            };
-            const b: Block = .{ .handle = handle, .size = size };
-            try fill.run(h, b);
-            try live.append(testing.allocator, b);
-        } else if (choice < 8) {
-            const b = live.swapRemove(random.uintLessThan(usize, live.items.len));
-            try fill.verify(h, b, b.size, b.handle);
-            try free(h, b.handle);
-        } else {
-            const i = random.uintLessThan(usize, live.items.len);
-            const b = live.items[i];
-            const size = random.intRangeAtMost(u64, 1, 4096);
-            const moved = realloc(h, b.handle, size) catch |err| {
-                try testing.expectEqual(error.NoMemory, err);
-                continue;
-            };
-            try fill.verify(h, .{ .handle = moved, .size = size }, @min(size, b.size), b.handle);
-            live.items[i] = .{ .handle = moved, .size = size };
-            try fill.run(h, live.items[i]);
-        }
-        if (step % 2000 == 0) _ = try expectClean(h);
-    }
-    const stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, live.items.len), stats.allocations);
-    for (live.items) |b| try fill.verify(h, b, b.size, b.handle);
-}
-
-test "threads allocate and free concurrently; every block stays intact" {
-    const t = try TestHeap.create(64 * 1024 * 1024);
-    defer t.destroy();
-    const Worker = struct {
-        fn run(h: *Heap, seed: u64, failures: *std.atomic.Value(u32)) void {
-            var prng = std.Random.DefaultPrng.init(seed);
-            const random = prng.random();
-            var mine: [256]u64 = [_]u64{0} ** 256;
-            for (0..50_000) |_| {
-                const slot = random.uintLessThan(usize, mine.len);
-                if (mine[slot] != 0) {
-                    const p = pointer(h, mine[slot]) catch unreachable;
-                    if (p[0] != @as(u8, @truncate(mine[slot]))) _ = failures.fetchAdd(1, .seq_cst);
-                    free(h, mine[slot]) catch {
-                        _ = failures.fetchAdd(1, .seq_cst);
-                    };
-                    mine[slot] = 0;
-                } else {
-                    const size = random.intRangeAtMost(u64, 1, 1024);
-                    mine[slot] = malloc(h, size) catch {
-                        _ = failures.fetchAdd(1, .seq_cst);
-                        continue;
-                    };
-                    (pointer(h, mine[slot]) catch unreachable)[0] = @truncate(mine[slot]);
-                }
-            }
-            for (mine) |handle| if (handle != 0) free(h, handle) catch {
-                _ = failures.fetchAdd(1, .seq_cst);
-            };
-        }
-    };
-    var failures = std.atomic.Value(u32).init(0);
-    var threads: [4]std.Thread = undefined;
-    for (&threads, 0..) |*th, i| th.* = try std.Thread.spawn(.{}, Worker.run, .{ &t.heap, i + 1, &failures });
-    for (threads) |th| th.join();
-    try testing.expectEqual(@as(u32, 0), failures.load(.seq_cst));
-    try expectEmpty(&t.heap);
-}
-
-test "named roots: find or create, the same block for everyone, errors" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    try testing.expectError(error.NotFound, root(h, "config", 0));
-    const a = try root(h, "config", 100);
-    (try pointer(h, a))[5] = 9;
-    try testing.expectEqual(a, try root(h, "config", 0));
-    try testing.expectEqual(a, try root(h, "config", 112));
-    try testing.expectError(error.Range, root(h, "config", 5000));
-    try testing.expectEqual(@as(u8, 9), (try pointer(h, try root(h, "config", 1)))[5]);
-    const big = try root(h, "table", 300_000);
-    try testing.expect(big != a);
-    try testing.expectError(error.Invalid, root(h, "", 1));
-    try testing.expectError(error.NameTooLong, root(h, "x" ** (root_name_max + 1), 1));
-    var name_buf: [8]u8 = undefined;
-    for (2..roots_max) |i| _ = try root(h, try std.fmt.bufPrint(&name_buf, "r{d}", .{i}), 16);
-    try testing.expectError(error.NoSpace, root(h, "one too many", 16));
-    try removeRoot(h, "config");
-    try testing.expectError(error.NotFound, root(h, "config", 0));
-    try testing.expectError(error.NotFound, removeRoot(h, "config"));
-    try free(h, a);
-    _ = try expectClean(h);
-}
-
-test "damaged entries: a run past the heap, an unknown class, a foreign tag" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const big = try malloc(h, 300_000);
-    const page: u32 = @intCast(((big & offset_mask) - h.pages_offset) / page_size);
-    // A large head whose run a peer stretched past the heap: the caller would write that many bytes.
-    h.entry(page).pages = @intCast(h.table.len + 1 - page);
-    try testing.expectError(error.Protocol, usableSize(h, big));
-    try testing.expectError(error.Protocol, realloc(h, big, 200_000));
-    h.entry(page).pages = 5;
-    try testing.expectEqual(@as(u64, 5 * page_size), try usableSize(h, big));
-    // A small page whose entry and state a peer both set to a class past the table: retiring it
-    // indexed the class sizes and the list heads with it.
-    const last: u32 = @intCast(h.table.len - 1);
-    setEntry(h.entry(last), .small, 200, 0, 1, 0);
-    h.pageState(last).state = live_bit | 200;
-    try lockPages(h);
-    try testing.expect(!retire(h, last));
-    try testing.expectEqual(@as(u32, 0), sweep(h));
-    unlockPages(h);
-    setEntry(h.entry(last), .free, 0, 0, 0, 0);
-    h.pageState(last).state = 0;
-    // A tag wider than its 12 bits would make handles past 2^52.
-    const header: *Header = @ptrCast(@alignCast(t.memory.ptr));
-    const tag = header.tag;
-    header.tag = 0x1_0000 | tag;
-    try testing.expectError(error.Protocol, attach(t.memory));
-    header.tag = tag;
-    try free(h, big);
-    _ = try expectClean(h);
-}
-
-test "recovery after a holder of the page lock died mid-change" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    _ = try malloc(h, 40);
-    // A large allocation cut short before its head entry: continuations with no head.
-    h.entry(10).kind = @intFromEnum(Kind.continuation);
-    h.entry(11).kind = @intFromEnum(Kind.continuation);
-    // A small page made but never linked into its class list, holding a block.
-    const linked = h.entry(12);
-    setEntry(linked, .small, 3, 0, 1, 0);
-    h.pageState(12).bitmap[0] = 1 << 5;
-    h.pageState(12).state = liveState(0, 3, 0);
-    // A page retiring (live bit cleared) when its retirer died: empty, so it retires.
-    setEntry(h.entry(13), .small, 4, 0, 1, 0);
-    h.pageState(13).state = liveState(0, 4, 0) & ~live_bit;
-    // The same with a block in it (the retirement was about to fail): it goes live again.
-    setEntry(h.entry(14), .small, 4, 0, 1, 0);
-    h.pageState(14).bitmap[1] = 1;
-    h.pageState(14).state = liveState(0, 4, 0) & ~live_bit;
-    var stats: Stats = undefined;
-    try testing.expect(check(h, &stats) != null);
-    const Dier = struct {
-        fn run(hh: *Heap) void {
-            _ = mutex.lock(&hh.header.lock, .never) catch unreachable;
-        }
-    };
-    const th = try std.Thread.spawn(.{}, Dier.run, .{h});
-    th.join();
-    _ = try malloc(h, 200_000); // takes the lock: OWNER_DIED, recovery
-    stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 4), stats.allocations);
-    try testing.expectEqual(@as(u8, @intFromEnum(Kind.free)), h.entry(13).kind);
-    try testing.expect(isLive(h.pageState(14).state));
-    try free(h, h.handleOf(h.pages_offset + 12 * page_size + 5 * class_sizes[3]));
-    try free(h, h.handleOf(h.pages_offset + 14 * page_size + 64 * class_sizes[4]));
-}
-
-test "empty small pages go back to the pool and serve any size" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const all = @as(u64, h.table.len) * page_size;
-    var handles: std.ArrayList(u64) = .empty;
-    defer handles.deinit(testing.allocator);
-    // Fill the heap with 64-byte blocks.
-    while (malloc(h, 64)) |handle| try handles.append(testing.allocator, handle) else |err| try testing.expectEqual(error.NoMemory, err);
-    try testing.expectEqual(@as(u64, h.table.len) * blocksOf(classOf(64)), handles.items.len);
-    // A page this process moved on from retires as soon as its last block is freed.
-    var stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 0), stats.free_pages);
-    for (handles.items[0..blocksOf(classOf(64))]) |handle| try free(h, handle);
-    stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, page_size), stats.free_pages);
-    // The rest, the cursor's page included, is taken back when a large block needs it.
-    for (handles.items[blocksOf(classOf(64))..]) |handle| try free(h, handle);
-    const whole = try malloc(h, all);
-    try testing.expectEqual(all, try usableSize(h, whole));
-    try free(h, whole);
-    // ... and by other classes.
-    handles.clearRetainingCapacity();
-    while (malloc(h, 5000)) |handle| try handles.append(testing.allocator, handle) else |err| try testing.expectEqual(error.NoMemory, err);
-    try testing.expectEqual(@as(u64, h.table.len) * blocksOf(classOf(5000)), handles.items.len);
-    for (handles.items) |handle| try free(h, handle);
-    stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 0), stats.allocations);
-}
-
-test "a claim that stalled while its page retired and was remade gives its bit back" {
-    // Replays, one step at a time, what the churn test below hit about once in 30 runs: a claimer
-    // reads a page's state and stalls; the page retires and is made small again (for another
-    // class, or its own); the claimer's CAS then lands in the new page's bitmap. It must give that
-    // bit back (it used to be left set: a block no one held, that kept its page from retiring).
-    const t = try TestHeap.create(1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const c = classOf(64);
-    const first = try malloc(h, 64);
-    const page: u32 = @intCast(((try h.offsetOf(first)) - h.pages_offset) / page_size);
-    const seen = @atomicLoad(u32, &h.pageState(page).state, .acquire);
-    try free(h, first);
-    try lockPages(h);
-    try testing.expectEqual(@as(u32, 1), sweep(h));
-    unlockPages(h);
-    // The stalled claim lands in the retired page.
-    try testing.expectEqual(@as(?u64, null), claimBitSeen(h, page, c, 0, seen));
-    for (h.pageState(page).bitmap) |word| try testing.expectEqual(@as(u64, 0), word);
-    // The page is made small for another class, then for its own again; each time the stalled
-    // claim lands in the new page (its CAS sees the bitmap word it expects) and gives the bit back.
-    for ([_]u64{ 5000, 64 }) |size| {
-        const block = try malloc(h, size);
-        try testing.expectEqual(page, @as(u32, @intCast(((try h.offsetOf(block)) - h.pages_offset) / page_size)));
-        try testing.expect(@atomicLoad(u32, &h.pageState(page).state, .acquire) != seen);
-        try testing.expectEqual(@as(?u64, null), claimBitSeen(h, page, c, 0, seen));
-        try testing.expectEqual(@as(u64, 1), h.pageState(page).bitmap[0]);
-        try free(h, block);
-        try expectEmpty(h);
-        try lockPages(h);
-        try testing.expectEqual(@as(u32, 1), sweep(h));
-        unlockPages(h);
-    }
-    const all = @as(u64, h.table.len) * page_size;
-    try free(h, try malloc(h, all));
-}
-
-test "a block is freed, and its size read, while a retirement of its page is in progress" {
-    // A retirer clears the page's live bit, then finds the page not empty and sets the bit again.
-    // A block's holder that frees it (or asks its size) in between must succeed: refusing the free
-    // (as it used to be, with EINVAL) leaked the block.
-    const t = try TestHeap.create(1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const a = try malloc(h, 64);
-    const b = try malloc(h, 64);
-    const page: u32 = @intCast(((try h.offsetOf(a)) - h.pages_offset) / page_size);
-    const ps = h.pageState(page);
-    const state = @atomicLoad(u32, &ps.state, .acquire);
-    @atomicStore(u32, &ps.state, state & ~live_bit, .seq_cst);
-    try free(h, a);
-    try testing.expectError(error.Invalid, free(h, a));
-    try testing.expectEqual(@as(u64, 64), try usableSize(h, b));
-    try testing.expect(!bitmapEmpty(ps, classOf(64), 0));
-    @atomicStore(u32, &ps.state, state, .seq_cst);
-    try free(h, b);
-    try expectEmpty(h);
-}
-
-test "threads churn pages between classes and large blocks; every block stays intact" {
-    const t = try TestHeap.create(3 * 1024 * 1024);
-    defer t.destroy();
-    const Worker = struct {
-        fn pattern(handle: u64, i: usize) u8 {
-            return @truncate(handle *% 131 +% i);
-        }
-        fn run(h: *Heap, seed: u64, failures: *std.atomic.Value(u32)) void {
-            var prng = std.Random.DefaultPrng.init(seed);
-            const random = prng.random();
-            var mine: [24]u64 = [_]u64{0} ** 24;
-            var sizes: [24]u64 = [_]u64{0} ** 24;
-            for (0..20_000) |_| {
-                const slot = random.uintLessThan(usize, mine.len);
-                if (mine[slot] != 0) {
-                    const p = pointer(h, mine[slot]) catch unreachable;
-                    for (0..sizes[slot]) |i| {
-                        if (p[i] != pattern(mine[slot], i)) {
-                            std.debug.print("thread {d}: block {x} ({d} bytes) overwritten at +{d}: {x} instead of {x}\n", .{ seed, mine[slot], sizes[slot], i, p[i], pattern(mine[slot], i) });
-                            _ = failures.fetchAdd(1, .seq_cst);
-                            break;
-                        }
-                    }
-                    free(h, mine[slot]) catch |err| {
-                        std.debug.print("thread {d}: free of block {x} ({d} bytes): {s}\n", .{ seed, mine[slot], sizes[slot], @errorName(err) });
-                        _ = failures.fetchAdd(1, .seq_cst);
-                    };
-                    mine[slot] = 0;
-                } else {
-                    const size = if (random.boolean()) random.intRangeAtMost(u64, 1, 256) else random.intRangeAtMost(u64, 1, 150_000);
-                    const handle = malloc(h, size) catch |err| {
-                        if (err == error.NoMemory) continue;
-                        std.debug.print("thread {d}: malloc of {d} bytes: {s}\n", .{ seed, size, @errorName(err) });
-                        _ = failures.fetchAdd(1, .seq_cst);
-                        continue;
-                    };
-                    const p = pointer(h, handle) catch unreachable;
-                    for (0..size) |i| p[i] = pattern(handle, i);
-                    mine[slot] = handle;
-                    sizes[slot] = size;
-                }
-            }
-            for (mine, sizes) |handle, size| if (handle != 0) free(h, handle) catch |err| {
-                std.debug.print("thread {d}: final free of block {x} ({d} bytes): {s}\n", .{ seed, handle, size, @errorName(err) });
-                _ = failures.fetchAdd(1, .seq_cst);
-            };
-        }
-    };
-    var failures = std.atomic.Value(u32).init(0);
-    var threads: [4]std.Thread = undefined;
-    for (&threads, 0..) |*th, i| th.* = try std.Thread.spawn(.{}, Worker.run, .{ &t.heap, i + 11, &failures });
-    for (threads) |th| th.join();
-    try testing.expectEqual(@as(u32, 0), failures.load(.seq_cst));
-    try expectEmpty(&t.heap);
-    // Every page comes back: one block as large as the heap fits.
-    const all = @as(u64, t.heap.table.len) * page_size;
-    try free(&t.heap, try malloc(&t.heap, all));
-}
-
-test "class runs of several pages: blocks past the first page, misuse refused, the run retires whole" {
-    const t = try TestHeap.create(8 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const c = classOf(20 * 1024);
-    try testing.expectEqual(@as(u32, 5), runPages(c));
-    var blocks: [16]u64 = undefined;
-    for (&blocks, 0..) |*b, i| {
-        b.* = try malloc(h, 17 * 1024);
-        try testing.expectEqual(@as(u64, 20 * 1024), try usableSize(h, b.*));
-        @memset((try pointer(h, b.*))[0 .. 20 * 1024], @intCast(i));
-    }
-    // One run holds all sixteen, back to back across its five pages.
-    const first = try h.offsetOf(blocks[0]);
-    for (blocks, 0..) |b, i| try testing.expectEqual(first + i * 20 * 1024, try h.offsetOf(b));
-    var stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 5 * page_size), stats.reserved);
-    // Inside a block, and on a page boundary inside a block (page 1 of the run starts at 64 KiB,
-    // inside block 3), are no blocks.
-    try testing.expectError(error.Invalid, free(h, blocks[5] + 16));
-    try testing.expectError(error.Invalid, free(h, h.handleOf(first + page_size)));
-    try testing.expectError(error.Invalid, usableSize(h, h.handleOf(first + 2 * page_size)));
-    for (blocks, 0..) |b, i| {
-        for ((try pointer(h, b))[0 .. 20 * 1024]) |byte| try testing.expectEqual(@as(u8, @intCast(i)), byte);
-    }
-    // A 64 KiB class and a 128 KiB one are whole pages: exactly their size, no run.
-    const page_class = try malloc(h, 120 * 1024);
-    try testing.expectEqual(@as(u64, 128 * 1024), try usableSize(h, page_class));
-    try free(h, page_class);
-    for (blocks) |b| try free(h, b);
-    try testing.expectError(error.Invalid, free(h, blocks[15]));
-    // The emptied run counts toward the largest block that fits, and goes back whole when needed.
-    stats = try expectClean(h);
-    const all = @as(u64, h.table.len) * page_size;
-    try testing.expectEqual(all, stats.largest_free);
-    try free(h, try malloc(h, all));
-    try expectEmpty(h);
-}
-
-test "recovery: a class run cut short, and an empty run caught retiring, free all their pages" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const c = classOf(40 * 1024);
-    try testing.expectEqual(@as(u32, 5), runPages(c));
-    // Continuations written, head not yet: uncovered, freed.
-    for (21..25) |p| setEntry(h.entry(@intCast(p)), .continuation, 0, 0, 0, 0);
-    // A whole run retiring (live bit cleared, empty) when its retirer died.
-    setEntry(h.entry(30), .small, c, 0, 5, 0);
-    for (31..35) |p| setEntry(h.entry(@intCast(p)), .continuation, 0, 0, 0, 0);
-    h.pageState(30).state = liveState(0, c, 0) & ~live_bit;
-    // A run holding a block, caught the same way: it goes live again, whole.
-    setEntry(h.entry(40), .small, c, 0, 5, 0);
-    for (41..45) |p| setEntry(h.entry(@intCast(p)), .continuation, 0, 0, 0, 0);
-    h.pageState(40).state = liveState(0, c, 0) & ~live_bit;
-    h.pageState(40).bitmap[0] = 1 << 6;
-    var stats: Stats = undefined;
-    try testing.expect(check(h, &stats) != null);
-    const Dier = struct {
-        fn run(hh: *Heap) void {
-            _ = mutex.lock(&hh.header.lock, .never) catch unreachable;
-        }
-    };
-    const th = try std.Thread.spawn(.{}, Dier.run, .{h});
-    th.join();
-    const block = try malloc(h, 300_000); // takes the lock: OWNER_DIED, recovery
-    stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 2), stats.allocations);
-    for ([_][2]u32{ .{ 21, 25 }, .{ 30, 35 } }) |range| {
-        for (range[0]..range[1]) |p| try testing.expectEqual(@as(u8, @intFromEnum(Kind.free)), h.entry(@intCast(p)).kind);
-    }
-    try testing.expect(isLive(h.pageState(40).state));
-    // The survivor's block (index 6, on the run's fourth page) frees normally.
-    try free(h, h.handleOf(h.pages_offset + 40 * page_size + 6 * class_sizes[c]));
-    try free(h, block);
-    try expectEmpty(h);
-    const all = @as(u64, h.table.len) * page_size;
-    try free(h, try malloc(h, all));
+test {
+    _ = @import("heap/heap_test.zig");
 }
