@@ -355,7 +355,7 @@ pub fn lockPages(h: *Heap) Error!void {
 }
 
 /// Takes the page lock only if it is free at once; false when it is not.
-fn tryLockPages(h: *Heap) Error!bool {
+pub fn tryLockPages(h: *Heap) Error!bool {
     const got = mutex.tryLock(&h.header.lock) catch |err| switch (err) {
         error.Busy => return false,
         else => return err,

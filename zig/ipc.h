@@ -775,7 +775,8 @@ int32_t ipc_heap_misuses(ipc_heap_t *heap, uint64_t *count_out);
  *     dead. The caller vouches, as for free, that nothing still uses the blocks: a block of a reset
  *     arena freed later is a double free;
  *   - automatically once its owner is dead: by the next process that notices — an allocation that
- *     finds no free pages, ipc_heap_check, opening the heap (ipc_heap_create, ipc_heap_attach) or
+ *     finds no free pages, ipc_heap_check, opening the heap (ipc_heap_create, ipc_heap_attach, when the
+ *     heap is not locked at that moment) or
  *     ipc_heap_arena_reap.
  * Dead means: the owner's pid, with the start time it had when it took the arena, runs no thread
  * (a zombie is dead; a stopped — SIGSTOPped, traced — process is alive, and its arena is never

@@ -1189,8 +1189,9 @@ fn attachHeap(seg: *segment.Segment, out: *?*ipc_heap_t) abi.Error!void {
     const h = std.heap.c_allocator.create(HeapHandle) catch return error.NoMemory;
     errdefer std.heap.c_allocator.destroy(h);
     h.* = .{ .live = heap_live_marker, .seg = seg, .heap = try heap.attach(try heapMemory(seg)) };
-    // Opening a heap is one of the moments a dead owner's arenas are noticed and given back.
-    _ = heap.arena_mod.reap(&h.heap) catch 0;
+    // Opening a heap is one of the moments a dead owner's arenas are noticed and given back (when
+    // the page lock is free: opening never waits for it).
+    _ = heap.arena_mod.reapIfFree(&h.heap) catch 0;
     out.* = @ptrCast(h);
 }
 

@@ -388,6 +388,14 @@ pub fn reapLocked(h: *Heap) u32 {
     return reaped;
 }
 
+/// `reapLocked` if the page lock is free at once (0 otherwise): for opening a heap, which must not
+/// wait for a lock a peer holds (or forged).
+pub fn reapIfFree(h: *Heap) Error!u32 {
+    if (!try heap.tryLockPages(h)) return 0;
+    defer heap.unlockPages(h);
+    return reapLocked(h);
+}
+
 /// `reapLocked` under the page lock.
 pub fn reap(h: *Heap) Error!u32 {
     try heap.lockPages(h);
