@@ -17,6 +17,7 @@
 //!   zig build mactest    builds, without running (no macOS here), the C tests, the C child, the
 //!                        tracker's helper and the platform layer's Zig tests for aarch64-macos into
 //!                        zig-out/mactest; `cross` builds them too
+//!   zig build arenalua   real Lua 5.4 (Debian's, fetched into .debs/ by scripts/debs.mjs) on heap arenas, killed -9
 //!   zig build crashtest  builds libipc with its crash points (zig/crash.zig) into a static library of
 //!                        its own and runs tests/c/crash.c: every point killed at, every invariant checked
 //!   zig build fasttest   builds libipc.a with -O ReleaseFast (whatever -Doptimize says) and runs the
@@ -74,6 +75,7 @@ pub fn build(b: *std.Build) void {
     const mactest_step = b.step("mactest", "Build (not run) the C tests, the C child and the platform tests for aarch64-macos into zig-out/mactest");
     const wintest_step = b.step("wintest", "Build the Windows test programs (x86_64-windows-gnu) into zig-out/wintest; node scripts/test.mjs wine runs them");
     const crash_step = b.step("crashtest", "Kill a process at every crash point of libipc and check what the files promise");
+    const arena_lua_step = b.step("arenalua", "Run real Lua 5.4 (Debian's liblua5.4-dev, fetched by scripts/debs.mjs) on heap arenas in child processes killed -9, 20 rounds");
     const fast_step = b.step("fasttest", "Run the hostile-input C tests against a ReleaseFast libipc.a; install ipc-fuzz-open-fast");
     const mutex_choice = b.option(lib.MutexKind, "mutex", "The robust mutex's protocol: robust (kernel robust list; default with glibc) or owner (owner-recording; default on musl and macOS)");
 
@@ -138,6 +140,7 @@ pub fn build(b: *std.Build) void {
 
     // C tests: each program links once against libipc.so and once against libipc.a.
     cTests(b, ctest_step, target, optimize, static, shared.path, tracker);
+    arenaLua(b, arena_lua_step, target, optimize, static);
 
     // The same C tests as static musl programs (musl's libc linked in), which run on any x86_64
     // Linux, this glibc machine included.
@@ -285,7 +288,7 @@ pub fn build(b: *std.Build) void {
 }
 
 /// The C tests, tests/c/test_<name>.c.
-const c_test_names = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "heap_callbacks", "chan", "tracker", "eintr", "stop", "corrupt" };
+const c_test_names = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "heap_callbacks", "heap_arena", "chan", "tracker", "eintr", "stop", "corrupt" };
 
 /// The C tests that still reach past ipc.h into Linux itself, so mactest leaves them out: sync, wake
 /// and eintr find parked threads by raw futex syscalls and gettid (tests/c/parked.h), mutex_attack
@@ -323,6 +326,32 @@ fn cTests(
             step.dependOn(&run.step);
         }
     }
+}
+
+/// The arena acceptance test (tests/c/arena_lua.c) against Debian's static Lua 5.4. The package is
+/// fetched and unpacked into .debs/root first (scripts/debs.mjs, apt-get download + dpkg-deb -x,
+/// nothing installed): when that cannot be done, the step fails with debs.mjs's reason.
+fn arenaLua(
+    b: *std.Build,
+    step: *std.Build.Step,
+    target: std.Build.ResolvedTarget,
+    optimize: std.builtin.OptimizeMode,
+    static: *std.Build.Step.Compile,
+) void {
+    const fetch = b.addSystemCommand(&.{ "node", "scripts/debs.mjs", "liblua5.4-dev" });
+    fetch.setName("fetch Debian's liblua5.4-dev into .debs/root (node scripts/debs.mjs; needs apt-get and dpkg-deb)");
+    fetch.has_side_effects = true;
+    fetch.expectExitCode(0);
+    const triplet = b.fmt("{s}-linux-gnu", .{@tagName(target.result.cpu.arch)});
+    const exe = cProgram(b, "arena_lua", &.{"tests/c/arena_lua.c"}, target, optimize, .{ .static = static });
+    exe.root_module.addIncludePath(b.path(".debs/root/usr/include/lua5.4"));
+    exe.root_module.addIncludePath(b.path(b.fmt(".debs/root/usr/include/{s}", .{triplet})));
+    exe.root_module.addObjectFile(b.path(b.fmt(".debs/root/usr/lib/{s}/liblua5.4.a", .{triplet})));
+    exe.root_module.linkSystemLibrary("m", .{});
+    exe.step.dependOn(&fetch.step);
+    const run = alwaysRun(b, exe);
+    run.expectExitCode(0);
+    step.dependOn(&run.step);
 }
 
 /// Runs a test program on every invocation of its step. Zig caches a run step that has no side

@@ -73,8 +73,10 @@ export const HEAP_ROOT_NAME_MAX = 47;
 export const HEAP_MISUSE_COUNT = 0;
 /** What a misuse of the heap's C callbacks does: counted, then the process aborts. */
 export const HEAP_MISUSE_ABORT = 1;
+/** IPC_HEAP_ARENAS_MAX: arenas a heap holds at once. */
+export const HEAP_ARENAS_MAX = 64;
 /** Smallest heap `ipc_heap_create` accepts, in bytes (one 64 KiB page of blocks). */
-export const HEAP_SIZE_MIN = 135184;
+export const HEAP_SIZE_MIN = 151568;
 /** Largest heap `ipc_heap_create` accepts, in bytes (1 TiB less 4097 bytes). */
 export const HEAP_SIZE_MAX = 1099511623679;
 /** Largest alignment of a heap block. */

@@ -8,6 +8,7 @@
 
 import {
   HEAP_ALIGNMENT_MAX,
+  HEAP_ARENAS_MAX,
   HEAP_BLOCK_OFFSET_MASK,
   HEAP_OFFSET,
   HEAP_ROOT_NAME_MAX,
@@ -303,6 +304,43 @@ export class SharedHeap implements Disposable, Dependent {
     );
   }
 
+  /**
+   * A new arena owned by this process: blocks that all go back at once, on `reset()`/`destroy()` or
+   * once this process is dead (noticed by the next allocation that finds no room, `check()`, opening
+   * the heap, or `reapArenas()`), unless handed over first (`handOver`). See the README's Arenas.
+   */
+  createArena(): HeapArena {
+    const op = "SharedHeap.createArena";
+    const cell = pointerOut();
+    checked(
+      op,
+      this.#s.ipc_heap_arena_create(this.#live(op), cell),
+      (code) => code === "ENOSPC" ? `the heap holds the most arenas it can (${HEAP_ARENAS_MAX})` : explain(code),
+    );
+    return new HeapArena(this, takePointer(op, cell));
+  }
+
+  /** A view of the existing arena `id` (its `id` in any process); ENOENT when it is gone. */
+  openArena(id: number): HeapArena {
+    const op = "SharedHeap.openArena";
+    const n = checkInteger(op, "id", id, 1, 0xffff_ffff);
+    const cell = pointerOut();
+    checked(
+      op,
+      this.#s.ipc_heap_arena_open(this.#live(op), n, cell),
+      (code) => code === "ENOENT" ? `no arena ${n} (destroyed, or given back when its owner died)` : explain(code),
+    );
+    return new HeapArena(this, takePointer(op, cell));
+  }
+
+  /** Gives back now every arena whose owner is dead; how many. */
+  reapArenas(): number {
+    const op = "SharedHeap.reapArenas";
+    const count = new Uint32Array(1);
+    checked(op, this.#s.ipc_heap_arena_reap(this.#live(op), count));
+    return count[0];
+  }
+
   /** Walks every structure of the heap; throws EPROTO naming the problem, else returns the statistics. */
   check(): HeapStats {
     const op = "SharedHeap.check";
@@ -335,6 +373,107 @@ export class SharedHeap implements Disposable, Dependent {
     this.#s.ipc_heap_close(pointer);
     segmentInternals.undepend(this.#memory, this);
     if (this.#owned) this.#memory.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * An arena of a SharedHeap (from `createArena` or `openArena`): its owner allocates from it; its
+ * blocks are ordinary blocks of the heap (`heap.view`, `heap.free` work on them) and all go back at
+ * once on `reset()`/`destroy()`, or when its owner is dead, unless handed over first. Closing the
+ * view leaves the arena as it is.
+ */
+export class HeapArena implements Disposable {
+  #pointer: Pointer | null;
+  readonly #heap: SharedHeap;
+  readonly #s: Symbols = native().symbols;
+  readonly #cell = new BigUint64Array(1);
+  readonly #cellHalves = new Uint32Array(this.#cell.buffer);
+  readonly #word = new Int32Array(1);
+  /** The arena's id: the same in every process (pass it to `openArena`). */
+  readonly id: number;
+
+  /** @internal */
+  constructor(heap: SharedHeap, pointer: Pointer) {
+    this.#heap = heap;
+    this.#pointer = pointer;
+    checked("HeapArena.id", this.#s.ipc_heap_arena_id(pointer, this.#word));
+    this.id = this.#word[0] >>> 0;
+  }
+
+  /** The heap the arena is in. */
+  get heap(): SharedHeap {
+    return this.#heap;
+  }
+
+  /** Whether this view is closed (by `close()` or `destroy()`). */
+  get closed(): boolean {
+    return this.#pointer === null;
+  }
+
+  #live(op: string): Pointer {
+    if (this.#pointer === null || this.#heap.closed) throw new IpcError(op, "ECLOSED", "the arena view is closed");
+    return this.#pointer;
+  }
+
+  #explain(code: ErrorCode): string | undefined {
+    if (code === "EPERM") return "this process does not own the arena";
+    if (code === "ENOENT") return `arena ${this.id} is gone (destroyed, or given back when its owner died)`;
+    return explain(code);
+  }
+
+  /** The owner's pid; 0 when the arena is unowned. */
+  get owner(): number {
+    const op = "HeapArena.owner";
+    checked(op, this.#s.ipc_heap_arena_owner(this.#live(op), this.#word), (code) => this.#explain(code));
+    return this.#word[0];
+  }
+
+  /** Allocates `size` bytes from the arena (EPERM unless this process owns it); the block's handle. */
+  malloc(size: number): number {
+    const op = "HeapArena.malloc";
+    const n = native().u53(checkInteger(op, "size", size, 1, Number.MAX_SAFE_INTEGER));
+    const rc = this.#s.ipc_heap_arena_malloc(this.#live(op), n, this.#cell);
+    if (rc !== OK) checked(op, rc, (code) => this.#explain(code));
+    return this.#cellHalves[0] + this.#cellHalves[1] * 0x1_0000_0000;
+  }
+
+  /** Frees every block of the arena at once; the arena stays, empty, with its owner. */
+  reset(): void {
+    const op = "HeapArena.reset";
+    checked(op, this.#s.ipc_heap_arena_reset(this.#live(op)), (code) => this.#explain(code));
+  }
+
+  /** Frees every block of the arena and the arena itself, and closes this view. */
+  destroy(): void {
+    const op = "HeapArena.destroy";
+    checked(op, this.#s.ipc_heap_arena_destroy(this.#live(op)), (code) => this.#explain(code));
+    this.#pointer = null;
+  }
+
+  /**
+   * Hands the arena to process `pid` (of this pid namespace), or to nobody with 0: an unowned arena
+   * outlives every process until destroyed. Only the owner hands an owned arena over.
+   */
+  handOver(pid: number): void {
+    const op = "HeapArena.handOver";
+    const p = checkInteger(op, "pid", pid, 0, 0x7fff_ffff);
+    checked(
+      op,
+      this.#s.ipc_heap_arena_hand_over(this.#live(op), p),
+      (code) => code === "ENOENT" ? `no process ${p} runs` : this.#explain(code),
+    );
+  }
+
+  /** Closes this view; the arena and its blocks stay. */
+  close(): void {
+    const pointer = this.#pointer;
+    if (pointer === null) return;
+    this.#pointer = null;
+    this.#s.ipc_heap_arena_close(pointer);
   }
 
   [Symbol.dispose](): void {

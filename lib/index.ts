@@ -35,7 +35,7 @@ export { Condition } from "./condition.ts";
 export { Barrier, type BarrierOptions } from "./barrier.ts";
 export { RwLock, RwLockGuard } from "./rwlock.ts";
 export { type CreateOptions } from "./shared_object.ts";
-export { type HeapStats, SharedHeap, type SharedHeapOptions } from "./heap.ts";
+export { HeapArena, type HeapStats, SharedHeap, type SharedHeapOptions } from "./heap.ts";
 export { Chan, type ChanOpenOptions, type ChanOptions, ViewBatch } from "./chan.ts";
 export { type MessageOpenOptions, type MessageOptions } from "./channel.ts";
 export { MVar, type MVarOptions } from "./mvar.ts";

@@ -49,6 +49,9 @@ const steps = [
   { name: "zig", argv: [...zig, "build", "test"], timeout: 10 * minutes },
   { name: "c", argv: [...zig, "build", "ctest"], timeout: 10 * minutes },
   { name: "crash", argv: [...zig, "build", "crashtest"], timeout: 10 * minutes },
+  // Debian's Lua 5.4 on heap arenas in child processes killed -9 (tests/c/arena_lua.c): after each death the
+  // heap is back at its baseline. Fetches liblua5.4-dev into .debs/ (scripts/debs.mjs) and says why when it cannot.
+  { name: "arena-lua", argv: [...zig, "build", "arenalua"], timeout: 10 * minutes },
   // The owner-recording mutex (musl's and macOS's) on this Linux: Zig unit tests, C tests and crash
   // test built with -Dmutex=owner, and that build installed into zig-out/owner (zig-out keeps the
   // default build) for the two steps after it.

@@ -25,6 +25,10 @@
 //!   heap large free      large_free_head: head free, continuations not; large_free_continuation:
 //!                        after each continuation freed
 //!   heap root            root_named: name written into a free slot, handle not (a leaked block)
+//!   heap arena create    arena_create_owner: owner slot written, status not (no arena: a free record)
+//!   heap arena hand over arena_hand_over_staged: new owner in the other slot, status not flipped
+//!   heap arena reclaim   arena_reclaim_marked: record marked reclaiming, no page freed;
+//!                        arena_reclaim_page: after each of the arena's pages freed (nth hit = how many)
 //!   heap recover         recover_scanned: a recovering process settled the table, the class lists
 //!                        not yet rebuilt (so recovery itself is killed and redone)
 //!   barrier arrive       arrive_counted: a non-last arrival is counted (it still counts);
@@ -75,6 +79,10 @@ pub const Point = enum(u32) {
     heap_large_free_continuation,
     heap_root_named,
     heap_recover_scanned,
+    heap_arena_create_owner,
+    heap_arena_hand_over_staged,
+    heap_arena_reclaim_marked,
+    heap_arena_reclaim_page,
     barrier_arrive_counted,
     barrier_arrive_opened,
     semaphore_post_committed,

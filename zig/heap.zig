@@ -4,12 +4,14 @@
 //! Layout, from the start of the heap's memory (all positions are offsets, the same in every
 //! process):
 //!   header      4 KiB: magic, version, a random tag, geometry, the page lock (a robust mutex),
-//!               the head of each size class's page list, the named roots
+//!               the head of each size class's page list, the named roots; then the arena table
+//!               (64 records of 256 bytes, zig/heap/arena.zig)
 //!   page table  one 16-byte entry per page: what the page is (free, a small-block page of a
 //!               class, the head or a continuation of a large block), a small page's class list
 //!               link; compact, since the page lock's holder scans it
-//!   page states one 576-byte record per page: a small page's state word and bitmap, on cache lines
-//!               of their own (allocations change them all the time)
+//!   page states one 1088-byte record per page: a small page's state word and its two bitmaps (the
+//!               pool's, and an arena's: see zig/heap/arena.zig for why apart), on cache lines of
+//!               their own (allocations change them all the time)
 //!   pages       `page_size` (64 KiB) each, aligned to it; they hold only blocks
 //!
 //! All of the allocator's own data lives in the header and the page table, never in the pages: a
@@ -55,12 +57,19 @@
 //! (which page it last allocated from), so processes mostly allocate in different pages and their
 //! bitmap CASes do not contend.
 //!
+//! Arenas (zig/heap/arena.zig, whose file comment holds their invariants): a page's entry and state
+//! name the arena it belongs to (0: the shared pool); an arena's pages keep to their arena — sweeps
+//! and retirements pass them by — until the arena is reset, destroyed, or its owner is judged dead,
+//! and their blocks live in the page's arena bitmap. A claim checks the state's arena as it checks
+//! its class. Named roots are in zig/heap/roots.zig, the unit tests in zig/heap/heap_test.zig.
+//!
 //! Invariants (what `check`, in zig/heap/check.zig, verifies): every entry's kind and class are
 //! valid; every large head's run and every class run lie inside the heap and their continuations
 //! say so (continuations are written before their head and freed after it); no continuation lies
 //! outside a run; a
 //! page is live exactly when it is a small page, and its state names its class; each class list
-//! holds exactly that class's small pages, without cycles.
+//! holds exactly that class's small pages, without cycles; each arena's class list holds exactly that
+//! arena's small pages of the class; a page belongs only to an arena that exists.
 
 const std = @import("std");
 const abi = @import("abi.zig");
@@ -71,9 +80,12 @@ const crash = @import("crash.zig");
 const Error = abi.Error;
 
 pub const magic: u32 = 0x5045_4849; // "IHEP" little-endian
-pub const version: u32 = 4;
+pub const version: u32 = 5;
 pub const page_size: u32 = classes_mod.page_size;
-pub const header_size: u32 = 4096;
+/// The header proper, then the arena table (zig/heap/arena.zig) up to `header_size`.
+pub const header_head_size: u32 = 4096;
+pub const arenas_max = arena_mod.arenas_max;
+pub const header_size: u32 = header_head_size + arenas_max * @sizeOf(arena_mod.Record);
 /// The heap's memory starts on a system page, so that every page (and every large block) starts
 /// on one in every process, whatever address each maps the segment at.
 pub const base_alignment: u32 = 4096;
@@ -95,7 +107,8 @@ pub const max_size: u64 = offset_mask;
 pub const size_min: u64 = header_size + 16 + 2 * page_size;
 pub const size_max: u64 = max_size - base_alignment;
 
-const classes_mod = @import("heap/classes.zig");
+pub const classes_mod = @import("heap/classes.zig");
+pub const arena_mod = @import("heap/arena.zig");
 pub const class_sizes = classes_mod.class_sizes;
 pub const classes = classes_mod.classes;
 pub const classOf = classes_mod.classOf;
@@ -111,7 +124,8 @@ const bitmap_words = page_size / 16 / 64;
 pub const Entry = extern struct {
     kind: u8,
     class: u8,
-    reserved: u16,
+    /// Small pages and large heads: the arena they belong to, + 1 (0: the shared pool).
+    arena: u16,
     /// Small pages: the next page of the class list + 1 (0 ends it).
     next: u32,
     /// Large heads: pages in the run.
@@ -127,18 +141,26 @@ pub const PageState = extern struct {
     /// never looks like its old self).
     state: u32,
     reserved: [60]u8,
-    /// Small pages: one bit per block, set while the block is allocated.
+    /// Small pages of the shared pool: one bit per block, set while the block is allocated.
     bitmap: [bitmap_words]u64,
+    /// The same for the page's incarnations as an arena's page. A bitmap apart, because an arena's
+    /// is wiped when the arena is reclaimed, and a pool claim that stalled on an earlier incarnation
+    /// of the page may still set (and give back) a bit of `bitmap` at any time: it must never land
+    /// in a bitmap that is wiped (see zig/heap/arena.zig).
+    arena_bitmap: [bitmap_words]u64,
 };
 
 comptime {
     std.debug.assert(@sizeOf(Entry) == 16);
     std.debug.assert(@sizeOf(PageState) % 64 == 0);
     std.debug.assert(@offsetOf(PageState, "bitmap") == 64);
+    // The arena's index + 1 takes 7 bits of a page's state.
+    std.debug.assert(arenas_max < 0x7f);
 }
 
-const live_bit: u32 = 1 << 31;
-const generation_mask: u32 = (1 << 23) - 1;
+pub const live_bit: u32 = 1 << 31;
+const generation_mask: u32 = (1 << 16) - 1;
+const arena_shift = 24;
 
 pub fn isLive(state: u32) bool {
     return state & live_bit != 0;
@@ -148,8 +170,18 @@ pub fn stateClass(state: u32) u32 {
     return state & 0xff;
 }
 
-fn liveState(previous: u32, class: u32) u32 {
-    return live_bit | (((previous >> 8) +% 1) & generation_mask) << 8 | class;
+/// The arena (+ 1; 0 the pool) a page's state names: a claim must find the page of its own source.
+pub fn stateArena(state: u32) u32 {
+    return (state >> arena_shift) & 0x7f;
+}
+
+pub fn liveState(previous: u32, class: u32, arena: u32) u32 {
+    return live_bit | arena << arena_shift | (((previous >> 8) +% 1) & generation_mask) << 8 | class;
+}
+
+/// The bitmap a page's blocks are counted in while it belongs to `arena` (+ 1; 0 the pool).
+pub fn bitmapOf(ps: *PageState, arena: u32) *[bitmap_words]u64 {
+    return if (arena == 0) &ps.bitmap else &ps.arena_bitmap;
 }
 
 /// The bits of bitmap word `w` that stand for blocks of a class with `blocks` blocks.
@@ -182,7 +214,7 @@ pub const Header = extern struct {
 };
 
 comptime {
-    std.debug.assert(@sizeOf(Header) <= header_size);
+    std.debug.assert(@sizeOf(Header) <= header_head_size);
     std.debug.assert(@offsetOf(Header, "lock") % 8 == 0);
 }
 
@@ -221,6 +253,7 @@ pub const Heap = struct {
     base: [*]u8,
     size: u64,
     header: *Header,
+    arenas: []arena_mod.Record,
     table: []Entry,
     states: []PageState,
     pages_offset: u64,
@@ -240,6 +273,11 @@ pub const Heap = struct {
 
     pub fn pageState(h: *Heap, page: u32) *PageState {
         return &h.states[page];
+    }
+
+    /// The shared pool as a source of blocks, with this view's cursors.
+    pub fn pool(h: *Heap) Source {
+        return .{ .cursor = &h.cursor };
     }
 
     pub fn handleOf(h: *const Heap, offset: u64) u64 {
@@ -299,6 +337,7 @@ pub fn attach(memory: []u8) Error!Heap {
         .base = memory.ptr,
         .size = memory.len,
         .header = header,
+        .arenas = @as([*]arena_mod.Record, @ptrCast(@alignCast(memory.ptr + header_head_size)))[0..arenas_max],
         .table = table[0..g.page_count],
         .states = states[0..g.page_count],
         .pages_offset = g.pages_offset,
@@ -316,7 +355,7 @@ pub fn lockPages(h: *Heap) Error!void {
 }
 
 /// Takes the page lock only if it is free at once; false when it is not.
-fn tryLockPages(h: *Heap) Error!bool {
+pub fn tryLockPages(h: *Heap) Error!bool {
     const got = mutex.tryLock(&h.header.lock) catch |err| switch (err) {
         error.Busy => return false,
         else => return err,
@@ -343,9 +382,14 @@ pub fn unlockPages(h: *Heap) void {
 
 /// Rewrites an entry (a page's state record is written apart: its generation must only grow, and
 /// its bitmap is only ever changed by claims and frees).
-fn setEntry(e: *Entry, kind: Kind, class: u32, next: u32, pages: u32, owner: u32) void {
+pub fn setEntry(e: *Entry, kind: Kind, class: u32, next: u32, pages: u32, owner: u32) void {
+    setEntryIn(e, kind, class, next, pages, owner, 0);
+}
+
+/// `setEntry` for a page of `arena` (+ 1; 0 the pool).
+fn setEntryIn(e: *Entry, kind: Kind, class: u32, next: u32, pages: u32, owner: u32, arena: u32) void {
     e.class = @intCast(class);
-    e.reserved = 0;
+    @atomicStore(u16, &e.arena, @intCast(arena), .release);
     @atomicStore(u32, &e.next, next, .release);
     e.pages = pages;
     @atomicStore(u32, &e.owner, owner, .release);
@@ -353,8 +397,9 @@ fn setEntry(e: *Entry, kind: Kind, class: u32, next: u32, pages: u32, owner: u32
 }
 
 /// After a process died holding the page lock: free continuations no large head covers, settle
-/// small pages caught between live and retired, and rebuild every class list from the page table.
-fn recover(h: *Heap) void {
+/// small pages caught between live and retired, rebuild every class list (the pool's and each
+/// arena's) from the page table, and finish any arena reclaim the dead process left half done.
+pub fn recover(h: *Heap) void {
     var covered: u32 = 0; // pages still inside the current large run
     for (h.table, h.states) |*e, *ps| {
         const raw = @atomicLoad(u8, &e.kind, .acquire);
@@ -368,19 +413,20 @@ fn recover(h: *Heap) void {
             .small => {
                 covered = 0;
                 const state = @atomicLoad(u32, &ps.state, .seq_cst);
-                // Read once: another process may rewrite it between a check and a use.
+                // Read once: another process may rewrite them between a check and a use.
                 const class: u32 = @atomicLoad(u8, &e.class, .acquire);
-                if (class >= classes) continue; // damaged: left for check() to report
+                const arena: u32 = @atomicLoad(u16, &e.arena, .acquire);
+                if (class >= classes or arena > arenas_max) continue; // damaged: left for check() to report
                 // The run's length comes from its class, never from the entry's `pages`.
                 covered = runPages(class) - 1;
-                if (isLive(state) and stateClass(state) == class) continue;
-                if (bitmapEmpty(ps, class)) {
+                if (isLive(state) and stateClass(state) == class and stateArena(state) == arena) continue;
+                if (bitmapEmpty(ps, class, arena)) {
                     @atomicStore(u32, &ps.state, state & ~live_bit, .seq_cst);
                     // Its continuations follow in this walk, uncovered: they are freed there.
                     setEntry(e, .free, 0, 0, 0, 0);
                     covered = 0;
                 } else {
-                    @atomicStore(u32, &ps.state, liveState(state, class), .seq_cst);
+                    @atomicStore(u32, &ps.state, liveState(state, class, arena), .seq_cst);
                 }
             },
             .free => covered = 0,
@@ -389,22 +435,42 @@ fn recover(h: *Heap) void {
     crash.point(.heap_recover_scanned);
     // Relink each class list back to front, then publish its head once: walkers running meanwhile
     // see the old list or the new one, never an empty or cut one.
-    for (0..classes) |c| {
-        var head: u32 = 0;
-        var i: usize = h.table.len;
-        while (i > 0) {
-            i -= 1;
-            const e = &h.table[i];
-            if (e.kind != @intFromEnum(Kind.small) or e.class != c) continue;
-            @atomicStore(u32, &e.next, head, .release);
-            head = @intCast(i + 1);
-        }
-        @atomicStore(u32, &h.header.class_head[c], head, .release);
+    var heads: [arenas_max + 1][classes]u32 = undefined;
+    for (&heads) |*row| row.* = [_]u32{0} ** classes;
+    var i: usize = h.table.len;
+    while (i > 0) {
+        i -= 1;
+        const e = &h.table[i];
+        if (@atomicLoad(u8, &e.kind, .acquire) != @intFromEnum(Kind.small)) continue;
+        const c: u32 = @atomicLoad(u8, &e.class, .acquire);
+        const arena: u32 = @atomicLoad(u16, &e.arena, .acquire);
+        if (c >= classes or arena > arenas_max) continue;
+        @atomicStore(u32, &e.next, heads[arena][c], .release);
+        heads[arena][c] = @intCast(i + 1);
     }
+    for (0..arenas_max + 1) |a| {
+        const to = classHeads(h, @intCast(a));
+        for (0..classes) |c| @atomicStore(u32, &to[c], heads[a][c], .release);
+    }
+    arena_mod.finishReclaims(h);
 }
 
+/// The class list heads of `arena` (+ 1; 0 the shared pool).
+pub fn classHeads(h: *Heap, arena: u32) *[classes]u32 {
+    return if (arena == 0) &h.header.class_head else &h.arenas[arena - 1].class_head;
+}
+
+/// Where blocks are taken from: the shared pool (`arena` 0) or an arena (its index + 1), with the
+/// calling view's cursors for it.
+pub const Source = struct {
+    arena: u32 = 0,
+    /// The arena's generation when the view opened it: a view of a destroyed arena allocates nothing.
+    generation: u32 = 0,
+    cursor: *[classes]std.atomic.Value(u32),
+};
+
 /// A free run of `n` pages, or null. Caller holds the page lock.
-fn findRun(h: *Heap, n: u32) ?u32 {
+pub fn findRun(h: *Heap, n: u32) ?u32 {
     var start: u32 = 0;
     var length: u32 = 0;
     for (h.table, 0..) |*e, i| {
@@ -423,7 +489,7 @@ fn findRun(h: *Heap, n: u32) ?u32 {
 /// The first page of the last run of `n` free pages, or null. Class runs are taken from the end of
 /// the heap and large blocks from the start, so that class runs do not cut the free space into runs
 /// too short for large blocks. Caller holds the page lock.
-fn lastFreeRun(h: *Heap, n: u32) ?u32 {
+pub fn lastFreeRun(h: *Heap, n: u32) ?u32 {
     var i: usize = h.table.len;
     var length: u32 = 0;
     while (i > 0) {
@@ -441,11 +507,15 @@ fn lastFreeRun(h: *Heap, n: u32) ?u32 {
 /// Makes a run of class `c` (`runPages(c)` pages, the first its head) and links it into its class
 /// list: its continuation entries first, then the head (the commit, as for a large block), the
 /// link, and the live bit last.
-fn newSmallPage(h: *Heap, c: u32) Error!u32 {
+fn newSmallPage(h: *Heap, c: u32, src: Source) Error!u32 {
+    const arena = src.arena;
     try lockPages(h);
     defer unlockPages(h);
+    // Under the page lock an arena's record cannot change: a page is never added to an arena that
+    // is no longer this process's (reclaimed, or handed over by another of its threads).
+    if (arena != 0) try arena_mod.checkOwner(h, arena - 1, src.generation);
     const n = runPages(c);
-    const page = lastFreeRun(h, n) orelse (if (sweep(h) > 0) lastFreeRun(h, n) else null) orelse return error.NoMemory;
+    const page = lastFreeRun(h, n) orelse (if (reclaimSpace(h) > 0) lastFreeRun(h, n) else null) orelse return error.NoMemory;
     var i: u32 = n;
     while (i > 1) {
         i -= 1;
@@ -456,20 +526,30 @@ fn newSmallPage(h: *Heap, c: u32) Error!u32 {
     // The bitmap is kept as it is (see the file comment): the page was empty when it retired, and
     // a bit set since belongs to a claim that lost a race to the retirement and is about to give
     // it back (or to a process killed before it could: a leak, like any block the dead held).
-    setEntry(e, .small, c, h.header.class_head[c], n, h.pid);
+    const heads = classHeads(h, arena);
+    // An arena's page starts with an empty arena bitmap: it was wiped when the page last left an
+    // arena, and only its arena's owner claims in it (see zig/heap/arena.zig).
+    setEntryIn(e, .small, c, heads[c], n, h.pid, arena);
     crash.point(.heap_page_new_entry);
-    @atomicStore(u32, &h.header.class_head[c], page + 1, .release);
+    @atomicStore(u32, &heads[c], page + 1, .release);
     crash.point(.heap_page_new_linked);
-    @atomicStore(u32, &ps.state, liveState(ps.state, c), .seq_cst);
+    @atomicStore(u32, &ps.state, liveState(ps.state, c, arena), .seq_cst);
     return page;
+}
+
+/// When no free run fits: gives back the arenas of dead owners and retires the pool's empty small
+/// pages; how many of either. Caller holds the page lock.
+fn reclaimSpace(h: *Heap) u32 {
+    return arena_mod.reapLocked(h) + sweep(h);
 }
 
 /// Whether no block of a small page of class `c` is allocated (bits past the last block, which a
 /// claim on an earlier use of the page may hold for a moment, do not count).
-fn bitmapEmpty(ps: *const PageState, c: u32) bool {
+pub fn bitmapEmpty(ps: *PageState, c: u32, arena: u32) bool {
     const blocks = blocksOf(c);
+    const bitmap = bitmapOf(ps, arena);
     for (0..(blocks + 63) / 64) |w| {
-        if (@atomicLoad(u64, &ps.bitmap[w], .seq_cst) & wordMask(blocks, w) != 0) return false;
+        if (@atomicLoad(u64, &bitmap[w], .seq_cst) & wordMask(blocks, w) != 0) return false;
     }
     return true;
 }
@@ -478,7 +558,7 @@ fn bitmapEmpty(ps: *const PageState, c: u32) bool {
 /// live bit goes first, then the bitmap is checked: an allocation racing with this either set its
 /// bit before the check (which then fails, and the page stays live) or sees the live bit gone.
 /// Caller holds the page lock.
-fn retire(h: *Heap, page: u32) bool {
+pub fn retire(h: *Heap, page: u32) bool {
     const e = h.entry(page);
     const ps = h.pageState(page);
     const state = @atomicLoad(u32, &ps.state, .seq_cst);
@@ -486,10 +566,12 @@ fn retire(h: *Heap, page: u32) bool {
     // another process may rewrite it at any instant (the state naming the same class is no proof).
     const c: u32 = @atomicLoad(u8, &e.class, .acquire);
     if (c >= classes) return false;
+    // An arena's pages stay its own until the arena is reclaimed (zig/heap/arena.zig).
+    if (@atomicLoad(u16, &e.arena, .acquire) != 0 or stateArena(state) != 0) return false;
     if (e.kind != @intFromEnum(Kind.small) or !isLive(state) or stateClass(state) != c) return false;
     @atomicStore(u32, &ps.state, state & ~live_bit, .seq_cst);
     crash.point(.heap_retire_unlive);
-    if (!bitmapEmpty(ps, c)) {
+    if (!bitmapEmpty(ps, c, 0)) {
         @atomicStore(u32, &ps.state, state, .seq_cst);
         return false;
     }
@@ -524,12 +606,13 @@ fn retire(h: *Heap, page: u32) bool {
 }
 
 /// Retires every empty small page; how many. Caller holds the page lock.
-fn sweep(h: *Heap) u32 {
+pub fn sweep(h: *Heap) u32 {
     var retired: u32 = 0;
     for (h.table, 0..) |*e, page| {
         const class: u32 = @atomicLoad(u8, &e.class, .acquire);
         if (e.kind != @intFromEnum(Kind.small) or class >= classes) continue;
-        if (!bitmapEmpty(h.pageState(@intCast(page)), class)) continue;
+        if (@atomicLoad(u16, &e.arena, .acquire) != 0) continue;
+        if (!bitmapEmpty(h.pageState(@intCast(page)), class, 0)) continue;
         if (retire(h, @intCast(page))) retired += 1;
     }
     return retired;
@@ -541,31 +624,33 @@ fn retireIfEmpty(h: *Heap, page: u32, c: u32) void {
     if (h.cursor[c].load(.monotonic) == page + 1) return;
     const e = h.entry(page);
     if (@atomicLoad(u32, &e.owner, .monotonic) != h.pid) return;
-    if (!bitmapEmpty(h.pageState(page), c)) return;
+    if (!bitmapEmpty(h.pageState(page), c, 0)) return;
     if (!(tryLockPages(h) catch return)) return;
     defer unlockPages(h);
     _ = retire(h, page);
 }
 
-/// Takes a clear bit of `page` if it is a live page of class `c`: the block's offset, or null.
-fn claimBit(h: *Heap, page: u32, c: u32) ?u64 {
-    return claimBitSeen(h, page, c, @atomicLoad(u32, &h.pageState(page).state, .acquire));
+/// Takes a clear bit of `page` if it is a live page of class `c` of `arena` (+ 1; 0 the pool):
+/// the block's offset, or null.
+fn claimBit(h: *Heap, page: u32, c: u32, arena: u32) ?u64 {
+    return claimBitSeen(h, page, c, arena, @atomicLoad(u32, &h.pageState(page).state, .acquire));
 }
 
 /// `claimBit` for a claimer that read the page's state `state` earlier (tests stall a claim here).
-inline fn claimBitSeen(h: *Heap, page: u32, c: u32, state: u32) ?u64 {
+pub inline fn claimBitSeen(h: *Heap, page: u32, c: u32, arena: u32, state: u32) ?u64 {
     const ps = h.pageState(page);
-    if (!isLive(state) or stateClass(state) != c) return null;
+    if (!isLive(state) or stateClass(state) != c or stateArena(state) != arena) return null;
     const blocks = blocksOf(c);
     const words = (blocks + 63) / 64;
+    const bitmap = bitmapOf(ps, arena);
     for (0..words) |i| {
         const limit = wordMask(blocks, i);
-        var w = @atomicLoad(u64, &ps.bitmap[i], .acquire);
+        var w = @atomicLoad(u64, &bitmap[i], .acquire);
         while (true) {
             const clear_bits = ~w & limit;
             if (clear_bits == 0) break;
             const bit: u6 = @intCast(@ctz(clear_bits));
-            if (@cmpxchgWeak(u64, &ps.bitmap[i], w, w | (@as(u64, 1) << bit), .seq_cst, .acquire)) |now| {
+            if (@cmpxchgWeak(u64, &bitmap[i], w, w | (@as(u64, 1) << bit), .seq_cst, .acquire)) |now| {
                 w = now;
                 continue;
             }
@@ -573,7 +658,7 @@ inline fn claimBitSeen(h: *Heap, page: u32, c: u32, state: u32) ?u64 {
             if (!stillLive(ps, state)) {
                 // The page retired meanwhile, and may be a page of another class or a large block's
                 // by now: the bit is still ours (bitmaps are never wiped), and goes back.
-                _ = @atomicRmw(u64, &ps.bitmap[i], .And, ~(@as(u64, 1) << bit), .acq_rel);
+                _ = @atomicRmw(u64, &bitmap[i], .And, ~(@as(u64, 1) << bit), .acq_rel);
                 return null;
             }
             const index = i * 64 + bit;
@@ -598,16 +683,18 @@ fn stillLive(ps: *const PageState, state: u32) bool {
     return false;
 }
 
-fn allocSmall(h: *Heap, c: u32) Error!u64 {
-    const mine = h.cursor[c].load(.monotonic);
+fn allocSmall(h: *Heap, c: u32, src: Source) Error!u64 {
+    const mine = src.cursor[c].load(.monotonic);
     if (mine != 0) {
-        if (claimBit(h, mine - 1, c)) |offset| return offset;
+        if (claimBit(h, mine - 1, c, src.arena)) |offset| return offset;
     }
     // Walk the class list (bounded: it may be relinked under us), preferring pages nobody else
-    // is allocating from, then any page with room, then a new page.
-    var pass: u32 = 0;
+    // is allocating from, then any page with room, then a new page. An arena's pages are all its
+    // owner's: one pass.
+    const heads = classHeads(h, src.arena);
+    var pass: u32 = if (src.arena == 0) 0 else 1;
     while (pass < 2) : (pass += 1) {
-        var next = @atomicLoad(u32, &h.header.class_head[c], .acquire);
+        var next = @atomicLoad(u32, &heads[c], .acquire);
         var steps: u32 = 0;
         while (next != 0 and next <= h.table.len and steps < h.table.len) : (steps += 1) {
             const page = next - 1;
@@ -616,31 +703,33 @@ fn allocSmall(h: *Heap, c: u32) Error!u64 {
             if (page + 1 == mine) continue;
             const owner = @atomicLoad(u32, &e.owner, .monotonic);
             if (pass == 0 and owner != h.pid and owner != 0) continue;
-            if (claimBit(h, page, c)) |offset| {
-                h.cursor[c].store(page + 1, .monotonic);
+            if (claimBit(h, page, c, src.arena)) |offset| {
+                src.cursor[c].store(page + 1, .monotonic);
                 if (owner != h.pid) @atomicStore(u32, &e.owner, h.pid, .release);
                 return offset;
             }
         }
     }
     while (true) {
-        const page = try newSmallPage(h, c);
-        h.cursor[c].store(page + 1, .monotonic);
+        const page = try newSmallPage(h, c, src);
+        src.cursor[c].store(page + 1, .monotonic);
         // Another process may fill (or even empty and retire) the new page first.
-        if (claimBit(h, page, c)) |offset| return offset;
+        if (claimBit(h, page, c, src.arena)) |offset| return offset;
     }
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Large blocks.
 
-fn allocLarge(h: *Heap, size: u64) Error!u64 {
+fn allocLarge(h: *Heap, size: u64, src: Source) Error!u64 {
+    const arena = src.arena;
     const n64 = (size + page_size - 1) / page_size;
     if (n64 > h.table.len) return error.NoMemory;
     const n: u32 = @intCast(n64);
     try lockPages(h);
     defer unlockPages(h);
-    const start = findRun(h, n) orelse (if (sweep(h) > 0) findRun(h, n) else null) orelse return error.NoMemory;
+    if (arena != 0) try arena_mod.checkOwner(h, arena - 1, src.generation);
+    const start = findRun(h, n) orelse (if (reclaimSpace(h) > 0) findRun(h, n) else null) orelse return error.NoMemory;
     var i: u32 = n;
     while (i > 1) {
         i -= 1;
@@ -652,6 +741,7 @@ fn allocLarge(h: *Heap, size: u64) Error!u64 {
     head.next = 0;
     head.owner = h.pid;
     head.pages = n;
+    @atomicStore(u16, &head.arena, @intCast(arena), .release);
     @atomicStore(u8, &head.kind, @intFromEnum(Kind.large), .release);
     crash.point(.heap_large_claim_head);
     return h.pages_offset + @as(u64, start) * page_size;
@@ -677,16 +767,21 @@ fn freeLarge(h: *Heap, page: u32) Error!void {
 // The allocator's interface.
 
 pub fn malloc(h: *Heap, size: u64) Error!u64 {
+    return mallocFrom(h, h.pool(), size);
+}
+
+/// `malloc` from `src`: the shared pool or an arena (whose owner the caller has checked).
+pub fn mallocFrom(h: *Heap, src: Source, size: u64) Error!u64 {
     if (size == 0) return error.Invalid;
     if (size > h.size) return error.NoMemory;
-    return h.handleOf(try allocClass(h, size, if (size <= class_max) classOf(size) else null));
+    return h.handleOf(try allocClass(h, src, size, if (size <= class_max) classOf(size) else null));
 }
 
 /// A block of class `c` (or of whole pages when null, or when the class is served so).
-fn allocClass(h: *Heap, size: u64, class: ?u32) Error!u64 {
-    const c = class orelse return allocLarge(h, size);
-    if (servedAsPages(c)) return allocLarge(h, class_sizes[c]);
-    return allocSmall(h, c);
+fn allocClass(h: *Heap, src: Source, size: u64, class: ?u32) Error!u64 {
+    const c = class orelse return allocLarge(h, size, src);
+    if (servedAsPages(c)) return allocLarge(h, class_sizes[c], src);
+    return allocSmall(h, c, src);
 }
 
 /// The usable size a request of `size` bytes gets (what `usableSize` says of the block `malloc`
@@ -710,22 +805,26 @@ pub const alignment_max: u32 = base_alignment;
 /// to `alignment_max`). Small blocks are aligned to 16 bytes, and to the largest power of two that
 /// divides their class size (pages start on a system page); other alignments take whole pages.
 pub fn mallocAligned(h: *Heap, size: u64, alignment: u64) Error!u64 {
+    return mallocAlignedFrom(h, h.pool(), size, alignment);
+}
+
+pub fn mallocAlignedFrom(h: *Heap, src: Source, size: u64, alignment: u64) Error!u64 {
     if (alignment == 0 or !std.math.isPowerOfTwo(alignment)) return error.Invalid;
     if (alignment > alignment_max) return error.Range;
-    if (alignment <= 16) return malloc(h, size);
+    if (alignment <= 16) return mallocFrom(h, src, size);
     if (size == 0) return error.Invalid;
     if (size > h.size) return error.NoMemory;
     if (size <= class_max) {
         var c = classOf(size);
         while (c < classes and class_sizes[c] % alignment != 0) c += 1;
-        if (c < classes) return h.handleOf(try allocClass(h, size, c));
+        if (c < classes) return h.handleOf(try allocClass(h, src, size, c));
     }
-    return h.handleOf(try allocLarge(h, size));
+    return h.handleOf(try allocLarge(h, size, src));
 }
 
 /// Where a handle's block is: its page (a class run's head) and, for a class block, its class and
 /// index.
-const Place = struct { page: u32, class: u32 = 0, index: ?u32 };
+const Place = struct { page: u32, class: u32 = 0, arena: u32 = 0, index: ?u32 };
 
 /// The head of the class run that page `page`, a continuation, belongs to, or null: the nearest
 /// class head before it (within the longest run), if its class's run reaches `page`. Each entry is
@@ -767,7 +866,8 @@ fn locate(h: *Heap, handle: u64) Error!Place {
             if (within % size != 0) return error.Invalid;
             const index: u32 = @intCast(within / size);
             if (index >= blocksOf(c)) return error.Invalid;
-            return .{ .page = page, .class = c, .index = index };
+            // The state's arena picks the bitmap: a block's page stays its arena's while it holds it.
+            return .{ .page = page, .class = c, .arena = stateArena(state), .index = index };
         },
         .large => {
             if (within != 0) return error.Invalid;
@@ -784,10 +884,11 @@ pub fn free(h: *Heap, handle: u64) Error!void {
     const index = place.index orelse return freeLarge(h, place.page);
     const ps = h.pageState(place.page);
     const bit = @as(u64, 1) << @intCast(index % 64);
-    const old = @atomicRmw(u64, &ps.bitmap[index / 64], .And, ~bit, .acq_rel);
+    const old = @atomicRmw(u64, &bitmapOf(ps, place.arena)[index / 64], .And, ~bit, .acq_rel);
     if (old & bit == 0) return error.Invalid;
     crash.point(.heap_free_bit_cleared);
-    if (old == bit) retireIfEmpty(h, place.page, place.class);
+    // An arena's emptied page stays its arena's (zig/heap/arena.zig).
+    if (old == bit and place.arena == 0) retireIfEmpty(h, place.page, place.class);
 }
 
 /// Bytes the block can hold (at least what was asked).
@@ -795,7 +896,7 @@ pub fn usableSize(h: *Heap, handle: u64) Error!u64 {
     const place = try locate(h, handle);
     if (place.index) |index| {
         const bit = @as(u64, 1) << @intCast(index % 64);
-        if (@atomicLoad(u64, &h.pageState(place.page).bitmap[index / 64], .acquire) & bit == 0) return error.Invalid;
+        if (@atomicLoad(u64, &bitmapOf(h.pageState(place.page), place.arena)[index / 64], .acquire) & bit == 0) return error.Invalid;
         return class_sizes[place.class];
     }
     // A caller writes this many bytes: a run that does not fit in the heap is damage, never a size.
@@ -812,11 +913,16 @@ pub fn pointer(h: *Heap, handle: u64) Error![*]u8 {
 /// Resizes a block, moving it (with its contents) when it must; an alignment asked at malloc is not
 /// kept by a move. Stays in place when the new size still fits and wastes at most half the block.
 pub fn realloc(h: *Heap, handle: u64, size: u64) Error!u64 {
-    if (handle == 0) return malloc(h, size);
+    return reallocFrom(h, h.pool(), handle, size);
+}
+
+/// `realloc` whose new block, when it moves, comes from `src`.
+pub fn reallocFrom(h: *Heap, src: Source, handle: u64, size: u64) Error!u64 {
+    if (handle == 0) return mallocFrom(h, src, size);
     const have = try usableSize(h, handle);
     if (size == 0) return error.Invalid;
     if (size <= have and size * 2 > have) return handle;
-    const moved = try malloc(h, size);
+    const moved = try mallocFrom(h, src, size);
     const from = try pointer(h, handle);
     const to = try pointer(h, moved);
     const n = @min(have, size);
@@ -835,86 +941,11 @@ pub fn realloc(h: *Heap, handle: u64, size: u64) Error!u64 {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Named roots: how an unrelated process finds what another built (Boost's find_or_construct).
+// Named roots: zig/heap/roots.zig.
 
-fn rootName(name: []const u8) Error!void {
-    if (name.len == 0) return error.Invalid;
-    if (name.len > root_name_max) return error.NameTooLong;
-    if (std.mem.indexOfScalar(u8, name, 0) != null) return error.Invalid;
-}
-
-/// The root called `name`, or null; and the first free root slot. Caller holds the page lock.
-fn findRoot(h: *Heap, name: []const u8, empty: *?*Root) ?u64 {
-    empty.* = null;
-    for (&h.header.roots) |*r| {
-        const handle = @atomicLoad(u64, &r.handle, .acquire);
-        if (handle == 0) {
-            if (empty.* == null) empty.* = r;
-            continue;
-        }
-        if (std.mem.eql(u8, std.mem.sliceTo(&r.name, 0), name)) return handle;
-    }
-    return null;
-}
-
-/// The block named `name`; with `size` > 0 one is made (zeroed) if none exists, else error.NotFound.
-/// A root is committed by writing its handle last, under the page lock: a process killed while
-/// making one leaves no root (and at worst a leaked block), never half of one. Two processes making
-/// the same root at once get the same block.
-pub fn root(h: *Heap, name: []const u8, size: u64) Error!u64 {
-    try rootName(name);
-    var empty: ?*Root = null;
-    {
-        try lockPages(h);
-        defer unlockPages(h);
-        if (findRoot(h, name, &empty)) |handle| return fits(h, handle, size);
-    }
-    if (size == 0) return error.NotFound;
-    const block = try malloc(h, size);
-    @memset((try pointer(h, block))[0..@intCast(size)], 0);
-    lockPages(h) catch |err| {
-        free(h, block) catch {};
-        return err;
-    };
-    const found = findRoot(h, name, &empty);
-    if (found == null and empty != null) {
-        const slot = empty.?;
-        @memset(&slot.name, 0);
-        @memcpy(slot.name[0..name.len], name);
-        crash.point(.heap_root_named);
-        @atomicStore(u64, &slot.handle, block, .release);
-    }
-    unlockPages(h);
-    if (found) |handle| {
-        free(h, block) catch {};
-        return fits(h, handle, size);
-    }
-    if (empty == null) {
-        free(h, block) catch {};
-        return error.NoSpace;
-    }
-    return block;
-}
-
-/// An existing root asked for with `size`: error.Range when it is smaller.
-fn fits(h: *Heap, handle: u64, size: u64) Error!u64 {
-    if (size > 0 and try usableSize(h, handle) < size) return error.Range;
-    return handle;
-}
-
-/// Forgets the root called `name` (its block stays allocated). error.NotFound when there is none.
-pub fn removeRoot(h: *Heap, name: []const u8) Error!void {
-    try rootName(name);
-    try lockPages(h);
-    defer unlockPages(h);
-    for (&h.header.roots) |*r| {
-        if (@atomicLoad(u64, &r.handle, .acquire) == 0) continue;
-        if (!std.mem.eql(u8, std.mem.sliceTo(&r.name, 0), name)) continue;
-        @atomicStore(u64, &r.handle, 0, .release);
-        return;
-    }
-    return error.NotFound;
-}
+const roots_mod = @import("heap/roots.zig");
+pub const root = roots_mod.root;
+pub const removeRoot = roots_mod.removeRoot;
 
 // ---------------------------------------------------------------------------------------------------
 // Checking and statistics: zig/heap/check.zig.
@@ -924,567 +955,6 @@ pub const Stats = check_mod.Stats;
 pub const Problem = check_mod.Problem;
 pub const check = check_mod.check;
 
-// ---------------------------------------------------------------------------------------------------
-// Tests.
-
-const testing = std.testing;
-
-const TestHeap = struct {
-    memory: []align(page_size) u8,
-    heap: Heap,
-
-    fn create(size: usize) !*TestHeap {
-        const t = try testing.allocator.create(TestHeap);
-        t.memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size), size);
-        @memset(t.memory, 0);
-        try init(t.memory, 0x1234);
-        t.heap = try attach(t.memory);
-        return t;
-    }
-
-    fn destroy(t: *TestHeap) void {
-        testing.allocator.free(t.memory);
-        testing.allocator.destroy(t);
-    }
-};
-
-fn expectClean(h: *Heap) !Stats {
-    var stats: Stats = undefined;
-    if (check(h, &stats)) |problem| {
-        std.debug.print("heap check: page {d}: {s}\n", .{ problem.page, problem.what });
-        return error.TestUnexpectedResult;
-    }
-    return stats;
-}
-
-/// Fails, naming every block still allocated (a leak), unless the heap holds none.
-fn expectEmpty(h: *Heap) !void {
-    const stats = try expectClean(h);
-    if (stats.allocations == 0) return;
-    for (h.table, h.states, 0..) |*e, *ps, page| {
-        if (e.kind == @intFromEnum(Kind.large)) std.debug.print("leaked: large block at page {d}, {d} pages\n", .{ page, e.pages });
-        if (e.kind != @intFromEnum(Kind.small)) continue;
-        const blocks = blocksOf(e.class);
-        for (0..blocks) |index| {
-            if (ps.bitmap[index / 64] & @as(u64, 1) << @intCast(index % 64) == 0) continue;
-            std.debug.print("leaked: page {d} (class {d}, state {x}) block {d}\n", .{ page, e.class, ps.state, index });
-        }
-    }
-    return error.TestUnexpectedResult;
-}
-
-test "size classes cover every small size with little waste" {
-    var size: u64 = 1;
-    while (size <= small_max) : (size += 1) {
-        const c = classOf(size);
-        try testing.expect(class_sizes[c] >= size);
-        if (c > 0) try testing.expect(class_sizes[c - 1] < size);
-        try testing.expect(class_sizes[c] - size < class_sizes[c] / 4 + 16);
-    }
-}
-
-test "malloc, free, usable size and misuse" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const a = try malloc(h, 24);
-    const b = try malloc(h, 300_000);
-    try testing.expectEqual(@as(u64, 32), try usableSize(h, a));
-    try testing.expectEqual(@as(u64, 5 * page_size), try usableSize(h, b));
-    (try pointer(h, a))[0] = 7;
-    var stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 2), stats.allocations);
-    try free(h, a);
-    try testing.expectError(error.Invalid, free(h, a));
-    try testing.expectError(error.Invalid, free(h, a + 8));
-    try testing.expectError(error.Kind, free(h, (a & offset_mask) | (@as(u64, 0x99) << offset_bits)));
-    try testing.expect(a < 1 << 52);
-    try testing.expectError(error.Range, free(h, h.handleOf(h.size + 10)));
-    // The bytes between the last page and the end of the memory are no block's.
-    try testing.expectError(error.Range, free(h, h.handleOf(h.pages_offset + @as(u64, h.table.len) * page_size)));
-    try testing.expectError(error.Invalid, malloc(h, 0));
-    try testing.expectError(error.NoMemory, malloc(h, 64 * 1024 * 1024));
-    try free(h, b);
-    try testing.expectError(error.Invalid, free(h, b));
-    stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 0), stats.allocations);
-    try testing.expectEqual(stats.free_pages + stats.reserved, @as(u64, h.table.len) * page_size);
-}
-
-test "after churn of small and large blocks, freeing them all gives the whole heap back" {
-    const t = try TestHeap.create(16 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    var prng = std.Random.DefaultPrng.init(7);
-    const random = prng.random();
-    var live: [400]u64 = [_]u64{0} ** 400;
-    for (0..40_000) |_| {
-        const i = random.uintLessThan(usize, live.len);
-        if (live[i] != 0) {
-            try free(h, live[i]);
-            live[i] = 0;
-        } else {
-            const size = if (random.uintLessThan(u32, 8) == 0) random.intRangeAtMost(u64, 16_385, 140_000) else random.intRangeAtMost(u64, 1, 16_384);
-            live[i] = try malloc(h, size);
-        }
-    }
-    for (live) |b| if (b != 0) try free(h, b);
-    const stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 0), stats.allocations);
-    const all = @as(u64, h.table.len) * page_size;
-    try free(h, try malloc(h, all));
-}
-
-test "aligned allocations land on their alignment" {
-    const t = try TestHeap.create(8 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    var alignment: u64 = 1;
-    while (alignment <= alignment_max) : (alignment *= 2) {
-        for ([_]u64{ 1, 24, 100, 3000, 20_000 }) |size| {
-            const block = try mallocAligned(h, size, alignment);
-            try testing.expect(@intFromPtr(try pointer(h, block)) % alignment == 0);
-            try testing.expect(try usableSize(h, block) >= size);
-            try free(h, block);
-        }
-    }
-    try testing.expectError(error.Invalid, mallocAligned(h, 8, 3));
-    try testing.expectError(error.Invalid, mallocAligned(h, 8, 0));
-    try testing.expectError(error.Range, mallocAligned(h, 8, 8192));
-    _ = try expectClean(h);
-}
-
-test "a full heap says ENOMEM, and recovers once blocks are freed" {
-    const t = try TestHeap.create(1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    var handles: std.ArrayList(u64) = .empty;
-    defer handles.deinit(testing.allocator);
-    while (true) {
-        const handle = malloc(h, 3000) catch |err| {
-            try testing.expectEqual(error.NoMemory, err);
-            break;
-        };
-        try handles.append(testing.allocator, handle);
-    }
-    try testing.expect(handles.items.len > 100);
-    for (handles.items) |handle| try free(h, handle);
-    _ = try malloc(h, 3000);
-    _ = try expectClean(h);
-}
-
-test "random malloc/realloc/free against a model, contents checked" {
-    const t = try TestHeap.create(32 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    var prng = std.Random.DefaultPrng.init(42);
-    const random = prng.random();
-    const Block = struct { handle: u64, size: u64 };
-    var live: std.ArrayList(Block) = .empty;
-    defer live.deinit(testing.allocator);
-    const fill = struct {
-        fn run(hh: *Heap, b: Block) !void {
-            const p = try pointer(hh, b.handle);
-            for (0..b.size) |i| p[i] = @truncate(b.handle *% 31 +% i);
-        }
-        fn verify(hh: *Heap, b: Block, n: u64, seed: u64) !void {
-            const p = try pointer(hh, b.handle);
-            for (0..n) |i| try testing.expectEqual(@as(u8, @truncate(seed *% 31 +% i)), p[i]);
-        }
-    };
-    for (0..20_000) |step| {
-        const choice = random.uintLessThan(u32, 10);
-        if (choice < 5 or live.items.len == 0) {
-            const size = if (random.uintLessThan(u32, 20) == 0) random.intRangeAtMost(u64, 1, 200_000) else random.intRangeAtMost(u64, 1, 2048);
-            const handle = malloc(h, size) catch |err| {
-                try testing.expectEqual(error.NoMemory, err);
-                continue;
-            };
-            const b: Block = .{ .handle = handle, .size = size };
-            try fill.run(h, b);
-            try live.append(testing.allocator, b);
-        } else if (choice < 8) {
-            const b = live.swapRemove(random.uintLessThan(usize, live.items.len));
-            try fill.verify(h, b, b.size, b.handle);
-            try free(h, b.handle);
-        } else {
-            const i = random.uintLessThan(usize, live.items.len);
-            const b = live.items[i];
-            const size = random.intRangeAtMost(u64, 1, 4096);
-            const moved = realloc(h, b.handle, size) catch |err| {
-                try testing.expectEqual(error.NoMemory, err);
-                continue;
-            };
-            try fill.verify(h, .{ .handle = moved, .size = size }, @min(size, b.size), b.handle);
-            live.items[i] = .{ .handle = moved, .size = size };
-            try fill.run(h, live.items[i]);
-        }
-        if (step % 2000 == 0) _ = try expectClean(h);
-    }
-    const stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, live.items.len), stats.allocations);
-    for (live.items) |b| try fill.verify(h, b, b.size, b.handle);
-}
-
-test "threads allocate and free concurrently; every block stays intact" {
-    const t = try TestHeap.create(64 * 1024 * 1024);
-    defer t.destroy();
-    const Worker = struct {
-        fn run(h: *Heap, seed: u64, failures: *std.atomic.Value(u32)) void {
-            var prng = std.Random.DefaultPrng.init(seed);
-            const random = prng.random();
-            var mine: [256]u64 = [_]u64{0} ** 256;
-            for (0..50_000) |_| {
-                const slot = random.uintLessThan(usize, mine.len);
-                if (mine[slot] != 0) {
-                    const p = pointer(h, mine[slot]) catch unreachable;
-                    if (p[0] != @as(u8, @truncate(mine[slot]))) _ = failures.fetchAdd(1, .seq_cst);
-                    free(h, mine[slot]) catch {
-                        _ = failures.fetchAdd(1, .seq_cst);
-                    };
-                    mine[slot] = 0;
-                } else {
-                    const size = random.intRangeAtMost(u64, 1, 1024);
-                    mine[slot] = malloc(h, size) catch {
-                        _ = failures.fetchAdd(1, .seq_cst);
-                        continue;
-                    };
-                    (pointer(h, mine[slot]) catch unreachable)[0] = @truncate(mine[slot]);
-                }
-            }
-            for (mine) |handle| if (handle != 0) free(h, handle) catch {
-                _ = failures.fetchAdd(1, .seq_cst);
-            };
-        }
-    };
-    var failures = std.atomic.Value(u32).init(0);
-    var threads: [4]std.Thread = undefined;
-    for (&threads, 0..) |*th, i| th.* = try std.Thread.spawn(.{}, Worker.run, .{ &t.heap, i + 1, &failures });
-    for (threads) |th| th.join();
-    try testing.expectEqual(@as(u32, 0), failures.load(.seq_cst));
-    try expectEmpty(&t.heap);
-}
-
-test "named roots: find or create, the same block for everyone, errors" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    try testing.expectError(error.NotFound, root(h, "config", 0));
-    const a = try root(h, "config", 100);
-    (try pointer(h, a))[5] = 9;
-    try testing.expectEqual(a, try root(h, "config", 0));
-    try testing.expectEqual(a, try root(h, "config", 112));
-    try testing.expectError(error.Range, root(h, "config", 5000));
-    try testing.expectEqual(@as(u8, 9), (try pointer(h, try root(h, "config", 1)))[5]);
-    const big = try root(h, "table", 300_000);
-    try testing.expect(big != a);
-    try testing.expectError(error.Invalid, root(h, "", 1));
-    try testing.expectError(error.NameTooLong, root(h, "x" ** (root_name_max + 1), 1));
-    var name_buf: [8]u8 = undefined;
-    for (2..roots_max) |i| _ = try root(h, try std.fmt.bufPrint(&name_buf, "r{d}", .{i}), 16);
-    try testing.expectError(error.NoSpace, root(h, "one too many", 16));
-    try removeRoot(h, "config");
-    try testing.expectError(error.NotFound, root(h, "config", 0));
-    try testing.expectError(error.NotFound, removeRoot(h, "config"));
-    try free(h, a);
-    _ = try expectClean(h);
-}
-
-test "damaged entries: a run past the heap, an unknown class, a foreign tag" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const big = try malloc(h, 300_000);
-    const page: u32 = @intCast(((big & offset_mask) - h.pages_offset) / page_size);
-    // A large head whose run a peer stretched past the heap: the caller would write that many bytes.
-    h.entry(page).pages = @intCast(h.table.len + 1 - page);
-    try testing.expectError(error.Protocol, usableSize(h, big));
-    try testing.expectError(error.Protocol, realloc(h, big, 200_000));
-    h.entry(page).pages = 5;
-    try testing.expectEqual(@as(u64, 5 * page_size), try usableSize(h, big));
-    // A small page whose entry and state a peer both set to a class past the table: retiring it
-    // indexed the class sizes and the list heads with it.
-    const last: u32 = @intCast(h.table.len - 1);
-    setEntry(h.entry(last), .small, 200, 0, 1, 0);
-    h.pageState(last).state = live_bit | 200;
-    try lockPages(h);
-    try testing.expect(!retire(h, last));
-    try testing.expectEqual(@as(u32, 0), sweep(h));
-    unlockPages(h);
-    setEntry(h.entry(last), .free, 0, 0, 0, 0);
-    h.pageState(last).state = 0;
-    // A tag wider than its 12 bits would make handles past 2^52.
-    const header: *Header = @ptrCast(@alignCast(t.memory.ptr));
-    const tag = header.tag;
-    header.tag = 0x1_0000 | tag;
-    try testing.expectError(error.Protocol, attach(t.memory));
-    header.tag = tag;
-    try free(h, big);
-    _ = try expectClean(h);
-}
-
-test "recovery after a holder of the page lock died mid-change" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    _ = try malloc(h, 40);
-    // A large allocation cut short before its head entry: continuations with no head.
-    h.entry(10).kind = @intFromEnum(Kind.continuation);
-    h.entry(11).kind = @intFromEnum(Kind.continuation);
-    // A small page made but never linked into its class list, holding a block.
-    const linked = h.entry(12);
-    setEntry(linked, .small, 3, 0, 1, 0);
-    h.pageState(12).bitmap[0] = 1 << 5;
-    h.pageState(12).state = liveState(0, 3);
-    // A page retiring (live bit cleared) when its retirer died: empty, so it retires.
-    setEntry(h.entry(13), .small, 4, 0, 1, 0);
-    h.pageState(13).state = liveState(0, 4) & ~live_bit;
-    // The same with a block in it (the retirement was about to fail): it goes live again.
-    setEntry(h.entry(14), .small, 4, 0, 1, 0);
-    h.pageState(14).bitmap[1] = 1;
-    h.pageState(14).state = liveState(0, 4) & ~live_bit;
-    var stats: Stats = undefined;
-    try testing.expect(check(h, &stats) != null);
-    const Dier = struct {
-        fn run(hh: *Heap) void {
-            _ = mutex.lock(&hh.header.lock, .never) catch unreachable;
-        }
-    };
-    const th = try std.Thread.spawn(.{}, Dier.run, .{h});
-    th.join();
-    _ = try malloc(h, 200_000); // takes the lock: OWNER_DIED, recovery
-    stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 4), stats.allocations);
-    try testing.expectEqual(@as(u8, @intFromEnum(Kind.free)), h.entry(13).kind);
-    try testing.expect(isLive(h.pageState(14).state));
-    try free(h, h.handleOf(h.pages_offset + 12 * page_size + 5 * class_sizes[3]));
-    try free(h, h.handleOf(h.pages_offset + 14 * page_size + 64 * class_sizes[4]));
-}
-
-test "empty small pages go back to the pool and serve any size" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const all = @as(u64, h.table.len) * page_size;
-    var handles: std.ArrayList(u64) = .empty;
-    defer handles.deinit(testing.allocator);
-    // Fill the heap with 64-byte blocks.
-    while (malloc(h, 64)) |handle| try handles.append(testing.allocator, handle) else |err| try testing.expectEqual(error.NoMemory, err);
-    try testing.expectEqual(@as(u64, h.table.len) * blocksOf(classOf(64)), handles.items.len);
-    // A page this process moved on from retires as soon as its last block is freed.
-    var stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 0), stats.free_pages);
-    for (handles.items[0..blocksOf(classOf(64))]) |handle| try free(h, handle);
-    stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, page_size), stats.free_pages);
-    // The rest, the cursor's page included, is taken back when a large block needs it.
-    for (handles.items[blocksOf(classOf(64))..]) |handle| try free(h, handle);
-    const whole = try malloc(h, all);
-    try testing.expectEqual(all, try usableSize(h, whole));
-    try free(h, whole);
-    // ... and by other classes.
-    handles.clearRetainingCapacity();
-    while (malloc(h, 5000)) |handle| try handles.append(testing.allocator, handle) else |err| try testing.expectEqual(error.NoMemory, err);
-    try testing.expectEqual(@as(u64, h.table.len) * blocksOf(classOf(5000)), handles.items.len);
-    for (handles.items) |handle| try free(h, handle);
-    stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 0), stats.allocations);
-}
-
-test "a claim that stalled while its page retired and was remade gives its bit back" {
-    // Replays, one step at a time, what the churn test below hit about once in 30 runs: a claimer
-    // reads a page's state and stalls; the page retires and is made small again (for another
-    // class, or its own); the claimer's CAS then lands in the new page's bitmap. It must give that
-    // bit back (it used to be left set: a block no one held, that kept its page from retiring).
-    const t = try TestHeap.create(1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const c = classOf(64);
-    const first = try malloc(h, 64);
-    const page: u32 = @intCast(((try h.offsetOf(first)) - h.pages_offset) / page_size);
-    const seen = @atomicLoad(u32, &h.pageState(page).state, .acquire);
-    try free(h, first);
-    try lockPages(h);
-    try testing.expectEqual(@as(u32, 1), sweep(h));
-    unlockPages(h);
-    // The stalled claim lands in the retired page.
-    try testing.expectEqual(@as(?u64, null), claimBitSeen(h, page, c, seen));
-    for (h.pageState(page).bitmap) |word| try testing.expectEqual(@as(u64, 0), word);
-    // The page is made small for another class, then for its own again; each time the stalled
-    // claim lands in the new page (its CAS sees the bitmap word it expects) and gives the bit back.
-    for ([_]u64{ 5000, 64 }) |size| {
-        const block = try malloc(h, size);
-        try testing.expectEqual(page, @as(u32, @intCast(((try h.offsetOf(block)) - h.pages_offset) / page_size)));
-        try testing.expect(@atomicLoad(u32, &h.pageState(page).state, .acquire) != seen);
-        try testing.expectEqual(@as(?u64, null), claimBitSeen(h, page, c, seen));
-        try testing.expectEqual(@as(u64, 1), h.pageState(page).bitmap[0]);
-        try free(h, block);
-        try expectEmpty(h);
-        try lockPages(h);
-        try testing.expectEqual(@as(u32, 1), sweep(h));
-        unlockPages(h);
-    }
-    const all = @as(u64, h.table.len) * page_size;
-    try free(h, try malloc(h, all));
-}
-
-test "a block is freed, and its size read, while a retirement of its page is in progress" {
-    // A retirer clears the page's live bit, then finds the page not empty and sets the bit again.
-    // A block's holder that frees it (or asks its size) in between must succeed: refusing the free
-    // (as it used to be, with EINVAL) leaked the block.
-    const t = try TestHeap.create(1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const a = try malloc(h, 64);
-    const b = try malloc(h, 64);
-    const page: u32 = @intCast(((try h.offsetOf(a)) - h.pages_offset) / page_size);
-    const ps = h.pageState(page);
-    const state = @atomicLoad(u32, &ps.state, .acquire);
-    @atomicStore(u32, &ps.state, state & ~live_bit, .seq_cst);
-    try free(h, a);
-    try testing.expectError(error.Invalid, free(h, a));
-    try testing.expectEqual(@as(u64, 64), try usableSize(h, b));
-    try testing.expect(!bitmapEmpty(ps, classOf(64)));
-    @atomicStore(u32, &ps.state, state, .seq_cst);
-    try free(h, b);
-    try expectEmpty(h);
-}
-
-test "threads churn pages between classes and large blocks; every block stays intact" {
-    const t = try TestHeap.create(3 * 1024 * 1024);
-    defer t.destroy();
-    const Worker = struct {
-        fn pattern(handle: u64, i: usize) u8 {
-            return @truncate(handle *% 131 +% i);
-        }
-        fn run(h: *Heap, seed: u64, failures: *std.atomic.Value(u32)) void {
-            var prng = std.Random.DefaultPrng.init(seed);
-            const random = prng.random();
-            var mine: [24]u64 = [_]u64{0} ** 24;
-            var sizes: [24]u64 = [_]u64{0} ** 24;
-            for (0..20_000) |_| {
-                const slot = random.uintLessThan(usize, mine.len);
-                if (mine[slot] != 0) {
-                    const p = pointer(h, mine[slot]) catch unreachable;
-                    for (0..sizes[slot]) |i| {
-                        if (p[i] != pattern(mine[slot], i)) {
-                            std.debug.print("thread {d}: block {x} ({d} bytes) overwritten at +{d}: {x} instead of {x}\n", .{ seed, mine[slot], sizes[slot], i, p[i], pattern(mine[slot], i) });
-                            _ = failures.fetchAdd(1, .seq_cst);
-                            break;
-                        }
-                    }
-                    free(h, mine[slot]) catch |err| {
-                        std.debug.print("thread {d}: free of block {x} ({d} bytes): {s}\n", .{ seed, mine[slot], sizes[slot], @errorName(err) });
-                        _ = failures.fetchAdd(1, .seq_cst);
-                    };
-                    mine[slot] = 0;
-                } else {
-                    const size = if (random.boolean()) random.intRangeAtMost(u64, 1, 256) else random.intRangeAtMost(u64, 1, 150_000);
-                    const handle = malloc(h, size) catch |err| {
-                        if (err == error.NoMemory) continue;
-                        std.debug.print("thread {d}: malloc of {d} bytes: {s}\n", .{ seed, size, @errorName(err) });
-                        _ = failures.fetchAdd(1, .seq_cst);
-                        continue;
-                    };
-                    const p = pointer(h, handle) catch unreachable;
-                    for (0..size) |i| p[i] = pattern(handle, i);
-                    mine[slot] = handle;
-                    sizes[slot] = size;
-                }
-            }
-            for (mine, sizes) |handle, size| if (handle != 0) free(h, handle) catch |err| {
-                std.debug.print("thread {d}: final free of block {x} ({d} bytes): {s}\n", .{ seed, handle, size, @errorName(err) });
-                _ = failures.fetchAdd(1, .seq_cst);
-            };
-        }
-    };
-    var failures = std.atomic.Value(u32).init(0);
-    var threads: [4]std.Thread = undefined;
-    for (&threads, 0..) |*th, i| th.* = try std.Thread.spawn(.{}, Worker.run, .{ &t.heap, i + 11, &failures });
-    for (threads) |th| th.join();
-    try testing.expectEqual(@as(u32, 0), failures.load(.seq_cst));
-    try expectEmpty(&t.heap);
-    // Every page comes back: one block as large as the heap fits.
-    const all = @as(u64, t.heap.table.len) * page_size;
-    try free(&t.heap, try malloc(&t.heap, all));
-}
-
-test "class runs of several pages: blocks past the first page, misuse refused, the run retires whole" {
-    const t = try TestHeap.create(8 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const c = classOf(20 * 1024);
-    try testing.expectEqual(@as(u32, 5), runPages(c));
-    var blocks: [16]u64 = undefined;
-    for (&blocks, 0..) |*b, i| {
-        b.* = try malloc(h, 17 * 1024);
-        try testing.expectEqual(@as(u64, 20 * 1024), try usableSize(h, b.*));
-        @memset((try pointer(h, b.*))[0 .. 20 * 1024], @intCast(i));
-    }
-    // One run holds all sixteen, back to back across its five pages.
-    const first = try h.offsetOf(blocks[0]);
-    for (blocks, 0..) |b, i| try testing.expectEqual(first + i * 20 * 1024, try h.offsetOf(b));
-    var stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 5 * page_size), stats.reserved);
-    // Inside a block, and on a page boundary inside a block (page 1 of the run starts at 64 KiB,
-    // inside block 3), are no blocks.
-    try testing.expectError(error.Invalid, free(h, blocks[5] + 16));
-    try testing.expectError(error.Invalid, free(h, h.handleOf(first + page_size)));
-    try testing.expectError(error.Invalid, usableSize(h, h.handleOf(first + 2 * page_size)));
-    for (blocks, 0..) |b, i| {
-        for ((try pointer(h, b))[0 .. 20 * 1024]) |byte| try testing.expectEqual(@as(u8, @intCast(i)), byte);
-    }
-    // A 64 KiB class and a 128 KiB one are whole pages: exactly their size, no run.
-    const page_class = try malloc(h, 120 * 1024);
-    try testing.expectEqual(@as(u64, 128 * 1024), try usableSize(h, page_class));
-    try free(h, page_class);
-    for (blocks) |b| try free(h, b);
-    try testing.expectError(error.Invalid, free(h, blocks[15]));
-    // The emptied run counts toward the largest block that fits, and goes back whole when needed.
-    stats = try expectClean(h);
-    const all = @as(u64, h.table.len) * page_size;
-    try testing.expectEqual(all, stats.largest_free);
-    try free(h, try malloc(h, all));
-    try expectEmpty(h);
-}
-
-test "recovery: a class run cut short, and an empty run caught retiring, free all their pages" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const c = classOf(40 * 1024);
-    try testing.expectEqual(@as(u32, 5), runPages(c));
-    // Continuations written, head not yet: uncovered, freed.
-    for (21..25) |p| setEntry(h.entry(@intCast(p)), .continuation, 0, 0, 0, 0);
-    // A whole run retiring (live bit cleared, empty) when its retirer died.
-    setEntry(h.entry(30), .small, c, 0, 5, 0);
-    for (31..35) |p| setEntry(h.entry(@intCast(p)), .continuation, 0, 0, 0, 0);
-    h.pageState(30).state = liveState(0, c) & ~live_bit;
-    // A run holding a block, caught the same way: it goes live again, whole.
-    setEntry(h.entry(40), .small, c, 0, 5, 0);
-    for (41..45) |p| setEntry(h.entry(@intCast(p)), .continuation, 0, 0, 0, 0);
-    h.pageState(40).state = liveState(0, c) & ~live_bit;
-    h.pageState(40).bitmap[0] = 1 << 6;
-    var stats: Stats = undefined;
-    try testing.expect(check(h, &stats) != null);
-    const Dier = struct {
-        fn run(hh: *Heap) void {
-            _ = mutex.lock(&hh.header.lock, .never) catch unreachable;
-        }
-    };
-    const th = try std.Thread.spawn(.{}, Dier.run, .{h});
-    th.join();
-    const block = try malloc(h, 300_000); // takes the lock: OWNER_DIED, recovery
-    stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 2), stats.allocations);
-    for ([_][2]u32{ .{ 21, 25 }, .{ 30, 35 } }) |range| {
-        for (range[0]..range[1]) |p| try testing.expectEqual(@as(u8, @intFromEnum(Kind.free)), h.entry(@intCast(p)).kind);
-    }
-    try testing.expect(isLive(h.pageState(40).state));
-    // The survivor's block (index 6, on the run's fourth page) frees normally.
-    try free(h, h.handleOf(h.pages_offset + 40 * page_size + 6 * class_sizes[c]));
-    try free(h, block);
-    try expectEmpty(h);
-    const all = @as(u64, h.table.len) * page_size;
-    try free(h, try malloc(h, all));
+test {
+    _ = @import("heap/heap_test.zig");
 }

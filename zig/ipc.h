@@ -666,7 +666,8 @@ int32_t ipc_rwlock_write_abandon(ipc_rwlock_t *rwlock);
  * page or run per class). Freeing a block twice,
  * a handle that was never allocated, or another heap's handle is refused — except a second free
  * after the block was allocated again, which frees the new block (handles carry no generation).
- * Blocks a killed process held stay allocated (no per-block owner is recorded). */
+ * Blocks a killed process held in the shared pool stay allocated (no per-block owner is recorded):
+ * allocate from an arena (below) what must go back when its process dies. */
 typedef struct ipc_heap ipc_heap_t;
 
 /* What ipc_heap_check reports. */
@@ -681,9 +682,10 @@ typedef struct ipc_heap_stats_t {
 
 /* The sizes ipc_heap_create accepts, exactly (IPC_ERANGE outside): IPC_HEAP_SIZE_MIN holds one 64 KiB
  * page of blocks; IPC_HEAP_SIZE_MAX is 1 TiB less 4097 bytes (block offsets take 40 bits, and the
- * heap's memory starts on the segment's first system page). Of `size_bytes`, 592 bytes per page go to
- * bookkeeping, the rest (less a 4 KiB header and alignment padding) to pages. */
-#define IPC_HEAP_SIZE_MIN 135184
+ * heap's memory starts on the segment's first system page). Of `size_bytes`, 1104 bytes per page go
+ * to bookkeeping, the rest (less a 20 KiB header with the arena table, and alignment padding) to
+ * pages. */
+#define IPC_HEAP_SIZE_MIN 151568
 #define IPC_HEAP_SIZE_MAX 1099511623679ULL
 /* Creates a heap of `size_bytes` (IPC_HEAP_SIZE_MIN to IPC_HEAP_SIZE_MAX; untouched pages cost no memory) in a segment of
  * kind IPC_KIND_HEAP, returned in *segment_out (close it with ipc_segment_close after
@@ -764,6 +766,64 @@ size_t ipc_heap_round_up_fn(void *context, size_t size);
 int32_t ipc_heap_on_misuse(ipc_heap_t *heap, uint32_t action);
 /* Misuses of the callbacks through this view so far. */
 int32_t ipc_heap_misuses(ipc_heap_t *heap, uint64_t *count_out);
+
+/* Arenas: blocks that belong to one owner and all go back at once.
+ *
+ * A process allocates from an arena it owns, with ipc_heap_arena_malloc or through the callbacks
+ * above with the ipc_heap_arena_t as their context (so a C library such as Lua or SQLite allocates
+ * from it unmodified). An arena's blocks are ordinary blocks: any process reads them, and any
+ * process frees one (ipc_heap_free, or the callbacks with any context of the heap). Its pages are
+ * the arena's own until all of its blocks go back to the heap at once:
+ *   - on request: ipc_heap_arena_reset (the arena stays, empty) or ipc_heap_arena_destroy (the
+ *     arena goes too), by its owner, by anyone when it is unowned, or by anyone once its owner is
+ *     dead. The caller vouches, as for free, that nothing still uses the blocks: a block of a reset
+ *     arena freed later is a double free;
+ *   - automatically once its owner is dead: by the next process that notices — an allocation that
+ *     finds no free pages, ipc_heap_check, opening the heap (ipc_heap_create, ipc_heap_attach, when the
+ *     heap is not locked at that moment) or
+ *     ipc_heap_arena_reap.
+ * Dead means: the owner's pid, with the start time it had when it took the arena, runs no thread
+ * (a zombie is dead; a stopped — SIGSTOPped, traced — process is alive, and its arena is never
+ * touched). An owner in another pid namespace than the judging process is never judged dead: only
+ * a process of its own namespace gives its arena back. A process killed at any instant of an arena
+ * operation leaves the heap consistent; the next process to take the heap's page lock finishes a
+ * give-back it left half done.
+ * Only the owner allocates from an arena (others get IPC_EPERM); ipc_heap_arena_hand_over names a
+ * new owner (a running process of the caller's pid namespace) or nobody (pid 0: an unowned arena
+ * outlives every process until destroyed; anyone adopts it by handing it over to a process). The
+ * new owner opens the arena by its id (ipc_heap_arena_id, the same in every process). An arena keeps
+ * the pages it emptied until reset or destroyed. At most IPC_HEAP_ARENAS_MAX arenas at once. */
+typedef struct ipc_heap_arena ipc_heap_arena_t;
+#define IPC_HEAP_ARENAS_MAX 64
+/* A new arena owned by the calling process, and this process's view of it (close the view with
+ * ipc_heap_arena_close or ipc_heap_arena_destroy, before the heap's segment). IPC_ENOSPC when
+ * IPC_HEAP_ARENAS_MAX arenas exist (after giving back the arenas of dead owners). */
+int32_t ipc_heap_arena_create(ipc_heap_t *heap, ipc_heap_arena_t **arena_out);
+/* A view of the existing arena `id` (from ipc_heap_arena_id in any process): IPC_ENOENT when it
+ * was destroyed or given back since. Opening an arena does not make the caller its owner. */
+int32_t ipc_heap_arena_open(ipc_heap_t *heap, uint32_t id, ipc_heap_arena_t **arena_out);
+/* Frees this process's view; the arena and its blocks stay. NULL is ignored. */
+int32_t ipc_heap_arena_close(ipc_heap_arena_t *arena);
+/* The arena's id: nonzero, the same in every process, never reused for another arena's lifetime. */
+int32_t ipc_heap_arena_id(ipc_heap_arena_t *arena, uint32_t *id_out);
+/* The owner's pid, 0 when the arena is unowned; IPC_ENOENT when it is gone. */
+int32_t ipc_heap_arena_owner(ipc_heap_arena_t *arena, int32_t *pid_out);
+/* ipc_heap_malloc from the arena: IPC_EPERM unless the calling process owns it, IPC_ENOENT when
+ * it is gone, IPC_ENOMEM when the heap is full. */
+int32_t ipc_heap_arena_malloc(ipc_heap_arena_t *arena, uint64_t size, uint64_t *block_out);
+/* Frees every block of the arena at once; the arena stays, empty, with its owner. IPC_EPERM when
+ * another process owns it and is alive. */
+int32_t ipc_heap_arena_reset(ipc_heap_arena_t *arena);
+/* Frees every block of the arena and the arena, and closes this view (on success only). IPC_EPERM
+ * as for reset. */
+int32_t ipc_heap_arena_destroy(ipc_heap_arena_t *arena);
+/* Hands the arena to process `pid` of the caller's pid namespace, or with `pid` 0 to nobody. Only
+ * the owner hands an owned arena over; anyone hands over an unowned one. IPC_ENOENT when no
+ * process `pid` runs, IPC_EINVAL for a negative pid. From then on the old owner's allocations from
+ * it fail with IPC_EPERM, and it is given back when the new owner dies. */
+int32_t ipc_heap_arena_hand_over(ipc_heap_arena_t *arena, int32_t pid);
+/* Gives back every arena whose owner is dead, now; how many in *count_out (may be NULL). */
+int32_t ipc_heap_arena_reap(ipc_heap_t *heap, uint32_t *count_out);
 
 /* ---- Channels ---------------------------------------------------------------------------------- */
 

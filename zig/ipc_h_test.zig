@@ -55,6 +55,7 @@ const expected_constants = blk: {
         .{ .name = "IPC_HEAP_SIZE_MIN", .value = lib.heap.size_min },
         .{ .name = "IPC_HEAP_SIZE_MAX", .value = lib.heap.size_max },
         .{ .name = "IPC_HEAP_MISUSE_ABORT", .value = lib.heap.misuse_abort },
+        .{ .name = "IPC_HEAP_ARENAS_MAX", .value = lib.heap.arenas_max },
         .{ .name = "IPC_KIND_CHAN", .value = @intFromEnum(abi.Kind.chan) },
         .{ .name = "IPC_CHAN_HEADER_SIZE", .value = lib.chan.header_size },
         .{ .name = "IPC_CHAN_ALIGN", .value = lib.chan.alignment },
@@ -159,6 +160,7 @@ test "the header's opaque handle types exist" {
     try std.testing.expect(@typeInfo(h.ipc_segment_t) == .@"opaque");
     try std.testing.expect(@typeInfo(h.ipc_mutex_t) == .@"opaque");
     try std.testing.expect(@typeInfo(h.ipc_waiter_t) == .@"opaque");
+    try std.testing.expect(@typeInfo(h.ipc_heap_arena_t) == .@"opaque");
 }
 
 test "ipc_segment_info_t has the implementation's fields, offsets and size" {

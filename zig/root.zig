@@ -1154,11 +1154,18 @@ pub export fn ipc_rwlock_write_abandon(handle: ?*ipc_rwlock_t) i32 {
 pub const ipc_heap_t = opaque {};
 
 const heap_live_marker: u32 = 0x4ea9_11fe;
+const arena_live_marker: u32 = 0x4ea9_a7e0;
+
+/// The C type `ipc_heap_arena_t`: opaque to C, a `HeapHandle` with an arena here (a view of the
+/// heap of its own, whose blocks come from the arena).
+pub const ipc_heap_arena_t = opaque {};
 
 const HeapHandle = struct {
+    /// `heap_live_marker` for an ipc_heap_t, `arena_live_marker` for an ipc_heap_arena_t.
     live: u32,
     seg: *segment.Segment,
     heap: heap.Heap,
+    arena: ?heap.arena_mod.View = null,
 };
 
 /// The heap's memory inside a segment's data: from the first system page boundary on.
@@ -1182,6 +1189,9 @@ fn attachHeap(seg: *segment.Segment, out: *?*ipc_heap_t) abi.Error!void {
     const h = std.heap.c_allocator.create(HeapHandle) catch return error.NoMemory;
     errdefer std.heap.c_allocator.destroy(h);
     h.* = .{ .live = heap_live_marker, .seg = seg, .heap = try heap.attach(try heapMemory(seg)) };
+    // Opening a heap is one of the moments a dead owner's arenas are noticed and given back (when
+    // the page lock is free: opening never waits for it).
+    _ = heap.arena_mod.reapIfFree(&h.heap) catch 0;
     out.* = @ptrCast(h);
 }
 
@@ -1220,6 +1230,112 @@ pub export fn ipc_heap_attach(handle: ?*ipc_segment_t, heap_out: ?*?*ipc_heap_t)
     const seg = toSegment(handle) orelse return abi.code(error.Closed);
     attachHeap(seg, out) catch |err| return result(err);
     return abi.ok;
+}
+
+/// The view behind a callback context: an ipc_heap_t or an ipc_heap_arena_t.
+fn toAllocator(context: ?*anyopaque) abi.Error!*HeapHandle {
+    const h: *HeapHandle = @ptrCast(@alignCast(context orelse return error.Invalid));
+    if ((h.live != heap_live_marker and h.live != arena_live_marker) or !h.seg.isLive()) return error.Closed;
+    return h;
+}
+
+fn toArena(handle: ?*ipc_heap_arena_t) abi.Error!*HeapHandle {
+    const h: *HeapHandle = @ptrCast(@alignCast(handle orelse return error.Invalid));
+    if (h.live != arena_live_marker or h.arena == null or !h.seg.isLive()) return error.Closed;
+    return h;
+}
+
+fn arenaHandle(from: *HeapHandle, view: heap.arena_mod.View, out: *?*ipc_heap_arena_t) abi.Error!void {
+    const a = std.heap.c_allocator.create(HeapHandle) catch return error.NoMemory;
+    errdefer std.heap.c_allocator.destroy(a);
+    a.* = .{ .live = arena_live_marker, .seg = from.seg, .heap = try heap.attach(from.heap.base[0..@intCast(from.heap.size)]), .arena = view };
+    a.heap.misuse_action.store(from.heap.misuse_action.load(.monotonic), .monotonic);
+    out.* = @ptrCast(a);
+}
+
+pub export fn ipc_heap_arena_create(handle: ?*ipc_heap_t, arena_out: ?*?*ipc_heap_arena_t) i32 {
+    const out = arena_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const hh = toHeapHandle(handle) catch |err| return result(err);
+    var view = heap.arena_mod.create(&hh.heap) catch |err| return result(err);
+    arenaHandle(hh, view, out) catch |err| {
+        heap.arena_mod.destroy(&hh.heap, &view) catch {};
+        return result(err);
+    };
+    return abi.ok;
+}
+
+pub export fn ipc_heap_arena_open(handle: ?*ipc_heap_t, id: u32, arena_out: ?*?*ipc_heap_arena_t) i32 {
+    const out = arena_out orelse return abi.code(error.Invalid);
+    out.* = null;
+    const hh = toHeapHandle(handle) catch |err| return result(err);
+    const view = heap.arena_mod.open(&hh.heap, id) catch |err| return result(err);
+    arenaHandle(hh, view, out) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_arena_close(handle: ?*ipc_heap_arena_t) i32 {
+    if (handle == null) return abi.ok;
+    const a: *HeapHandle = @ptrCast(@alignCast(handle.?));
+    if (a.live != arena_live_marker) return abi.code(error.Closed);
+    a.live = 0;
+    std.heap.c_allocator.destroy(a);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_arena_id(handle: ?*ipc_heap_arena_t, id_out: ?*u32) i32 {
+    const out = id_out orelse return abi.code(error.Invalid);
+    const a = toArena(handle) catch |err| return result(err);
+    out.* = a.arena.?.id();
+    return abi.ok;
+}
+
+pub export fn ipc_heap_arena_owner(handle: ?*ipc_heap_arena_t, pid_out: ?*i32) i32 {
+    const out = pid_out orelse return abi.code(error.Invalid);
+    const a = toArena(handle) catch |err| return result(err);
+    const pid = heap.arena_mod.ownerPid(&a.heap, &a.arena.?) catch |err| return result(err);
+    if (pid > std.math.maxInt(i32)) return abi.code(error.Protocol);
+    out.* = @intCast(pid);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_arena_malloc(handle: ?*ipc_heap_arena_t, size: u64, block_out: ?*u64) i32 {
+    const out = block_out orelse return abi.code(error.Invalid);
+    out.* = 0;
+    const a = toArena(handle) catch |err| return result(err);
+    out.* = heap.arena_mod.malloc(&a.heap, &a.arena.?, size) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_arena_reset(handle: ?*ipc_heap_arena_t) i32 {
+    const a = toArena(handle) catch |err| return result(err);
+    heap.arena_mod.reset(&a.heap, &a.arena.?) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_arena_destroy(handle: ?*ipc_heap_arena_t) i32 {
+    const a = toArena(handle) catch |err| return result(err);
+    heap.arena_mod.destroy(&a.heap, &a.arena.?) catch |err| return result(err);
+    return ipc_heap_arena_close(handle);
+}
+
+pub export fn ipc_heap_arena_hand_over(handle: ?*ipc_heap_arena_t, pid: i32) i32 {
+    const a = toArena(handle) catch |err| return result(err);
+    heap.arena_mod.handOver(&a.heap, &a.arena.?, pid) catch |err| return result(err);
+    return abi.ok;
+}
+
+pub export fn ipc_heap_arena_reap(handle: ?*ipc_heap_t, count_out: ?*u32) i32 {
+    const h = toHeap(handle) catch |err| return result(err);
+    const n = heap.arena_mod.reap(h) catch |err| return result(err);
+    if (count_out) |out| out.* = n;
+    return abi.ok;
+}
+
+fn toHeapHandle(handle: ?*ipc_heap_t) abi.Error!*HeapHandle {
+    const h: *HeapHandle = @ptrCast(@alignCast(handle orelse return error.Invalid));
+    if (h.live != heap_live_marker or !h.seg.isLive()) return error.Closed;
+    return h;
 }
 
 pub export fn ipc_heap_close(handle: ?*ipc_heap_t) i32 {
@@ -1386,52 +1502,63 @@ fn callbackBlock(h: *heap.Heap, op: []const u8, ptr: *const anyopaque) ?u64 {
     return h.handleOf(p - base);
 }
 
+/// A block of `size` bytes from the context's source: its arena, or the heap's shared pool.
+fn callbackMalloc(a: *HeapHandle, size: u64) abi.Error!u64 {
+    if (a.arena) |*view| return heap.arena_mod.malloc(&a.heap, view, size);
+    return heap.malloc(&a.heap, size);
+}
+
 pub export fn ipc_heap_alloc_fn(context: ?*anyopaque, size: usize) ?*anyopaque {
-    const h = toHeap(@ptrCast(context)) catch return null;
-    const block = heap.malloc(h, @max(size, 1)) catch return null;
-    return heap.pointer(h, block) catch null;
+    const a = toAllocator(context) catch return null;
+    const block = callbackMalloc(a, @max(size, 1)) catch return null;
+    return heap.pointer(&a.heap, block) catch null;
 }
 
 pub export fn ipc_heap_calloc_fn(context: ?*anyopaque, count: usize, size: usize) ?*anyopaque {
-    const h = toHeap(@ptrCast(context)) catch return null;
+    const a = toAllocator(context) catch return null;
     const total = std.math.mul(usize, count, size) catch return null;
-    const block = heap.malloc(h, @max(total, 1)) catch return null;
-    const p = heap.pointer(h, block) catch return null;
+    const block = callbackMalloc(a, @max(total, 1)) catch return null;
+    const p = heap.pointer(&a.heap, block) catch return null;
     @memset(p[0..total], 0);
     return p;
 }
 
 pub export fn ipc_heap_aligned_alloc_fn(context: ?*anyopaque, alignment: usize, size: usize) ?*anyopaque {
-    const h = toHeap(@ptrCast(context)) catch return null;
-    const block = heap.mallocAligned(h, @max(size, 1), alignment) catch return null;
-    return heap.pointer(h, block) catch null;
+    const a = toAllocator(context) catch return null;
+    const block = (if (a.arena) |*view|
+        heap.arena_mod.mallocAligned(&a.heap, view, @max(size, 1), alignment)
+    else
+        heap.mallocAligned(&a.heap, @max(size, 1), alignment)) catch return null;
+    return heap.pointer(&a.heap, block) catch null;
 }
 
 pub export fn ipc_heap_free_fn(context: ?*anyopaque, ptr: ?*anyopaque) void {
-    const h = toHeap(@ptrCast(context)) catch return;
+    const a = toAllocator(context) catch return;
+    const h = &a.heap;
     const block = callbackBlock(h, "ipc_heap_free_fn", ptr orelse return) orelse return;
     heap.free(h, block) catch |err| misuse(h, "ipc_heap_free_fn", ptr, err);
 }
 
 pub export fn ipc_heap_realloc_fn(context: ?*anyopaque, ptr: ?*anyopaque, size: usize) ?*anyopaque {
-    const h = toHeap(@ptrCast(context)) catch return null;
+    const a = toAllocator(context) catch return null;
+    const h = &a.heap;
     if (ptr == null) return ipc_heap_alloc_fn(context, size);
     if (size == 0) {
         ipc_heap_free_fn(context, ptr);
         return null;
     }
     const block = callbackBlock(h, "ipc_heap_realloc_fn", ptr.?) orelse return null;
-    const moved = heap.realloc(h, block, size) catch |err| {
-        // Out of memory leaves the block as it was, as C's realloc does; anything else is a block
-        // the heap does not hold.
-        if (err != error.NoMemory) misuse(h, "ipc_heap_realloc_fn", ptr, err);
+    const moved = (if (a.arena) |*view| heap.arena_mod.realloc(h, view, block, size) else heap.realloc(h, block, size)) catch |err| {
+        // Out of memory leaves the block as it was, as C's realloc does (so does an arena this
+        // process no longer owns); anything else is a block the heap does not hold.
+        if (err != error.NoMemory and err != error.NotOwner and err != error.NotFound) misuse(h, "ipc_heap_realloc_fn", ptr, err);
         return null;
     };
     return heap.pointer(h, moved) catch null;
 }
 
 pub export fn ipc_heap_usable_size_fn(context: ?*anyopaque, ptr: ?*const anyopaque) usize {
-    const h = toHeap(@ptrCast(context)) catch return 0;
+    const h = &(toAllocator(context) catch return 0).heap;
     const block = callbackBlock(h, "ipc_heap_usable_size_fn", ptr orelse return 0) orelse return 0;
     const size = heap.usableSize(h, block) catch |err| {
         misuse(h, "ipc_heap_usable_size_fn", ptr, err);
@@ -1441,7 +1568,7 @@ pub export fn ipc_heap_usable_size_fn(context: ?*anyopaque, ptr: ?*const anyopaq
 }
 
 pub export fn ipc_heap_round_up_fn(context: ?*anyopaque, size: usize) usize {
-    _ = toHeap(@ptrCast(context)) catch return 0;
+    _ = toAllocator(context) catch return 0;
     return @intCast(heap.roundUp(size) catch return 0);
 }
 

@@ -324,6 +324,57 @@ static int heap_setup_empty_page(Ctx *c) {
   return 0;
 }
 
+/* Arenas: the child makes one and works in it; whatever step it is killed at, its arena's blocks
+ * all go back (it is dead), so the heap is whole again with none leaked. */
+static void arena_fill(ipc_heap_arena_t *a) {
+  uint64_t b;
+  static const uint64_t sizes[3] = {16, 100, 1000}; /* three classes: three pages (a 1 MiB heap) */
+  for (int i = 0; i < 30; i++) MUST(ipc_heap_arena_malloc(a, sizes[i % 3], &b));
+  MUST(ipc_heap_arena_malloc(a, 3 * 65536, &b));
+}
+
+static void op_arena_create(Ctx *c) {
+  ipc_heap_arena_t *a;
+  MUST(ipc_heap_arena_create(c->heap, &a));
+}
+
+static void op_arena_malloc_small(Ctx *c) {
+  ipc_heap_arena_t *a;
+  uint64_t b;
+  MUST(ipc_heap_arena_create(c->heap, &a));
+  MUST(ipc_heap_arena_malloc(a, 16, &b));
+}
+
+static void op_arena_malloc_large(Ctx *c) {
+  ipc_heap_arena_t *a;
+  uint64_t b;
+  MUST(ipc_heap_arena_create(c->heap, &a));
+  MUST(ipc_heap_arena_malloc(a, 3 * 65536, &b));
+}
+
+static void op_arena_destroy(Ctx *c) {
+  ipc_heap_arena_t *a;
+  MUST(ipc_heap_arena_create(c->heap, &a));
+  arena_fill(a);
+  MUST(ipc_heap_arena_destroy(a));
+}
+
+static void op_arena_reset(Ctx *c) {
+  ipc_heap_arena_t *a;
+  MUST(ipc_heap_arena_create(c->heap, &a));
+  arena_fill(a);
+  MUST(ipc_heap_arena_reset(a));
+}
+
+/* Handed to the parent (alive): killed before the status names the parent, the arena is still the
+ * dead child's and goes back. */
+static void op_arena_hand_over(Ctx *c) {
+  ipc_heap_arena_t *a;
+  MUST(ipc_heap_arena_create(c->heap, &a));
+  arena_fill(a);
+  MUST(ipc_heap_arena_hand_over(a, (int32_t)getppid()));
+}
+
 /* The root the dead process was making does not exist, and can be made again. */
 static int heap_root_absent(Ctx *c) {
   uint64_t b;
@@ -730,6 +781,27 @@ static const Scenario scenarios[] = {
      heap_none_leaked, NULL, NULL},
     {"heap_root_named", 1, "heap root (make)", "no half root: the name is not found, 1 leaked block, the root can be made again",
      heap_setup, op_root, heap_root_absent, NULL, NULL},
+    {"heap_arena_create_owner", 1, "heap arena create", "no arena made: check clean, 0 blocks, whole heap allocatable",
+     heap_setup, op_arena_create, heap_none_leaked, NULL, NULL},
+    {"heap_claim_bit_set", 1, "heap arena small malloc", "the dead owner's arena goes back: 0 blocks (none leaked), whole heap",
+     heap_setup, op_arena_malloc_small, heap_none_leaked, NULL, NULL},
+    {"heap_page_new_entry", 1, "heap arena new small page", "recovered, then the arena goes back: 0 blocks, whole heap",
+     heap_setup, op_arena_malloc_small, heap_none_leaked, NULL, NULL},
+    {"heap_page_new_linked", 1, "heap arena new small page", "as above", heap_setup, op_arena_malloc_small, heap_none_leaked,
+     NULL, NULL},
+    {"heap_large_claim_head", 1, "heap arena large malloc", "committed, and the arena goes back: 0 blocks, whole heap",
+     heap_setup, op_arena_malloc_large, heap_none_leaked, NULL, NULL},
+    {"heap_arena_hand_over_staged", 1, "heap arena hand over (to the parent)",
+     "not handed over: the dead child's arena goes back: 0 blocks, whole heap", heap_setup, op_arena_hand_over, heap_none_leaked,
+     NULL, NULL},
+    {"heap_arena_reclaim_marked", 1, "heap arena destroy", "the next locker finishes the give-back: 0 blocks, whole heap",
+     heap_setup, op_arena_destroy, heap_none_leaked, NULL, NULL},
+    {"heap_arena_reclaim_page", 1, "heap arena destroy", "as above (killed after the first page)", heap_setup,
+     op_arena_destroy, heap_none_leaked, NULL, NULL},
+    {"heap_arena_reclaim_page", 3, "heap arena destroy", "as above (killed after the third page)", heap_setup,
+     op_arena_destroy, heap_none_leaked, NULL, NULL},
+    {"heap_arena_reclaim_page", 2, "heap arena reset", "as above (a reset killed after the second page)", heap_setup,
+     op_arena_reset, heap_none_leaked, NULL, NULL},
     {"heap_recover_scanned", 1, "heap recover (after a death in a new small page)",
      "recovery killed half way is redone by the next locker: check clean, 0 blocks, whole heap", heap_setup, op_malloc_small,
      heap_none_leaked, "heap_page_new_linked", op_malloc_small},

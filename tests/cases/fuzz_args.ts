@@ -637,6 +637,9 @@ export default function fuzzArgs(h: Harness): void {
       root: plain("r", 16),
       removeRoot: plain("r"),
       check: plain(),
+      createArena: plain(),
+      openArena: plain(1),
+      reapArenas: plain(),
       closeCheck: plain(),
       close: plain(),
     };
@@ -645,6 +648,7 @@ export default function fuzzArgs(h: Harness): void {
       if (heap.closed) return;
       const block = heap.malloc(16);
       for (const m of ["realloc", "free", "usableSize", "view"]) heapSpecs[m].good[0] = block;
+      heapSpecs.openArena.good[0] = heap.createArena().id;
     };
     await fuzzObject(
       "SharedHeap",

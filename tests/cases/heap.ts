@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import process from "node:process";
 import type { Harness } from "../harness.ts";
 
 export default function heapCase(h: Harness): void {
@@ -28,6 +29,43 @@ export default function heapCase(h: Harness): void {
     assert.ok(heap.view(zeroed).subarray(0, 3000).every((x) => x === 0));
     heap.free(zeroed);
     assert.equal(heap.check().allocations, 0);
+  });
+
+  h.test("heap: arenas allocate for their owner only, go back at once, and are handed over", () => {
+    using heap = SharedHeap.create({ size: 16 << 20 });
+    const whole = heap.check().free;
+    const arena = heap.createArena();
+    assert.ok(arena.id > 0);
+    assert.equal(arena.owner, process.pid);
+    const blocks = Array.from({ length: 300 }, (_, i) => arena.malloc(1 + (i * 397) % 20000));
+    const big = arena.malloc(300_000);
+    heap.view(big).fill(7);
+    heap.free(blocks[0]);
+    assert.equal(heap.check().allocations, 300);
+    arena.reset();
+    assert.equal(heap.check().allocations, 0);
+    assert.throws(() => heap.free(big), (e: Error & { code?: string }) => e.code === "EINVAL");
+    arena.malloc(100);
+    // Unowned: nobody allocates, nobody's death gives it back; reopened by id and adopted.
+    arena.handOver(0);
+    assert.equal(arena.owner, 0);
+    assert.throws(
+      () => arena.malloc(8),
+      (e: Error & { code?: string }) => e.code === "EPERM" && /does not own/.test(e.message),
+    );
+    assert.equal(heap.reapArenas(), 0);
+    assert.equal(heap.check().allocations, 1);
+    const again = heap.openArena(arena.id);
+    arena.close();
+    again.handOver(process.pid);
+    again.malloc(8);
+    again.destroy();
+    assert.ok(again.closed);
+    assert.throws(() => heap.openArena(arena.id), (e: Error & { code?: string }) => e.code === "ENOENT");
+    assert.throws(() => heap.openArena(0), RangeError);
+    const stats = heap.check();
+    assert.equal(stats.allocations, 0);
+    heap.free(heap.malloc(whole));
   });
 
   h.test("heap: malloc, views, realloc, free, roots, and the heap checks clean", () => {

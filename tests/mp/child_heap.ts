@@ -8,6 +8,8 @@
  *   heap storm <name> <seed>         print "storming", then malloc, realloc and free forever, keeping
  *                                    every block it holds in the "storm" root (see below) so that the
  *                                    parent can account for each block once the storm is killed
+ *   heap arena <name> <seed>         make an arena, allocate from it until it holds 500 blocks, print
+ *                                    "arena <id>", then free and allocate in it forever (until killed)
  * The pattern of a shared block is byte i = ((handle % 256) * 31 + i) & 0xff (rewritten after a
  * realloc, once the kept prefix was checked against the old handle's pattern).
  *
@@ -70,6 +72,7 @@ export function heapCommand(ipc: IpcModule, args: string[]): number | Promise<nu
   };
   const intact = (handle: number, size: number) => intactAs(handle, size, handle);
   if (command === "storm") return storm(ipc, heap, random);
+  if (command === "arena") return arenaChurn(heap, random);
   if (command !== "share") return 64;
   const steps = Number(arg2);
   const slots = heap.view(heap.root("slots"), BigInt64Array, heapSlots * 2 + 1);
@@ -201,5 +204,19 @@ function storm(ipc: IpcModule, heap: Ipc.SharedHeap, random: () => number): numb
   } catch (error) {
     console.error(`storm: ${error}`);
     return 3;
+  }
+}
+
+/** The "arena" command: an arena this process owns, churned until the parent kills the process. */
+function arenaChurn(heap: Ipc.SharedHeap, random: () => number): number {
+  const arena = heap.createArena();
+  const held: number[] = [];
+  const size = () => 1 + random() % (random() % 16 === 0 ? 100_000 : 3000);
+  while (held.length < 500) held.push(arena.malloc(size()));
+  console.log(`arena ${arena.id}`);
+  for (;;) {
+    const i = random() % held.length;
+    heap.free(held[i]);
+    held[i] = arena.malloc(size());
   }
 }

@@ -28,6 +28,35 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
 export default function heap(h: Harness): void {
   const { SharedHeap } = h.ipc;
 
+  h.test("mp heap: an arena's owner killed with SIGKILL: its blocks all go back once the death is noticed", async () => {
+    using heap = SharedHeap.create({ size: 64 << 20, name: true });
+    const name = heap.memory.name!;
+    try {
+      const whole = heap.check().free;
+      for (let round = 0; round < 3; round++) {
+        const child: Child = h.spawn(command(h, programs.self(h.runtime), ["heap", "arena", name, String(round)]));
+        const line = await child.line();
+        const id = Number(/^arena (\d+)$/.exec(line)?.[1]);
+        assert.ok(id > 0, `the child said ${line}`);
+        await sleep(20 * round);
+        const arena = heap.openArena(id);
+        assert.equal(arena.owner, child.pid, "the child owns its arena");
+        assert.throws(() => arena.reset(), (e: Error & { code?: string }) => e.code === "EPERM");
+        child.kill("SIGKILL");
+        const exit = await child.exited;
+        assert.equal(exit.signal, "SIGKILL", exit.stderr);
+        // The check notices the death and gives the arena back: the heap is at its baseline.
+        const stats = heap.check();
+        assert.equal(stats.allocations, 0);
+        assert.throws(() => arena.malloc(8), (e: Error & { code?: string }) => e.code === "ENOENT");
+        arena.close();
+        heap.free(heap.malloc(whole));
+      }
+    } finally {
+      heap.memory.unlink();
+    }
+  });
+
   h.test(
     "mp heap: C, Bun and Deno allocate, free and hand blocks to one another; patterns intact, check clean",
     async () => {

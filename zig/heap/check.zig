@@ -2,6 +2,8 @@
 //! allocator keeps (zig/heap.zig's file comment lists them; zig/heap/classes.zig those of the class
 //! runs), verified under the page lock. The walk reads every value of the segment once and reports
 //! what it finds wrong as a `Problem`, never asserting on it: a peer may have written anything.
+//! Before walking it gives back the arenas of dead owners (zig/heap/arena.zig): a check is one of
+//! the moments a dead owner's arena is noticed.
 
 const std = @import("std");
 const heap = @import("../heap.zig");
@@ -19,6 +21,8 @@ const isLive = heap.isLive;
 const stateClass = heap.stateClass;
 const wordMask = heap.wordMask;
 const usableSize = heap.usableSize;
+const arena_mod = heap.arena_mod;
+const arenas_max = heap.arenas_max;
 
 pub const Stats = struct {
     /// Bytes of allocated blocks (their usable sizes).
@@ -46,11 +50,19 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
     stats.* = .{};
     lockPages(h) catch return .{ .page = 0, .what = "the page lock is unusable" };
     defer unlockPages(h);
+    _ = arena_mod.reapLocked(h);
+    // The arenas' kinds, read once: a page may belong only to an owned or unowned arena.
+    var arena_kinds: [arenas_max]u32 = undefined;
+    for (h.arenas, &arena_kinds, 0..) |*r, *kind, i| {
+        kind.* = arena_mod.kindOf(@atomicLoad(u32, &r.status, .acquire));
+        if (kind.* == arena_mod.kind_reclaiming) return .{ .page = @intCast(i), .what = "an arena left half reclaimed" };
+    }
     var run: u64 = 0;
     var covered: u32 = 0;
     // Whether the pages `covered` counts down belong to a class run that holds no block.
     var covered_empty = false;
-    var small_pages: [classes]u32 = [_]u32{0} ** classes;
+    var small_pages: [arenas_max + 1][classes]u32 = undefined;
+    for (&small_pages) |*row| row.* = [_]u32{0} ** classes;
     for (h.table, 0..) |*e, i| {
         const page: u32 = @intCast(i);
         const kind = @atomicLoad(u8, &e.kind, .acquire);
@@ -58,6 +70,12 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
         if (covered > 0 and kind != @intFromEnum(Kind.continuation)) return .{ .page = page, .what = "a run of pages cut short" };
         const ps = h.pageState(page);
         if (kind != @intFromEnum(Kind.small) and isLive(@atomicLoad(u32, &ps.state, .acquire))) return .{ .page = page, .what = "a page that is not small is marked live" };
+        const arena: u32 = @atomicLoad(u16, &e.arena, .acquire);
+        if (kind == @intFromEnum(Kind.small) or kind == @intFromEnum(Kind.large)) {
+            if (arena > arenas_max) return .{ .page = page, .what = "a page names an arena past the table" };
+            if (arena > 0 and arena_kinds[arena - 1] != arena_mod.kind_owned and arena_kinds[arena - 1] != arena_mod.kind_unowned)
+                return .{ .page = page, .what = "a page belongs to an arena that does not exist" };
+        }
         switch (@as(Kind, @enumFromInt(kind))) {
             .free => {
                 run += page_size;
@@ -90,16 +108,19 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
                 const state = @atomicLoad(u32, &ps.state, .acquire);
                 if (!isLive(state)) return .{ .page = page, .what = "small page not marked live" };
                 if (stateClass(state) != class) return .{ .page = page, .what = "small page state names another class" };
+                if (heap.stateArena(state) != arena) return .{ .page = page, .what = "small page state names another arena" };
                 const blocks = blocksOf(class);
                 var used: u64 = 0;
-                for (0..(blocks + 63) / 64) |w| used += @popCount(@atomicLoad(u64, &ps.bitmap[w], .acquire) & wordMask(blocks, w));
+                const bitmap = heap.bitmapOf(ps, arena);
+                for (0..(blocks + 63) / 64) |w| used += @popCount(@atomicLoad(u64, &bitmap[w], .acquire) & wordMask(blocks, w));
                 if (@atomicLoad(u32, &e.pages, .acquire) != runPages(class)) return .{ .page = page, .what = "class run of the wrong length" };
                 if (@as(u64, page) + runPages(class) > h.table.len) return .{ .page = page, .what = "class run runs past the heap" };
                 stats.in_use += used * class_sizes[class];
                 stats.allocations += used;
-                small_pages[class] += 1;
+                small_pages[arena][class] += 1;
                 covered = runPages(class) - 1;
-                covered_empty = used == 0;
+                // An arena's empty run is still its arena's: no malloc of the pool takes it.
+                covered_empty = used == 0 and arena == 0;
                 stats.reserved += page_size;
                 if (covered_empty) {
                     run += page_size;
@@ -117,18 +138,22 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
         if (handle == 0) continue;
         _ = usableSize(h, handle) catch return .{ .page = 0, .what = "a named root is not an allocated block" };
     }
-    for (0..classes) |c| {
-        var next = @atomicLoad(u32, &h.header.class_head[c], .acquire);
-        var seen: u32 = 0;
-        while (next != 0) {
-            if (next > h.table.len) return .{ .page = next - 1, .what = "class list points outside the heap" };
-            const e = h.entry(next - 1);
-            if (e.kind != @intFromEnum(Kind.small) or e.class != c) return .{ .page = next - 1, .what = "class list holds a page of another kind" };
-            seen += 1;
-            if (seen > small_pages[c]) return .{ .page = next - 1, .what = "class list has a cycle" };
-            next = @atomicLoad(u32, &e.next, .acquire);
+    for (0..arenas_max + 1) |a| {
+        const heads = heap.classHeads(h, @intCast(a));
+        for (0..classes) |c| {
+            var next = @atomicLoad(u32, &heads[c], .acquire);
+            var seen: u32 = 0;
+            while (next != 0) {
+                if (next > h.table.len) return .{ .page = next - 1, .what = "class list points outside the heap" };
+                const e = h.entry(next - 1);
+                if (e.kind != @intFromEnum(Kind.small) or e.class != c) return .{ .page = next - 1, .what = "class list holds a page of another kind" };
+                if (e.arena != a) return .{ .page = next - 1, .what = "class list holds a page of another arena" };
+                seen += 1;
+                if (seen > small_pages[a][c]) return .{ .page = next - 1, .what = "class list has a cycle" };
+                next = @atomicLoad(u32, &e.next, .acquire);
+            }
+            if (seen != small_pages[a][c]) return .{ .page = 0, .what = "class list misses a page of its class" };
         }
-        if (seen != small_pages[c]) return .{ .page = 0, .what = "class list misses a page of its class" };
     }
     return null;
 }

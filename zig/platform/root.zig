@@ -50,6 +50,8 @@ pub const capacity = impl.capacity;
 pub const randomBytes = impl.randomBytes;
 pub const selfStamp = impl.selfStamp;
 pub const processAlive = impl.processAlive;
+/// The start time of process `pid` (the `start` of its stamp); error.NotFound when none runs.
+pub const startTime = impl.startTime;
 pub const effectiveUid = impl.effectiveUid;
 pub const runnableThreads = impl.runnableThreads;
 pub const monotonicNs = impl.monotonicNs;

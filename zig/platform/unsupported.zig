@@ -71,6 +71,10 @@ pub fn randomBytes(buf: []u8) void {
 pub fn selfStamp() Error!Stamp {
     return error.NotSupported;
 }
+pub fn startTime(pid: i32) Error!u64 {
+    _ = pid;
+    return error.NotSupported;
+}
 pub fn processAlive(pid: i32, start: u64) bool {
     _ = .{ pid, start };
     return true;
