@@ -3,10 +3,12 @@
  * segment reaches a child is the Native adapter's `handoff` (lib/handoff.ts), exercised here with a
  * fake Windows handoff bound over the real library — the handle goes in LIBIPC_SHARED, never in
  * stdio, and is inheritable only around the spawn — plus the POSIX path, the child's refusal of the
- * other OS's way, signals Windows cannot send, and Windows crash codes.
+ * other OS's way, signals Windows cannot send, and Windows crash codes. And a review kept by a test:
+ * lib/'s code (comments aside) checks no OS and names no POSIX-only path.
  */
 
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 import type { Readable } from "node:stream";
 import { fdHandoff, handoffFor, placeOf, stdioTail } from "../../lib/handoff.ts";
@@ -135,6 +137,37 @@ export default function handoffCases(h: Harness): void {
       if (saved === undefined) delete process.env.LIBIPC_SHARED;
       else process.env.LIBIPC_SHARED = saved;
     }
+  });
+
+  h.test("handoff: lib/ checks no OS itself and names no POSIX-only path (the adapter's data says)", () => {
+    // Each pattern, and why it does not belong in lib/ (DEVELOPERS.md, "Windows and the TS layer").
+    const banned: [RegExp, string][] = [
+      [/process\.platform|Deno\.build|navigator\.platform/, "an OS check: make it data in Native"],
+      [/["'`]\/(dev|proc|tmp)\//, "a POSIX-only path"],
+      [/closeSync\(/, "closing an inherited fd: Windows passes handles (Native.handoff.closeInherited)"],
+      [/process\.kill\(/, "signals to a pid: liveness is the library's (ipc_* process identity)"],
+    ];
+    const allowed = new Set([
+      // The POSIX half of the handoff itself.
+      "handoff.ts: closing an inherited fd: Windows passes handles (Native.handoff.closeInherited)",
+      // Message text only (ENOSPC, EBUSY of list): where Linux keeps named segments.
+      "segment.ts: a POSIX-only path",
+    ]);
+    const dir = `${h.paths.root}/lib`;
+    const found: string[] = [];
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
+      // Comments may name /dev/shm or SIGKILL; code may not. Strings keep their "//" (file:// URLs).
+      const code = readFileSync(`${dir}/${file}`, "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(
+        /(^|[^:"'`])\/\/.*$/gm,
+        "$1",
+      );
+      for (const [pattern, why] of banned) {
+        if (pattern.test(code) && !allowed.has(`${file}: ${why}`)) {
+          found.push(`lib/${file}: ${why}`);
+        }
+      }
+    }
+    assert.deepEqual(found, []);
   });
 
   h.test("handoff: a signal the OS cannot send is ENOTSUP, and a Windows crash code reads as a crash", () => {
