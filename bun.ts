@@ -15,6 +15,7 @@ import {
 } from "bun:ffi";
 import { Packr } from "msgpackr/pack";
 import { libcFromReport, libraryCandidates, loadFirst } from "./lib/locate.ts";
+import { handoffFor } from "./lib/handoff.ts";
 import { bind, type Pointer, sweepWanted } from "./lib/native.ts";
 import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symbols.ts";
 
@@ -60,6 +61,7 @@ bind({
   readPointer: (cell: BigUint64Array): Pointer | null =>
     cell[0] === 0n ? null : (Number(cell[0]) as unknown as Pointer),
   cstring: (pointer: Pointer): string => new CString(pointer as unknown as BunPointer).toString(),
+  handoff: handoffFor(process.platform),
   sweepOnLoad: sweepWanted(process.env.LIBIPC_NO_SWEEP),
   Packr,
   completions: {

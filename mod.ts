@@ -7,6 +7,7 @@
  */
 
 import { libraryCandidates, loadFirst } from "./lib/locate.ts";
+import { handoffFor } from "./lib/handoff.ts";
 import { bind, type PackrClass, type Pointer, sweepWanted } from "./lib/native.ts";
 import { type ArgType, type ReturnType, type Symbols, symbols } from "./lib/symbols.ts";
 
@@ -115,6 +116,7 @@ bind({
   readPointer: (cell: BigUint64Array): Pointer | null =>
     Deno.UnsafePointer.create(cell[0]) as unknown as Pointer | null,
   cstring: (pointer: Pointer): string => Deno.UnsafePointerView.getCString(pointer as unknown as Deno.PointerObject),
+  handoff: handoffFor(Deno.build.os),
   sweepOnLoad: sweepWanted(noSweep),
   Packr,
   deniedFlag(error: unknown): string | undefined {

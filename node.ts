@@ -17,6 +17,7 @@ import koffi, { type LibraryHandle } from "koffi";
 import { Packr } from "msgpackr/pack";
 import v8 from "node:v8";
 import { libcFromReport, libraryCandidates, loadFirst } from "./lib/locate.ts";
+import { handoffFor } from "./lib/handoff.ts";
 import { bind, type Pointer, sweepWanted } from "./lib/native.ts";
 import { type ArgType, type ReturnType as ResultType, type Symbols, symbols } from "./lib/symbols.ts";
 
@@ -83,6 +84,7 @@ bind({
   u53: (value: number): number => value,
   readPointer: (cell: BigUint64Array): Pointer | null => (cell[0] === 0n ? null : (cell[0] as unknown as Pointer)),
   cstring: (pointer: Pointer): string => koffi.decode(pointer, "char", -1) as string,
+  handoff: handoffFor(process.platform),
   sweepOnLoad: sweepWanted(process.env.LIBIPC_NO_SWEEP),
   completions: {
     kind: "poll",

@@ -5,14 +5,14 @@
  * @module
  */
 
-import { closeSync } from "node:fs";
 import process from "node:process";
+import { handoff } from "./handoff.ts";
 import type * as Ipc from "./index.ts";
 
 /**
  * Exits (code 70) once stdin, a pipe whose write end the parent holds, ends: the parent died and
  * nobody waits for answers. Then imports the binding at `bindingUrl` and opens the msgpack Duplex at
- * `fd`, closing that fd (the Duplex holds its own copy; this one would leak into the child's children).
+ * `fd` (a stdio slot's fd, or an inherited handle's value: lib/handoff.ts), closing that (the Duplex holds its own copy; this one would leak into the child's children).
  */
 export async function connectToParent(
   bindingUrl: string,
@@ -23,10 +23,6 @@ export async function connectToParent(
   process.stdin.resume();
   const ipc = (await import(bindingUrl)) as typeof Ipc;
   const duplex = ipc.Duplex.fromFd<unknown>(fd, { codec: "msgpack" });
-  try {
-    closeSync(fd);
-  } catch {
-    // Deno's node:fs closes only the fds it opened itself: the copy stays, harmless.
-  }
+  handoff().closeInherited(fd);
   return { ipc, duplex };
 }

@@ -21,6 +21,7 @@ import { CHAN_CAPACITY_MAX } from "./abi.ts";
 import { Duplex } from "./duplex.ts";
 import { describe, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
 import { msgpackCodec } from "./msgpack.ts";
+import { placeOf } from "./handoff.ts";
 import { signalOf, TIMER_MAX_MS } from "./options.ts";
 import {
   capacityOf,
@@ -122,14 +123,15 @@ export async function isolate<R = unknown>(
 
   const binding = bindingUrl(runtime);
   const runner = libUrl("isolate_runner");
-  const argv = [...commandFor(op, runtime, runner, options), binding];
   const duplex = Duplex.create<unknown>({ capacity, codec: "msgpack" });
   try {
+    const argv = [...commandFor(op, runtime, runner, options), binding, String(placeOf(duplex.memory, 0)!.number)];
     duplex.sendSync(job);
     const { child, exited } = startChild(
       op,
       argv,
-      ["pipe", "inherit", "pipe", duplex.memory.fd],
+      ["pipe", "inherit", "pipe"],
+      [duplex.memory],
       inheritedEnv(op),
       undefined,
     );

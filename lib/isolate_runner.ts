@@ -1,6 +1,6 @@
 /**
- * The child side of `isolate` (lib/isolate.ts), run as `<runtime> isolate_runner.ts <binding URL>`
- * with the call's Duplex at fd 3 and a pipe from the parent as stdin. It loads the binding (bun.ts
+ * The child side of `isolate` (lib/isolate.ts), run as `<runtime> isolate_runner.ts <binding URL> <fd>`
+ * with the call's Duplex at `fd` (fd 3, or an inherited handle's value: lib/handoff.ts) and a pipe from the parent as stdin. It loads the binding (bun.ts
  * or mod.ts, which binds libipc for this runtime), reads `{ module, name, args }`, awaits
  * `module[name](...args)`, sends the answer and exits. What it reads is input: a malformed job is
  * answered with an error, never run.
@@ -14,7 +14,7 @@ import { remoteError } from "./remote_call.ts";
 
 type Job = { module: string; name: string; args: unknown[] };
 
-const { ipc, duplex } = await connectToParent(process.argv[2] ?? "", 3);
+const { ipc, duplex } = await connectToParent(process.argv[2] ?? "", Number(process.argv[3]));
 let answer: unknown;
 try {
   const job = duplex.tryRecv() as Job | undefined;

@@ -58,6 +58,40 @@ export interface Native {
    * runtimes without permissions (Bun).
    */
   deniedFlag?(error: unknown): string | undefined;
+  /**
+   * How this OS hands an anonymous segment to a child process (lib/handoff.ts): by file descriptor
+   * in a stdio slot (POSIX), or by inherited handle named in `LIBIPC_SHARED` (Windows). The bindings
+   * set it with `handoffFor(os)`; absent means the POSIX way.
+   */
+  readonly handoff?: Handoff;
+}
+
+/**
+ * How an anonymous segment (its `ipc_segment_fd` value: a file descriptor on POSIX, the HANDLE's value
+ * on Windows) reaches a child that `spawn`, `isolate` or a `Pool` starts through node:child_process.
+ *
+ * - "fd": the fd goes in a stdio slot of 3 or more; the runtime dup2s it into the child at that slot
+ *   (the parent's copy stays close-on-exec). `LIBIPC_SHARED` says `fd:N` with N the child's slot.
+ * - "handle": stdio entries past 2 are C runtime fds in every Windows runtime (libuv's child stdio
+ *   buffer), not handles, so nothing goes there. The handle is made inheritable for the duration of the
+ *   synchronous spawn call (libuv creates children with bInheritHandles TRUE, so every inheritable
+ *   handle of the parent reaches the child under the same value), then not again; `LIBIPC_SHARED`
+ *   says `handle:N` with N the handle's value, which the child opens with `ipc_segment_open_fd(N)`.
+ */
+export interface Handoff {
+  readonly kind: "fd" | "handle";
+  /**
+   * Makes `fd` inheritable by the child spawned next (`inherit` true), or not again (false), around a
+   * synchronous spawn call. "fd": nothing to do. "handle": `SetHandleInformation(h,
+   * HANDLE_FLAG_INHERIT, …)`, through the C function `ipc_fd_inherit(fd, inherit)`. Throws an
+   * IpcError when it cannot.
+   */
+  inheritable(fd: number, inherit: boolean): void;
+  /**
+   * Closes an fd or handle this process inherited, once its segment is open (the open duplicated
+   * it): kept, it would reach this process's own children. Best effort: never throws.
+   */
+  closeInherited(fd: number): void;
 }
 
 /** The part of msgpackr's `Packr` that lib/msgpack.ts uses. */
@@ -109,6 +143,16 @@ export function sweptOnLoad(): number | null {
 /** Whether the startup sweep should run, given the value of `LIBIPC_NO_SWEEP`: unset, "" or "0" say yes. */
 export function sweepWanted(noSweep: string | undefined): boolean {
   return noSweep === undefined || noSweep === "" || noSweep === "0";
+}
+
+/**
+ * Replaces the bound adapter without the checks of `bind` and returns the previous one: for tests of
+ * the contract's data paths (a fake `handoff`, say), which put the previous adapter back after.
+ */
+export function rebind(adapter: Native): Native {
+  const previous = native();
+  bound = adapter;
+  return previous;
 }
 
 /** The bound runtime adapter. */

@@ -22,6 +22,7 @@ import { availableParallelism } from "node:os";
 import { isDetached } from "./codec.ts";
 import { Duplex } from "./duplex.ts";
 import { checkInteger, describe, IpcError, IpcTypeError } from "./errors.ts";
+import { placeOf } from "./handoff.ts";
 import { signalOf, timeoutOf, TIMER_MAX_MS } from "./options.ts";
 import {
   ANSWER_FAILED,
@@ -51,7 +52,15 @@ import {
   startError,
 } from "./process.ts";
 import type { SharedMemory } from "./segment.ts";
-import { capacityOf, howItDied, isRemoteError, moduleUrl, rebuildError, type RemoteError } from "./remote_call.ts";
+import {
+  capacityOf,
+  howItDied,
+  isRemoteError,
+  killedBySystem,
+  moduleUrl,
+  rebuildError,
+  type RemoteError,
+} from "./remote_call.ts";
 
 /** Options of `new Pool`. */
 export interface PoolOptions {
@@ -228,9 +237,8 @@ export class Pool implements AsyncDisposable {
     }
     const binding = bindingUrl(runtime);
     const runner = libUrl("pool_worker");
-    // The shared segments' fds come first (3, 4, ... as `shared()` expects), the worker's channel after them.
-    const channelFd = String(3 + segments.length);
-    this.#argv = [...commandFor(op, runtime, runner, options), binding, this.#module, channelFd];
+    // Each worker's channel number (its fd or handle) is appended by #start.
+    this.#argv = [...commandFor(op, runtime, runner, options), binding, this.#module];
     this.#fill();
   }
 
@@ -590,9 +598,17 @@ export class Pool implements AsyncDisposable {
     const duplex = Duplex.create<unknown>({ capacity: this.#capacity, codec: "msgpack" });
     let started: { child: NodeChild; exited: Promise<ChildExit> };
     try {
-      const passed = this.#shared.map((memory) => (memory.name === null ? memory.fd : "ignore" as const));
-      const stdio = ["pipe" as const, "inherit" as const, "inherit" as const, ...passed, duplex.memory.fd];
-      started = startChild(op, this.#argv, stdio, this.#env, undefined);
+      // The shared segments come first (fds 3, 4, ... as `shared()` expects), the worker's channel after them.
+      const channel = String(placeOf(duplex.memory, this.#shared.length)!.number);
+      const segments = [...this.#shared, duplex.memory];
+      started = startChild(
+        op,
+        [...this.#argv, channel],
+        ["pipe", "inherit", "inherit"],
+        segments,
+        this.#env,
+        undefined,
+      );
     } catch (error) {
       duplex.close();
       this.#failStart(error);
@@ -823,9 +839,9 @@ export class Pool implements AsyncDisposable {
     // A worker that never became ready and said why, or exited on its own: its module does not load
     // (or the runtime does not start), and the next worker would fail alike, so the queued work fails
     // with the reason. One killed by a signal before it was ready (kill -9 from outside, the OOM
-    // killer) is only replaced, unless that keeps happening.
+    // killer; on Windows a crash's NTSTATUS code) is only replaced, unless that keeps happening.
     const startFailed = !w.ready && !this.#terminated && !w.cancelled &&
-      (w.failure !== undefined || exit.signal === null || ++this.#startKills >= startKillsMax);
+      (w.failure !== undefined || !killedBySystem(exit) || ++this.#startKills >= startKillsMax);
     if (startFailed) {
       if (w.pid === 0) {
         const cause = startError(w.child);

@@ -1,7 +1,7 @@
 /**
  * A worker of `Pool` (lib/pool.ts), run as `<runtime> pool_worker.ts <binding URL> <module URL> <fd>`
  * with its Duplex at `fd` (after the fds of the segments the pool shares, which the module gets from
- * `shared()`) and a pipe from the parent as stdin. It loads the binding and the module, says
+ * `shared()`; on Windows an inherited handle's value: lib/handoff.ts) and a pipe from the parent as stdin. It loads the binding and the module, says
  * it is ready, then runs tasks in the order they come and answers each:
  *
  * - `[id, name, args, TASK_CALL]` → `[id, ANSWER_OK, value]` or `[id, ANSWER_THREW, error]`

@@ -3,14 +3,15 @@
  * locks, channels, heaps); the child gets them back with one call to `shared()`.
  *
  * How objects travel: every distinct segment behind the shared objects is passed once. An anonymous
- * segment (a memfd, which has no name that could leak) goes as an inherited file descriptor in a
- * stdio slot of 3 or more (node:child_process, which does this in both Bun and Deno); a named one
- * goes by its name. The environment variable `LIBIPC_SHARED` describes each object: its class,
+ * segment (a memfd, which has no name that could leak) goes the OS's way (lib/handoff.ts): on POSIX
+ * as an inherited file descriptor in a stdio slot of 3 or more (node:child_process, which does this
+ * in Bun, Deno and Node), on Windows as an inherited handle named by its value; a named one goes by
+ * its name. The environment variable `LIBIPC_SHARED` describes each object: its class,
  * where its segment is, its offset and, for channels, the codec. The child treats that text as
  * input: `shared()` checks every field and throws EPROTO naming the entry that is wrong.
  *
  * `LIBIPC_SHARED`, version 1, is readable from C with strtok: `1` then one entry per object, each
- * after a `;`: `<Class> <fd:N|name:NAME> <offset> <at|own> [codec=NAME] [mutex=INDEX]`. `own`: the
+ * after a `;`: `<Class> <fd:N|handle:N|name:NAME> <offset> <at|own> [codec=NAME] [mutex=INDEX]`. `own`: the
  * object is alone in its segment (`X.fromFd`/`X.open`, C: `ipc_segment_open_fd` then
  * `ipc_<kind>_at(segment, 0)`); `at`: it is placed at `offset` in a segment (`X.at`). Names are
  * percent-encoded for space, `;` and `%`.
@@ -19,7 +20,6 @@
  */
 
 import { type ChildProcess as NodeChild, spawn as nodeSpawn } from "node:child_process";
-import { closeSync } from "node:fs";
 import process from "node:process";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -30,6 +30,7 @@ import { Condition } from "./condition.ts";
 import { Duplex } from "./duplex.ts";
 import { checkInteger, describe, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
 import { Event } from "./event.ts";
+import { FIRST_FD, handoff, placeOf, stdioTail, withInheritable } from "./handoff.ts";
 import { SharedHeap } from "./heap.ts";
 import { Mutex } from "./mutex.ts";
 import { MVar } from "./mvar.ts";
@@ -46,8 +47,9 @@ import { SharedValue } from "./shared_value.ts";
 export const SHARED_ENV = "LIBIPC_SHARED";
 /** The most objects one `spawn` can share. */
 export const SHARE_MAX = 64;
-/** The first fd number a child finds a passed segment at. */
-const firstFd = 3;
+const firstFd = FIRST_FD;
+/** The largest handle value `handle:N` may name (handles are 32-bit significant on Windows). */
+const handleMax = 0x7fffffff;
 const describedMax = 65536;
 
 /** An object `spawn` can share. */
@@ -175,7 +177,11 @@ export class ChildProcess implements AsyncDisposable {
     return this.#child.stderr;
   }
 
-  /** Sends `signal` (default SIGTERM) unless the child has already ended. Returns whether it was sent. */
+  /**
+   * Sends `signal` (default SIGTERM) unless the child has already ended. Returns whether it was sent.
+   * On Windows SIGTERM, SIGKILL and SIGINT end the child at once (TerminateProcess: no handler runs)
+   * and the others are refused with ENOTSUP.
+   */
   kill(signal: "SIGTERM" | "SIGKILL" | "SIGINT" | "SIGHUP" | "SIGUSR1" | "SIGUSR2" | number = "SIGTERM"): boolean {
     if (typeof signal === "number") signal = checkInteger("ChildProcess.kill", "signal", signal, 0, 64);
     else if (!signalNames.has(signal)) {
@@ -185,7 +191,17 @@ export class ChildProcess implements AsyncDisposable {
       );
     }
     if (this.#exit !== null) return false;
-    return this.#child.kill(signal);
+    try {
+      return this.#child.kill(signal);
+    } catch (error) {
+      // node:child_process throws ENOSYS (or EINVAL) for a signal this OS cannot deliver: Windows has
+      // only TerminateProcess, which libuv offers for SIGTERM, SIGKILL, SIGINT and SIGQUIT.
+      const code = (error as { code?: unknown }).code;
+      if (code !== "ENOSYS" && code !== "EINVAL") throw error;
+      throw new IpcError("ChildProcess.kill", "ENOTSUP", `this OS cannot send ${describe(signal)} to a process`, {
+        cause: error,
+      });
+    }
   }
 
   /** Kills the child with SIGKILL if it still runs, and waits until it has ended. */
@@ -297,7 +313,8 @@ export function describeShared(op: string, share: unknown): { segments: SharedMe
   }
   for (const d of described) {
     const memory = segments[d.segment];
-    const where = memory.name === null ? `fd:${firstFd + d.segment}` : `name:${encodeName(memory.name)}`;
+    const place = placeOf(memory, d.segment);
+    const where = place === null ? `name:${encodeName(memory.name!)}` : `${place.kind}:${place.number}`;
     let text = `${d.cls} ${where} ${d.offset} ${d.own ? "own" : "at"}`;
     if (d.codec !== undefined) text += ` codec=${d.codec}`;
     if (d.mutex !== undefined) text += ` mutex=${d.mutex}`;
@@ -373,23 +390,30 @@ export function startError(child: NodeChild): Error | undefined {
   return startErrors.get(child);
 }
 
-/** Starts the child and tracks its exit; `stdio` has the passed fds appended. */
+/**
+ * Starts the child with `std` as its stdin, stdout and stderr and hands it `segments` the OS's way
+ * (lib/handoff.ts: appended to stdio as fds, or made inheritable handles during the spawn), and tracks
+ * its exit.
+ */
 export function startChild(
   op: string,
   argv: string[],
-  stdio: ("inherit" | "pipe" | "ignore" | number)[],
+  std: ("inherit" | "pipe" | "ignore")[],
+  segments: readonly SharedMemory[],
   env: Record<string, string | undefined>,
   cwd: string | undefined,
 ): { child: NodeChild; exited: Promise<ChildExit> } {
-  let child: NodeChild;
-  try {
-    child = nodeSpawn(argv[0], argv.slice(1), { stdio, env, cwd });
-  } catch (error) {
-    throw refused(op, error, `start ${describe(argv[0])}`) ??
-      new IpcError(op, "EIO", `could not start ${describe(argv[0])}: ${(error as Error).message}`, {
-        cause: error,
-      });
-  }
+  const stdio = [...std, ...stdioTail(segments)];
+  const child = withInheritable(segments, () => {
+    try {
+      return nodeSpawn(argv[0], argv.slice(1), { stdio, env, cwd });
+    } catch (error) {
+      throw refused(op, error, `start ${describe(argv[0])}`) ??
+        new IpcError(op, "EIO", `could not start ${describe(argv[0])}: ${(error as Error).message}`, {
+          cause: error,
+        });
+    }
+  });
   const exited = new Promise<ChildExit>((resolve) => {
     let failed: Error | undefined;
     child.once("error", (error) => {
@@ -453,9 +477,8 @@ export async function spawn(module: string | URL, options: SpawnOptions = {}): P
   }
   const signal = signalOf(op, options);
   if (signal?.aborted) throw signal.reason;
-  const stdio = [...std, ...segments.map((memory) => (memory.name === null ? memory.fd : "ignore" as const))];
   const env = { ...inheritedEnv(op), ...options.env, [SHARED_ENV]: text };
-  const { child, exited } = startChild(op, argv, stdio, env, options.cwd);
+  const { child, exited } = startChild(op, argv, std, segments, env, options.cwd);
   await started(op, argv, child);
   const handle = new ChildProcess(child, exited);
   if (signal !== undefined) {
@@ -475,8 +498,11 @@ function bad(index: number, entry: string, why: string): IpcError {
   return new IpcError("shared", "EPROTO", `${SHARED_ENV} entry ${index} (${describe(entry)}): ${why}`);
 }
 
+/** Where a child finds a segment: a stdio slot's fd, an inherited handle's value, or a name. */
+type Place = { fd: number } | { handle: number } | { name: string };
+
 /** Parses `LIBIPC_SHARED` text into entries, checking every field. */
-export function parseShared(text: string): (Described & { where: { fd: number } | { name: string } })[] {
+export function parseShared(text: string): (Described & { where: Place })[] {
   if (text.length > describedMax) {
     throw new IpcError("shared", "EPROTO", `${SHARED_ENV} is ${text.length} characters; the limit is ${describedMax}`);
   }
@@ -492,19 +518,23 @@ export function parseShared(text: string): (Described & { where: { fd: number } 
   if (entries.length > SHARE_MAX) {
     throw new IpcError("shared", "EPROTO", `${SHARED_ENV} has ${entries.length} entries; the limit is ${SHARE_MAX}`);
   }
-  const out: (Described & { where: { fd: number } | { name: string } })[] = [];
+  const out: (Described & { where: Place })[] = [];
   for (const [index, entry] of entries.entries()) {
     const fields = entry.split(" ");
     if (fields.length < 4 || fields.length > 6) throw bad(index, entry, "expected 4 to 6 fields");
     const [cls, where, offsetText, mode, ...extra] = fields;
     if (!classNames.has(cls)) throw bad(index, entry, `unknown class ${describe(cls)}`);
-    let place: { fd: number } | { name: string };
+    let place: Place;
     if (where.startsWith("fd:") && /^\d{1,5}$/.test(where.slice(3))) {
       const fd = Number(where.slice(3));
       if (fd < firstFd || fd >= firstFd + SHARE_MAX) {
         throw bad(index, entry, `fd ${fd} is outside ${firstFd}..${firstFd + SHARE_MAX - 1}`);
       }
       place = { fd };
+    } else if (where.startsWith("handle:") && /^\d{1,10}$/.test(where.slice(7))) {
+      const handle = Number(where.slice(7));
+      if (handle === 0 || handle > handleMax) throw bad(index, entry, `handle ${handle} is outside 1..${handleMax}`);
+      place = { handle };
     } else if (where.startsWith("name:") && where.length > 5) {
       let name: string;
       try {
@@ -513,7 +543,7 @@ export function parseShared(text: string): (Described & { where: { fd: number } 
         throw bad(index, entry, "the name is not percent-encoded text");
       }
       place = { name };
-    } else throw bad(index, entry, `the segment must be fd:N or name:NAME, got ${describe(where)}`);
+    } else throw bad(index, entry, `the segment must be fd:N, handle:N or name:NAME, got ${describe(where)}`);
     if (!/^\d{1,15}$/.test(offsetText)) throw bad(index, entry, `offset must be a decimal integer`);
     if (mode !== "at" && mode !== "own") throw bad(index, entry, `mode must be "at" or "own", got ${describe(mode)}`);
     const d: Described & { where: typeof place } = {
@@ -548,14 +578,28 @@ export function parseShared(text: string): (Described & { where: { fd: number } 
  * nothing or this process was not started by `spawn`. Throws EPROTO for a malformed description and
  * the open's error (EINVAL for an fd that is not open, ENOENT for a name that is gone).
  *
- * The passed fds are closed once their segments are open, and `LIBIPC_SHARED` is removed from the
+ * The passed fds (or handles) are closed once their segments are open, and `LIBIPC_SHARED` is removed from the
  * environment, so that this process's own children inherit neither.
  */
 export function shared<T extends unknown[] = unknown[]>(): T {
   if (received !== undefined) return received as T;
   const text = process.env[SHARED_ENV];
   if (text === undefined || text === "") return (received = []) as unknown as T;
-  const entries = parseShared(text);
+  const parsed = parseShared(text);
+  // An inherited fd or handle is opened by its number (ipc_segment_open_fd takes either, by the OS).
+  const kind = handoff().kind;
+  const entries = parsed.map((d, index) => {
+    const passed = "fd" in d.where
+      ? { kind: "fd", fd: d.where.fd }
+      : "handle" in d.where
+      ? { kind: "handle", fd: d.where.handle }
+      : undefined;
+    if (passed !== undefined && passed.kind !== kind) {
+      const entry = text.split(";")[index + 1];
+      throw bad(index, entry, `a segment passed by ${passed.kind}, but this process receives them by ${kind}`);
+    }
+    return { ...d, where: passed === undefined ? d.where as { name: string } : { fd: passed.fd } };
+  });
   const segments = new Map<string, SharedMemory>();
   const fds = new Set<number>();
   const opened: { close(): void }[] = [];
@@ -664,13 +708,7 @@ export function shared<T extends unknown[] = unknown[]>(): T {
     throw error;
   }
   // Every segment is open (duplicated fds): the inherited ones would only leak into grandchildren.
-  for (const fd of fds) {
-    try {
-      closeSync(fd);
-    } catch {
-      // Already closed, or (Deno) an fd node:fs did not open itself, which it cannot close: it stays.
-    }
-  }
+  for (const fd of fds) handoff().closeInherited(fd);
   delete process.env[SHARED_ENV];
   received = out;
   return out as T;

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { isAbsolute } from "node:path";
+import { pathToFileURL } from "node:url";
 import { CHAN_CAPACITY_MAX, CHAN_CAPACITY_MIN, RESULT_CODES, type ResultCode } from "./abi.ts";
 import { describe, IpcError, IpcRangeError, IpcTypeError } from "./errors.ts";
 
@@ -21,11 +23,14 @@ export interface RemoteError {
 /** The default bytes of each direction's channel: untouched pages of a memfd cost no memory. */
 export const callCapacityDefault: number = 4 << 20;
 
-/** `module` as a URL a child can import: an absolute path or any URL, never a relative path. */
+/**
+ * `module` as a URL a child can import: an absolute path or any URL, never a relative path. Paths are
+ * this OS's (node:path): on Windows `C:\\app\\job.ts` is a path, not a URL with the scheme "c:".
+ */
 export function moduleUrl(op: string, module: unknown): string {
   if (module instanceof URL) return module.href;
   if (typeof module === "string") {
-    if (module.startsWith("/")) return new URL("file://" + module.split("/").map(encodeURIComponent).join("/")).href;
+    if (isAbsolute(module)) return pathToFileURL(module).href;
     if (/^[a-z][a-z0-9+.-]*:/i.test(module)) return module;
   }
   throw new IpcTypeError(
@@ -67,10 +72,48 @@ export function howItDied(exit: { code: number | null; signal: string | null }, 
     else if (exit.signal === "SIGSEGV" || exit.signal === "SIGBUS") how += " (a crash in native code)";
     else if (exit.signal === "SIGABRT" || exit.signal === "SIGTRAP") how += oom ? " (out of memory)" : " (aborted)";
   } else if (exit.code === 0) how = "exited with code 0 before returning (process.exit(0) or Deno.exit(0)?)";
-  else how = `exited with code ${exit.code} before returning${oom ? " (out of memory)" : ""}`;
+  else if (exit.code !== null && ntStatus(exit.code) !== undefined) {
+    const status = exit.code >>> 0;
+    how = `exited with code 0x${status.toString(16).toUpperCase()} before returning (${ntStatus(status)})`;
+  } else how = `exited with code ${exit.code} before returning${oom ? " (out of memory)" : ""}`;
   // deno-lint-ignore no-control-regex
   const tail = stderr.replace(/\x1b\[[0-9;]*m/g, "").trim().split("\n").slice(-3).join(" | ");
   return tail === "" ? how : `${how}; its stderr ended with: ${tail}`;
+}
+
+/**
+ * Whether the system ended the process rather than the process itself: a signal on POSIX, an NTSTATUS
+ * exit code on Windows (a crash; TerminateProcess from outside leaves the killer's code, usually 1,
+ * which cannot be told from exit(1)).
+ */
+export function killedBySystem(exit: { code: number | null; signal: string | null }): boolean {
+  return exit.signal !== null || (exit.code !== null && ntStatus(exit.code) !== undefined);
+}
+
+/**
+ * What an exit code that is an NTSTATUS error (0xC0000000 and up, unsigned or as a negative int32)
+ * says: Windows ends a crashed process with one, where POSIX reports a signal; POSIX exit codes are
+ * 0..255, so the range alone tells them apart.
+ */
+function ntStatus(code: number): string | undefined {
+  if (!Number.isInteger(code) || code < -0x80000000 || code > 0xffffffff) return undefined;
+  const status = code >>> 0;
+  // Error severity with a small facility: what the system raises, not a program's exit(-1).
+  if (status < 0xc0000000 || status >= 0xd0000000) return undefined;
+  switch (status) {
+    case 0xc0000005:
+      return "an access violation: a crash in native code";
+    case 0xc000001d:
+      return "an illegal instruction: a crash in native code";
+    case 0xc00000fd:
+      return "a stack overflow";
+    case 0xc0000017:
+      return "out of memory";
+    case 0xc0000409:
+      return "a fail-fast abort";
+    default:
+      return "an NTSTATUS error: the process crashed";
+  }
 }
 
 /** A thrown value as plain fields (the child's side). */

@@ -233,7 +233,8 @@ export class SharedMemory implements Disposable {
 
   /**
    * Opens the segment behind file descriptor `fd`, typically one a parent passed to this process
-   * (a Bun.spawn or node:child_process stdio slot of 3 or more). The fd is duplicated; the caller
+   * (a Bun.spawn or node:child_process stdio slot of 3 or more; on Windows, where the native "fd" is
+   * a HANDLE's value, an inherited handle: lib/handoff.ts). The fd is duplicated; the caller
    * keeps owning `fd`. The file is checked as `open` checks it, owner included: an fd can come from
    * anyone.
    */

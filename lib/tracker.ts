@@ -9,6 +9,7 @@
  * @module
  */
 
+import { dirname, sep } from "node:path";
 import { TRACKER_ALL, TRACKER_NAMES_MAX } from "./abi.ts";
 import { checked, cString } from "./call.ts";
 import { describe, type ErrorCode, IpcTypeError, optionsOf } from "./errors.ts";
@@ -103,9 +104,13 @@ export function explainTracker(code: ErrorCode, helper: string | undefined): str
       return `the tracker helper ${describe(helper ?? "$LIBIPC_TRACKER")} does not exist`;
     case "ENOHELPER": {
       const lib = native().path;
-      const dir = lib.includes("/") ? lib.slice(0, lib.lastIndexOf("/")) : ".";
-      return `no tracker helper found: looked for $LIBIPC_TRACKER, ${dir}/../libexec/libipc/libipc-tracker, ` +
-        `${dir}/../bin/libipc-tracker and ${dir}/libipc-tracker; build it (npm install, or node ` +
+      // This OS's separator (node:path): on Windows the library's path has backslashes.
+      const dir = dirname(lib);
+      const at = (...parts: string[]) => [dir, ...parts].join(sep);
+      return `no tracker helper found: looked for $LIBIPC_TRACKER, ${
+        at("..", "libexec", "libipc", "libipc-tracker")
+      }, ` +
+        `${at("..", "bin", "libipc-tracker")} and ${at("libipc-tracker")}; build it (npm install, or node ` +
         `scripts/zig.mjs build), set LIBIPC_TRACKER, or pass { helper } to Tracker.start`;
     }
     case "EACCES":

@@ -12,6 +12,7 @@ import chan from "./chan.ts";
 import channels from "./channels.ts";
 import tracker from "./tracker.ts";
 import processCases from "./process.ts";
+import handoff from "./handoff.ts";
 import fuzzArgs from "./fuzz_args.ts";
 import denoPermissions from "./deno_permissions.ts";
 import unlink from "./unlink.ts";
@@ -31,6 +32,7 @@ export const cases: ((h: Harness) => void)[] = [
   channels,
   tracker,
   processCases,
+  handoff,
   fuzzArgs,
   unlink,
   denoPermissions,

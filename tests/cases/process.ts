@@ -108,7 +108,7 @@ export default function processCases(h: Harness): void {
     fails(() => parseShared("2;Mutex fd:3 0 at"), "EPROTO", /starts with "2", not version 1/);
     fails(() => parseShared("1;Thread fd:3 0 at"), "EPROTO", /entry 0 .*unknown class "Thread"/);
     fails(() => parseShared("1;Mutex fd:2 0 at"), "EPROTO", /fd 2 is outside 3\.\.66/);
-    fails(() => parseShared("1;Mutex fd:x 0 at"), "EPROTO", /must be fd:N or name:NAME/);
+    fails(() => parseShared("1;Mutex fd:x 0 at"), "EPROTO", /must be fd:N, handle:N or name:NAME/);
     fails(() => parseShared("1;Mutex name:%zz 0 at"), "EPROTO", /not percent-encoded/);
     fails(() => parseShared("1;Mutex fd:3 -1 at"), "EPROTO", /offset must be a decimal integer/);
     fails(() => parseShared("1;Mutex fd:3 0 here"), "EPROTO", /mode must be "at" or "own"/);
