@@ -1,6 +1,7 @@
 /* For the C tests (Linux): whether a process is seen parked in the kernel — state S in
  * /proc/<pid>/stat and inside a futex call per /proc/<pid>/syscall — so that a test that means to
- * catch a waiter parked waits for that, never for a time. */
+ * catch a waiter parked waits for that, never for a time. The helpers are static inline so that a
+ * test may use either without an unused-function warning. */
 #ifndef IPC_TEST_PARKED_H
 #define IPC_TEST_PARKED_H
 
@@ -20,7 +21,7 @@
 
 /* Whether process (or thread: any tid names one in /proc) `pid` sleeps in futex/futex_waitv now:
  * 1 when it does, 0 when it does not (yet), -1 when it is gone. */
-static int parked_now(pid_t pid) {
+static inline int parked_now(pid_t pid) {
   char path[64], stat[512] = {0}, call[256] = {0};
   snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
   FILE *f = fopen(path, "r");
@@ -40,7 +41,7 @@ static int parked_now(pid_t pid) {
 
 /* Polls (every 1 ms, up to `limit_ns`) until process `pid` sleeps in futex/futex_waitv. Returns 1
  * when seen, 0 when the process is gone or the limit passed (then says so on stderr). */
-static int seen_parked(pid_t pid, uint64_t limit_ns) {
+static inline int seen_parked(pid_t pid, uint64_t limit_ns) {
   const struct timespec ms = {0, 1000000L};
   for (uint64_t t0 = ipc_now_ns(); ipc_now_ns() - t0 < limit_ns; nanosleep(&ms, NULL)) {
     int parked = parked_now(pid);
