@@ -43,7 +43,7 @@
 //! What another process wrote is input: positions that disagree (more bytes used than the capacity,
 //! a record longer than what is used) are refused with error.Protocol, never followed. The capacity
 //! itself is input too: every call indexes the ring with the capacity this process checked against
-//! its own mapping when it attached the channel (`Handle`, "Handles" below), read from private
+//! its own mapping when it attached the channel (`Handle`, chan/handles.zig), read from private
 //! memory once per call, and refuses a header that says otherwise. The seen positions (`head_seen`,
 //! `tail_seen`) are caches, never ahead of the real ones: one that looks inconsistent is looked up
 //! again before anything is called damage.

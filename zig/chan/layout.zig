@@ -43,7 +43,7 @@ pub const kind_mask: u32 = 0xff;
 /// A process that holds (or held) views, as every process judges it: its pid, its start time (a
 /// reused pid has another) and its pid namespace (the same pid names another process in another
 /// namespace). The channel keeps `holders_max` of them, written only under the receive lock; see
-/// "Views" below for the invariants.
+/// views.zig (`Loan`) for the invariants.
 pub const Holder = extern struct {
     /// 0 while the entry is not whole: cleared first and stored last when an entry is (re)written.
     pid: u32,
@@ -92,7 +92,7 @@ pub const Chan = extern struct {
 /// A channel as this process uses it for one call: the header in shared memory and the capacity
 /// this process checked against the memory it has mapped when it attached the channel (`attach`).
 /// Every index into the ring is bounded by this capacity, never by the header's field, which any
-/// process sharing the memory can rewrite at any instant (see "Handles" below).
+/// process sharing the memory can rewrite at any instant (see handles.zig).
 pub const Handle = struct {
     c: *Chan,
     capacity: u32,
