@@ -1,20 +1,20 @@
 /* chan.pml: the channel ring's commit/wait protocol and its wake-one pass-on rules.
  *
- * mirrors: zig/chan.zig positions sha256:150de8e109a5c51a
- * mirrors: zig/chan.zig commit sha256:cee1ad04078f2a0c
- * mirrors: zig/chan.zig fits sha256:2f899a7d69146cbb
- * mirrors: zig/chan.zig trySendMany sha256:ff8138bea640dde9
- * mirrors: zig/chan.zig tryRecv sha256:a296653f122343a2
- * mirrors: zig/chan.zig consume sha256:a5a50d515ca0322e
- * mirrors: zig/chan.zig replace sha256:ca5076b6f261be4e
- * mirrors: zig/chan.zig wakeAfter sha256:efae21e2a1dff208
- * mirrors: zig/chan.zig sendMany sha256:81c8c684fec00a55
- * mirrors: zig/chan.zig recv sha256:0c209d199405a918
- * mirrors: zig/chan.zig lockReceivers sha256:d1c701a6453b6918
- * mirrors: zig/chan.zig repairReceivers sha256:932cb71796ef4fc9
- * mirrors: zig/chan.zig seeBoth sha256:39008008d95231af
- * mirrors: zig/chan.zig wakeReceivers sha256:4a54c4354d3248c1
- * mirrors: zig/chan.zig passOn sha256:a7a85976e9e0fc2c
+ * mirrors: zig/chan/ring.zig positions sha256:afee568deef33f72
+ * mirrors: zig/chan/ring.zig commit sha256:cee1ad04078f2a0c
+ * mirrors: zig/chan/send.zig fits sha256:2f899a7d69146cbb
+ * mirrors: zig/chan/send.zig trySendMany sha256:a59073bf8ec489be
+ * mirrors: zig/chan/recv.zig tryRecv sha256:d41b70858e5ffde1
+ * mirrors: zig/chan/recv.zig consume sha256:6d73918514effd3f
+ * mirrors: zig/chan/mvar.zig replace sha256:1bf8f04cf44c5c43
+ * mirrors: zig/chan/blocking.zig wakeAfter sha256:efae21e2a1dff208
+ * mirrors: zig/chan/blocking.zig sendMany sha256:81c8c684fec00a55
+ * mirrors: zig/chan/blocking.zig recv sha256:0c209d199405a918
+ * mirrors: zig/chan/locks.zig lockReceivers sha256:478d00fdad954a0e
+ * mirrors: zig/chan/locks.zig repairReceivers sha256:932cb71796ef4fc9
+ * mirrors: zig/chan/mvar.zig seeBoth sha256:39008008d95231af
+ * mirrors: zig/chan/blocking.zig wakeReceivers sha256:4a54c4354d3248c1
+ * mirrors: zig/chan/blocking.zig passOn sha256:a7a85976e9e0fc2c
  *
  * Positions count records (every message is one record of one unit; padding, record headers,
  * loans and close are abstracted away) modulo 8; the ring holds C records. Senders hold the send

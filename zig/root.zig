@@ -1634,7 +1634,7 @@ pub export fn ipc_waiter_destroy(handle: ?*ipc_waiter_t) i32 {
 
 /// The C type `ipc_chan_t`: the `chan.Chan` header in shared memory, its ring right after it. Only
 /// pointers this process attached (ipc_chan_init, _init_at, _at, _create) are channels to it: the
-/// capacity it uses is the one it checked against its mapping then (see chan.zig, "Handles").
+/// capacity it uses is the one it checked against its mapping then (see zig/chan/handles.zig).
 pub const ipc_chan_t = opaque {};
 
 fn toChan(handle: ?*ipc_chan_t) abi.Error!chan.Handle {

@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "ipc.h"
 #include "check.h"
+#include "parked.h"
 
 #include <sched.h>
 #include <signal.h>
@@ -98,29 +99,15 @@ static void test_mvar_after_swap(void) {
   CHECK_RC(ipc_segment_close(seg), IPC_OK);
 }
 
-/* Whether process `pid` sleeps in the kernel (state S in /proc/<pid>/stat). */
-static int sleeping(pid_t pid) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-  FILE *f = fopen(path, "r");
-  if (f == NULL) return 0;
-  char line[512];
-  size_t got = fread(line, 1, sizeof line - 1, f);
-  fclose(f);
-  line[got] = 0;
-  const char *paren = strrchr(line, ')');
-  return paren != NULL && paren[1] == ' ' && paren[2] == 'S';
-}
-
 /* Waits until `count` receivers are parked on the channel's readable word: counted as parked on
- * the word (its waiters count, the u32 after the value) and asleep in the kernel. */
+ * the word (its waiters count, the u32 after the value) and asleep in a futex wait (parked.h). */
 static void await_parked(ipc_chan_t *chan, const pid_t *pids, int count) {
   const volatile uint32_t *word = ipc_chan_word(chan, 0);
   CHECK(word != NULL);
   uint64_t until = ipc_now_ns() + (uint64_t)LONG_NS;
   for (;;) {
     int asleep = 0;
-    for (int i = 0; i < count; i++) asleep += sleeping(pids[i]);
+    for (int i = 0; i < count; i++) asleep += parked_now(pids[i]) > 0;
     if (word[1] >= (uint32_t)count && asleep == count) return;
     CHECK(ipc_now_ns() < until);
     sched_yield();

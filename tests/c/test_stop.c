@@ -1,7 +1,7 @@
 /* Issue 16, item 3: a peer stopped (SIGSTOP) while it holds an internal lock of a channel (the send
  * lock, the receive lock) or of a heap (the page lock) never makes another process's timed or try
  * call wait past its deadline. A forked child takes the lock directly, through the lock's offset in
- * the segment (zig/chan.zig `Chan`; the heap's is found by its magic: the internal locks are ordinary libipc mutex objects), and stops itself; the
+ * the segment (zig/chan/layout.zig `Chan`; the heap's is found by its magic: the internal locks are ordinary libipc mutex objects), and stops itself; the
  * parent then calls the timed forms (ETIMEDOUT in time), the try forms (IPC_EBUSY at once) and, for
  * the heap, the paths that never take the page lock, then resumes the child, which exits holding
  * the lock: the next call repairs it (owner died) and succeeds. A call that hangs is caught by
@@ -23,7 +23,7 @@
 #define TIMEOUT_NS (200 * MS_NS)
 #define LATE_NS (5000 * MS_NS)
 
-/* Offsets of the internal locks in the segment's data (zig/chan.zig `Chan`, zig/heap.zig `Header`). */
+/* Offsets of the internal locks in the segment's data (zig/chan/layout.zig `Chan`, zig/heap.zig `Header`). */
 #define CHAN_SEND_LOCK 64
 #define CHAN_RECV_LOCK 128
 /* The heap's page lock: the one mutex object (magic "IMTX") in the heap's header. */

@@ -1,13 +1,14 @@
 /* Proves that no wake-up is lost (issue 15): a timed mutex lock that gives up after consuming the
  * unlock's wake passes it on even when a try_lock took the lock meanwhile; and waiters parked on a
  * word that was changed without a wake (what a process killed between its commit and its wake
- * leaves) return by themselves. "Parked" is an event, not a sleep: the waiter thread's
- * /proc/self/task/<tid>/wchan names a futex wait (and, where the object counts parked waiters,
- * the count says so); the only time limits are generous timeouts that end a lost wait with a
- * failure instead of a hang. */
+ * leaves) return by themselves. "Parked" is an event, not a sleep: the waiter thread sleeps inside
+ * futex or futex_waitv (parked.h; and, where the object counts parked waiters, the count says so);
+ * the only time limits are generous timeouts that end a lost wait with a failure instead of a
+ * hang. */
 #define _GNU_SOURCE
 #include "ipc.h"
 #include "check.h"
+#include "parked.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -29,14 +30,7 @@ static pid_t current_tid(void) {
 
 /* Whether thread `tid` of this process sleeps in a futex wait (futex_wait, futex_waitv). */
 static int parked(pid_t tid) {
-  char path[64], buf[64];
-  snprintf(path, sizeof path, "/proc/self/task/%d/wchan", (int)tid);
-  FILE *f = fopen(path, "r");
-  if (f == NULL) return 0;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  return strncmp(buf, "futex", 5) == 0;
+  return parked_now(tid) > 0;
 }
 
 static void sleep_us(long us) {
