@@ -290,11 +290,11 @@ pub fn build(b: *std.Build) void {
 /// The C tests, tests/c/test_<name>.c.
 const c_test_names = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "heap_callbacks", "heap_arena", "chan", "tracker", "eintr", "stop", "corrupt" };
 
-/// The C tests that still reach past ipc.h into Linux itself, so mactest leaves them out: sync, wake
-/// and eintr find parked threads by raw futex syscalls and gettid (tests/c/parked.h), mutex_attack
+/// The C tests that still reach past ipc.h into Linux itself, so mactest leaves them out: sync, wake,
+/// eintr and chan find parked threads by raw futex syscalls and gettid (tests/c/parked.h), mutex_attack
 /// compares with a robust pthread mutex (macOS has none), heap names its kill-storm children with
 /// prctl.
-const linux_bound_c_tests = [_][]const u8{ "sync", "wake", "eintr", "mutex_attack", "heap" };
+const linux_bound_c_tests = [_][]const u8{ "sync", "wake", "eintr", "chan", "mutex_attack", "heap" };
 
 /// The C tests (tests/c/test_*.c), each linked against the static library and, when `shared` is
 /// given, also against the shared one. test_tracker gets the helper program as its argument.

@@ -15,6 +15,7 @@ const std = @import("std");
 const builtin = @import("builtin");
 const linux = std.os.linux;
 const abi = @import("../abi.zig");
+const posix = @import("posix.zig");
 const Error = abi.Error;
 
 pub const supported = true;
@@ -40,20 +41,7 @@ pub fn errnoOf(rc: usize) ?linux.E {
 
 /// The one mapping from Linux errno values to libipc errors.
 pub fn fromErrno(e: linux.E) Error {
-    return switch (e) {
-        .INVAL, .BADF, .NOTDIR, .ISDIR, .LOOP => error.Invalid,
-        .NOMEM => error.NoMemory,
-        .NOSPC, .FBIG, .DQUOT, .OVERFLOW => error.NoSpace,
-        .EXIST => error.Exists,
-        .NOENT => error.NotFound,
-        .ACCES, .PERM, .ROFS, .TXTBSY => error.Access,
-        .NAMETOOLONG => error.NameTooLong,
-        .MFILE, .NFILE => error.TooManyFiles,
-        .NOSYS, .OPNOTSUPP => error.NotSupported,
-        .TIMEDOUT => error.TimedOut,
-        .BUSY, .AGAIN => error.Busy,
-        else => error.Io,
-    };
+    return posix.fromErrno(e);
 }
 
 /// Calls `f` until it does not fail with EINTR, at most `eintr_retries_max` times.

@@ -11,6 +11,7 @@
 const std = @import("std");
 const linux = std.os.linux;
 const abi = @import("../abi.zig");
+const posix = @import("posix.zig");
 const base = @import("linux.zig");
 const Error = abi.Error;
 const Fd = base.Fd;
@@ -187,32 +188,12 @@ pub fn getpid() i32 {
 }
 
 /// The value of environment variable `name`, or null.
-pub fn getenv(name: [*:0]const u8) ?[]const u8 {
-    const value = std.c.getenv(name) orelse return null;
-    return std.mem.span(value);
-}
-
-const DlInfo = extern struct {
-    fname: ?[*:0]const u8,
-    fbase: ?*anyopaque,
-    sname: ?[*:0]const u8,
-    saddr: ?*anyopaque,
-};
-extern "c" fn dladdr(address: *const anyopaque, info: *DlInfo) c_int;
+pub const getenv = posix.getenv;
 
 /// The absolute path of the file this code was loaded from: libipc.so, or the program libipc.a was
 /// linked into. Written to `buf`; null when it cannot be found out.
 pub fn imagePath(buf: []u8) ?[]const u8 {
-    var info: DlInfo = undefined;
-    if (dladdr(@ptrCast(&imagePath), &info) != 0) {
-        if (info.fname) |fname| {
-            const path = std.mem.span(fname);
-            if (path.len > 0 and path[0] == '/' and path.len <= buf.len) {
-                @memcpy(buf[0..path.len], path);
-                return buf[0..path.len];
-            }
-        }
-    }
+    if (posix.loadedFrom(buf)) |path| return path;
     // The main program (a static link) is reported by the name it was started with; the kernel
     // knows its absolute path.
     const rc = linux.readlink("/proc/self/exe", buf.ptr, buf.len);

@@ -30,6 +30,7 @@
 const std = @import("std");
 const c = std.c;
 const abi = @import("../abi.zig");
+const posix = @import("posix.zig");
 const Error = abi.Error;
 const wait = @import("macos_wait.zig");
 
@@ -47,20 +48,7 @@ const eintr_retries_max = 64;
 
 /// The one mapping from Darwin errno values to libipc errors.
 pub fn fromErrno(e: c.E) Error {
-    return switch (e) {
-        .INVAL, .BADF, .NOTDIR, .ISDIR, .LOOP => error.Invalid,
-        .NOMEM => error.NoMemory,
-        .NOSPC, .FBIG, .DQUOT, .OVERFLOW => error.NoSpace,
-        .EXIST => error.Exists,
-        .NOENT => error.NotFound,
-        .ACCES, .PERM, .ROFS, .TXTBSY => error.Access,
-        .NAMETOOLONG => error.NameTooLong,
-        .MFILE, .NFILE => error.TooManyFiles,
-        .NOSYS, .OPNOTSUPP => error.NotSupported,
-        .TIMEDOUT => error.TimedOut,
-        .BUSY, .AGAIN => error.Busy,
-        else => error.Io,
-    };
+    return posix.fromErrno(e);
 }
 
 fn errno() c.E {

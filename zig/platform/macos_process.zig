@@ -15,6 +15,7 @@
 const std = @import("std");
 const c = std.c;
 const abi = @import("../abi.zig");
+const posix = @import("posix.zig");
 const base = @import("macos.zig");
 const Error = abi.Error;
 const Fd = base.Fd;
@@ -179,32 +180,12 @@ pub fn getpid() i32 {
 }
 
 /// The value of environment variable `name`, or null.
-pub fn getenv(name: [*:0]const u8) ?[]const u8 {
-    const value = c.getenv(name) orelse return null;
-    return std.mem.span(value);
-}
-
-const DlInfo = extern struct {
-    fname: ?[*:0]const u8,
-    fbase: ?*anyopaque,
-    sname: ?[*:0]const u8,
-    saddr: ?*anyopaque,
-};
-extern "c" fn dladdr(address: *const anyopaque, info: *DlInfo) c_int;
+pub const getenv = posix.getenv;
 
 /// The absolute path of the file this code was loaded from: libipc.dylib, or the program libipc.a
 /// was linked into. Written to `buf`; null when it cannot be found out.
 pub fn imagePath(buf: []u8) ?[]const u8 {
-    var info: DlInfo = undefined;
-    if (dladdr(@ptrCast(&imagePath), &info) != 0) {
-        if (info.fname) |fname| {
-            const path = std.mem.span(fname);
-            if (path.len > 0 and path[0] == '/' and path.len <= buf.len) {
-                @memcpy(buf[0..path.len], path);
-                return buf[0..path.len];
-            }
-        }
-    }
+    if (posix.loadedFrom(buf)) |path| return path;
     // The main program, by the path the kernel started it from (may be relative: then unknown).
     if (buf.len < 2) return null;
     var size: u32 = @intCast(@min(buf.len - 1, std.math.maxInt(u32)));
