@@ -1,6 +1,6 @@
 /* mutex.pml: the timed wait of the robust mutex, and its give-up pass-on.
  *
- * mirrors: zig/mutex.zig lockContended sha256:69feb6e350c3fb56
+ * mirrors: zig/mutex.zig lockContended sha256:4c05f53303fa0c9f
  * mirrors: zig/mutex.zig prepare sha256:adf584e236764f32
  * mirrors: zig/mutex.zig waitValue sha256:d20548b12f1506f5
  * mirrors: zig/mutex.zig passOnWake sha256:90fd572e8ba47c12

@@ -10,7 +10,7 @@
  * mirrors: zig/platform/owner_mutex.zig judge sha256:13c2654a30f9048c
  * mirrors: zig/platform/owner_mutex.zig reapWith sha256:9a695c559ce2f91e
  * mirrors: zig/platform/owner_mutex.zig release_dead sha256:f5ec2fc57aa1c149
- * mirrors: zig/wait.zig parkLoop sha256:181ec9d31143bf5f
+ * mirrors: zig/wait.zig parkLoop sha256:70e77c8086c74d4e
  *
  * The cell: the word -- the holder's thread id (a process here: tid = _pid + 1), WB (waiters), OD
  * (owner died) -- and the holder's pid (`cpid`), written together by the taking CAS. The record: a

@@ -157,7 +157,7 @@ noinline fn lockContended(m: *Mutex, deadline: wait.Deadline) Error!Acquired {
         switch (try prepare(m, true)) {
             .acquired => |a| return a,
             // Whatever ended the wait, the loop re-checks the deadline and the word.
-            .wait => |expected| _ = try wait.parkLock(w, expected, deadline),
+            .wait => |expected| _ = try wait.parkLock(w, expected, deadline, reapWord),
         }
     }
 }

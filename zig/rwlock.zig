@@ -261,7 +261,7 @@ pub fn readLock(rw: *RwLock, deadline: wait.Deadline) Error!Acquired {
             .wait => |w| {
                 waited = w.word;
                 if (deadline.passed(platform.monotonicNs())) return error.TimedOut;
-                _ = try wait.parkLock(w.word, w.expected, deadline);
+                _ = try wait.parkLock(w.word, w.expected, deadline, mutex.reapWord);
             },
         }
     }
@@ -343,7 +343,7 @@ pub fn writeLock(rw: *RwLock, deadline: wait.Deadline) Error!Acquired {
             abandonWrite(rw) catch {};
             return error.TimedOut;
         }
-        _ = wait.parkLock(s.word(), v, deadline) catch |err| {
+        _ = wait.parkLock(s.word(), v, deadline, mutex.reapWord) catch |err| {
             abandonWrite(rw) catch {};
             return err;
         };

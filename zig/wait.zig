@@ -354,9 +354,16 @@ pub fn parkWords(words: []const platform.WaitWord, deadline: Deadline) Error!Out
 
 /// `parkWords` where `words[lock]` is a robust mutex's lock word: when a slice ends with every word
 /// unchanged, its holder is judged as in `parkLock` (a channel's data beside its writer's lock).
-pub fn parkWordsLock(words: []const platform.WaitWord, lock: usize, deadline: Deadline) Error!Outcome {
-    return parkLoop(words, deadline, true, lock);
+pub fn parkWordsLock(words: []const platform.WaitWord, lock: usize, deadline: Deadline, judge: Judge) Error!Outcome {
+    return parkLoop(words, deadline, true, .{ .index = lock, .judge = judge });
 }
+
+/// How a lock's waiter judges the holder of its lock word when a slice ends with the word unchanged:
+/// true when the holder was found dead and the lock freed (`mutex.reapWord`). The caller passes it,
+/// so this file, which the mutex is built on, never imports the mutex.
+pub const Judge = *const fn (word: *const u32) bool;
+
+const Lock = struct { index: usize, judge: Judge };
 
 /// A lock's park (mutexes, rwlocks): like `park` without a cancel word, but a signal never ends it,
 /// as a signal never ends `pthread_mutex_lock`: a lock wait is short by design, and a caller
@@ -365,26 +372,26 @@ pub fn parkWordsLock(words: []const platform.WaitWord, lock: usize, deadline: De
 /// owner-recording protocol has no kernel to free a dead holder's lock), and the wait ends `woken`
 /// when the lock was freed. A word that is no mutex's lock word (an rwlock reader's `slot_free`,
 /// parked on here too) is never judged: `mutex.reapWord` checks the object around it first.
-pub fn parkLock(word: *const u32, expected: u32, deadline: Deadline) Error!Outcome {
+pub fn parkLock(word: *const u32, expected: u32, deadline: Deadline, judge: Judge) Error!Outcome {
     const words = [_]platform.WaitWord{.{ .word = word, .expected = expected, .private = false }};
-    return parkLoop(&words, deadline, false, 0);
+    return parkLoop(&words, deadline, false, .{ .index = 0, .judge = judge });
 }
 
-fn parkLoop(words: []const platform.WaitWord, deadline: Deadline, signals_end_it: bool, lock: ?usize) Error!Outcome {
+fn parkLoop(words: []const platform.WaitWord, deadline: Deadline, signals_end_it: bool, lock: ?Lock) Error!Outcome {
     var interrupts: u32 = 0;
     while (true) {
         const now = platform.monotonicNs();
         if (deadline.passed(now)) return .timed_out;
         const slice = Deadline.earliest(deadline, .{ .at = now +| recheck_ns });
-        switch (try platform.futexWaitvLock(words, lock, slice.at)) {
+        switch (try platform.futexWaitvLock(words, if (lock) |l| l.index else null, slice.at)) {
             .woken => return .woken,
             .timed_out => {
                 if (deadline.passed(platform.monotonicNs())) return .timed_out;
                 for (words) |w| {
                     if (load(w.word) != w.expected) return .woken;
                 }
-                if (lock) |i| {
-                    if (@import("mutex.zig").reapWord(words[i].word)) return .woken;
+                if (lock) |l| {
+                    if (l.judge(words[l.index].word)) return .woken;
                 }
             },
             .interrupted => {

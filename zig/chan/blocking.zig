@@ -13,6 +13,7 @@
 const std = @import("std");
 const abi = @import("../abi.zig");
 const wait = @import("../wait.zig");
+const mutex = @import("../mutex.zig");
 const platform = @import("../platform/root.zig");
 const Error = abi.Error;
 const Chan = @import("layout.zig").Chan;
@@ -254,7 +255,7 @@ fn waitEither(c: *Chan, expected: u32, writer: u32, deadline: wait.Deadline) Err
         .{ .word = c.writer.word(), .expected = writer, .private = false },
     };
     // In slices, like every park: a writer killed between its commit and its wake-up is seen.
-    return wait.parkWordsLock(&words, 1, deadline);
+    return wait.parkWordsLock(&words, 1, deadline, mutex.reapWord);
 }
 
 pub const Side = enum(u32) { readable = 0, writable = 1 };

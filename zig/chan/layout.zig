@@ -14,7 +14,6 @@ const abi = @import("../abi.zig");
 const mutex = @import("../mutex.zig");
 const wait = @import("../wait.zig");
 const Error = abi.Error;
-const read = @import("blocking.zig").read;
 
 pub const magic: u32 = 0x4e41_4849; // "IHAN" little-endian
 /// 3: loan marks name an entry of the holder table instead of a bare pid.
