@@ -335,20 +335,9 @@ pub fn effectiveUid() u32 {
     return c.geteuid();
 }
 
-/// The names of shm objects cannot be listed on macOS (see the file comment).
-pub const NameIterator = struct {
-    pub const entries_max: u32 = 0;
-    pub fn init() Error!NameIterator {
-        return error.NotSupported;
-    }
-    pub fn deinit(it: *NameIterator) void {
-        _ = it;
-    }
-    pub fn next(it: *NameIterator) Error!?[]const u8 {
-        _ = it;
-        return null;
-    }
-};
+/// The names of shm objects cannot be listed on macOS (see the file comment): the unsupported
+/// layer's iterator, whose init fails with NotSupported.
+pub const NameIterator = @import("unsupported.zig").NameIterator;
 
 /// Unknown here (macOS publishes load averages, not a count of runnable threads): spinning is never
 /// turned off for crowding.
