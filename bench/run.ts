@@ -116,7 +116,9 @@ const groups: Group[] = [
       "50 000 times; the first reads CLOCK_MONOTONIC around each round trip; the first 10% of rounds are dropped, " +
       "p50 and p99 of the rest reported. Semaphores: A releases s1 and acquires s2, B acquires s1 and releases s2; " +
       "the peer is two glibc sem_t (sem_init pshared=1, sem_post/sem_wait), which park at once where libipc's waits " +
-      "spin first (20 µs, 150 µs after waking a parked waiter); the “parking at once” rows are libipc with " +
+      "spin first (20 µs, 150 µs after waking a parked waiter, while runnable threads do not outnumber CPUs; on a " +
+      "crowded machine only words whose spins paid lately spin, 5 µs: DEVELOPERS.md, Waiting); the “parking at " +
+      "once” rows are libipc with " +
       "ipc_spin_set(0) in both processes. Condition: a mutex, one condition and a turn word; each side locks, hands " +
       "the turn over, notifies one waiter and waits until the turn comes back; the peer is a glibc pthread_mutex_t + " +
       "pthread_cond_t, both PTHREAD_PROCESS_SHARED. RwLock, uncontended: 5 M read lock+unlock pairs and 500 k write " +
