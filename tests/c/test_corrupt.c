@@ -395,7 +395,7 @@ static void add_cold(uint32_t from, uint32_t len, enum word_type type) {
     cold[cold_count++] = (struct spot){o, type};
 }
 
-/* The control words of each kind (see zig/chan/layout.zig `Chan`, zig/heap.zig `Header`, `Entry`,
+/* The control words of each kind (see zig/chan/layout.zig `Chan`, zig/heap/layout.zig `Header`, `Entry`,
  * `PageState`, zig/mutex.zig, zig/barrier.zig). The magic words are left out: a wrong magic only
  * makes every call IPC_EPROTO at once. */
 static void choose_spots(enum target t) {

@@ -23,7 +23,7 @@
 #define TIMEOUT_NS (200 * MS_NS)
 #define LATE_NS (5000 * MS_NS)
 
-/* Offsets of the internal locks in the segment's data (zig/chan/layout.zig `Chan`, zig/heap.zig `Header`). */
+/* Offsets of the internal locks in the segment's data (zig/chan/layout.zig `Chan`, zig/heap/layout.zig `Header`). */
 #define CHAN_SEND_LOCK 64
 #define CHAN_RECV_LOCK 128
 /* The heap's page lock: the one mutex object (magic "IMTX") in the heap's header. */

@@ -12,6 +12,10 @@
 //! owner slot is current, and a 24-bit generation that names this incarnation of the record: an
 //! arena's id is `index | generation << 8`, so an id of a destroyed arena is refused.
 //!
+//! This file holds the arenas' operations (create, open, allocate, reset, destroy, hand over, reap);
+//! the record's layout is in zig/heap/layout.zig, and ownership checks and reclaims, which the page
+//! lock's recovery calls, in zig/heap/arena_records.zig; the tests in zig/heap/arena_test.zig.
+//!
 //! Invariants:
 //!  - Only the current owner claims blocks in an arena's pages (every allocation compares the
 //!    owner slot with the caller, and a new page is added only under the page lock after the same
@@ -39,61 +43,39 @@
 //!    kind against the kinds, a pid against the pid range), error.Protocol when they make no sense.
 
 const std = @import("std");
-const heap = @import("../heap.zig");
 const abi = @import("../abi.zig");
 const platform = @import("../platform/root.zig");
 const crash = @import("../crash.zig");
+const layout = @import("layout.zig");
+const pages_mod = @import("pages.zig");
+const alloc = @import("alloc.zig");
+const records = @import("arena_records.zig");
 const classes_mod = @import("classes.zig");
 const Error = abi.Error;
-const Heap = heap.Heap;
-const Kind = heap.Kind;
+const Heap = layout.Heap;
 const classes = classes_mod.classes;
-const runPages = classes_mod.runPages;
+const kind_free = layout.kind_free;
+const kind_owned = layout.kind_owned;
+const kind_unowned = layout.kind_unowned;
+const kind_reclaiming = layout.kind_reclaiming;
+const kindOf = layout.kindOf;
+const slotOf = layout.slotOf;
+const generationOf = layout.generationOf;
+const makeStatus = layout.makeStatus;
+const selfOwner = records.selfOwner;
+const ownerAlive = records.ownerAlive;
+const loadOwner = records.loadOwner;
+const storeOwner = records.storeOwner;
+const statusOf = records.statusOf;
+const reclaim = records.reclaim;
 
 /// How many arenas a heap holds at once.
-pub const arenas_max: u32 = 64;
-
-pub const Owner = extern struct {
-    pid: u32,
-    /// The owner's pid namespace, truncated (as chan.zig's view holders).
-    pidns: u32,
-    start: u64,
-};
-
-pub const Record = extern struct {
-    status: u32,
-    reserved: u32,
-    owners: [2]Owner,
-    /// Per class: the first small page of this arena's class list + 1 (0 ends it).
-    class_head: [classes]u32,
-    reserved_tail: [256 - 40 - classes * 4]u8,
-};
-
-comptime {
-    std.debug.assert(@sizeOf(Record) == 256);
-    std.debug.assert(arenas_max <= 0xff);
-}
-
-pub const kind_free: u32 = 0;
-pub const kind_owned: u32 = 1;
-pub const kind_unowned: u32 = 2;
-pub const kind_reclaiming: u32 = 3;
-
-pub fn kindOf(status: u32) u32 {
-    return status & 3;
-}
-fn afterOf(status: u32) u32 {
-    return (status >> 2) & 3;
-}
-fn slotOf(status: u32) u1 {
-    return @intCast((status >> 4) & 1);
-}
-pub fn generationOf(status: u32) u32 {
-    return status >> 8;
-}
-fn makeStatus(kind: u32, after: u32, slot: u1, generation: u32) u32 {
-    return kind | after << 2 | @as(u32, slot) << 4 | generation << 8;
-}
+pub const arenas_max = layout.arenas_max;
+pub const Owner = layout.Owner;
+pub const Record = layout.Record;
+pub const checkOwner = records.checkOwner;
+pub const finishReclaims = records.finishReclaims;
+pub const reapLocked = records.reapLocked;
 
 /// This process's view of an arena: which record, which incarnation, and its allocation cursors.
 pub const View = struct {
@@ -110,60 +92,10 @@ pub const View = struct {
         return v.index | v.generation << 8;
     }
 
-    pub fn source(v: *View) heap.Source {
+    pub fn source(v: *View) layout.Source {
         return .{ .arena = v.index + 1, .generation = v.generation, .cursor = &v.cursor };
     }
 };
-
-fn selfOwner() Error!Owner {
-    const self = try platform.selfStamp();
-    return .{ .pid = @intCast(self.pid), .pidns = @truncate(self.pidns), .start = self.start };
-}
-
-/// Whether the owner `o` still runs, as `self` sees it. An owner of another pid namespace, or one
-/// whose pid makes no sense, is never judged dead.
-fn ownerAlive(o: Owner, self: Owner) bool {
-    if (o.pidns != self.pidns) return true;
-    if (o.pid == 0 or o.pid > std.math.maxInt(i32)) return true;
-    if (o.pid == self.pid and o.start == self.start) return true;
-    return platform.processAlive(@intCast(o.pid), o.start);
-}
-
-fn loadOwner(r: *Record, slot: u1) Owner {
-    const o = &r.owners[slot];
-    return .{
-        .pid = @atomicLoad(u32, &o.pid, .acquire),
-        .pidns = @atomicLoad(u32, &o.pidns, .acquire),
-        .start = @atomicLoad(u64, &o.start, .acquire),
-    };
-}
-
-fn storeOwner(r: *Record, slot: u1, o: Owner) void {
-    const to = &r.owners[slot];
-    @atomicStore(u32, &to.pid, o.pid, .release);
-    @atomicStore(u32, &to.pidns, o.pidns, .release);
-    @atomicStore(u64, &to.start, o.start, .release);
-}
-
-/// The record of a view, its status read once: error.NotFound when the arena is gone (destroyed, or
-/// the record reused since).
-fn statusOf(h: *Heap, index: u32, generation: u32) Error!u32 {
-    if (index >= arenas_max) return error.Invalid;
-    const status = @atomicLoad(u32, &h.arenas[index].status, .acquire);
-    const kind = kindOf(status);
-    if (generationOf(status) != generation or kind == kind_free) return error.NotFound;
-    return status;
-}
-
-/// Checks that the calling process owns the arena (`index`, incarnation `generation`): error.NotFound
-/// when it is gone, error.NotOwner when someone else (or nobody) owns it.
-pub fn checkOwner(h: *Heap, index: u32, generation: u32) Error!void {
-    const status = try statusOf(h, index, generation);
-    if (kindOf(status) != kind_owned) return error.NotOwner;
-    const o = loadOwner(&h.arenas[index], slotOf(status));
-    const self = try selfOwner();
-    if (o.pid != self.pid or o.start != self.start or o.pidns != self.pidns) return error.NotOwner;
-}
 
 /// The allocation path's check: the view's process owns the arena. Costs no system call: the view
 /// remembers its process, and the cached pid tells a forked child from it.
@@ -179,8 +111,8 @@ fn checkView(h: *Heap, v: *View) Error!void {
 /// giving back those of dead owners).
 pub fn create(h: *Heap) Error!View {
     const self = try selfOwner();
-    try heap.lockPages(h);
-    defer heap.unlockPages(h);
+    try pages_mod.lockPages(h);
+    defer pages_mod.unlockPages(h);
     const index = freeRecord(h) orelse (if (reapLocked(h) > 0) freeRecord(h) else null) orelse return error.NoSpace;
     const r = &h.arenas[index];
     const old = @atomicLoad(u32, &r.status, .acquire);
@@ -215,18 +147,18 @@ pub fn open(h: *Heap, id: u32) Error!View {
 
 pub fn malloc(h: *Heap, v: *View, size: u64) Error!u64 {
     try checkView(h, v);
-    return heap.mallocFrom(h, v.source(), size);
+    return alloc.mallocFrom(h, v.source(), size);
 }
 
 pub fn mallocAligned(h: *Heap, v: *View, size: u64, alignment: u64) Error!u64 {
     try checkView(h, v);
-    return heap.mallocAlignedFrom(h, v.source(), size, alignment);
+    return alloc.mallocAlignedFrom(h, v.source(), size, alignment);
 }
 
 /// `realloc` whose new block, when the block moves, comes from the arena.
 pub fn realloc(h: *Heap, v: *View, handle: u64, size: u64) Error!u64 {
     try checkView(h, v);
-    return heap.reallocFrom(h, v.source(), handle, size);
+    return alloc.reallocFrom(h, v.source(), handle, size);
 }
 
 /// Whether the caller may give the arena's blocks back: its owner, anyone for an unowned arena, or
@@ -248,8 +180,8 @@ fn mayReclaim(h: *Heap, index: u32, status: u32) Error!void {
 /// Frees every block of the arena at once; the arena stays, empty, with its owner. The caller
 /// vouches (as for free) that nothing of its own still uses the arena's blocks or allocates from it.
 pub fn reset(h: *Heap, v: *View) Error!void {
-    try heap.lockPages(h);
-    defer heap.unlockPages(h);
+    try pages_mod.lockPages(h);
+    defer pages_mod.unlockPages(h);
     const status = try statusOf(h, v.index, v.generation);
     try mayReclaim(h, v.index, status);
     reclaim(h, v.index, kindOf(status));
@@ -258,8 +190,8 @@ pub fn reset(h: *Heap, v: *View) Error!void {
 
 /// Frees every block of the arena and the arena itself: its id is refused from then on.
 pub fn destroy(h: *Heap, v: *View) Error!void {
-    try heap.lockPages(h);
-    defer heap.unlockPages(h);
+    try pages_mod.lockPages(h);
+    defer pages_mod.unlockPages(h);
     const status = try statusOf(h, v.index, v.generation);
     try mayReclaim(h, v.index, status);
     reclaim(h, v.index, kind_free);
@@ -277,8 +209,8 @@ pub fn handOver(h: *Heap, v: *View, pid: i32) Error!void {
         next.start = platform.startTime(pid) catch |err| return if (err == error.NotFound) error.NotFound else err;
         if (!platform.processAlive(pid, next.start)) return error.NotFound;
     }
-    try heap.lockPages(h);
-    defer heap.unlockPages(h);
+    try pages_mod.lockPages(h);
+    defer pages_mod.unlockPages(h);
     const status = try statusOf(h, v.index, v.generation);
     switch (kindOf(status)) {
         kind_unowned => {},
@@ -310,293 +242,17 @@ pub fn ownerPid(h: *Heap, v: *View) Error!u32 {
     };
 }
 
-/// Gives back every page of arena `index` and then makes the record `after` (owned or unowned as it
-/// was: a reset; free: a destroy). Caller holds the page lock.
-fn reclaim(h: *Heap, index: u32, after: u32) void {
-    const r = &h.arenas[index];
-    const status = @atomicLoad(u32, &r.status, .acquire);
-    @atomicStore(u32, &r.status, makeStatus(kind_reclaiming, after, slotOf(status), generationOf(status)), .release);
-    crash.point(.heap_arena_reclaim_marked);
-    finish(h, index);
-}
-
-/// Finishes the reclaim that record `index` is marked for: frees its pages, then stores its next
-/// kind. Redone whole by the next holder of the page lock when its doer is killed half-way. Caller
-/// holds the page lock.
-fn finish(h: *Heap, index: u32) void {
-    const r = &h.arenas[index];
-    // Nobody walks an arena's lists but its owner, who is not allocating (see the file comment).
-    for (&r.class_head) |*head| @atomicStore(u32, head, 0, .release);
-    const arena = index + 1;
-    var page: u32 = 0;
-    while (page < h.table.len) : (page += 1) {
-        const e = h.entry(page);
-        const kind = @atomicLoad(u8, &e.kind, .acquire);
-        if (kind != @intFromEnum(Kind.small) and kind != @intFromEnum(Kind.large)) continue;
-        if (@atomicLoad(u16, &e.arena, .acquire) != arena) continue;
-        var run: u32 = 1;
-        if (kind == @intFromEnum(Kind.large)) {
-            run = @atomicLoad(u32, &e.pages, .acquire);
-            // The head first (as freeLarge): continuations no head covers are what recovery frees.
-            @atomicStore(u8, &e.kind, @intFromEnum(Kind.free), .release);
-        } else {
-            const class: u32 = @atomicLoad(u8, &e.class, .acquire);
-            if (class >= classes) continue; // damaged: left for check() to report
-            run = runPages(class);
-            const ps = h.pageState(page);
-            for (&ps.arena_bitmap) |*word| @atomicStore(u64, word, 0, .seq_cst);
-            const state = @atomicLoad(u32, &ps.state, .seq_cst);
-            @atomicStore(u32, &ps.state, state & ~heap.live_bit, .seq_cst);
-        }
-        heap.setEntry(e, .free, 0, 0, 0, 0);
-        var i: u32 = 1;
-        while (i < run and page + i < h.table.len) : (i += 1) {
-            const cont = h.entry(page + i);
-            // Only what is still a continuation: a damaged table is reported by check, never spread.
-            if (@atomicLoad(u8, &cont.kind, .acquire) != @intFromEnum(Kind.continuation)) break;
-            heap.setEntry(cont, .free, 0, 0, 0, 0);
-        }
-        crash.point(.heap_arena_reclaim_page);
-        page += i - 1;
-    }
-    const status = @atomicLoad(u32, &r.status, .acquire);
-    const after = afterOf(status);
-    const next = if (after == kind_owned or after == kind_unowned) after else kind_free;
-    @atomicStore(u32, &r.status, makeStatus(next, 0, slotOf(status), generationOf(status)), .release);
-}
-
-/// Finishes every reclaim a process killed holding the page lock left marked. Caller holds the
-/// page lock (the lock's recovery calls this).
-pub fn finishReclaims(h: *Heap) void {
-    for (h.arenas, 0..) |*r, i| {
-        if (kindOf(@atomicLoad(u32, &r.status, .acquire)) == kind_reclaiming) finish(h, @intCast(i));
-    }
-}
-
-/// Reclaims (destroys) every arena whose owner is dead (see the file comment); how many. Caller
-/// holds the page lock.
-pub fn reapLocked(h: *Heap) u32 {
-    const self = selfOwner() catch return 0;
-    var reaped: u32 = 0;
-    for (h.arenas, 0..) |*r, i| {
-        const status = @atomicLoad(u32, &r.status, .acquire);
-        if (kindOf(status) != kind_owned) continue;
-        if (ownerAlive(loadOwner(r, slotOf(status)), self)) continue;
-        reclaim(h, @intCast(i), kind_free);
-        reaped += 1;
-    }
-    return reaped;
-}
-
 /// `reapLocked` if the page lock is free at once (0 otherwise): for opening a heap, which must not
 /// wait for a lock a peer holds (or forged).
 pub fn reapIfFree(h: *Heap) Error!u32 {
-    if (!try heap.tryLockPages(h)) return 0;
-    defer heap.unlockPages(h);
+    if (!try pages_mod.tryLockPages(h)) return 0;
+    defer pages_mod.unlockPages(h);
     return reapLocked(h);
 }
 
 /// `reapLocked` under the page lock.
 pub fn reap(h: *Heap) Error!u32 {
-    try heap.lockPages(h);
-    defer heap.unlockPages(h);
+    try pages_mod.lockPages(h);
+    defer pages_mod.unlockPages(h);
     return reapLocked(h);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Tests.
-
-const testing = std.testing;
-const mutex = @import("../mutex.zig");
-
-const TestHeap = struct {
-    memory: []align(heap.page_size) u8,
-    heap: Heap,
-
-    fn create(size: usize) !*TestHeap {
-        const t = try testing.allocator.create(TestHeap);
-        t.memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(heap.page_size), size);
-        @memset(t.memory, 0);
-        try heap.init(t.memory, 0x1234);
-        t.heap = try heap.attach(t.memory);
-        return t;
-    }
-
-    fn destroy(t: *TestHeap) void {
-        testing.allocator.free(t.memory);
-        testing.allocator.destroy(t);
-    }
-};
-
-/// The heap is consistent, holds no block, and gives itself whole as one block.
-fn expectBaseline(h: *Heap) !void {
-    var stats: heap.Stats = undefined;
-    if (heap.check(h, &stats)) |problem| {
-        std.debug.print("heap check: page {d}: {s}\n", .{ problem.page, problem.what });
-        return error.TestUnexpectedResult;
-    }
-    try testing.expectEqual(@as(u64, 0), stats.allocations);
-    const all = @as(u64, h.table.len) * heap.page_size;
-    try heap.free(h, try heap.malloc(h, all));
-}
-
-/// Owner `o` as the owner of the arena of `v` (tests stand in for other processes this way).
-fn setOwner(h: *Heap, v: *View, o: Owner) void {
-    const r = &h.arenas[v.index];
-    const status = r.status;
-    storeOwner(r, slotOf(status), o);
-}
-
-test "an arena's blocks come from its own pages, and reset and destroy give them all back" {
-    const t = try TestHeap.create(8 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    var a = try create(h);
-    try testing.expect(a.id() != 0);
-    const pooled = try heap.malloc(h, 64);
-    var blocks: [300]u64 = undefined;
-    for (&blocks, 0..) |*b, i| b.* = try malloc(h, &a, 1 + i * 97 % 3000);
-    const big = try malloc(h, &a, 300_000);
-    // Arena blocks never share a page with the pool's.
-    const pool_page = (try h.offsetOf(pooled)) / heap.page_size;
-    for (blocks) |b| try testing.expect((try h.offsetOf(b)) / heap.page_size != pool_page);
-    // Any process frees an arena block; the page stays the arena's, even emptied.
-    try heap.free(h, blocks[0]);
-    try testing.expectError(error.Invalid, heap.free(h, blocks[0]));
-    var stats: heap.Stats = undefined;
-    try testing.expect(heap.check(h, &stats) == null);
-    try testing.expectEqual(@as(u64, 301), stats.allocations);
-    try reset(h, &a);
-    try testing.expectError(error.Invalid, heap.free(h, big));
-    try testing.expect(heap.check(h, &stats) == null);
-    try testing.expectEqual(@as(u64, 1), stats.allocations);
-    // The arena is still there, and still ours.
-    const again = try malloc(h, &a, 100);
-    try testing.expectEqual(a.id(), (try open(h, a.id())).id());
-    try destroy(h, &a);
-    try testing.expectError(error.NotFound, open(h, a.id()));
-    try testing.expectError(error.NotFound, malloc(h, &a, 8));
-    try testing.expectError(error.Invalid, heap.free(h, again));
-    try heap.free(h, pooled);
-    try expectBaseline(h);
-}
-
-test "only the owner allocates; handover moves ownership; unowned arenas outlive everyone" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    var a = try create(h);
-    const kept = try malloc(h, &a, 500);
-    try testing.expectError(error.Invalid, handOver(h, &a, -1));
-    try testing.expectError(error.NotFound, handOver(h, &a, 0x7fff_fff0));
-    try handOver(h, &a, 0);
-    try testing.expectEqual(@as(u32, 0), try ownerPid(h, &a));
-    try testing.expectError(error.NotOwner, malloc(h, &a, 8));
-    // Nobody owns it, so nobody's death gives it back.
-    try testing.expectEqual(@as(u32, 0), try reap(h));
-    var stats: heap.Stats = undefined;
-    try testing.expect(heap.check(h, &stats) == null);
-    try testing.expectEqual(@as(u64, 1), stats.allocations);
-    // Adopted by this process: allocations work again.
-    const self = try selfOwner();
-    try handOver(h, &a, @intCast(self.pid));
-    try testing.expectEqual(self.pid, try ownerPid(h, &a));
-    _ = try malloc(h, &a, 8);
-    // An owner that is another live process: this one may neither allocate, reset nor hand over.
-    setOwner(h, &a, .{ .pid = @intCast(std.os.linux.getppid()), .pidns = self.pidns, .start = try platform.startTime(std.os.linux.getppid()) });
-    try testing.expectError(error.NotOwner, malloc(h, &a, 8));
-    try testing.expectError(error.NotOwner, reset(h, &a));
-    try testing.expectError(error.NotOwner, handOver(h, &a, 0));
-    try testing.expectEqual(@as(u32, 0), try reap(h));
-    try testing.expectEqual(@as(u64, 500), roundDown(try heap.usableSize(h, kept)));
-    setOwner(h, &a, self);
-    try destroy(h, &a);
-    try expectBaseline(h);
-}
-
-fn roundDown(n: u64) u64 {
-    return if (n >= 500) 500 else n;
-}
-
-test "a dead owner's arena is given back when noticed; another namespace's owner never is" {
-    const t = try TestHeap.create(16 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const self = try selfOwner();
-    var a = try create(h);
-    var b = try create(h);
-    for (0..200) |i| {
-        _ = try malloc(h, &a, 16 + i * 40);
-        _ = try malloc(h, &b, 16 + i * 40);
-    }
-    _ = try malloc(h, &a, 200_000);
-    // A dead owner (a pid no process has), and an owner of another pid namespace (never judged).
-    setOwner(h, &a, .{ .pid = 0x7fff_fff0, .pidns = self.pidns, .start = 1 });
-    setOwner(h, &b, .{ .pid = 0x7fff_fff0, .pidns = self.pidns +% 1, .start = 1 });
-    var stats: heap.Stats = undefined;
-    try testing.expect(heap.check(h, &stats) == null); // the check notices a's death
-    try testing.expectEqual(@as(u64, 200), stats.allocations);
-    try testing.expectError(error.NotFound, open(h, a.id()));
-    try testing.expectEqual(@as(u32, 0), try reap(h));
-    setOwner(h, &b, self);
-    try destroy(h, &b);
-    try expectBaseline(h);
-}
-
-test "an allocation that finds no free pages gives back dead owners' arenas first" {
-    const t = try TestHeap.create(2 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const self = try selfOwner();
-    var a = try create(h);
-    while (malloc(h, &a, 3000)) |_| {} else |err| try testing.expectEqual(error.NoMemory, err);
-    setOwner(h, &a, .{ .pid = 0x7fff_fff0, .pidns = self.pidns, .start = 1 });
-    const all = @as(u64, h.table.len) * heap.page_size;
-    try heap.free(h, try heap.malloc(h, all));
-    try expectBaseline(h);
-}
-
-test "a reclaim cut short by the death of its doer is finished by the next holder of the page lock" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    var a = try create(h);
-    for (0..100) |i| _ = try malloc(h, &a, 8 + i * 300);
-    _ = try malloc(h, &a, 150_000);
-    // Marked reclaiming, one page freed, then the doer died holding the page lock.
-    const r = &h.arenas[a.index];
-    r.status = makeStatus(kind_reclaiming, kind_free, 0, a.generation);
-    for (h.table) |*e| {
-        if (e.arena == a.index + 1 and e.kind == @intFromEnum(Kind.large)) {
-            @atomicStore(u8, &e.kind, @intFromEnum(Kind.free), .release);
-            break;
-        }
-    }
-    const Dier = struct {
-        fn run(hh: *Heap) void {
-            _ = mutex.lock(&hh.header.lock, .never) catch unreachable;
-        }
-    };
-    const th = try std.Thread.spawn(.{}, Dier.run, .{h});
-    th.join();
-    try expectBaseline(h); // takes the lock: OWNER_DIED, recovery finishes the reclaim
-    try testing.expectError(error.NotFound, open(h, a.id()));
-}
-
-test "arena ids: stale and malformed ids are refused, the table has a bound" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    try testing.expectError(error.NotFound, open(h, 0));
-    try testing.expectError(error.Range, open(h, 0x1ff));
-    var views: [arenas_max]View = undefined;
-    for (&views) |*v| v.* = try create(h);
-    try testing.expectError(error.NoSpace, create(h));
-    const old = views[3].id();
-    try destroy(h, &views[3]);
-    views[3] = try create(h);
-    try testing.expect(views[3].id() != old);
-    try testing.expectError(error.NotFound, open(h, old));
-    for (&views) |*v| try destroy(h, v);
-    try expectBaseline(h);
 }

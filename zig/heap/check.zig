@@ -6,23 +6,25 @@
 //! the moments a dead owner's arena is noticed.
 
 const std = @import("std");
-const heap = @import("../heap.zig");
+const layout = @import("layout.zig");
+const pages_mod = @import("pages.zig");
+const alloc = @import("alloc.zig");
+const arena_records = @import("arena_records.zig");
 const classes_mod = @import("classes.zig");
-const Heap = heap.Heap;
-const Kind = heap.Kind;
-const page_size = heap.page_size;
+const Heap = layout.Heap;
+const Kind = layout.Kind;
+const page_size = layout.page_size;
 const classes = classes_mod.classes;
 const class_sizes = classes_mod.class_sizes;
 const blocksOf = classes_mod.blocksOf;
 const runPages = classes_mod.runPages;
-const lockPages = heap.lockPages;
-const unlockPages = heap.unlockPages;
-const isLive = heap.isLive;
-const stateClass = heap.stateClass;
-const wordMask = heap.wordMask;
-const usableSize = heap.usableSize;
-const arena_mod = heap.arena_mod;
-const arenas_max = heap.arenas_max;
+const lockPages = pages_mod.lockPages;
+const unlockPages = pages_mod.unlockPages;
+const isLive = layout.isLive;
+const stateClass = layout.stateClass;
+const wordMask = layout.wordMask;
+const usableSize = alloc.usableSize;
+const arenas_max = layout.arenas_max;
 
 pub const Stats = struct {
     /// Bytes of allocated blocks (their usable sizes).
@@ -50,12 +52,12 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
     stats.* = .{};
     lockPages(h) catch return .{ .page = 0, .what = "the page lock is unusable" };
     defer unlockPages(h);
-    _ = arena_mod.reapLocked(h);
+    _ = arena_records.reapLocked(h);
     // The arenas' kinds, read once: a page may belong only to an owned or unowned arena.
     var arena_kinds: [arenas_max]u32 = undefined;
     for (h.arenas, &arena_kinds, 0..) |*r, *kind, i| {
-        kind.* = arena_mod.kindOf(@atomicLoad(u32, &r.status, .acquire));
-        if (kind.* == arena_mod.kind_reclaiming) return .{ .page = @intCast(i), .what = "an arena left half reclaimed" };
+        kind.* = layout.kindOf(@atomicLoad(u32, &r.status, .acquire));
+        if (kind.* == layout.kind_reclaiming) return .{ .page = @intCast(i), .what = "an arena left half reclaimed" };
     }
     var run: u64 = 0;
     var covered: u32 = 0;
@@ -73,7 +75,7 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
         const arena: u32 = @atomicLoad(u16, &e.arena, .acquire);
         if (kind == @intFromEnum(Kind.small) or kind == @intFromEnum(Kind.large)) {
             if (arena > arenas_max) return .{ .page = page, .what = "a page names an arena past the table" };
-            if (arena > 0 and arena_kinds[arena - 1] != arena_mod.kind_owned and arena_kinds[arena - 1] != arena_mod.kind_unowned)
+            if (arena > 0 and arena_kinds[arena - 1] != layout.kind_owned and arena_kinds[arena - 1] != layout.kind_unowned)
                 return .{ .page = page, .what = "a page belongs to an arena that does not exist" };
         }
         switch (@as(Kind, @enumFromInt(kind))) {
@@ -108,10 +110,10 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
                 const state = @atomicLoad(u32, &ps.state, .acquire);
                 if (!isLive(state)) return .{ .page = page, .what = "small page not marked live" };
                 if (stateClass(state) != class) return .{ .page = page, .what = "small page state names another class" };
-                if (heap.stateArena(state) != arena) return .{ .page = page, .what = "small page state names another arena" };
+                if (layout.stateArena(state) != arena) return .{ .page = page, .what = "small page state names another arena" };
                 const blocks = blocksOf(class);
                 var used: u64 = 0;
-                const bitmap = heap.bitmapOf(ps, arena);
+                const bitmap = layout.bitmapOf(ps, arena);
                 for (0..(blocks + 63) / 64) |w| used += @popCount(@atomicLoad(u64, &bitmap[w], .acquire) & wordMask(blocks, w));
                 if (@atomicLoad(u32, &e.pages, .acquire) != runPages(class)) return .{ .page = page, .what = "class run of the wrong length" };
                 if (@as(u64, page) + runPages(class) > h.table.len) return .{ .page = page, .what = "class run runs past the heap" };
@@ -139,7 +141,7 @@ pub fn check(h: *Heap, stats: *Stats) ?Problem {
         _ = usableSize(h, handle) catch return .{ .page = 0, .what = "a named root is not an allocated block" };
     }
     for (0..arenas_max + 1) |a| {
-        const heads = heap.classHeads(h, @intCast(a));
+        const heads = layout.classHeads(h, @intCast(a));
         for (0..classes) |c| {
             var next = @atomicLoad(u32, &heads[c], .acquire);
             var seen: u32 = 0;

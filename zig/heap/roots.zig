@@ -4,19 +4,21 @@
 //! block), never half of one. Names are read back from shared memory as untrusted bytes.
 
 const std = @import("std");
-const heap = @import("../heap.zig");
 const abi = @import("../abi.zig");
 const crash = @import("../crash.zig");
+const layout = @import("layout.zig");
+const pages_mod = @import("pages.zig");
+const alloc = @import("alloc.zig");
 const Error = abi.Error;
-const Heap = heap.Heap;
-const Root = heap.Root;
-const root_name_max = heap.root_name_max;
-const lockPages = heap.lockPages;
-const unlockPages = heap.unlockPages;
-const malloc = heap.malloc;
-const free = heap.free;
-const pointer = heap.pointer;
-const usableSize = heap.usableSize;
+const Heap = layout.Heap;
+const Root = layout.Root;
+const root_name_max = layout.root_name_max;
+const lockPages = pages_mod.lockPages;
+const unlockPages = pages_mod.unlockPages;
+const malloc = alloc.malloc;
+const free = alloc.free;
+const pointer = alloc.pointer;
+const usableSize = alloc.usableSize;
 
 fn rootName(name: []const u8) Error!void {
     if (name.len == 0) return error.Invalid;
