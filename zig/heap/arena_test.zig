@@ -22,15 +22,11 @@ const storeOwner = records.storeOwner;
 const create = arena.create;
 const open = arena.open;
 const malloc = arena.malloc;
-const mallocAligned = arena.mallocAligned;
-const realloc = arena.realloc;
 const reset = arena.reset;
 const destroy = arena.destroy;
 const handOver = arena.handOver;
 const ownerPid = arena.ownerPid;
 const reap = arena.reap;
-const reapIfFree = arena.reapIfFree;
-const reapLocked = records.reapLocked;
 const testing = std.testing;
 const mutex = @import("../mutex.zig");
 

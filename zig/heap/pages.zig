@@ -16,7 +16,6 @@
 //! is never wiped when it is made small again. Every link and class read from shared memory is read
 //! once, checked, and walks are bounded by the table's length.
 
-const std = @import("std");
 const abi = @import("../abi.zig");
 const mutex = @import("../mutex.zig");
 const crash = @import("../crash.zig");
