@@ -28,6 +28,9 @@ const eintr_retries_max = 64;
 
 // fcntl commands and seals; the same numbers on every Linux architecture.
 const F_DUPFD_CLOEXEC = 1030;
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
 const F_ADD_SEALS = 1033;
 const F_SEAL_SEAL = 0x0001;
 const F_SEAL_SHRINK = 0x0002;
@@ -167,6 +170,23 @@ pub fn dup(fd: Fd) Error!Fd {
 pub fn close(fd: Fd) void {
     // Linux closes the fd even when close reports EINTR; never retry.
     _ = linux.close(fd);
+}
+
+/// Lets `fd` reach programs this process executes (`inherit`: close-on-exec off), or not (on again).
+/// A negative or closed fd is error.Invalid (EBADF).
+pub fn inherit(fd: Fd, on: bool) Error!void {
+    if (fd < 0) return error.Invalid;
+    const flags = try retry(linux.fcntl, .{ fd, F_GETFD, @as(usize, 0) });
+    const want: usize = if (on) flags & ~@as(usize, FD_CLOEXEC) else flags | FD_CLOEXEC;
+    if (want != flags) _ = try retry(linux.fcntl, .{ fd, F_SETFD, want });
+}
+
+/// Closes `fd` and says whether there was one: a negative or closed fd is error.Invalid (EBADF).
+/// EINTR still closed it (Linux), so it counts as done.
+pub fn closeFd(fd: Fd) Error!void {
+    if (fd < 0) return error.Invalid;
+    const e = errnoOf(linux.close(fd)) orelse return;
+    if (e != .INTR) return fromErrno(e);
 }
 
 /// What fstat says about a file: `dev` and `ino` identify it, `uid` owns it.
