@@ -547,3 +547,24 @@ test "anonymous files are sealed against shrinking" {
     try std.testing.expectEqual(@as(u64, 8192), (try fileInfo(fd)).size);
     try std.testing.expectError(error.Access, retry(linux.ftruncate, .{ fd, @as(i64, 0) }));
 }
+
+test "inherit turns close-on-exec off and on; closeFd closes once; bad fds are Invalid" {
+    const fd = try createFile(4096, 0o600, true, false);
+    const cloexec = struct {
+        fn of(f: Fd) !bool {
+            return try retry(linux.fcntl, .{ f, F_GETFD, @as(usize, 0) }) & FD_CLOEXEC != 0;
+        }
+    }.of;
+    try std.testing.expect(try cloexec(fd));
+    try inherit(fd, true);
+    try std.testing.expect(!try cloexec(fd));
+    try inherit(fd, true);
+    try std.testing.expect(!try cloexec(fd));
+    try inherit(fd, false);
+    try std.testing.expect(try cloexec(fd));
+    try closeFd(fd);
+    try std.testing.expectError(error.Invalid, closeFd(fd));
+    try std.testing.expectError(error.Invalid, inherit(fd, true));
+    try std.testing.expectError(error.Invalid, inherit(-1, false));
+    try std.testing.expectError(error.Invalid, closeFd(std.math.minInt(i32)));
+}

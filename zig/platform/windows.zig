@@ -78,6 +78,7 @@ extern "kernel32" fn GetExitCodeProcess(process: HANDLE, code: *DWORD) callconv(
 extern "kernel32" fn GetProcessTimes(process: HANDLE, creation: *FILETIME, exit: *FILETIME, kernel: *FILETIME, user: *FILETIME) callconv(.winapi) BOOL;
 pub extern "kernel32" fn GetCurrentProcessId() callconv(.winapi) DWORD;
 extern "kernel32" fn GetCurrentProcess() callconv(.winapi) HANDLE;
+extern "kernel32" fn GetHandleInformation(handle: HANDLE, flags: *DWORD) callconv(.winapi) BOOL;
 extern "kernel32" fn SetHandleInformation(handle: HANDLE, mask: DWORD, flags: DWORD) callconv(.winapi) BOOL;
 /// Declared here rather than std's `windows.CloseHandle`, which asserts success: `closeFd` takes
 /// values from callers and must report an invalid one, not panic.
@@ -465,4 +466,26 @@ test "selfStamp names this process; a named section is created once, opened, and
     try std.testing.expectError(error.NotFound, openNamed(name));
     try std.testing.expectError(error.NotFound, unlinkNamed(name));
     try std.testing.expectError(error.NotFound, startTime(0x7fff_fff0));
+}
+
+test "inherit sets and clears HANDLE_FLAG_INHERIT; closeFd closes once; bad values are Invalid" {
+    const fd = try createFile(4096, 0o600, true, false);
+    const inherits = struct {
+        fn of(f: Fd) !bool {
+            var flags: DWORD = 0;
+            if (GetHandleInformation(handleOf(f), &flags) == 0) return lastError();
+            return flags & HANDLE_FLAG_INHERIT != 0;
+        }
+    }.of;
+    try std.testing.expect(!try inherits(fd));
+    try inherit(fd, true);
+    try std.testing.expect(try inherits(fd));
+    try inherit(fd, false);
+    try std.testing.expect(!try inherits(fd));
+    try closeFd(fd);
+    try std.testing.expectError(error.Invalid, closeFd(fd));
+    try std.testing.expectError(error.Invalid, inherit(fd, true));
+    try std.testing.expectError(error.Invalid, inherit(0, true));
+    try std.testing.expectError(error.Invalid, inherit(-1, false));
+    try std.testing.expectError(error.Invalid, closeFd(0));
 }
