@@ -184,7 +184,7 @@ pub fn build(b: *std.Build) void {
     // Programs the demo, the multi-process tests and the benchmarks spawn.
     const helpers = [_]struct { name: []const u8, sources: []const []const u8 }{
         .{ .name = "ipc-demo", .sources = &.{ "demo/main.c", "demo/segment.c", "demo/mutex.c", "demo/sync.c", "demo/heap.c", "demo/chan.c" } },
-        .{ .name = "ipc-child", .sources = &.{ "tests/c/child.c", "tests/c/child_segment.c", "tests/c/child_mutex.c", "tests/c/child_sync.c", "tests/c/child_heap.c", "tests/c/child_chan.c", "tests/c/child_cleanup.c" } },
+        .{ .name = "ipc-child", .sources = child_sources },
         .{ .name = "ipc-fuzz-open", .sources = &.{"tests/c/fuzz_open.c"} },
         .{ .name = "ipc-bench-segment", .sources = &.{"bench/segment.c"} },
         .{ .name = "ipc-bench-mutex", .sources = &.{"bench/mutex.c"} },
@@ -221,9 +221,18 @@ pub fn build(b: *std.Build) void {
     windows_config.target = windows_target;
     windows_config.tracker_path = "";
     const windows_static = lib.staticLibrary(b, windows_config);
-    for ([_][]const u8{"test_windows"}) |name| {
-        const exe = cProgram(b, name, &.{b.fmt("tests/windows/{s}.c", .{name})}, windows_target, optimize, .{ .static = windows_static });
-        wintest_step.dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = .{ .custom = "wintest" } } }).step);
+    const wintest_dir: std.Build.InstallDir = .{ .custom = "wintest" };
+    const windows_programs = [_]struct { name: []const u8, sources: []const []const u8 }{
+        .{ .name = "test_windows", .sources = &.{"tests/windows/test_windows.c"} },
+        // The portable handoff test, with the C child's segment commands (tests/c/child.c builds
+        // only those on Windows) beside it: wine.mjs runs test_*.exe, and test_handoff finds
+        // ipc-child.exe in its own directory.
+        .{ .name = "test_handoff", .sources = &.{"tests/c/test_handoff.c"} },
+        .{ .name = "ipc-child", .sources = &.{ "tests/c/child.c", "tests/c/child_segment.c" } },
+    };
+    for (windows_programs) |program| {
+        const exe = cProgram(b, program.name, program.sources, windows_target, optimize, .{ .static = windows_static });
+        wintest_step.dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = wintest_dir } }).step);
     }
     // The platform layer's own Zig unit tests, built for Windows (zig/platform/windows*.zig).
     const windows_core = b.createModule(.{
@@ -288,7 +297,10 @@ pub fn build(b: *std.Build) void {
 }
 
 /// The C tests, tests/c/test_<name>.c.
-const c_test_names = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "heap_callbacks", "heap_arena", "chan", "tracker", "eintr", "stop", "corrupt" };
+const c_test_names = [_][]const u8{ "segment", "names", "errors", "mutex", "mutex_attack", "sync", "wake", "heap", "heap_callbacks", "heap_arena", "chan", "tracker", "eintr", "stop", "corrupt", "handoff" };
+
+/// The sources of ipc-child, the C child of the multi-process tests and of test_handoff.
+const child_sources: []const []const u8 = &.{ "tests/c/child.c", "tests/c/child_segment.c", "tests/c/child_mutex.c", "tests/c/child_sync.c", "tests/c/child_heap.c", "tests/c/child_chan.c", "tests/c/child_cleanup.c" };
 
 /// The C tests that still reach past ipc.h into Linux itself, so mactest leaves them out: sync, wake,
 /// eintr and chan find parked threads by raw futex syscalls and gettid (tests/c/parked.h), mutex_attack
@@ -297,7 +309,8 @@ const c_test_names = [_][]const u8{ "segment", "names", "errors", "mutex", "mute
 const linux_bound_c_tests = [_][]const u8{ "sync", "wake", "eintr", "chan", "mutex_attack", "heap" };
 
 /// The C tests (tests/c/test_*.c), each linked against the static library and, when `shared` is
-/// given, also against the shared one. test_tracker gets the helper program as its argument.
+/// given, also against the shared one. test_tracker gets the helper program as its argument,
+/// test_handoff the C child (built here for `target`).
 fn cTests(
     b: *std.Build,
     step: *std.Build.Step,
@@ -308,6 +321,7 @@ fn cTests(
     tracker: *std.Build.Step.Compile,
 ) void {
     const c_tests = c_test_names;
+    const child = cProgram(b, "ipc-child", child_sources, target, optimize, .{ .static = static });
     const suffix = if (target.result.abi.isMusl()) "_musl" else "";
     for (c_tests) |name| {
         const source: []const []const u8 = &.{b.fmt("tests/c/test_{s}.c", .{name})};
@@ -322,6 +336,7 @@ fn cTests(
         for (programs[0..count]) |exe| {
             const run = alwaysRun(b, exe);
             if (std.mem.eql(u8, name, "tracker")) run.addArtifactArg(tracker);
+            if (std.mem.eql(u8, name, "handoff")) run.addArtifactArg(child);
             run.expectExitCode(0);
             step.dependOn(&run.step);
         }

@@ -12,7 +12,7 @@
  */
 
 import { closeSync } from "node:fs";
-import { IpcError } from "./errors.ts";
+import { checked } from "./call.ts";
 import { type Handoff, native } from "./native.ts";
 import type { SharedMemory } from "./segment.ts";
 
@@ -33,29 +33,31 @@ export const fdHandoff: Handoff = {
 };
 
 /**
- * Windows until the library exports `ipc_fd_inherit` and `ipc_fd_close` (DEVELOPERS.md, "Windows and
- * the TS layer"): handing an anonymous segment is refused with ENOTSUP rather than passed as a number
- * the child would misread; named segments work.
+ * Windows: the segment's HANDLE value is made inheritable with `ipc_fd_inherit` (SetHandleInformation,
+ * HANDLE_FLAG_INHERIT) for the synchronous spawn call, and the child closes what it inherited with
+ * `ipc_fd_close` (CloseHandle): node:fs cannot, its fds are the C runtime's, not handles.
  */
-const handleHandoffPending: Handoff = {
+export const handleHandoff: Handoff = {
   kind: "handle",
   inheritable(fd: number, inherit: boolean): void {
-    if (!inherit) return;
-    throw new IpcError(
+    checked(
       "spawn",
-      "ENOTSUP",
-      `handing the anonymous segment behind handle ${fd} to a child needs ipc_fd_inherit, which this libipc ` +
-        `does not export yet; share a named segment ({ name: true }) instead`,
+      native().symbols.ipc_fd_inherit(fd, inherit ? 1 : 0),
+      (code) =>
+        code === "EINVAL"
+          ? `cannot make handle ${fd} ${inherit ? "" : "not "}inheritable: it names no open handle of this process`
+          : undefined,
     );
   },
-  closeInherited(): void {
-    // Without ipc_fd_close the inherited handle stays open until this process exits.
+  closeInherited(fd: number): void {
+    // Best effort: a handle already closed (EINVAL) is what closing wanted.
+    native().symbols.ipc_fd_close(fd);
   },
 };
 
 /** The handoff for `os` in Node's or Deno's words ("win32" or "windows" mean handles); for the bindings. */
 export function handoffFor(os: string): Handoff {
-  return os === "win32" || os === "windows" ? handleHandoffPending : fdHandoff;
+  return os === "win32" || os === "windows" ? handleHandoff : fdHandoff;
 }
 
 /** This process's handoff: the binding's, else the POSIX one. */

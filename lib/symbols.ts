@@ -40,6 +40,8 @@ export const symbols = {
   ipc_segment_base: { args: ["ptr"], returns: "ptr" },
   ipc_segment_size: { args: ["ptr"], returns: "u64" },
   ipc_segment_fd: { args: ["ptr"], returns: "i32" },
+  ipc_fd_inherit: { args: ["i32", "i32"], returns: "i32" },
+  ipc_fd_close: { args: ["i32"], returns: "i32" },
   ipc_segment_kind: { args: ["ptr"], returns: "u32" },
   ipc_segment_name: { args: ["ptr"], returns: "ptr" },
   ipc_segment_creator: { args: ["ptr", "buf", "buf"], returns: "i32" },

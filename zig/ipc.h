@@ -187,9 +187,28 @@ void *ipc_segment_base(const ipc_segment_t *segment);
 /* The user size in bytes, as given to ipc_segment_create. 0 for a NULL handle. */
 uint64_t ipc_segment_size(const ipc_segment_t *segment);
 /* The segment's fd (close-on-exec; owned by the segment: do not close it). Pass it to a child
- * process, which opens the segment with ipc_segment_open_fd. IPC_ECLOSED for a NULL
- * handle. */
+ * process, which opens the segment with ipc_segment_open_fd. On Windows it is the value of the
+ * section's HANDLE (below 2^31, not inheritable): a child started with bInheritHandles TRUE after
+ * ipc_fd_inherit(fd, 1) holds the same value and opens it with ipc_segment_open_fd. IPC_ECLOSED for
+ * a NULL handle. */
 int32_t ipc_segment_fd(const ipc_segment_t *segment);
+
+/* Handing an fd (POSIX) or handle (Windows) to child processes, the same call on every OS.
+ * `inherit` 1 lets `fd` reach the children this process starts from now on: on POSIX close-on-exec
+ * is cleared (a fork and exec keeps the fd under its number), on Windows HANDLE_FLAG_INHERIT is set
+ * (a child created with bInheritHandles TRUE gets the handle under the same value); `inherit` 0
+ * undoes it. Every process started meanwhile, by any thread, inherits it too: mark it just before
+ * starting the child and unmark it right after. Segments' fds are created not inheritable.
+ * Returns IPC_OK, or IPC_EINVAL when `inherit` is neither 0 nor 1 or `fd` names no open fd or handle
+ * (negative, 0 on Windows, closed). */
+int32_t ipc_fd_inherit(int32_t fd, int32_t inherit);
+
+/* Closes the fd (POSIX) or handle (Windows) `fd`: for a child, the one it inherited, once
+ * ipc_segment_open_fd has opened the segment (which duplicated it); kept, it would reach this
+ * process's own children. Never close a segment's own fd (ipc_segment_fd) with it.
+ * Returns IPC_OK, or IPC_EINVAL when `fd` names no open fd or handle (negative, 0 on Windows,
+ * already closed). */
+int32_t ipc_fd_close(int32_t fd);
 /* Segment kinds (ipc_segment_kind). */
 #define IPC_KIND_SEGMENT 1 /* a plain segment (ipc_segment_create) */
 #define IPC_KIND_MUTEX 2   /* a standalone mutex (ipc_mutex_create) */

@@ -169,6 +169,19 @@ pub export fn ipc_segment_fd(handle: ?*const ipc_segment_t) i32 {
     return seg.fd;
 }
 
+/// See ipc.h: `platform.inherit` (POSIX close-on-exec off/on, Windows HANDLE_FLAG_INHERIT).
+pub export fn ipc_fd_inherit(fd: i32, inherit: i32) i32 {
+    if (inherit != 0 and inherit != 1) return abi.code(error.Invalid);
+    platform.inherit(fd, inherit == 1) catch |err| return result(err);
+    return abi.ok;
+}
+
+/// See ipc.h: closes an fd or handle this process holds (an inherited one, once its segment is open).
+pub export fn ipc_fd_close(fd: i32) i32 {
+    platform.closeFd(fd) catch |err| return result(err);
+    return abi.ok;
+}
+
 pub export fn ipc_segment_kind(handle: ?*const ipc_segment_t) u32 {
     const seg = toConstSegment(handle) orelse return 0;
     return @intFromEnum(seg.kind);

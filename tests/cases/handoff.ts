@@ -2,7 +2,8 @@
  * The TS layer assumes nothing POSIX-only where processes meet (issue 20 item 1): how an anonymous
  * segment reaches a child is the Native adapter's `handoff` (lib/handoff.ts), exercised here with a
  * fake Windows handoff bound over the real library — the handle goes in LIBIPC_SHARED, never in
- * stdio, and is inheritable only around the spawn — plus the POSIX path, the child's refusal of the
+ * stdio, and is inheritable only around the spawn — and with the real one (ipc_fd_inherit clears
+ * close-on-exec on Linux where Windows sets HANDLE_FLAG_INHERIT), plus the POSIX path, the child's refusal of the
  * other OS's way, signals Windows cannot send, and Windows crash codes. And a review kept by a test:
  * lib/'s code (comments aside) checks no OS and names no POSIX-only path.
  */
@@ -11,7 +12,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 import type { Readable } from "node:stream";
-import { fdHandoff, handoffFor, placeOf, stdioTail } from "../../lib/handoff.ts";
+import { fdHandoff, handleHandoff, handoffFor, placeOf, stdioTail } from "../../lib/handoff.ts";
 import { type Native, native, rebind } from "../../lib/native.ts";
 import { ChildProcess, describeShared, parseShared, shared } from "../../lib/process.ts";
 import { howItDied, killedBySystem, moduleUrl } from "../../lib/remote_call.ts";
@@ -85,26 +86,41 @@ export default function handoffCases(h: Harness): void {
     }
   });
 
-  h.test("handoff: Windows without ipc_fd_inherit refuses anonymous segments with ENOTSUP, named ones go", async () => {
-    assert.equal(handoffFor("win32").kind, "handle");
-    assert.equal(handoffFor("windows").kind, "handle");
-    assert.equal(handoffFor("linux").kind, "fd");
-    assert.equal(handoffFor("darwin").kind, "fd");
+  h.test("handoff: the handle handoff marks the segment through ipc_fd_inherit, only during the spawn", async () => {
+    assert.equal(handoffFor("win32"), handleHandoff);
+    assert.equal(handoffFor("windows"), handleHandoff);
+    assert.equal(handoffFor("linux"), fdHandoff);
+    assert.equal(handoffFor("darwin"), fdHandoff);
     using seg = SharedMemory.create({ size: 4096 });
-    using named = SharedMemory.create({ size: 4096, name: true });
-    try {
-      await withHandoff(handoffFor("win32"), async () => {
-        await assert.rejects(spawn("/usr/bin/true", { runtime: "native", share: [seg] }), (error: Error) => {
-          assert.equal((error as { code?: string }).code, "ENOTSUP");
-          assert.match(error.message, /ipc_fd_inherit.*share a named segment/);
-          return true;
-        });
-        const child = await spawn("/usr/bin/true", { runtime: "native", share: [named] });
-        assert.deepEqual(await child.exited, { code: 0, signal: null });
-      });
-    } finally {
-      named.unlink();
-    }
+    // On Linux ipc_fd_inherit clears close-on-exec (O_CLOEXEC, octal 02000000 in the fd's "flags:"
+    // line of /proc/self/fdinfo) where Windows sets HANDLE_FLAG_INHERIT: the same call, seen here.
+    const inherits = (): boolean => {
+      const flags = /flags:\s*([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${seg.fd}`, "utf8"))![1];
+      return (parseInt(flags, 8) & 0o2000000) === 0;
+    };
+    assert.equal(inherits(), false, "segments are created not inheritable");
+    handleHandoff.inheritable(seg.fd, true);
+    assert.equal(inherits(), true);
+    handleHandoff.inheritable(seg.fd, false);
+    assert.equal(inherits(), false);
+    let during: boolean | undefined;
+    const spy = {
+      ...handleHandoff,
+      inheritable: (fd: number, inherit: boolean): void => {
+        if (!inherit) during = inherits();
+        handleHandoff.inheritable(fd, inherit);
+      },
+    };
+    await withHandoff(spy, async () => {
+      const child = await spawn("/usr/bin/true", { runtime: "native", share: [seg] });
+      assert.deepEqual(await child.exited, { code: 0, signal: null });
+    });
+    assert.equal(during, true, "inheritable while the child was started");
+    assert.equal(inherits(), false, "and not after");
+    // A value that names nothing is an IpcError, never a crash; closing one is best effort.
+    fails(() => handleHandoff.inheritable(-1, true), "EINVAL", /handle -1 inheritable: it names no open handle/);
+    fails(() => handleHandoff.inheritable(0x7fff_fff0, false), "EINVAL", /not inheritable/);
+    handleHandoff.closeInherited(-1);
   });
 
   h.test("handoff: with fds, anonymous segments take stdio slots 3, 4, ... and named ones keep their slot", () => {

@@ -6,7 +6,8 @@
  *     releases (the parent releases only after the child said it is about to wait);
  *   - the robust mutex: the child takes the mutex and exits without unlocking; the parent's
  *     ipc_mutex_lock returns IPC_OWNER_DIED;
- *   - the anonymous segment's handle, inherited, opens with ipc_segment_open_fd in the child;
+ *   - the anonymous segment's handle, made inheritable with ipc_fd_inherit, opens with
+ *     ipc_segment_open_fd in the child;
  *   - a holder killed while a waiter is parked: a second child ("holder <name>") takes another
  *     mutex and sleeps; the parent blocks in ipc_mutex_lock while a thread of its own kills the
  *     holder with TerminateProcess; the lock returns IPC_OWNER_DIED (the waiter also waits on the
@@ -154,7 +155,7 @@ int main(int argc, char **argv) {
   strcpy((char *)ipc_segment_base(anon), "anonymous bytes");
   int32_t anon_fd = ipc_segment_fd(anon);
   CHECK(anon_fd > 0);
-  CHECK(SetHandleInformation((HANDLE)(uintptr_t)anon_fd, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT));
+  OK(ipc_fd_inherit(anon_fd, 1));
   memcpy(base + OFF_ANON_FD, &anon_fd, sizeof anon_fd);
 
   OK(ipc_mutex_lock(mutex));

@@ -28,6 +28,9 @@ const eintr_retries_max = 64;
 
 // fcntl commands and seals; the same numbers on every Linux architecture.
 const F_DUPFD_CLOEXEC = 1030;
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
 const F_ADD_SEALS = 1033;
 const F_SEAL_SEAL = 0x0001;
 const F_SEAL_SHRINK = 0x0002;
@@ -167,6 +170,23 @@ pub fn dup(fd: Fd) Error!Fd {
 pub fn close(fd: Fd) void {
     // Linux closes the fd even when close reports EINTR; never retry.
     _ = linux.close(fd);
+}
+
+/// Lets `fd` reach programs this process executes (`inherit`: close-on-exec off), or not (on again).
+/// A negative or closed fd is error.Invalid (EBADF).
+pub fn inherit(fd: Fd, on: bool) Error!void {
+    if (fd < 0) return error.Invalid;
+    const flags = try retry(linux.fcntl, .{ fd, F_GETFD, @as(usize, 0) });
+    const want: usize = if (on) flags & ~@as(usize, FD_CLOEXEC) else flags | FD_CLOEXEC;
+    if (want != flags) _ = try retry(linux.fcntl, .{ fd, F_SETFD, want });
+}
+
+/// Closes `fd` and says whether there was one: a negative or closed fd is error.Invalid (EBADF).
+/// EINTR still closed it (Linux), so it counts as done.
+pub fn closeFd(fd: Fd) Error!void {
+    if (fd < 0) return error.Invalid;
+    const e = errnoOf(linux.close(fd)) orelse return;
+    if (e != .INTR) return fromErrno(e);
 }
 
 /// What fstat says about a file: `dev` and `ino` identify it, `uid` owns it.
@@ -526,4 +546,25 @@ test "anonymous files are sealed against shrinking" {
     defer close(fd);
     try std.testing.expectEqual(@as(u64, 8192), (try fileInfo(fd)).size);
     try std.testing.expectError(error.Access, retry(linux.ftruncate, .{ fd, @as(i64, 0) }));
+}
+
+test "inherit turns close-on-exec off and on; closeFd closes once; bad fds are Invalid" {
+    const fd = try createFile(4096, 0o600, true, false);
+    const cloexec = struct {
+        fn of(f: Fd) !bool {
+            return try retry(linux.fcntl, .{ f, F_GETFD, @as(usize, 0) }) & FD_CLOEXEC != 0;
+        }
+    }.of;
+    try std.testing.expect(try cloexec(fd));
+    try inherit(fd, true);
+    try std.testing.expect(!try cloexec(fd));
+    try inherit(fd, true);
+    try std.testing.expect(!try cloexec(fd));
+    try inherit(fd, false);
+    try std.testing.expect(try cloexec(fd));
+    try closeFd(fd);
+    try std.testing.expectError(error.Invalid, closeFd(fd));
+    try std.testing.expectError(error.Invalid, inherit(fd, true));
+    try std.testing.expectError(error.Invalid, inherit(-1, false));
+    try std.testing.expectError(error.Invalid, closeFd(std.math.minInt(i32)));
 }

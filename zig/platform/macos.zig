@@ -169,6 +169,24 @@ pub fn close(fd: Fd) void {
     _ = c.close(fd);
 }
 
+/// Lets `fd` reach programs this process executes (`inherit`: close-on-exec off), or not (on again).
+/// A negative or closed fd is error.Invalid (EBADF).
+pub fn inherit(fd: Fd, on: bool) Error!void {
+    if (fd < 0) return error.Invalid;
+    const flags: c_int = @intCast(try retry(c.fcntl, .{ fd, c.F.GETFD, @as(c_int, 0) }));
+    const want: c_int = if (on) flags & ~@as(c_int, c.FD_CLOEXEC) else flags | c.FD_CLOEXEC;
+    if (want != flags) _ = try retry(c.fcntl, .{ fd, c.F.SETFD, want });
+}
+
+/// Closes `fd` and says whether there was one: a negative or closed fd is error.Invalid (EBADF).
+/// EINTR still closed it (Darwin), so it counts as done.
+pub fn closeFd(fd: Fd) Error!void {
+    if (fd < 0) return error.Invalid;
+    if (c.close(fd) == 0) return;
+    const e = errno();
+    if (e != .INTR) return fromErrno(e);
+}
+
 /// What fstat says about a file: `dev` and `ino` identify it (0 for shm objects), `uid` owns it.
 pub const FileInfo = struct { size: u64, regular: bool, uid: u32, mode: u32, dev: u64, ino: u64 };
 

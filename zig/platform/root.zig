@@ -42,6 +42,12 @@ pub const statNamed = impl.statNamed;
 pub const unlinkNamed = impl.unlinkNamed;
 pub const dup = impl.dup;
 pub const close = impl.close;
+/// Makes an fd (POSIX: close-on-exec off) or handle (Windows: HANDLE_FLAG_INHERIT) inheritable by
+/// the children this process starts, or not again; error.Invalid for a value that names none.
+pub const inherit = impl.inherit;
+/// Closes an fd or handle that a caller names (an inherited one, say); unlike `close`, reports a
+/// value that names none as error.Invalid.
+pub const closeFd = impl.closeFd;
 pub const fileInfo = impl.fileInfo;
 pub const readAt = impl.readAt;
 pub const map = impl.map;

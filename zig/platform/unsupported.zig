@@ -42,6 +42,14 @@ pub fn dup(fd: Fd) Error!Fd {
 pub fn close(fd: Fd) void {
     _ = fd;
 }
+pub fn inherit(fd: Fd, on: bool) Error!void {
+    _ = .{ fd, on };
+    return error.NotSupported;
+}
+pub fn closeFd(fd: Fd) Error!void {
+    _ = fd;
+    return error.NotSupported;
+}
 pub fn fileInfo(fd: Fd) Error!FileInfo {
     _ = fd;
     return error.NotSupported;

@@ -57,6 +57,7 @@ const STILL_ACTIVE: DWORD = 259;
 const WAIT_OBJECT_0: DWORD = 0;
 const WAIT_ABANDONED: DWORD = 0x80;
 const DUPLICATE_SAME_ACCESS: DWORD = 0x2;
+const HANDLE_FLAG_INHERIT: DWORD = 0x1;
 pub const INFINITE: DWORD = 0xFFFF_FFFF;
 pub const MEM_COMMIT: DWORD = 0x1000;
 pub const MEM_MAPPED: DWORD = 0x40000;
@@ -77,6 +78,11 @@ extern "kernel32" fn GetExitCodeProcess(process: HANDLE, code: *DWORD) callconv(
 extern "kernel32" fn GetProcessTimes(process: HANDLE, creation: *FILETIME, exit: *FILETIME, kernel: *FILETIME, user: *FILETIME) callconv(.winapi) BOOL;
 pub extern "kernel32" fn GetCurrentProcessId() callconv(.winapi) DWORD;
 extern "kernel32" fn GetCurrentProcess() callconv(.winapi) HANDLE;
+extern "kernel32" fn GetHandleInformation(handle: HANDLE, flags: *DWORD) callconv(.winapi) BOOL;
+extern "kernel32" fn SetHandleInformation(handle: HANDLE, mask: DWORD, flags: DWORD) callconv(.winapi) BOOL;
+/// Declared here rather than std's `windows.CloseHandle`, which asserts success: `closeFd` takes
+/// values from callers and must report an invalid one, not panic.
+extern "kernel32" fn CloseHandle(handle: HANDLE) callconv(.winapi) BOOL;
 extern "kernel32" fn DuplicateHandle(source_process: HANDLE, source: HANDLE, target_process: HANDLE, target: *HANDLE, access: DWORD, inherit: BOOL, options: DWORD) callconv(.winapi) BOOL;
 extern "kernel32" fn GlobalMemoryStatusEx(status: *MemoryStatusEx) callconv(.winapi) BOOL;
 extern "advapi32" fn SystemFunction036(buffer: [*]u8, len: u32) callconv(.winapi) u8;
@@ -249,6 +255,21 @@ pub fn close(fd: Fd) void {
     if (fd <= 0) return;
     endCreation(fd);
     windows.CloseHandle(handleOf(fd));
+}
+
+/// Lets the handle `fd` reach children created with bInheritHandles TRUE (`on`), under the same
+/// value, or not (off). 0 and negative values (the pseudo-handles of this process and thread) and
+/// values that name no handle are error.Invalid.
+pub fn inherit(fd: Fd, on: bool) Error!void {
+    if (fd <= 0) return error.Invalid;
+    if (SetHandleInformation(handleOf(fd), HANDLE_FLAG_INHERIT, if (on) HANDLE_FLAG_INHERIT else 0) == 0) return lastError();
+}
+
+/// Closes the handle `fd`; error.Invalid for 0, a negative value or a value that names no handle.
+pub fn closeFd(fd: Fd) Error!void {
+    if (fd <= 0) return error.Invalid;
+    endCreation(fd);
+    if (CloseHandle(handleOf(fd)) == 0) return lastError();
 }
 
 /// What is known of a section: its size (rounded up to pages). Sections carry no owner uid or mode
@@ -445,4 +466,26 @@ test "selfStamp names this process; a named section is created once, opened, and
     try std.testing.expectError(error.NotFound, openNamed(name));
     try std.testing.expectError(error.NotFound, unlinkNamed(name));
     try std.testing.expectError(error.NotFound, startTime(0x7fff_fff0));
+}
+
+test "inherit sets and clears HANDLE_FLAG_INHERIT; closeFd closes once; bad values are Invalid" {
+    const fd = try createFile(4096, 0o600, true, false);
+    const inherits = struct {
+        fn of(f: Fd) !bool {
+            var flags: DWORD = 0;
+            if (GetHandleInformation(handleOf(f), &flags) == 0) return lastError();
+            return flags & HANDLE_FLAG_INHERIT != 0;
+        }
+    }.of;
+    try std.testing.expect(!try inherits(fd));
+    try inherit(fd, true);
+    try std.testing.expect(try inherits(fd));
+    try inherit(fd, false);
+    try std.testing.expect(!try inherits(fd));
+    try closeFd(fd);
+    try std.testing.expectError(error.Invalid, closeFd(fd));
+    try std.testing.expectError(error.Invalid, inherit(fd, true));
+    try std.testing.expectError(error.Invalid, inherit(0, true));
+    try std.testing.expectError(error.Invalid, inherit(-1, false));
+    try std.testing.expectError(error.Invalid, closeFd(0));
 }
