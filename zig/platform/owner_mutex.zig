@@ -328,6 +328,11 @@ pub fn reap(memory: *anyopaque) bool {
 pub const Holder = struct { pid: u32, start: u64 };
 
 pub fn holder(w: *const u32) ?Holder {
+    // A lock's park may be on a word that is no mutex's lock word (an rwlock reader waits on its
+    // `slot_free`, 4 bytes into an 8-byte pair): such a word is never cast to a lock, whose record
+    // is 8-byte aligned (the cast would panic). An aligned one that is no lock is read as a hint
+    // only, which the waiter verifies (the recorded process's identity) before it is used.
+    if (@intFromPtr(w) % @alignOf(Object) != 0) return null;
     const o: *Object = @ptrCast(@alignCast(@constCast(w)));
     const m = self() catch return null;
     const c = @atomicLoad(u64, o.cell(), .acquire);
