@@ -299,8 +299,9 @@ const c_test_names = [_][]const u8{ "segment", "names", "errors", "mutex", "mute
 
 /// The C tests built for x86_64-windows-gnu into zig-out/wintest and run under Wine (scripts/wine.mjs):
 /// those whose child processes go through tests/c/proc.h (this program run again in a role, on a
-/// segment opened by name) rather than fork. The others still fork (DEVELOPERS.md, Windows).
-const wine_c_tests = [_][]const u8{ "chan", "sync" };
+/// segment opened by name) rather than fork, and those with one process and nothing POSIX (names,
+/// errors). The others still fork (DEVELOPERS.md, Windows).
+const wine_c_tests = [_][]const u8{ "names", "errors", "chan", "sync", "heap" };
 
 /// The C tests that still reach past ipc.h into Linux itself, so mactest leaves them out: sync, wake,
 /// eintr and chan find parked threads by raw futex syscalls and gettid (tests/c/parked.h), mutex_attack
