@@ -11,7 +11,7 @@
 #include "ipc.h"
 #include "check.h"
 #include "proc.h"
-#ifndef _WIN32
+#ifdef __linux__
 #include "parked.h" /* /proc/<pid>/stat and /proc/<pid>/syscall: Linux only */
 #endif
 
@@ -118,15 +118,15 @@ static void test_mvar_after_swap(void) {
 
 /* Waits until `count` receivers are parked on the channel's readable word: counted as parked on
  * the word (its waiters count, the u32 after the value) and, on Linux, asleep in a futex wait
- * (parked.h reads /proc; Windows has no such view of another process's thread, so there the count,
- * which a waiter raises before it parks, is what is waited for). */
+ * (parked.h reads /proc; Windows and macOS show no other process's thread state, so there the
+ * count, which a waiter raises before it parks, is what is waited for). */
 static void await_parked(ipc_chan_t *chan, const proc_t *children, int count) {
   const volatile uint32_t *word = ipc_chan_word(chan, 0);
   CHECK(word != NULL);
   uint64_t until = ipc_now_ns() + (uint64_t)LONG_NS;
   for (;;) {
     int asleep = count;
-#ifndef _WIN32
+#ifdef __linux__
     asleep = 0;
     for (int i = 0; i < count; i++) asleep += parked_now((pid_t)children[i].pid) > 0;
 #else
