@@ -1,7 +1,9 @@
 /* Proves the channel's repairs of issue 15 from plain C: an MVar stays usable after replace and
  * swap; a wake-up that one receiver does not use (a peek, a buffer too small) is passed on to the
  * next parked receiver, and a batch of N messages wakes N receivers; a capacity that a peer wrote
- * over the header is refused by every call instead of being followed past the mapping. Waits that
+ * over the header is refused by every call instead of being followed past the mapping; senders
+ * killed while they send leave no torn message and no stuck lock, and a stream's attached writer
+ * killed ends its reader's read with IPC_EOF. Waits that
  * must end are timed against a long deadline; the test waits for receivers to be parked by reading
  * the readable word's count of parked waiters (and, on Linux, each child's process state), never by
  * sleeping. Children are this program run again in a role (tests/c/proc.h) on a segment they open
@@ -269,7 +271,105 @@ static void test_capacity_from_a_peer(void) {
   drop_shared_segment(seg, name);
 }
 
-/* With an argument, runs only the test of that name (replace, swap, peek, small, many, capacity);
+/* A message of the killed-sender test: 8 + seq % 200 bytes, the sequence number first, then bytes
+ * that depend on both, so that a torn or misplaced message shows. */
+static uint64_t pattern(uint64_t seq, uint8_t *out) {
+  uint64_t length = 8 + seq % 200;
+  memcpy(out, &seq, 8);
+  for (uint64_t i = 8; i < length; i++) out[i] = (uint8_t)(seq * 7 + i);
+  return length;
+}
+
+/* The child of test_killed_sender (role `sender-<first>`): sends messages from `first` on, without
+ * end, until killed. */
+static int sender(const char *name, uint64_t first) {
+  ipc_chan_t *chan = child_chan(name);
+  uint8_t message[256];
+  for (uint64_t seq = first;; seq++) {
+    uint64_t length = pattern(seq, message);
+    CHILD_WAIT_RC(ipc_chan_send(chan, message, length, LONG_NS), IPC_OK);
+  }
+}
+
+/* Receives one message and expects it whole, with sequence number `seq`. */
+static void expect_message(ipc_chan_t *chan, uint64_t seq) {
+  uint8_t got[256], want[256];
+  uint64_t n = 0, length = pattern(seq, want);
+  CHECK_RC(ipc_chan_recv(chan, got, sizeof got, &n, LONG_NS), IPC_OK);
+  if (n != length || memcmp(got, want, length) != 0) {
+    uint64_t got_seq = 0;
+    if (n >= 8) memcpy(&got_seq, got, 8);
+    fprintf(stderr, "killed sender: message %llu expected (%llu bytes), got %llu bytes of message %llu\n",
+            (unsigned long long)seq, (unsigned long long)length, (unsigned long long)n,
+            (unsigned long long)got_seq);
+    exit(1);
+  }
+}
+
+/* Senders killed while they send (SIGKILL, TerminateProcess), 20 times: every message received is
+ * whole and in order (a message half sent was never sent), the channel drains, and the send lock a
+ * killed sender may have held is taken over: this process sends and receives in it afterwards. The
+ * kill comes after a number of messages received that varies by round, while the sender sends
+ * without pause, so most kills land inside ipc_chan_send. */
+static void test_killed_sender(void) {
+  char name[32];
+  ipc_segment_t *seg = new_shared_segment(IPC_CHAN_HEADER_SIZE + 4096, name, sizeof name);
+  ipc_chan_t *chan = NULL;
+  CHECK_RC(ipc_chan_init_at(seg, 0, 4096, 0, &chan), IPC_OK);
+  uint64_t next = 0;
+  for (int round = 0; round < 20; round++) {
+    char role[32];
+    snprintf(role, sizeof role, "sender-%llu", (unsigned long long)next);
+    proc_t child = proc_spawn(role, name);
+    for (int i = 0; i < 50 + 37 * round; i++) expect_message(chan, next++);
+    proc_kill(&child);
+    CHECK(proc_wait(&child, 2 * LONG_NS) == PROC_KILLED);
+    while (ipc_chan_pending(chan) > 0) expect_message(chan, next++);
+    CHECK_RC(ipc_chan_pending(chan), 0);
+  }
+  uint8_t message[256];
+  uint64_t length = pattern(next, message);
+  CHECK_RC(ipc_chan_send(chan, message, length, LONG_NS), IPC_OK);
+  expect_message(chan, next);
+  drop_shared_segment(seg, name);
+}
+
+/* The child of test_killed_writer: attaches as the stream's writer, writes "hello", and waits to be
+ * killed (two minutes at most, should the parent die first). */
+static int stream_writer(const char *name) {
+  ipc_chan_t *chan = child_chan(name);
+  CHILD_RC(ipc_chan_writer_attach(chan), IPC_OK);
+  CHILD_RC(ipc_chan_write(chan, "hello", 5, LONG_NS), IPC_OK);
+#ifdef _WIN32
+  Sleep(120000);
+#else
+  sleep(120);
+#endif
+  return 3;
+}
+
+/* A stream's attached writer killed: the reader gets what it wrote, then IPC_EOF, well before its
+ * timeout (not at it: the writer's death must end the read's wait). */
+static void test_killed_writer(void) {
+  char name[32];
+  ipc_segment_t *seg = new_shared_segment(IPC_CHAN_HEADER_SIZE + 4096, name, sizeof name);
+  ipc_chan_t *chan = NULL;
+  CHECK_RC(ipc_chan_init_at(seg, 0, 4096, IPC_CHAN_STREAM, &chan), IPC_OK);
+  proc_t child = proc_spawn("stream-writer", name);
+  char buf[16];
+  uint64_t n = 0;
+  CHECK_RC(ipc_chan_read(chan, buf, sizeof buf, &n, LONG_NS), IPC_OK);
+  CHECK(n == 5 && memcmp(buf, "hello", 5) == 0);
+  proc_kill(&child);
+  CHECK(proc_wait(&child, 2 * LONG_NS) == PROC_KILLED);
+  uint64_t t0 = ipc_now_ns();
+  CHECK_RC(ipc_chan_read(chan, buf, sizeof buf, &n, LONG_NS), IPC_EOF);
+  CHECK(ipc_now_ns() - t0 < (uint64_t)LONG_NS / 2);
+  drop_shared_segment(seg, name);
+}
+
+/* With an argument, runs only the test of that name (replace, swap, peek, small, many, capacity,
+ * killed-sender, killed-writer);
  * with a role and a segment name, is one of the children above. */
 int main(int argc, char **argv) {
   proc_self_path = argv[0];
@@ -277,6 +377,8 @@ int main(int argc, char **argv) {
     for (int kind = PEEKS; kind <= RECEIVES; kind++)
       if (strcmp(argv[1], receiver_roles[kind]) == 0) return receiver((enum receiver_kind)kind, argv[2]);
     if (strcmp(argv[1], "capacity-peer") == 0) return capacity_peer(argv[2]);
+    if (strcmp(argv[1], "stream-writer") == 0) return stream_writer(argv[2]);
+    if (strncmp(argv[1], "sender-", 7) == 0) return sender(argv[2], strtoull(argv[1] + 7, NULL, 10));
   }
   const char *only = argc > 1 ? argv[1] : NULL;
   int ran = 0;
@@ -291,6 +393,8 @@ int main(int argc, char **argv) {
   RUN("small", test_wake_passed_on(TOO_SMALL, "too small"));
   RUN("many", test_send_many_wakes_each());
   RUN("capacity", test_capacity_from_a_peer());
+  RUN("killed-sender", test_killed_sender());
+  RUN("killed-writer", test_killed_writer());
   if (ran == 0) {
     fprintf(stderr, "test_chan: no test or role is called %s\n", only);
     return 1;
