@@ -12,8 +12,10 @@
 //!                        musl, x86_64-macos, aarch64-macos (with the tracker's helper beside the
 //!                        Linux and macOS ones), x86_64-windows and aarch64-windows (built only: no
 //!                        aarch64 runs here), in zig-out/cross/<target>/
-//!   zig build wintest    the Windows test programs (tests/windows) for x86_64-windows-gnu, linked with
-//!                        libipc.a, into zig-out/wintest; `node scripts/test.mjs wine` runs them under Wine
+//!   zig build wintest    the Windows test programs (tests/windows) and the portable C tests that
+//!                        spawn their children through tests/c/proc.h (wine_c_tests) for
+//!                        x86_64-windows-gnu, linked with libipc.a, into zig-out/wintest;
+//!                        `node scripts/test.mjs wine` runs them under Wine
 //!   zig build mactest    builds, without running (no macOS here), the C tests, the C child, the
 //!                        tracker's helper and the platform layer's Zig tests for aarch64-macos into
 //!                        zig-out/mactest; `cross` builds them too
@@ -234,6 +236,11 @@ pub fn build(b: *std.Build) void {
         const exe = cProgram(b, program.name, program.sources, windows_target, optimize, .{ .static = windows_static });
         wintest_step.dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = wintest_dir } }).step);
     }
+    // The portable C tests (tests/c) whose children are this program run again (tests/c/proc.h).
+    for (wine_c_tests) |name| {
+        const exe = cProgram(b, b.fmt("test_{s}", .{name}), &.{b.fmt("tests/c/test_{s}.c", .{name})}, windows_target, optimize, .{ .static = windows_static });
+        wintest_step.dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = .{ .custom = "wintest" } } }).step);
+    }
     // The platform layer's own Zig unit tests, built for Windows (zig/platform/windows*.zig).
     const windows_core = b.createModule(.{
         .root_source_file = b.path("zig/windows_test.zig"),
@@ -302,11 +309,17 @@ const c_test_names = [_][]const u8{ "segment", "names", "errors", "mutex", "mute
 /// The sources of ipc-child, the C child of the multi-process tests and of test_handoff.
 const child_sources: []const []const u8 = &.{ "tests/c/child.c", "tests/c/child_segment.c", "tests/c/child_mutex.c", "tests/c/child_sync.c", "tests/c/child_heap.c", "tests/c/child_chan.c", "tests/c/child_cleanup.c" };
 
-/// The C tests that still reach past ipc.h into Linux itself, so mactest leaves them out: sync, wake,
-/// eintr and chan find parked threads by raw futex syscalls and gettid (tests/c/parked.h), mutex_attack
-/// compares with a robust pthread mutex (macOS has none), heap names its kill-storm children with
-/// prctl.
-const linux_bound_c_tests = [_][]const u8{ "sync", "wake", "eintr", "chan", "mutex_attack", "heap" };
+/// The C tests built for x86_64-windows-gnu into zig-out/wintest and run under Wine (scripts/wine.mjs):
+/// those whose child processes go through tests/c/proc.h (this program run again in a role, on a
+/// segment opened by name) rather than fork, and those with one process and nothing POSIX (names,
+/// errors). The others still fork (DEVELOPERS.md, Windows).
+const wine_c_tests = [_][]const u8{ "names", "errors", "mutex", "chan", "sync", "heap" };
+
+/// The C tests that still reach past ipc.h into Linux itself, so mactest leaves them out: wake and
+/// eintr find parked threads by raw futex syscalls and gettid (tests/c/parked.h), mutex_attack
+/// compares with a robust pthread mutex (macOS has none). (sync and chan use parked.h on Linux only,
+/// heap its prctl.)
+const linux_bound_c_tests = [_][]const u8{ "wake", "eintr", "mutex_attack" };
 
 /// The C tests (tests/c/test_*.c), each linked against the static library and, when `shared` is
 /// given, also against the shared one. test_tracker gets the helper program as its argument,

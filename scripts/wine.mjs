@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `wine` test step: cross-compiles the Windows test programs (`zig build wintest`: tests/windows,
-// x86_64-windows-gnu, linked with libipc.a) and runs each under Wine's wine64.
+// the portable C tests of tests/c listed in build.zig's wine_c_tests and the platform's Zig tests,
+// x86_64-windows-gnu, linked with libipc.a) and runs every program in zig-out/wintest under Wine's
+// wine64, saying of each whether it passed and how long it took.
 //
 // Wine is Debian's wine64 package, which puts the loader in /usr/lib/wine (not on PATH). When it is
 // missing and this runs as root with apt-get (CI's container, .ci/run), it is installed here; else
@@ -68,10 +70,15 @@ const env = { ...process.env, WINEDEBUG: process.env.WINEDEBUG ?? "-all" };
 let failed = 0;
 for (const program of programs) {
   console.log(`wine: ${program}`);
+  const started = Date.now();
   const status = run([wine, join(dir, program)], { env, cwd: dir, timeout: programTimeoutMs, killSignal: "SIGKILL" });
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (status !== 0) {
-    console.error(`wine: ${program} failed (${status})`);
+    console.error(`wine: ${program} failed (${status}) after ${seconds} s`);
     failed += 1;
+  } else {
+    console.log(`wine: ${program} ok (${seconds} s)`);
   }
 }
+console.log(`wine: ${programs.length - failed} of ${programs.length} programs passed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -1,19 +1,47 @@
 /* The shared heap from C: misuse and bad input, the context-first allocator trio, three processes
  * allocating and freeing at once while passing blocks to one another (every byte pattern checked),
- * and fault injection: allocation storms killed with SIGKILL at random moments, 240 times, after
- * each of which the heap checks clean and stays usable. */
+ * and fault injection: allocation storms killed (SIGKILL, TerminateProcess) at random moments once
+ * they are storming, 240 times, after each of which the heap checks clean and stays usable.
+ * Children are this program run again in a role (tests/c/proc.h) on the heap they open by name, so
+ * the test runs on Windows (under Wine) as on Linux. */
 #define _DEFAULT_SOURCE
 #include "ipc.h"
 
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#ifdef __linux__
+#include <signal.h>
+#include <sys/prctl.h> /* PR_SET_PDEATHSIG: Linux only (elsewhere a storm ends itself, see storm) */
+#endif
 
 #include "check.h"
+#include "proc.h"
+
+/* The heap the running test shares with its children, by name. */
+static char heap_name[32];
+
+static void create_shared_heap(uint64_t size, ipc_segment_t **seg, ipc_heap_t **heap) {
+  proc_segment_name(heap_name, sizeof heap_name, "theap");
+  CHECK_RC(ipc_heap_create(heap_name, 0, 0, size, seg, heap), IPC_OK);
+}
+
+/* A child's end: the heap opened by name. */
+static ipc_heap_t *open_shared_heap(const char *name) {
+  ipc_segment_t *seg = NULL;
+  ipc_heap_t *heap = NULL;
+  CHECK_RC(ipc_segment_open(name, 0, &seg), IPC_OK);
+  CHECK_RC(ipc_heap_attach(seg, &heap), IPC_OK);
+  return heap;
+}
+
+/* Starts `<self> <role>-<a>-<b> <heap name>`: a role with two numbers (a process index, a seed, a
+ * block handle). */
+static proc_t spawn_with(const char *role, uint64_t a, uint64_t b) {
+  char full[96];
+  snprintf(full, sizeof full, "%s-%llx-%llx", role, (unsigned long long)a, (unsigned long long)b);
+  fflush(NULL);
+  return proc_spawn(full, heap_name);
+}
 
 static uint64_t next_random(uint64_t *state) {
   *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -147,21 +175,15 @@ static void misuse(void) {
 enum { SLOTS = 64, SHARERS = 3, STEPS = 60000 };
 static const uint64_t BUSY = 1; /* never a handle: handles carry the heap's tag above bit 40 */
 
-static void sharing(void) {
-  ipc_heap_t *heap;
-  ipc_segment_t *heap_seg;
-  CHECK_RC(ipc_heap_create(NULL, 0, 0, 256 << 20, &heap_seg, &heap), IPC_OK);
-  uint64_t slots_block;
-  CHECK_RC(ipc_heap_calloc(heap, SLOTS + 1, 16, &slots_block), IPC_OK);
-  /* [handle, size] pairs; [SLOTS*2] = go. A slot is 0 (empty), BUSY (being filled or emptied by the
-   * process that set it) or a handle; the size is written only while the slot is BUSY. */
+/* Sharer `p`: the slots are the block `slots_block` of the heap `name`. Exits 0, or 3 when a block
+ * was damaged or a call failed. */
+static int sharer(const char *name, uint64_t p, uint64_t slots_block) {
+  ipc_heap_t *heap = open_shared_heap(name);
   uint64_t *slots = ipc_heap_pointer(heap, slots_block);
-  pid_t pids[SHARERS];
-  for (int p = 0; p < SHARERS; p++) {
-    pids[p] = fork();
-    if (pids[p] == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      uint64_t state = (uint64_t)p * 7919 + 1;
+  CHECK(slots != NULL);
+  {
+    {
+      uint64_t state = p * 7919 + 1;
       uint64_t mine[128] = {0}, sizes[128] = {0};
       int bad = 0;
       while (__atomic_load_n(&slots[SLOTS * 2], __ATOMIC_ACQUIRE) == 0) {
@@ -203,15 +225,24 @@ static void sharing(void) {
       for (int i = 0; i < 128; i++) {
         if (mine[i] != 0 && (!intact(heap, mine[i], sizes[i]) || ipc_heap_free(heap, mine[i]) != IPC_OK)) bad++;
       }
-      _exit(bad == 0 ? 0 : 3);
+      return bad == 0 ? 0 : 3;
     }
   }
+}
+
+static void sharing(void) {
+  ipc_heap_t *heap;
+  ipc_segment_t *heap_seg;
+  create_shared_heap(256 << 20, &heap_seg, &heap);
+  uint64_t slots_block;
+  CHECK_RC(ipc_heap_calloc(heap, SLOTS + 1, 16, &slots_block), IPC_OK);
+  /* [handle, size] pairs; [SLOTS*2] = go. A slot is 0 (empty), BUSY (being filled or emptied by the
+   * process that set it) or a handle; the size is written only while the slot is BUSY. */
+  uint64_t *slots = ipc_heap_pointer(heap, slots_block);
+  proc_t children[SHARERS];
+  for (int p = 0; p < SHARERS; p++) children[p] = spawn_with("sharer", (uint64_t)p, slots_block);
   __atomic_store_n(&slots[SLOTS * 2], 1, __ATOMIC_RELEASE);
-  for (int p = 0; p < SHARERS; p++) {
-    int status;
-    CHECK(waitpid(pids[p], &status, 0) == pids[p]);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
+  for (int p = 0; p < SHARERS; p++) CHECK(proc_expect(&children[p], 240LL * 1000000000LL, 0, "sharing"));
   /* Blocks left in slots were handed over but never taken: still intact, then freed. */
   for (int s = 0; s < SLOTS; s++) {
     uint64_t block = slots[2 * s];
@@ -225,6 +256,7 @@ static void sharing(void) {
   expect_clean(heap, &stats);
   CHECK(stats.allocations == 0);
   CHECK_RC(ipc_heap_close(heap), IPC_OK);
+  CHECK_RC(ipc_segment_unlink(heap_name), IPC_OK);
   CHECK_RC(ipc_segment_close(heap_seg), IPC_OK);
 }
 
@@ -279,13 +311,22 @@ static void fragmentation(void) {
 
 /* Allocation storms (malloc, realloc, free) killed at random moments: after every kill the heap
  * checks clean and the survivor (this process) allocates and frees in it, large blocks included
- * (the page lock may have died with its holder). */
+ * (the page lock may have died with its holder). A storm counts its steps in a word of the heap
+ * (the block `progress`), so that it is killed only once it storms, never while it starts. */
 enum { KILLS = 240, STORMERS = 2 };
 
-static void storm(ipc_heap_t *heap, uint64_t seed) {
+static int storm(const char *name, uint64_t seed, uint64_t progress) {
+#ifdef __linux__
   prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
-  uint64_t state = seed, held[16] = {0};
-  for (;;) {
+#endif
+  ipc_heap_t *heap = open_shared_heap(name);
+  volatile uint64_t *steps = ipc_heap_pointer(heap, progress);
+  CHECK(steps != NULL);
+  uint64_t state = seed, held[16] = {0}, t0 = ipc_now_ns();
+  for (uint64_t step = 1;; step++) {
+    __atomic_store_n(steps, step, __ATOMIC_RELEASE);
+    /* Killed long before this (elsewhere than Linux nothing kills it when the test dies). */
+    if (step % 4096 == 0 && ipc_now_ns() - t0 > 600ULL * 1000000000ULL) return 4;
     uint64_t r = next_random(&state);
     int i = (int)(r % 16);
     if (held[i] != 0 && (r >> 40) % 3 == 0) {
@@ -301,28 +342,44 @@ static void storm(ipc_heap_t *heap, uint64_t seed) {
   }
 }
 
+/* Waits until storm `v` has taken `steps` more steps than `from` (it is storming now). */
+static void await_storming(volatile uint64_t *progress, uint64_t from, uint64_t steps) {
+  uint64_t until = ipc_now_ns() + 120ULL * 1000000000ULL;
+  while (__atomic_load_n(progress, __ATOMIC_ACQUIRE) < from + steps) {
+    CHECK(ipc_now_ns() < until);
+    proc_yield();
+  }
+}
+
 static void fault_injection(void) {
   ipc_heap_t *heap;
   ipc_segment_t *heap_seg;
   /* Each killed storm leaks what it held (at most 16 blocks): 240 of them fit easily. */
-  CHECK_RC(ipc_heap_create(NULL, 0, 0, 2ULL << 30, &heap_seg, &heap), IPC_OK);
-  uint64_t state = (uint64_t)getpid();
-  pid_t pids[STORMERS] = {0};
+  create_shared_heap(2ULL << 30, &heap_seg, &heap);
+  uint64_t state = (uint64_t)proc_self_id();
+  proc_t children[STORMERS];
+  uint64_t progress[STORMERS];
+  volatile uint64_t *steps[STORMERS];
+  for (int v = 0; v < STORMERS; v++) {
+    CHECK_RC(ipc_heap_calloc(heap, 1, 64, &progress[v]), IPC_OK);
+    steps[v] = ipc_heap_pointer(heap, progress[v]);
+    children[v].pid = 0;
+  }
   ipc_heap_stats_t stats;
   for (int kill_count = 0; kill_count < KILLS; kill_count++) {
     int victim = kill_count % STORMERS;
-    if (pids[victim] == 0 || kill_count < STORMERS) {
-      pids[victim] = fork();
-      if (pids[victim] == 0) storm(heap, (uint64_t)kill_count + 17);
+    if (children[victim].pid == 0 || kill_count < STORMERS) {
+      *steps[victim] = 0;
+      children[victim] = spawn_with("storm", (uint64_t)kill_count + 17, progress[victim]);
     }
-    struct timespec pause = {0, (long)(next_random(&state) % 3000000)};
-    nanosleep(&pause, NULL);
-    CHECK(kill(pids[victim], SIGKILL) == 0);
-    int status;
-    CHECK(waitpid(pids[victim], &status, 0) == pids[victim]);
-    CHECK(WIFSIGNALED(status));
-    pids[victim] = fork();
-    if (pids[victim] == 0) storm(heap, (uint64_t)kill_count + 1000);
+    /* Storming (some steps done), then a random moment of up to ~3 ms more steps. */
+    await_storming(steps[victim], 0, 16);
+    uint64_t from = __atomic_load_n(steps[victim], __ATOMIC_ACQUIRE);
+    await_storming(steps[victim], from, next_random(&state) % 3000);
+    proc_kill(&children[victim]);
+    CHECK(proc_wait(&children[victim], 60LL * 1000000000LL) == PROC_KILLED);
+    *steps[victim] = 0;
+    children[victim] = spawn_with("storm", (uint64_t)kill_count + 1000, progress[victim]);
     /* The heap is consistent while the other storm goes on, and usable. */
     expect_clean(heap, &stats);
     uint64_t small, large;
@@ -334,23 +391,52 @@ static void fault_injection(void) {
     CHECK_RC(ipc_heap_free(heap, large), IPC_OK);
   }
   for (int v = 0; v < STORMERS; v++) {
-    kill(pids[v], SIGKILL);
-    waitpid(pids[v], NULL, 0);
+    proc_kill(&children[v]);
+    CHECK(proc_wait(&children[v], 60LL * 1000000000LL) == PROC_KILLED);
   }
+  for (int v = 0; v < STORMERS; v++) CHECK_RC(ipc_heap_free(heap, progress[v]), IPC_OK);
   expect_clean(heap, &stats);
   printf("fault injection: %d kills; afterwards %llu blocks (%llu bytes) leaked by the dead, %llu bytes of pages in use\n",
          KILLS, (unsigned long long)stats.allocations, (unsigned long long)stats.in_use,
          (unsigned long long)stats.reserved);
   CHECK_RC(ipc_heap_close(heap), IPC_OK);
+  CHECK_RC(ipc_segment_unlink(heap_name), IPC_OK);
   CHECK_RC(ipc_segment_close(heap_seg), IPC_OK);
 }
 
-int main(void) {
+/* Without arguments, runs every test (with a test's name, that test); with a role and a heap name,
+ * is a child: `sharer-<p>-<slots block>` or `storm-<seed>-<progress block>` (hexadecimal). */
+int main(int argc, char **argv) {
+  proc_self_path = argv[0];
+  if (argc == 3) {
+    char role[16] = {0};
+    unsigned long long a = 0, b = 0;
+    if (sscanf(argv[1], "%15[a-z]-%llx-%llx", role, &a, &b) == 3) {
+#ifndef _WIN32
+      alarm(240);
+#endif
+      if (strcmp(role, "sharer") == 0) return sharer(argv[2], a, b);
+      if (strcmp(role, "storm") == 0) return storm(argv[2], a, b);
+    }
+  }
+#ifndef _WIN32
   alarm(240);
-  misuse();
-  fragmentation();
-  sharing();
-  fault_injection();
+#endif
+  const char *only = argc > 1 ? argv[1] : NULL;
+  int ran = 0;
+#define RUN(name)                                 \
+  if (only == NULL || strcmp(only, #name) == 0) { \
+    name();                                       \
+    ran++;                                        \
+  }
+  RUN(misuse);
+  RUN(fragmentation);
+  RUN(sharing);
+  RUN(fault_injection);
+  if (ran == 0) {
+    fprintf(stderr, "test_heap: no test or role is called %s\n", only);
+    return 1;
+  }
   printf("test_heap: ok\n");
   return 0;
 }

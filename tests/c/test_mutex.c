@@ -1,44 +1,89 @@
-/* Proves the mutex and waiter API from plain C: lock/unlock/try/timed, owner death with fork and
- * SIGKILL (a waiter blocked at the time, and a locker arriving later), unrecoverable state, errors
- * for non-owners, offsets and foreign memory; waiters in poll and callback mode. */
+/* Proves the mutex and waiter API from plain C: lock/unlock/try/timed, owner death of a child
+ * process killed (SIGKILL, TerminateProcess) while holding it (a waiter blocked at the time, and a
+ * locker arriving later), unrecoverable state, errors for non-owners, offsets and foreign memory;
+ * waiters in poll and callback mode. Children are this program run again in a role
+ * (tests/c/proc.h, `test_mutex <role>-<offset> <segment name>`) on a segment they open by name, so
+ * the test runs on Windows (under Wine) as on Linux and macOS. */
 #define _POSIX_C_SOURCE 200809L
 #include "ipc.h"
 #include "check.h"
+#include "proc.h"
 
-#include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#define SECOND_NS 1000000000LL
 
 static void sleep_ms(long ms) {
+#ifdef _WIN32
+  Sleep((DWORD)ms);
+#else
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
+#endif
 }
 
-/* Forks a child that locks `m` and then sleeps until killed; returns once it holds the lock. */
-static pid_t fork_holder(ipc_mutex_t *m) {
-  pid_t pid = fork();
-  CHECK(pid >= 0);
-  if (pid == 0) {
-    if (ipc_mutex_lock(m) < 0) _exit(3);
-    for (;;) pause();
+/* A named segment shared with children; its name in `name`. */
+static ipc_segment_t *shared_segment(char *name, size_t name_size) {
+  proc_segment_name(name, name_size, "tmutex");
+  ipc_segment_t *seg = NULL;
+  CHECK_RC(ipc_segment_create(name, 4096, 0, 0, &seg), IPC_OK);
+  return seg;
+}
+
+/* Starts `<self> <role>-<offset> <name>`: a child working on the mutex at `offset` of segment `name`. */
+static proc_t spawn_on(const char *role, uint64_t offset, const char *name) {
+  char full[64];
+  snprintf(full, sizeof full, "%s-%llu", role, (unsigned long long)offset);
+  fflush(NULL);
+  return proc_spawn(full, name);
+}
+
+/* Starts a child that locks the mutex `m` (at `offset` of segment `name`) and then sleeps until
+ * killed; returns once it holds the lock. */
+static proc_t start_holder(ipc_mutex_t *m, uint64_t offset, const char *name) {
+  proc_t child = spawn_on("holder", offset, name);
+  uint64_t until = ipc_now_ns() + 60 * SECOND_NS;
+  while (ipc_mutex_holder(m) == 0) {
+    CHECK(ipc_now_ns() < until);
+    sleep_ms(1);
   }
-  while (ipc_mutex_holder(m) == 0) sleep_ms(1);
-  return pid;
+  return child;
 }
 
-static void kill_and_reap(pid_t pid) {
-  CHECK(kill(pid, SIGKILL) == 0);
-  int status = 0;
-  CHECK(waitpid(pid, &status, 0) == pid);
-  CHECK(WIFSIGNALED(status));
+static void kill_and_reap(proc_t child) {
+  proc_kill(&child);
+  CHECK(proc_wait(&child, 60 * SECOND_NS) == PROC_KILLED);
+}
+
+/* The roles' mutex: at `offset` of the segment called `name`. */
+static ipc_segment_t *role_segment;
+static ipc_mutex_t *role_mutex(const char *name, uint64_t offset) {
+  ipc_mutex_t *m = NULL;
+  CHECK_RC(ipc_segment_open(name, 0, &role_segment), IPC_OK);
+  CHECK_RC(ipc_mutex_at(role_segment, offset, &m), IPC_OK);
+  return m;
+}
+
+/* Holds the lock until killed (should the parent die first, it gives up after two minutes). */
+static int role_holder(ipc_mutex_t *m) {
+  if (ipc_mutex_lock(m) < 0) return 3;
+  sleep_ms(120000);
+  return 4;
+}
+
+/* Blocks in lock until the holder is killed: expects IPC_OWNER_DIED, repairs, unlocks. */
+static int role_locker(ipc_mutex_t *m) {
+  int32_t rc = ipc_mutex_lock(m);
+  if (rc != IPC_OWNER_DIED) return 10;
+  if (ipc_mutex_consistent(m) != IPC_OK) return 11;
+  if (ipc_mutex_unlock(m) != IPC_OK) return 12;
+  return 0;
 }
 
 static void basics(void) {
-  ipc_segment_t *seg = NULL;
+  char name[32];
+  ipc_segment_t *seg = shared_segment(name, sizeof name);
   ipc_mutex_t *m = NULL, *again = NULL;
-  CHECK_RC(ipc_segment_create(NULL, 4096, 0, 0, &seg), IPC_OK);
   CHECK_RC(ipc_mutex_at(seg, 0, &again), IPC_EPROTO); /* nothing initialized there */
   CHECK(again == NULL);
   CHECK_RC(ipc_mutex_init_at(seg, 4, &m), IPC_EALIGN);
@@ -60,8 +105,8 @@ static void basics(void) {
   CHECK_RC(ipc_mutex_timed_lock(m, 1000000), IPC_OK);
   CHECK_RC(ipc_mutex_unlock(m), IPC_OK);
 
-  /* A forked child holds it: try_lock is busy, timed_lock times out, unlock is not ours. */
-  pid_t holder = fork_holder(m);
+  /* A child holds it: try_lock is busy, timed_lock times out, unlock is not ours. */
+  proc_t holder = start_holder(m, 128, name);
   CHECK_RC(ipc_mutex_try_lock(m), IPC_EBUSY);
   CHECK_RC(ipc_mutex_timed_lock(m, 2000000), IPC_ETIMEDOUT);
   CHECK_RC(ipc_mutex_timed_lock(m, 0), IPC_ETIMEDOUT);
@@ -77,39 +122,30 @@ static void basics(void) {
   CHECK_RC(ipc_mutex_lock(m), IPC_EPROTO);
   CHECK_RC(ipc_mutex_lock(NULL), IPC_EINVAL);
   CHECK_RC(ipc_mutex_lock((ipc_mutex_t *)((char *)ipc_segment_base(seg) + 1)), IPC_EALIGN);
+  CHECK_RC(ipc_segment_unlink(name), IPC_OK);
   CHECK_RC(ipc_segment_close(seg), IPC_OK);
 }
 
 static void owner_death_wakes_a_blocked_waiter(void) {
   char name[64];
-  snprintf(name, sizeof name, "ipctest-c-mtx-%ld", (long)getpid());
+  snprintf(name, sizeof name, "ipctest-c-mtx-%ld", proc_self_id());
   ipc_segment_t *seg = NULL, *other = NULL;
   ipc_mutex_t *m = NULL, *m2 = NULL;
   CHECK_RC(ipc_mutex_create(name, 0, 0, &seg, &m), IPC_OK);
   CHECK(ipc_segment_kind(seg) == IPC_KIND_MUTEX);
   CHECK_RC(ipc_segment_open(name, 0, &other), IPC_OK);
   CHECK_RC(ipc_mutex_at(other, 0, &m2), IPC_OK);
-  CHECK_RC(ipc_segment_unlink(name), IPC_OK);
 
-  pid_t holder = fork_holder(m);
-  /* This thread blocks in lock (in a second child, so the parent can kill the holder meanwhile). */
-  pid_t locker = fork();
-  CHECK(locker >= 0);
-  if (locker == 0) {
-    int32_t rc = ipc_mutex_lock(m2);
-    if (rc != IPC_OWNER_DIED) _exit(10);
-    if (ipc_mutex_consistent(m2) != IPC_OK) _exit(11);
-    if (ipc_mutex_unlock(m2) != IPC_OK) _exit(12);
-    _exit(0);
-  }
+  proc_t holder = start_holder(m, 0, name);
+  /* A second child blocks in lock, so that the parent can kill the holder meanwhile. */
+  proc_t locker = spawn_on("locker", 0, name);
   /* Wait until the locker has parked: it marks the word as having waiters. */
   const uint32_t *word = ipc_mutex_word(m);
   for (int i = 0; i < 5000 && (__atomic_load_n(word, __ATOMIC_ACQUIRE) & 0x80000000u) == 0; i++) sleep_ms(1);
   CHECK((__atomic_load_n(word, __ATOMIC_ACQUIRE) & 0x80000000u) != 0);
+  CHECK_RC(ipc_segment_unlink(name), IPC_OK); /* both children have it open */
   kill_and_reap(holder);
-  int status = 0;
-  CHECK(waitpid(locker, &status, 0) == locker);
-  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CHECK(proc_expect(&locker, 60 * SECOND_NS, 0, "owner death, one waiter"));
   /* Repaired: it works normally again. */
   CHECK_RC(ipc_mutex_lock(m), IPC_OK);
   CHECK_RC(ipc_mutex_unlock(m), IPC_OK);
@@ -117,43 +153,47 @@ static void owner_death_wakes_a_blocked_waiter(void) {
   CHECK_RC(ipc_segment_close(seg), IPC_OK);
 }
 
-/* A holder SIGKILLed while several processes wait in lock: exactly one of them gets OWNER_DIED (and
- * repairs), every other one then gets the lock normally, each within its 20 s timeout. With the
- * kernel's robust list the first waiter is woken at once; with the owner-recording mutex
- * (-Dmutex=owner, musl) a waiter judges the dead holder when its 100 ms park slice ends. The time
- * from the kill to the first acquisition is printed, not asserted (this machine is shared). */
+/* A holder killed (SIGKILL, TerminateProcess) while several processes wait in lock: exactly one of
+ * them gets OWNER_DIED (and repairs), every other one then gets the lock normally, each within its
+ * 20 s timeout. With the kernel's robust list the first waiter is woken at once; with the
+ * owner-recording mutex (-Dmutex=owner, musl) a waiter judges the dead holder when its 100 ms park
+ * slice ends (on Windows at once: it also waits on the holder's process handle). The time from the
+ * kill to the first acquisition is printed, not asserted (this machine is shared). */
 #define DEATH_WAITERS 3
+/* A locker of owner_death_with_several_waiters: the counters follow the mutex at 0 (128, 132, 256). */
+static int role_timed_locker(ipc_mutex_t *m) {
+  char *base = ipc_segment_base(role_segment);
+  volatile uint32_t *died = (volatile uint32_t *)(base + 128);
+  volatile uint32_t *normal = died + 1;
+  volatile int64_t *first_ns = (volatile int64_t *)(base + 256);
+  int32_t rc = ipc_mutex_timed_lock(m, 20 * 1000000000LL);
+  int64_t now = ipc_now_ns();
+  int64_t zero = 0;
+  __atomic_compare_exchange_n(first_ns, &zero, now, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  if (rc == IPC_OWNER_DIED) {
+    __atomic_add_fetch(died, 1, __ATOMIC_SEQ_CST);
+    if (ipc_mutex_consistent(m) != IPC_OK) return 11;
+  } else if (rc == IPC_OK) {
+    __atomic_add_fetch(normal, 1, __ATOMIC_SEQ_CST);
+  } else {
+    return 10;
+  }
+  if (ipc_mutex_unlock(m) != IPC_OK) return 12;
+  return 0;
+}
+
 static void owner_death_with_several_waiters(void) {
-  ipc_segment_t *seg = NULL;
+  char name[32];
+  ipc_segment_t *seg = shared_segment(name, sizeof name);
   ipc_mutex_t *m = NULL;
-  CHECK_RC(ipc_segment_create(NULL, 4096, 0, 0, &seg), IPC_OK);
   CHECK_RC(ipc_mutex_init_at(seg, 0, &m), IPC_OK);
   volatile uint32_t *died = (volatile uint32_t *)((char *)ipc_segment_base(seg) + 128);
   volatile uint32_t *normal = died + 1;
   volatile int64_t *first_ns = (volatile int64_t *)((char *)ipc_segment_base(seg) + 256);
 
-  pid_t holder = fork_holder(m);
-  pid_t lockers[DEATH_WAITERS];
-  for (int i = 0; i < DEATH_WAITERS; i++) {
-    lockers[i] = fork();
-    CHECK(lockers[i] >= 0);
-    if (lockers[i] == 0) {
-      int32_t rc = ipc_mutex_timed_lock(m, 20 * 1000000000LL);
-      int64_t now = ipc_now_ns();
-      int64_t zero = 0;
-      __atomic_compare_exchange_n(first_ns, &zero, now, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-      if (rc == IPC_OWNER_DIED) {
-        __atomic_add_fetch(died, 1, __ATOMIC_SEQ_CST);
-        if (ipc_mutex_consistent(m) != IPC_OK) _exit(11);
-      } else if (rc == IPC_OK) {
-        __atomic_add_fetch(normal, 1, __ATOMIC_SEQ_CST);
-      } else {
-        _exit(10);
-      }
-      if (ipc_mutex_unlock(m) != IPC_OK) _exit(12);
-      _exit(0);
-    }
-  }
+  proc_t holder = start_holder(m, 0, name);
+  proc_t lockers[DEATH_WAITERS];
+  for (int i = 0; i < DEATH_WAITERS; i++) lockers[i] = spawn_on("timed", 0, name);
   /* Every locker has parked once the waiters bit is set and none holds the lock yet; give the
    * later ones a moment to park too (whether they are parked or still arriving, they must all get
    * the lock). */
@@ -163,17 +203,14 @@ static void owner_death_with_several_waiters(void) {
   sleep_ms(50);
   int64_t killed = ipc_now_ns();
   kill_and_reap(holder);
-  for (int i = 0; i < DEATH_WAITERS; i++) {
-    int status = 0;
-    CHECK(waitpid(lockers[i], &status, 0) == lockers[i]);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
+  for (int i = 0; i < DEATH_WAITERS; i++) CHECK(proc_expect(&lockers[i], 60 * SECOND_NS, 0, "owner death, several waiters"));
   CHECK(*died == 1);
   CHECK(*normal == DEATH_WAITERS - 1);
-  printf("test_mutex: %d waiters, a SIGKILLed holder's lock taken %.1f ms after the kill\n", DEATH_WAITERS,
+  printf("test_mutex: %d waiters, a killed holder's lock taken %.1f ms after the kill\n", DEATH_WAITERS,
          (double)(*first_ns - killed) / 1e6);
   CHECK_RC(ipc_mutex_lock(m), IPC_OK);
   CHECK_RC(ipc_mutex_unlock(m), IPC_OK);
+  CHECK_RC(ipc_segment_unlink(name), IPC_OK);
   CHECK_RC(ipc_segment_close(seg), IPC_OK);
 }
 
@@ -226,7 +263,20 @@ static void waiter_callback_mode(void) {
   CHECK_RC(ipc_waiter_destroy(w), IPC_OK);
 }
 
-int main(void) {
+/* Without arguments, runs every test; with `<role>-<offset> <segment name>`, is a child. */
+int main(int argc, char **argv) {
+  proc_self_path = argv[0];
+  if (argc == 3) {
+    char role[16] = {0};
+    unsigned long long offset = 0;
+    CHECK(sscanf(argv[1], "%15[a-z]-%llu", role, &offset) == 2);
+    ipc_mutex_t *m = role_mutex(argv[2], offset);
+    if (strcmp(role, "holder") == 0) return role_holder(m);
+    if (strcmp(role, "locker") == 0) return role_locker(m);
+    if (strcmp(role, "timed") == 0) return role_timed_locker(m);
+    fprintf(stderr, "test_mutex: no role is called %s\n", role);
+    return 1;
+  }
   basics();
   owner_death_wakes_a_blocked_waiter();
   owner_death_with_several_waiters();

@@ -1,20 +1,20 @@
 /* Proves the semaphore, event, condition, barrier and readers-writer lock from plain C: argument
- * bounds and misuse codes, timeouts, and waits that forked processes block in and other processes
+ * bounds and misuse codes, timeouts, and waits that child processes block in and other processes
  * end, choreographed with the library's own semaphores and events (a sleep only ever gives a child
- * time to park, and each test stays correct without it); holders killed with SIGKILL for the
- * rwlock's and the condition's robustness. Children report through their exit status. */
+ * time to park, and each test stays correct without it); holders killed (SIGKILL, TerminateProcess)
+ * for the rwlock's and the condition's robustness. Children are this program run again in a role
+ * (tests/c/proc.h, `test_sync <role> <segment name>`) on the test's named segment, so the test runs
+ * on Windows (under Wine) as on Linux; they report through their exit code. */
 #define _POSIX_C_SOURCE 200809L
 #include "ipc.h"
 #include "check.h"
-#include "parked.h"
+#include "proc.h"
+#ifdef __linux__
+#include "parked.h" /* /proc/<pid>/stat and /proc/<pid>/syscall: Linux only */
+#endif
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #define SECOND_NS 1000000000LL
 #define MS_NS 1000000LL
@@ -23,14 +23,13 @@
 #define LONG_NS (20 * SECOND_NS)
 #define SEGMENT_BYTES 65536
 
-/* In a forked child: report the failing line and leave with _exit (never exit(): that would flush
- * stdio buffers inherited from the parent). */
+/* In a child: report the failing line and leave with exit code 2. */
 #define CHILD_CHECK(cond)                                                                          \
   do {                                                                                             \
     if (!(cond)) {                                                                                 \
-      fprintf(stderr, "%s:%d: child %ld: CHECK failed: %s\n", __FILE__, __LINE__, (long)getpid(), \
+      fprintf(stderr, "%s:%d: child %ld: CHECK failed: %s\n", __FILE__, __LINE__, proc_self_id(),   \
               #cond);                                                                              \
-      _exit(2);                                                                                    \
+      exit(2);                                                                                     \
     }                                                                                              \
   } while (0)
 
@@ -39,13 +38,13 @@
     int32_t rc_ = (call);                                                                           \
     if (rc_ != (want)) {                                                                            \
       fprintf(stderr, "%s:%d: child %ld: %s returned %d (%s), expected %d (%s)\n", __FILE__,        \
-              __LINE__, (long)getpid(), #call, (int)rc_, ipc_errname(rc_), (int)(want),             \
+              __LINE__, proc_self_id(), #call, (int)rc_, ipc_errname(rc_), (int)(want),             \
               ipc_errname(want));                                                                   \
-      _exit(2);                                                                                     \
+      exit(2);                                                                                     \
     }                                                                                               \
   } while (0)
 
-/* In a forked child: a wait that another process must end, and must end well before its timeout
+/* In a child: a wait that another process must end, and must end well before its timeout
  * (a wait that only succeeds on its last try at the deadline means the wake-up was lost). */
 #define CHILD_WAIT_RC(call, want)                                                                   \
   do {                                                                                              \
@@ -63,49 +62,87 @@
   } while (0)
 
 static void sleep_ms(long ms) {
+#ifdef _WIN32
+  Sleep((DWORD)ms);
+#else
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
+#endif
 }
 
-/* Forks; the child gets a kill timer so that a lost wake-up cannot leave it behind. */
-static pid_t fork_child(void) {
+/* The name of the segment the running test shares with its children (shared_segment). */
+static char shared_name[32];
+
+/* A named segment for a test whose children open it by name; the previous one's name is removed. */
+static ipc_segment_t *shared_segment(uint64_t size) {
+  if (shared_name[0] != 0) ipc_segment_unlink(shared_name);
+  proc_segment_name(shared_name, sizeof shared_name, "tsync");
+  ipc_segment_t *seg = NULL;
+  CHECK_RC(ipc_segment_create(shared_name, size, 0, 0, &seg), IPC_OK);
+  return seg;
+}
+
+/* Starts this program again as `role` on the current shared segment (the role table in main). */
+static proc_t spawn_role(const char *role) {
   fflush(NULL);
-  pid_t pid = fork();
-  CHECK(pid >= 0);
-  if (pid == 0) alarm(60);
-  return pid;
+  return proc_spawn(role, shared_name);
 }
 
-static void expect_exit(pid_t pid, int code) {
-  int status = 0;
-  CHECK(waitpid(pid, &status, 0) == pid);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != code) {
-    fprintf(stderr, "child %ld: status %d (signal %d), expected exit %d\n", (long)pid,
-            WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0, code);
-    exit(1);
-  }
+/* Waits for a child (within twice the long deadline) and expects exit code `code`. */
+static void expect_exit(proc_t child, int code) {
+  CHECK(proc_expect(&child, 2 * LONG_NS, code, "test_sync"));
 }
 
-static int exit_code(pid_t pid) {
-  int status = 0;
-  CHECK(waitpid(pid, &status, 0) == pid);
-  CHECK(WIFEXITED(status));
-  return WEXITSTATUS(status);
+static int exit_code(proc_t child) {
+  int code = proc_wait(&child, 2 * LONG_NS);
+  CHECK(code != PROC_TIMEOUT);
+  return code;
 }
 
-static void kill_and_reap(pid_t pid) {
-  CHECK(kill(pid, SIGKILL) == 0);
-  int status = 0;
-  CHECK(waitpid(pid, &status, 0) == pid);
-  CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+static void kill_and_reap(proc_t child) {
+  proc_kill(&child);
+  CHECK(proc_wait(&child, 2 * LONG_NS) == PROC_KILLED);
 }
 
 /* A test that means to catch a waiter parked waits for it to be seen parked (parked.h), not for a
- * time: on a busy machine a child may not even have run yet after 10 ms. */
-static int parked(pid_t pid) { return seen_parked(pid, (uint64_t)LONG_NS); }
+ * time: on a busy machine a child may not even have run yet after 10 ms. Only Linux shows another
+ * process's thread state (/proc), so elsewhere this is always true: each test stays correct when the parent
+ * acts before the child parks (it then checks less: a wake-up that finds the waiter still running). */
+static int parked(proc_t child) {
+#ifndef __linux__
+  (void)child;
+  return 1;
+#else
+  return seen_parked((pid_t)child.pid, (uint64_t)LONG_NS);
+#endif
+}
 
-/* True while `pid` has not exited (it is blocked, since it has nothing else to do). */
-static int still_running(pid_t pid) { return waitpid(pid, NULL, WNOHANG) == 0; }
+/* True while the child has not exited (it is blocked, since it has nothing else to do). */
+static int still_running(proc_t child) { return proc_wait(&child, 0) == PROC_TIMEOUT; }
+
+/* A child that holds a lock until the parent kills it; should the parent die first, it gives up
+ * after two minutes (POSIX children also have main's alarm). */
+static void hold_until_killed(void) {
+  sleep_ms(120000);
+  exit(3);
+}
+
+/* Dies at once, as a crash would: SIGKILL, or TerminateProcess with exit code PROC_KILLED. */
+static void die_now(void) {
+#ifdef _WIN32
+  TerminateProcess(GetCurrentProcess(), PROC_KILLED);
+#else
+  raise(SIGKILL);
+#endif
+  exit(3);
+}
+
+/* A child's segment: the parent's, opened by the name it was given. */
+static ipc_segment_t *child_segment(const char *name) {
+  ipc_segment_t *seg = NULL;
+  CHILD_RC(ipc_segment_open(name, 0, &seg), IPC_OK);
+  return seg;
+}
 
 static uint32_t load32(const volatile uint32_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 static void store32(volatile uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
@@ -187,7 +224,7 @@ static void semaphore_bounds(void) {
   CHECK_RC(ipc_sem_create(NULL, 0, 0, 5, 4, &own, &s), IPC_ERANGE);
   CHECK(own == NULL && s == NULL);
   char name[64];
-  snprintf(name, sizeof name, "ipctest-c-sem-%ld", (long)getpid());
+  snprintf(name, sizeof name, "ipctest-c-sem-%ld", proc_self_id());
   CHECK_RC(ipc_sem_create(name, 0, 0, 1, 2, &own, &s), IPC_OK);
   CHECK(ipc_segment_kind(own) == IPC_KIND_SEMAPHORE);
   ipc_segment_t *other = NULL;
@@ -202,23 +239,51 @@ static void semaphore_bounds(void) {
   CHECK_RC(ipc_segment_close(own), IPC_OK);
 }
 
+/* The semaphores' children: `s` at 0, `ready` at 64, `done` at 128, the word `acquired` at 192. */
+struct sem_fixture {
+  ipc_sem_t *s, *ready, *done;
+  volatile uint32_t *acquired;
+};
+
+static struct sem_fixture sem_child_fixture(ipc_segment_t *seg) {
+  struct sem_fixture f;
+  CHILD_RC(ipc_sem_at(seg, 0, &f.s), IPC_OK);
+  CHILD_RC(ipc_sem_at(seg, 64, &f.ready), IPC_OK);
+  CHILD_RC(ipc_sem_at(seg, 128, &f.done), IPC_OK);
+  f.acquired = word_at(seg, 192);
+  return f;
+}
+
+/* Takes `units` units (after saying it is about to wait) and marks the word. */
+static int sem_taker(ipc_segment_t *seg, uint32_t units) {
+  struct sem_fixture f = sem_child_fixture(seg);
+  CHILD_RC(ipc_sem_release(f.ready, 1), IPC_OK);
+  CHILD_WAIT_RC(ipc_sem_acquire(f.s, units, LONG_NS), IPC_OK);
+  store32(f.acquired, 1);
+  return 0;
+}
+static int role_sem_one(ipc_segment_t *seg) { return sem_taker(seg, 1); }
+static int role_sem_three(ipc_segment_t *seg) { return sem_taker(seg, 3); }
+
+/* Takes one unit and says so on `done`. */
+static int role_sem_each(ipc_segment_t *seg) {
+  struct sem_fixture f = sem_child_fixture(seg);
+  CHILD_RC(ipc_sem_release(f.ready, 1), IPC_OK);
+  CHILD_WAIT_RC(ipc_sem_acquire(f.s, 1, LONG_NS), IPC_OK);
+  CHILD_RC(ipc_sem_release(f.done, 1), IPC_OK);
+  return 0;
+}
+
 static void semaphore_across_fork(void) {
-  ipc_segment_t *seg = NULL;
+  ipc_segment_t *seg = shared_segment(4096);
   ipc_sem_t *s = NULL, *ready = NULL, *done = NULL;
-  CHECK_RC(ipc_segment_create(NULL, 4096, 0, 0, &seg), IPC_OK);
   CHECK_RC(ipc_sem_init_at(seg, 0, 0, 0, &s), IPC_OK);
   CHECK_RC(ipc_sem_init_at(seg, 64, 0, 0, &ready), IPC_OK);
   CHECK_RC(ipc_sem_init_at(seg, 128, 0, 0, &done), IPC_OK);
   volatile uint32_t *acquired = word_at(seg, 192);
 
   /* A child blocks for one unit; the parent's release ends its wait. */
-  pid_t child = fork_child();
-  if (child == 0) {
-    CHILD_RC(ipc_sem_release(ready, 1), IPC_OK);
-    CHILD_WAIT_RC(ipc_sem_acquire(s, 1, LONG_NS), IPC_OK);
-    store32(acquired, 1);
-    _exit(0);
-  }
+  proc_t child = spawn_role("sem-one");
   CHECK_RC(ipc_sem_acquire(ready, 1, LONG_NS), IPC_OK);
   CHECK(parked(child));
   CHECK(load32(acquired) == 0 && still_running(child));
@@ -229,13 +294,7 @@ static void semaphore_across_fork(void) {
 
   /* A child waiting for three units is not released by two, and is by the third. */
   store32(acquired, 0);
-  child = fork_child();
-  if (child == 0) {
-    CHILD_RC(ipc_sem_release(ready, 1), IPC_OK);
-    CHILD_WAIT_RC(ipc_sem_acquire(s, 3, LONG_NS), IPC_OK);
-    store32(acquired, 1);
-    _exit(0);
-  }
+  child = spawn_role("sem-three");
   CHECK_RC(ipc_sem_acquire(ready, 1, LONG_NS), IPC_OK);
   CHECK(parked(child));
   CHECK_RC(ipc_sem_release(s, 1), IPC_OK);
@@ -251,16 +310,8 @@ static void semaphore_across_fork(void) {
   CHECK_RC(ipc_sem_value(s), 0);
 
   /* Three children each waiting for one unit: a release of two wakes exactly two of them. */
-  pid_t kids[3];
-  for (int i = 0; i < 3; i++) {
-    kids[i] = fork_child();
-    if (kids[i] == 0) {
-      CHILD_RC(ipc_sem_release(ready, 1), IPC_OK);
-      CHILD_WAIT_RC(ipc_sem_acquire(s, 1, LONG_NS), IPC_OK);
-      CHILD_RC(ipc_sem_release(done, 1), IPC_OK);
-      _exit(0);
-    }
-  }
+  proc_t kids[3];
+  for (int i = 0; i < 3; i++) kids[i] = spawn_role("sem-each");
   CHECK_RC(ipc_sem_acquire(ready, 3, LONG_NS), IPC_OK);
   for (int i = 0; i < 3; i++) CHECK(parked(kids[i]));
   CHECK_RC(ipc_sem_release(s, 2), IPC_OK);
@@ -345,11 +396,27 @@ static void event_semantics(void) {
   CHECK_RC(ipc_segment_close(own), IPC_OK);
 }
 
+/* The events' children: `manual` at 0, `autoreset` at 64, `ready` at 128, `done` at 192, the word
+ * `woke` at 256. Each says it is about to wait, waits for its event and counts itself in `woke`. */
+static int event_waiter(ipc_segment_t *seg, uint64_t event_offset, int says_done) {
+  ipc_event_t *e = NULL;
+  ipc_sem_t *ready = NULL, *done = NULL;
+  CHILD_RC(ipc_event_at(seg, event_offset, &e), IPC_OK);
+  CHILD_RC(ipc_sem_at(seg, 128, &ready), IPC_OK);
+  CHILD_RC(ipc_sem_at(seg, 192, &done), IPC_OK);
+  CHILD_RC(ipc_sem_release(ready, 1), IPC_OK);
+  CHILD_WAIT_RC(ipc_event_wait(e, LONG_NS), IPC_OK);
+  add32(word_at(seg, 256), 1);
+  if (says_done) CHILD_RC(ipc_sem_release(done, 1), IPC_OK);
+  return 0;
+}
+static int role_event_manual(ipc_segment_t *seg) { return event_waiter(seg, 0, 0); }
+static int role_event_auto(ipc_segment_t *seg) { return event_waiter(seg, 64, 1); }
+
 static void event_across_fork(void) {
-  ipc_segment_t *seg = NULL;
+  ipc_segment_t *seg = shared_segment(4096);
   ipc_event_t *manual = NULL, *autoreset = NULL;
   ipc_sem_t *ready = NULL, *done = NULL;
-  CHECK_RC(ipc_segment_create(NULL, 4096, 0, 0, &seg), IPC_OK);
   CHECK_RC(ipc_event_init_at(seg, 0, 0, &manual), IPC_OK);
   CHECK_RC(ipc_event_init_at(seg, 64, IPC_EVENT_AUTO_RESET, &autoreset), IPC_OK);
   CHECK_RC(ipc_sem_init_at(seg, 128, 0, 0, &ready), IPC_OK);
@@ -357,16 +424,8 @@ static void event_across_fork(void) {
   volatile uint32_t *woke = word_at(seg, 256);
 
   /* Manual reset: one set releases every waiting process. */
-  pid_t kids[3];
-  for (int i = 0; i < 3; i++) {
-    kids[i] = fork_child();
-    if (kids[i] == 0) {
-      CHILD_RC(ipc_sem_release(ready, 1), IPC_OK);
-      CHILD_WAIT_RC(ipc_event_wait(manual, LONG_NS), IPC_OK);
-      add32(woke, 1);
-      _exit(0);
-    }
-  }
+  proc_t kids[3];
+  for (int i = 0; i < 3; i++) kids[i] = spawn_role("event-manual");
   CHECK_RC(ipc_sem_acquire(ready, 3, LONG_NS), IPC_OK);
   for (int i = 0; i < 3; i++) CHECK(parked(kids[i]));
   CHECK(load32(woke) == 0);
@@ -377,16 +436,7 @@ static void event_across_fork(void) {
 
   /* Auto reset: each set releases one waiting process and leaves the event clear. */
   store32(woke, 0);
-  for (int i = 0; i < 2; i++) {
-    kids[i] = fork_child();
-    if (kids[i] == 0) {
-      CHILD_RC(ipc_sem_release(ready, 1), IPC_OK);
-      CHILD_WAIT_RC(ipc_event_wait(autoreset, LONG_NS), IPC_OK);
-      add32(woke, 1);
-      CHILD_RC(ipc_sem_release(done, 1), IPC_OK);
-      _exit(0);
-    }
-  }
+  for (int i = 0; i < 2; i++) kids[i] = spawn_role("event-auto");
   CHECK_RC(ipc_sem_acquire(ready, 2, LONG_NS), IPC_OK);
   for (int i = 0; i < 2; i++) CHECK(parked(kids[i]));
   CHECK(load32(woke) == 0);
@@ -462,11 +512,60 @@ static void condition_basics(void) {
 
 #define COND_ROUNDS 500
 
+/* The conditions' children: the mutex at 0, the conditions `to_parent` at 64, `to_child` at 128
+ * and `all` at 192, the words `turn` at 256, `go` at 260 and `waiting` at 264. */
+struct cond_fixture {
+  ipc_mutex_t *m;
+  ipc_cond_t *to_parent, *to_child, *all;
+  volatile uint32_t *turn, *go, *waiting;
+};
+
+static struct cond_fixture cond_child_fixture(ipc_segment_t *seg) {
+  struct cond_fixture f;
+  CHILD_RC(ipc_mutex_at(seg, 0, &f.m), IPC_OK);
+  CHILD_RC(ipc_cond_at(seg, 64, &f.to_parent), IPC_OK);
+  CHILD_RC(ipc_cond_at(seg, 128, &f.to_child), IPC_OK);
+  CHILD_RC(ipc_cond_at(seg, 192, &f.all), IPC_OK);
+  f.turn = word_at(seg, 256);
+  f.go = word_at(seg, 260);
+  f.waiting = word_at(seg, 264);
+  return f;
+}
+
+static int role_cond_pingpong(ipc_segment_t *seg) {
+  struct cond_fixture f = cond_child_fixture(seg);
+  for (int r = 0; r < COND_ROUNDS; r++) {
+    CHILD_RC(ipc_mutex_lock(f.m), IPC_OK);
+    while (*f.turn != 1) CHILD_WAIT_RC(ipc_cond_wait(f.to_child, f.m, LONG_NS), IPC_OK);
+    *f.turn = 0;
+    CHILD_RC(ipc_cond_notify(f.to_parent, 1), IPC_OK);
+    CHILD_RC(ipc_mutex_unlock(f.m), IPC_OK);
+  }
+  return 0;
+}
+
+static int role_cond_all(ipc_segment_t *seg) {
+  struct cond_fixture f = cond_child_fixture(seg);
+  CHILD_RC(ipc_mutex_lock(f.m), IPC_OK);
+  *f.waiting += 1;
+  while (*f.go == 0) CHILD_WAIT_RC(ipc_cond_wait(f.all, f.m, LONG_NS), IPC_OK);
+  CHILD_RC(ipc_mutex_unlock(f.m), IPC_OK);
+  return 0;
+}
+
+static int role_cond_die(ipc_segment_t *seg) {
+  struct cond_fixture f = cond_child_fixture(seg);
+  CHILD_RC(ipc_mutex_lock(f.m), IPC_OK); /* gets it once the parent waits */
+  *f.go = 1;
+  CHILD_RC(ipc_cond_notify(f.all, 1), IPC_OK);
+  die_now();
+  return 3;
+}
+
 static void condition_across_fork(void) {
-  ipc_segment_t *seg = NULL;
+  ipc_segment_t *seg = shared_segment(4096);
   ipc_mutex_t *m = NULL;
   ipc_cond_t *to_parent = NULL, *to_child = NULL, *all = NULL;
-  CHECK_RC(ipc_segment_create(NULL, 4096, 0, 0, &seg), IPC_OK);
   CHECK_RC(ipc_mutex_init_at(seg, 0, &m), IPC_OK);
   CHECK_RC(ipc_cond_init_at(seg, 64, &to_parent), IPC_OK);
   CHECK_RC(ipc_cond_init_at(seg, 128, &to_child), IPC_OK);
@@ -477,17 +576,7 @@ static void condition_across_fork(void) {
 
   /* Ping-pong: the predicate (whose turn it is) lives in shared memory; a lost notify would show as
    * a timeout. */
-  pid_t child = fork_child();
-  if (child == 0) {
-    for (int r = 0; r < COND_ROUNDS; r++) {
-      CHILD_RC(ipc_mutex_lock(m), IPC_OK);
-      while (*turn != 1) CHILD_WAIT_RC(ipc_cond_wait(to_child, m, LONG_NS), IPC_OK);
-      *turn = 0;
-      CHILD_RC(ipc_cond_notify(to_parent, 1), IPC_OK);
-      CHILD_RC(ipc_mutex_unlock(m), IPC_OK);
-    }
-    _exit(0);
-  }
+  proc_t child = spawn_role("cond-pingpong");
   for (int r = 0; r < COND_ROUNDS; r++) {
     CHECK_RC(ipc_mutex_lock(m), IPC_OK);
     *turn = 1;
@@ -499,17 +588,8 @@ static void condition_across_fork(void) {
 
   /* notify_all releases every waiter. Each child announces itself while holding the mutex, so once
    * the parent has the mutex and has counted them all, all are inside ipc_cond_wait. */
-  pid_t kids[3];
-  for (int i = 0; i < 3; i++) {
-    kids[i] = fork_child();
-    if (kids[i] == 0) {
-      CHILD_RC(ipc_mutex_lock(m), IPC_OK);
-      *waiting += 1;
-      while (*go == 0) CHILD_WAIT_RC(ipc_cond_wait(all, m, LONG_NS), IPC_OK);
-      CHILD_RC(ipc_mutex_unlock(m), IPC_OK);
-      _exit(0);
-    }
-  }
+  proc_t kids[3];
+  for (int i = 0; i < 3; i++) kids[i] = spawn_role("cond-all");
   for (int i = 0; i < 5000; i++) {
     CHECK_RC(ipc_mutex_lock(m), IPC_OK);
     if (*waiting == 3) break;
@@ -525,20 +605,12 @@ static void condition_across_fork(void) {
   /* The mutex's holder dies after notifying: the waiter relocks with IPC_OWNER_DIED. */
   *go = 0;
   CHECK_RC(ipc_mutex_lock(m), IPC_OK);
-  child = fork_child();
-  if (child == 0) {
-    CHILD_RC(ipc_mutex_lock(m), IPC_OK); /* gets it once the parent waits */
-    *go = 1;
-    CHILD_RC(ipc_cond_notify(all, 1), IPC_OK);
-    raise(SIGKILL);
-    _exit(3);
-  }
+  child = spawn_role("cond-die");
   int32_t rc = IPC_OK;
   while (*go == 0 && rc == IPC_OK) rc = ipc_cond_wait(all, m, LONG_NS);
   CHECK_RC(rc, IPC_OWNER_DIED);
   CHECK_RC(ipc_mutex_held(m), 1);
-  int status = 0;
-  CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status));
+  CHECK(exit_code(child) == PROC_KILLED);
   CHECK_RC(ipc_mutex_consistent(m), IPC_OK);
   CHECK_RC(ipc_mutex_unlock(m), IPC_OK);
   CHECK_RC(ipc_mutex_lock(m), IPC_OK);
@@ -641,15 +713,39 @@ static void barrier_basics(void) {
 
 /* Waits in a child; exits 10 + the arrival index, or 100 + the negated error code, or 99 when the
  * wait lasted until near its timeout (only a lost wake-up makes it last that long). */
-static pid_t barrier_waiter(ipc_barrier_t *b, int64_t timeout_ns) {
-  pid_t pid = fork_child();
-  if (pid == 0) {
+static int role_barrier_waiter(ipc_segment_t *seg) {
+  ipc_barrier_t *b = NULL;
+  CHILD_RC(ipc_barrier_at(seg, 0, &b), IPC_OK);
+  uint64_t t0 = ipc_now_ns();
+  int32_t rc = ipc_barrier_wait(b, LONG_NS);
+  if (ipc_now_ns() - t0 >= (uint64_t)LONG_NS / 2) return 99;
+  return rc >= 0 ? 10 + rc : 100 - rc;
+}
+
+/* The barrier at offset 0 of the shared segment, waited at with a LONG_NS timeout. */
+static proc_t barrier_waiter(ipc_barrier_t *b, int64_t timeout_ns) {
+  (void)b;
+  CHECK(timeout_ns == LONG_NS);
+  return spawn_role("barrier-waiter");
+}
+
+/* BARRIER_ROUNDS rounds at the barrier at 0, counting arrivals at 64 and indexes after them. */
+static int role_barrier_rounds(ipc_segment_t *seg) {
+  ipc_barrier_t *b = NULL;
+  CHILD_RC(ipc_barrier_at(seg, 0, &b), IPC_OK);
+  volatile uint32_t *arrived = word_at(seg, 64);
+  volatile uint32_t *indexes = word_at(seg, 64 + 4 * BARRIER_ROUNDS);
+  for (int r = 0; r < BARRIER_ROUNDS; r++) {
+    add32(&arrived[r], 1);
     uint64_t t0 = ipc_now_ns();
-    int32_t rc = ipc_barrier_wait(b, timeout_ns);
-    if (ipc_now_ns() - t0 >= (uint64_t)timeout_ns / 2) _exit(99);
-    _exit(rc >= 0 ? 10 + rc : 100 - rc);
+    int32_t index = ipc_barrier_wait(b, LONG_NS);
+    CHILD_CHECK(ipc_now_ns() - t0 < (uint64_t)LONG_NS / 2);
+    CHILD_CHECK(index >= 0 && index < BARRIER_PROCESSES);
+    CHILD_CHECK(load32(&arrived[r]) == BARRIER_PROCESSES);
+    uint32_t bit = 1u << index;
+    CHILD_CHECK((__atomic_fetch_or(&indexes[r], bit, __ATOMIC_SEQ_CST) & bit) == 0);
   }
-  return pid;
+  return 0;
 }
 
 /* Waits until `n` parties are waiting at `b`. */
@@ -659,31 +755,14 @@ static void await_waiting(ipc_barrier_t *b, int32_t n) {
 }
 
 static void barrier_across_fork(void) {
-  ipc_segment_t *seg = NULL;
+  ipc_segment_t *seg = shared_segment(SEGMENT_BYTES);
   ipc_barrier_t *b = NULL;
-  CHECK_RC(ipc_segment_create(NULL, SEGMENT_BYTES, 0, 0, &seg), IPC_OK);
   CHECK_RC(ipc_barrier_init_at(seg, 0, BARRIER_PROCESSES, &b), IPC_OK);
-  volatile uint32_t *arrived = word_at(seg, 64);
   volatile uint32_t *indexes = word_at(seg, 64 + 4 * BARRIER_ROUNDS);
 
   /* Rounds: nobody passes before everyone has arrived, and the indexes of a round are distinct. */
-  pid_t kids[BARRIER_PROCESSES];
-  for (int i = 0; i < BARRIER_PROCESSES; i++) {
-    kids[i] = fork_child();
-    if (kids[i] == 0) {
-      for (int r = 0; r < BARRIER_ROUNDS; r++) {
-        add32(&arrived[r], 1);
-        uint64_t t0 = ipc_now_ns();
-        int32_t index = ipc_barrier_wait(b, LONG_NS);
-        CHILD_CHECK(ipc_now_ns() - t0 < (uint64_t)LONG_NS / 2);
-        CHILD_CHECK(index >= 0 && index < BARRIER_PROCESSES);
-        CHILD_CHECK(load32(&arrived[r]) == BARRIER_PROCESSES);
-        uint32_t bit = 1u << index;
-        CHILD_CHECK((__atomic_fetch_or(&indexes[r], bit, __ATOMIC_SEQ_CST) & bit) == 0);
-      }
-      _exit(0);
-    }
-  }
+  proc_t kids[BARRIER_PROCESSES];
+  for (int i = 0; i < BARRIER_PROCESSES; i++) kids[i] = spawn_role("barrier-rounds");
   for (int i = 0; i < BARRIER_PROCESSES; i++) expect_exit(kids[i], 0);
   for (int r = 0; r < BARRIER_ROUNDS; r++) CHECK(indexes[r] == (1u << BARRIER_PROCESSES) - 1);
   CHECK_RC(ipc_barrier_waiting(b), 0);
@@ -692,7 +771,7 @@ static void barrier_across_fork(void) {
   /* A timeout breaks it: the timed-out party gets IPC_ETIMEDOUT, a party waiting meanwhile
    * IPC_EBROKEN, and later waits IPC_EBROKEN until reset. */
   CHECK_RC(ipc_barrier_init_at(seg, 0, 3, &b), IPC_OK);
-  pid_t waiter = barrier_waiter(b, LONG_NS);
+  proc_t waiter = barrier_waiter(b, LONG_NS);
   await_waiting(b, 1);
   CHECK_RC(ipc_barrier_wait(b, 10 * MS_NS), IPC_ETIMEDOUT);
   expect_exit(waiter, 100 - IPC_EBROKEN);
@@ -705,8 +784,8 @@ static void barrier_across_fork(void) {
   CHECK_RC(ipc_barrier_broken(b), 0);
   CHECK_RC(ipc_barrier_waiting(b), 0);
   /* Usable again: three parties pass with indexes 0, 1 and 2. */
-  pid_t first = barrier_waiter(b, LONG_NS);
-  pid_t second = barrier_waiter(b, LONG_NS);
+  proc_t first = barrier_waiter(b, LONG_NS);
+  proc_t second = barrier_waiter(b, LONG_NS);
   await_waiting(b, 2);
   CHECK_RC(ipc_barrier_wait(b, LONG_NS), 2);
   int codes = (1 << exit_code(first)) | (1 << exit_code(second));
@@ -795,15 +874,17 @@ static void rwlock_basics(void) {
   CHECK_RC(ipc_rwlock_try_write_lock(rw), IPC_OK);
   CHECK_RC(ipc_rwlock_write_unlock(rw), IPC_OK);
 
-  unsigned char *raw = NULL;
-  CHECK(posix_memalign((void **)&raw, 64, IPC_RWLOCK_SIZE + 64) == 0);
+  /* 64-byte aligned by hand: Windows' C library has no posix_memalign. */
+  unsigned char *block = malloc(IPC_RWLOCK_SIZE + 128);
+  CHECK(block != NULL);
+  unsigned char *raw = block + (64 - (uintptr_t)block % 64) % 64;
   CHECK_RC(ipc_rwlock_init(raw + 32), IPC_EALIGN);
   CHECK_RC(ipc_rwlock_init(raw), IPC_OK);
   CHECK_RC(ipc_rwlock_try_read_lock((ipc_rwlock_t *)raw), IPC_OK);
   CHECK_RC(ipc_rwlock_read_unlock((ipc_rwlock_t *)raw), IPC_OK);
   memset(raw + 64, 0, IPC_RWLOCK_SIZE);
   CHECK_RC(ipc_rwlock_readers((ipc_rwlock_t *)(raw + 64)), IPC_EPROTO);
-  free(raw);
+  free(block);
   CHECK_RC(ipc_segment_close(seg), IPC_OK);
 
   ipc_segment_t *own = NULL;
@@ -828,7 +909,7 @@ struct rw_fixture {
 
 static struct rw_fixture rw_fixture(void) {
   struct rw_fixture f;
-  CHECK_RC(ipc_segment_create(NULL, SEGMENT_BYTES, 0, 0, &f.seg), IPC_OK);
+  f.seg = shared_segment(SEGMENT_BYTES);
   CHECK_RC(ipc_rwlock_init_at(f.seg, 0, &f.rw), IPC_OK);
   CHECK_RC(ipc_sem_init_at(f.seg, IPC_RWLOCK_SIZE, 0, 0, &f.ready), IPC_OK);
   CHECK_RC(ipc_event_init_at(f.seg, IPC_RWLOCK_SIZE + 64, 0, &f.go), IPC_OK);
@@ -836,18 +917,91 @@ static struct rw_fixture rw_fixture(void) {
   return f;
 }
 
+/* A child's view of the rwlock fixture, in the segment it opened by name. */
+static struct rw_fixture rw_child_fixture(ipc_segment_t *seg) {
+  struct rw_fixture f;
+  f.seg = seg;
+  CHILD_RC(ipc_rwlock_at(seg, 0, &f.rw), IPC_OK);
+  CHILD_RC(ipc_sem_at(seg, IPC_RWLOCK_SIZE, &f.ready), IPC_OK);
+  CHILD_RC(ipc_event_at(seg, IPC_RWLOCK_SIZE + 64, &f.go), IPC_OK);
+  f.data = word_at(seg, IPC_RWLOCK_SIZE + 128);
+  return f;
+}
+
+static int role_rw_reader(ipc_segment_t *seg) {
+  struct rw_fixture f = rw_child_fixture(seg);
+  CHILD_RC(ipc_rwlock_read_lock(f.rw, LONG_NS), IPC_OK);
+  CHILD_RC(ipc_sem_release(f.ready, 1), IPC_OK);
+  CHILD_WAIT_RC(ipc_event_wait(f.go, LONG_NS), IPC_OK);
+  CHILD_RC(ipc_rwlock_read_unlock(f.rw), IPC_OK);
+  return 0;
+}
+
+/* Takes the write lock and writes 42 under it. */
+static int role_rw_writer42(ipc_segment_t *seg) {
+  struct rw_fixture f = rw_child_fixture(seg);
+  CHILD_WAIT_RC(ipc_rwlock_write_lock(f.rw, LONG_NS), IPC_OK);
+  CHILD_RC(ipc_rwlock_readers(f.rw), 0);
+  *f.data = 42;
+  CHILD_RC(ipc_rwlock_write_unlock(f.rw), IPC_OK);
+  return 0;
+}
+
+static int role_rw_writer(ipc_segment_t *seg) {
+  struct rw_fixture f = rw_child_fixture(seg);
+  CHILD_WAIT_RC(ipc_rwlock_write_lock(f.rw, LONG_NS), IPC_OK);
+  CHILD_RC(ipc_rwlock_write_unlock(f.rw), IPC_OK);
+  return 0;
+}
+
+/* Blocks on the parent's read lock until killed. */
+static int role_rw_blocked_writer(ipc_segment_t *seg) {
+  struct rw_fixture f = rw_child_fixture(seg);
+  ipc_rwlock_write_lock(f.rw, -1);
+  return 1;
+}
+
+/* Takes the write lock, half-does an update (7), says so, and holds the lock until killed. */
+static int role_rw_holder7(ipc_segment_t *seg) {
+  struct rw_fixture f = rw_child_fixture(seg);
+  CHILD_RC(ipc_rwlock_write_lock(f.rw, LONG_NS), IPC_OK);
+  *f.data = 7; /* a half-done update */
+  CHILD_RC(ipc_sem_release(f.ready, 1), IPC_OK);
+  hold_until_killed();
+  return 3;
+}
+
+static int role_rw_holder(ipc_segment_t *seg) {
+  struct rw_fixture f = rw_child_fixture(seg);
+  CHILD_RC(ipc_rwlock_write_lock(f.rw, LONG_NS), IPC_OK);
+  CHILD_RC(ipc_sem_release(f.ready, 1), IPC_OK);
+  hold_until_killed();
+  return 3;
+}
+
+/* Blocks for a read lock whose writer dies: IPC_OWNER_DIED, and the half-done update seen. */
+static int role_rw_reader_owner_died(ipc_segment_t *seg) {
+  struct rw_fixture f = rw_child_fixture(seg);
+  CHILD_WAIT_RC(ipc_rwlock_read_lock(f.rw, LONG_NS), IPC_OWNER_DIED);
+  CHILD_CHECK(*f.data == 7);
+  CHILD_RC(ipc_rwlock_read_unlock(f.rw), IPC_OK);
+  return 0;
+}
+
+/* Blocks for the write lock whose writer dies: IPC_OWNER_DIED, repaired. */
+static int role_rw_writer_owner_died(ipc_segment_t *seg) {
+  struct rw_fixture f = rw_child_fixture(seg);
+  CHILD_WAIT_RC(ipc_rwlock_write_lock(f.rw, LONG_NS), IPC_OWNER_DIED);
+  CHILD_RC(ipc_rwlock_consistent(f.rw), IPC_OK);
+  CHILD_RC(ipc_rwlock_write_unlock(f.rw), IPC_OK);
+  return 0;
+}
+
 /* A child that takes a read lock, says so, and holds it until `go` is set (or until killed). */
-static pid_t fork_reader(struct rw_fixture *f) {
-  pid_t pid = fork_child();
-  if (pid == 0) {
-    CHILD_RC(ipc_rwlock_read_lock(f->rw, LONG_NS), IPC_OK);
-    CHILD_RC(ipc_sem_release(f->ready, 1), IPC_OK);
-    CHILD_WAIT_RC(ipc_event_wait(f->go, LONG_NS), IPC_OK);
-    CHILD_RC(ipc_rwlock_read_unlock(f->rw), IPC_OK);
-    _exit(0);
-  }
+static proc_t fork_reader(struct rw_fixture *f) {
+  proc_t child = spawn_role("rw-reader");
   CHECK_RC(ipc_sem_acquire(f->ready, 1, LONG_NS), IPC_OK);
-  return pid;
+  return child;
 }
 
 /* Polls until some other process holds the writer's place (new readers are refused). */
@@ -866,7 +1020,7 @@ static void rwlock_across_fork(void) {
   struct rw_fixture f = rw_fixture();
 
   /* Two processes hold read locks at once; a writer times out meanwhile and leaves no trace. */
-  pid_t reader = fork_reader(&f);
+  proc_t reader = fork_reader(&f);
   CHECK_RC(ipc_rwlock_read_lock(f.rw, LONG_NS), IPC_OK);
   CHECK_RC(ipc_rwlock_readers(f.rw), 2);
   CHECK_RC(ipc_rwlock_write_lock(f.rw, LONG_NS), IPC_EDEADLK);
@@ -890,14 +1044,7 @@ static void rwlock_across_fork(void) {
   /* A waiting writer stops new readers, and gets the lock once the reader leaves. */
   CHECK_RC(ipc_event_clear(f.go), IPC_OK);
   reader = fork_reader(&f);
-  pid_t writer = fork_child();
-  if (writer == 0) {
-    CHILD_WAIT_RC(ipc_rwlock_write_lock(f.rw, LONG_NS), IPC_OK);
-    CHILD_RC(ipc_rwlock_readers(f.rw), 0);
-    *f.data = 42;
-    CHILD_RC(ipc_rwlock_write_unlock(f.rw), IPC_OK);
-    _exit(0);
-  }
+  proc_t writer = spawn_role("rw-writer42");
   await_writer(&f);
   CHECK_RC(ipc_rwlock_read_lock(f.rw, 5 * MS_NS), IPC_ETIMEDOUT);
   CHECK(still_running(writer));
@@ -911,12 +1058,7 @@ static void rwlock_across_fork(void) {
   /* A reader killed while a writer waits for it: the writer gets in, with nothing to repair. */
   CHECK_RC(ipc_event_clear(f.go), IPC_OK);
   reader = fork_reader(&f);
-  writer = fork_child();
-  if (writer == 0) {
-    CHILD_WAIT_RC(ipc_rwlock_write_lock(f.rw, LONG_NS), IPC_OK);
-    CHILD_RC(ipc_rwlock_write_unlock(f.rw), IPC_OK);
-    _exit(0);
-  }
+  writer = spawn_role("rw-writer");
   await_writer(&f);
   CHECK(parked(writer)); /* on the reader's slot */
   CHECK(still_running(writer));
@@ -930,11 +1072,7 @@ static void rwlock_across_fork(void) {
 
   /* A writer killed while it still waits for a reader wrote nothing: nobody is told OWNER_DIED. */
   CHECK_RC(ipc_rwlock_read_lock(f.rw, LONG_NS), IPC_OK);
-  writer = fork_child();
-  if (writer == 0) {
-    ipc_rwlock_write_lock(f.rw, -1); /* blocks on the parent's read lock until killed */
-    _exit(1);
-  }
+  writer = spawn_role("rw-blocked-writer"); /* blocks on the parent's read lock until killed */
   await_writer(&f);
   kill_and_reap(writer);
   CHECK_RC(ipc_rwlock_read_unlock(f.rw), IPC_OK);
@@ -945,21 +1083,9 @@ static void rwlock_across_fork(void) {
 
   /* A writer killed holding the lock, with a reader blocked: the reader, and every later reader
    * and writer, gets IPC_OWNER_DIED until a writer calls ipc_rwlock_consistent. */
-  pid_t holder = fork_child();
-  if (holder == 0) {
-    CHILD_RC(ipc_rwlock_write_lock(f.rw, LONG_NS), IPC_OK);
-    *f.data = 7; /* a half-done update */
-    CHILD_RC(ipc_sem_release(f.ready, 1), IPC_OK);
-    for (;;) pause();
-  }
+  proc_t holder = spawn_role("rw-holder7");
   CHECK_RC(ipc_sem_acquire(f.ready, 1, LONG_NS), IPC_OK);
-  reader = fork_child();
-  if (reader == 0) {
-    CHILD_WAIT_RC(ipc_rwlock_read_lock(f.rw, LONG_NS), IPC_OWNER_DIED);
-    CHILD_CHECK(*f.data == 7);
-    CHILD_RC(ipc_rwlock_read_unlock(f.rw), IPC_OK);
-    _exit(0);
-  }
+  reader = spawn_role("rw-reader-owner-died");
   CHECK(parked(reader));
   CHECK(still_running(reader));
   kill_and_reap(holder);
@@ -983,20 +1109,9 @@ static void rwlock_across_fork(void) {
   CHECK_RC(ipc_rwlock_write_unlock(f.rw), IPC_OK);
 
   /* The same with a writer blocked at the time: it gets IPC_OWNER_DIED and repairs. */
-  holder = fork_child();
-  if (holder == 0) {
-    CHILD_RC(ipc_rwlock_write_lock(f.rw, LONG_NS), IPC_OK);
-    CHILD_RC(ipc_sem_release(f.ready, 1), IPC_OK);
-    for (;;) pause();
-  }
+  holder = spawn_role("rw-holder");
   CHECK_RC(ipc_sem_acquire(f.ready, 1, LONG_NS), IPC_OK);
-  writer = fork_child();
-  if (writer == 0) {
-    CHILD_WAIT_RC(ipc_rwlock_write_lock(f.rw, LONG_NS), IPC_OWNER_DIED);
-    CHILD_RC(ipc_rwlock_consistent(f.rw), IPC_OK);
-    CHILD_RC(ipc_rwlock_write_unlock(f.rw), IPC_OK);
-    _exit(0);
-  }
+  writer = spawn_role("rw-writer-owner-died");
   CHECK(parked(writer));
   CHECK(still_running(writer));
   kill_and_reap(holder);
@@ -1010,18 +1125,71 @@ static void rwlock_across_fork(void) {
 
 /* ---- Main ---------------------------------------------------------------------------------- */
 
-int main(void) {
+static const struct {
+  const char *name;
+  int (*run)(ipc_segment_t *seg);
+} roles[] = {
+    {"sem-one", role_sem_one},
+    {"sem-three", role_sem_three},
+    {"sem-each", role_sem_each},
+    {"event-manual", role_event_manual},
+    {"event-auto", role_event_auto},
+    {"cond-pingpong", role_cond_pingpong},
+    {"cond-all", role_cond_all},
+    {"cond-die", role_cond_die},
+    {"barrier-waiter", role_barrier_waiter},
+    {"barrier-rounds", role_barrier_rounds},
+    {"rw-reader", role_rw_reader},
+    {"rw-writer42", role_rw_writer42},
+    {"rw-writer", role_rw_writer},
+    {"rw-blocked-writer", role_rw_blocked_writer},
+    {"rw-holder7", role_rw_holder7},
+    {"rw-holder", role_rw_holder},
+    {"rw-reader-owner-died", role_rw_reader_owner_died},
+    {"rw-writer-owner-died", role_rw_writer_owner_died},
+};
+
+/* Without arguments, runs every test (with a test's name, that test); with a role and a segment name, is one of the children above
+ * (a child has a kill timer on POSIX, so that a lost wake-up cannot leave it behind). */
+int main(int argc, char **argv) {
+  proc_self_path = argv[0];
+  if (argc == 3) {
+#ifndef _WIN32
+    alarm(60);
+#endif
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+      if (strcmp(argv[1], roles[i].name) == 0) return roles[i].run(child_segment(argv[2]));
+    fprintf(stderr, "test_sync: no role is called %s\n", argv[1]);
+    return 1;
+  }
+#ifndef _WIN32
   alarm(240); /* the whole program's kill timer */
-  semaphore_bounds();
-  semaphore_across_fork();
-  event_semantics();
-  event_across_fork();
-  condition_basics();
-  condition_across_fork();
-  barrier_basics();
-  barrier_across_fork();
-  rwlock_basics();
-  rwlock_across_fork();
+#endif
+  /* With an argument, only the test of that name runs; each says its name first (on stdout). */
+  const char *only = argc > 1 ? argv[1] : NULL;
+  int ran = 0;
+#define RUN(name)                                   \
+  if (only == NULL || strcmp(only, #name) == 0) {   \
+    printf("test_sync: %s\n", #name);               \
+    fflush(stdout);                                 \
+    name();                                         \
+    ran++;                                          \
+  }
+  RUN(semaphore_bounds);
+  RUN(semaphore_across_fork);
+  RUN(event_semantics);
+  RUN(event_across_fork);
+  RUN(condition_basics);
+  RUN(condition_across_fork);
+  RUN(barrier_basics);
+  RUN(barrier_across_fork);
+  RUN(rwlock_basics);
+  RUN(rwlock_across_fork);
+  if (ran == 0) {
+    fprintf(stderr, "test_sync: no test is called %s\n", only);
+    return 1;
+  }
+  if (shared_name[0] != 0) ipc_segment_unlink(shared_name);
   printf("test_sync: ok\n");
   return 0;
 }

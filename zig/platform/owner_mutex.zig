@@ -328,6 +328,11 @@ pub fn reap(memory: *anyopaque) bool {
 pub const Holder = struct { pid: u32, start: u64 };
 
 pub fn holder(w: *const u32) ?Holder {
+    // A lock's park may be on a word that is no mutex's lock word (an rwlock reader waits on its
+    // `slot_free`, 4 bytes into an 8-byte pair): such a word is never cast to a lock, whose record
+    // is 8-byte aligned (the cast would panic). An aligned one that is no lock is read as a hint
+    // only, which the waiter verifies (the recorded process's identity) before it is used.
+    if (@intFromPtr(w) % @alignOf(Object) != 0) return null;
     const o: *Object = @ptrCast(@alignCast(@constCast(w)));
     const m = self() catch return null;
     const c = @atomicLoad(u64, o.cell(), .acquire);
@@ -640,4 +645,11 @@ test "owner mutex: a record naming a dead process is reaped; a live one, another
     try unlock(&o);
     try testing.expectEqual(Acquired.locked, try tryLock(&o));
     try unlock(&o);
+}
+
+test "owner mutex: a parked word that is not 8-byte aligned (an rwlock's slot_free) has no holder" {
+    // The rwlock's slot_free sits 20 bytes into its object; a reader parks there through the lock
+    // path (platform.futexWaitvLock), which asks for the word's holder.
+    var words: [4]u32 align(8) = .{ 77, 0x3fff_fff0, 0, 0 };
+    try testing.expect(holder(&words[1]) == null);
 }
