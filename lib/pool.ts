@@ -19,6 +19,7 @@
 
 import type { ChildProcess as NodeChild } from "node:child_process";
 import { availableParallelism } from "node:os";
+import { referenceChild } from "./child.ts";
 import { isDetached } from "./codec.ts";
 import { Duplex } from "./duplex.ts";
 import { checkInteger, describe, IpcError, IpcTypeError } from "./errors.ts";
@@ -893,10 +894,8 @@ export class Pool implements AsyncDisposable {
     this.#referenced = on;
     for (const w of this.#workers) {
       if (w.pid === 0) continue; // never started: nothing to reference (Deno's ref() would throw)
-      if (on) {
-        w.child.ref();
-        (w.child.stdin as unknown as { ref?(): void } | null)?.ref?.();
-      } else this.#unrefWorker(w);
+      if (on) referenceChild(w.child, true);
+      else this.#unrefWorker(w);
     }
   }
 
@@ -904,8 +903,7 @@ export class Pool implements AsyncDisposable {
     // A child that never started (no pid: Deno refused --allow-run, say) has no process to unref, and
     // Deno's ChildProcess.unref() then throws a TypeError (reading 'unref' of its missing process).
     if (w.pid === 0) return;
-    w.child.unref();
-    (w.child.stdin as unknown as { unref?(): void } | null)?.unref?.();
+    referenceChild(w.child, false);
   }
 
   /** Ends every worker (EOF on its channel, then SIGKILL after a grace period, or at once) and waits. */
@@ -917,7 +915,7 @@ export class Pool implements AsyncDisposable {
       else this.#endIfIdle(w);
     }
     for (const w of workers) {
-      if (w.pid !== 0) w.child.ref(); // the caller awaits this: keep the process alive until they have exited
+      if (w.pid !== 0) referenceChild(w.child, true); // the caller awaits this: keep the process alive until they have exited
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         w.exited,
