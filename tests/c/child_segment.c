@@ -54,7 +54,8 @@ int child_segment(int argc, char **argv) {
     printf("size %llu\n", (unsigned long long)ipc_segment_size(seg));
     return ipc_segment_close(seg) == IPC_OK ? 0 : 1;
   }
-  if (argc >= 4 && strcmp(argv[1], "read") == 0) {
+  int check = argc >= 5 && strcmp(argv[1], "check") == 0;
+  if (check || (argc >= 4 && strcmp(argv[1], "read") == 0)) {
     ipc_segment_t *seg = NULL;
     int32_t rc = attach(argv[2], &seg);
     if (rc != IPC_OK) return fail(rc);
@@ -62,19 +63,13 @@ int child_segment(int argc, char **argv) {
     if (offset >= ipc_segment_size(seg)) return fail(IPC_ERANGE);
     int len;
     const char *text = text_at(seg, offset, &len);
-    printf("%.*s\n", len, text);
-    return ipc_segment_close(seg) == IPC_OK ? 0 : 1;
-  }
-  if (argc >= 5 && strcmp(argv[1], "check") == 0) {
-    ipc_segment_t *seg = NULL;
-    int32_t rc = attach(argv[2], &seg);
-    if (rc != IPC_OK) return fail(rc);
-    uint64_t offset = strtoull(argv[3], NULL, 10);
-    if (offset >= ipc_segment_size(seg)) return fail(IPC_ERANGE);
-    int len;
-    const char *text = text_at(seg, offset, &len);
-    int same = strncmp(text, argv[4], (size_t)len) == 0 && strlen(argv[4]) < (size_t)len;
-    if (!same) printf("differs %.*s\n", len, text);
+    int same = 1;
+    if (check) {
+      same = strncmp(text, argv[4], (size_t)len) == 0 && strlen(argv[4]) < (size_t)len;
+      if (!same) printf("differs %.*s\n", len, text);
+    } else {
+      printf("%.*s\n", len, text);
+    }
     return ipc_segment_close(seg) == IPC_OK && same ? 0 : 1;
   }
   if (argc >= 2 && strcmp(argv[1], "hold") == 0) {
