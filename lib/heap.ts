@@ -18,7 +18,7 @@ import {
   RESULT_CODES,
 } from "./abi.ts";
 import { checked, cString, pointerOut, takePointer } from "./call.ts";
-import { checkInteger, describe, type ErrorCode, IpcError, IpcTypeError } from "./errors.ts";
+import { checkInteger, codeName, describe, type ErrorCode, IpcError, IpcTypeError } from "./errors.ts";
 import { native, type Pointer, type Symbols } from "./native.ts";
 import {
   type Dependent,
@@ -341,14 +341,19 @@ export class SharedHeap implements Disposable, Dependent {
     return count[0];
   }
 
-  /** Walks every structure of the heap; throws EPROTO naming the problem, else returns the statistics. */
+  /**
+   * Walks every structure of the heap; throws EPROTO naming the problem, else returns the statistics.
+   * EBUSY when the page lock stays held for 5 s (a stuck holder, or a lock word another process damaged).
+   */
   check(): HeapStats {
     const op = "SharedHeap.check";
     const problem = pointerOut();
     const rc = this.#s.ipc_heap_check(this.#live(op), this.#stats, problem);
     if (rc !== OK) {
       const p = native().readPointer(problem);
-      throw new IpcError(op, "EPROTO", `the heap is damaged: ${p === null ? "unknown problem" : native().cstring(p)}`);
+      const what = p === null ? "unknown problem" : native().cstring(p);
+      const code = codeName(rc);
+      throw new IpcError(op, code, code === "EPROTO" ? `the heap is damaged: ${what}` : what);
     }
     const s = this.#stats;
     return {

@@ -56,7 +56,8 @@
 //! name the arena it belongs to (0: the shared pool); an arena's pages keep to their arena — sweeps
 //! and retirements pass them by — until the arena is reset, destroyed, or its owner is judged dead,
 //! and their blocks live in the page's arena bitmap. A claim checks the state's arena as it checks
-//! its class. Named roots are in zig/heap/roots.zig, the unit tests in zig/heap/heap_test.zig.
+//! its class. Named roots are in zig/heap/roots.zig, the unit tests in zig/heap/heap_test.zig and
+//! zig/heap/damage_test.zig.
 //!
 //! The files, each importing only those below it (none imports this one, which re-exports them):
 //!   heap/classes.zig        size classes and their runs (pure functions)
@@ -65,8 +66,9 @@
 //!   heap/pages.zig          the page lock and its recovery, the page pool (new runs, retirement)
 //!   heap/alloc.zig          claims and frees of blocks, large blocks, malloc/realloc/free
 //!   heap/arena.zig heap/roots.zig heap/check.zig   arenas, named roots, the consistency walk
-//! This file, on top, makes and opens heaps (`init`, `attach`). Tests: heap/heap_test.zig and
-//! heap/arena_test.zig (pulled in by zig/root.zig's tests, so that no file imports this one back).
+//! This file, on top, makes and opens heaps (`init`, `attach`). Tests: heap/heap_test.zig,
+//! heap/damage_test.zig and heap/arena_test.zig, sharing heap/test_heap.zig (pulled in by
+//! zig/root.zig's tests, so that no file imports this one back).
 //!
 //! Invariants (what `check`, in zig/heap/check.zig, verifies): every entry's kind and class are
 //! valid; every large head's run and every class run lie inside the heap and their continuations
@@ -172,6 +174,7 @@ pub const removeRoot = roots_mod.removeRoot;
 pub const Stats = check_mod.Stats;
 pub const Problem = check_mod.Problem;
 pub const check = check_mod.check;
+pub const checkWithin = check_mod.checkWithin;
 
 // ---------------------------------------------------------------------------------------------------
 // Making and opening a heap.

@@ -732,7 +732,8 @@ int32_t ipc_heap_usable_size(ipc_heap_t *heap, uint64_t block, uint64_t *size_ou
 void *ipc_heap_pointer(ipc_heap_t *heap, uint64_t block);
 int32_t ipc_heap_handle(ipc_heap_t *heap, const void *ptr, uint64_t *block_out);
 /* Walks every structure of the heap: IPC_OK, or IPC_EPROTO with a description in *problem_out.
- * Either out-parameter may be NULL. */
+ * IPC_EBUSY (with a description) when the page lock stays held for 5 s: its holder is stuck, or a
+ * process damaged the lock word; nothing was walked. Either out-parameter may be NULL. */
 int32_t ipc_heap_check(ipc_heap_t *heap, ipc_heap_stats_t *stats_out, const char **problem_out);
 /* Named roots, so that an unrelated process finds what another built: the block called `name` (1 to
  * IPC_HEAP_ROOT_NAME_MAX bytes); with `size` > 0 it is made, zero-filled, if none exists (two

@@ -1464,7 +1464,8 @@ pub export fn ipc_heap_check(handle: ?*ipc_heap_t, stats_out: ?*ipc_heap_stats_t
         .allocations = stats.allocations,
     };
     if (problem_out) |p| p.* = if (problem) |pr| pr.what.ptr else null;
-    return if (problem == null) abi.ok else abi.code(error.Protocol);
+    const p = problem orelse return abi.ok;
+    return abi.code(if (p.busy) error.Busy else error.Protocol);
 }
 
 pub export fn ipc_heap_round_up(handle: ?*ipc_heap_t, size: u64, size_out: ?*u64) i32 {
@@ -2139,6 +2140,7 @@ test {
     _ = heap;
     // The heap's test files import heap.zig, so heap.zig does not import them back.
     _ = @import("heap/heap_test.zig");
+    _ = @import("heap/damage_test.zig");
     _ = @import("heap/arena_test.zig");
     _ = chan;
     _ = semaphore;

@@ -13,14 +13,12 @@ import process from "node:process";
 import type { Pool as PoolClass, WorkerExit } from "../../lib/index.ts";
 import type { Harness } from "../harness.ts";
 import { mix } from "./pool_work.ts";
+import { statOf } from "../support/procs.ts";
 
+/** Whether `pid` still runs code: a zombie has exited (its reaper may be an init that never reaps). */
 function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  const stat = statOf(pid);
+  return stat !== null && stat.state !== "Z";
 }
 
 /**

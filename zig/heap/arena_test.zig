@@ -30,24 +30,7 @@ const reap = arena.reap;
 const testing = std.testing;
 const mutex = @import("../mutex.zig");
 
-const TestHeap = struct {
-    memory: []align(heap.page_size) u8,
-    heap: Heap,
-
-    fn create(size: usize) !*TestHeap {
-        const t = try testing.allocator.create(TestHeap);
-        t.memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(heap.page_size), size);
-        @memset(t.memory, 0);
-        try heap.init(t.memory, 0x1234);
-        t.heap = try heap.attach(t.memory);
-        return t;
-    }
-
-    fn destroy(t: *TestHeap) void {
-        testing.allocator.free(t.memory);
-        testing.allocator.destroy(t);
-    }
-};
+const TestHeap = @import("test_heap.zig").TestHeap;
 
 /// The heap is consistent, holds no block, and gives itself whole as one block.
 fn expectBaseline(h: *Heap) !void {

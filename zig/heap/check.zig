@@ -18,7 +18,6 @@ const classes = classes_mod.classes;
 const class_sizes = classes_mod.class_sizes;
 const blocksOf = classes_mod.blocksOf;
 const runPages = classes_mod.runPages;
-const lockPages = pages_mod.lockPages;
 const unlockPages = pages_mod.unlockPages;
 const isLive = layout.isLive;
 const stateClass = layout.stateClass;
@@ -42,15 +41,35 @@ pub const Stats = struct {
 pub const Problem = struct {
     page: u32,
     what: [:0]const u8,
+    /// The page lock stayed held for `lock_wait_ns`: not damage found, but no walk either.
+    busy: bool = false,
 };
+
+/// How long a check waits for the page lock. Holders keep it for microseconds (a whole check of a
+/// 1 TiB heap for well under a second), so a lock held longer has a holder that is stuck or a word
+/// a peer damaged (a thread id that is no holder: the kernel never releases such a lock). A check
+/// reports that (`busy`) instead of waiting forever; allocations still wait, as for any holder.
+pub const lock_wait_ns: i64 = 5 * std.time.ns_per_s;
 
 /// Walks every structure (see the file comment's invariants) under the page lock (recovering first
 /// if its last holder died), so that page changes in progress are not mistaken for damage; small
 /// blocks keep being allocated and freed meanwhile, which makes the numbers approximate, never a
 /// problem. Returns the first problem found, or null; fills `stats`.
 pub fn check(h: *Heap, stats: *Stats) ?Problem {
+    return checkWithin(h, stats, lock_wait_ns);
+}
+
+/// `check`, waiting at most `timeout_ns` for the page lock.
+pub fn checkWithin(h: *Heap, stats: *Stats, timeout_ns: i64) ?Problem {
     stats.* = .{};
-    lockPages(h) catch return .{ .page = 0, .what = "the page lock is unusable" };
+    pages_mod.lockPagesWithin(h, timeout_ns) catch |err| return switch (err) {
+        error.TimedOut => .{
+            .page = 0,
+            .what = "the page lock stayed held for 5 s: its holder is stuck, or another process damaged its word",
+            .busy = true,
+        },
+        else => .{ .page = 0, .what = "the page lock is unusable" },
+    };
     defer unlockPages(h);
     _ = arena_records.reapLocked(h);
     // The arenas' kinds, read once: a page may belong only to an owned or unowned arena.

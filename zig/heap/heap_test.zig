@@ -1,6 +1,6 @@
 //! The shared heap's unit tests (zig/heap.zig): allocation and misuse, churn until the heap is whole
-//! again, alignment, a full heap, a model-checked random sequence, threads, roots, damaged entries,
-//! recovery after a dead lock holder, retirement races and class runs.
+//! again, alignment, a full heap, a model-checked random sequence, threads, roots, retirement races
+//! and class runs. Damage and recovery are in heap/damage_test.zig.
 
 const std = @import("std");
 const heap = @import("../heap.zig");
@@ -43,50 +43,10 @@ const isLive = heap.isLive;
 const liveState = heap.liveState;
 
 const testing = std.testing;
-
-const TestHeap = struct {
-    memory: []align(page_size) u8,
-    heap: Heap,
-
-    fn create(size: usize) !*TestHeap {
-        const t = try testing.allocator.create(TestHeap);
-        t.memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size), size);
-        @memset(t.memory, 0);
-        try init(t.memory, 0x1234);
-        t.heap = try attach(t.memory);
-        return t;
-    }
-
-    fn destroy(t: *TestHeap) void {
-        testing.allocator.free(t.memory);
-        testing.allocator.destroy(t);
-    }
-};
-
-fn expectClean(h: *Heap) !Stats {
-    var stats: Stats = undefined;
-    if (check(h, &stats)) |problem| {
-        std.debug.print("heap check: page {d}: {s}\n", .{ problem.page, problem.what });
-        return error.TestUnexpectedResult;
-    }
-    return stats;
-}
-
-/// Fails, naming every block still allocated (a leak), unless the heap holds none.
-fn expectEmpty(h: *Heap) !void {
-    const stats = try expectClean(h);
-    if (stats.allocations == 0) return;
-    for (h.table, h.states, 0..) |*e, *ps, page| {
-        if (e.kind == @intFromEnum(Kind.large)) std.debug.print("leaked: large block at page {d}, {d} pages\n", .{ page, e.pages });
-        if (e.kind != @intFromEnum(Kind.small)) continue;
-        const blocks = blocksOf(e.class);
-        for (0..blocks) |index| {
-            if (ps.bitmap[index / 64] & @as(u64, 1) << @intCast(index % 64) == 0) continue;
-            std.debug.print("leaked: page {d} (class {d}, state {x}) block {d}\n", .{ page, e.class, ps.state, index });
-        }
-    }
-    return error.TestUnexpectedResult;
-}
+const test_heap = @import("test_heap.zig");
+const TestHeap = test_heap.TestHeap;
+const expectClean = test_heap.expectClean;
+const expectEmpty = test_heap.expectEmpty;
 
 test "size classes cover every small size with little waste" {
     var size: u64 = 1;
@@ -305,77 +265,6 @@ test "named roots: find or create, the same block for everyone, errors" {
     _ = try expectClean(h);
 }
 
-test "damaged entries: a run past the heap, an unknown class, a foreign tag" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const big = try malloc(h, 300_000);
-    const page: u32 = @intCast(((big & offset_mask) - h.pages_offset) / page_size);
-    // A large head whose run a peer stretched past the heap: the caller would write that many bytes.
-    h.entry(page).pages = @intCast(h.table.len + 1 - page);
-    try testing.expectError(error.Protocol, usableSize(h, big));
-    try testing.expectError(error.Protocol, realloc(h, big, 200_000));
-    h.entry(page).pages = 5;
-    try testing.expectEqual(@as(u64, 5 * page_size), try usableSize(h, big));
-    // A small page whose entry and state a peer both set to a class past the table: retiring it
-    // indexed the class sizes and the list heads with it.
-    const last: u32 = @intCast(h.table.len - 1);
-    setEntry(h.entry(last), .small, 200, 0, 1, 0);
-    h.pageState(last).state = live_bit | 200;
-    try lockPages(h);
-    try testing.expect(!retire(h, last));
-    try testing.expectEqual(@as(u32, 0), sweep(h));
-    unlockPages(h);
-    setEntry(h.entry(last), .free, 0, 0, 0, 0);
-    h.pageState(last).state = 0;
-    // A tag wider than its 12 bits would make handles past 2^52.
-    const header: *Header = @ptrCast(@alignCast(t.memory.ptr));
-    const tag = header.tag;
-    header.tag = 0x1_0000 | tag;
-    try testing.expectError(error.Protocol, attach(t.memory));
-    header.tag = tag;
-    try free(h, big);
-    _ = try expectClean(h);
-}
-
-test "recovery after a holder of the page lock died mid-change" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    _ = try malloc(h, 40);
-    // A large allocation cut short before its head entry: continuations with no head.
-    h.entry(10).kind = @intFromEnum(Kind.continuation);
-    h.entry(11).kind = @intFromEnum(Kind.continuation);
-    // A small page made but never linked into its class list, holding a block.
-    const linked = h.entry(12);
-    setEntry(linked, .small, 3, 0, 1, 0);
-    h.pageState(12).bitmap[0] = 1 << 5;
-    h.pageState(12).state = liveState(0, 3, 0);
-    // A page retiring (live bit cleared) when its retirer died: empty, so it retires.
-    setEntry(h.entry(13), .small, 4, 0, 1, 0);
-    h.pageState(13).state = liveState(0, 4, 0) & ~live_bit;
-    // The same with a block in it (the retirement was about to fail): it goes live again.
-    setEntry(h.entry(14), .small, 4, 0, 1, 0);
-    h.pageState(14).bitmap[1] = 1;
-    h.pageState(14).state = liveState(0, 4, 0) & ~live_bit;
-    var stats: Stats = undefined;
-    try testing.expect(check(h, &stats) != null);
-    const Dier = struct {
-        fn run(hh: *Heap) void {
-            _ = mutex.lock(&hh.header.lock, .never) catch unreachable;
-        }
-    };
-    const th = try std.Thread.spawn(.{}, Dier.run, .{h});
-    th.join();
-    _ = try malloc(h, 200_000); // takes the lock: OWNER_DIED, recovery
-    stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 4), stats.allocations);
-    try testing.expectEqual(@as(u8, @intFromEnum(Kind.free)), h.entry(13).kind);
-    try testing.expect(isLive(h.pageState(14).state));
-    try free(h, h.handleOf(h.pages_offset + 12 * page_size + 5 * class_sizes[3]));
-    try free(h, h.handleOf(h.pages_offset + 14 * page_size + 64 * class_sizes[4]));
-}
-
 test "empty small pages go back to the pool and serve any size" {
     const t = try TestHeap.create(4 * 1024 * 1024);
     defer t.destroy();
@@ -561,45 +450,4 @@ test "class runs of several pages: blocks past the first page, misuse refused, t
     try testing.expectEqual(all, stats.largest_free);
     try free(h, try malloc(h, all));
     try expectEmpty(h);
-}
-
-test "recovery: a class run cut short, and an empty run caught retiring, free all their pages" {
-    const t = try TestHeap.create(4 * 1024 * 1024);
-    defer t.destroy();
-    const h = &t.heap;
-    const c = classOf(40 * 1024);
-    try testing.expectEqual(@as(u32, 5), runPages(c));
-    // Continuations written, head not yet: uncovered, freed.
-    for (21..25) |p| setEntry(h.entry(@intCast(p)), .continuation, 0, 0, 0, 0);
-    // A whole run retiring (live bit cleared, empty) when its retirer died.
-    setEntry(h.entry(30), .small, c, 0, 5, 0);
-    for (31..35) |p| setEntry(h.entry(@intCast(p)), .continuation, 0, 0, 0, 0);
-    h.pageState(30).state = liveState(0, c, 0) & ~live_bit;
-    // A run holding a block, caught the same way: it goes live again, whole.
-    setEntry(h.entry(40), .small, c, 0, 5, 0);
-    for (41..45) |p| setEntry(h.entry(@intCast(p)), .continuation, 0, 0, 0, 0);
-    h.pageState(40).state = liveState(0, c, 0) & ~live_bit;
-    h.pageState(40).bitmap[0] = 1 << 6;
-    var stats: Stats = undefined;
-    try testing.expect(check(h, &stats) != null);
-    const Dier = struct {
-        fn run(hh: *Heap) void {
-            _ = mutex.lock(&hh.header.lock, .never) catch unreachable;
-        }
-    };
-    const th = try std.Thread.spawn(.{}, Dier.run, .{h});
-    th.join();
-    const block = try malloc(h, 300_000); // takes the lock: OWNER_DIED, recovery
-    stats = try expectClean(h);
-    try testing.expectEqual(@as(u64, 2), stats.allocations);
-    for ([_][2]u32{ .{ 21, 25 }, .{ 30, 35 } }) |range| {
-        for (range[0]..range[1]) |p| try testing.expectEqual(@as(u8, @intFromEnum(Kind.free)), h.entry(@intCast(p)).kind);
-    }
-    try testing.expect(isLive(h.pageState(40).state));
-    // The survivor's block (index 6, on the run's fourth page) frees normally.
-    try free(h, h.handleOf(h.pages_offset + 40 * page_size + 6 * class_sizes[c]));
-    try free(h, block);
-    try expectEmpty(h);
-    const all = @as(u64, h.table.len) * page_size;
-    try free(h, try malloc(h, all));
 }

@@ -18,6 +18,7 @@
 
 const abi = @import("../abi.zig");
 const mutex = @import("../mutex.zig");
+const wait = @import("../wait.zig");
 const crash = @import("../crash.zig");
 const layout = @import("layout.zig");
 const arena_records = @import("arena_records.zig");
@@ -44,6 +45,12 @@ const bitmapEmpty = layout.bitmapEmpty;
 
 pub fn lockPages(h: *Heap) Error!void {
     const got = try mutex.lock(&h.header.lock, .never);
+    try afterLock(h, got);
+}
+
+/// Takes the page lock, waiting at most `timeout_ns`: error.TimedOut when it stays held.
+pub fn lockPagesWithin(h: *Heap, timeout_ns: i64) Error!void {
+    const got = try mutex.lock(&h.header.lock, wait.Deadline.after(timeout_ns));
     try afterLock(h, got);
 }
 
