@@ -44,11 +44,11 @@ const bitmapEmpty = layout.bitmapEmpty;
 // The page lock and recovery.
 
 pub fn lockPages(h: *Heap) Error!void {
-    const got = try mutex.lock(&h.header.lock, .never);
-    try afterLock(h, got);
+    return lockPagesWithin(h, -1);
 }
 
-/// Takes the page lock, waiting at most `timeout_ns`: error.TimedOut when it stays held.
+/// Takes the page lock, waiting at most `timeout_ns` (negative: no limit): error.TimedOut when it
+/// stays held.
 pub fn lockPagesWithin(h: *Heap, timeout_ns: i64) Error!void {
     const got = try mutex.lock(&h.header.lock, wait.Deadline.after(timeout_ns));
     try afterLock(h, got);
