@@ -2,17 +2,17 @@
  * owner allocates; a handover to another process (or to nobody) moves that right and keeps the
  * arena alive past its maker's death; a dead owner's arena goes back when it is noticed; the
  * callbacks take an arena as their context and never obey foreign pointers; ipc_heap_check stays clean
- * and the whole heap is allocatable as one block after each step. */
+ * and the whole heap is allocatable as one block after each step. The other processes are this
+ * program run again in a role (tests/c/proc.h) on the heap they open by name, paced by two
+ * semaphores in a control segment, so the test runs on Windows (under Wine) as on Linux. */
 #define _DEFAULT_SOURCE
 #include "ipc.h"
 
-#include <signal.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "check.h"
+#include "proc.h"
 
 #define HEAP_SIZE (16u * 1024 * 1024)
 
@@ -38,10 +38,93 @@ static void fill(ipc_heap_arena_t *a, uint64_t *blocks, int n) {
   for (int i = 0; i < n; i++) CHECK_RC(ipc_heap_arena_malloc(a, 1 + (uint64_t)(i * 397 % 20000), &blocks[i]), IPC_OK);
 }
 
-int main(void) {
-  ipc_segment_t *seg;
+/* The control segment beside the heap: a "go" semaphore at 0, a "ready" one at 64, an arena id at
+ * 128. Its name is the heap's with "c" appended. */
+#define CTL_ID 128
+#define SECONDS 1000000000LL
+
+static void control_name(char *out, size_t size, const char *heap_name) { snprintf(out, size, "%sc", heap_name); }
+
+static void attach(const char *heap_name, ipc_heap_t **heap, ipc_segment_t **ctl, ipc_sem_t **go, ipc_sem_t **ready) {
+  ipc_segment_t *seg = NULL;
+  char name[40];
+  control_name(name, sizeof name, heap_name);
+  CHECK_RC(ipc_segment_open(heap_name, 0, &seg), IPC_OK);
+  CHECK_RC(ipc_heap_attach(seg, heap), IPC_OK);
+  CHECK_RC(ipc_segment_open(name, 0, ctl), IPC_OK);
+  CHECK_RC(ipc_sem_at(*ctl, 0, go), IPC_OK);
+  CHECK_RC(ipc_sem_at(*ctl, 64, ready), IPC_OK);
+}
+
+/* `owner-<id>`: once told to go, allocates 200 blocks from the arena handed over to it, says so, and
+ * waits (alive, doing nothing) until it is killed. */
+static int owner_child(const char *heap_name, uint32_t id) {
   ipc_heap_t *heap;
-  CHECK_RC(ipc_heap_create(NULL, 0, 0, HEAP_SIZE, &seg, &heap), IPC_OK);
+  ipc_segment_t *ctl;
+  ipc_sem_t *go, *ready;
+  attach(heap_name, &heap, &ctl, &go, &ready);
+  CHECK_RC(ipc_sem_acquire(go, 1, 240 * SECONDS), IPC_OK);
+  ipc_heap_arena_t *mine;
+  CHECK_RC(ipc_heap_arena_open(heap, id, &mine), IPC_OK);
+  uint64_t b;
+  for (int i = 0; i < 200; i++) CHECK_RC(ipc_heap_arena_malloc(mine, 64 + (uint64_t)i, &b), IPC_OK);
+  CHECK_RC(ipc_sem_release(ready, 1), IPC_OK);
+  CHECK_RC(ipc_sem_acquire(go, 1, 240 * SECONDS), IPC_OK); /* never released: the parent kills it */
+  return 5;
+}
+
+/* `maker-0`: makes an arena, allocates 30 blocks from it, hands it over to nobody, leaves its id in
+ * the control segment and exits. */
+static int maker_child(const char *heap_name) {
+  ipc_heap_t *heap;
+  ipc_segment_t *ctl;
+  ipc_sem_t *go, *ready;
+  attach(heap_name, &heap, &ctl, &go, &ready);
+  ipc_heap_arena_t *mine;
+  uint64_t made;
+  CHECK_RC(ipc_heap_arena_create(heap, &mine), IPC_OK);
+  for (int i = 0; i < 30; i++) CHECK_RC(ipc_heap_arena_malloc(mine, 100, &made), IPC_OK);
+  uint32_t mine_id;
+  CHECK_RC(ipc_heap_arena_id(mine, &mine_id), IPC_OK);
+  CHECK_RC(ipc_heap_arena_hand_over(mine, 0), IPC_OK);
+  memcpy((char *)ipc_segment_base(ctl) + CTL_ID, &mine_id, sizeof mine_id);
+  return 0;
+}
+
+static proc_t spawn_role(const char *role, uint32_t id, const char *heap_name) {
+  char full[48];
+  snprintf(full, sizeof full, "%s-%u", role, (unsigned)id);
+  fflush(NULL);
+  return proc_spawn(full, heap_name);
+}
+
+/* Without arguments, runs the test; `owner-<id> <heap name>` and `maker-0 <heap name>` are its
+ * children. */
+int main(int argc, char **argv) {
+  proc_self_path = argv[0];
+  if (argc == 3) {
+    char role[16] = {0};
+    unsigned id = 0;
+    if (sscanf(argv[1], "%15[a-z]-%u", role, &id) == 2) {
+      if (strcmp(role, "owner") == 0) return owner_child(argv[2], id);
+      if (strcmp(role, "maker") == 0) return maker_child(argv[2]);
+    }
+    fprintf(stderr, "test_heap_arena: no role %s\n", argv[1]);
+    return 64;
+  }
+#ifndef _WIN32
+  alarm(240);
+#endif
+  char heap_name[32], ctl_name[40];
+  proc_segment_name(heap_name, sizeof heap_name, "tarena");
+  control_name(ctl_name, sizeof ctl_name, heap_name);
+  ipc_segment_t *seg, *ctl;
+  ipc_heap_t *heap;
+  CHECK_RC(ipc_heap_create(heap_name, 0, 0, HEAP_SIZE, &seg, &heap), IPC_OK);
+  CHECK_RC(ipc_segment_create(ctl_name, 4096, 0, 0, &ctl), IPC_OK);
+  ipc_sem_t *go, *ready;
+  CHECK_RC(ipc_sem_init_at(ctl, 0, 0, 0, &go), IPC_OK);
+  CHECK_RC(ipc_sem_init_at(ctl, 64, 0, 0, &ready), IPC_OK);
   const uint64_t pages_bytes = stats_of(heap).free_pages;
 
   /* Alloc, free, reset, destroy. */
@@ -52,7 +135,7 @@ int main(void) {
   CHECK(id != 0);
   int32_t owner = -1;
   CHECK_RC(ipc_heap_arena_owner(a, &owner), IPC_OK);
-  CHECK(owner == (int32_t)getpid());
+  CHECK(owner == (int32_t)proc_self_id());
   uint64_t blocks[500];
   fill(a, blocks, 500);
   uint64_t large;
@@ -99,42 +182,27 @@ int main(void) {
   CHECK_RC(ipc_heap_arena_create(heap, &a), IPC_OK);
   CHECK_RC(ipc_heap_arena_id(a, &id), IPC_OK);
   fill(a, blocks, 50);
-  int ready[2], go[2];
-  CHECK(pipe(ready) == 0 && pipe(go) == 0);
-  pid_t child = fork();
-  CHECK(child >= 0);
-  if (child == 0) {
-    char byte;
-    if (read(go[0], &byte, 1) != 1) _exit(2);
-    ipc_heap_arena_t *mine;
-    if (ipc_heap_arena_open(heap, id, &mine) != IPC_OK) _exit(3);
-    uint64_t b;
-    for (int i = 0; i < 200; i++)
-      if (ipc_heap_arena_malloc(mine, 64 + (uint64_t)i, &b) != IPC_OK) _exit(4);
-    if (write(ready[1], "r", 1) != 1) _exit(5);
-    pause();
-    _exit(0);
-  }
+  proc_t child = spawn_role("owner", id, heap_name);
   CHECK_RC(ipc_heap_arena_hand_over(a, -1), IPC_EINVAL);
-  CHECK_RC(ipc_heap_arena_hand_over(a, child), IPC_OK);
+  CHECK_RC(ipc_heap_arena_hand_over(a, (int32_t)child.pid), IPC_OK);
   CHECK_RC(ipc_heap_arena_owner(a, &owner), IPC_OK);
-  CHECK(owner == child);
+  CHECK(owner == (int32_t)child.pid);
   uint64_t b;
   CHECK_RC(ipc_heap_arena_malloc(a, 16, &b), IPC_EPERM);
   CHECK_RC(ipc_heap_arena_reset(a), IPC_EPERM);
   CHECK_RC(ipc_heap_arena_hand_over(a, 0), IPC_EPERM);
-  CHECK(write(go[1], "g", 1) == 1);
-  char byte;
-  CHECK(read(ready[0], &byte, 1) == 1);
+  CHECK_RC(ipc_sem_release(go, 1), IPC_OK);
+  CHECK_RC(ipc_sem_acquire(ready, 1, 240 * SECONDS), IPC_OK);
   CHECK(stats_of(heap).allocations == 250);
-  /* Stopped is alive: nothing goes back. */
-  CHECK(kill(child, SIGSTOP) == 0);
+  /* Idle is alive, and so is stopped (POSIX): nothing goes back. */
+#ifndef _WIN32
+  CHECK(kill((pid_t)child.pid, SIGSTOP) == 0);
+#endif
   uint32_t reaped = 99;
   CHECK_RC(ipc_heap_arena_reap(heap, &reaped), IPC_OK);
   CHECK(reaped == 0 && stats_of(heap).allocations == 250);
-  CHECK(kill(child, SIGKILL) == 0);
-  int status;
-  CHECK(waitpid(child, &status, 0) == child);
+  proc_kill(&child);
+  CHECK(proc_wait(&child, 60 * SECONDS) == PROC_KILLED);
   /* Dead: the check notices, and every block of the arena goes back. */
   CHECK(stats_of(heap).allocations == 0);
   CHECK_RC(ipc_heap_arena_malloc(a, 16, &b), IPC_ENOENT);
@@ -142,28 +210,16 @@ int main(void) {
   baseline(heap, pages_bytes);
 
   /* Unowned: outlives its maker; anyone adopts or destroys it. */
-  child = fork();
-  CHECK(child >= 0);
-  if (child == 0) {
-    ipc_heap_arena_t *mine;
-    uint64_t made;
-    if (ipc_heap_arena_create(heap, &mine) != IPC_OK) _exit(3);
-    for (int i = 0; i < 30; i++)
-      if (ipc_heap_arena_malloc(mine, 100, &made) != IPC_OK) _exit(4);
-    uint32_t mine_id;
-    if (ipc_heap_arena_id(mine, &mine_id) != IPC_OK || ipc_heap_arena_hand_over(mine, 0) != IPC_OK) _exit(5);
-    if (write(ready[1], &mine_id, sizeof mine_id) != sizeof mine_id) _exit(6);
-    _exit(0);
-  }
-  CHECK(read(ready[0], &id, sizeof id) == sizeof id);
-  CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  child = spawn_role("maker", 0, heap_name);
+  CHECK(proc_expect(&child, 120 * SECONDS, 0, "maker"));
+  memcpy(&id, (char *)ipc_segment_base(ctl) + CTL_ID, sizeof id);
   CHECK_RC(ipc_heap_arena_reap(heap, &reaped), IPC_OK);
   CHECK(reaped == 0 && stats_of(heap).allocations == 30);
   CHECK_RC(ipc_heap_arena_open(heap, id, &a), IPC_OK);
   CHECK_RC(ipc_heap_arena_owner(a, &owner), IPC_OK);
   CHECK(owner == 0);
   CHECK_RC(ipc_heap_arena_malloc(a, 16, &b), IPC_EPERM);
-  CHECK_RC(ipc_heap_arena_hand_over(a, getpid()), IPC_OK);
+  CHECK_RC(ipc_heap_arena_hand_over(a, (int32_t)proc_self_id()), IPC_OK);
   CHECK_RC(ipc_heap_arena_malloc(a, 16, &b), IPC_OK);
   CHECK_RC(ipc_heap_arena_destroy(a), IPC_OK);
   baseline(heap, pages_bytes);
@@ -175,6 +231,9 @@ int main(void) {
   for (int i = 0; i < IPC_HEAP_ARENAS_MAX; i++) CHECK_RC(ipc_heap_arena_destroy(all[i]), IPC_OK);
   baseline(heap, pages_bytes);
 
+  CHECK_RC(ipc_segment_unlink(ctl_name), IPC_OK);
+  CHECK_RC(ipc_segment_unlink(heap_name), IPC_OK);
+  CHECK_RC(ipc_segment_close(ctl), IPC_OK);
   CHECK_RC(ipc_heap_close(heap), IPC_OK);
   CHECK_RC(ipc_segment_close(seg), IPC_OK);
   printf("test_heap_arena: ok\n");
