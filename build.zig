@@ -314,9 +314,9 @@ const child_sources: []const []const u8 = &.{ "tests/c/child.c", "tests/c/child_
 /// The C tests built for x86_64-windows-gnu into zig-out/wintest and run under Wine (scripts/wine.mjs):
 /// those whose child processes go through tests/c/proc.h (this program run again in a role, on a
 /// segment opened by name) rather than fork, and those with one process and nothing POSIX (names,
-/// errors); handoff is built beside the C child above. Not here (DEVELOPERS.md, Windows): corrupt
-/// (still forks), wake, eintr and mutex_attack (Linux itself), tracker (a helper Windows needs not).
-const wine_c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "chan", "sync", "heap", "heap_callbacks", "heap_arena", "stop" };
+/// errors); handoff is built beside the C child above. Not here (DEVELOPERS.md, Windows): wake, eintr
+/// and mutex_attack (Linux itself), tracker (a helper Windows needs not).
+const wine_c_tests = [_][]const u8{ "segment", "names", "errors", "mutex", "chan", "sync", "heap", "heap_callbacks", "heap_arena", "stop", "corrupt" };
 
 /// The C tests that still reach past ipc.h into Linux itself, so mactest leaves them out: wake and
 /// eintr find parked threads by raw futex syscalls and gettid (tests/c/parked.h), mutex_attack

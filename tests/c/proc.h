@@ -71,6 +71,15 @@ static inline void proc_yield(void) {
 #endif
 }
 
+/* Sets an environment variable that the children started after it inherit; nonzero when it worked. */
+static inline int proc_setenv(const char *name, const char *value) {
+#ifdef _WIN32
+  return SetEnvironmentVariableA(name, value) && _putenv_s(name, value) == 0;
+#else
+  return setenv(name, value, 1) == 0;
+#endif
+}
+
 /* Writes a segment name unique to this process and call ("/<tag>-<pid>-<n>", at most 31 bytes with a
  * tag of up to 8), for a segment the test shares with its children by name. */
 static inline void proc_segment_name(char *out, size_t size, const char *tag) {

@@ -8,20 +8,23 @@
  * checks its out-parameters' canaries after every call, and checks that every block, view and length
  * the library hands out lies inside the segment before touching it.
  *
+ * The workers and the scribbler are this program run again in a role (tests/c/proc.h) on the
+ * object's segment, opened by name; what they do is recorded in a status segment the driver made. So
+ * the test runs on Windows (under Wine) as on Linux.
+ *
  * usage: test_corrupt [seed]   (or IPC_CORRUPT_SEED; IPC_CORRUPT_MS sets each object's run, default
  * 700 ms, the heap's five times that; IPC_CORRUPT_ONLY=heap runs one object). The seed is printed
  * first: the same seed replays the same scribbles (their timing against the workers varies). */
-#define _GNU_SOURCE
+#define _DEFAULT_SOURCE
 #include "ipc.h"
 #include "check.h"
+#include "proc.h"
 
-#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#ifndef _WIN32
 #include <sys/mman.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#endif
 
 #define MS_NS 1000000LL
 #define WORKERS 3
@@ -31,10 +34,13 @@
 #define LATE_NS (10000 * MS_NS)
 #define CALL_LATE_NS (5000 * MS_NS)
 
-static int64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+static int64_t now_ns(void) { return (int64_t)ipc_now_ns(); }
+
+/* Lets about `us` microseconds pass, giving the processor away meanwhile. */
+static void pause_us(uint32_t us) {
+  int64_t until = now_ns() + (int64_t)us * 1000;
+  do proc_yield();
+  while (now_ns() < until);
 }
 
 /* xorshift64*: seeded, the same sequence for the same seed. */
@@ -52,22 +58,35 @@ static void seed_rng(uint64_t seed, uint64_t stream) {
   for (int i = 0; i < 8; i++) rnd();
 }
 
-/* What each worker is doing, in memory shared with the driver (never with libipc): the call a hung
- * or killed worker was in is reported. */
+/* What each worker is doing, in the status segment shared with the driver (raw memory, never a
+ * libipc object): the call a hung or killed worker was in is reported. */
 struct status {
-  volatile const char *op;
+  volatile char op[32];
   volatile uint64_t calls;
   volatile uint64_t errors;
   volatile uint64_t by_code[32]; /* errors by -code */
 };
-static struct status *statuses;
+/* The status segment: the start event (set once every child runs, so that process start-up, slow
+ * under Wine, takes nothing from the run), when the run ends, the driver's pid, the object's pristine
+ * control words (see keep_pristine), one status per worker and the scribbler's. */
+struct shared {
+  unsigned char start[IPC_EVENT_SIZE];
+  volatile uint64_t until;
+  uint32_t driver;
+  uint32_t pristine_len;
+  unsigned char pristine[1 << 16];
+  struct status statuses[WORKERS + 1];
+};
+static struct shared *shared;
 static struct status *me;
 
 static void fail(const char *what, const char *op, int32_t rc) {
-  fprintf(stderr, "test_corrupt: worker %d: %s in %s (rc %d %s)\n", (int)getpid(), what, op, (int)rc,
+  fprintf(stderr, "test_corrupt: worker %ld: %s in %s (rc %d %s)\n", proc_self_id(), what, op, (int)rc,
           ipc_errname(rc));
-  _exit(1);
+  exit(1);
 }
+
+static const char *op_of(const struct status *s) { return s->op[0] != 0 ? (const char *)s->op : "?"; }
 
 /* ---- the workers' private memory: guard page after each buffer, canaries before ---------------- */
 
@@ -80,11 +99,21 @@ static uint32_t offsets[17];
 static uint64_t length_out[2];
 
 static void private_setup(void) {
+#ifdef _WIN32
+  SYSTEM_INFO info;
+  GetSystemInfo(&info);
+  size_t page = info.dwPageSize;
+  size_t span = ((BUF_LEN + CANARY_LEN + page - 1) / page) * page;
+  unsigned char *m = VirtualAlloc(NULL, span + page, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+  DWORD was = 0;
+  CHECK(m != NULL && VirtualProtect(m + span, page, PAGE_NOACCESS, &was));
+#else
   long page = sysconf(_SC_PAGESIZE);
   size_t span = ((BUF_LEN + CANARY_LEN + (size_t)page - 1) / (size_t)page) * (size_t)page;
   unsigned char *m = mmap(NULL, span + (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   CHECK(m != MAP_FAILED);
   CHECK(mprotect(m + span, (size_t)page, PROT_NONE) == 0);
+#endif
   buffer = m + span - BUF_LEN;
   canary_at = buffer - CANARY_LEN;
   memset(canary_at, 0xa5, CANARY_LEN);
@@ -105,7 +134,9 @@ static void reset_out(void) {
 /* Every call goes through here: a known result code, in time, canaries intact. */
 static int64_t call_start;
 static void begin(const char *op) {
-  me->op = op;
+  size_t n = strlen(op);
+  if (n >= sizeof me->op) n = sizeof me->op - 1;
+  for (size_t i = 0; i <= n; i++) me->op[i] = i < n ? op[i] : 0;
   reset_out();
   call_start = now_ns();
 }
@@ -143,14 +174,31 @@ static void inside(const void *p, uint64_t len, const char *op) {
   if (c < base || c > base + size || len > (uint64_t)(base + size - c)) fail("the library handed out memory outside the segment", op, 0);
 }
 
-static void make(enum target t) {
+/* Makes the object under `name`. */
+static void make(enum target t, const char *name) {
   switch (t) {
-  case HEAP: CHECK_RC(ipc_heap_create(NULL, 0, 0, HEAP_SIZE, &segment, &heap), IPC_OK); break;
-  case CHAN: CHECK_RC(ipc_chan_create(NULL, 0, 0, CHAN_CAPACITY, 0, &segment, &chan), IPC_OK); break;
-  case MVAR: CHECK_RC(ipc_chan_create(NULL, 0, 0, 256, IPC_CHAN_SINGLE, &segment, &chan), IPC_OK); break;
-  case PIPE: CHECK_RC(ipc_chan_create(NULL, 0, 0, 1024, IPC_CHAN_STREAM, &segment, &chan), IPC_OK); break;
-  case MUTEX: CHECK_RC(ipc_mutex_create(NULL, 0, 0, &segment, &mutex), IPC_OK); break;
-  case BARRIER: CHECK_RC(ipc_barrier_create(NULL, 0, 0, WORKERS, &segment, &barrier), IPC_OK); break;
+  case HEAP: CHECK_RC(ipc_heap_create(name, 0, 0, HEAP_SIZE, &segment, &heap), IPC_OK); break;
+  case CHAN: CHECK_RC(ipc_chan_create(name, 0, 0, CHAN_CAPACITY, 0, &segment, &chan), IPC_OK); break;
+  case MVAR: CHECK_RC(ipc_chan_create(name, 0, 0, 256, IPC_CHAN_SINGLE, &segment, &chan), IPC_OK); break;
+  case PIPE: CHECK_RC(ipc_chan_create(name, 0, 0, 1024, IPC_CHAN_STREAM, &segment, &chan), IPC_OK); break;
+  case MUTEX: CHECK_RC(ipc_mutex_create(name, 0, 0, &segment, &mutex), IPC_OK); break;
+  case BARRIER: CHECK_RC(ipc_barrier_create(name, 0, 0, WORKERS, &segment, &barrier), IPC_OK); break;
+  default: CHECK(0);
+  }
+  base = ipc_segment_base(segment);
+  size = ipc_segment_size(segment);
+}
+
+/* A child's end: the object the driver made under `name`. */
+static void attach(enum target t, const char *name) {
+  CHECK_RC(ipc_segment_open(name, 0, &segment), IPC_OK);
+  switch (t) {
+  case HEAP: CHECK_RC(ipc_heap_attach(segment, &heap), IPC_OK); break;
+  case CHAN:
+  case MVAR:
+  case PIPE: CHECK_RC(ipc_chan_at(segment, 0, &chan), IPC_OK); break;
+  case MUTEX: CHECK_RC(ipc_mutex_at(segment, 0, &mutex), IPC_OK); break;
+  case BARRIER: CHECK_RC(ipc_barrier_at(segment, 0, &barrier), IPC_OK); break;
   default: CHECK(0);
   }
   base = ipc_segment_base(segment);
@@ -341,6 +389,7 @@ static void barrier_worker(int64_t until) {
 
 static void worker(enum target t, int index, int64_t until) {
   private_setup();
+  reset_out();
   for (size_t i = 0; i < sizeof message; i++) message[i] = (unsigned char)i;
   switch (t) {
   case HEAP: heap_worker(until); break;
@@ -480,20 +529,18 @@ static uint32_t scribble_value(enum word_type type, uint32_t old) {
   case CHAN_RECORD: return below(2) ? below(CHAN_CAPACITY + 16) : below(3) | below(8) << 8;
   case CHAN_FLAGS: return below(4);
   case PARTIES: return below(2) ? below(8) : 0xfffffff0u + below(16);
-  case HOLDER_PID: return below(2) ? (uint32_t)getppid() : below(4) == 0 ? 0 : (uint32_t)rnd();
+  case HOLDER_PID: return below(2) ? shared->driver : below(4) == 0 ? 0 : (uint32_t)rnd();
   default: return any_value(old);
   }
 }
 
-/* The pristine control words, taken before any worker starts and restored now and then, so that the
- * object keeps working enough to reach its deeper paths. */
-static unsigned char pristine[1 << 16];
-static uint64_t pristine_len;
-
+/* The pristine control words, taken (into the status segment) before any worker starts and restored
+ * now and then by the scribbler, so that the object keeps working enough to reach its deeper paths. */
 static void keep_pristine(void) {
-  pristine_len = size < sizeof pristine ? size : sizeof pristine;
-  if (heap != NULL && HEAP_BASE + 4096 + 64 * 16 < pristine_len) pristine_len = HEAP_BASE + 4096 + 64 * 16;
-  memcpy(pristine, base, pristine_len);
+  uint64_t len = size < sizeof shared->pristine ? size : sizeof shared->pristine;
+  if (heap != NULL && HEAP_BASE + 4096 + 64 * 16 < len) len = HEAP_BASE + 4096 + 64 * 16;
+  shared->pristine_len = (uint32_t)len;
+  memcpy(shared->pristine, base, len);
 }
 
 /* The other value of a burst: one that a check made on the word's own value would refuse (a class
@@ -528,11 +575,10 @@ static void scribbler(int64_t until) {
       *w = scribble_value(s.type, *w);
     }
     writes += 1;
-    struct timespec pause = {0, (long)below(300) * 1000};
-    nanosleep(&pause, NULL);
+    pause_us(below(300));
     /* A cold word goes back at once; everything else now and then. */
-    if (is_cold) memcpy((void *)w, pristine + s.offset, 4);
-    if (writes % 16 == 0) memcpy(base, pristine, pristine_len);
+    if (is_cold) memcpy((void *)w, shared->pristine + s.offset, 4);
+    if (writes % 16 == 0) memcpy(base, shared->pristine, shared->pristine_len);
   }
 }
 
@@ -573,84 +619,114 @@ static void getters(void) {
 }
 
 static int run_getters(void) {
-  pid_t pid = fork();
-  CHECK(pid >= 0);
-  if (pid == 0) {
-    getters();
-    _exit(0);
+  fflush(NULL);
+  proc_t child = proc_spawn("getters", NULL);
+  int code = proc_wait(&child, 120LL * 1000000000LL);
+  if (code == 0) return 0;
+  if (code == PROC_TIMEOUT) {
+    proc_kill(&child);
+    proc_wait(&child, -1);
   }
-  int status = 0;
-  CHECK(waitpid(pid, &status, 0) == pid);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
-  fprintf(stderr, "test_corrupt: getters of scribbled fields: %s %d\n", WIFSIGNALED(status) ? "killed by signal" : "exited with",
-          WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+  fprintf(stderr, "test_corrupt: getters of scribbled fields: ended with %d (128 + n: signal n)\n", code);
   return 1;
 }
 
 /* ---- the driver ------------------------------------------------------------------------------ */
+
+static char status_name[32];
+static ipc_event_t *start;
+
+/* Opens (or, for the driver, makes) the status segment. */
+static void open_shared(const char *name, int create) {
+  ipc_segment_t *seg = NULL;
+  if (create) CHECK_RC(ipc_segment_create(name, sizeof *shared, 0, 0, &seg), IPC_OK);
+  else CHECK_RC(ipc_segment_open(name, 0, &seg), IPC_OK);
+  CHECK(ipc_segment_size(seg) >= sizeof *shared);
+  shared = ipc_segment_base(seg);
+  if (create) CHECK_RC(ipc_event_init_at(seg, 0, 0, &start), IPC_OK);
+  else CHECK_RC(ipc_event_at(seg, 0, &start), IPC_OK);
+}
+
+/* A child: `<worker|scribbler>-<target>-<index>-<seed> <object's segment>`, the status segment's name
+ * in IPC_CORRUPT_STATUS. Starts when the driver sets the start event. */
+static int child(const char *role, const char *name) {
+  char kind[16] = {0};
+  unsigned t = 0, index = 0;
+  unsigned long long seed = 0;
+  const char *status = getenv("IPC_CORRUPT_STATUS");
+  if (sscanf(role, "%15[a-z]-%u-%u-%llu", kind, &t, &index, &seed) != 4 || t >= TARGETS || index > WORKERS ||
+      status == NULL) {
+    fprintf(stderr, "test_corrupt: no role %s\n", role);
+    return 64;
+  }
+  open_shared(status, 0);
+  attach((enum target)t, name);
+  me = &shared->statuses[index];
+  seed_rng(seed, (uint64_t)t * 16 + index);
+  int scribbles = strcmp(kind, "scribbler") == 0;
+  if (scribbles) choose_spots((enum target)t);
+  CHECK_RC(ipc_event_wait(start, 120LL * 1000000000LL), IPC_OK);
+  if (scribbles) scribbler((int64_t)shared->until);
+  else worker((enum target)t, (int)index, (int64_t)shared->until);
+  return 0;
+}
 
 static int run(enum target t, uint64_t seed, int64_t run_ns) {
   heap = NULL;
   chan = NULL;
   mutex = NULL;
   barrier = NULL;
-  make(t);
-  choose_spots(t);
+  char name[32];
+  proc_segment_name(name, sizeof name, "tcor");
+  make(t, name);
   keep_pristine();
-  memset(statuses, 0, sizeof(struct status) * (WORKERS + 1));
-  int64_t until = now_ns() + run_ns;
-  pid_t pids[WORKERS + 1];
+  memset(shared->statuses, 0, sizeof shared->statuses);
+  CHECK_RC(ipc_event_clear(start), IPC_OK);
+  proc_t children[WORKERS + 1];
+  fflush(NULL);
   for (int i = 0; i <= WORKERS; i++) {
-    pids[i] = fork();
-    CHECK(pids[i] >= 0);
-    if (pids[i] == 0) {
-      me = &statuses[i];
-      seed_rng(seed, (uint64_t)t * 16 + (uint64_t)i);
-      if (i == WORKERS) scribbler(until);
-      else worker(t, i, until);
-      _exit(0);
-    }
+    char role[96];
+    snprintf(role, sizeof role, "%s-%d-%d-%llu", i == WORKERS ? "scribbler" : "worker", (int)t, i, (unsigned long long)seed);
+    children[i] = proc_spawn(role, name);
   }
+  int64_t until = now_ns() + run_ns;
+  shared->until = (uint64_t)until;
+  CHECK_RC(ipc_event_set(start), IPC_OK);
   int failed = 0;
   int left = WORKERS + 1;
   int64_t deadline = until + LATE_NS;
   while (left > 0) {
-    int status = 0;
-    pid_t pid = waitpid(-1, &status, WNOHANG);
-    if (pid == 0) {
-      if (now_ns() > deadline) {
-        for (int i = 0; i <= WORKERS; i++) {
-          if (pids[i] == 0) continue;
-          fprintf(stderr, "test_corrupt: %s: %s %d hung in %s (seed %llu)\n", target_names[t],
-                  i == WORKERS ? "scribbler" : "worker", i, statuses[i].op ? (const char *)statuses[i].op : "?",
-                  (unsigned long long)seed);
-          kill(pids[i], SIGKILL);
-        }
-        failed = 1;
-        deadline = INT64_MAX;
-      }
-      struct timespec pause = {0, 5 * MS_NS};
-      nanosleep(&pause, NULL);
-      continue;
-    }
-    CHECK(pid > 0);
-    left -= 1;
+    /* Waits up to 5 ms on the first child still running, then looks at the others. */
+    int64_t wait_ns = 5 * MS_NS;
     for (int i = 0; i <= WORKERS; i++) {
-      if (pids[i] != pid) continue;
-      pids[i] = 0;
-      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) break;
-      if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && deadline == INT64_MAX) break; /* reported */
-      fprintf(stderr, "test_corrupt: %s: worker %d %s %d in %s (seed %llu)\n", target_names[t], i,
-              WIFSIGNALED(status) ? "killed by signal" : "exited with", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-              statuses[i].op ? (const char *)statuses[i].op : "?", (unsigned long long)seed);
+      if (children[i].pid == 0) continue;
+      int code = proc_wait(&children[i], wait_ns);
+      wait_ns = 0;
+      if (code == PROC_TIMEOUT) continue;
+      left -= 1;
+      if (code == 0) continue;
+      if (code == PROC_KILLED && deadline == INT64_MAX) continue; /* reported */
+      fprintf(stderr, "test_corrupt: %s: %s %d ended with %d (128 + n: signal n) in %s (seed %llu)\n",
+              target_names[t], i == WORKERS ? "scribbler" : "worker", i, code, op_of(&shared->statuses[i]),
+              (unsigned long long)seed);
       failed = 1;
+    }
+    if (left > 0 && now_ns() > deadline) {
+      for (int i = 0; i <= WORKERS; i++) {
+        if (children[i].pid == 0) continue;
+        fprintf(stderr, "test_corrupt: %s: %s %d hung in %s (seed %llu)\n", target_names[t],
+                i == WORKERS ? "scribbler" : "worker", i, op_of(&shared->statuses[i]), (unsigned long long)seed);
+        proc_kill(&children[i]);
+      }
+      failed = 1;
+      deadline = INT64_MAX;
     }
   }
   uint64_t calls = 0, errors = 0, by_code[32] = {0};
   for (int i = 0; i < WORKERS; i++) {
-    calls += statuses[i].calls;
-    errors += statuses[i].errors;
-    for (int c = 0; c < 32; c++) by_code[c] += statuses[i].by_code[c];
+    calls += shared->statuses[i].calls;
+    errors += shared->statuses[i].errors;
+    for (int c = 0; c < 32; c++) by_code[c] += shared->statuses[i].by_code[c];
   }
   printf("test_corrupt: %-8s %8llu calls, %8llu errors:", target_names[t], (unsigned long long)calls,
          (unsigned long long)errors);
@@ -658,19 +734,28 @@ static int run(enum target t, uint64_t seed, int64_t run_ns) {
     if (by_code[c] > 0) printf(" %s %llu", ipc_errname(-c), (unsigned long long)by_code[c]);
   printf("%s\n", failed ? "  FAILED" : "");
   if (heap != NULL) ipc_heap_close(heap);
+  ipc_segment_unlink(name);
   ipc_segment_close(segment);
   return failed;
 }
 
 int main(int argc, char **argv) {
+  proc_self_path = argv[0];
+  if (argc == 2 && strcmp(argv[1], "getters") == 0) {
+    getters();
+    return 0;
+  }
+  if (argc == 3) return child(argv[1], argv[2]);
   const char *given = argc > 1 ? argv[1] : getenv("IPC_CORRUPT_SEED");
-  uint64_t seed = given != NULL ? strtoull(given, NULL, 0) : (uint64_t)now_ns() ^ ((uint64_t)getpid() << 32);
+  uint64_t seed = given != NULL ? strtoull(given, NULL, 0) : (uint64_t)now_ns() ^ ((uint64_t)proc_self_id() << 32);
   const char *ms = getenv("IPC_CORRUPT_MS");
   int64_t run_ns = (ms != NULL ? atoll(ms) : 700) * MS_NS;
   printf("test_corrupt: seed %llu (replay: test_corrupt %llu)\n", (unsigned long long)seed, (unsigned long long)seed);
   fflush(stdout);
-  statuses = mmap(NULL, sizeof(struct status) * (WORKERS + 1), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  CHECK(statuses != MAP_FAILED);
+  proc_segment_name(status_name, sizeof status_name, "tcors");
+  open_shared(status_name, 1);
+  shared->driver = (uint32_t)proc_self_id();
+  CHECK(proc_setenv("IPC_CORRUPT_STATUS", status_name));
   int failed = run_getters();
   const char *only = getenv("IPC_CORRUPT_ONLY");
   for (int t = 0; t < TARGETS; t++) {
@@ -679,6 +764,7 @@ int main(int argc, char **argv) {
     failed |= run((enum target)t, seed, t == HEAP ? 5 * run_ns : run_ns);
     fflush(stdout);
   }
+  ipc_segment_unlink(status_name);
   if (failed) {
     fprintf(stderr, "test_corrupt: FAILED (seed %llu)\n", (unsigned long long)seed);
     return 1;
