@@ -64,6 +64,36 @@ static void named_round_trip(void) {
   CHECK_RC(ipc_segment_unlink(name), IPC_ENOENT);
 }
 
+/* A name that starts like one of libipc's own objects (Windows: the creator mutex of `/x` once was
+ * `Local\libipc-c-x`, the section of a segment `/c-x`) names a segment like any other: `/c-x` and
+ * `/x` coexist, in either order. */
+static void lookalike_names(void) {
+  char plain[64], prefixed[64];
+  name_for(plain, sizeof plain, "twin");
+  snprintf(prefixed, sizeof prefixed, "c-%s", plain);
+  ipc_segment_t *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+  CHECK_RC(ipc_segment_create(prefixed, 64, 0, 0, &a), IPC_OK);
+  CHECK_RC(ipc_segment_create(plain, 64, 0, 0, &b), IPC_OK);
+  memcpy(ipc_segment_base(a), "a", 2);
+  memcpy(ipc_segment_base(b), "b", 2);
+  CHECK_RC(ipc_segment_open(prefixed, 0, &c), IPC_OK);
+  CHECK_RC(ipc_segment_open(plain, 0, &d), IPC_OK);
+  CHECK(strcmp(ipc_segment_base(c), "a") == 0 && strcmp(ipc_segment_base(d), "b") == 0);
+  CHECK_RC(ipc_segment_close(c), IPC_OK);
+  CHECK_RC(ipc_segment_close(d), IPC_OK);
+  CHECK_RC(ipc_segment_unlink(plain), IPC_OK);
+  CHECK_RC(ipc_segment_unlink(prefixed), IPC_OK);
+  CHECK_RC(ipc_segment_close(b), IPC_OK);
+  CHECK_RC(ipc_segment_close(a), IPC_OK);
+  /* The other order. */
+  CHECK_RC(ipc_segment_create(plain, 64, 0, 0, &b), IPC_OK);
+  CHECK_RC(ipc_segment_create(prefixed, 64, 0, 0, &a), IPC_OK);
+  CHECK_RC(ipc_segment_unlink(plain), IPC_OK);
+  CHECK_RC(ipc_segment_unlink(prefixed), IPC_OK);
+  CHECK_RC(ipc_segment_close(b), IPC_OK);
+  CHECK_RC(ipc_segment_close(a), IPC_OK);
+}
+
 static void anonymous_by_fd(void) {
   ipc_segment_t *a = NULL, *b = NULL;
   CHECK_RC(ipc_segment_create(NULL, 100, 0, IPC_SEGMENT_RESERVE, &a), IPC_OK);
@@ -342,6 +372,7 @@ int main(int argc, char **argv) {
   proc_self_path = argv[0];
   if (argc == 3 && strcmp(argv[1], "leave") == 0) return leave(argv[2]);
   named_round_trip();
+  lookalike_names();
   anonymous_by_fd();
   unique_names();
   foreign_files();

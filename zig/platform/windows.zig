@@ -9,7 +9,7 @@
 //! Names: segment "/x" is the section `Local\libipc-x` (the session's namespace; the 31-byte rule of
 //! name.zig keeps it short). Windows cannot name an object after creating it, so named segments are
 //! created under their name (`createNamed`) and guarded until their header is written: the creator
-//! first takes the named mutex `Local\libipc-c-x` (created owned, so a second creator of the name
+//! first takes the named mutex `Local\libipc!c-x` (created owned, so a second creator of the name
 //! fails with error.Exists), and `publish` releases it; an opener that finds the mutex waits on it
 //! (no polling) before reading the header. A creator that dies before `publish` abandons the mutex:
 //! its opener goes on and finds an invalid header (error.Protocol).
@@ -176,7 +176,7 @@ threadlocal var creating: ?struct { fd: Fd, mutex: HANDLE } = null;
 pub fn createNamed(size: u64, name: []const u8) Error!Fd {
     std.debug.assert(creating == null);
     var buf: [64]u16 = undefined;
-    const mutex = CreateMutexW(null, 1, objectName(&buf, "-c-", name).ptr) orelse return lastError();
+    const mutex = CreateMutexW(null, 1, objectName(&buf, "!c-", name).ptr) orelse return lastError();
     if (lastCode() == ERROR_ALREADY_EXISTS) {
         windows.CloseHandle(mutex);
         return error.Exists;
@@ -221,7 +221,7 @@ fn openNamedAccess(name: []const u8, access: DWORD) Error!Fd {
     const h = OpenFileMappingW(access, 0, objectName(&buf, "-", name).ptr) orelse return lastError();
     const fd = try fdOf(h);
     // A creator still writing the header holds the creation mutex; wait for it to publish.
-    if (OpenMutexW(SYNCHRONIZE | MUTEX_MODIFY_STATE, 0, objectName(&buf, "-c-", name).ptr)) |mutex| {
+    if (OpenMutexW(SYNCHRONIZE | MUTEX_MODIFY_STATE, 0, objectName(&buf, "!c-", name).ptr)) |mutex| {
         defer windows.CloseHandle(mutex);
         const rc = WaitForSingleObject(mutex, creation_wait_ms);
         if (rc == WAIT_OBJECT_0 or rc == WAIT_ABANDONED) _ = ReleaseMutex(mutex);

@@ -6,9 +6,9 @@
 //! entry of type "Section" named `libipc-<name>` is yielded as `/<name>`.
 //!
 //! Entries are input written by any process of the session: names that are not ASCII or too long
-//! for a segment name are skipped, never truncated. The wait objects of windows_wait.zig
-//! (`libipc-n-…`) are sections too: they are yielded like any other, and the callers' checks (a
-//! libipc header, a generated name) leave them out. The walk is bounded by `entries_max`.
+//! for a segment name are skipped, never truncated. The wait objects of windows_wait.zig are
+//! sections too, but named `libipc!n-…`: the prefix leaves them out. The walk is bounded by
+//! `entries_max`.
 
 const std = @import("std");
 const windows = std.os.windows;

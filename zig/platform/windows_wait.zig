@@ -7,14 +7,16 @@
 //! (creator pid, start time, size, checksum): the same in every process that maps it. Any other word
 //! (process memory, or `private`) is keyed by this process's pid and the address.
 //!
-//! Objects per key `k`: a one-page section `Local\libipc-n-k` holding the count of waiters, and a
-//! semaphore `Local\libipc-s-k` the waiters block on. A waiter creates (or opens) both, counts
-//! itself in, then re-checks its word and blocks only if it still holds the expected value; a waker
-//! changes the word first, then opens the section (absent: nobody waits, nothing to do), reads the
-//! count and releases the semaphore that many times (at most `count`). So a wake between a waiter's
-//! check and its block stays in the semaphore and is not lost. Both objects die with their last
-//! handle: a key nobody waits on leaves nothing. A release meant for a waiter that timed out meanwhile
-//! may wake a later waiter early: a spurious wake-up, which every caller already re-checks.
+//! Objects per key `k`: a one-page section `Local\libipc!n-k` holding the count of waiters, and a
+//! semaphore `Local\libipc!s-k` the waiters block on ('!' is no character of a segment name, so no
+//! segment `/n-k` or `/s-k` can take these names, nor a segment `/c-x` the creator mutex of `/x`).
+//! A waiter creates (or opens) both, counts itself in, then re-checks its word and blocks only if it
+//! still holds the expected value; a waker changes the word first, then opens the section (absent:
+//! nobody waits, nothing to do), reads the count and releases the semaphore that many times (at most
+//! `count`). So a wake between a waiter's check and its block stays in the semaphore and is not
+//! lost. Both objects die with their last handle: a key nobody waits on leaves nothing. A release
+//! meant for a waiter that timed out meanwhile may wake a later waiter early: a spurious wake-up,
+//! which every caller already re-checks.
 //!
 //! A lock's waiter also waits on the lock holder's process handle (`futexWaitvHolder`): a holder
 //! killed while holding the lock (TerminateProcess, a crash) signals it, and the waiter ends its wait
@@ -78,7 +80,7 @@ fn keyOf(word: WaitWord) Key {
 fn keyName(buf: *[64]u16, kind: u8, key: Key) [:0]const u16 {
     var ascii: [48]u8 = undefined;
     const text = std.fmt.bufPrint(&ascii, "/{x:0>16}.{x}", .{ key.id, key.offset }) catch unreachable;
-    const infix: []const u8 = if (kind == 'n') "-n-" else "-s-";
+    const infix: []const u8 = if (kind == 'n') "!n-" else "!s-";
     return w.objectName(buf, infix, text);
 }
 
