@@ -6,9 +6,10 @@
  */
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { resolve } from "node:path";
+import { findWine } from "../scripts/wine_loader.mjs";
 import type { Measurement } from "./report.ts";
 
 const root = resolve(import.meta.dirname, "..");
@@ -328,13 +329,6 @@ const groups: Group[] = [
   },
 ];
 
-/** Debian's wine64 loader (outside PATH), or LIBIPC_WINE: what scripts/wine.mjs runs the tests with. */
-function wineLoader(): string | undefined {
-  return [process.env.LIBIPC_WINE, "/usr/lib/wine/wine64", "/usr/bin/wine64", "/usr/bin/wine"].find((path) =>
-    path !== undefined && path !== "" && existsSync(path)
-  );
-}
-
 /** The process group's map jobs: for each workload, every Bun contender, then every Deno one. */
 function processMapJobs(): string[][] {
   return ["small", "large", "gc"].flatMap((w) => {
@@ -634,7 +628,7 @@ if (wanted.length === 0 || wanted.includes("heap")) {
 const skipped = new Set<string>();
 if (wanted.length === 0 || wanted.includes("windows")) {
   const windows = groups.find((g) => g.name === "windows")!;
-  const wine = wineLoader();
+  const wine: string | undefined = findWine();
   const built = wine === undefined ? undefined : spawnSync("node", [`${root}/scripts/zig.mjs`, "build", "wintest"], {
     cwd: root,
     stdio: "inherit",

@@ -10,19 +10,13 @@
 // Set LIBIPC_WINE to a wine64 loader to use another one.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findWine, wineCandidates as candidates } from "./wine_loader.mjs";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const candidates = [process.env.LIBIPC_WINE, "/usr/lib/wine/wine64", "/usr/bin/wine64", "/usr/bin/wine"].filter(
-  Boolean,
-);
 const programTimeoutMs = 5 * 60_000;
-
-function findWine() {
-  return candidates.find((path) => existsSync(path));
-}
 
 function run(argv, options = {}) {
   const result = spawnSync(argv[0], argv.slice(1), { stdio: "inherit", cwd: root, ...options });

@@ -8,8 +8,8 @@
  * Exit codes are the child's own; a child ended by a signal (POSIX) reads as 128 + the signal's
  * number, and proc_kill ends a Windows child with exit code 137, so a killed child reads as
  * PROC_KILLED (128 + SIGKILL) everywhere; a child that aborts reads as PROC_ABORTED (128 + SIGABRT
- * on POSIX, 3 on Windows, where abort ends the process with exit code 3). A wait that passes its deadline reads as PROC_TIMEOUT
- * and leaves the child running (the caller kills it). The helpers are static inline so that a test
+ * on POSIX, 3 on Windows, where abort ends the process with exit code 3). A wait that passes its
+ * deadline reads as PROC_TIMEOUT and leaves the child running (the caller kills it). The helpers are static inline so that a test
  * may use any of them without an unused-function warning. */
 #ifndef IPC_TEST_PROC_H
 #define IPC_TEST_PROC_H
