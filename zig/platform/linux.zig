@@ -326,12 +326,29 @@ pub fn startTime(pid: i32) Error!u64 {
 const ProcStat = struct { state: u8, threads: u64, start: u64 };
 
 fn readStat(pid: i32) Error!ProcStat {
+    const fd = try openStat(pid);
+    defer close(fd);
+    return readStatFile(fd);
+}
+
+fn openStat(pid: i32) Error!Fd {
     var path_buf: [32]u8 = undefined;
     const path = std.fmt.bufPrintZ(&path_buf, "/proc/{d}/stat", .{pid}) catch unreachable;
-    const fd: Fd = @intCast(try retry(linux.open, .{ path, linux.O{ .ACCMODE = .RDONLY, .CLOEXEC = true }, @as(linux.mode_t, 0) }));
-    defer close(fd);
+    return @intCast(try retry(linux.open, .{ path, linux.O{ .ACCMODE = .RDONLY, .CLOEXEC = true }, @as(linux.mode_t, 0) }));
+}
+
+/// Reads an open /proc/<pid>/stat. A process reaped since the open makes the read fail with ESRCH:
+/// it is gone (error.NotFound), as if the open had found no file. Taken for "no permission to
+/// look", it once made the tracker's helper keep a dead parent's name (processAlive says alive when
+/// in doubt) whenever the parent's parent reaped it between the helper's open and read.
+fn readStatFile(fd: Fd) Error!ProcStat {
     var buf: [1024]u8 = undefined;
-    const len = try retry(linux.read, .{ fd, &buf, buf.len });
+    const len = while (true) {
+        const rc = linux.read(fd, &buf, buf.len);
+        const e = errnoOf(rc) orelse break rc;
+        if (e == .INTR) continue;
+        return if (e == .SRCH) error.NotFound else fromErrno(e);
+    };
     return parseStat(buf[0..len]) orelse error.Io;
 }
 
@@ -535,6 +552,20 @@ test "processAlive: a process whose main thread exited lives while another threa
     try std.testing.expect(!processAlive(pid, start));
     _ = std.posix.waitpid(pid, 0);
     try std.testing.expect(!processAlive(pid, start));
+}
+
+test "a process reaped between the open and the read of its stat is not found" {
+    const pid = try std.posix.fork();
+    if (pid == 0) linux.exit_group(0);
+    // Until it has exited, leaving it unreaped.
+    var info: linux.siginfo_t = undefined;
+    while (errnoOf(linux.waitid(.PID, pid, &info, linux.W.EXITED | linux.W.NOWAIT))) |e| {
+        if (e != .INTR) return fromErrno(e);
+    }
+    const fd = try openStat(pid);
+    defer close(fd);
+    _ = std.posix.waitpid(pid, 0);
+    try std.testing.expectError(error.NotFound, readStatFile(fd));
 }
 
 test {
