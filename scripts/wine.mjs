@@ -10,7 +10,7 @@
 // Set LIBIPC_WINE to a wine64 loader to use another one.
 
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findWine, wineCandidates as candidates } from "./wine_loader.mjs";
@@ -27,20 +27,24 @@ function run(argv, options = {}) {
 let wine = findWine();
 if (!wine) {
   const root_ = typeof process.getuid === "function" && process.getuid() === 0;
-  const apt = existsSync("/usr/bin/apt-get");
-  if (!root_ || !apt) {
+  const hasApt = existsSync("/usr/bin/apt-get");
+  if (!root_ || !hasApt) {
     console.error(
       `wine: cannot run: no wine64 loader at ${candidates.join(", ")}, and ` +
-        (apt ? "this is not root, so it cannot be installed here" : "there is no apt-get to install it with") +
+        (hasApt ? "this is not root, so it cannot be installed here" : "there is no apt-get to install it with") +
         ". Install Debian's wine64 (apt-get install wine64) or set LIBIPC_WINE to a wine64 loader.",
     );
     process.exit(1);
   }
   console.log("wine: installing Debian's wine64 (apt-get install --no-install-recommends wine64)");
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  if (run(["apt-get", "install", "-y", "--no-install-recommends", "wine64"], { env }) !== 0) {
-    run(["apt-get", "update"], { env });
-    if (run(["apt-get", "install", "-y", "--no-install-recommends", "wine64"], { env }) !== 0) {
+  // Another apt-get (a second checkout's test run, an unattended upgrade) may hold dpkg's lock:
+  // wait for it rather than fail at once.
+  const aptGet = (...args) => run(["apt-get", "-o", "DPkg::Lock::Timeout=600", ...args], { env });
+  const install = () => aptGet("install", "-y", "--no-install-recommends", "wine64");
+  if (install() !== 0) {
+    aptGet("update");
+    if (install() !== 0) {
       console.error("wine: cannot run: apt-get could not install wine64");
       process.exit(1);
     }

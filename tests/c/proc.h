@@ -87,6 +87,31 @@ static inline void proc_segment_name(char *out, size_t size, const char *tag) {
   snprintf(out, size, "/%.8s-%ld-%u", tag, proc_self_id(), counter++);
 }
 
+/* A control segment beside a test's shared segment `name`: it is called `name` with "c" appended and
+ * holds two semaphores, at offsets 0 and 64, by which a test and its children pace each other;
+ * from offset 128 on, its 4096 bytes are the test's own. `create` makes it (both semaphores at 0),
+ * otherwise it is opened. Exits the test (status 1) when it cannot. */
+typedef struct {
+  char name[48];
+  ipc_segment_t *segment;
+  ipc_sem_t *sems[2];
+} proc_control_t;
+
+static inline proc_control_t proc_control(const char *name, int create) {
+  proc_control_t c;
+  memset(&c, 0, sizeof c);
+  snprintf(c.name, sizeof c.name, "%sc", name);
+  int32_t rc = create ? ipc_segment_create(c.name, 4096, 0, 0, &c.segment) : ipc_segment_open(c.name, 0, &c.segment);
+  for (uint64_t i = 0; rc == IPC_OK && i < 2; i++) {
+    rc = create ? ipc_sem_init_at(c.segment, 64 * i, 0, 0, &c.sems[i]) : ipc_sem_at(c.segment, 64 * i, &c.sems[i]);
+  }
+  if (rc != IPC_OK) {
+    fprintf(stderr, "proc_control(%s): %s\n", c.name, ipc_strerror(rc));
+    exit(1);
+  }
+  return c;
+}
+
 /* Starts `<self> <role> <arg>` (arg may be NULL). Exits the test (status 1) when it cannot. */
 static inline proc_t proc_spawn(const char *role, const char *arg) {
   proc_t p;

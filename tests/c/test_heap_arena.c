@@ -38,22 +38,19 @@ static void fill(ipc_heap_arena_t *a, uint64_t *blocks, int n) {
   for (int i = 0; i < n; i++) CHECK_RC(ipc_heap_arena_malloc(a, 1 + (uint64_t)(i * 397 % 20000), &blocks[i]), IPC_OK);
 }
 
-/* The control segment beside the heap: a "go" semaphore at 0, a "ready" one at 64, an arena id at
- * 128. Its name is the heap's with "c" appended. */
+/* The control segment beside the heap (proc_control): "go" is its first semaphore, "ready" its
+ * second; an arena id is at CTL_ID. */
 #define CTL_ID 128
 #define SECONDS 1000000000LL
 
-static void control_name(char *out, size_t size, const char *heap_name) { snprintf(out, size, "%sc", heap_name); }
-
 static void attach(const char *heap_name, ipc_heap_t **heap, ipc_segment_t **ctl, ipc_sem_t **go, ipc_sem_t **ready) {
   ipc_segment_t *seg = NULL;
-  char name[40];
-  control_name(name, sizeof name, heap_name);
   CHECK_RC(ipc_segment_open(heap_name, 0, &seg), IPC_OK);
   CHECK_RC(ipc_heap_attach(seg, heap), IPC_OK);
-  CHECK_RC(ipc_segment_open(name, 0, ctl), IPC_OK);
-  CHECK_RC(ipc_sem_at(*ctl, 0, go), IPC_OK);
-  CHECK_RC(ipc_sem_at(*ctl, 64, ready), IPC_OK);
+  proc_control_t control = proc_control(heap_name, 0);
+  *ctl = control.segment;
+  *go = control.sems[0];
+  *ready = control.sems[1];
 }
 
 /* `owner-<id>`: once told to go, allocates 200 blocks from the arena handed over to it, says so, and
@@ -115,16 +112,14 @@ int main(int argc, char **argv) {
 #ifndef _WIN32
   alarm(240);
 #endif
-  char heap_name[32], ctl_name[40];
+  char heap_name[32];
   proc_segment_name(heap_name, sizeof heap_name, "tarena");
-  control_name(ctl_name, sizeof ctl_name, heap_name);
-  ipc_segment_t *seg, *ctl;
+  ipc_segment_t *seg;
   ipc_heap_t *heap;
   CHECK_RC(ipc_heap_create(heap_name, 0, 0, HEAP_SIZE, &seg, &heap), IPC_OK);
-  CHECK_RC(ipc_segment_create(ctl_name, 4096, 0, 0, &ctl), IPC_OK);
-  ipc_sem_t *go, *ready;
-  CHECK_RC(ipc_sem_init_at(ctl, 0, 0, 0, &go), IPC_OK);
-  CHECK_RC(ipc_sem_init_at(ctl, 64, 0, 0, &ready), IPC_OK);
+  proc_control_t control = proc_control(heap_name, 1);
+  ipc_segment_t *ctl = control.segment;
+  ipc_sem_t *go = control.sems[0], *ready = control.sems[1];
   const uint64_t pages_bytes = stats_of(heap).free_pages;
 
   /* Alloc, free, reset, destroy. */
@@ -231,7 +226,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < IPC_HEAP_ARENAS_MAX; i++) CHECK_RC(ipc_heap_arena_destroy(all[i]), IPC_OK);
   baseline(heap, pages_bytes);
 
-  CHECK_RC(ipc_segment_unlink(ctl_name), IPC_OK);
+  CHECK_RC(ipc_segment_unlink(control.name), IPC_OK);
   CHECK_RC(ipc_segment_unlink(heap_name), IPC_OK);
   CHECK_RC(ipc_segment_close(ctl), IPC_OK);
   CHECK_RC(ipc_heap_close(heap), IPC_OK);

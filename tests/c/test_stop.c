@@ -40,27 +40,15 @@ static uint64_t heap_page_lock(ipc_segment_t *segment) {
 
 static int64_t now_ns(void) { return (int64_t)ipc_now_ns(); }
 
-/* The control segment: "held" (the child holds its lock) at 0, "go" (it may exit) at 64. */
-static char control_name[40];
+/* The control segment (proc_control): "held" (the child holds its lock) is its first semaphore, "go"
+ * (it may exit) its second. */
+static proc_control_t control;
 static ipc_sem_t *held, *go;
 
-static void open_control(const char *name, int create) {
-  ipc_segment_t *control = NULL;
-  if (create) {
-    CHECK_RC(ipc_segment_create(name, 4096, 0, 0, &control), IPC_OK);
-    CHECK_RC(ipc_sem_init_at(control, 0, 0, 0, &held), IPC_OK);
-    CHECK_RC(ipc_sem_init_at(control, 64, 0, 0, &go), IPC_OK);
-  } else {
-    CHECK_RC(ipc_segment_open(name, 0, &control), IPC_OK);
-    CHECK_RC(ipc_sem_at(control, 0, &held), IPC_OK);
-    CHECK_RC(ipc_sem_at(control, 64, &go), IPC_OK);
-  }
-}
-
-/* The control segment of the segment named `name`: that name with "c" appended. */
 static void control_for(const char *name, int create) {
-  snprintf(control_name, sizeof control_name, "%sc", name);
-  open_control(control_name, create);
+  control = proc_control(name, create);
+  held = control.sems[0];
+  go = control.sems[1];
 }
 
 /* The child (`hold-<offset> <segment name>`): locks the mutex at `offset`, says so, waits until told
@@ -131,7 +119,7 @@ static const char *chan_named(uint32_t flags, ipc_segment_t **segment, ipc_chan_
 /* Unlinks the test's segment and its control segment. */
 static void unlink_both(const char *name) {
   CHECK_RC(ipc_segment_unlink(name), IPC_OK);
-  CHECK_RC(ipc_segment_unlink(control_name), IPC_OK);
+  CHECK_RC(ipc_segment_unlink(control.name), IPC_OK);
 }
 
 static void channel(void) {
