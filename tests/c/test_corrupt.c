@@ -66,11 +66,14 @@ struct status {
   volatile uint64_t errors;
   volatile uint64_t by_code[32]; /* errors by -code */
 };
-/* The status segment: the start event (set once every child runs, so that process start-up, slow
- * under Wine, takes nothing from the run), when the run ends, the driver's pid, the object's pristine
- * control words (see keep_pristine), one status per worker and the scribbler's. */
+/* The status segment: the start event, the ready semaphore (each child releases it once it has
+ * attached; the driver sets the start event when all have, so that process start-up, slow under
+ * Wine or on a crowded machine, takes nothing from the run, and no child attaches to an object the
+ * scribbler is already damaging), when the run ends, the driver's pid, the object's pristine control
+ * words (see keep_pristine), one status per worker and the scribbler's. */
 struct shared {
   unsigned char start[IPC_EVENT_SIZE];
+  unsigned char ready[IPC_SEM_SIZE];
   volatile uint64_t until;
   uint32_t driver;
   uint32_t pristine_len;
@@ -635,6 +638,7 @@ static int run_getters(void) {
 
 static char status_name[32];
 static ipc_event_t *start;
+static ipc_sem_t *ready;
 
 /* Opens (or, for the driver, makes) the status segment. */
 static void open_shared(const char *name, int create) {
@@ -643,8 +647,18 @@ static void open_shared(const char *name, int create) {
   else CHECK_RC(ipc_segment_open(name, 0, &seg), IPC_OK);
   CHECK(ipc_segment_size(seg) >= sizeof *shared);
   shared = ipc_segment_base(seg);
-  if (create) CHECK_RC(ipc_event_init_at(seg, 0, 0, &start), IPC_OK);
-  else CHECK_RC(ipc_event_at(seg, 0, &start), IPC_OK);
+  if (create) {
+    CHECK_RC(ipc_event_init_at(seg, 0, 0, &start), IPC_OK);
+    CHECK_RC(ipc_sem_init_at(seg, IPC_EVENT_SIZE, 0, 0, &ready), IPC_OK);
+  } else {
+    CHECK_RC(ipc_event_at(seg, 0, &start), IPC_OK);
+    CHECK_RC(ipc_sem_at(seg, IPC_EVENT_SIZE, &ready), IPC_OK);
+  }
+}
+
+static void report_end(enum target t, int i, int code, const char *when, uint64_t seed) {
+  fprintf(stderr, "test_corrupt: %s: %s %d ended with %d (128 + n: signal n)%s in %s (seed %llu)\n", target_names[t],
+          i == WORKERS ? "scribbler" : "worker", i, code, when, op_of(&shared->statuses[i]), (unsigned long long)seed);
 }
 
 /* A child: `<worker|scribbler>-<target>-<index>-<seed> <object's segment>`, the status segment's name
@@ -665,6 +679,7 @@ static int child(const char *role, const char *name) {
   seed_rng(seed, (uint64_t)t * 16 + index);
   int scribbles = strcmp(kind, "scribbler") == 0;
   if (scribbles) choose_spots((enum target)t);
+  CHECK_RC(ipc_sem_release(ready, 1), IPC_OK);
   CHECK_RC(ipc_event_wait(start, 120LL * 1000000000LL), IPC_OK);
   if (scribbles) scribbler((int64_t)shared->until);
   else worker((enum target)t, (int)index, (int64_t)shared->until);
@@ -682,6 +697,7 @@ static int run(enum target t, uint64_t seed, int64_t run_ns) {
   keep_pristine();
   memset(shared->statuses, 0, sizeof shared->statuses);
   CHECK_RC(ipc_event_clear(start), IPC_OK);
+  while (ipc_sem_try_acquire(ready, 1) == IPC_OK) continue; /* what a failed run's late children left */
   proc_t children[WORKERS + 1];
   fflush(NULL);
   for (int i = 0; i <= WORKERS; i++) {
@@ -689,11 +705,34 @@ static int run(enum target t, uint64_t seed, int64_t run_ns) {
     snprintf(role, sizeof role, "%s-%d-%d-%llu", i == WORKERS ? "scribbler" : "worker", (int)t, i, (unsigned long long)seed);
     children[i] = proc_spawn(role, name);
   }
+  int failed = 0;
+  int left = WORKERS + 1;
+  /* Until every child has attached; one that ends before fails the run (and the rest start at once). */
+  int64_t give_up = now_ns() + 120000 * MS_NS;
+  for (int attached = 0; attached < WORKERS + 1 && !failed;) {
+    int32_t rc = ipc_sem_acquire(ready, 1, 100 * MS_NS);
+    if (rc == IPC_OK) {
+      attached += 1;
+      continue;
+    }
+    CHECK_RC(rc, IPC_ETIMEDOUT);
+    for (int i = 0; i <= WORKERS; i++) {
+      if (children[i].pid == 0) continue;
+      int code = proc_wait(&children[i], 0);
+      if (code == PROC_TIMEOUT) continue;
+      left -= 1;
+      report_end(t, i, code, " before it was ready", seed);
+      failed = 1;
+    }
+    if (!failed && now_ns() > give_up) {
+      fprintf(stderr, "test_corrupt: %s: %d of %d children ready after 120 s (seed %llu)\n", target_names[t], attached,
+              WORKERS + 1, (unsigned long long)seed);
+      failed = 1;
+    }
+  }
   int64_t until = now_ns() + run_ns;
   shared->until = (uint64_t)until;
   CHECK_RC(ipc_event_set(start), IPC_OK);
-  int failed = 0;
-  int left = WORKERS + 1;
   int64_t deadline = until + LATE_NS;
   while (left > 0) {
     /* Waits up to 5 ms on the first child still running, then looks at the others. */
@@ -706,9 +745,7 @@ static int run(enum target t, uint64_t seed, int64_t run_ns) {
       left -= 1;
       if (code == 0) continue;
       if (code == PROC_KILLED && deadline == INT64_MAX) continue; /* reported */
-      fprintf(stderr, "test_corrupt: %s: %s %d ended with %d (128 + n: signal n) in %s (seed %llu)\n",
-              target_names[t], i == WORKERS ? "scribbler" : "worker", i, code, op_of(&shared->statuses[i]),
-              (unsigned long long)seed);
+      report_end(t, i, code, "", seed);
       failed = 1;
     }
     if (left > 0 && now_ns() > deadline) {
